@@ -1,0 +1,355 @@
+//! Builders: construct a valid [`Model`] with inferred output tensors.
+//!
+//! Each op method checks its inputs and creates its output tensor with the
+//! inferred type and shape, so most mistakes surface at the call that makes
+//! them. [`ModelBuilder::finish`] validates the whole model.
+
+use crate::error::{Location, ValidationError};
+use crate::infer::infer;
+use crate::model::*;
+use crate::validate::{check_node, validate, validate_subgraph};
+
+/// Builds a [`Model`] from subgraphs and signatures.
+///
+/// ```
+/// use tflite_forge::{DType, ModelBuilder};
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [2, 2]);
+/// let y = g.tanh(x).unwrap();
+/// g.output("y", y);
+/// let index = b.finish_subgraph(g).unwrap();
+/// b.signature("serving_default", index);
+/// let model = b.finish().unwrap();
+/// assert_eq!(model.signatures[0].inputs[0].0, "x");
+/// ```
+#[derive(Debug, Default)]
+pub struct ModelBuilder {
+    model: Model,
+    io_names: Vec<(Vec<(String, TensorId)>, Vec<(String, TensorId)>)>,
+}
+
+impl ModelBuilder {
+    /// An empty builder.
+    pub fn new() -> ModelBuilder {
+        ModelBuilder::default()
+    }
+
+    /// Sets the model description.
+    pub fn description(&mut self, text: impl Into<String>) -> &mut Self {
+        self.model.description = text.into();
+        self
+    }
+
+    /// Starts a subgraph; hand it back with [`ModelBuilder::finish_subgraph`].
+    pub fn subgraph(&self, name: impl Into<String>) -> SubgraphBuilder {
+        SubgraphBuilder {
+            index: self.model.subgraphs.len(),
+            sg: Subgraph { name: name.into(), ..Default::default() },
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Validates and adds a subgraph, returning its index.
+    pub fn finish_subgraph(&mut self, g: SubgraphBuilder) -> Result<u32, ValidationError> {
+        let index = self.model.subgraphs.len();
+        validate_subgraph(&g.sg, index)?;
+        self.model.subgraphs.push(g.sg);
+        self.io_names.push((g.inputs, g.outputs));
+        Ok(index as u32)
+    }
+
+    /// Adds a signature over subgraph `subgraph`, using the names given to
+    /// its inputs and outputs.
+    pub fn signature(&mut self, key: impl Into<String>, subgraph: u32) -> &mut Self {
+        let mut s = SignatureDef::new(key, subgraph);
+        if let Some((i, o)) = self.io_names.get(subgraph as usize) {
+            s.inputs = i.clone();
+            s.outputs = o.clone();
+        }
+        self.model.signatures.push(s);
+        self
+    }
+
+    /// Adds a metadata entry.
+    pub fn metadata(&mut self, name: impl Into<String>, data: ConstData) -> &mut Self {
+        self.model.metadata.push(Metadata { name: name.into(), data });
+        self
+    }
+
+    /// Validates and returns the model.
+    pub fn finish(self) -> Result<Model, ValidationError> {
+        validate(&self.model)?;
+        Ok(self.model)
+    }
+}
+
+/// Builds one subgraph. Op methods return the id of the output tensor.
+#[derive(Debug)]
+pub struct SubgraphBuilder {
+    index: usize,
+    sg: Subgraph,
+    inputs: Vec<(String, TensorId)>,
+    outputs: Vec<(String, TensorId)>,
+}
+
+impl SubgraphBuilder {
+    fn err(&self, op: &Op, detail: String) -> ValidationError {
+        ValidationError::Op {
+            at: Location { subgraph: self.index, operator: Some(self.sg.operators.len()), tensor: None },
+            op: op.name().to_string(),
+            detail,
+        }
+    }
+
+    /// Adds a tensor and returns its id.
+    pub fn add_tensor(&mut self, t: Tensor) -> TensorId {
+        self.sg.tensors.push(t);
+        TensorId((self.sg.tensors.len() - 1) as u32)
+    }
+
+    /// The tensor with this id.
+    ///
+    /// # Panics
+    /// If `id` was not returned by this builder.
+    pub fn tensor(&self, id: TensorId) -> &Tensor {
+        &self.sg.tensors[id.index()]
+    }
+
+    /// Mutable access to a tensor, e.g. to rename it or set quantization.
+    ///
+    /// # Panics
+    /// If `id` was not returned by this builder.
+    pub fn tensor_mut(&mut self, id: TensorId) -> &mut Tensor {
+        &mut self.sg.tensors[id.index()]
+    }
+
+    /// Sets a tensor's quantization parameters.
+    pub fn set_quantization(&mut self, id: TensorId, q: Quantization) -> &mut Self {
+        self.tensor_mut(id).quantization = Some(q);
+        self
+    }
+
+    /// Adds a subgraph input named `name` (also its signature name).
+    pub fn input(&mut self, name: &str, dtype: DType, shape: impl Into<Shape>) -> TensorId {
+        let id = self.add_tensor(Tensor::new(name, dtype, shape));
+        self.sg.inputs.push(id);
+        self.inputs.push((name.to_string(), id));
+        id
+    }
+
+    /// Marks `id` as a subgraph output named `name`; the tensor is renamed.
+    pub fn output(&mut self, name: &str, id: TensorId) -> &mut Self {
+        self.tensor_mut(id).name = name.to_string();
+        self.sg.outputs.push(id);
+        self.outputs.push((name.to_string(), id));
+        self
+    }
+
+    /// Adds a constant tensor.
+    pub fn constant(&mut self, name: &str, dtype: DType, shape: impl Into<Shape>, data: ConstData) -> TensorId {
+        self.add_tensor(Tensor::new(name, dtype, shape).with_data(data))
+    }
+
+    /// Adds a float32 constant.
+    pub fn constant_f32(&mut self, name: &str, shape: impl Into<Shape>, values: &[f32]) -> TensorId {
+        self.constant(name, DType::F32, shape, ConstData::from_slice(values))
+    }
+
+    /// Adds an int32 constant.
+    pub fn constant_i32(&mut self, name: &str, shape: impl Into<Shape>, values: &[i32]) -> TensorId {
+        self.constant(name, DType::I32, shape, ConstData::from_slice(values))
+    }
+
+    /// Adds an operator with explicit inputs and outputs, checking its
+    /// tensor indices and its signature.
+    pub fn add_operator(&mut self, node: Operator) -> Result<(), ValidationError> {
+        self.sg.operators.push(node);
+        let last = self.sg.operators.len() - 1;
+        let res = check_node(&self.sg, last, self.index);
+        if res.is_err() {
+            self.sg.operators.pop();
+        }
+        res
+    }
+
+    /// Applies `op` to `inputs` (`None` for an omitted optional input) and
+    /// returns its single output, with inferred type and shape.
+    pub fn apply(&mut self, op: Op, inputs: &[Option<TensorId>]) -> Result<TensorId, ValidationError> {
+        let n = self.sg.tensors.len();
+        for t in inputs.iter().flatten() {
+            if t.index() >= n {
+                return Err(self.err(&op, format!("input tensor {t} does not exist")));
+            }
+        }
+        let ts: Vec<Option<&Tensor>> = inputs.iter().map(|t| t.map(|t| &self.sg.tensors[t.index()])).collect();
+        let inferred = infer(&op, &ts).map_err(|e| self.err(&op, e))?;
+        let Some(mut outs) = inferred else {
+            return Err(self.err(&op, "cannot infer the output; use add_operator with explicit outputs".into()));
+        };
+        if outs.len() != 1 {
+            return Err(self.err(&op, format!("has {} outputs; use add_operator", outs.len())));
+        }
+        let o = outs.remove(0);
+        let dtype = o.dtype.or(ts.first().copied().flatten().map(|t| t.dtype)).unwrap_or(DType::F32);
+        let name = format!("{}_{}", op.name().to_lowercase(), self.sg.operators.len());
+        let mut t = Tensor::new(name, dtype, o.shape);
+        // Integer ops that keep their input's scale (layout and pooling ops)
+        // inherit its quantization.
+        if let Some(x) = ts.first().copied().flatten() {
+            if keeps_input_quantization(&op) {
+                t.quantization = x.quantization.clone();
+            }
+        }
+        let out = self.add_tensor(t);
+        self.sg.operators.push(Operator { op, inputs: inputs.to_vec(), outputs: vec![out], intermediates: Vec::new() });
+        Ok(out)
+    }
+
+    /// Applies an op whose inputs are all present.
+    fn unary(&mut self, op: Op, inputs: &[TensorId]) -> Result<TensorId, ValidationError> {
+        let v: Vec<Option<TensorId>> = inputs.iter().copied().map(Some).collect();
+        self.apply(op, &v)
+    }
+
+    /// `CONV_2D` with filter `[O, H, W, I]` and optional bias `[O]`.
+    pub fn conv2d(&mut self, x: TensorId, filter: TensorId, bias: Option<TensorId>, o: Conv2dOptions) -> Result<TensorId, ValidationError> {
+        self.apply(Op::Conv2d(o), &[Some(x), Some(filter), bias])
+    }
+
+    /// `DEPTHWISE_CONV_2D` with filter `[1, H, W, C*M]` and optional bias.
+    pub fn depthwise_conv2d(&mut self, x: TensorId, filter: TensorId, bias: Option<TensorId>, o: DepthwiseConv2dOptions) -> Result<TensorId, ValidationError> {
+        self.apply(Op::DepthwiseConv2d(o), &[Some(x), Some(filter), bias])
+    }
+
+    /// `FULLY_CONNECTED` with weights `[O, I]` and optional bias `[O]`.
+    pub fn fully_connected(&mut self, x: TensorId, weights: TensorId, bias: Option<TensorId>, o: FullyConnectedOptions) -> Result<TensorId, ValidationError> {
+        self.apply(Op::FullyConnected(o), &[Some(x), Some(weights), bias])
+    }
+
+    /// `ADD`.
+    pub fn add(&mut self, a: TensorId, b: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Add(AddSubOptions::default()), &[a, b])
+    }
+
+    /// `SUB`.
+    pub fn sub(&mut self, a: TensorId, b: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Sub(AddSubOptions::default()), &[a, b])
+    }
+
+    /// `MUL`.
+    pub fn mul(&mut self, a: TensorId, b: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Mul(Activation::None), &[a, b])
+    }
+
+    /// `DIV`.
+    pub fn div(&mut self, a: TensorId, b: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Div(Activation::None), &[a, b])
+    }
+
+    /// `MAX_POOL_2D`.
+    pub fn max_pool2d(&mut self, x: TensorId, o: Pool2dOptions) -> Result<TensorId, ValidationError> {
+        self.unary(Op::MaxPool2d(o), &[x])
+    }
+
+    /// `AVERAGE_POOL_2D`.
+    pub fn average_pool2d(&mut self, x: TensorId, o: Pool2dOptions) -> Result<TensorId, ValidationError> {
+        self.unary(Op::AveragePool2d(o), &[x])
+    }
+
+    /// `MEAN` over constant `axes`.
+    pub fn mean(&mut self, x: TensorId, axes: &[i32], keep_dims: bool) -> Result<TensorId, ValidationError> {
+        let name = format!("mean_axes_{}", self.sg.operators.len());
+        let a = self.constant_i32(&name, [axes.len() as u32], axes);
+        self.unary(Op::Mean { keep_dims }, &[x, a])
+    }
+
+    /// `RESHAPE` to a constant shape (one entry may be `-1`).
+    pub fn reshape(&mut self, x: TensorId, shape: &[i32]) -> Result<TensorId, ValidationError> {
+        let name = format!("reshape_shape_{}", self.sg.operators.len());
+        let s = self.constant_i32(&name, [shape.len() as u32], shape);
+        self.unary(Op::Reshape { new_shape: None }, &[x, s])
+    }
+
+    /// `TRANSPOSE` by a constant permutation.
+    pub fn transpose(&mut self, x: TensorId, perm: &[i32]) -> Result<TensorId, ValidationError> {
+        let name = format!("transpose_perm_{}", self.sg.operators.len());
+        let p = self.constant_i32(&name, [perm.len() as u32], perm);
+        self.unary(Op::Transpose, &[x, p])
+    }
+
+    /// `CONCATENATION` along `axis`.
+    pub fn concatenation(&mut self, xs: &[TensorId], axis: i32) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Concatenation(ConcatenationOptions::new(axis)), xs)
+    }
+
+    /// `PAD` with constant `(before, after)` pairs, one per dimension.
+    pub fn pad(&mut self, x: TensorId, pads: &[(i32, i32)]) -> Result<TensorId, ValidationError> {
+        let flat: Vec<i32> = pads.iter().flat_map(|(a, b)| [*a, *b]).collect();
+        let name = format!("pad_paddings_{}", self.sg.operators.len());
+        let p = self.constant_i32(&name, [pads.len() as u32, 2], &flat);
+        self.unary(Op::Pad, &[x, p])
+    }
+
+    /// `SOFTMAX` with `beta`.
+    pub fn softmax(&mut self, x: TensorId, beta: f32) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Softmax { beta }, &[x])
+    }
+
+    /// `LOGISTIC`.
+    pub fn logistic(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Logistic, &[x])
+    }
+
+    /// `RELU`.
+    pub fn relu(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Relu, &[x])
+    }
+
+    /// `RELU6`.
+    pub fn relu6(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Relu6, &[x])
+    }
+
+    /// `HARD_SWISH`.
+    pub fn hard_swish(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::HardSwish, &[x])
+    }
+
+    /// `TANH`.
+    pub fn tanh(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Tanh, &[x])
+    }
+
+    /// `QUANTIZE` to `dtype` with parameters `q`.
+    pub fn quantize(&mut self, x: TensorId, dtype: DType, q: Quantization) -> Result<TensorId, ValidationError> {
+        let out = self.unary(Op::Quantize, &[x])?;
+        let t = self.tensor_mut(out);
+        t.dtype = dtype;
+        t.quantization = Some(q);
+        let last = self.sg.operators.len() - 1;
+        if let Err(e) = check_node(&self.sg, last, self.index) {
+            self.sg.operators.pop();
+            self.sg.tensors.pop();
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// `DEQUANTIZE` to float32.
+    pub fn dequantize(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Dequantize, &[x])
+    }
+
+    /// The subgraph built so far.
+    pub fn subgraph(&self) -> &Subgraph {
+        &self.sg
+    }
+}
+
+/// Ops whose quantized output keeps the input's scale and zero point.
+fn keeps_input_quantization(op: &Op) -> bool {
+    matches!(op, Op::Reshape { .. } | Op::Transpose | Op::MaxPool2d(_) | Op::Pad | Op::Concatenation(_))
+}
+

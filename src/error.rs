@@ -1,0 +1,199 @@
+//! Error types. Each says what was wrong and where.
+
+use thiserror::Error;
+
+/// Where in a model something is: subgraph, and optionally operator or tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    /// Subgraph index.
+    pub subgraph: usize,
+    /// Operator index within the subgraph.
+    pub operator: Option<usize>,
+    /// Tensor index within the subgraph.
+    pub tensor: Option<usize>,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "subgraph {}", self.subgraph)?;
+        if let Some(o) = self.operator {
+            write!(f, ", operator {o}")?;
+        }
+        if let Some(t) = self.tensor {
+            write!(f, ", tensor {t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a `.tflite` file could not be read.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The bytes are too short to hold a flatbuffer header.
+    #[error("file is {len} bytes, too short for a TFLite model")]
+    TooShort {
+        /// The length.
+        len: usize,
+    },
+    /// The file identifier is not `TFL3`.
+    #[error("file identifier is {found:?}, expected \"TFL3\"")]
+    WrongIdentifier {
+        /// The four bytes found.
+        found: [u8; 4],
+    },
+    /// The flatbuffer failed verification.
+    #[error("flatbuffer verification failed: {0}")]
+    Verification(String),
+    /// The schema version is not 3.
+    #[error("schema version {0} is not supported (expected 3)")]
+    UnsupportedVersion(u32),
+    /// An index in the file points outside its list.
+    #[error("{what} index {index} out of range (len {len}) at {at}")]
+    IndexOutOfRange {
+        /// What the index refers to.
+        what: &'static str,
+        /// The index found.
+        index: i64,
+        /// The list length.
+        len: usize,
+        /// Where.
+        at: Location,
+    },
+    /// A field holds a value the format does not define.
+    #[error("invalid {what} at {at}: {detail}")]
+    InvalidField {
+        /// Which field.
+        what: &'static str,
+        /// Details.
+        detail: String,
+        /// Where.
+        at: Location,
+    },
+    /// A buffer's offset and size point outside the file.
+    #[error("buffer {buffer}: bytes {offset}..{offset}+{size} lie outside the file of {file_len} bytes")]
+    BufferOutOfBounds {
+        /// Buffer index.
+        buffer: usize,
+        /// Offset.
+        offset: u64,
+        /// Size.
+        size: u64,
+        /// File length.
+        file_len: usize,
+    },
+    /// The file exceeds a configured limit.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
+}
+
+/// Why a model is not valid.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// A tensor index is outside the subgraph's tensor list.
+    #[error("{at}: tensor index {index} out of range ({len} tensors)")]
+    TensorOutOfRange {
+        /// Where.
+        at: Location,
+        /// The index.
+        index: u32,
+        /// Number of tensors.
+        len: usize,
+    },
+    /// A tensor is read but nothing produces it.
+    #[error("{at}: tensor {tensor} ({name:?}) is read before anything produces it")]
+    Dangling {
+        /// Where.
+        at: Location,
+        /// The tensor.
+        tensor: u32,
+        /// Its name.
+        name: String,
+    },
+    /// A tensor is produced more than once.
+    #[error("{at}: tensor {tensor} ({name:?}) is produced more than once")]
+    ProducedTwice {
+        /// Where.
+        at: Location,
+        /// The tensor.
+        tensor: u32,
+        /// Its name.
+        name: String,
+    },
+    /// Constant data does not match the tensor's shape and type.
+    #[error("{at}: constant {name:?} has {actual} bytes, but {dtype} {shape} needs {expected}")]
+    DataSize {
+        /// Where.
+        at: Location,
+        /// Tensor name.
+        name: String,
+        /// Element type.
+        dtype: crate::DType,
+        /// Shape, printed.
+        shape: String,
+        /// Bytes needed.
+        expected: u64,
+        /// Bytes present.
+        actual: usize,
+    },
+    /// An operator's inputs or outputs have the wrong type, shape or count.
+    #[error("{at}: {op}: {detail}")]
+    Op {
+        /// Where.
+        at: Location,
+        /// The op name.
+        op: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A signature refers to something that does not exist.
+    #[error("signature {key:?}: {detail}")]
+    Signature {
+        /// The signature key.
+        key: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The model has no subgraph.
+    #[error("model has no subgraph")]
+    NoSubgraph,
+}
+
+/// Why a model could not be written.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The model is invalid.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Some count or size does not fit the format.
+    #[error("model too large for the format: {0}")]
+    TooLarge(String),
+}
+
+/// Any error of this crate.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading a `.tflite` failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The model is invalid.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Writing failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// I/O failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

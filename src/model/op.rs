@@ -1,0 +1,462 @@
+//! Operators and their typed options.
+
+use crate::schema::tflite as fb;
+
+/// A fused activation applied to an op's output (`fused_activation_function`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Activation {
+    /// No activation.
+    #[default]
+    None,
+    /// `max(x, 0)`.
+    Relu,
+    /// `clamp(x, -1, 1)`.
+    ReluN1To1,
+    /// `clamp(x, 0, 6)`.
+    Relu6,
+    /// `tanh(x)`.
+    Tanh,
+    /// Sign bit.
+    SignBit,
+}
+
+/// Spatial padding of convolutions and pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Padding {
+    /// Output size `ceil(in / stride)`, padding split with the extra at the end.
+    #[default]
+    Same,
+    /// No padding: output size `ceil((in - effective_filter + 1) / stride)`.
+    Valid,
+}
+
+/// Options of `CONV_2D`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Conv2dOptions {
+    /// Padding mode.
+    pub padding: Padding,
+    /// Stride along width.
+    pub stride_w: i32,
+    /// Stride along height.
+    pub stride_h: i32,
+    /// Dilation along width.
+    pub dilation_w: i32,
+    /// Dilation along height.
+    pub dilation_h: i32,
+    /// Fused activation.
+    pub activation: Activation,
+    /// Element type of a quantized bias when it differs from the default.
+    pub quantized_bias_type: Option<super::DType>,
+}
+
+impl Default for Conv2dOptions {
+    fn default() -> Self {
+        Conv2dOptions {
+            padding: Padding::Same,
+            stride_w: 1,
+            stride_h: 1,
+            dilation_w: 1,
+            dilation_h: 1,
+            activation: Activation::None,
+            quantized_bias_type: None,
+        }
+    }
+}
+
+impl Conv2dOptions {
+    /// Options with the given padding and strides (height, width).
+    pub fn new(padding: Padding, stride_h: i32, stride_w: i32) -> Self {
+        Conv2dOptions { padding, stride_h, stride_w, ..Default::default() }
+    }
+    /// Sets the fused activation.
+    pub fn with_activation(mut self, a: Activation) -> Self {
+        self.activation = a;
+        self
+    }
+    /// Sets the dilation (height, width).
+    pub fn with_dilation(mut self, h: i32, w: i32) -> Self {
+        self.dilation_h = h;
+        self.dilation_w = w;
+        self
+    }
+}
+
+/// Options of `DEPTHWISE_CONV_2D`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct DepthwiseConv2dOptions {
+    /// Padding mode.
+    pub padding: Padding,
+    /// Stride along width.
+    pub stride_w: i32,
+    /// Stride along height.
+    pub stride_h: i32,
+    /// Output channels per input channel.
+    pub depth_multiplier: i32,
+    /// Dilation along width.
+    pub dilation_w: i32,
+    /// Dilation along height.
+    pub dilation_h: i32,
+    /// Fused activation.
+    pub activation: Activation,
+}
+
+impl Default for DepthwiseConv2dOptions {
+    fn default() -> Self {
+        DepthwiseConv2dOptions {
+            padding: Padding::Same,
+            stride_w: 1,
+            stride_h: 1,
+            depth_multiplier: 1,
+            dilation_w: 1,
+            dilation_h: 1,
+            activation: Activation::None,
+        }
+    }
+}
+
+impl DepthwiseConv2dOptions {
+    /// Options with the given padding, strides (height, width) and depth multiplier.
+    pub fn new(padding: Padding, stride_h: i32, stride_w: i32, depth_multiplier: i32) -> Self {
+        DepthwiseConv2dOptions { padding, stride_h, stride_w, depth_multiplier, ..Default::default() }
+    }
+    /// Sets the fused activation.
+    pub fn with_activation(mut self, a: Activation) -> Self {
+        self.activation = a;
+        self
+    }
+    /// Sets the dilation (height, width).
+    pub fn with_dilation(mut self, h: i32, w: i32) -> Self {
+        self.dilation_h = h;
+        self.dilation_w = w;
+        self
+    }
+}
+
+/// Weight layout of `FULLY_CONNECTED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum WeightsFormat {
+    /// `[out, in]`.
+    #[default]
+    Default,
+    /// The shuffled int8 layout for some ARM kernels.
+    Shuffled4x16Int8,
+}
+
+/// Options of `FULLY_CONNECTED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct FullyConnectedOptions {
+    /// Fused activation.
+    pub activation: Activation,
+    /// Weight layout.
+    pub weights_format: WeightsFormat,
+    /// Keep the input's leading dimensions instead of flattening to 2-D.
+    pub keep_num_dims: bool,
+    /// For hybrid kernels: quantize inputs asymmetrically.
+    pub asymmetric_quantize_inputs: bool,
+    /// Element type of a quantized bias when it differs from the default.
+    pub quantized_bias_type: Option<super::DType>,
+}
+
+impl FullyConnectedOptions {
+    /// Options with a fused activation.
+    pub fn with_activation(mut self, a: Activation) -> Self {
+        self.activation = a;
+        self
+    }
+    /// Sets `keep_num_dims`.
+    pub fn with_keep_num_dims(mut self, keep: bool) -> Self {
+        self.keep_num_dims = keep;
+        self
+    }
+}
+
+/// Options of `ADD` and `SUB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct AddSubOptions {
+    /// Fused activation.
+    pub activation: Activation,
+    /// For int16: whether scales are powers of two (the file's `pot_scale_int16`).
+    pub pot_scale_int16: bool,
+}
+
+impl Default for AddSubOptions {
+    fn default() -> Self {
+        AddSubOptions { activation: Activation::None, pot_scale_int16: true }
+    }
+}
+
+impl AddSubOptions {
+    /// Options with a fused activation.
+    pub fn with_activation(mut self, a: Activation) -> Self {
+        self.activation = a;
+        self
+    }
+}
+
+/// Options of `AVERAGE_POOL_2D` and `MAX_POOL_2D`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Pool2dOptions {
+    /// Padding mode.
+    pub padding: Padding,
+    /// Stride along width.
+    pub stride_w: i32,
+    /// Stride along height.
+    pub stride_h: i32,
+    /// Window width.
+    pub filter_w: i32,
+    /// Window height.
+    pub filter_h: i32,
+    /// Fused activation.
+    pub activation: Activation,
+}
+
+impl Pool2dOptions {
+    /// A window of `filter_h × filter_w` with strides (height, width).
+    pub fn new(padding: Padding, filter_h: i32, filter_w: i32, stride_h: i32, stride_w: i32) -> Self {
+        Pool2dOptions { padding, filter_h, filter_w, stride_h, stride_w, activation: Activation::None }
+    }
+    /// Sets the fused activation.
+    pub fn with_activation(mut self, a: Activation) -> Self {
+        self.activation = a;
+        self
+    }
+}
+
+/// Options of `CONCATENATION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct ConcatenationOptions {
+    /// The axis (negative counts from the end).
+    pub axis: i32,
+    /// Fused activation.
+    pub activation: Activation,
+}
+
+impl ConcatenationOptions {
+    /// Concatenation along `axis`.
+    pub fn new(axis: i32) -> Self {
+        ConcatenationOptions { axis, activation: Activation::None }
+    }
+}
+
+/// A typed operator: the builtin code together with its options.
+///
+/// Builtin ops without typed support yet are carried as [`Op::Builtin`]
+/// with their options exactly as read; custom and select-TF ops as
+/// [`Op::Custom`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Op {
+    /// `ADD`: elementwise sum with broadcasting.
+    Add(AddSubOptions),
+    /// `SUB`: elementwise difference with broadcasting.
+    Sub(AddSubOptions),
+    /// `MUL`: elementwise product with broadcasting.
+    Mul(Activation),
+    /// `DIV`: elementwise quotient with broadcasting.
+    Div(Activation),
+    /// `CONV_2D`: inputs `[input NHWC, filter OHWI, bias? O]`.
+    Conv2d(Conv2dOptions),
+    /// `DEPTHWISE_CONV_2D`: inputs `[input NHWC, filter 1HWO, bias? O]`.
+    DepthwiseConv2d(DepthwiseConv2dOptions),
+    /// `FULLY_CONNECTED`: inputs `[input, weights [O, I], bias? O]`.
+    FullyConnected(FullyConnectedOptions),
+    /// `AVERAGE_POOL_2D` on NHWC.
+    AveragePool2d(Pool2dOptions),
+    /// `MAX_POOL_2D` on NHWC.
+    MaxPool2d(Pool2dOptions),
+    /// `MEAN`: inputs `[input, axes (int32)]`.
+    Mean {
+        /// Keep reduced dimensions as size 1.
+        keep_dims: bool,
+    },
+    /// `RESHAPE`: inputs `[input, new_shape? (int32)]`.
+    Reshape {
+        /// The `new_shape` option, if written.
+        new_shape: Option<Vec<i32>>,
+    },
+    /// `TRANSPOSE`: inputs `[input, perm (int32)]`.
+    Transpose,
+    /// `CONCATENATION` of all inputs.
+    Concatenation(ConcatenationOptions),
+    /// `PAD`: inputs `[input, paddings [rank, 2] (int32)]`, padding with zero
+    /// (the zero point when quantized).
+    Pad,
+    /// `SOFTMAX` over the last axis: `softmax(beta * x)`.
+    Softmax {
+        /// Input multiplier.
+        beta: f32,
+    },
+    /// `LOGISTIC`: the sigmoid.
+    Logistic,
+    /// `RELU`.
+    Relu,
+    /// `RELU6`.
+    Relu6,
+    /// `HARD_SWISH`: `x * relu6(x + 3) / 6`.
+    HardSwish,
+    /// `TANH`.
+    Tanh,
+    /// `QUANTIZE`: float to integer, or requantize.
+    Quantize,
+    /// `DEQUANTIZE`: integer or float16 to float32.
+    Dequantize,
+    /// A custom op (including select-TF `Flex*` ops).
+    Custom(CustomOp),
+    /// Any other builtin op, options carried unchanged.
+    Builtin(OpaqueBuiltin),
+}
+
+/// The format of a custom op's options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CustomOptionsFormat {
+    /// FlexBuffers (the only format TFLite defines).
+    #[default]
+    FlexBuffers,
+}
+
+/// A custom op: its name, its opaque options and its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CustomOp {
+    /// The registered name (`"Flex" + TfOpName` for select-TF ops).
+    pub name: String,
+    /// The options bytes.
+    pub options: Vec<u8>,
+    /// The options format.
+    pub format: CustomOptionsFormat,
+    /// The op version.
+    pub version: i32,
+}
+
+impl CustomOp {
+    /// A custom op with FlexBuffers options at version 1.
+    pub fn new(name: impl Into<String>, options: Vec<u8>) -> CustomOp {
+        CustomOp { name: name.into(), options, format: CustomOptionsFormat::FlexBuffers, version: 1 }
+    }
+}
+
+/// A builtin op without typed support yet, with its options as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpaqueBuiltin {
+    pub(crate) code: i32,
+    pub(crate) version: i32,
+    pub(crate) options: fb::BuiltinOptionsT,
+    pub(crate) options2: fb::BuiltinOptions2T,
+}
+
+impl OpaqueBuiltin {
+    /// The builtin operator code.
+    pub fn code(&self) -> i32 {
+        self.code
+    }
+    /// The op version as read.
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+}
+
+impl Op {
+    /// The builtin operator code (`CUSTOM` is 32).
+    pub fn builtin_code(&self) -> i32 {
+        let c = match self {
+            Op::Add(_) => fb::BuiltinOperator::ADD,
+            Op::Sub(_) => fb::BuiltinOperator::SUB,
+            Op::Mul(_) => fb::BuiltinOperator::MUL,
+            Op::Div(_) => fb::BuiltinOperator::DIV,
+            Op::Conv2d(_) => fb::BuiltinOperator::CONV_2D,
+            Op::DepthwiseConv2d(_) => fb::BuiltinOperator::DEPTHWISE_CONV_2D,
+            Op::FullyConnected(_) => fb::BuiltinOperator::FULLY_CONNECTED,
+            Op::AveragePool2d(_) => fb::BuiltinOperator::AVERAGE_POOL_2D,
+            Op::MaxPool2d(_) => fb::BuiltinOperator::MAX_POOL_2D,
+            Op::Mean { .. } => fb::BuiltinOperator::MEAN,
+            Op::Reshape { .. } => fb::BuiltinOperator::RESHAPE,
+            Op::Transpose => fb::BuiltinOperator::TRANSPOSE,
+            Op::Concatenation(_) => fb::BuiltinOperator::CONCATENATION,
+            Op::Pad => fb::BuiltinOperator::PAD,
+            Op::Softmax { .. } => fb::BuiltinOperator::SOFTMAX,
+            Op::Logistic => fb::BuiltinOperator::LOGISTIC,
+            Op::Relu => fb::BuiltinOperator::RELU,
+            Op::Relu6 => fb::BuiltinOperator::RELU6,
+            Op::HardSwish => fb::BuiltinOperator::HARD_SWISH,
+            Op::Tanh => fb::BuiltinOperator::TANH,
+            Op::Quantize => fb::BuiltinOperator::QUANTIZE,
+            Op::Dequantize => fb::BuiltinOperator::DEQUANTIZE,
+            Op::Custom(_) => fb::BuiltinOperator::CUSTOM,
+            Op::Builtin(o) => return o.code,
+        };
+        c.0
+    }
+
+    /// The schema name of the op (`"CONV_2D"`), or the custom name.
+    pub fn name(&self) -> &str {
+        match self {
+            Op::Custom(c) => &c.name,
+            _ => builtin_name(self.builtin_code()).unwrap_or("UNKNOWN_BUILTIN"),
+        }
+    }
+}
+
+/// The schema name of a builtin operator code, if known.
+///
+/// ```
+/// assert_eq!(tflite_forge::builtin_name(3), Some("CONV_2D"));
+/// assert_eq!(tflite_forge::builtin_name(100_000), None);
+/// ```
+pub fn builtin_name(code: i32) -> Option<&'static str> {
+    fb::BuiltinOperator(code).variant_name()
+}
+
+/// Index of a tensor within its subgraph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(pub u32);
+
+impl TensorId {
+    /// The index as `usize`.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for TensorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "t{}", self.0)
+    }
+}
+
+/// An operator node: the op and the tensors it reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Operator {
+    /// What the node computes.
+    pub op: Op,
+    /// Inputs; `None` marks an omitted optional input (written as `-1`).
+    pub inputs: Vec<Option<TensorId>>,
+    /// Outputs.
+    pub outputs: Vec<TensorId>,
+    /// Intermediate tensors (used by some quantized LSTM kernels).
+    pub intermediates: Vec<TensorId>,
+}
+
+impl Operator {
+    /// A node with all inputs present.
+    pub fn new(op: Op, inputs: &[TensorId], outputs: &[TensorId]) -> Operator {
+        Operator {
+            op,
+            inputs: inputs.iter().copied().map(Some).collect(),
+            outputs: outputs.to_vec(),
+            intermediates: Vec::new(),
+        }
+    }
+
+    /// Input `i`, if present.
+    pub fn input(&self, i: usize) -> Option<TensorId> {
+        self.inputs.get(i).copied().flatten()
+    }
+}

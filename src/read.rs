@@ -1,0 +1,378 @@
+//! Verified parsing of `.tflite` bytes into a [`Model`].
+//!
+//! The bytes go through the flatbuffers verifier (with limits on depth,
+//! table count and apparent size) before any field is read, every index is
+//! range-checked, every size is checked against the file, and the result is
+//! validated. Errors say what was wrong and where; nothing panics, and no
+//! allocation is sized from an unchecked field.
+
+use std::path::Path;
+
+use crate::error::{Error, Location, ReadError};
+use crate::model::*;
+use crate::schema::tflite as fb;
+use crate::validate::validate;
+use crate::write::options_of;
+
+/// Limits and checks for [`read_with`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// Largest accepted file, in bytes.
+    pub max_file_bytes: u64,
+    /// Deepest accepted table nesting.
+    pub max_depth: usize,
+    /// Most tables accepted in the flatbuffer.
+    pub max_tables: usize,
+    /// Run full model validation (producers, types, shapes) after reading.
+    pub validate: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { max_file_bytes: 16 << 30, max_depth: 64, max_tables: 4_000_000, validate: true }
+    }
+}
+
+/// Reads a model with default options.
+///
+/// ```
+/// let err = tflite_forge::read(b"not a model").unwrap_err();
+/// assert!(err.to_string().contains("TFL3"));
+/// ```
+pub fn read(bytes: &[u8]) -> Result<Model, Error> {
+    read_with(bytes, &ReadOptions::default())
+}
+
+/// Reads a model from a file.
+pub fn read_file(path: impl AsRef<Path>) -> Result<Model, Error> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    read(&bytes)
+}
+
+/// The largest flatbuffer (offsets are 32-bit signed).
+const FLATBUFFER_LIMIT: usize = (1 << 31) - 1;
+
+/// Reads a model.
+pub fn read_with(bytes: &[u8], options: &ReadOptions) -> Result<Model, Error> {
+    let model = parse(bytes, options)?;
+    if options.validate {
+        validate(&model)?;
+    }
+    Ok(model)
+}
+
+fn at(subgraph: usize, operator: Option<usize>, tensor: Option<usize>) -> Location {
+    Location { subgraph, operator, tensor }
+}
+
+fn index(what: &'static str, i: i64, len: usize, loc: Location) -> Result<usize, ReadError> {
+    usize::try_from(i).ok().filter(|i| *i < len).ok_or(ReadError::IndexOutOfRange { what, index: i, len, at: loc })
+}
+
+/// The bytes of one buffer, inside the flatbuffer or after it.
+fn buffer_bytes<'a>(bytes: &'a [u8], b: &fb::Buffer<'a>, i: usize) -> Result<&'a [u8], ReadError> {
+    let (offset, size) = (b.offset(), b.size());
+    if offset > 1 {
+        let end = offset.checked_add(size);
+        let range = end
+            .filter(|e| *e <= bytes.len() as u64)
+            .map(|e| offset as usize..e as usize)
+            .ok_or(ReadError::BufferOutOfBounds { buffer: i, offset, size, file_len: bytes.len() })?;
+        return Ok(&bytes[range]);
+    }
+    Ok(b.data().map(|d| d.bytes()).unwrap_or(&[]))
+}
+
+fn activation(a: fb::ActivationFunctionType) -> Option<Activation> {
+    Some(match a {
+        fb::ActivationFunctionType::NONE => Activation::None,
+        fb::ActivationFunctionType::RELU => Activation::Relu,
+        fb::ActivationFunctionType::RELU_N1_TO_1 => Activation::ReluN1To1,
+        fb::ActivationFunctionType::RELU6 => Activation::Relu6,
+        fb::ActivationFunctionType::TANH => Activation::Tanh,
+        fb::ActivationFunctionType::SIGN_BIT => Activation::SignBit,
+        _ => return None,
+    })
+}
+
+fn padding(p: fb::Padding) -> Option<Padding> {
+    match p {
+        fb::Padding::SAME => Some(Padding::Same),
+        fb::Padding::VALID => Some(Padding::Valid),
+        _ => None,
+    }
+}
+
+fn bias_type(t: fb::TensorType) -> Option<Option<DType>> {
+    if t.0 == 0 { Some(None) } else { DType::from_code(t.0).map(Some) }
+}
+
+/// The typed op for a builtin code and its options, if we model it.
+fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
+    use fb::BuiltinOperator as B;
+    use fb::BuiltinOptionsT as O;
+    Some(match (B(code), o) {
+        (B::ADD, O::AddOptions(x)) => Op::Add(AddSubOptions { activation: activation(x.fused_activation_function)?, pot_scale_int16: x.pot_scale_int16 }),
+        (B::ADD, O::NONE) => Op::Add(AddSubOptions::default()),
+        (B::SUB, O::SubOptions(x)) => Op::Sub(AddSubOptions { activation: activation(x.fused_activation_function)?, pot_scale_int16: x.pot_scale_int16 }),
+        (B::MUL, O::MulOptions(x)) => Op::Mul(activation(x.fused_activation_function)?),
+        (B::DIV, O::DivOptions(x)) => Op::Div(activation(x.fused_activation_function)?),
+        (B::CONV_2D, O::Conv2DOptions(x)) => Op::Conv2d(Conv2dOptions {
+            padding: padding(x.padding)?,
+            stride_w: x.stride_w,
+            stride_h: x.stride_h,
+            dilation_w: x.dilation_w_factor,
+            dilation_h: x.dilation_h_factor,
+            activation: activation(x.fused_activation_function)?,
+            quantized_bias_type: bias_type(x.quantized_bias_type)?,
+        }),
+        (B::DEPTHWISE_CONV_2D, O::DepthwiseConv2DOptions(x)) => Op::DepthwiseConv2d(DepthwiseConv2dOptions {
+            padding: padding(x.padding)?,
+            stride_w: x.stride_w,
+            stride_h: x.stride_h,
+            depth_multiplier: x.depth_multiplier,
+            dilation_w: x.dilation_w_factor,
+            dilation_h: x.dilation_h_factor,
+            activation: activation(x.fused_activation_function)?,
+        }),
+        (B::FULLY_CONNECTED, O::FullyConnectedOptions(x)) => Op::FullyConnected(FullyConnectedOptions {
+            activation: activation(x.fused_activation_function)?,
+            weights_format: match x.weights_format {
+                fb::FullyConnectedOptionsWeightsFormat::DEFAULT => WeightsFormat::Default,
+                fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8 => WeightsFormat::Shuffled4x16Int8,
+                _ => return None,
+            },
+            keep_num_dims: x.keep_num_dims,
+            asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
+            quantized_bias_type: bias_type(x.quantized_bias_type)?,
+        }),
+        (B::AVERAGE_POOL_2D | B::MAX_POOL_2D, O::Pool2DOptions(x)) => {
+            let p = Pool2dOptions {
+                padding: padding(x.padding)?,
+                stride_w: x.stride_w,
+                stride_h: x.stride_h,
+                filter_w: x.filter_width,
+                filter_h: x.filter_height,
+                activation: activation(x.fused_activation_function)?,
+            };
+            if B(code) == B::MAX_POOL_2D { Op::MaxPool2d(p) } else { Op::AveragePool2d(p) }
+        }
+        (B::MEAN, O::ReducerOptions(x)) => Op::Mean { keep_dims: x.keep_dims },
+        (B::RESHAPE, O::ReshapeOptions(x)) => Op::Reshape { new_shape: x.new_shape.clone() },
+        (B::RESHAPE, O::NONE) => Op::Reshape { new_shape: None },
+        (B::TRANSPOSE, O::TransposeOptions(_)) => Op::Transpose,
+        (B::CONCATENATION, O::ConcatenationOptions(x)) => Op::Concatenation(ConcatenationOptions {
+            axis: x.axis,
+            activation: activation(x.fused_activation_function)?,
+        }),
+        (B::PAD, O::PadOptions(_)) => Op::Pad,
+        (B::SOFTMAX, O::SoftmaxOptions(x)) => Op::Softmax { beta: x.beta },
+        (B::LOGISTIC, O::NONE) => Op::Logistic,
+        (B::RELU, O::NONE) => Op::Relu,
+        (B::RELU6, O::NONE) => Op::Relu6,
+        (B::TANH, O::NONE) => Op::Tanh,
+        (B::HARD_SWISH, O::HardSwishOptions(_)) => Op::HardSwish,
+        (B::QUANTIZE, O::QuantizeOptions(_)) => Op::Quantize,
+        (B::DEQUANTIZE, O::DequantizeOptions(_)) => Op::Dequantize,
+        _ => return None,
+    })
+}
+
+/// Converts an operator's code and options: typed when the typed form
+/// writes back exactly the same options, opaque otherwise.
+fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::BuiltinOptions2T) -> Op {
+    if options2 == fb::BuiltinOptions2T::NONE {
+        if let Some(op) = typed_op(code, &options) {
+            if options_of(&op).0 == options {
+                return op;
+            }
+        }
+    }
+    Op::Builtin(OpaqueBuiltin { code, version, options, options2 })
+}
+
+fn quantization(q: &fb::QuantizationParameters<'_>) -> Quantization {
+    let q = q.unpack();
+    Quantization {
+        scale: q.scale.unwrap_or_default(),
+        zero_point: q.zero_point.unwrap_or_default(),
+        axis: q.quantized_dimension,
+        min: q.min.unwrap_or_default(),
+        max: q.max.unwrap_or_default(),
+        details: (q.details != fb::QuantizationDetailsT::NONE).then_some(QuantDetails(q.details)),
+    }
+}
+
+fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
+    if bytes.len() < 8 {
+        return Err(ReadError::TooShort { len: bytes.len() });
+    }
+    if bytes.len() as u64 > options.max_file_bytes {
+        return Err(ReadError::Limit(format!("file of {} bytes exceeds max_file_bytes {}", bytes.len(), options.max_file_bytes)));
+    }
+    let ident = [bytes[4], bytes[5], bytes[6], bytes[7]];
+    if &ident != b"TFL3" {
+        return Err(ReadError::WrongIdentifier { found: ident });
+    }
+    let flat = &bytes[..bytes.len().min(FLATBUFFER_LIMIT)];
+    let opts = flatbuffers::VerifierOptions {
+        max_depth: options.max_depth,
+        max_tables: options.max_tables,
+        max_apparent_size: FLATBUFFER_LIMIT,
+        ignore_missing_null_terminator: true,
+    };
+    let m = fb::root_as_model_with_opts(&opts, flat).map_err(|e| ReadError::Verification(e.to_string()))?;
+    if m.version() != 3 {
+        return Err(ReadError::UnsupportedVersion(m.version()));
+    }
+    if m.external_buffers().is_some_and(|v| !v.is_empty()) || m.external_buffer_groups().is_some_and(|v| !v.is_empty()) {
+        return Err(ReadError::InvalidField {
+            what: "external_buffers",
+            detail: "external buffer groups are not supported".into(),
+            at: Location::default(),
+        });
+    }
+
+    // Buffers: slices into the file, converted to shared data on first use.
+    let fb_buffers = m.buffers();
+    let n_buffers = fb_buffers.map_or(0, |b| b.len());
+    let mut raw: Vec<&[u8]> = Vec::with_capacity(n_buffers);
+    if let Some(bs) = fb_buffers {
+        for (i, b) in bs.iter().enumerate() {
+            raw.push(buffer_bytes(bytes, &b, i)?);
+        }
+    }
+    let mut shared: Vec<Option<ConstData>> = vec![None; n_buffers];
+    let mut data_of = |i: usize| -> ConstData {
+        shared[i].get_or_insert_with(|| ConstData::from_bytes(raw[i])).clone()
+    };
+
+    // Operator codes.
+    let mut codes: Vec<(i32, Option<String>, i32)> = Vec::new();
+    for c in m.operator_codes().iter().flatten() {
+        let code = i32::from(c.deprecated_builtin_code()).max(c.builtin_code().0);
+        codes.push((code, c.custom_code().map(str::to_string), c.version()));
+    }
+
+    let mut subgraphs = Vec::new();
+    for (si, s) in m.subgraphs().iter().flatten().enumerate() {
+        let mut tensors = Vec::new();
+        for (ti, t) in s.tensors().iter().flatten().enumerate() {
+            let loc = at(si, None, Some(ti));
+            let dtype = DType::from_code(t.type_().0).ok_or_else(|| ReadError::InvalidField {
+                what: "tensor type",
+                detail: format!("unknown TensorType {}", t.type_().0),
+                at: loc,
+            })?;
+            let shape_v: Vec<i32> = t.shape().map(|v| v.iter().collect()).unwrap_or_default();
+            let sig: Option<Vec<i32>> = t.shape_signature().map(|v| v.iter().collect());
+            if sig.as_ref().is_some_and(|s| s.len() != shape_v.len()) {
+                return Err(ReadError::InvalidField {
+                    what: "shape_signature",
+                    detail: "length differs from shape".into(),
+                    at: loc,
+                });
+            }
+            let mut dims = Vec::with_capacity(shape_v.len());
+            for (k, &d) in shape_v.iter().enumerate() {
+                let dynamic = d < 0 || sig.as_ref().is_some_and(|s| s[k] < 0);
+                dims.push(if dynamic { Dim::Dynamic } else { Dim::Fixed(d as u32) });
+            }
+            let shape = Shape::from_dims(dims);
+            let b = index("buffer", i64::from(t.buffer()), n_buffers.max(1), loc)?;
+            let data = (b != 0 && b < n_buffers && !raw[b].is_empty()).then(|| data_of(b));
+            if data.is_some() && t.sparsity().is_none() && dtype.bits().is_some() && shape.num_elements().is_none() {
+                return Err(ReadError::InvalidField {
+                    what: "tensor shape",
+                    detail: format!("constant of shape {shape} has no fixed element count"),
+                    at: loc,
+                });
+            }
+            let mut tensor = Tensor::new(t.name().unwrap_or(""), dtype, shape);
+            tensor.data = data;
+            tensor.quantization = t.quantization().map(|q| quantization(&q));
+            tensor.is_variable = t.is_variable();
+            tensor.has_rank = t.has_rank();
+            tensor.sparsity = t.sparsity().map(|s| Sparsity(Box::new(s.unpack())));
+            tensor.variant_types = t.variant_tensors().map(|v| VariantTypes(v.iter().map(|x| x.unpack()).collect()));
+            tensors.push(tensor);
+        }
+        let nt = tensors.len();
+        let ids = |v: Option<flatbuffers::Vector<'_, i32>>, what: &'static str, loc: Location| -> Result<Vec<TensorId>, ReadError> {
+            v.iter().flatten().map(|i| index(what, i64::from(i), nt, loc).map(|i| TensorId(i as u32))).collect()
+        };
+        let inputs = ids(s.inputs(), "subgraph input", at(si, None, None))?;
+        let outputs = ids(s.outputs(), "subgraph output", at(si, None, None))?;
+        let mut operators = Vec::new();
+        for (oi, o) in s.operators().iter().flatten().enumerate() {
+            let loc = at(si, Some(oi), None);
+            let ci = index("opcode", i64::from(o.opcode_index()), codes.len(), loc)?;
+            let (code, custom_name, version) = &codes[ci];
+            let mut node_inputs = Vec::new();
+            for i in o.inputs().iter().flatten() {
+                node_inputs.push(if i < 0 { None } else { Some(TensorId(index("operator input", i64::from(i), nt, loc)? as u32)) });
+            }
+            let node_outputs = ids(o.outputs(), "operator output", loc)?;
+            let intermediates = ids(o.intermediates(), "intermediate", loc)?;
+            let op = if *code == fb::BuiltinOperator::CUSTOM.0 {
+                let (off, size) = (o.large_custom_options_offset(), o.large_custom_options_size());
+                let options = if off > 1 {
+                    let range = off
+                        .checked_add(size)
+                        .filter(|e| *e <= bytes.len() as u64)
+                        .map(|e| off as usize..e as usize)
+                        .ok_or(ReadError::InvalidField {
+                            what: "large_custom_options",
+                            detail: format!("{off}+{size} lies outside the file"),
+                            at: loc,
+                        })?;
+                    bytes[range].to_vec()
+                } else {
+                    o.custom_options().map(|v| v.bytes().to_vec()).unwrap_or_default()
+                };
+                Op::Custom(CustomOp {
+                    name: custom_name.clone().unwrap_or_default(),
+                    options,
+                    format: CustomOptionsFormat::FlexBuffers,
+                    version: *version,
+                })
+            } else {
+                let t = o.unpack();
+                op_from(*code, *version, t.builtin_options, t.builtin_options_2)
+            };
+            operators.push(Operator { op, inputs: node_inputs, outputs: node_outputs, intermediates });
+        }
+        subgraphs.push(Subgraph { name: s.name().unwrap_or("").to_string(), tensors, inputs, outputs, operators });
+    }
+
+    let mut signatures = Vec::new();
+    for s in m.signature_defs().iter().flatten() {
+        let key = s.signature_key().unwrap_or("").to_string();
+        let sgi = index("signature subgraph", i64::from(s.subgraph_index()), subgraphs.len(), Location::default())?;
+        let nt = subgraphs[sgi].tensors.len();
+        let maps = |v: Option<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<fb::TensorMap<'_>>>>| -> Result<Vec<(String, TensorId)>, ReadError> {
+            v.iter()
+                .flatten()
+                .map(|tm| {
+                    let i = index("signature tensor", i64::from(tm.tensor_index()), nt, at(sgi, None, None))?;
+                    Ok((tm.name().unwrap_or("").to_string(), TensorId(i as u32)))
+                })
+                .collect()
+        };
+        signatures.push(SignatureDef { key, subgraph: sgi as u32, inputs: maps(s.inputs())?, outputs: maps(s.outputs())? });
+    }
+
+    let mut metadata = Vec::new();
+    for md in m.metadata().iter().flatten() {
+        let name = md.name().unwrap_or("").to_string();
+        if name == MIN_RUNTIME_VERSION || name == BUFFER_LOCATION {
+            continue;
+        }
+        let b = index("metadata buffer", i64::from(md.buffer()), n_buffers, Location::default())?;
+        metadata.push(Metadata { name, data: data_of(b) });
+    }
+
+    Ok(Model { description: m.description().unwrap_or("").to_string(), subgraphs, signatures, metadata })
+}

@@ -1,0 +1,244 @@
+//! Model validation: structural checks and per-op type and shape checks.
+//!
+//! [`validate`] runs when a builder finishes and before every write, so a
+//! mistake becomes a [`ValidationError`] instead of a broken file.
+
+use crate::error::{Location, ValidationError};
+use crate::infer::{infer, shapes_agree};
+use crate::model::{DType, Model, Op, Subgraph, Tensor};
+
+/// Checks a whole model.
+///
+/// ```
+/// use tflite_forge::{validate::validate, Model};
+/// assert!(validate(&Model::default()).is_err()); // no subgraph
+/// ```
+pub fn validate(model: &Model) -> Result<(), ValidationError> {
+    if model.subgraphs.is_empty() {
+        return Err(ValidationError::NoSubgraph);
+    }
+    for (i, sg) in model.subgraphs.iter().enumerate() {
+        validate_subgraph(sg, i)?;
+    }
+    for s in &model.signatures {
+        let err = |detail: String| ValidationError::Signature { key: s.key.clone(), detail };
+        let sg = model
+            .subgraphs
+            .get(s.subgraph as usize)
+            .ok_or_else(|| err(format!("subgraph {} does not exist", s.subgraph)))?;
+        for (name, t) in s.inputs.iter().chain(&s.outputs) {
+            if t.index() >= sg.tensors.len() {
+                return Err(err(format!("{name:?} maps to tensor {t}, out of range")));
+            }
+        }
+        for (name, t) in &s.inputs {
+            if !sg.inputs.contains(t) {
+                return Err(err(format!("input {name:?} maps to {t}, which is not a subgraph input")));
+            }
+        }
+        for (name, t) in &s.outputs {
+            if !sg.outputs.contains(t) {
+                return Err(err(format!("output {name:?} maps to {t}, which is not a subgraph output")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_data(t: &Tensor, at: Location) -> Result<(), ValidationError> {
+    let Some(d) = &t.data else { return Ok(()) };
+    if t.sparsity.is_some() || t.dtype == DType::String {
+        return Ok(());
+    }
+    if let Some(expected) = t.expected_bytes() {
+        if expected != d.len() as u64 {
+            return Err(ValidationError::DataSize {
+                at,
+                name: t.name.clone(),
+                dtype: t.dtype,
+                shape: t.shape.to_string(),
+                expected,
+                actual: d.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_quant(t: &Tensor, at: Location) -> Result<(), ValidationError> {
+    let Some(q) = &t.quantization else { return Ok(()) };
+    let bad = |detail: String| ValidationError::Op { at, op: "quantization".into(), detail };
+    if q.scale.len() != q.zero_point.len() && !q.zero_point.is_empty() {
+        return Err(bad(format!(
+            "tensor {:?} has {} scales but {} zero points",
+            t.name,
+            q.scale.len(),
+            q.zero_point.len()
+        )));
+    }
+    if q.scale.len() > 1 {
+        let axis = usize::try_from(q.axis).ok().filter(|a| *a < t.shape.rank());
+        let Some(axis) = axis else {
+            return Err(bad(format!("tensor {:?}: quantized dimension {} out of range for shape {}", t.name, q.axis, t.shape)));
+        };
+        if let Some(n) = t.shape.dims()[axis].fixed() {
+            if n as usize != q.scale.len() {
+                return Err(bad(format!(
+                    "tensor {:?}: {} scales for dimension {axis} of size {n}",
+                    t.name,
+                    q.scale.len()
+                )));
+            }
+        }
+    }
+    if q.scale.iter().any(|s| !s.is_finite() || *s < 0.0) {
+        return Err(bad(format!("tensor {:?} has a negative or non-finite scale", t.name)));
+    }
+    Ok(())
+}
+
+/// Checks one subgraph: indices, producers, constant sizes and op signatures.
+pub(crate) fn validate_subgraph(sg: &Subgraph, index: usize) -> Result<(), ValidationError> {
+    let n = sg.tensors.len();
+    let loc = |operator: Option<usize>, tensor: Option<usize>| Location { subgraph: index, operator, tensor };
+    let in_range = |t: u32, at: Location| {
+        if (t as usize) < n {
+            Ok(())
+        } else {
+            Err(ValidationError::TensorOutOfRange { at, index: t, len: n })
+        }
+    };
+    for (i, t) in sg.tensors.iter().enumerate() {
+        check_data(t, loc(None, Some(i)))?;
+        check_quant(t, loc(None, Some(i)))?;
+    }
+    // A tensor is available once it is an input, a constant or a variable,
+    // or once the op that writes it has run.
+    let mut produced = vec![false; n];
+    for (i, t) in sg.tensors.iter().enumerate() {
+        produced[i] = t.is_constant() || t.is_variable;
+    }
+    for t in &sg.inputs {
+        in_range(t.0, loc(None, None))?;
+        if std::mem::replace(&mut produced[t.index()], true) && !sg.tensors[t.index()].is_variable {
+            return Err(ValidationError::ProducedTwice {
+                at: loc(None, Some(t.index())),
+                tensor: t.0,
+                name: sg.tensors[t.index()].name.clone(),
+            });
+        }
+    }
+    for (oi, node) in sg.operators.iter().enumerate() {
+        let at = loc(Some(oi), None);
+        for t in node.inputs.iter().flatten().chain(&node.intermediates) {
+            in_range(t.0, at)?;
+        }
+        for t in node.inputs.iter().flatten() {
+            if !produced[t.index()] {
+                return Err(ValidationError::Dangling {
+                    at: loc(Some(oi), Some(t.index())),
+                    tensor: t.0,
+                    name: sg.tensors[t.index()].name.clone(),
+                });
+            }
+        }
+        for t in &node.outputs {
+            in_range(t.0, at)?;
+            let tensor = &sg.tensors[t.index()];
+            if std::mem::replace(&mut produced[t.index()], true) && !tensor.is_variable {
+                return Err(ValidationError::ProducedTwice {
+                    at: loc(Some(oi), Some(t.index())),
+                    tensor: t.0,
+                    name: tensor.name.clone(),
+                });
+            }
+        }
+        for t in &node.intermediates {
+            produced[t.index()] = true;
+        }
+        check_op(sg, oi, index)?;
+    }
+    for t in &sg.outputs {
+        in_range(t.0, loc(None, None))?;
+        if !produced[t.index()] {
+            return Err(ValidationError::Dangling {
+                at: loc(None, Some(t.index())),
+                tensor: t.0,
+                name: sg.tensors[t.index()].name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks one node: its tensor indices and its op signature (not the
+/// order in which its inputs are produced).
+pub(crate) fn check_node(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationError> {
+    let Some(node) = sg.operators.get(oi) else { return Ok(()) };
+    let at = Location { subgraph: index, operator: Some(oi), tensor: None };
+    let n = sg.tensors.len();
+    for t in node.inputs.iter().flatten().chain(&node.outputs).chain(&node.intermediates) {
+        if t.index() >= n {
+            return Err(ValidationError::TensorOutOfRange { at, index: t.0, len: n });
+        }
+    }
+    check_op(sg, oi, index)
+}
+
+/// Checks a typed op's inputs and outputs against what inference says.
+fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationError> {
+    let node = &sg.operators[oi];
+    let at = Location { subgraph: index, operator: Some(oi), tensor: None };
+    let err = |detail: String| ValidationError::Op { at, op: node.op.name().to_string(), detail };
+    let inputs: Vec<Option<&Tensor>> = node.inputs.iter().map(|t| t.map(|t| &sg.tensors[t.index()])).collect();
+    let Some(expected) = infer(&node.op, &inputs).map_err(err)? else {
+        return Ok(());
+    };
+    if expected.len() != node.outputs.len() {
+        return Err(err(format!("has {} outputs, expected {}", node.outputs.len(), expected.len())));
+    }
+    for (k, (e, t)) in expected.iter().zip(&node.outputs).enumerate() {
+        let actual = &sg.tensors[t.index()];
+        if let Some(d) = e.dtype {
+            if d != actual.dtype {
+                return Err(err(format!("output {k} ({:?}) is {}, expected {d}", actual.name, actual.dtype)));
+            }
+        }
+        if !shapes_agree(&e.shape, &actual.shape) {
+            return Err(err(format!("output {k} ({:?}) has shape {}, expected {}", actual.name, actual.shape, e.shape)));
+        }
+    }
+    match &node.op {
+        Op::Quantize => {
+            let out = &sg.tensors[node.outputs[0].index()];
+            if !matches!(out.dtype, DType::I8 | DType::U8 | DType::I16 | DType::I4 | DType::U4) {
+                return Err(err(format!("output type {} is not an integer type", out.dtype)));
+            }
+            if out.quantization.as_ref().is_none_or(|q| q.scale.is_empty()) {
+                return Err(err("output has no quantization parameters".into()));
+            }
+        }
+        Op::Dequantize => {
+            let x = inputs[0].map(|t| t.dtype);
+            if x != Some(DType::F16) && inputs[0].is_some_and(|t| t.quantization.as_ref().is_none_or(|q| q.scale.is_empty())) {
+                return Err(err("integer input has no quantization parameters".into()));
+            }
+        }
+        _ => {
+            // Quantized integer ops need quantization on their activations.
+            let first = inputs.first().copied().flatten();
+            if let Some(x) = first {
+                if matches!(x.dtype, DType::I8 | DType::U8 | DType::I16)
+                    && !matches!(node.op, Op::Reshape { .. } | Op::Transpose | Op::Pad | Op::Concatenation(_) | Op::Mean { .. })
+                {
+                    for (what, t) in [("input", Some(x)), ("output", sg.tensors.get(node.outputs[0].index()))] {
+                        if t.is_some_and(|t| t.quantization.as_ref().is_none_or(|q| q.scale.is_empty())) {
+                            return Err(err(format!("{what} is {} but has no quantization parameters", x.dtype)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

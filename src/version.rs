@@ -1,0 +1,393 @@
+//! Op versions and the model's minimum runtime version.
+//!
+//! The rules follow TFLite's op versioning (`GetBuiltinOperatorVersion`):
+//! the version of an op code is chosen from its tensor types, options and
+//! quantization, and each (op, version) pair has a minimum runtime. A version
+//! that is too high makes delegates and older runtimes reject the op, so the
+//! writer always uses the lowest version that describes the op.
+
+use crate::model::{DType, Op, Operator, Subgraph, Tensor, WeightsFormat};
+
+fn tensor<'a>(sg: &'a Subgraph, op: &Operator, i: usize) -> Option<&'a Tensor> {
+    op.input(i).and_then(|t| sg.tensor(t))
+}
+
+fn in_type(sg: &Subgraph, op: &Operator, i: usize) -> Option<DType> {
+    tensor(sg, op, i).map(|t| t.dtype)
+}
+
+fn out_type(sg: &Subgraph, op: &Operator, i: usize) -> Option<DType> {
+    op.outputs.get(i).and_then(|t| sg.tensor(*t)).map(|t| t.dtype)
+}
+
+fn scales_len(t: &Tensor) -> usize {
+    t.quantization.as_ref().map_or(0, |q| q.scale.len())
+}
+
+fn dim0(t: &Tensor, i: usize) -> Option<u64> {
+    t.shape.dim(i).map(|d| u64::from(d.fixed().unwrap_or(1)))
+}
+
+fn rank0(sg: &Subgraph, op: &Operator) -> usize {
+    tensor(sg, op, 0).map_or(0, |t| t.shape.rank())
+}
+
+/// Whether a binary op's two inputs have different shapes and any has rank > 4.
+fn broadcast_rank5(sg: &Subgraph, op: &Operator) -> bool {
+    let (Some(a), Some(b)) = (tensor(sg, op, 0), tensor(sg, op, 1)) else { return false };
+    a.shape.file_shape() != b.shape.file_shape() && a.shape.rank().max(b.shape.rank()) > 4
+}
+
+/// The version of one operator, given its subgraph. Custom and opaque
+/// builtin ops keep the version they carry.
+pub fn op_version(sg: &Subgraph, node: &Operator) -> i32 {
+    use DType::*;
+    let i0 = in_type(sg, node, 0);
+    let i1 = in_type(sg, node, 1);
+    let o0 = out_type(sg, node, 0);
+    let is = |a: Option<DType>, t: DType| a == Some(t);
+    match &node.op {
+        Op::Conv2d(_) => {
+            // Options are always written, and their default bias type
+            // (FLOAT32) makes an int16x8 conv version 8.
+            if is(i0, I16) && is(i1, I8) && is(o0, I16) {
+                return 8;
+            }
+            let grouped = match (tensor(sg, node, 0), tensor(sg, node, 1)) {
+                (Some(x), Some(w)) if x.shape.rank() > 0 => dim0(x, 3) != dim0(w, 3),
+                _ => false,
+            };
+            if grouped {
+                return 6;
+            }
+            if is(i0, I8) && is(i1, I8) && is(o0, I8) {
+                return 3;
+            }
+            if is(i0, I8) && is(i1, I4) && is(o0, I8) {
+                return 7;
+            }
+            if is(i0, F32) && is(i1, I8) && is(o0, F32) {
+                let per_channel = tensor(sg, node, 1)
+                    .is_some_and(|w| scales_len(w) > 0 && Some(scales_len(w) as u64) == dim0(w, 0));
+                return if per_channel { 5 } else { 2 };
+            }
+            1
+        }
+        Op::DepthwiseConv2d(o) => {
+            if is(i0, F32) && is(i1, I8) && is(o0, F32) {
+                let per_channel = tensor(sg, node, 1)
+                    .is_some_and(|w| scales_len(w) > 0 && Some(scales_len(w) as u64) == dim0(w, 3));
+                return if per_channel { 6 } else { 4 };
+            }
+            if is(i0, I8) && is(i1, I8) && is(o0, I8) {
+                return 3;
+            }
+            if is(i0, I8) && is(i1, I4) && is(o0, I8) {
+                return 7;
+            }
+            if o.dilation_w != 1 || o.dilation_h != 1 {
+                return 2;
+            }
+            1
+        }
+        Op::FullyConnected(o) => {
+            let w = tensor(sg, node, 1);
+            if is(i1, I2) {
+                return 14;
+            }
+            if is(i0, I16) && is(i1, I4) && is(o0, I16) {
+                return 13;
+            }
+            let per_channel = w.is_some_and(|w| {
+                scales_len(w) > 0 && w.shape.rank() > 0 && Some(scales_len(w) as u64) == dim0(w, 0)
+            });
+            if is(i0, F32) && is(i1, I8) && is(o0, F32) && per_channel {
+                return 12;
+            }
+            if is(i0, I16) && is(i1, I8) && is(o0, I16) {
+                // Options are always written; the default bias type counts.
+                return 11;
+            }
+            if w.is_some_and(|w| w.sparsity.is_some()) {
+                return 8;
+            }
+            if is(i0, I16) && is(i1, I16) && is(o0, I16) {
+                return 7;
+            }
+            if node.inputs.len() == 2 {
+                return 6;
+            }
+            if o.keep_num_dims {
+                return 5;
+            }
+            if is(i0, I8) && is(i1, I8) && is(o0, I8) {
+                return 4;
+            }
+            if is(i0, I8) && is(i1, I4) && is(o0, I8) {
+                return 10;
+            }
+            if is(i0, F32) && is(i1, I8) && is(o0, F32) {
+                return if o.asymmetric_quantize_inputs { 9 } else { 3 };
+            }
+            if o.weights_format == WeightsFormat::Shuffled4x16Int8 {
+                return 2;
+            }
+            1
+        }
+        Op::Add(o) => {
+            let quantized = tensor(sg, node, 0).is_some_and(|t| t.quantization.is_some());
+            if is(i0, F16) {
+                6
+            } else if is(i0, I16) && !quantized {
+                5
+            } else if is(i0, I64) {
+                4
+            } else if is(i0, I16) && is(o0, I16) && !o.pot_scale_int16 {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Sub(o) => {
+            if is(i0, I16) && is(o0, I16) && !o.pot_scale_int16 {
+                5
+            } else if is(i0, I64) {
+                4
+            } else if broadcast_rank5(sg, node) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Mul(_) => {
+            let a = tensor(sg, node, 0);
+            let b = tensor(sg, node, 1);
+            let c = node.outputs.first().and_then(|t| sg.tensor(*t));
+            let quantized = a.is_some_and(|t| t.quantization.is_some()) || b.is_some_and(|t| t.quantization.is_some());
+            let s = |t: Option<&Tensor>| t.and_then(|t| t.quantization.as_ref()).and_then(|q| q.scale.first().copied());
+            let scales = match (s(a), s(b), s(c)) {
+                (Some(x), Some(y), Some(z)) if x != 0.0 && y != 0.0 && z != 0.0 => Some(x * y / z),
+                _ => None,
+            };
+            if is(i0, F16) {
+                8
+            } else if (is(i0, I16) && !quantized) || is(i0, U32) {
+                7
+            } else if is(i0, Complex64) {
+                6
+            } else if is(i0, I64) {
+                5
+            } else if is(i0, I16) {
+                4
+            } else if scales.is_some_and(|r| r >= 1.0) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Div(_) => {
+            if broadcast_rank5(sg, node) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::AveragePool2d(_) | Op::MaxPool2d(_) => {
+            if is(i0, I16) && is(o0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Mean { .. } | Op::Softmax { .. } | Op::Relu6 => {
+            if is(i0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Reshape { .. } | Op::HardSwish => 1,
+        Op::Transpose => {
+            let r = rank0(sg, node);
+            if r > 6 || is(i0, BF16) {
+                8
+            } else if is(i0, I4) {
+                7
+            } else if r > 5 {
+                6
+            } else if is(i0, I16) {
+                5
+            } else if r > 4 {
+                4
+            } else if is(i0, Bool) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Concatenation(_) => {
+            if is(i0, I4) {
+                5
+            } else if is(i0, U32) {
+                4
+            } else if is(i0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Pad => {
+            if is(i0, Bool) {
+                5
+            } else if rank0(sg, node) > 4 {
+                4
+            } else if is(i0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Logistic | Op::Tanh => {
+            if is(i0, I16) && is(o0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Relu => {
+            if is(i0, I16) {
+                3
+            } else if is(i0, I8) || is(i0, U8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Quantize => {
+            let out = node.outputs.first().and_then(|t| sg.tensor(*t));
+            if is(i0, U4) || is(o0, U4) {
+                5
+            } else if is(i0, I4) || is(o0, I4) {
+                4
+            } else if out.is_some_and(per_axis_on_dim) {
+                3
+            } else if is(o0, I16) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Dequantize => {
+            if is(i0, U4) {
+                8
+            } else if is(i0, I2) {
+                7
+            } else if is(i0, I4) {
+                6
+            } else if is(i0, I16) || is(i0, F16) {
+                3
+            } else if is(i0, I8) {
+                if tensor(sg, node, 0).is_some_and(per_axis_on_dim) { 5 } else { 2 }
+            } else {
+                1
+            }
+        }
+        Op::Custom(c) => c.version,
+        Op::Builtin(o) => o.version,
+    }
+}
+
+/// Per-axis quantization whose scale count equals the quantized dimension.
+fn per_axis_on_dim(t: &Tensor) -> bool {
+    let Some(q) = &t.quantization else { return false };
+    let axis = usize::try_from(q.axis).ok();
+    q.scale.len() > 1 && axis.and_then(|a| dim0(t, a)) == Some(q.scale.len() as u64)
+}
+
+/// The lowest runtime that has this version of this builtin op, if known.
+pub fn min_runtime_for(code: i32, version: i32) -> Option<&'static str> {
+    use crate::schema::tflite::BuiltinOperator as B;
+    let table: &[&str] = match B(code) {
+        B::CONV_2D => &["1.5.0", "1.14.0", "1.14.0", "2.3.0", "2.4.0", "2.9.0", "2.11.0", "2.15.0"],
+        B::DEPTHWISE_CONV_2D => &["1.5.0", "1.12.0", "1.14.0", "2.2.0", "2.3.0", "2.3.0", "2.11.0"],
+        B::FULLY_CONNECTED => &[
+            "1.5.0", "1.10.0", "1.14.0", "1.14.0", "2.0.0", "2.1.0", "2.3.0", "2.3.0", "2.3.0", "2.11.0", "2.15.0",
+            "2.17.0", "2.18.0", "2.21.0",
+        ],
+        B::ADD => &["1.5.0", "1.14.0", "2.4.0", "2.6.0", "2.13.0", "2.23.0"],
+        B::SUB => &["1.6.0", "1.14.0", "2.3.0", "2.4.0", "2.4.0"],
+        B::MUL => &["1.5.0", "1.14.0", "1.15.0", "2.3.0", "2.6.0", "2.11.0", "2.13.0", "2.23.0"],
+        B::DIV => &["1.6.0", "2.3.0"],
+        B::AVERAGE_POOL_2D | B::MAX_POOL_2D | B::SOFTMAX => &["1.5.0", "1.14.0", "2.3.0"],
+        B::MEAN => &["1.6.0", "1.14.0", "2.4.0"],
+        B::RESHAPE => &["1.5.0"],
+        B::TRANSPOSE => &["1.6.0", "1.14.0", "1.15.0", "2.3.0", "2.4.0", "2.12.0", "2.14.4", "2.22.0"],
+        B::CONCATENATION => &["1.5.0", "1.14.0", "2.3.0", "2.14.0", "2.21.0"],
+        B::PAD => &["1.5.0", "1.14.0", "2.4.0", "2.6.0", "2.20.0"],
+        B::LOGISTIC | B::TANH => &["1.14.0", "1.14.0", "2.3.0"],
+        B::RELU => &["1.5.0", "2.1.0", "2.5.0"],
+        B::RELU6 => &["1.5.0", "1.14.0", "2.5.0"],
+        B::HARD_SWISH => &["1.15.0"],
+        B::QUANTIZE => &["1.14.0", "1.15.0", "2.7.0", "2.21.0", "2.21.0", "2.21.0"],
+        B::DEQUANTIZE => &["1.13.1", "1.14.0", "1.15.0", "2.2.0", "2.7.0", "2.18.0", "2.21.0", "2.22.0"],
+        _ => return None,
+    };
+    usize::try_from(version).ok().and_then(|v| v.checked_sub(1)).and_then(|i| table.get(i)).copied()
+}
+
+/// Compares dotted version strings numerically (`"1.14.0" < "2.3.0"`).
+pub fn compare_runtime(a: &str, b: &str) -> std::cmp::Ordering {
+    let parse = |s: &str| s.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    parse(a).cmp(&parse(b))
+}
+
+/// The lowest runtime version that runs every op in the model, as written
+/// to the `min_runtime_version` metadata. Ops without a known entry are
+/// skipped; a model without any gives `None`.
+pub fn min_runtime_version(model: &crate::Model) -> Option<&'static str> {
+    let mut best: Option<&'static str> = None;
+    for sg in &model.subgraphs {
+        for node in &sg.operators {
+            let v = op_version(sg, node);
+            if let Some(r) = min_runtime_for(node.op.builtin_code(), v) {
+                if best.is_none_or(|b| compare_runtime(b, r).is_lt()) {
+                    best = Some(r);
+                }
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_table_lookup() {
+        assert_eq!(min_runtime_for(3, 1), Some("1.5.0"));
+        assert_eq!(min_runtime_for(3, 3), Some("1.14.0"));
+        assert_eq!(min_runtime_for(3, 0), None);
+        assert_eq!(min_runtime_for(3, 99), None);
+        assert!(compare_runtime("1.14.0", "2.3.0").is_lt());
+        assert!(compare_runtime("1.9.0", "1.14.0").is_lt());
+    }
+}

@@ -1,0 +1,594 @@
+//! Serialisation of a [`Model`] to `.tflite` bytes.
+//!
+//! The output is deterministic (the same model gives the same bytes),
+//! constant buffers are 16-byte aligned and stored once, buffer 0 is the
+//! empty sentinel, 16 zero bytes follow the last buffer, op codes are
+//! deduplicated with versions chosen by [`crate::version`], and a
+//! `min_runtime_version` metadata entry is written. Models whose constants
+//! do not fit a 2 GiB flatbuffer store them after it, addressed by
+//! `Buffer.offset` and `Buffer.size`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use flatbuffers::{FlatBufferBuilder, WIPOffset};
+
+use crate::error::{Error, WriteError};
+use crate::model::*;
+use crate::schema::tflite as fb;
+use crate::validate::validate;
+use crate::version::{min_runtime_version, op_version};
+
+/// Where constant data goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BufferPlacement {
+    /// Inside the flatbuffer, unless the model would exceed 2 GiB.
+    #[default]
+    Auto,
+    /// Always after the flatbuffer, addressed by offset and size.
+    AfterFlatbuffer,
+}
+
+/// Options for [`write_with`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// Where constant data goes.
+    pub buffers: BufferPlacement,
+}
+
+/// The largest flatbuffer the format addresses (offsets are 32-bit signed).
+const FLATBUFFER_LIMIT: u64 = (1 << 31) - 1;
+/// Room kept for tables and vtables when deciding whether data fits inline.
+const TABLE_MARGIN: u64 = 64 << 20;
+/// Alignment of constant data.
+const ALIGN: usize = 16;
+/// Zero bytes after the last buffer (XNNPACK reads past the end).
+const TAIL: usize = 16;
+
+/// Writes a model to bytes with default options.
+///
+/// ```
+/// # use tflite_forge::{DType, ModelBuilder};
+/// # let mut b = ModelBuilder::new();
+/// # let mut g = b.subgraph("main");
+/// # let x = g.input("x", DType::F32, [1]);
+/// # let y = g.relu(x).unwrap();
+/// # g.output("y", y);
+/// # b.finish_subgraph(g).unwrap();
+/// # let model = b.finish().unwrap();
+/// let bytes = tflite_forge::write(&model)?;
+/// assert_eq!(&bytes[4..8], b"TFL3");
+/// assert_eq!(bytes, tflite_forge::write(&model)?); // deterministic
+/// # Ok::<(), tflite_forge::WriteError>(())
+/// ```
+pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
+    write_with(model, &WriteOptions::default())
+}
+
+/// Writes a model to a file atomically: the bytes go to a temporary file in
+/// the same directory, which is renamed over `path` only when complete.
+pub fn write_file(model: &Model, path: impl AsRef<Path>) -> Result<(), Error> {
+    let bytes = write(model)?;
+    atomic_write(path.as_ref(), &bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so that
+/// no partial file is ever left at `path`.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// The constant buffers of a model, deduplicated, in order of first use.
+struct Buffers<'m> {
+    /// Unique contents; index `i` is written as buffer `i + 1`.
+    data: Vec<&'m [u8]>,
+    /// Buffer index for each (subgraph, tensor).
+    tensor_buffer: Vec<Vec<u32>>,
+}
+
+/// A cheap content key: length and a hash of up to 4 KiB sampled across
+/// the data. Equal keys are confirmed by a full comparison.
+fn sample_key(d: &[u8]) -> (usize, u64) {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let step = (d.len() / 4096).max(1);
+    for b in d.iter().step_by(step) {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (d.len(), h)
+}
+
+fn collect_buffers(model: &Model) -> Buffers<'_> {
+    let mut data: Vec<&[u8]> = Vec::new();
+    let mut index: HashMap<(usize, u64), Vec<u32>> = HashMap::new();
+    let mut tensor_buffer = Vec::with_capacity(model.subgraphs.len());
+    for sg in &model.subgraphs {
+        let mut ids = Vec::with_capacity(sg.tensors.len());
+        for t in &sg.tensors {
+            let id = match &t.data {
+                None => 0,
+                Some(d) => {
+                    let bytes = d.as_bytes();
+                    let candidates = index.entry(sample_key(bytes)).or_default();
+                    match candidates.iter().find(|&&c| data[c as usize - 1] == bytes) {
+                        Some(&c) => c,
+                        None => {
+                            data.push(bytes);
+                            let c = data.len() as u32;
+                            candidates.push(c);
+                            c
+                        }
+                    }
+                }
+            };
+            ids.push(id);
+        }
+        tensor_buffer.push(ids);
+    }
+    Buffers { data, tensor_buffer }
+}
+
+fn activation(a: Activation) -> fb::ActivationFunctionType {
+    match a {
+        Activation::None => fb::ActivationFunctionType::NONE,
+        Activation::Relu => fb::ActivationFunctionType::RELU,
+        Activation::ReluN1To1 => fb::ActivationFunctionType::RELU_N1_TO_1,
+        Activation::Relu6 => fb::ActivationFunctionType::RELU6,
+        Activation::Tanh => fb::ActivationFunctionType::TANH,
+        Activation::SignBit => fb::ActivationFunctionType::SIGN_BIT,
+    }
+}
+
+fn padding(p: Padding) -> fb::Padding {
+    match p {
+        Padding::Same => fb::Padding::SAME,
+        Padding::Valid => fb::Padding::VALID,
+    }
+}
+
+fn bias_type(d: Option<DType>) -> fb::TensorType {
+    fb::TensorType(d.map_or(0, |d| d.code()))
+}
+
+/// The options union of a typed op, in object form.
+pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T) {
+    use fb::BuiltinOptionsT as O;
+    let none2 = fb::BuiltinOptions2T::NONE;
+    let o = match op {
+        Op::Add(o) => O::AddOptions(Box::new(fb::AddOptionsT {
+            fused_activation_function: activation(o.activation),
+            pot_scale_int16: o.pot_scale_int16,
+        })),
+        Op::Sub(o) => O::SubOptions(Box::new(fb::SubOptionsT {
+            fused_activation_function: activation(o.activation),
+            pot_scale_int16: o.pot_scale_int16,
+        })),
+        Op::Mul(a) => O::MulOptions(Box::new(fb::MulOptionsT { fused_activation_function: activation(*a) })),
+        Op::Div(a) => O::DivOptions(Box::new(fb::DivOptionsT { fused_activation_function: activation(*a) })),
+        Op::Conv2d(o) => O::Conv2DOptions(Box::new(fb::Conv2DOptionsT {
+            padding: padding(o.padding),
+            stride_w: o.stride_w,
+            stride_h: o.stride_h,
+            fused_activation_function: activation(o.activation),
+            dilation_w_factor: o.dilation_w,
+            dilation_h_factor: o.dilation_h,
+            quantized_bias_type: bias_type(o.quantized_bias_type),
+        })),
+        Op::DepthwiseConv2d(o) => O::DepthwiseConv2DOptions(Box::new(fb::DepthwiseConv2DOptionsT {
+            padding: padding(o.padding),
+            stride_w: o.stride_w,
+            stride_h: o.stride_h,
+            depth_multiplier: o.depth_multiplier,
+            fused_activation_function: activation(o.activation),
+            dilation_w_factor: o.dilation_w,
+            dilation_h_factor: o.dilation_h,
+        })),
+        Op::FullyConnected(o) => O::FullyConnectedOptions(Box::new(fb::FullyConnectedOptionsT {
+            fused_activation_function: activation(o.activation),
+            weights_format: match o.weights_format {
+                WeightsFormat::Default => fb::FullyConnectedOptionsWeightsFormat::DEFAULT,
+                WeightsFormat::Shuffled4x16Int8 => fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8,
+            },
+            keep_num_dims: o.keep_num_dims,
+            asymmetric_quantize_inputs: o.asymmetric_quantize_inputs,
+            quantized_bias_type: bias_type(o.quantized_bias_type),
+            quant_spec: None,
+        })),
+        Op::AveragePool2d(o) | Op::MaxPool2d(o) => O::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
+            padding: padding(o.padding),
+            stride_w: o.stride_w,
+            stride_h: o.stride_h,
+            filter_width: o.filter_w,
+            filter_height: o.filter_h,
+            fused_activation_function: activation(o.activation),
+        })),
+        Op::Mean { keep_dims } => O::ReducerOptions(Box::new(fb::ReducerOptionsT { keep_dims: *keep_dims })),
+        Op::Reshape { new_shape } => match new_shape {
+            Some(s) => O::ReshapeOptions(Box::new(fb::ReshapeOptionsT { new_shape: Some(s.clone()) })),
+            None => O::NONE,
+        },
+        Op::Transpose => O::TransposeOptions(Box::default()),
+        Op::Concatenation(o) => O::ConcatenationOptions(Box::new(fb::ConcatenationOptionsT {
+            axis: o.axis,
+            fused_activation_function: activation(o.activation),
+        })),
+        Op::Pad => O::PadOptions(Box::default()),
+        Op::Softmax { beta } => O::SoftmaxOptions(Box::new(fb::SoftmaxOptionsT { beta: *beta })),
+        Op::HardSwish => O::HardSwishOptions(Box::default()),
+        Op::Quantize => O::QuantizeOptions(Box::default()),
+        Op::Dequantize => O::DequantizeOptions(Box::default()),
+        Op::Logistic | Op::Relu | Op::Relu6 | Op::Tanh | Op::Custom(_) => O::NONE,
+        Op::Builtin(b) => return (b.options.clone(), b.options2.clone()),
+    };
+    (o, none2)
+}
+
+/// The key that identifies an op code entry.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum CodeKey<'a> {
+    Builtin(i32),
+    Custom(&'a str),
+}
+
+/// Operator codes: one per builtin (version = max over its uses) and one
+/// per custom name, in order of first use.
+struct OpCodes<'m> {
+    entries: Vec<(CodeKey<'m>, i32)>,
+    /// Code index for each (subgraph, operator).
+    index: Vec<Vec<u32>>,
+}
+
+fn collect_op_codes(model: &Model) -> OpCodes<'_> {
+    let mut entries: Vec<(CodeKey<'_>, i32)> = Vec::new();
+    let mut lookup: HashMap<CodeKey<'_>, usize> = HashMap::new();
+    let mut index = Vec::with_capacity(model.subgraphs.len());
+    for sg in &model.subgraphs {
+        let mut ids = Vec::with_capacity(sg.operators.len());
+        for node in &sg.operators {
+            let key = match &node.op {
+                Op::Custom(c) => CodeKey::Custom(&c.name),
+                op => CodeKey::Builtin(op.builtin_code()),
+            };
+            let v = op_version(sg, node);
+            let i = *lookup.entry(key.clone()).or_insert_with(|| {
+                entries.push((key, v));
+                entries.len() - 1
+            });
+            entries[i].1 = entries[i].1.max(v);
+            ids.push(i as u32);
+        }
+        index.push(ids);
+    }
+    OpCodes { entries, index }
+}
+
+fn quantization_t(q: &Quantization) -> fb::QuantizationParametersT {
+    let v = |x: &Vec<f32>| (!x.is_empty()).then(|| x.clone());
+    fb::QuantizationParametersT {
+        min: v(&q.min),
+        max: v(&q.max),
+        scale: v(&q.scale),
+        zero_point: (!q.zero_point.is_empty()).then(|| q.zero_point.clone()),
+        details: q.details.as_ref().map_or(fb::QuantizationDetailsT::NONE, |d| d.0.clone()),
+        quantized_dimension: q.axis,
+    }
+}
+
+fn i32_len(n: usize, what: &str) -> Result<i32, WriteError> {
+    i32::try_from(n).map_err(|_| WriteError::TooLarge(format!("{n} {what}")))
+}
+
+/// Where each buffer's data lives in the large-model layout.
+struct External {
+    /// (offset, size) per unique buffer, absolute in the file.
+    places: Vec<(u64, u64)>,
+}
+
+/// Builds the flatbuffer. With `external`, buffer data is not embedded.
+fn build(
+    model: &Model,
+    bufs: &Buffers<'_>,
+    codes: &OpCodes<'_>,
+    external: Option<&External>,
+    capacity: usize,
+) -> Result<Vec<u8>, WriteError> {
+    let mut fbb = FlatBufferBuilder::with_capacity(capacity);
+
+    // Metadata buffers come after the constant buffers.
+    let mut meta: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut runtime = [0u8; 16];
+    if let Some(v) = min_runtime_version(model) {
+        runtime[..v.len()].copy_from_slice(v.as_bytes());
+    }
+    meta.push((MIN_RUNTIME_VERSION, runtime.to_vec()));
+    if external.is_some() {
+        meta.push((BUFFER_LOCATION, b"outside flatbuffers\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec()));
+    }
+    let user_meta: Vec<(&str, &[u8])> = model
+        .metadata
+        .iter()
+        .filter(|m| m.name != MIN_RUNTIME_VERSION && m.name != BUFFER_LOCATION)
+        .map(|m| (m.name.as_str(), m.data.as_bytes()))
+        .collect();
+    let n_const = bufs.data.len();
+    let mut all: Vec<&[u8]> = Vec::with_capacity(1 + n_const + meta.len() + user_meta.len());
+    all.push(&[]);
+    all.extend(bufs.data.iter().copied());
+    let meta_start = all.len();
+    for (_, d) in &meta {
+        all.push(d);
+    }
+    for (_, d) in &user_meta {
+        all.push(d);
+    }
+
+    // Data first: what is pushed first lands at the end of the file. The
+    // tail of zeros goes first, then each buffer's bytes, padded so that
+    // every data start is 16-byte aligned relative to the end of the file;
+    // `finish` below makes the total size a multiple of 16.
+    for _ in 0..TAIL {
+        fbb.push(0u8);
+    }
+    let mut data_vecs: Vec<Option<WIPOffset<flatbuffers::Vector<'_, u8>>>> = vec![None; all.len()];
+    for i in (1..all.len()).rev() {
+        let d = all[i];
+        if d.is_empty() {
+            continue;
+        }
+        let is_const = i <= n_const;
+        if is_const && external.is_some() {
+            continue;
+        }
+        // create_byte_string writes a NUL, then the bytes, then the length.
+        let used = fbb.unfinished_data().len();
+        let pad = (ALIGN - (used + 1 + d.len()) % ALIGN) % ALIGN;
+        for _ in 0..pad {
+            fbb.push(0u8);
+        }
+        let v = fbb.create_byte_string(d);
+        data_vecs[i] = Some(flatbuffers::WIPOffset::new(v.value()));
+    }
+
+    let mut buffer_offsets = Vec::with_capacity(all.len());
+    for (i, dv) in data_vecs.iter().enumerate() {
+        let (offset, size) = match external {
+            Some(e) if i >= 1 && i <= n_const => e.places[i - 1],
+            _ => (0, 0),
+        };
+        buffer_offsets.push(fb::Buffer::create(&mut fbb, &fb::BufferArgs { data: *dv, offset, size }));
+    }
+    let buffers = fbb.create_vector(&buffer_offsets);
+
+    let mut code_offsets = Vec::with_capacity(codes.entries.len());
+    for (key, version) in &codes.entries {
+        let (code, custom) = match key {
+            CodeKey::Builtin(c) => (*c, None),
+            CodeKey::Custom(name) => (fb::BuiltinOperator::CUSTOM.0, Some(fbb.create_string(name))),
+        };
+        code_offsets.push(fb::OperatorCode::create(
+            &mut fbb,
+            &fb::OperatorCodeArgs {
+                deprecated_builtin_code: code.min(127) as i8,
+                custom_code: custom,
+                version: *version,
+                builtin_code: fb::BuiltinOperator(code),
+            },
+        ));
+    }
+    let operator_codes = fbb.create_vector(&code_offsets);
+
+    let mut sg_offsets = Vec::with_capacity(model.subgraphs.len());
+    for (si, sg) in model.subgraphs.iter().enumerate() {
+        let mut tensors = Vec::with_capacity(sg.tensors.len());
+        for (ti, t) in sg.tensors.iter().enumerate() {
+            let shape = fbb.create_vector(&t.shape.file_shape());
+            let sig = t.shape.file_signature().map(|s| fbb.create_vector(&s));
+            let name = fbb.create_string(&t.name);
+            let quantization = t.quantization.as_ref().map(|q| quantization_t(q).pack(&mut fbb));
+            let sparsity = t.sparsity.as_ref().map(|s| s.0.pack(&mut fbb));
+            let variant_tensors = t.variant_types.as_ref().map(|v| {
+                let items: Vec<_> = v.0.iter().map(|x| x.pack(&mut fbb)).collect();
+                fbb.create_vector(&items)
+            });
+            tensors.push(fb::Tensor::create(
+                &mut fbb,
+                &fb::TensorArgs {
+                    shape: Some(shape),
+                    type_: fb::TensorType(t.dtype.code()),
+                    buffer: bufs.tensor_buffer[si][ti],
+                    name: Some(name),
+                    quantization,
+                    is_variable: t.is_variable,
+                    sparsity,
+                    shape_signature: sig,
+                    has_rank: t.has_rank,
+                    variant_tensors,
+                    external_buffer: 0,
+                },
+            ));
+        }
+        let tensors = fbb.create_vector(&tensors);
+        let ids = |v: &[TensorId]| v.iter().map(|t| t.0 as i32).collect::<Vec<_>>();
+        let inputs = fbb.create_vector(&ids(&sg.inputs));
+        let outputs = fbb.create_vector(&ids(&sg.outputs));
+        let mut ops = Vec::with_capacity(sg.operators.len());
+        for (oi, node) in sg.operators.iter().enumerate() {
+            let ins: Vec<i32> = node.inputs.iter().map(|t| t.map_or(-1, |t| t.0 as i32)).collect();
+            let ins = fbb.create_vector(&ins);
+            let outs = fbb.create_vector(&ids(&node.outputs));
+            let inter = (!node.intermediates.is_empty()).then(|| ids(&node.intermediates));
+            let inter = inter.map(|v| fbb.create_vector(&v));
+            let (opts, opts2) = options_of(&node.op);
+            let custom = match &node.op {
+                Op::Custom(c) => Some(fbb.create_vector(&c.options)),
+                _ => None,
+            };
+            let opts_type = opts.builtin_options_type();
+            let opts_off = opts.pack(&mut fbb);
+            let opts2_type = opts2.builtin_options_2_type();
+            let opts2_off = opts2.pack(&mut fbb);
+            ops.push(fb::Operator::create(
+                &mut fbb,
+                &fb::OperatorArgs {
+                    opcode_index: codes.index[si][oi],
+                    inputs: Some(ins),
+                    outputs: Some(outs),
+                    builtin_options_type: opts_type,
+                    builtin_options: opts_off,
+                    custom_options: custom,
+                    custom_options_format: fb::CustomOptionsFormat::FLEXBUFFERS,
+                    mutating_variable_inputs: None,
+                    intermediates: inter,
+                    large_custom_options_offset: 0,
+                    large_custom_options_size: 0,
+                    builtin_options_2_type: opts2_type,
+                    builtin_options_2: opts2_off,
+                    debug_metadata_index: -1,
+                },
+            ));
+        }
+        let operators = fbb.create_vector(&ops);
+        let name = fbb.create_string(&sg.name);
+        sg_offsets.push(fb::SubGraph::create(
+            &mut fbb,
+            &fb::SubGraphArgs {
+                tensors: Some(tensors),
+                inputs: Some(inputs),
+                outputs: Some(outputs),
+                operators: Some(operators),
+                name: Some(name),
+                debug_metadata_index: -1,
+            },
+        ));
+    }
+    let subgraphs = fbb.create_vector(&sg_offsets);
+
+    let mut meta_offsets = Vec::new();
+    for (k, name) in meta.iter().map(|(n, _)| *n).chain(user_meta.iter().map(|(n, _)| *n)).enumerate() {
+        let name = fbb.create_string(name);
+        meta_offsets.push(fb::Metadata::create(
+            &mut fbb,
+            &fb::MetadataArgs { name: Some(name), buffer: (meta_start + k) as u32 },
+        ));
+    }
+    let metadata = fbb.create_vector(&meta_offsets);
+
+    let mut sig_offsets = Vec::new();
+    for s in &model.signatures {
+        let inputs = tensor_maps(&mut fbb, &s.inputs);
+        let outputs = tensor_maps(&mut fbb, &s.outputs);
+        let key = fbb.create_string(&s.key);
+        sig_offsets.push(fb::SignatureDef::create(
+            &mut fbb,
+            &fb::SignatureDefArgs {
+                inputs: Some(inputs),
+                outputs: Some(outputs),
+                signature_key: Some(key),
+                subgraph_index: s.subgraph,
+            },
+        ));
+    }
+    let signature_defs = fbb.create_vector(&sig_offsets);
+    let description = fbb.create_string(&model.description);
+
+    let root = fb::Model::create(
+        &mut fbb,
+        &fb::ModelArgs {
+            version: 3,
+            operator_codes: Some(operator_codes),
+            subgraphs: Some(subgraphs),
+            description: Some(description),
+            buffers: Some(buffers),
+            metadata_buffer: None,
+            metadata: Some(metadata),
+            signature_defs: Some(signature_defs),
+            external_buffer_groups: None,
+            external_buffers: None,
+        },
+    );
+    // Make the finished size a multiple of 16: `finish` adds 8 bytes (root
+    // offset and identifier) and pads to at most 8.
+    let used = fbb.unfinished_data().len();
+    for _ in 0..(ALIGN + 8 - used % ALIGN) % ALIGN {
+        fbb.push(0u8);
+    }
+    fbb.finish(root, Some("TFL3"));
+    let out = fbb.finished_data();
+    if out.len() as u64 > FLATBUFFER_LIMIT {
+        return Err(WriteError::TooLarge(format!("flatbuffer of {} bytes exceeds 2 GiB", out.len())));
+    }
+    Ok(out.to_vec())
+}
+
+fn tensor_maps<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    v: &[(String, TensorId)],
+) -> WIPOffset<flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::TensorMap<'b>>>> {
+    let items: Vec<_> = v
+        .iter()
+        .map(|(n, t)| {
+            let name = fbb.create_string(n);
+            fb::TensorMap::create(fbb, &fb::TensorMapArgs { name: Some(name), tensor_index: t.0 })
+        })
+        .collect();
+    fbb.create_vector(&items)
+}
+
+fn align_up(n: u64) -> u64 {
+    n.div_ceil(ALIGN as u64) * ALIGN as u64
+}
+
+/// Writes a model to bytes.
+pub fn write_with(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
+    validate(model)?;
+    for sg in &model.subgraphs {
+        i32_len(sg.tensors.len(), "tensors in one subgraph")?;
+    }
+    let bufs = collect_buffers(model);
+    let codes = collect_op_codes(model);
+    let data_bytes: u64 = bufs.data.iter().map(|d| align_up(d.len() as u64)).sum();
+    let external = options.buffers == BufferPlacement::AfterFlatbuffer || data_bytes + TABLE_MARGIN > FLATBUFFER_LIMIT;
+    if !external {
+        let capacity = usize::try_from(data_bytes).unwrap_or(usize::MAX).saturating_add(1 << 16);
+        return build(model, &bufs, &codes, None, capacity);
+    }
+    // Two passes: the first fixes the flatbuffer's size (offsets are
+    // written as non-default placeholders of the same width), the second
+    // writes the real offsets.
+    let placeholder = External { places: bufs.data.iter().map(|d| (u64::MAX, d.len() as u64)).collect() };
+    let first = build(model, &bufs, &codes, Some(&placeholder), 1 << 16)?;
+    let mut at = align_up(first.len() as u64);
+    let mut places = Vec::with_capacity(bufs.data.len());
+    for d in &bufs.data {
+        places.push((at, d.len() as u64));
+        at = align_up(at + d.len() as u64);
+    }
+    let flat = build(model, &bufs, &codes, Some(&External { places: places.clone() }), first.len())?;
+    if flat.len() != first.len() {
+        return Err(WriteError::TooLarge("flatbuffer size changed between layout passes".into()));
+    }
+    let total = usize::try_from(at + TAIL as u64).map_err(|_| WriteError::TooLarge("file exceeds address space".into()))?;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&flat);
+    for (d, (off, _)) in bufs.data.iter().zip(&places) {
+        out.resize(*off as usize, 0);
+        out.extend_from_slice(d);
+    }
+    out.resize(total, 0);
+    Ok(out)
+}
