@@ -137,6 +137,16 @@ pub enum ValidationError {
         /// Bytes present.
         actual: usize,
     },
+    /// A shape's element or byte count overflows.
+    #[error("{at}: tensor {name:?} has shape {shape}, whose size overflows")]
+    ShapeOverflow {
+        /// Where.
+        at: Location,
+        /// Tensor name.
+        name: String,
+        /// Shape, printed.
+        shape: String,
+    },
     /// An operator's inputs or outputs have the wrong type, shape or count.
     #[error("{at}: {op}: {detail}")]
     Op {

@@ -376,3 +376,93 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
 
     Ok(Model { description: m.description().unwrap_or("").to_string(), subgraphs, signatures, metadata })
 }
+
+/// Where one buffer's bytes lie in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BufferSpan {
+    /// Absolute offset of the first byte in the file.
+    pub offset: usize,
+    /// Number of bytes.
+    pub len: usize,
+    /// Whether the bytes lie after the flatbuffer (`Buffer.offset`/`size`).
+    pub after_flatbuffer: bool,
+}
+
+/// One operator code entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpCodeEntry {
+    /// `builtin_code`.
+    pub builtin_code: i32,
+    /// `deprecated_builtin_code`.
+    pub deprecated_builtin_code: i8,
+    /// `version`.
+    pub version: i32,
+    /// `custom_code`, for custom ops.
+    pub custom_code: Option<String>,
+}
+
+/// The physical layout of a `.tflite` file: what the typed model abstracts
+/// away (buffer placement, op code table, metadata buffers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileLayout {
+    /// Every buffer, in order (buffer 0 first).
+    pub buffers: Vec<BufferSpan>,
+    /// The operator code table.
+    pub op_codes: Vec<OpCodeEntry>,
+    /// Metadata entries: name and buffer index.
+    pub metadata: Vec<(String, u32)>,
+}
+
+/// Describes the layout of a verified file.
+///
+/// ```
+/// # use tflite_forge::{DType, ModelBuilder};
+/// # let mut b = ModelBuilder::new();
+/// # let mut g = b.subgraph("main");
+/// # let x = g.input("x", DType::F32, [1, 2]);
+/// # let w = g.constant_f32("w", [2], &[1.0, 2.0]);
+/// # let y = g.add(x, w).unwrap();
+/// # g.output("y", y);
+/// # b.finish_subgraph(g).unwrap();
+/// # let model = b.finish().unwrap();
+/// let bytes = tflite_forge::write(&model)?;
+/// let layout = tflite_forge::read::inspect(&bytes)?;
+/// assert_eq!(layout.buffers[0].len, 0); // the empty sentinel
+/// assert!(layout.buffers.iter().all(|b| b.len == 0 || b.offset % 16 == 0));
+/// # Ok::<(), tflite_forge::Error>(())
+/// ```
+pub fn inspect(bytes: &[u8]) -> Result<FileLayout, Error> {
+    if bytes.len() < 8 {
+        return Err(ReadError::TooShort { len: bytes.len() }.into());
+    }
+    let opts = flatbuffers::VerifierOptions { max_apparent_size: FLATBUFFER_LIMIT, ..Default::default() };
+    let flat = &bytes[..bytes.len().min(FLATBUFFER_LIMIT)];
+    let m = fb::root_as_model_with_opts(&opts, flat).map_err(|e| ReadError::Verification(e.to_string()))?;
+    let base = bytes.as_ptr() as usize;
+    let mut buffers = Vec::new();
+    for (i, b) in m.buffers().iter().flatten().enumerate() {
+        let d = buffer_bytes(bytes, &b, i)?;
+        buffers.push(BufferSpan {
+            // The slice lies inside `bytes`, so the difference is its offset.
+            offset: (d.as_ptr() as usize).saturating_sub(base),
+            len: d.len(),
+            after_flatbuffer: b.offset() > 1,
+        });
+    }
+    let op_codes = m
+        .operator_codes()
+        .iter()
+        .flatten()
+        .map(|c| OpCodeEntry {
+            builtin_code: c.builtin_code().0,
+            deprecated_builtin_code: c.deprecated_builtin_code(),
+            version: c.version(),
+            custom_code: c.custom_code().map(str::to_string),
+        })
+        .collect();
+    let metadata = m.metadata().iter().flatten().map(|md| (md.name().unwrap_or("").to_string(), md.buffer())).collect();
+    Ok(FileLayout { buffers, op_codes, metadata })
+}

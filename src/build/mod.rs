@@ -176,7 +176,24 @@ impl SubgraphBuilder {
 
     /// Applies `op` to `inputs` (`None` for an omitted optional input) and
     /// returns its single output, with inferred type and shape.
+    ///
+    /// For quantized inputs the output gets default quantization: the fixed
+    /// parameters the kernels require (`SOFTMAX` and `LOGISTIC`: 1/256 with
+    /// zero point −128 for int8; `TANH`: 1/128 with zero point 0), otherwise
+    /// the input's; set the real ones with [`SubgraphBuilder::set_quantization`].
     pub fn apply(&mut self, op: Op, inputs: &[Option<TensorId>]) -> Result<TensorId, ValidationError> {
+        self.apply_with(op, inputs, None, None)
+    }
+
+    /// Like [`SubgraphBuilder::apply`], with an explicit output type and
+    /// quantization.
+    pub fn apply_with(
+        &mut self,
+        op: Op,
+        inputs: &[Option<TensorId>],
+        dtype: Option<DType>,
+        quantization: Option<Quantization>,
+    ) -> Result<TensorId, ValidationError> {
         let n = self.sg.tensors.len();
         for t in inputs.iter().flatten() {
             if t.index() >= n {
@@ -192,18 +209,18 @@ impl SubgraphBuilder {
             return Err(self.err(&op, format!("has {} outputs; use add_operator", outs.len())));
         }
         let o = outs.remove(0);
-        let dtype = o.dtype.or(ts.first().copied().flatten().map(|t| t.dtype)).unwrap_or(DType::F32);
+        let first = ts.first().copied().flatten();
+        let dtype = dtype.or(o.dtype).or(first.map(|t| t.dtype)).unwrap_or(DType::F32);
         let name = format!("{}_{}", op.name().to_lowercase(), self.sg.operators.len());
         let mut t = Tensor::new(name, dtype, o.shape);
-        // Integer ops that keep their input's scale (layout and pooling ops)
-        // inherit its quantization.
-        if let Some(x) = ts.first().copied().flatten() {
-            if keeps_input_quantization(&op) {
-                t.quantization = x.quantization.clone();
-            }
-        }
+        t.quantization = quantization.or_else(|| default_quantization(&op, dtype, first));
         let out = self.add_tensor(t);
         self.sg.operators.push(Operator { op, inputs: inputs.to_vec(), outputs: vec![out], intermediates: Vec::new() });
+        if let Err(e) = check_node(&self.sg, self.sg.operators.len() - 1, self.index) {
+            self.sg.operators.pop();
+            self.sg.tensors.pop();
+            return Err(e);
+        }
         Ok(out)
     }
 
@@ -324,17 +341,7 @@ impl SubgraphBuilder {
 
     /// `QUANTIZE` to `dtype` with parameters `q`.
     pub fn quantize(&mut self, x: TensorId, dtype: DType, q: Quantization) -> Result<TensorId, ValidationError> {
-        let out = self.unary(Op::Quantize, &[x])?;
-        let t = self.tensor_mut(out);
-        t.dtype = dtype;
-        t.quantization = Some(q);
-        let last = self.sg.operators.len() - 1;
-        if let Err(e) = check_node(&self.sg, last, self.index) {
-            self.sg.operators.pop();
-            self.sg.tensors.pop();
-            return Err(e);
-        }
-        Ok(out)
+        self.apply_with(Op::Quantize, &[Some(x)], Some(dtype), Some(q))
     }
 
     /// `DEQUANTIZE` to float32.
@@ -348,8 +355,32 @@ impl SubgraphBuilder {
     }
 }
 
-/// Ops whose quantized output keeps the input's scale and zero point.
-fn keeps_input_quantization(op: &Op) -> bool {
-    matches!(op, Op::Reshape { .. } | Op::Transpose | Op::MaxPool2d(_) | Op::Pad | Op::Concatenation(_))
+/// The default quantization of an op's output for a quantized input.
+fn default_quantization(op: &Op, dtype: DType, input: Option<&Tensor>) -> Option<Quantization> {
+    let q = input?.quantization.as_ref()?;
+    if q.scale.is_empty() || !matches!(dtype, DType::I8 | DType::U8 | DType::I16) {
+        return None;
+    }
+    let fixed = |scale: f32, zp_i8: i64, zp_u8: i64, zp_i16: i64| {
+        let zp = match dtype {
+            DType::I8 => zp_i8,
+            DType::U8 => zp_u8,
+            _ => zp_i16,
+        };
+        Some(Quantization::per_tensor(scale, zp))
+    };
+    match op {
+        Op::Softmax { .. } | Op::Logistic => match dtype {
+            DType::I16 => fixed(1.0 / 32768.0, 0, 0, 0),
+            _ => fixed(1.0 / 256.0, -128, 0, 0),
+        },
+        Op::Tanh => match dtype {
+            DType::I16 => fixed(1.0 / 32768.0, 0, 0, 0),
+            _ => fixed(1.0 / 128.0, 0, 128, 0),
+        },
+        Op::Dequantize => None,
+        _ if q.scale.len() == 1 => Some(Quantization::per_tensor(q.scale[0], q.zero_point.first().copied().unwrap_or(0))),
+        _ => None,
+    }
 }
 

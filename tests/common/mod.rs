@@ -1,0 +1,396 @@
+//! Test models shared by the integration tests and the conformance harness.
+#![allow(dead_code)]
+
+use tflite_forge::*;
+
+/// A small deterministic generator (xorshift64*), so tests need no `rand`.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [-1, 1).
+    pub fn uniform(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.uniform() * scale).collect()
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// One builder-tier case: a model and how to check it.
+pub struct Case {
+    pub name: String,
+    pub model: Model,
+    /// Run through this signature (inputs by name).
+    pub signature: Option<String>,
+    pub rtol: f64,
+    pub atol: f64,
+    /// Allowed error in integer steps for quantized outputs.
+    pub quant_tol: i64,
+    /// Input resizes before running (name → shape).
+    pub resize: Vec<(String, Vec<u32>)>,
+    /// Write constants after the flatbuffer.
+    pub external_buffers: bool,
+}
+
+impl Case {
+    pub fn new(name: impl Into<String>, model: Model) -> Case {
+        Case {
+            name: name.into(),
+            model,
+            signature: None,
+            rtol: 1e-5,
+            atol: 1e-5,
+            quant_tol: 1,
+            resize: Vec::new(),
+            external_buffers: false,
+        }
+    }
+}
+
+/// Builds a one-subgraph model with a `serving_default` signature.
+pub fn model_of(f: impl FnOnce(&mut SubgraphBuilder) -> Result<(), ValidationError>) -> Model {
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    f(&mut g).expect("building the test model");
+    b.finish_subgraph(g).expect("valid subgraph");
+    b.signature("serving_default", 0);
+    b.finish().expect("valid model")
+}
+
+fn unary(op: Op, shape: [u32; 4]) -> Model {
+    model_of(|g| {
+        let x = g.input("x", DType::F32, shape);
+        let y = g.apply(op, &[Some(x)])?;
+        g.output("y", y);
+        Ok(())
+    })
+}
+
+fn conv_case(name: &str, seed: u64, in_shape: [u32; 4], filt: [u32; 4], bias: bool, o: Conv2dOptions) -> Case {
+    let mut r = Rng::new(seed);
+    let model = model_of(|g| {
+        let x = g.input("x", DType::F32, in_shape);
+        let n = filt.iter().product::<u32>() as usize;
+        let w = g.constant_f32("w", filt, &r.vec(n, 0.5));
+        let b = bias.then(|| g.constant_f32("b", [filt[0]], &r.vec(filt[0] as usize, 0.5)));
+        let y = g.conv2d(x, w, b, o)?;
+        g.output("y", y);
+        Ok(())
+    });
+    Case { rtol: 1e-4, atol: 1e-4, ..Case::new(name, model) }
+}
+
+fn dw_case(name: &str, seed: u64, in_shape: [u32; 4], k: u32, mult: u32, o: DepthwiseConv2dOptions) -> Case {
+    let mut r = Rng::new(seed);
+    let c = in_shape[3] * mult;
+    let model = model_of(|g| {
+        let x = g.input("x", DType::F32, in_shape);
+        let w = g.constant_f32("w", [1, k, k, c], &r.vec((k * k * c) as usize, 0.5));
+        let b = g.constant_f32("b", [c], &r.vec(c as usize, 0.5));
+        let y = g.depthwise_conv2d(x, w, Some(b), o)?;
+        g.output("y", y);
+        Ok(())
+    });
+    Case { rtol: 1e-4, atol: 1e-4, ..Case::new(name, model) }
+}
+
+fn binary(name: &str, op: Op, a: &[u32], b: &[u32], const_b: bool, seed: u64) -> Case {
+    let mut r = Rng::new(seed);
+    let model = model_of(|g| {
+        let x = g.input("a", DType::F32, a);
+        let y = if const_b {
+            let n = b.iter().product::<u32>() as usize;
+            // Keep divisors away from zero.
+            let v: Vec<f32> = r.vec(n, 1.0).into_iter().map(|v| if v.abs() < 0.25 { v.signum() * 0.25 + v } else { v }).collect();
+            g.constant_f32("b", b, &v)
+        } else {
+            g.input("b", DType::F32, b)
+        };
+        let z = g.apply(op, &[Some(x), Some(y)])?;
+        g.output("z", z);
+        Ok(())
+    });
+    Case { rtol: 1e-5, atol: 1e-5, ..Case::new(name, model) }
+}
+
+/// Symmetric per-channel int8 quantization of weights laid out with the
+/// channel on `axis` 0 (OHWI) or 3 (1HWO).
+pub fn quantize_weights(w: &[f32], channels: usize, axis_last: bool) -> (Vec<i8>, Vec<f32>) {
+    let per = w.len() / channels;
+    let ch = |i: usize| if axis_last { i % channels } else { i / per };
+    let mut maxes = vec![0f32; channels];
+    for (i, v) in w.iter().enumerate() {
+        maxes[ch(i)] = maxes[ch(i)].max(v.abs());
+    }
+    let scales: Vec<f32> = maxes.iter().map(|m| if *m == 0.0 { 1.0 } else { m / 127.0 }).collect();
+    let q = w.iter().enumerate().map(|(i, v)| (v / scales[ch(i)]).round().clamp(-127.0, 127.0) as i8).collect();
+    (q, scales)
+}
+
+/// An int8 conv with per-channel weights.
+fn int8_conv_case(seed: u64) -> Case {
+    let mut r = Rng::new(seed);
+    let (cin, cout, k) = (3u32, 4u32, 3u32);
+    let in_scale = 4.0 / 128.0;
+    let model = model_of(|g| {
+        let x = g.input("x", DType::I8, [1, 6, 6, cin]);
+        g.set_quantization(x, Quantization::per_tensor(in_scale, 0));
+        let wf = r.vec((cout * k * k * cin) as usize, 0.5);
+        let (wq, ws) = quantize_weights(&wf, cout as usize, false);
+        let w = g.constant("w", DType::I8, [cout, k, k, cin], ConstData::from_slice(&wq));
+        g.set_quantization(w, Quantization::per_axis(ws.clone(), vec![0; cout as usize], 0));
+        let bf = r.vec(cout as usize, 0.5);
+        let bscale: Vec<f32> = ws.iter().map(|s| s * in_scale).collect();
+        let bq: Vec<i32> = bf.iter().zip(&bscale).map(|(b, s)| (b / s).round() as i32).collect();
+        let b = g.constant("b", DType::I32, [cout], ConstData::from_slice(&bq));
+        g.set_quantization(b, Quantization::per_axis(bscale, vec![0; cout as usize], 0));
+        let y = g.conv2d(x, w, Some(b), Conv2dOptions::new(Padding::Same, 1, 1).with_activation(Activation::Relu))?;
+        // |y| <= 27 * 0.5 * 4 + 0.5 = 54.5
+        g.set_quantization(y, Quantization::per_tensor(55.0 / 127.0, -128));
+        g.output("y", y);
+        Ok(())
+    });
+    Case { quant_tol: 1, ..Case::new("int8/conv2d_per_channel_relu", model) }
+}
+
+fn int8_fc_case(seed: u64) -> Case {
+    let mut r = Rng::new(seed);
+    let model = model_of(|g| {
+        let x = g.input("x", DType::I8, [2, 8]);
+        g.set_quantization(x, Quantization::per_tensor(2.0 / 128.0, 3));
+        let wf = r.vec(5 * 8, 0.5);
+        let (wq, ws) = quantize_weights(&wf, 5, false);
+        let smax = ws.iter().cloned().fold(0.0, f32::max);
+        // Per-tensor weights for FULLY_CONNECTED.
+        let wq2: Vec<i8> = wf.iter().map(|v| (v / smax).round().clamp(-127.0, 127.0) as i8).collect();
+        let _ = wq;
+        let w = g.constant("w", DType::I8, [5, 8], ConstData::from_slice(&wq2));
+        g.set_quantization(w, Quantization::per_tensor(smax, 0));
+        let bq: Vec<i32> = r.vec(5, 100.0).iter().map(|v| v.round() as i32).collect();
+        let b = g.constant("b", DType::I32, [5], ConstData::from_slice(&bq));
+        g.set_quantization(b, Quantization::per_tensor(smax * 2.0 / 128.0, 0));
+        let y = g.fully_connected(x, w, Some(b), FullyConnectedOptions::default())?;
+        g.set_quantization(y, Quantization::per_tensor(9.0 / 127.0, 0));
+        g.output("y", y);
+        Ok(())
+    });
+    Case::new("int8/fully_connected", model)
+}
+
+fn int8_elementwise_case() -> Case {
+    let model = model_of(|g| {
+        let a = g.input("a", DType::I8, [1, 4, 4, 3]);
+        g.set_quantization(a, Quantization::per_tensor(0.05, -2));
+        let b = g.input("b", DType::I8, [1, 4, 4, 3]);
+        g.set_quantization(b, Quantization::per_tensor(0.04, 5));
+        let s = g.add(a, b)?;
+        g.set_quantization(s, Quantization::per_tensor(0.1, 0));
+        let p = g.max_pool2d(s, Pool2dOptions::new(Padding::Valid, 2, 2, 2, 2))?;
+        let m = g.mean(p, &[1, 2], true)?;
+        g.set_quantization(m, Quantization::per_tensor(0.1, 0));
+        let r = g.reshape(m, &[1, 3])?;
+        let sm = g.softmax(r, 1.0)?;
+        g.set_quantization(sm, Quantization::per_tensor(1.0 / 256.0, -128));
+        g.output("y", sm);
+        Ok(())
+    });
+    Case { quant_tol: 2, ..Case::new("int8/add_maxpool_mean_softmax", model) }
+}
+
+fn quant_dequant_case() -> Case {
+    let model = model_of(|g| {
+        let x = g.input("x", DType::F32, [1, 16]);
+        let q = g.quantize(x, DType::I8, Quantization::per_tensor(4.0 / 127.0, 0))?;
+        let u = g.quantize(q, DType::U8, Quantization::per_tensor(4.0 / 127.0, 128))?;
+        let d = g.dequantize(u)?;
+        g.output("y", d);
+        Ok(())
+    });
+    // One quantization step of 4/127 on the way through.
+    Case { rtol: 0.0, atol: 0.04, ..Case::new("quantize_dequantize", model) }
+}
+
+/// A ResNet-style graph: conv+bias+ReLU stem, a residual block, max pool,
+/// global mean, fully connected and softmax.
+pub fn resnet_like(seed: u64, batch: Dim) -> Model {
+    let mut r = Rng::new(seed);
+    let mut b = ModelBuilder::new();
+    b.description("tflite-forge resnet-like test graph");
+    let mut g = b.subgraph("main");
+    let x = g.input("image", DType::F32, Shape::from_dims(vec![batch, Dim::Fixed(16), Dim::Fixed(16), Dim::Fixed(3)]));
+    let c = 8u32;
+    let mut conv = |g: &mut SubgraphBuilder, x: TensorId, cin: u32, cout: u32, k: u32, stride: i32, act: Activation, name: &str| {
+        let w = g.constant_f32(&format!("{name}/w"), [cout, k, k, cin], &r.vec((cout * k * k * cin) as usize, (2.0 / (k * k * cin) as f32).sqrt()));
+        let bias = g.constant_f32(&format!("{name}/b"), [cout], &r.vec(cout as usize, 0.1));
+        g.conv2d(x, w, Some(bias), Conv2dOptions::new(Padding::Same, stride, stride).with_activation(act)).unwrap()
+    };
+    let stem = conv(&mut g, x, 3, c, 3, 1, Activation::Relu, "stem");
+    let pooled = g.max_pool2d(stem, Pool2dOptions::new(Padding::Same, 3, 3, 2, 2)).unwrap();
+    let a = conv(&mut g, pooled, c, c, 3, 1, Activation::Relu, "block/conv1");
+    let bb = conv(&mut g, a, c, c, 3, 1, Activation::None, "block/conv2");
+    let sum = g.apply(Op::Add(AddSubOptions::default().with_activation(Activation::Relu)), &[Some(bb), Some(pooled)]).unwrap();
+    let gap = g.mean(sum, &[1, 2], false).unwrap();
+    let fw = g.constant_f32("fc/w", [10, c], &r.vec((10 * c) as usize, 0.5));
+    let fb = g.constant_f32("fc/b", [10], &r.vec(10, 0.1));
+    let logits = g.fully_connected(gap, fw, Some(fb), FullyConnectedOptions::default()).unwrap();
+    let probs = g.softmax(logits, 1.0).unwrap();
+    g.output("probabilities", probs);
+    b.finish_subgraph(g).unwrap();
+    b.signature("serving_default", 0);
+    b.finish().unwrap()
+}
+
+/// Every builder-tier case.
+pub fn builder_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let same = |s| Conv2dOptions::new(Padding::Same, s, s);
+    v.push(conv_case("conv2d/same_bias", 1, [1, 8, 8, 3], [4, 3, 3, 3], true, same(1)));
+    v.push(conv_case("conv2d/valid_stride2_relu6", 2, [1, 9, 9, 2], [5, 3, 3, 2], true, Conv2dOptions::new(Padding::Valid, 2, 2).with_activation(Activation::Relu6)));
+    v.push(conv_case("conv2d/same_stride2_nobias", 3, [2, 7, 6, 4], [3, 3, 2, 4], false, same(2)));
+    v.push(conv_case("conv2d/dilated", 4, [1, 10, 10, 2], [2, 3, 3, 2], true, same(1).with_dilation(2, 2)));
+    v.push(conv_case("conv2d/1x1_relu", 5, [1, 4, 4, 8], [6, 1, 1, 8], true, same(1).with_activation(Activation::Relu)));
+    v.push(conv_case("conv2d/asym_stride", 15, [1, 8, 9, 3], [2, 2, 3, 3], true, Conv2dOptions::new(Padding::Same, 2, 1)));
+    v.push(dw_case("depthwise/same", 6, [1, 8, 8, 4], 3, 1, DepthwiseConv2dOptions::new(Padding::Same, 1, 1, 1)));
+    v.push(dw_case("depthwise/valid_stride2_mult2_relu", 7, [1, 9, 9, 3], 3, 2, DepthwiseConv2dOptions::new(Padding::Valid, 2, 2, 2).with_activation(Activation::Relu)));
+    v.push(dw_case("depthwise/dilated", 8, [1, 10, 10, 2], 3, 1, DepthwiseConv2dOptions::new(Padding::Same, 1, 1, 1).with_dilation(2, 2)));
+    {
+        let mut r = Rng::new(9);
+        let m = model_of(|g| {
+            let x = g.input("x", DType::F32, [3, 6]);
+            let w = g.constant_f32("w", [4, 6], &r.vec(24, 0.5));
+            let b = g.constant_f32("b", [4], &r.vec(4, 0.5));
+            let y = g.fully_connected(x, w, Some(b), FullyConnectedOptions::default().with_activation(Activation::Relu))?;
+            g.output("y", y);
+            Ok(())
+        });
+        v.push(Case { rtol: 1e-4, atol: 1e-5, ..Case::new("fully_connected/relu", m) });
+        let m = model_of(|g| {
+            let x = g.input("x", DType::F32, [2, 3, 6]);
+            let w = g.constant_f32("w", [4, 6], &r.vec(24, 0.5));
+            let y = g.fully_connected(x, w, None, FullyConnectedOptions::default().with_keep_num_dims(true))?;
+            g.output("y", y);
+            Ok(())
+        });
+        v.push(Case { rtol: 1e-4, atol: 1e-5, ..Case::new("fully_connected/keep_num_dims_nobias", m) });
+    }
+    v.push(binary("add/broadcast", Op::Add(AddSubOptions::default()), &[1, 4, 4, 3], &[3], true, 10));
+    v.push(binary("add/two_inputs_relu", Op::Add(AddSubOptions::default().with_activation(Activation::Relu)), &[2, 5], &[2, 5], false, 11));
+    v.push(binary("sub/broadcast", Op::Sub(AddSubOptions::default()), &[2, 3, 4], &[3, 1], true, 12));
+    v.push(binary("mul/broadcast", Op::Mul(Activation::None), &[1, 3, 3, 2], &[1, 1, 1, 2], true, 13));
+    v.push(binary("div/broadcast", Op::Div(Activation::None), &[2, 6], &[6], true, 14));
+    for (name, p) in [
+        ("max_pool2d/valid_2x2", Op::MaxPool2d(Pool2dOptions::new(Padding::Valid, 2, 2, 2, 2))),
+        ("max_pool2d/same_3x3_s2", Op::MaxPool2d(Pool2dOptions::new(Padding::Same, 3, 3, 2, 2))),
+        ("average_pool2d/valid", Op::AveragePool2d(Pool2dOptions::new(Padding::Valid, 2, 2, 2, 2))),
+        ("average_pool2d/same_3x3_relu", Op::AveragePool2d(Pool2dOptions::new(Padding::Same, 3, 3, 1, 1).with_activation(Activation::Relu))),
+    ] {
+        v.push(Case::new(name, unary(p, [1, 7, 7, 3])));
+    }
+    for (name, op) in [
+        ("softmax/beta1", Op::Softmax { beta: 1.0 }),
+        ("softmax/beta0.5", Op::Softmax { beta: 0.5 }),
+        ("logistic", Op::Logistic),
+        ("relu", Op::Relu),
+        ("relu6", Op::Relu6),
+        ("hard_swish", Op::HardSwish),
+        ("tanh", Op::Tanh),
+    ] {
+        v.push(Case { atol: 1e-5, rtol: 1e-4, ..Case::new(name, unary(op, [1, 3, 4, 5])) });
+    }
+    v.push(Case::new("mean/keep_dims", model_of(|g| {
+        let x = g.input("x", DType::F32, [2, 4, 5, 3]);
+        let y = g.mean(x, &[1, 2], true)?;
+        g.output("y", y);
+        Ok(())
+    })));
+    v.push(Case::new("mean/reduce_last", model_of(|g| {
+        let x = g.input("x", DType::F32, [2, 4, 5]);
+        let y = g.mean(x, &[-1], false)?;
+        g.output("y", y);
+        Ok(())
+    })));
+    v.push(Case::new("reshape/infer", model_of(|g| {
+        let x = g.input("x", DType::F32, [2, 3, 4]);
+        let y = g.reshape(x, &[-1, 4])?;
+        g.output("y", y);
+        Ok(())
+    })));
+    v.push(Case::new("transpose/nchw_to_nhwc", model_of(|g| {
+        let x = g.input("x", DType::F32, [1, 3, 4, 5]);
+        let y = g.transpose(x, &[0, 2, 3, 1])?;
+        g.output("y", y);
+        Ok(())
+    })));
+    v.push(Case::new("concatenation/axis_last", model_of(|g| {
+        let a = g.input("a", DType::F32, [1, 2, 2, 3]);
+        let b = g.input("b", DType::F32, [1, 2, 2, 5]);
+        let y = g.concatenation(&[a, b], -1)?;
+        g.output("y", y);
+        Ok(())
+    })));
+    v.push(Case::new("concatenation/axis1_three", model_of(|g| {
+        let a = g.input("a", DType::F32, [2, 1, 3]);
+        let b = g.input("b", DType::F32, [2, 2, 3]);
+        let c = g.constant_f32("c", [2, 1, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let y = g.concatenation(&[a, b, c], 1)?;
+        g.output("y", y);
+        Ok(())
+    })));
+    v.push(Case::new("pad/spatial", model_of(|g| {
+        let x = g.input("x", DType::F32, [1, 3, 3, 2]);
+        let y = g.pad(x, &[(0, 0), (1, 2), (2, 1), (0, 0)])?;
+        g.output("y", y);
+        Ok(())
+    })));
+    v.push(quant_dequant_case());
+    v.push(int8_conv_case(20));
+    v.push(int8_fc_case(21));
+    v.push(int8_elementwise_case());
+    // A chain through several ops.
+    v.push(Case { rtol: 1e-4, atol: 1e-4, ..Case::new("graph/conv_pad_pool_concat", model_of(|g| {
+        let mut r = Rng::new(30);
+        let x = g.input("x", DType::F32, [1, 8, 8, 3]);
+        let p = g.pad(x, &[(0, 0), (1, 1), (1, 1), (0, 0)])?;
+        let w = g.constant_f32("w", [4, 3, 3, 3], &r.vec(108, 0.4));
+        let c = g.conv2d(p, w, None, Conv2dOptions::new(Padding::Valid, 1, 1).with_activation(Activation::Relu6))?;
+        let m = g.max_pool2d(c, Pool2dOptions::new(Padding::Valid, 2, 2, 2, 2))?;
+        let a = g.average_pool2d(c, Pool2dOptions::new(Padding::Valid, 2, 2, 2, 2))?;
+        let cat = g.concatenation(&[m, a], 3)?;
+        let t = g.transpose(cat, &[0, 3, 1, 2])?;
+        let h = g.hard_swish(t)?;
+        let flat = g.reshape(h, &[1, -1])?;
+        let w2 = g.constant_f32("w2", [3, 128], &r.vec(384, 0.1));
+        let fc = g.fully_connected(flat, w2, None, FullyConnectedOptions::default())?;
+        let s = g.logistic(fc)?;
+        g.output("y", s);
+        Ok(())
+    })) });
+    let mut res = Case::new("graph/resnet_like_signature", resnet_like(40, Dim::Fixed(1)));
+    res.signature = Some("serving_default".into());
+    res.rtol = 1e-5;
+    res.atol = 1e-6;
+    v.push(res);
+    let mut dynb = Case::new("graph/resnet_like_dynamic_batch_resized_to_3", resnet_like(41, Dim::Dynamic));
+    dynb.resize = vec![("image".into(), vec![3, 16, 16, 3])];
+    dynb.rtol = 1e-5;
+    dynb.atol = 1e-6;
+    v.push(dynb);
+    let mut ext = Case::new("graph/resnet_like_buffers_after_flatbuffer", resnet_like(42, Dim::Fixed(2)));
+    ext.external_buffers = true;
+    ext.rtol = 1e-5;
+    ext.atol = 1e-6;
+    v.push(ext);
+    v
+}
