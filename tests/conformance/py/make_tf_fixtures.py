@@ -17,7 +17,8 @@ Models (fixed batch 1 unless stated otherwise):
   mlp_act        (20,) -> three Dense(32) branches with tanh / sigmoid /
                  hard-swish (x*relu6(x+3)/6) -> Concatenate -> Dense(5)
   misc_ops       ops outside the CNN set: RESIZE_BILINEAR, STRIDED_SLICE, PAD,
-                 TRANSPOSE, REDUCE_MAX, MEAN, EXP, SQUARE (fp32 only), ...
+                 TRANSPOSE, REDUCE_MAX, MEAN, SUB; SQUARE in fp32, EXP in the
+                 integer variant (SQUARE would stay a float island there)
   dynamic_batch  fp32 only, (None, 8) -> Dense(4) -> ReLU from a concrete
                  function, so the input has shape_signature [-1, 8]
   multi_io       tf.Module with a 2-input / 2-output ``serving_default``
@@ -200,7 +201,10 @@ class MiscOps(layers.Layer):
         m = tf.reduce_max(x, axis=3)  # REDUCE_MAX -> [1, 4, 8]
         a = tf.reduce_mean(x, axis=3)  # MEAN -> [1, 4, 8]
         if self.use_square:
-            e = tf.math.square(a)  # SQUARE (no int8 kernel)
+            # SQUARE has no int8 kernel: under full-integer quantization the
+            # converter leaves it as a float island (DEQUANTIZE/SQUARE/QUANTIZE),
+            # so the integer variant uses EXP instead.
+            e = tf.math.square(a)  # SQUARE
         else:
             e = tf.exp(a)  # EXP
         y = m - e  # SUB
