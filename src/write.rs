@@ -528,11 +528,15 @@ fn build(
         fbb.push(0u8);
     }
     fbb.finish(root, Some("TFL3"));
-    let out = fbb.finished_data();
-    if out.len() as u64 > FLATBUFFER_LIMIT {
-        return Err(WriteError::TooLarge(format!("flatbuffer of {} bytes exceeds 2 GiB", out.len())));
+    let len = fbb.finished_data().len();
+    if len as u64 > FLATBUFFER_LIMIT {
+        return Err(WriteError::TooLarge(format!("flatbuffer of {len} bytes exceeds 2 GiB")));
     }
-    Ok(out.to_vec())
+    // The builder fills its buffer back to front; move the finished bytes
+    // to the start in place rather than copying them to a new allocation.
+    let (mut buf, head) = fbb.collapse();
+    buf.drain(..head);
+    Ok(buf)
 }
 
 fn tensor_maps<'b>(
