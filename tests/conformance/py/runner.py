@@ -239,20 +239,23 @@ def _run_numpy(job):
             raise JobError("litert sees no signature %r (sees %s)" % (sig, sorted(lsigs)))
         sm = sigs[sig]
         sg_index = sm["subgraph"]
-        runner = _litert("get_signature_runner", interp.get_signature_runner, sig)
-        in_det = _litert("signature get_input_details", runner.get_input_details)
-        if set(in_det) != set(sm["inputs"]):
-            raise JobError("signature %r inputs: litert %s vs SignatureDef %s"
-                           % (sig, sorted(in_det), sorted(sm["inputs"])))
         for name in resize:
             if name not in sm["inputs"]:
                 raise JobError("resize: signature %r has no input %r (has %s)"
                                % (sig, name, sorted(sm["inputs"])))
+        # Resize before the signature runner exists (it holds tensor views that
+        # make resize_tensor_input refuse).  The runner also resizes each input
+        # to the shape of the array it is given, which covers subgraphs != 0.
         if resize and sg_index == 0:
             for name, dims in resize.items():
                 _litert("resize_tensor_input", interp.resize_tensor_input,
                         sm["inputs"][name], [int(d) for d in dims])
             _litert("allocate_tensors", interp.allocate_tensors)
+        runner = _litert("get_signature_runner", interp.get_signature_runner, sig)
+        in_det = _litert("signature get_input_details", runner.get_input_details)
+        if set(in_det) != set(sm["inputs"]):
+            raise JobError("signature %r inputs: litert %s vs SignatureDef %s"
+                           % (sig, sorted(in_det), sorted(sm["inputs"])))
         sg_inputs, _ = model.subgraph_io(sg_index)
         by_index = {ti: name for name, ti in sm["inputs"].items()}
         missing = [ti for ti in sg_inputs if ti not in by_index]
