@@ -241,12 +241,17 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
 /// The key that identifies an op code entry.
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum CodeKey<'a> {
+    /// A typed builtin: one entry, version = max over its uses.
     Builtin(i32),
-    Custom(&'a str),
+    /// An opaque builtin keeps the version it was read with.
+    Opaque(i32, i32),
+    /// A custom op, by name and version.
+    Custom(&'a str, i32),
 }
 
-/// Operator codes: one per builtin (version = max over its uses) and one
-/// per custom name, in order of first use.
+/// Operator codes: one per typed builtin (version = max over its uses), one
+/// per opaque builtin version and one per custom name and version, in order
+/// of first use.
 struct OpCodes<'m> {
     entries: Vec<(CodeKey<'m>, i32)>,
     /// Code index for each (subgraph, operator).
@@ -261,7 +266,8 @@ fn collect_op_codes(model: &Model) -> OpCodes<'_> {
         let mut ids = Vec::with_capacity(sg.operators.len());
         for node in &sg.operators {
             let key = match &node.op {
-                Op::Custom(c) => CodeKey::Custom(&c.name),
+                Op::Custom(c) => CodeKey::Custom(&c.name, c.version),
+                Op::Builtin(b) => CodeKey::Opaque(b.code, b.version),
                 op => CodeKey::Builtin(op.builtin_code()),
             };
             let v = op_version(sg, node);
@@ -377,8 +383,8 @@ fn build(
     let mut code_offsets = Vec::with_capacity(codes.entries.len());
     for (key, version) in &codes.entries {
         let (code, custom) = match key {
-            CodeKey::Builtin(c) => (*c, None),
-            CodeKey::Custom(name) => (fb::BuiltinOperator::CUSTOM.0, Some(fbb.create_string(name))),
+            CodeKey::Builtin(c) | CodeKey::Opaque(c, _) => (*c, None),
+            CodeKey::Custom(name, _) => (fb::BuiltinOperator::CUSTOM.0, Some(fbb.create_string(name))),
         };
         code_offsets.push(fb::OperatorCode::create(
             &mut fbb,

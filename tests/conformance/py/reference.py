@@ -27,8 +27,6 @@ Every function also accepts an already parsed ``Model`` instead of bytes.
 An unsupported operator raises ``NotImplementedError("reference has no op X")``.
 """
 
-import math
-
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
@@ -279,6 +277,16 @@ def _quantize(x, qp, dtype):
 # Activations and padding
 # --------------------------------------------------------------------------
 
+# What a fused TANH does.  The schema allows it, but LiteRT's kernels for every
+# op here (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD/SUB/MUL/DIV, pools,
+# CONCATENATION; float and quantized, builtin and XNNPACK) compute their clamp
+# range with CalculateActivationRange*, which has no TANH case: a fused TANH is
+# silently ignored.  "error" makes such a file fail with an explanation instead
+# of a numeric mismatch; "tanh" applies tanh (the schema's meaning); "ignore"
+# reproduces LiteRT.
+FUSED_TANH = "error"
+
+
 def _fused(x, act):
     if act in (None, _ACT.NONE):
         return x
@@ -289,8 +297,15 @@ def _fused(x, act):
     if act == _ACT.RELU6:
         return np.clip(x, 0, 6)
     if act == _ACT.TANH:
-        return np.tanh(x)
-    raise NotImplementedError("reference has no fused activation %d" % act)
+        if FUSED_TANH == "tanh":
+            return np.tanh(x)
+        if FUSED_TANH == "ignore":
+            return x
+        raise NotImplementedError(
+            "reference has no fused activation TANH: LiteRT's kernels ignore a fused "
+            "TANH on this op, so the file does not compute what it says (use a TANH op)")
+    name = {v: k for k, v in vars(_ACT).items() if not k.startswith("_")}.get(act, act)
+    raise NotImplementedError("reference has no fused activation %s" % name)
 
 
 def _out_and_pad(in_size, k, stride, dilation, padding):
@@ -818,8 +833,11 @@ def evaluate(model, inputs, subgraph_index=0, outputs=None, keep_all=False):
             raise NotImplementedError("reference has no op %s" % op_name(code))
         try:
             fn(ctx, op)
-        except NotImplementedError:
-            raise
+        except NotImplementedError as e:
+            msg = str(e)
+            if op_name(code) not in msg:
+                msg = "%s (op #%d %s)" % (msg, n, op_name(code))
+            raise NotImplementedError(msg) from None
         except Exception as e:
             raise ValueError("reference failed at op #%d %s: %s: %s"
                              % (n, op_name(code), type(e).__name__, e)) from e

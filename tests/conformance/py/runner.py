@@ -193,6 +193,15 @@ def _compare(label, got, ref, rtol, atol, qtol):
     return False, None, "%s: cannot compare dtype %s" % (label, got.dtype.name)
 
 
+def _field(job, key, default, cast):
+    v = job.get(key)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (cast is int and v != int(v)):
+        raise JobError("\"%s\" must be a number (got %r)" % (key, v))
+    return cast(v)
+
+
 def _read_model(path):
     if not isinstance(path, str) or not path:
         raise JobError("job has no model path")
@@ -217,13 +226,16 @@ def _run_numpy(job):
 
     path = job.get("model")
     sig = job.get("signature")
-    seed = int(job.get("seed", 0) or 0)
-    rtol = float(job.get("rtol", 1e-4) if job.get("rtol") is not None else 1e-4)
-    atol = float(job.get("atol", 1e-5) if job.get("atol") is not None else 1e-5)
-    qtol = int(job.get("quant_tol", 1) if job.get("quant_tol") is not None else 1)
+    if sig is not None and not isinstance(sig, str):
+        raise JobError("\"signature\" must be a string or null")
+    seed = _field(job, "seed", 0, int)
+    rtol = _field(job, "rtol", 1e-4, float)
+    atol = _field(job, "atol", 1e-5, float)
+    qtol = _field(job, "quant_tol", 1, int)
     resize = job.get("resize") or {}
-    if not isinstance(resize, dict):
-        raise JobError("\"resize\" must be an object {input name: dims}")
+    if not isinstance(resize, dict) or not all(
+            isinstance(v, list) and all(isinstance(d, int) for d in v) for v in resize.values()):
+        raise JobError("\"resize\" must be an object {input name: [int dims]} or null")
     delegate = job.get("delegate", "default")
 
     data = _read_model(path)
@@ -256,6 +268,10 @@ def _run_numpy(job):
         if set(in_det) != set(sm["inputs"]):
             raise JobError("signature %r inputs: litert %s vs SignatureDef %s"
                            % (sig, sorted(in_det), sorted(sm["inputs"])))
+        for name, d in in_det.items():
+            if int(d["index"]) != sm["inputs"][name] and sg_index == 0:
+                raise JobError("signature %r input %r: litert feeds tensor %d, SignatureDef "
+                               "says %d" % (sig, name, d["index"], sm["inputs"][name]))
         sg_inputs, _ = model.subgraph_io(sg_index)
         by_index = {ti: name for name, ti in sm["inputs"].items()}
         missing = [ti for ti in sg_inputs if ti not in by_index]
@@ -355,7 +371,7 @@ def _compare_interface(what, da, db):
 def _run_same(job):
     import numpy as np
     path_a, path_b = job.get("model"), job.get("other")
-    seed = int(job.get("seed", 0) or 0)
+    seed = _field(job, "seed", 0, int)
     delegate = job.get("delegate", "default")
     _read_model(path_a)
     _read_model(path_b)
@@ -429,6 +445,7 @@ def run_job(job):
 
 
 def _child_main(job_text):
+    sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
     sys.path.insert(0, _HERE)
     try:
         job = json.loads(job_text)
@@ -466,8 +483,7 @@ def _spawn(job, timeout):
     env.setdefault("PYTHONUNBUFFERED", "1")
     try:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True, env=env,
-                             cwd=_HERE)
+                             stderr=subprocess.PIPE, start_new_session=True, env=env)
     except OSError as e:
         return _result(name, "failed", "interpreter process died: cannot start: %s" % e)
     try:

@@ -1,0 +1,21 @@
+//! Inputs found by fuzzing, kept as regression tests.
+
+use tflite_forge::*;
+
+/// Every accepted regression input must write, and read back to itself.
+#[test]
+fn fuzz_regressions_round_trip() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        n += 1;
+        if let Ok(m) = read(&bytes) {
+            let out = write(&m).unwrap_or_else(|e| panic!("{}: accepted but not writable: {e}", path.display()));
+            let back = read(&out).unwrap_or_else(|e| panic!("{}: our output does not read: {e}", path.display()));
+            assert_eq!(back, m, "{}: read(write(m)) != m", path.display());
+        }
+    }
+    assert!(n > 0);
+}
