@@ -3,7 +3,7 @@
 //! The builders use it to create output tensors, and validation uses it to
 //! check what a model claims. Dynamic dimensions propagate as [`Dim::Dynamic`].
 
-use crate::model::{DType, Dim, Op, Padding, Shape, Tensor};
+use crate::model::{Activation, DType, Dim, Op, Padding, Shape, Tensor};
 
 /// What inference says about one output.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,6 +166,24 @@ fn check_weighted_types(input: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Re
     }
 }
 
+/// Rejects fused activations the runtime does not apply (it silently
+/// ignores a fused TANH or SIGN_BIT on these ops).
+fn check_activation(a: Activation) -> Result<(), String> {
+    match a {
+        Activation::None | Activation::Relu | Activation::ReluN1To1 | Activation::Relu6 => Ok(()),
+        other => Err(format!("fused activation {other:?} is not applied by the runtime; use a separate op")),
+    }
+}
+
+/// LiteRT requires the bias input of convolutions.
+fn need_bias<'a>(inputs: &[Option<&'a Tensor>]) -> Result<&'a Tensor, String> {
+    inputs
+        .get(2)
+        .copied()
+        .flatten()
+        .ok_or_else(|| "needs a bias input (the runtime rejects convolutions without one; pass a zero bias)".to_string())
+}
+
 fn quantized_out(input: &Tensor) -> DType {
     input.dtype
 }
@@ -176,6 +194,11 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
     let r: R = match op {
         Op::Add(_) | Op::Sub(_) | Op::Mul(_) | Op::Div(_) => {
             count(inputs, 2, 2)?;
+            check_activation(match op {
+                Op::Add(o) | Op::Sub(o) => o.activation,
+                Op::Mul(a) | Op::Div(a) => *a,
+                _ => Activation::None,
+            })?;
             let a = need(inputs, 0, "lhs")?;
             let b = need(inputs, 1, "rhs")?;
             let d = same_type_check(&[a, b], op.name())?;
@@ -184,10 +207,11 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             Ok(out(d, broadcast(&a.shape, &b.shape)?))
         }
         Op::Conv2d(o) => {
-            count(inputs, 2, 3)?;
+            count(inputs, 3, 3)?;
             let x = need(inputs, 0, "input")?;
             let w = need(inputs, 1, "filter")?;
-            let bias = inputs.get(2).copied().flatten();
+            let bias = Some(need_bias(inputs)?);
+            check_activation(o.activation)?;
             rank(x, 4, "input")?;
             rank(w, 4, "filter")?;
             check_weighted_types(x, w, bias)?;
@@ -214,10 +238,11 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             Ok(out(quantized_out(x), Shape::from_dims(vec![dim(x, 0), h, wd, dim(w, 0)])))
         }
         Op::DepthwiseConv2d(o) => {
-            count(inputs, 2, 3)?;
+            count(inputs, 3, 3)?;
             let x = need(inputs, 0, "input")?;
             let w = need(inputs, 1, "filter")?;
-            let bias = inputs.get(2).copied().flatten();
+            let bias = Some(need_bias(inputs)?);
+            check_activation(o.activation)?;
             rank(x, 4, "input")?;
             rank(w, 4, "filter")?;
             check_weighted_types(x, w, bias)?;
@@ -244,6 +269,7 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
         }
         Op::FullyConnected(o) => {
             count(inputs, 2, 3)?;
+            check_activation(o.activation)?;
             let x = need(inputs, 0, "input")?;
             let w = need(inputs, 1, "weights")?;
             let bias = inputs.get(2).copied().flatten();
@@ -283,6 +309,7 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
         }
         Op::AveragePool2d(o) | Op::MaxPool2d(o) => {
             count(inputs, 1, 1)?;
+            check_activation(o.activation)?;
             let x = need(inputs, 0, "input")?;
             rank(x, 4, "input")?;
             check_type(x.dtype, &[DType::F32, DType::I8, DType::U8, DType::I16], "input")?;
@@ -366,6 +393,9 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
         Op::Concatenation(o) => {
             if inputs.is_empty() {
                 return Err("expects at least 1 input".into());
+            }
+            if o.activation != Activation::None {
+                return Err("the runtime's CONCATENATION kernel takes no fused activation".into());
             }
             let ts: Vec<&Tensor> = (0..inputs.len()).map(|i| need(inputs, i, "value")).collect::<Result<_, _>>()?;
             let d = same_type_check(&ts, "CONCATENATION")?;

@@ -230,14 +230,55 @@ impl SubgraphBuilder {
         self.apply(op, &v)
     }
 
-    /// `CONV_2D` with filter `[O, H, W, I]` and optional bias `[O]`.
+    /// `CONV_2D` with filter `[O, H, W, I]` and bias `[O]`. Without a bias
+    /// a zero bias is added, since the runtime requires one.
     pub fn conv2d(&mut self, x: TensorId, filter: TensorId, bias: Option<TensorId>, o: Conv2dOptions) -> Result<TensorId, ValidationError> {
-        self.apply(Op::Conv2d(o), &[Some(x), Some(filter), bias])
+        let bias = match bias {
+            Some(b) => b,
+            None => self.zero_bias(x, filter, 0)?,
+        };
+        self.apply(Op::Conv2d(o), &[Some(x), Some(filter), Some(bias)])
     }
 
-    /// `DEPTHWISE_CONV_2D` with filter `[1, H, W, C*M]` and optional bias.
+    /// `DEPTHWISE_CONV_2D` with filter `[1, H, W, C*M]` and bias `[C*M]`.
+    /// Without a bias a zero bias is added, since the runtime requires one.
     pub fn depthwise_conv2d(&mut self, x: TensorId, filter: TensorId, bias: Option<TensorId>, o: DepthwiseConv2dOptions) -> Result<TensorId, ValidationError> {
-        self.apply(Op::DepthwiseConv2d(o), &[Some(x), Some(filter), bias])
+        let bias = match bias {
+            Some(b) => b,
+            None => self.zero_bias(x, filter, 3)?,
+        };
+        self.apply(Op::DepthwiseConv2d(o), &[Some(x), Some(filter), Some(bias)])
+    }
+
+    /// A zero bias for a convolution whose output channels are dimension
+    /// `axis` of the filter: float32 for float inputs, int32 (int64 for
+    /// int16 inputs) with scale `input_scale × weight_scale` otherwise.
+    fn zero_bias(&mut self, x: TensorId, filter: TensorId, axis: usize) -> Result<TensorId, ValidationError> {
+        let (xt, wt) = (self.tensor(x).clone(), self.tensor(filter).clone());
+        let err = |detail: String| ValidationError::Op {
+            at: Location { subgraph: self.index, operator: Some(self.sg.operators.len()), tensor: None },
+            op: "CONV_2D".into(),
+            detail,
+        };
+        let n = wt.shape.dim(axis).and_then(|d| d.fixed()).ok_or_else(|| err(format!("filter {} has no fixed output channel count", wt.shape)))? as usize;
+        let name = format!("{}_zero_bias", wt.name);
+        if xt.dtype.is_float() {
+            return Ok(self.constant_f32(&name, [n as u32], &vec![0.0; n]));
+        }
+        let (xq, wq) = match (&xt.quantization, &wt.quantization) {
+            (Some(a), Some(b)) if !a.scale.is_empty() && !b.scale.is_empty() => (a.clone(), b.clone()),
+            _ => return Err(err("quantized input or filter has no quantization parameters".into())),
+        };
+        let scales: Vec<f32> = (0..n).map(|i| xq.scale[0] * wq.scale.get(i).copied().unwrap_or(wq.scale[0])).collect();
+        let q = if scales.len() > 1 { Quantization::per_axis(scales, vec![0; n], 0) } else { Quantization::per_tensor(scales[0], 0) };
+        let (dtype, data) = if xt.dtype == DType::I16 {
+            (DType::I64, ConstData::from_slice(&vec![0i64; n]))
+        } else {
+            (DType::I32, ConstData::from_slice(&vec![0i32; n]))
+        };
+        let id = self.constant(&name, dtype, [n as u32], data);
+        self.set_quantization(id, q);
+        Ok(id)
     }
 
     /// `FULLY_CONNECTED` with weights `[O, I]` and optional bias `[O]`.
