@@ -218,8 +218,8 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             let (sh, sw) = (positive(o.stride_h, "stride_h")?, positive(o.stride_w, "stride_w")?);
             let (dh, dw) = (positive(o.dilation_h, "dilation_h")?, positive(o.dilation_w, "dilation_w")?);
             if let (Dim::Fixed(c), Dim::Fixed(fc)) = (dim(x, 3), dim(w, 3)) {
-                if fc == 0 || c % fc != 0 {
-                    return Err(format!("input channels {c} are not a multiple of filter channels {fc}"));
+                if fc == 0 || c == 0 || c % fc != 0 {
+                    return Err(format!("input channels {c} are not a positive multiple of filter channels {fc}"));
                 }
                 if let Dim::Fixed(oc) = dim(w, 0) {
                     if oc % (c / fc) != 0 {
