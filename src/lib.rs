@@ -33,8 +33,11 @@ extern crate alloc;
 
 pub mod build;
 pub mod error;
+pub mod eval;
 mod infer;
 pub mod model;
+pub mod onnx;
+pub mod passes;
 pub mod read;
 mod schema;
 pub mod validate;

@@ -36,29 +36,6 @@ pub(crate) fn onnx_dtype(code: i32) -> Option<DType> {
     })
 }
 
-/// The ONNX data type code of one of our element types.
-pub(crate) fn onnx_code(d: DType) -> i32 {
-    match d {
-        DType::F32 => 1,
-        DType::U8 => 2,
-        DType::I8 => 3,
-        DType::U16 => 4,
-        DType::I16 => 5,
-        DType::I32 => 6,
-        DType::I64 => 7,
-        DType::String => 8,
-        DType::Bool => 9,
-        DType::F16 => 10,
-        DType::F64 => 11,
-        DType::U32 => 12,
-        DType::U64 => 13,
-        DType::Complex64 => 14,
-        DType::Complex128 => 15,
-        DType::BF16 => 16,
-        _ => 0,
-    }
-}
-
 /// Where external data may be read from.
 pub(crate) struct ExternalBase<'a> {
     pub dir: Option<&'a Path>,

@@ -14,6 +14,9 @@ job order::
     {"name": ..., "status": "passed"|"failed", "detail": "<one line>",
      "max_abs_diff": float|null}
 
+plus, for "expected" jobs, "cosine", "max_abs_rel", "outputs" and (with
+"latency") "latency_ms" and "latency" when known.
+
 Job kinds:
 
 numpy  {"name", "kind": "numpy", "model", "signature": key|null, "seed",
@@ -26,6 +29,35 @@ numpy  {"name", "kind": "numpy", "model", "signature": key|null, "seed",
 same   {"name", "kind": "same", "model", "other", "seed", "delegate"}
        Runs both files on identical inputs and requires the same interface
        and bit-identical outputs.
+expected
+       {"name", "kind": "expected", "model", "inputs": [npy paths],
+        "outputs": [npy paths], "input_layout": [...]|"same"|null,
+        "output_layout": [...]|"same"|null, "rtol", "atol", "resize": bool,
+        "delegate", "signature": key|null, "input_names": [...]|null,
+        "output_names": [...]|null, "latency": {"runs", "threads",
+        "warmup"}|null}
+       Feeds the given arrays to the model (set_tensor on subgraph 0 in input
+       order, or by name through the signature runner when "signature" is set,
+       names from "input_names"), runs LiteRT and compares each output with
+       the expected array: equal shapes and dtypes, np.allclose(rtol, atol)
+       for floats (NaN/Inf patterns must match), exact for ints and bools.
+       An input array of another dtype than the model's input is cast to it,
+       which fails the job if the cast changes a value.  Layouts ("nchw" and
+       "same" mean as given, "nhwc" means channels-last): an "nhwc" input is
+       fed as the channels-last transpose of the given channels-first array
+       (np.transpose(x, (0, 2, 3, 1)) for 4-D), an "nhwc" output is
+       transposed back to channels-first before comparing.  "resize": true
+       resizes every model input to its array's shape before allocate_tensors
+       (dynamic batch).  Outputs are matched in subgraph output order, or by
+       "output_names" (default: the SignatureDef's order) with a signature.
+       The detail and the result give max_abs_diff and, for float outputs,
+       "cosine" (flattened cosine similarity, the worst output's) and
+       "max_abs_rel" (max|a - b| / max|expected|, the worst output's); the
+       result also has "outputs": per-output figures.  With "latency", LiteRT
+       invoke is also timed (default delegate, i.e. XNNPACK, "threads"
+       threads, default 1; median of "runs", default 20, after "warmup",
+       default 2) and the result gets "latency_ms" (median) and "latency"
+       (median/min/max in ms and the settings).
 
 Exit status: 0 when RESULTS.json was written (whatever the jobs' outcome),
 2 on usage errors.  Only stdlib, numpy and ai_edge_litert are used.
@@ -39,6 +71,7 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 _MARK = "@@TFLITE_FORGE_RESULT@@ "
@@ -53,16 +86,39 @@ def _one_line(text, limit=_MAX_DETAIL):
     return s
 
 
-def _result(name, status, detail, max_abs_diff=None):
-    if max_abs_diff is not None:
-        try:
-            max_abs_diff = float(max_abs_diff)
-        except (TypeError, ValueError):
-            max_abs_diff = None
-        if max_abs_diff is not None and not math.isfinite(max_abs_diff):
-            max_abs_diff = None
-    return {"name": name, "status": status, "detail": _one_line(detail),
-            "max_abs_diff": max_abs_diff}
+def _finite_or_none(v):
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+# Extra result fields a job may report besides the four common ones.
+_EXTRA_NUMBERS = ("cosine", "max_abs_rel", "latency_ms")
+_EXTRA_OBJECTS = ("outputs", "latency")
+
+
+def _result(name, status, detail, max_abs_diff=None, extra=None):
+    res = {"name": name, "status": status, "detail": _one_line(detail),
+           "max_abs_diff": _finite_or_none(max_abs_diff)}
+    for key, v in (extra or {}).items():
+        if key in _EXTRA_NUMBERS:
+            v = _finite_or_none(v)
+            if v is not None:
+                res[key] = v
+        elif key in _EXTRA_OBJECTS:
+            try:
+                res[key] = json.loads(json.dumps(v, allow_nan=False))
+            except (TypeError, ValueError):
+                pass
+    return res
+
+
+def _extras(res):
+    return {k: res[k] for k in _EXTRA_NUMBERS + _EXTRA_OBJECTS if k in res}
 
 
 # ==========================================================================
@@ -426,6 +482,309 @@ def _run_same(job):
                    "%d output(s) bit-identical on %d input(s)" % (len(out_a), len(in_a)), mad)
 
 
+# --------------------------------------------------------------------------
+# "expected": given inputs, given expected outputs
+# --------------------------------------------------------------------------
+
+_LAYOUTS = ("nchw", "nhwc", "same")
+
+
+def _to_channels_last(a, label):
+    import numpy as np
+    if a.ndim < 3:
+        raise JobError("%s: layout \"nhwc\" needs rank >= 3 (got shape %s)" % (label, list(a.shape)))
+    return np.ascontiguousarray(np.transpose(a, (0,) + tuple(range(2, a.ndim)) + (1,)))
+
+
+def _to_channels_first(a, label):
+    import numpy as np
+    if a.ndim < 3:
+        raise JobError("%s: layout \"nhwc\" needs rank >= 3 (got shape %s)" % (label, list(a.shape)))
+    return np.ascontiguousarray(np.transpose(a, (0, a.ndim - 1) + tuple(range(1, a.ndim - 1))))
+
+
+def _layouts(job, key, n):
+    v = job.get(key)
+    if v is None:
+        return ["same"] * n
+    if isinstance(v, str):
+        v = [v] * n
+    if not isinstance(v, list) or len(v) != n or not all(x in _LAYOUTS for x in v):
+        raise JobError("\"%s\" must be one of %s or a list of %d of them (got %r)"
+                       % (key, list(_LAYOUTS), n, job.get(key)))
+    return v
+
+
+def _path_list(job, key):
+    v = job.get(key)
+    if not isinstance(v, list) or not all(isinstance(p, str) and p for p in v):
+        raise JobError("\"%s\" must be a list of .npy paths" % key)
+    return v
+
+
+def _name_list(job, key, n):
+    v = job.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, list) or len(v) != n or not all(isinstance(x, str) for x in v):
+        raise JobError("\"%s\" must be a list of %d names (got %r)" % (key, n, v))
+    return v
+
+
+def _load_npy(path, label):
+    import numpy as np
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise JobError("cannot load %s %s: %s" % (label, path, e)) from None
+    if not isinstance(a, np.ndarray):
+        raise JobError("%s %s holds no single array" % (label, path))
+    if a.dtype.kind not in "biufc" or a.dtype.names is not None:
+        raise JobError("%s %s has dtype %s, which LiteRT cannot take" % (label, path, a.dtype))
+    return a
+
+
+def _cast_exact(a, dtype, label):
+    """a cast to dtype; a JobError when the cast changes any value."""
+    import numpy as np
+    dt = np.dtype(dtype)
+    if a.dtype == dt:
+        return a
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = a.astype(dt)
+        back = b.astype(a.dtype)
+        if a.dtype.kind in "fc":
+            same = np.array_equal(back, a, equal_nan=True)
+        else:
+            same = np.array_equal(back, a)
+        # bool <-> number: only 0/1 survive both ways.
+    if not same:
+        bad = ~((back == a) | ((np.isnan(back) & np.isnan(a)) if a.dtype.kind in "fc" else False))
+        i = np.unravel_index(int(np.argmax(bad)), a.shape) if a.ndim else ()
+        raise JobError("%s: casting %s to the model's %s changes values (%d of %d; at %s %s -> %s)"
+                       % (label, a.dtype.name, dt.name, int(np.sum(bad)), a.size,
+                          tuple(int(x) for x in i), _fmt(a[i].item()), _fmt(b[i].item())))
+    return b
+
+
+def _float_metrics(got, ref):
+    """(cosine, max_abs_rel) over the finite values of two float arrays."""
+    import numpy as np
+    g = np.asarray(got, dtype=np.float64).ravel()
+    r = np.asarray(ref, dtype=np.float64).ravel()
+    fin = np.isfinite(g) & np.isfinite(r)
+    g, r = g[fin], r[fin]
+    if g.size == 0:
+        return None, None
+    ng, nr = float(np.linalg.norm(g)), float(np.linalg.norm(r))
+    if ng == 0.0 and nr == 0.0:
+        cos = 1.0
+    elif ng == 0.0 or nr == 0.0:
+        cos = 0.0
+    else:
+        cos = min(1.0, max(-1.0, float(np.dot(g, r) / (ng * nr))))
+    mref = float(np.max(np.abs(r)))
+    mad = float(np.max(np.abs(g - r)))
+    rel = mad / mref if mref > 0 else (0.0 if mad == 0 else None)
+    return cos, rel
+
+
+def _latency(job, path, feed_fn, spec):
+    """Median invoke time in ms on a default-delegate interpreter."""
+    import statistics
+    import time
+    if not isinstance(spec, dict):
+        raise JobError("\"latency\" must be an object {\"runs\", \"threads\", \"warmup\"}")
+    runs = _field(spec, "runs", 20, int)
+    threads = _field(spec, "threads", 1, int)
+    warmup = _field(spec, "warmup", 2, int)
+    if runs < 1 or threads < 1 or warmup < 0:
+        raise JobError("latency: runs and threads must be >= 1, warmup >= 0")
+    from ai_edge_litert.interpreter import Interpreter
+    try:
+        interp = Interpreter(model_path=path, num_threads=threads)
+    except Exception as e:
+        raise JobError("latency: litert cannot load the model: %s: %s" % (type(e).__name__, e)) from None
+    call = feed_fn(interp)
+    for _ in range(warmup):
+        _litert("latency warm-up invoke", call)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        _litert("latency invoke", call)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times),
+            "runs": runs, "threads": threads, "warmup": warmup, "delegate": "default"}
+
+
+def _run_expected(job):
+    import numpy as np
+    path = job.get("model")
+    sig = job.get("signature")
+    if sig is not None and not isinstance(sig, str):
+        raise JobError("\"signature\" must be a string or null")
+    rtol = _field(job, "rtol", 1e-4, float)
+    atol = _field(job, "atol", 1e-5, float)
+    resize = job.get("resize", False)
+    if resize is None:
+        resize = False
+    if not isinstance(resize, bool):
+        raise JobError("\"resize\" must be true or false for \"expected\" jobs")
+    delegate = job.get("delegate", "default")
+    lat_spec = job.get("latency")
+    in_paths = _path_list(job, "inputs")
+    out_paths = _path_list(job, "outputs")
+    in_layout = _layouts(job, "input_layout", len(in_paths))
+    out_layout = _layouts(job, "output_layout", len(out_paths))
+    in_names = _name_list(job, "input_names", len(in_paths))
+    out_names = _name_list(job, "output_names", len(out_paths))
+    if sig is not None and in_names is None:
+        raise JobError("a job with a \"signature\" needs \"input_names\"")
+
+    _read_model(path)
+    arrays = []
+    for k, (p, lay) in enumerate(zip(in_paths, in_layout)):
+        a = _load_npy(p, "input #%d" % k)
+        if lay == "nhwc":
+            a = _to_channels_last(a, "input #%d" % k)
+        arrays.append(a)
+    expected = [_load_npy(p, "expected output #%d" % k) for k, p in enumerate(out_paths)]
+
+    interp = _make_interpreter(path, delegate)
+
+    if sig is not None:
+        lsigs = _litert("get_signature_list", interp.get_signature_list)
+        if sig not in lsigs:
+            raise JobError("litert sees no signature %r (sees %s)" % (sig, sorted(lsigs)))
+        if out_names is None:
+            sm = _parse_ref(_read_model(path), path).signature_maps().get(sig)
+            if sm is None:
+                raise JobError("model has no SignatureDef %r" % sig)
+            out_names = sm["output_order"]
+        runner = _litert("get_signature_runner", interp.get_signature_runner, sig)
+        in_det = _litert("signature get_input_details", runner.get_input_details)
+        if sorted(in_det) != sorted(in_names):
+            raise JobError("signature %r inputs: litert %s vs job %s"
+                           % (sig, sorted(in_det), sorted(in_names)))
+        feeds = {}
+        for k, (n, a) in enumerate(zip(in_names, arrays)):
+            label = "input #%d %r" % (k, n)
+            d = in_det[n]
+            a = _cast_exact(a, d["dtype"], label)
+            if not resize and list(a.shape) != [int(x) for x in d["shape"]]:
+                raise JobError("%s: array shape %s vs model input shape %s (set \"resize\")"
+                               % (label, list(a.shape), [int(x) for x in d["shape"]]))
+            feeds[n] = a
+        got = _litert("signature run", runner, **feeds)
+        missing = [n for n in out_names if n not in got]
+        if missing or len(got) != len(out_names):
+            raise JobError("signature %r outputs: litert %s vs expected %s"
+                           % (sig, sorted(got), out_names))
+        labels = ["output #%d %r" % (k, n) for k, n in enumerate(out_names)]
+        litert_out = [got[n] for n in out_names]
+
+        def feed_fn(it):
+            r = _litert("latency get_signature_runner", it.get_signature_runner, sig)
+            return lambda: r(**feeds)
+    else:
+        in_det = _litert("get_input_details", interp.get_input_details)
+        if len(in_det) != len(arrays):
+            raise JobError("model has %d inputs, job gives %d" % (len(in_det), len(arrays)))
+        if in_names is not None:
+            names = [d["name"] for d in in_det]
+            if names != in_names:
+                raise JobError("input names: model %s vs job %s" % (names, in_names))
+        fed = []
+        for k, (d, a) in enumerate(zip(in_det, arrays)):
+            fed.append(_cast_exact(a, d["dtype"], "input #%d %r" % (k, d["name"])))
+
+        def prepare(it, what):
+            det = _litert("%sget_input_details" % what, it.get_input_details)
+            if resize:
+                for d, a in zip(det, fed):
+                    _litert("%sresize_tensor_input %r" % (what, d["name"]),
+                            it.resize_tensor_input, d["index"], list(a.shape))
+            _litert("%sallocate_tensors" % what, it.allocate_tensors)
+            det = _litert("%sget_input_details" % what, it.get_input_details)
+            for k, (d, a) in enumerate(zip(det, fed)):
+                if list(a.shape) != [int(x) for x in d["shape"]]:
+                    raise JobError("input #%d %r: array shape %s vs model input shape %s%s"
+                                   % (k, d["name"], list(a.shape), [int(x) for x in d["shape"]],
+                                      "" if resize else " (set \"resize\")"))
+                _litert("%sset_tensor %r" % (what, d["name"]), it.set_tensor, d["index"], a)
+
+        prepare(interp, "")
+        _litert("invoke", interp.invoke)
+        out_det = _litert("get_output_details", interp.get_output_details)
+        if len(out_det) != len(expected):
+            raise JobError("model has %d outputs, job expects %d" % (len(out_det), len(expected)))
+        if out_names is not None:
+            names = [d["name"] for d in out_det]
+            if names != out_names:
+                raise JobError("output names: model %s vs job %s" % (names, out_names))
+        labels = ["output #%d %r" % (k, d["name"]) for k, d in enumerate(out_det)]
+        litert_out = [_litert("get_tensor", interp.get_tensor, d["index"]) for d in out_det]
+
+        def feed_fn(it):
+            prepare(it, "latency ")
+            return it.invoke
+
+    fails, mads, per_output = [], [], []
+    worst_cos, worst_rel = None, None
+    for label, g, r, lay in zip(labels, litert_out, expected, out_layout):
+        g = np.asarray(g)
+        if lay == "nhwc":
+            g = _to_channels_first(g, label)
+        ok, mad, msg = _compare(label, g, r, rtol, atol, 0)
+        info = {"label": label, "ok": ok, "max_abs_diff": _finite_or_none(mad)}
+        if g.shape == r.shape and g.dtype == r.dtype and g.dtype.kind == "f" and g.size:
+            cos, rel = _float_metrics(g, r)
+            info["cosine"], info["max_abs_rel"] = _finite_or_none(cos), _finite_or_none(rel)
+            if cos is not None:
+                worst_cos = cos if worst_cos is None else min(worst_cos, cos)
+            if rel is not None:
+                worst_rel = rel if worst_rel is None else max(worst_rel, rel)
+        per_output.append(info)
+        if mad is not None:
+            mads.append(mad)
+        if not ok:
+            fails.append(msg)
+    mad = max(mads) if mads else None
+    extra = {"outputs": per_output}
+    metrics = []
+    if worst_cos is not None:
+        extra["cosine"] = worst_cos
+        metrics.append("cosine=%.9f" % worst_cos)
+    if worst_rel is not None:
+        extra["max_abs_rel"] = worst_rel
+        metrics.append("max_abs_rel=%.3g" % worst_rel)
+
+    lat_note, lat_err = "", None
+    if lat_spec is not None:
+        # Timed whatever the comparison gave: a slow wrong model is still slow.
+        try:
+            lat = _latency(job, path, feed_fn, lat_spec)
+        except JobError as e:
+            lat_err = str(e)
+            lat_note = "; latency failed: %s" % e
+        else:
+            extra["latency"] = lat
+            extra["latency_ms"] = lat["median_ms"]
+            lat_note = "; latency %.3f ms (median of %d, %d thread(s))" % (
+                lat["median_ms"], lat["runs"], lat["threads"])
+
+    if fails:
+        more = " (+%d more failing outputs)" % (len(fails) - 1) if len(fails) > 1 else ""
+        return _result(job.get("name"), "failed",
+                       fails[0] + more + ("; " + " ".join(metrics) if metrics else "") + lat_note,
+                       mad, extra)
+    detail = "%d output(s) match the expected arrays: max_abs_diff=%s%s (rtol=%g atol=%g)%s" % (
+        len(expected), _fmt(mad) if mad is not None else "n/a",
+        "".join(" " + m for m in metrics), rtol, atol, lat_note)
+    return _result(job.get("name"), "failed" if lat_err else "passed", detail, mad, extra)
+
+
 def run_job(job):
     """Run one job in this process; always returns a result dict."""
     name = job.get("name") if isinstance(job, dict) else None
@@ -437,7 +796,10 @@ def run_job(job):
             return _run_numpy(job)
         if kind == "same":
             return _run_same(job)
-        raise JobError("unknown job kind %r (want \"numpy\" or \"same\")" % (kind,))
+        if kind == "expected":
+            return _run_expected(job)
+        raise JobError("unknown job kind %r (want \"numpy\", \"same\" or \"expected\")"
+                       % (kind,))
     except JobError as e:
         return _result(name, "failed", str(e))
     except Exception as e:  # a bug here must still give a clean result
@@ -519,10 +881,10 @@ def _spawn(job, timeout):
     if how is not None:
         detail = "interpreter process died after reporting (%s): %s" % (
             how, res.get("detail", ""))
-        return _result(name, "failed", detail, res.get("max_abs_diff"))
+        return _result(name, "failed", detail, res.get("max_abs_diff"), _extras(res))
     res["name"] = name
     return _result(name, res.get("status") if res.get("status") in ("passed", "failed")
-                   else "failed", res.get("detail", ""), res.get("max_abs_diff"))
+                   else "failed", res.get("detail", ""), res.get("max_abs_diff"), _extras(res))
 
 
 def main(argv=None):

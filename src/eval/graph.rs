@@ -1,0 +1,299 @@
+//! Running a whole subgraph.
+
+use super::value::num_elements;
+use super::{convert, kernels, EvalError, Value, DEFAULT_MAX_ELEMENTS};
+use crate::error::Location;
+use crate::model::{Model, Operator, Subgraph, Tensor, TensorId};
+
+/// Runs the subgraphs of a [`Model`] on given inputs.
+///
+/// Operators run in order; every output shape is computed from the actual
+/// input values, so inputs may differ from the declared shapes in dynamic
+/// dimensions (a dynamic batch, say). Constants are decoded when first read,
+/// and values are dropped after their last reader.
+///
+/// ```
+/// use tflite_forge::eval::{Evaluator, Value};
+/// use tflite_forge::{Dim, DType, FullyConnectedOptions, ModelBuilder, Shape};
+///
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, Shape::from_dims(vec![Dim::Dynamic, Dim::Fixed(2)]));
+/// let w = g.constant_f32("w", [1, 2], &[1.0, 10.0]);
+/// let y = g.fully_connected(x, w, None, FullyConnectedOptions::default())?;
+/// g.output("y", y);
+/// b.finish_subgraph(g)?;
+/// let model = b.finish()?;
+///
+/// // A batch of 3, though the model was built without a batch size.
+/// let x = Value::from_f32(vec![3, 2], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// let y = Evaluator::new(&model).run(0, &[x])?;
+/// assert_eq!(y[0].shape, [3, 1]);
+/// assert_eq!(y[0].to_f32(), [21.0, 43.0, 65.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Evaluator<'m> {
+    model: &'m Model,
+    max_elements: usize,
+}
+
+impl<'m> Evaluator<'m> {
+    /// An evaluator of `model` with the element limit
+    /// [`DEFAULT_MAX_ELEMENTS`].
+    pub fn new(model: &'m Model) -> Self {
+        Evaluator { model, max_elements: DEFAULT_MAX_ELEMENTS }
+    }
+
+    /// Sets the largest number of elements any single value (input,
+    /// constant or op output) may have; larger ones fail with
+    /// [`EvalError::Limit`] before anything is allocated for them.
+    pub fn with_max_elements(mut self, max_elements: usize) -> Self {
+        self.max_elements = max_elements;
+        self
+    }
+
+    /// The element limit.
+    pub fn max_elements(&self) -> usize {
+        self.max_elements
+    }
+
+    /// The model evaluated.
+    pub fn model(&self) -> &'m Model {
+        self.model
+    }
+
+    /// Runs subgraph `sg` on `inputs` (one [`Value`] per subgraph input, in
+    /// order). Returns the subgraph outputs, in order.
+    ///
+    /// Each input must have the input tensor's element type and rank, and
+    /// match its fixed dimensions; its quantization parameters are taken
+    /// from the tensor.
+    ///
+    /// ```
+    /// use tflite_forge::eval::{Evaluator, Value};
+    /// use tflite_forge::{DType, ModelBuilder};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [1, 3]);
+    /// let y = g.softmax(x, 1.0)?;
+    /// g.output("y", y);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// let out = Evaluator::new(&model).run(0, &[Value::from_f32(vec![1, 3], vec![0.0, 0.0, 0.0])])?;
+    /// assert_eq!(out[0].shape, [1, 3]);
+    /// assert!(out[0].to_f32().iter().all(|p| (p - 1.0 / 3.0).abs() < 1e-7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`EvalError::Input`] when the inputs do not fit the subgraph, and
+    /// errors of the operators wrapped in [`EvalError::At`].
+    pub fn run(&self, sg: usize, inputs: &[Value]) -> Result<Vec<Value>, EvalError> {
+        self.run_observed(sg, inputs, &mut |_, _, _| {})
+    }
+
+    /// Like [`Evaluator::run`], but calls `observe(operator_index,
+    /// output_index, &value)` for every op output as it is computed (for
+    /// calibration and per-layer error reports).
+    ///
+    /// ```
+    /// use tflite_forge::eval::{Evaluator, Value};
+    /// use tflite_forge::{DType, ModelBuilder};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [4]);
+    /// let r = g.relu(x)?;
+    /// let t = g.tanh(r)?;
+    /// g.output("y", t);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// // Record the range of every op output.
+    /// let mut ranges = Vec::new();
+    /// let x = Value::from_f32(vec![4], vec![-2.0, -1.0, 0.5, 3.0]);
+    /// Evaluator::new(&model).run_observed(0, &[x], &mut |op, _output, v| {
+    ///     let lo = v.data.iter().copied().fold(f64::INFINITY, f64::min);
+    ///     let hi = v.data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    ///     ranges.push((op, lo, hi));
+    /// })?;
+    /// assert_eq!(ranges.len(), 2);
+    /// assert_eq!(ranges[0], (0, 0.0, 3.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Evaluator::run`].
+    pub fn run_observed(
+        &self,
+        sg: usize,
+        inputs: &[Value],
+        observe: &mut dyn FnMut(usize, usize, &Value),
+    ) -> Result<Vec<Value>, EvalError> {
+        let subgraph = self.model.subgraphs.get(sg).ok_or_else(|| EvalError::Input {
+            detail: format!("no subgraph {sg} (the model has {})", self.model.subgraphs.len()),
+        })?;
+        if inputs.len() != subgraph.inputs.len() {
+            return Err(EvalError::Input {
+                detail: format!("subgraph {sg} takes {} inputs, got {}", subgraph.inputs.len(), inputs.len()),
+            });
+        }
+        let mut slots = Slots::new(subgraph);
+        for (k, (&id, v)) in subgraph.inputs.iter().zip(inputs).enumerate() {
+            let value = prepare_input(slots.tensor(id)?, v, k, self.max_elements)?;
+            slots.set(id, value)?;
+        }
+        let uses = Uses::of(subgraph);
+        for (i, node) in subgraph.operators.iter().enumerate() {
+            let at = |error: EvalError| EvalError::At {
+                location: Location { subgraph: sg, operator: Some(i), tensor: None },
+                op: node.op.name().to_string(),
+                error: Box::new(error),
+            };
+            let outputs = self.eval_node(&mut slots, node).map_err(at)?;
+            for (k, (&id, value)) in node.outputs.iter().zip(outputs).enumerate() {
+                observe(i, k, &value);
+                if uses.needed_after(id, i) {
+                    slots.set(id, value).map_err(at)?;
+                }
+            }
+            for &id in node.inputs.iter().flatten() {
+                if !uses.needed_after(id, i) {
+                    slots.clear(id);
+                }
+            }
+        }
+        subgraph.outputs.iter().map(|&id| slots.load(id, self.max_elements).cloned()).collect()
+    }
+
+    /// Evaluates one operator on the values in `slots`.
+    fn eval_node(&self, slots: &mut Slots<'_>, node: &Operator) -> Result<Vec<Value>, EvalError> {
+        for &id in node.inputs.iter().flatten() {
+            slots.load(id, self.max_elements)?;
+        }
+        let args = node.inputs.iter().map(|id| id.map(|id| slots.get(id)).transpose()).collect::<Result<Vec<_>, _>>()?;
+        let outs = node.outputs.iter().map(|&id| slots.tensor(id)).collect::<Result<Vec<_>, _>>()?;
+        kernels::eval(&node.op, &args, &outs, self.max_elements)
+    }
+}
+
+/// The values of a subgraph's tensors during a run.
+struct Slots<'s> {
+    tensors: &'s [Tensor],
+    values: Vec<Option<Value>>,
+}
+
+impl<'s> Slots<'s> {
+    fn new(sg: &'s Subgraph) -> Self {
+        Slots { tensors: &sg.tensors, values: vec![None; sg.tensors.len()] }
+    }
+
+    fn out_of_range(&self, id: TensorId) -> EvalError {
+        EvalError::Graph { detail: format!("tensor index {} out of range ({} tensors)", id.0, self.tensors.len()) }
+    }
+
+    fn tensor(&self, id: TensorId) -> Result<&'s Tensor, EvalError> {
+        self.tensors.get(id.index()).ok_or_else(|| self.out_of_range(id))
+    }
+
+    fn set(&mut self, id: TensorId, value: Value) -> Result<(), EvalError> {
+        let err = self.out_of_range(id);
+        *self.values.get_mut(id.index()).ok_or(err)? = Some(value);
+        Ok(())
+    }
+
+    fn clear(&mut self, id: TensorId) {
+        if let Some(slot) = self.values.get_mut(id.index()) {
+            *slot = None;
+        }
+    }
+
+    /// The value of `id`, decoding it first if it is a constant.
+    fn load(&mut self, id: TensorId, max_elements: usize) -> Result<&Value, EvalError> {
+        let t = self.tensor(id)?;
+        let slot = self.values.get_mut(id.index()).ok_or_else(|| EvalError::Graph { detail: "tensor slot missing".into() })?;
+        if slot.is_none() {
+            if !t.is_constant() {
+                return Err(EvalError::Graph {
+                    detail: format!("tensor {} ({:?}) is read before anything writes it", id.0, t.name),
+                });
+            }
+            *slot = Some(Value::from_const_limited(t, max_elements)?);
+        }
+        slot.as_ref().ok_or_else(|| EvalError::Graph { detail: "tensor slot empty".into() })
+    }
+
+    /// The value of `id`, which must have been loaded.
+    fn get(&self, id: TensorId) -> Result<&Value, EvalError> {
+        self.values
+            .get(id.index())
+            .and_then(Option::as_ref)
+            .ok_or_else(|| EvalError::Graph { detail: format!("tensor {} has no value", id.0) })
+    }
+}
+
+/// When each tensor is last read, so values can be dropped early.
+struct Uses {
+    /// The index of the last operator reading each tensor.
+    last_read: Vec<Option<usize>>,
+    /// Whether each tensor is a subgraph output (kept to the end).
+    is_output: Vec<bool>,
+}
+
+impl Uses {
+    fn of(sg: &Subgraph) -> Uses {
+        let n = sg.tensors.len();
+        let mut last_read = vec![None; n];
+        for (i, node) in sg.operators.iter().enumerate() {
+            for id in node.inputs.iter().flatten() {
+                if let Some(slot) = last_read.get_mut(id.index()) {
+                    *slot = Some(i);
+                }
+            }
+        }
+        let mut is_output = vec![false; n];
+        for id in &sg.outputs {
+            if let Some(slot) = is_output.get_mut(id.index()) {
+                *slot = true;
+            }
+        }
+        Uses { last_read, is_output }
+    }
+
+    /// Whether tensor `id` is read after operator `i`, or is an output.
+    fn needed_after(&self, id: TensorId, i: usize) -> bool {
+        // Out-of-range ids are reported where they are read.
+        let output = self.is_output.get(id.index()).copied().unwrap_or(true);
+        let read_later = self.last_read.get(id.index()).copied().flatten().is_some_and(|last| last > i);
+        output || read_later
+    }
+}
+
+/// Checks a subgraph input against its tensor and gives it the tensor's
+/// quantization.
+fn prepare_input(t: &Tensor, v: &Value, k: usize, max_elements: usize) -> Result<Value, EvalError> {
+    let err = |detail: String| EvalError::Input { detail: format!("input {k} ({:?}): {detail}", t.name) };
+    if v.dtype != t.dtype {
+        return Err(err(format!("has type {}, the model declares {}", v.dtype, t.dtype)));
+    }
+    if !convert::is_supported(t.dtype) {
+        return Err(EvalError::Unsupported { op: "input".into(), detail: format!("tensor {:?} has type {}", t.name, t.dtype) });
+    }
+    let n = num_elements(&v.shape, max_elements, format_args!("input {k} ({:?})", t.name))?;
+    if v.data.len() != n {
+        return Err(err(format!("holds {} elements, but shape {:?} needs {n}", v.data.len(), v.shape)));
+    }
+    let declared = t.shape.dims();
+    let unknown_rank = declared.is_empty() && !t.has_rank;
+    let fits = declared.len() == v.shape.len()
+        && declared.iter().zip(&v.shape).all(|(d, s)| d.fixed().is_none_or(|f| f as usize == *s));
+    if !unknown_rank && !fits {
+        return Err(err(format!("shape {:?} does not fit the declared shape {}", v.shape, t.shape)));
+    }
+    let mut data = v.data.clone();
+    convert::normalize(t.dtype, &mut data).map_err(err)?;
+    Ok(Value { dtype: t.dtype, shape: v.shape.clone(), data, quantization: t.quantization.clone() })
+}

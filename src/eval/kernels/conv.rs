@@ -1,0 +1,105 @@
+//! `CONV_2D` and `DEPTHWISE_CONV_2D` on NHWC inputs.
+
+use super::{clamp, dot, Cx, Result, Window};
+use crate::eval::Value;
+use crate::model::{Conv2dOptions, DepthwiseConv2dOptions};
+
+/// `CONV_2D`: input `[N, H, W, C]`, filter `[O, KH, KW, I]`, optional bias
+/// `[O]`. Grouped when `C = groups × I`: output channel `o` reads input
+/// channels of group `o / (O / groups)`.
+pub(super) fn conv2d(cx: &Cx<'_>, o: &Conv2dOptions) -> Result<Vec<Value>> {
+    cx.arity(2, 3)?;
+    let x = cx.input(0, "input")?;
+    let w = cx.input(1, "filter")?;
+    let [n, h, wd, c] = cx.dims4(x, "input")?;
+    let [oc, kh, kw, ic] = cx.dims4(w, "filter")?;
+    if ic == 0 || c % ic != 0 {
+        return Err(cx.shape_err(format!("input channels {c} are not a multiple of filter channels {ic}")));
+    }
+    let groups = c / ic;
+    if oc % groups != 0 {
+        return Err(cx.shape_err(format!("output channels {oc} are not a multiple of the group count {groups}")));
+    }
+    let per_group = (oc / groups).max(1);
+    let bounds = cx.activation(o.activation)?;
+    let ry = Window::new(cx, h, kh, o.stride_h, o.dilation_h, o.padding, "height")?;
+    let rx = Window::new(cx, wd, kw, o.stride_w, o.dilation_w, o.padding, "width")?;
+    let shape = vec![n, ry.out, rx.out, oc];
+    let total = cx.numel(&shape)?;
+    let xs = cx.real(x)?;
+    let ws = cx.real(w)?;
+    let bias = cx.bias(cx.optional(2), oc)?;
+
+    let mut out = Vec::with_capacity(total);
+    for b in 0..n {
+        for oy in 0..ry.out {
+            for ox in 0..rx.out {
+                for (co, b0) in bias.iter().enumerate() {
+                    let group_offset = co / per_group * ic;
+                    let mut acc = *b0;
+                    for ky in 0..kh {
+                        let Some(iy) = ry.tap(oy, ky) else { continue };
+                        for kx in 0..kw {
+                            let Some(ix) = rx.tap(ox, kx) else { continue };
+                            let xrow = cx.slice(&xs, ((b * h + iy) * wd + ix) * c + group_offset, ic)?;
+                            let wrow = cx.slice(&ws, ((co * kh + ky) * kw + kx) * ic, ic)?;
+                            acc += dot(xrow, wrow);
+                        }
+                    }
+                    out.push(clamp(acc, bounds));
+                }
+            }
+        }
+    }
+    cx.finish(shape, out)
+}
+
+/// `DEPTHWISE_CONV_2D`: input `[N, H, W, C]`, filter `[1, KH, KW, C × M]`,
+/// optional bias `[C × M]`; output channel `c × M + m` reads input channel
+/// `c`. Like the runtime, the multiplier `M` comes from the shapes (the
+/// `depth_multiplier` option is not consulted).
+pub(super) fn depthwise_conv2d(cx: &Cx<'_>, o: &DepthwiseConv2dOptions) -> Result<Vec<Value>> {
+    cx.arity(2, 3)?;
+    let x = cx.input(0, "input")?;
+    let w = cx.input(1, "filter")?;
+    let [n, h, wd, c] = cx.dims4(x, "input")?;
+    let [one, kh, kw, cm] = cx.dims4(w, "filter")?;
+    if one != 1 {
+        return Err(cx.shape_err(format!("filter must be [1, H, W, C*M], is {:?}", w.shape)));
+    }
+    if c == 0 || cm == 0 || cm % c != 0 {
+        return Err(cx.shape_err(format!("filter channels {cm} are not a positive multiple of input channels {c}")));
+    }
+    let m = cm / c;
+    let bounds = cx.activation(o.activation)?;
+    let ry = Window::new(cx, h, kh, o.stride_h, o.dilation_h, o.padding, "height")?;
+    let rx = Window::new(cx, wd, kw, o.stride_w, o.dilation_w, o.padding, "width")?;
+    let shape = vec![n, ry.out, rx.out, cm];
+    let total = cx.numel(&shape)?;
+    let xs = cx.real(x)?;
+    let ws = cx.real(w)?;
+    let bias = cx.bias(cx.optional(2), cm)?;
+
+    let mut out = Vec::with_capacity(total);
+    let mut acc = vec![0.0; cm];
+    for b in 0..n {
+        for oy in 0..ry.out {
+            for ox in 0..rx.out {
+                acc.copy_from_slice(&bias);
+                for ky in 0..kh {
+                    let Some(iy) = ry.tap(oy, ky) else { continue };
+                    for kx in 0..kw {
+                        let Some(ix) = rx.tap(ox, kx) else { continue };
+                        let xrow = cx.slice(&xs, ((b * h + iy) * wd + ix) * c, c)?;
+                        let wrow = cx.slice(&ws, (ky * kw + kx) * cm, cm)?;
+                        for ((accs, wts), xv) in acc.chunks_exact_mut(m).zip(wrow.chunks_exact(m)).zip(xrow) {
+                            accs.iter_mut().zip(wts).for_each(|(a, wv)| *a += xv * wv);
+                        }
+                    }
+                }
+                out.extend(acc.iter().map(|v| clamp(*v, bounds)));
+            }
+        }
+    }
+    cx.finish(shape, out)
+}

@@ -1,0 +1,111 @@
+//! BatchNormalization: folded into a preceding Conv when it is the conv's
+//! only consumer, otherwise lowered to MUL and ADD per channel.
+
+use super::{LowerCtx, LowerError, Node};
+use crate::model::*;
+use crate::onnx::error::ReasonCode;
+use crate::onnx::ir::{ODim, OGraph, OValue, TensorData};
+
+/// Per-channel `(scale, shift)` of an inference-mode batchnorm.
+fn scale_shift(g: &OGraph, inputs: &[String], eps: f32) -> Option<(Vec<f32>, Vec<f32>)> {
+    let get = |i: usize| inputs.get(i).and_then(|n| g.constant(n)).and_then(TensorData::to_f32);
+    let (gamma, beta, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
+    let c = gamma.len();
+    if beta.len() != c || mean.len() != c || var.len() != c {
+        return None;
+    }
+    let scale: Vec<f32> = (0..c).map(|i| gamma[i] / (var[i] + eps).sqrt()).collect();
+    let shift: Vec<f32> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
+    Some((scale, shift))
+}
+
+/// Folds every `Conv → BatchNormalization` pair whose conv output feeds
+/// only the batchnorm. Returns how many were folded.
+pub(crate) fn fold_into_producers(g: &mut OGraph) -> usize {
+    let mut folded = 0;
+    let mut i = 0;
+    while i < g.nodes.len() {
+        let bn = &g.nodes[i];
+        if bn.op_type != "BatchNormalization" || !bn.domain.is_empty() || bn.outputs.iter().skip(1).any(|o| !o.is_empty()) {
+            i += 1;
+            continue;
+        }
+        let x = bn.inputs.first().cloned().unwrap_or_default();
+        let eps = match bn.attr("epsilon") {
+            Some(crate::onnx::ir::Attr::Float(e)) => *e,
+            _ => 1e-5,
+        };
+        let training = matches!(bn.attr("training_mode"), Some(crate::onnx::ir::Attr::Int(1)));
+        let uses = g.nodes.iter().filter(|n| n.inputs.contains(&x)).count();
+        let producer = g.nodes.iter().position(|n| n.outputs.first() == Some(&x) && n.op_type == "Conv" && n.domain.is_empty());
+        let (Some(p), Some((scale, shift))) = (producer, scale_shift(g, &bn.inputs, eps)) else {
+            i += 1;
+            continue;
+        };
+        if training || uses != 1 || g.outputs.contains(&x) {
+            i += 1;
+            continue;
+        }
+        let conv = &g.nodes[p];
+        let Some(w) = conv.inputs.get(1).and_then(|n| g.constant(n)).cloned() else {
+            i += 1;
+            continue;
+        };
+        let m = w.dims.first().copied().unwrap_or(0);
+        if m != scale.len() {
+            i += 1;
+            continue;
+        }
+        let Some(wv) = w.to_f32() else {
+            i += 1;
+            continue;
+        };
+        let per = wv.len() / m.max(1);
+        let new_w: Vec<f32> = wv.iter().enumerate().map(|(k, v)| v * scale[k / per.max(1)]).collect();
+        let old_b: Vec<f32> = conv.inputs.get(2).filter(|s| !s.is_empty()).and_then(|n| g.constant(n)).and_then(TensorData::to_f32).unwrap_or_else(|| vec![0.0; m]);
+        if old_b.len() != m {
+            i += 1;
+            continue;
+        }
+        let new_b: Vec<f32> = (0..m).map(|k| old_b[k] * scale[k] + shift[k]).collect();
+        let y = bn.outputs[0].clone();
+        let wname = format!("{}::bn_folded_w", g.nodes[p].label());
+        let bname = format!("{}::bn_folded_b", g.nodes[p].label());
+        for (name, d) in [(&wname, TensorData::from_f32(w.dims.clone(), &new_w)), (&bname, TensorData::from_f32(vec![m], &new_b))] {
+            let shape = Some(d.dims.iter().map(|x| ODim::Known(*x as i64)).collect());
+            g.values.insert(name.clone(), OValue { dtype: Some(DType::F32), shape, constant: Some(d) });
+        }
+        let conv = &mut g.nodes[p];
+        conv.inputs.resize(3, String::new());
+        conv.inputs[1] = wname;
+        conv.inputs[2] = bname;
+        conv.outputs[0] = y;
+        g.nodes.remove(i);
+        folded += 1;
+    }
+    folded
+}
+
+/// Lowers a standalone `BatchNormalization` to `x · scale + shift` per channel.
+pub fn lower_batchnorm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    if node.int_or("training_mode", 0)? != 0 {
+        return Err(LowerError::attr("training_mode = 1"));
+    }
+    let eps = node.float_or("epsilon", 1e-5)?;
+    let (scale, shift) = scale_shift(ctx.graph, &node.inner.inputs, eps).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "batchnorm parameters must be constant"))?;
+    let x = ctx.input(node, 0)?;
+    let r = ctx.shape(x).rank();
+    if r < 2 {
+        return Err(LowerError::new(ReasonCode::UnsupportedShape, "rank < 2"));
+    }
+    let c = scale.len() as u32;
+    let mut dims = vec![c];
+    dims.extend(std::iter::repeat_n(1u32, r - 2));
+    let name = node.name();
+    let s = ctx.g.constant_f32(&format!("{name}/scale"), Shape::new(dims.clone()), &scale);
+    let b = ctx.g.constant_f32(&format!("{name}/shift"), Shape::new(dims), &shift);
+    let m = ctx.g.mul(x, s)?;
+    let y = ctx.g.add(m, b)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}

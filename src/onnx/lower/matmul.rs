@@ -1,0 +1,80 @@
+//! Gemm and MatMul with a constant right operand: FULLY_CONNECTED.
+
+use super::{LowerCtx, LowerError, Node};
+use crate::model::*;
+use crate::onnx::error::ReasonCode;
+use crate::onnx::ir::TensorData;
+use crate::onnx::lower::fold::transpose_data;
+
+fn f32_data(d: &TensorData) -> TensorData {
+    TensorData::from_f32(d.dims.clone(), &d.to_f32().unwrap_or_default())
+}
+
+/// Lowers `Gemm`: `alpha·A·B' + beta·C` with constant B.
+pub fn lower_gemm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    if node.int_or("transA", 0)? != 0 {
+        return Err(LowerError::attr("transA = 1"));
+    }
+    let alpha = node.float_or("alpha", 1.0)?;
+    let beta = node.float_or("beta", 1.0)?;
+    let trans_b = node.int_or("transB", 0)? != 0;
+    let a = ctx.input(node, 0)?;
+    if ctx.shape(a).rank() != 2 || ctx.dtype(a) != DType::F32 {
+        return Err(LowerError::new(ReasonCode::UnsupportedShape, "Gemm needs a 2-D float A"));
+    }
+    let b = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Gemm B must be constant"))?;
+    if b.dims.len() != 2 {
+        return Err(LowerError::invalid(format!("B of shape {:?}", b.dims)));
+    }
+    let b = f32_data(&b);
+    // FULLY_CONNECTED wants [N, K].
+    let mut w = if trans_b { b } else { transpose_data(&b, &[1, 0])? };
+    let (n, k) = (w.dims[0], w.dims[1]);
+    if alpha != 1.0 {
+        let v: Vec<f32> = w.to_f32().unwrap_or_default().iter().map(|x| x * alpha).collect();
+        w = TensorData::from_f32(w.dims.clone(), &v);
+    }
+    let name = node.name();
+    let wt = ctx.g.constant(&format!("{name}/weights"), DType::F32, [n as u32, k as u32], ConstData::from_bytes(w.bytes));
+    // A bias of N values (or one) folds in; a full [M, N] C is added after.
+    let c = if node.has_input(2) { Some(ctx.const_input(node, 2).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Gemm C must be constant"))?) } else { None };
+    let (bias, late_c) = match &c {
+        None => (vec![0.0; n], None),
+        Some(c) => {
+            let v: Vec<f32> = c.to_f32().unwrap_or_default().iter().map(|x| x * beta).collect();
+            let elems: usize = c.dims.iter().product();
+            if elems == n && c.dims.last().copied().unwrap_or(n) == n {
+                (v, None)
+            } else if elems == 1 {
+                (vec![v[0]; n], None)
+            } else {
+                (vec![0.0; n], Some(TensorData::from_f32(c.dims.clone(), &v)))
+            }
+        }
+    };
+    let bt = ctx.g.constant_f32(&format!("{name}/bias"), [n as u32], &bias);
+    let mut y = ctx.g.fully_connected(a, wt, Some(bt), FullyConnectedOptions::default())?;
+    if let Some(cd) = late_c {
+        let ct = ctx.const_tensor(&format!("{name}/C"), &cd)?;
+        y = ctx.g.add(y, ct)?;
+    }
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `MatMul` with a constant 2-D right operand.
+pub fn lower_matmul(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let a = ctx.input(node, 0)?;
+    let b = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "MatMul with a non-constant right operand"))?;
+    if b.dims.len() != 2 || ctx.shape(a).rank() < 2 || ctx.dtype(a) != DType::F32 {
+        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("MatMul of rank {} by {:?}", ctx.shape(a).rank(), b.dims)));
+    }
+    let w = transpose_data(&f32_data(&b), &[1, 0])?;
+    let (n, k) = (w.dims[0], w.dims[1]);
+    let name = node.name();
+    let wt = ctx.g.constant(&format!("{name}/weights"), DType::F32, [n as u32, k as u32], ConstData::from_bytes(w.bytes));
+    let keep = ctx.shape(a).rank() > 2;
+    let y = ctx.g.fully_connected(a, wt, None, FullyConnectedOptions::default().with_keep_num_dims(keep))?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}

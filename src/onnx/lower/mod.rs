@@ -1,0 +1,400 @@
+//! Lowering: one ONNX node at a time into TFLite ops.
+//!
+//! Values keep ONNX semantics (NCHW); layout-bound ops are wrapped in
+//! explicit TRANSPOSEs, which the passes later sink and cancel. Constant
+//! and shape computations are folded here instead of being emitted.
+
+pub(crate) mod batchnorm;
+mod conv;
+mod elementwise;
+pub(crate) mod fold;
+mod matmul;
+mod pool;
+mod shape_ops;
+
+use std::collections::HashMap;
+
+use super::error::{OnnxError, ReasonCode};
+use super::ir::{Attr, ODim, OGraph, ONode, TensorData};
+use super::table::Registry;
+use super::{ConvertOptions, IoLayout, Report};
+use crate::build::{ModelBuilder, SubgraphBuilder};
+use crate::model::*;
+use crate::ValidationError;
+
+pub(crate) use conv::*;
+pub(crate) use elementwise::*;
+pub(crate) use matmul::*;
+pub(crate) use pool::*;
+pub(crate) use shape_ops::*;
+
+/// Why a lowering failed; the driver adds the node, op and opset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LowerError {
+    /// Machine-readable reason.
+    pub code: ReasonCode,
+    /// Details.
+    pub detail: String,
+}
+
+impl LowerError {
+    /// A new error.
+    pub fn new(code: ReasonCode, detail: impl Into<String>) -> LowerError {
+        LowerError { code, detail: detail.into() }
+    }
+    pub(crate) fn attr(detail: impl Into<String>) -> LowerError {
+        LowerError::new(ReasonCode::UnsupportedAttribute, detail)
+    }
+    pub(crate) fn invalid(detail: impl Into<String>) -> LowerError {
+        LowerError::new(ReasonCode::InvalidNode, detail)
+    }
+}
+
+impl From<ValidationError> for LowerError {
+    fn from(e: ValidationError) -> Self {
+        LowerError::new(ReasonCode::UnsupportedShape, e.to_string())
+    }
+}
+
+/// A read-only view of an ONNX node for lowering functions.
+#[derive(Debug, Clone, Copy)]
+pub struct Node<'a> {
+    pub(crate) inner: &'a ONode,
+    pub(crate) opset: i64,
+}
+
+impl<'a> Node<'a> {
+    /// The node's name, or its first output when unnamed.
+    pub fn name(&self) -> String {
+        self.inner.label()
+    }
+    /// The op type.
+    pub fn op_type(&self) -> &'a str {
+        &self.inner.op_type
+    }
+    /// The domain ("" for the default domain).
+    pub fn domain(&self) -> &'a str {
+        &self.inner.domain
+    }
+    /// The opset of the node's domain.
+    pub fn opset(&self) -> i64 {
+        self.opset
+    }
+    /// The number of input slots (including omitted optional ones).
+    pub fn num_inputs(&self) -> usize {
+        self.inner.inputs.len()
+    }
+    /// Whether input `i` is present.
+    pub fn has_input(&self, i: usize) -> bool {
+        self.inner.input(i).is_some()
+    }
+    /// The number of outputs.
+    pub fn num_outputs(&self) -> usize {
+        self.inner.outputs.len()
+    }
+    /// Whether an attribute is present.
+    pub fn has_attr(&self, name: &str) -> bool {
+        self.inner.attr(name).is_some()
+    }
+    /// An integer attribute.
+    pub fn attr_int(&self, name: &str) -> Result<Option<i64>, LowerError> {
+        match self.inner.attr(name) {
+            None => Ok(None),
+            Some(Attr::Int(i)) => Ok(Some(*i)),
+            Some(other) => Err(LowerError::invalid(format!("attribute {name} should be an int, is {other:?}"))),
+        }
+    }
+    /// An integer attribute with a default.
+    pub fn int_or(&self, name: &str, default: i64) -> Result<i64, LowerError> {
+        Ok(self.attr_int(name)?.unwrap_or(default))
+    }
+    /// A float attribute.
+    pub fn attr_float(&self, name: &str) -> Result<Option<f32>, LowerError> {
+        match self.inner.attr(name) {
+            None => Ok(None),
+            Some(Attr::Float(f)) => Ok(Some(*f)),
+            Some(Attr::Int(i)) => Ok(Some(*i as f32)),
+            Some(other) => Err(LowerError::invalid(format!("attribute {name} should be a float, is {other:?}"))),
+        }
+    }
+    /// A float attribute with a default.
+    pub fn float_or(&self, name: &str, default: f32) -> Result<f32, LowerError> {
+        Ok(self.attr_float(name)?.unwrap_or(default))
+    }
+    /// An integer-list attribute.
+    pub fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>, LowerError> {
+        match self.inner.attr(name) {
+            None => Ok(None),
+            Some(Attr::Ints(v)) => Ok(Some(v.clone())),
+            Some(Attr::Int(i)) => Ok(Some(vec![*i])),
+            Some(other) => Err(LowerError::invalid(format!("attribute {name} should be ints, is {other:?}"))),
+        }
+    }
+    /// A float-list attribute.
+    pub fn attr_floats(&self, name: &str) -> Result<Option<Vec<f32>>, LowerError> {
+        match self.inner.attr(name) {
+            None => Ok(None),
+            Some(Attr::Floats(v)) => Ok(Some(v.clone())),
+            Some(other) => Err(LowerError::invalid(format!("attribute {name} should be floats, is {other:?}"))),
+        }
+    }
+    /// A string attribute.
+    pub fn attr_str(&self, name: &str) -> Result<Option<String>, LowerError> {
+        match self.inner.attr(name) {
+            None => Ok(None),
+            Some(Attr::Str(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(LowerError::invalid(format!("attribute {name} should be a string, is {other:?}"))),
+        }
+    }
+}
+
+/// What an ONNX value is during lowering.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    /// A TFLite tensor with the value in ONNX layout.
+    Tensor(TensorId),
+    /// A constant, not yet materialized.
+    Const(TensorData),
+    /// A 1-D int64 vector of possibly symbolic sizes (from `Shape`), or a
+    /// scalar when `scalar`.
+    Shape { dims: Vec<ODim>, scalar: bool },
+}
+
+/// The state of a lowering: the subgraph being built and what each ONNX
+/// value has become.
+pub struct LowerCtx<'a> {
+    pub(crate) g: SubgraphBuilder,
+    pub(crate) env: HashMap<String, Val>,
+    pub(crate) graph: &'a OGraph,
+    materialized: HashMap<String, TensorId>,
+}
+
+impl<'a> LowerCtx<'a> {
+    /// The subgraph builder, for emitting ops.
+    pub fn builder(&mut self) -> &mut SubgraphBuilder {
+        &mut self.g
+    }
+
+    /// The tensor of input `i`, materializing a constant if needed.
+    pub fn input(&mut self, node: &Node<'_>, i: usize) -> Result<TensorId, LowerError> {
+        let name = node.inner.input(i).ok_or_else(|| LowerError::invalid(format!("input {i} is missing")))?;
+        self.tensor_of(name)
+    }
+
+    pub(crate) fn tensor_of(&mut self, name: &str) -> Result<TensorId, LowerError> {
+        if let Some(t) = self.materialized.get(name) {
+            return Ok(*t);
+        }
+        let val = self.env.get(name).cloned().ok_or_else(|| LowerError::invalid(format!("value {name:?} is not available")))?;
+        let t = match val {
+            Val::Tensor(t) => return Ok(t),
+            Val::Const(d) => self.const_tensor(name, &d)?,
+            Val::Shape { dims, scalar } => {
+                let v: Option<Vec<i64>> = dims.iter().map(ODim::known).collect();
+                let v = v.ok_or_else(|| {
+                    LowerError::new(ReasonCode::InputMustBeConstant, format!("shape value {name:?} has dynamic entries {dims:?}"))
+                })?;
+                let dims = if scalar { vec![] } else { vec![v.len()] };
+                self.const_tensor(name, &TensorData::from_i64(dims, &v))?
+            }
+        };
+        self.materialized.insert(name.to_string(), t);
+        Ok(t)
+    }
+
+    /// Adds a constant tensor for ONNX data. int64 and float64 constants are
+    /// narrowed to int32 and float32 (TFLite's usual types) when exact.
+    pub(crate) fn const_tensor(&mut self, name: &str, d: &TensorData) -> Result<TensorId, LowerError> {
+        let d = narrow(d)?;
+        let shape = Shape::new(d.dims.iter().map(|x| *x as u32));
+        Ok(self.g.constant(name, d.dtype, shape, ConstData::from_bytes(d.bytes)))
+    }
+
+    /// The constant value of input `i`, if it is constant.
+    pub(crate) fn const_input(&self, node: &Node<'_>, i: usize) -> Option<TensorData> {
+        let name = node.inner.input(i)?;
+        match self.env.get(name)? {
+            Val::Const(d) => Some(d.clone()),
+            Val::Shape { dims, scalar } => {
+                let v: Option<Vec<i64>> = dims.iter().map(ODim::known).collect();
+                v.map(|v| TensorData::from_i64(if *scalar { vec![] } else { vec![v.len()] }, &v))
+            }
+            Val::Tensor(_) => None,
+        }
+    }
+
+    /// Constant input `i` as i64 values, or an error naming it.
+    pub(crate) fn const_ints(&self, node: &Node<'_>, i: usize, what: &str) -> Result<Vec<i64>, LowerError> {
+        self.const_input(node, i)
+            .and_then(|d| d.to_i64())
+            .ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, format!("{what} (input {i}) must be constant")))
+    }
+
+    /// Constant input `i` as f32 values.
+    pub(crate) fn const_floats(&self, node: &Node<'_>, i: usize, what: &str) -> Result<Vec<f32>, LowerError> {
+        self.const_input(node, i)
+            .and_then(|d| d.to_f32())
+            .ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, format!("{what} (input {i}) must be constant")))
+    }
+
+    /// Records output `i` of `node`.
+    pub fn set_output(&mut self, node: &Node<'_>, i: usize, t: TensorId) {
+        if let Some(name) = node.inner.outputs.get(i).filter(|s| !s.is_empty()) {
+            self.env.insert(name.clone(), Val::Tensor(t));
+        }
+    }
+
+    pub(crate) fn set_val(&mut self, node: &Node<'_>, i: usize, v: Val) {
+        if let Some(name) = node.inner.outputs.get(i).filter(|s| !s.is_empty()) {
+            self.env.insert(name.clone(), v);
+        }
+    }
+
+    /// The shape of a tensor.
+    pub fn shape(&self, t: TensorId) -> &Shape {
+        &self.g.tensor(t).shape
+    }
+
+    /// The element type of a tensor.
+    pub fn dtype(&self, t: TensorId) -> DType {
+        self.g.tensor(t).dtype
+    }
+
+    /// Transposes `t` by `perm`.
+    pub fn transpose(&mut self, t: TensorId, perm: &[i32]) -> Result<TensorId, LowerError> {
+        Ok(self.g.transpose(t, perm)?)
+    }
+
+    /// NCHW (or NCW / NCDHW) to channels-last.
+    pub(crate) fn to_channels_last(&mut self, t: TensorId) -> Result<TensorId, LowerError> {
+        let r = self.shape(t).rank() as i32;
+        let mut perm = vec![0];
+        perm.extend(2..r);
+        perm.push(1);
+        self.transpose(t, &perm)
+    }
+
+    /// Channels-last back to NCHW.
+    pub(crate) fn to_channels_first(&mut self, t: TensorId) -> Result<TensorId, LowerError> {
+        let r = self.shape(t).rank() as i32;
+        let mut perm = vec![0, r - 1];
+        perm.extend(1..r - 1);
+        self.transpose(t, &perm)
+    }
+}
+
+/// Narrows int64 / float64 constants to int32 / float32 when exact.
+fn narrow(d: &TensorData) -> Result<TensorData, LowerError> {
+    match d.dtype {
+        DType::I64 => {
+            let v = d.to_i64().unwrap_or_default();
+            if v.iter().all(|x| i32::try_from(*x).is_ok()) {
+                let v32: Vec<i32> = v.iter().map(|x| *x as i32).collect();
+                Ok(TensorData::from_i32(d.dims.clone(), &v32))
+            } else {
+                Ok(d.clone())
+            }
+        }
+        DType::F64 => Ok(TensorData::from_f32(d.dims.clone(), &d.to_f32().unwrap_or_default())),
+        _ => Ok(d.clone()),
+    }
+}
+
+fn node_error(node: &ONode, opset: i64, e: LowerError) -> OnnxError {
+    let op_type = if node.domain.is_empty() { node.op_type.clone() } else { format!("{}::{}", node.domain, node.op_type) };
+    OnnxError::UnsupportedOnnxOp { node: node.label(), op_type, opset, reason_code: e.code, detail: e.detail }
+}
+
+fn onnx_to_tflite_dims(dims: &[ODim], name: &str, options: &ConvertOptions) -> Vec<Dim> {
+    dims.iter()
+        .enumerate()
+        .map(|(i, d)| match d {
+            ODim::Known(n) => Dim::Fixed(u32::try_from(*n).unwrap_or(u32::MAX)),
+            ODim::Sym(s) => match (options.fixed_dims.get(s), options.batch) {
+                (Some(n), _) => Dim::Fixed(*n),
+                (None, Some(b)) if i == 0 => Dim::Fixed(b),
+                _ => Dim::Dynamic,
+            },
+            ODim::Unknown => match options.batch {
+                Some(b) if i == 0 => Dim::Fixed(b),
+                _ => {
+                    let _ = name;
+                    Dim::Dynamic
+                }
+            },
+        })
+        .collect()
+}
+
+/// Lowers a whole graph into a one-subgraph model with a `serving_default`
+/// signature that uses the ONNX input and output names.
+pub(crate) fn lower_graph(graph: &OGraph, registry: &Registry, options: &ConvertOptions, report: &mut Report) -> Result<Model, OnnxError> {
+    let mut mb = ModelBuilder::new();
+    let producer = graph.producer.trim();
+    mb.description(if producer.is_empty() { "Converted from ONNX by tflite-forge".to_string() } else { format!("Converted from ONNX ({producer}) by tflite-forge") });
+    for (k, v) in &graph.metadata {
+        mb.metadata(format!("onnx:{k}"), ConstData::from_bytes(v.as_bytes().to_vec()));
+    }
+    let mut ctx = LowerCtx { g: mb.subgraph("main"), env: HashMap::new(), graph, materialized: HashMap::new() };
+    for (name, v) in &graph.values {
+        if let Some(c) = &v.constant {
+            ctx.env.insert(name.clone(), Val::Const(c.clone()));
+        }
+    }
+    for name in &graph.inputs {
+        let v = graph.value(name).cloned().unwrap_or_default();
+        let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type")))?;
+        let dims = v.shape.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no shape (unknown rank)")))?;
+        let dims = onnx_to_tflite_dims(&dims, name, options);
+        let image = dims.len() == 4 && options.layout == IoLayout::Nhwc;
+        let t = if image {
+            let nhwc = vec![dims[0], dims[2], dims[3], dims[1]];
+            let x = ctx.g.input(name, dtype, Shape::from_dims(nhwc));
+            ctx.g.transpose(x, &[0, 3, 1, 2]).map_err(OnnxError::Model)?
+        } else {
+            ctx.g.input(name, dtype, Shape::from_dims(dims))
+        };
+        ctx.env.insert(name.clone(), Val::Tensor(t));
+    }
+    for n in &graph.nodes {
+        let opset = graph.opset(&n.domain);
+        let node = Node { inner: n, opset };
+        if fold::try_fold(&mut ctx, &node).map_err(|e| node_error(n, opset, e))? {
+            report.folded_nodes += 1;
+            continue;
+        }
+        let entry = registry.find(&n.domain, &n.op_type, opset).map_err(|code| {
+            let detail = match code {
+                ReasonCode::UnsupportedOpset => "no lowering for this opset".to_string(),
+                _ => "no lowering for this op".to_string(),
+            };
+            node_error(n, opset, LowerError::new(code, detail))
+        })?;
+        (entry.lower)(&mut ctx, &node).map_err(|e| node_error(n, opset, e))?;
+        for (i, o) in n.outputs.iter().enumerate() {
+            if !o.is_empty() && !ctx.env.contains_key(o) {
+                return Err(node_error(n, opset, LowerError::invalid(format!("lowering did not produce output {i} ({o:?})"))));
+            }
+        }
+    }
+    let mut used_outputs: Vec<TensorId> = Vec::new();
+    for name in &graph.outputs {
+        let mut t = ctx.tensor_of(name).map_err(|e| OnnxError::Invalid(format!("output {name:?}: {}", e.detail)))?;
+        if options.layout == IoLayout::Nhwc && ctx.g.tensor(t).shape.rank() == 4 {
+            t = ctx.g.transpose(t, &[0, 2, 3, 1]).map_err(OnnxError::Model)?;
+        }
+        // A tensor that is already an input, output or constant gets its own copy.
+        let is_input = ctx.g.subgraph().inputs.contains(&t);
+        if is_input || used_outputs.contains(&t) || ctx.g.tensor(t).is_constant() {
+            let shape: Vec<i32> = ctx.g.tensor(t).shape.file_shape();
+            let sig = ctx.g.tensor(t).shape.file_signature().unwrap_or(shape);
+            t = ctx.g.reshape(t, &sig).map_err(OnnxError::Model)?;
+        }
+        used_outputs.push(t);
+        ctx.g.output(name, t);
+    }
+    let g = ctx.g;
+    let index = mb.finish_subgraph(g).map_err(OnnxError::Model)?;
+    mb.signature("serving_default", index);
+    Ok(mb.finish()?)
+}

@@ -1,0 +1,175 @@
+//! The ONNX front end: ONNX bytes in, a verified TFLite [`Model`] out.
+//!
+//! The pipeline is import (protobuf → graph, external data) → lowering (one
+//! node at a time through the public [lowering table](table), with constant
+//! folding of shape computations, NCHW kept and explicit TRANSPOSEs around
+//! layout-bound ops) → passes (transpose sinking and cancellation,
+//! activation fusion, dead code) → validation.
+//!
+//! ```no_run
+//! use tflite_forge::onnx::{convert_file, ConvertOptions};
+//! let conversion = convert_file("resnet18.onnx", &ConvertOptions::default())?;
+//! println!("{}", conversion.report);
+//! let bytes = tflite_forge::write(&conversion.model)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+pub(crate) mod import;
+pub(crate) mod ir;
+pub mod lower;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use error::{OnnxError, ReasonCode};
+pub use lower::{LowerCtx, LowerError, Node};
+pub use table::{Lowering, Registry};
+
+use crate::model::Model;
+
+/// Resource limits applied while importing untrusted ONNX bytes.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest accepted ONNX file, in bytes.
+    pub max_model_bytes: u64,
+    /// Most elements in any one tensor.
+    pub max_tensor_elements: u64,
+    /// Most constant bytes in total (initializers and constants).
+    pub max_constant_bytes: u64,
+    /// Most nodes in the graph.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_model_bytes: 4 << 30,
+            max_tensor_elements: 1 << 32,
+            max_constant_bytes: 8 << 30,
+            max_nodes: 1_000_000,
+        }
+    }
+}
+
+/// How 4-D image inputs and outputs are laid out in the TFLite model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IoLayout {
+    /// NHWC inputs and outputs (TFLite's native layout): no transposes.
+    #[default]
+    Nhwc,
+    /// Keep the ONNX model's NCHW interface (a TRANSPOSE at each such input).
+    KeepNchw,
+}
+
+/// Options of [`convert`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ConvertOptions {
+    /// Layout of 4-D inputs and outputs.
+    pub layout: IoLayout,
+    /// Fix the batch (first) dimension of every input to this size.
+    pub batch: Option<u32>,
+    /// Fix named symbolic dimensions (`dim_param`) to sizes.
+    pub fixed_dims: BTreeMap<String, u32>,
+    /// Import limits.
+    pub limits: Limits,
+    /// The lowering table; `None` uses [`Registry::default`].
+    pub registry: Option<Registry>,
+    /// Skip the optimisation passes (for debugging: keeps explicit transposes).
+    pub no_optimize: bool,
+}
+
+/// What a conversion did.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Report {
+    /// TFLite op counts of the result.
+    pub op_histogram: BTreeMap<String, usize>,
+    /// ONNX nodes folded into constants (shape computations and the like).
+    pub folded_nodes: usize,
+    /// BatchNormalization nodes folded into a preceding Conv or Gemm.
+    pub folded_batchnorms: usize,
+    /// Activations fused into the op before them.
+    pub fused_activations: usize,
+    /// TRANSPOSE ops removed by the layout pass.
+    pub transposes_removed: usize,
+    /// Notes about the conversion.
+    pub warnings: Vec<String>,
+    /// ONNX opset of the default domain.
+    pub opset: i64,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total: usize = self.op_histogram.values().sum();
+        writeln!(f, "opset {}, {total} TFLite ops", self.opset)?;
+        for (k, v) in &self.op_histogram {
+            writeln!(f, "  {k:<24}{v}")?;
+        }
+        writeln!(
+            f,
+            "folded {} nodes, {} batchnorms; fused {} activations; removed {} transposes",
+            self.folded_nodes, self.folded_batchnorms, self.fused_activations, self.transposes_removed
+        )?;
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of a conversion.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Conversion {
+    /// The TFLite model.
+    pub model: Model,
+    /// What was done.
+    pub report: Report,
+}
+
+/// Converts ONNX bytes. External data is not available (use [`convert_file`]).
+pub fn convert(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion, OnnxError> {
+    convert_with_base(bytes, None, options)
+}
+
+/// Converts an ONNX file, resolving external data next to it.
+pub fn convert_file(path: impl AsRef<Path>, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io { path: path.to_path_buf(), source })?;
+    let dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+    convert_with_base(&bytes, dir, options)
+}
+
+fn convert_with_base(bytes: &[u8], dir: Option<&Path>, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
+    let base = import::ExternalBase { dir };
+    let mut graph = import::import(bytes, &base, &options.limits)?;
+    let mut report = Report { opset: graph.opset(""), ..Default::default() };
+    report.folded_batchnorms = lower::batchnorm::fold_into_producers(&mut graph);
+    let default_registry;
+    let registry = match &options.registry {
+        Some(r) => r,
+        None => {
+            default_registry = Registry::default();
+            &default_registry
+        }
+    };
+    let mut model = lower::lower_graph(&graph, registry, options, &mut report)?;
+    if !options.no_optimize {
+        let stats = crate::passes::optimize(&mut model);
+        report.transposes_removed = stats.transposes_removed;
+        report.fused_activations = stats.fused_activations;
+    }
+    crate::validate::validate(&model)?;
+    report.op_histogram.clear();
+    for sg in &model.subgraphs {
+        for op in &sg.operators {
+            *report.op_histogram.entry(op.op.name().to_string()).or_default() += 1;
+        }
+    }
+    Ok(Conversion { model, report })
+}

@@ -1,0 +1,174 @@
+//! The lowering table: one entry per ONNX op, with its opset range, the
+//! TFLite ops it emits and its constraints. SUPPORTED_OPS.md is generated
+//! from it ([`Registry::markdown`]); embedders can register their own
+//! lowerings or override ours.
+
+use super::error::ReasonCode;
+use super::lower::{self, LowerCtx, LowerError, Node};
+
+/// A lowering function.
+pub type LowerFn = fn(&mut LowerCtx<'_>, &Node<'_>) -> Result<(), LowerError>;
+
+/// One entry of the table.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Lowering {
+    /// The ONNX domain ("" for the default domain).
+    pub domain: &'static str,
+    /// The ONNX op type.
+    pub op_type: &'static str,
+    /// First opset handled.
+    pub since: i64,
+    /// Last opset handled, if bounded.
+    pub until: Option<i64>,
+    /// TFLite ops emitted.
+    pub emits: &'static [&'static str],
+    /// Constraints, in words.
+    pub constraints: &'static str,
+    /// The function.
+    pub lower: LowerFn,
+}
+
+impl Lowering {
+    /// A new entry for the default domain.
+    pub const fn new(op_type: &'static str, since: i64, emits: &'static [&'static str], constraints: &'static str, lower: LowerFn) -> Lowering {
+        Lowering { domain: "", op_type, since, until: None, emits, constraints, lower }
+    }
+
+    /// The same entry in another domain.
+    pub const fn in_domain(mut self, domain: &'static str) -> Lowering {
+        self.domain = domain;
+        self
+    }
+
+    fn covers(&self, opset: i64) -> bool {
+        opset >= self.since && self.until.is_none_or(|u| opset <= u)
+    }
+}
+
+impl std::fmt::Debug for Lowering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lowering")
+            .field("domain", &self.domain)
+            .field("op_type", &self.op_type)
+            .field("since", &self.since)
+            .field("until", &self.until)
+            .field("emits", &self.emits)
+            .finish()
+    }
+}
+
+/// The set of lowerings a conversion uses.
+///
+/// ```
+/// use tflite_forge::onnx::Registry;
+/// let r = Registry::default();
+/// assert!(r.entries().iter().any(|e| e.op_type == "Conv"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Registry {
+    entries: Vec<Lowering>,
+}
+
+/// Ops folded into constants when all their inputs are constant; they need
+/// no table entry to appear in a model that only computes shapes with them.
+pub const FOLDABLE: &[&str] = lower::fold::FOLDABLE;
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry { entries: builtin() }
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn empty() -> Registry {
+        Registry { entries: Vec::new() }
+    }
+
+    /// All entries.
+    pub fn entries(&self) -> &[Lowering] {
+        &self.entries
+    }
+
+    /// Adds an entry; it takes precedence over earlier entries for the same
+    /// domain, op type and opset.
+    pub fn register(&mut self, entry: Lowering) -> &mut Self {
+        self.entries.push(entry);
+        self
+    }
+
+    /// The entry for a node, or why there is none.
+    pub fn find(&self, domain: &str, op_type: &str, opset: i64) -> Result<&Lowering, ReasonCode> {
+        let domain = if domain == "ai.onnx" { "" } else { domain };
+        let mut any = false;
+        for e in self.entries.iter().rev() {
+            if e.domain == domain && e.op_type == op_type {
+                any = true;
+                if e.covers(opset) {
+                    return Ok(e);
+                }
+            }
+        }
+        Err(if any { ReasonCode::UnsupportedOpset } else { ReasonCode::UnsupportedOp })
+    }
+
+    /// The table as Markdown (SUPPORTED_OPS.md).
+    pub fn markdown(&self) -> String {
+        let mut rows: Vec<&Lowering> = self.entries.iter().collect();
+        rows.sort_by_key(|e| (e.domain, e.op_type, e.since));
+        let mut s = String::from(
+            "# Supported ONNX ops\n\nGenerated from the lowering table (`tflite_forge::onnx::Registry::default().markdown()`); \
+             a test keeps this file current.\n\n| ONNX op | opsets | TFLite ops | constraints |\n|---|---|---|---|\n",
+        );
+        for e in rows {
+            let name = if e.domain.is_empty() { e.op_type.to_string() } else { format!("{}::{}", e.domain, e.op_type) };
+            let opsets = match e.until {
+                Some(u) => format!("{}–{u}", e.since),
+                None => format!("{}+", e.since),
+            };
+            let emits = if e.emits.is_empty() { "(none)".to_string() } else { e.emits.join(", ") };
+            s.push_str(&format!("| {name} | {opsets} | {emits} | {} |\n", e.constraints));
+        }
+        s.push_str("\nFolded into constants when every input is constant (shape computations): ");
+        s.push_str(&FOLDABLE.join(", "));
+        s.push_str(".\n\nReason codes for what cannot be lowered: `unsupported_op`, `unsupported_opset`, `unsupported_attribute`, \
+                    `input_must_be_constant`, `unsupported_dtype`, `unsupported_shape`, `invalid_node`.\n");
+        s
+    }
+}
+
+fn builtin() -> Vec<Lowering> {
+    use lower::*;
+    vec![
+        Lowering::new("Conv", 1, &["CONV_2D", "DEPTHWISE_CONV_2D", "PAD", "TRANSPOSE"], "2-D; constant weights; groups 1 or depthwise (grouped via split is unsupported); auto_pad, dilations, asymmetric pads", lower_conv),
+        Lowering::new("BatchNormalization", 1, &["MUL", "ADD"], "inference mode; constant parameters; folded into a preceding Conv/Gemm when possible", batchnorm::lower_batchnorm),
+        Lowering::new("Relu", 1, &["RELU"], "", lower_relu),
+        Lowering::new("Clip", 1, &["RELU", "RELU6", "RELU_N1_TO_1"], "min/max constant (attribute before opset 11, inputs after) and one of [0,∞), [0,6], [-1,1]", lower_clip),
+        Lowering::new("Sigmoid", 1, &["LOGISTIC"], "", lower_sigmoid),
+        Lowering::new("Tanh", 1, &["TANH"], "", lower_tanh),
+        Lowering::new("HardSwish", 14, &["HARD_SWISH"], "", lower_hardswish),
+        Lowering::new("HardSigmoid", 1, &["MUL", "ADD", "RELU6"], "alpha and beta with beta/alpha = 3 map to relu6(x+3)/6; otherwise MUL+ADD+clip", lower_hardsigmoid),
+        Lowering::new("Add", 1, &["ADD"], "numpy broadcasting", lower_add),
+        Lowering::new("Sub", 1, &["SUB"], "numpy broadcasting", lower_sub),
+        Lowering::new("Mul", 1, &["MUL"], "numpy broadcasting", lower_mul),
+        Lowering::new("Div", 1, &["DIV"], "numpy broadcasting; float", lower_div),
+        Lowering::new("MaxPool", 1, &["MAX_POOL_2D", "PAD", "TRANSPOSE"], "2-D; ceil_mode via extra end padding; no dilation; single output", lower_maxpool),
+        Lowering::new("AveragePool", 1, &["AVERAGE_POOL_2D", "PAD", "TRANSPOSE"], "2-D; count_include_pad=0 needs SAME-equivalent pads; ceil_mode", lower_avgpool),
+        Lowering::new("GlobalAveragePool", 1, &["MEAN"], "", lower_global_avgpool),
+        Lowering::new("GlobalMaxPool", 1, &["MAX_POOL_2D", "TRANSPOSE"], "4-D with static spatial size", lower_global_maxpool),
+        Lowering::new("Flatten", 1, &["RESHAPE"], "", lower_flatten),
+        Lowering::new("Reshape", 5, &["RESHAPE"], "constant (or folded) shape; 0 copies a dimension, one -1", lower_reshape),
+        Lowering::new("Transpose", 1, &["TRANSPOSE"], "", lower_transpose),
+        Lowering::new("Concat", 1, &["CONCATENATION"], "", lower_concat),
+        Lowering::new("Softmax", 1, &["SOFTMAX", "TRANSPOSE", "RESHAPE"], "opset < 13 coerces to 2-D at axis; opset ≥ 13 any axis", lower_softmax),
+        Lowering::new("Gemm", 1, &["FULLY_CONNECTED", "MUL", "ADD"], "2-D; constant B; transA = 0", lower_gemm),
+        Lowering::new("MatMul", 1, &["FULLY_CONNECTED"], "constant 2-D right operand", lower_matmul),
+        Lowering::new("ReduceMean", 1, &["MEAN"], "axes attribute (opset < 18) or constant axes input", lower_reduce_mean),
+        Lowering::new("Pad", 1, &["PAD"], "constant mode with zero value; constant pads", lower_pad),
+        Lowering::new("Identity", 1, &[], "", lower_identity),
+        Lowering::new("Dropout", 1, &[], "inference: identity", lower_identity),
+        Lowering::new("Squeeze", 1, &["RESHAPE"], "axes attribute or constant input", lower_squeeze),
+        Lowering::new("Unsqueeze", 1, &["RESHAPE"], "axes attribute or constant input", lower_unsqueeze),
+    ]
+}
