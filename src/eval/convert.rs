@@ -127,12 +127,12 @@ impl QuantParams {
 /// The real values of `v`: dequantized when `dequantize(v.dtype)` holds and
 /// `v` has a scale, the stored numbers otherwise.
 fn real_if<'v>(v: &'v Value, op: &str, dequantize: fn(DType) -> bool) -> Result<Cow<'v, [f64]>, EvalError> {
-    if dequantize(v.dtype) {
-        if let Some(p) = QuantParams::of(v.quantization.as_ref(), &v.shape, op)? {
-            let mut data = v.data.clone();
-            p.dequantize(&mut data);
-            return Ok(Cow::Owned(data));
-        }
+    if dequantize(v.dtype)
+        && let Some(p) = QuantParams::of(v.quantization.as_ref(), &v.shape, op)?
+    {
+        let mut data = v.data.clone();
+        p.dequantize(&mut data);
+        return Ok(Cow::Owned(data));
     }
     Ok(Cow::Borrowed(&v.data))
 }

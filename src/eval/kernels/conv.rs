@@ -13,11 +13,11 @@ pub(super) fn conv2d(cx: &Cx<'_>, o: &Conv2dOptions) -> Result<Vec<Value>> {
     let w = cx.input(1, "filter")?;
     let [n, h, wd, c] = cx.dims4(x, "input")?;
     let [oc, kh, kw, ic] = cx.dims4(w, "filter")?;
-    if ic == 0 || c % ic != 0 {
+    if ic == 0 || !c.is_multiple_of(ic) {
         return Err(cx.shape_err(format!("input channels {c} are not a multiple of filter channels {ic}")));
     }
     let groups = c / ic;
-    if oc % groups != 0 {
+    if !oc.is_multiple_of(groups) {
         return Err(cx.shape_err(format!("output channels {oc} are not a multiple of the group count {groups}")));
     }
     let per_group = (oc / groups).max(1);
@@ -67,7 +67,7 @@ pub(super) fn depthwise_conv2d(cx: &Cx<'_>, o: &DepthwiseConv2dOptions) -> Resul
     if one != 1 {
         return Err(cx.shape_err(format!("filter must be [1, H, W, C*M], is {:?}", w.shape)));
     }
-    if c == 0 || cm == 0 || cm % c != 0 {
+    if c == 0 || cm == 0 || !cm.is_multiple_of(c) {
         return Err(cx.shape_err(format!("filter channels {cm} are not a positive multiple of input channels {c}")));
     }
     let m = cm / c;

@@ -16,7 +16,7 @@ pub(super) fn fully_connected(cx: &Cx<'_>, o: &FullyConnectedOptions) -> Result<
     let w = cx.input(1, "weights")?;
     let [units, depth] = <[usize; 2]>::try_from(w.shape.as_slice())
         .map_err(|_| cx.shape_err(format!("weights must have rank 2, have shape {:?}", w.shape)))?;
-    if depth == 0 || x.len() % depth != 0 {
+    if depth == 0 || !x.len().is_multiple_of(depth) {
         return Err(cx.shape_err(format!("input of shape {:?} does not divide into rows of {depth}", x.shape)));
     }
     let rows = x.len() / depth;

@@ -13,7 +13,7 @@ pub(super) fn quantize(cx: &Cx<'_>) -> Result<Vec<Value>> {
     if !convert::is_quantized_type(out.dtype) {
         return Err(cx.unsupported(format!("output type {} (expected INT8, UINT8 or INT16)", out.dtype)));
     }
-    if !out.quantization.as_ref().is_some_and(|q| !q.scale.is_empty()) {
+    if out.quantization.as_ref().is_none_or(|q| q.scale.is_empty()) {
         return Err(cx.quant_err("the output has no quantization parameters"));
     }
     match x.dtype {

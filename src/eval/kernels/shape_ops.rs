@@ -42,7 +42,7 @@ fn resolve_shape(cx: &Cx<'_>, target: &[i64], n: usize) -> Result<Vec<usize>> {
     }
     match infer_at {
         Some(i) => {
-            if known == 0 || n % known != 0 {
+            if known == 0 || !n.is_multiple_of(known) {
                 return Err(bad());
             }
             if let Some(d) = shape.get_mut(i) {

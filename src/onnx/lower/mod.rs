@@ -265,6 +265,27 @@ impl<'a> LowerCtx<'a> {
         Ok(self.g.transpose(t, perm)?)
     }
 
+    /// Whether every value of `t` is known to be ≥ 0 (it comes from a
+    /// RELU-like op, possibly through layout ops), so that zero padding
+    /// cannot change a maximum.
+    pub fn is_nonnegative(&self, t: TensorId) -> bool {
+        let sg = self.g.subgraph();
+        let mut cur = t;
+        for _ in 0..64 {
+            let Some(op) = sg.operators.iter().find(|o| o.outputs.contains(&cur)) else { return false };
+            match &op.op {
+                Op::Relu | Op::Relu6 | Op::Logistic => return true,
+                Op::Conv2d(o) if matches!(o.activation, Activation::Relu | Activation::Relu6) => return true,
+                Op::Transpose | Op::Reshape { .. } | Op::MaxPool2d(_) | Op::Pad => match op.input(0) {
+                    Some(i) => cur = i,
+                    None => return false,
+                },
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// NCHW (or NCW / NCDHW) to channels-last.
     pub(crate) fn to_channels_last(&mut self, t: TensorId) -> Result<TensorId, LowerError> {
         let r = self.shape(t).rank() as i32;

@@ -60,6 +60,8 @@ fn lower_pool(ctx: &mut LowerCtx<'_>, node: &Node<'_>, max: bool) -> Result<(), 
         let p = node.attr_ints("pads")?.unwrap_or_else(|| vec![0; 4]);
         pads.padding = Padding::Valid;
         pads.explicit = Some(vec![(p[0], p[2]), (p[1], p[3])]);
+    } else if max && pads.explicit.is_some() && ctx.is_nonnegative(x) {
+        // Zero padding cannot raise the maximum of non-negative values.
     } else if pads.explicit.is_some() {
         return Err(LowerError::attr(format!(
             "{} padding {:?} is neither SAME nor VALID in TFLite terms",
