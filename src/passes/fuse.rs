@@ -1,0 +1,122 @@
+//! Fusions: activations into the op before them, and explicit zero PADs
+//! into convolutions where TFLite's SAME padding is exactly the same.
+
+use super::graph::{const_ints, Uses};
+use crate::model::*;
+
+fn activation_of(op: &Op) -> Option<Activation> {
+    match op {
+        Op::Relu => Some(Activation::Relu),
+        Op::Relu6 => Some(Activation::Relu6),
+        _ => None,
+    }
+}
+
+fn slot(op: &mut Op) -> Option<&mut Activation> {
+    match op {
+        Op::Conv2d(o) => Some(&mut o.activation),
+        Op::DepthwiseConv2d(o) => Some(&mut o.activation),
+        Op::FullyConnected(o) => Some(&mut o.activation),
+        Op::Add(o) | Op::Sub(o) => Some(&mut o.activation),
+        Op::Mul(a) | Op::Div(a) => Some(a),
+        Op::AveragePool2d(o) | Op::MaxPool2d(o) => Some(&mut o.activation),
+        _ => None,
+    }
+}
+
+/// Fuses RELU and RELU6 into a producer whose only reader they are.
+/// Returns the number fused.
+pub fn fuse_activations(sg: &mut Subgraph) -> usize {
+    let mut fused = 0;
+    loop {
+        let uses = Uses::of(sg);
+        let mut found = None;
+        for (i, op) in sg.operators.iter().enumerate() {
+            let Some(act) = activation_of(&op.op) else { continue };
+            let Some(x) = op.input(0) else { continue };
+            let Some(p) = uses.producer[x.index()] else { continue };
+            if uses.is_output[x.index()] || uses.consumers[x.index()].len() != 1 || sg.operators[p].outputs.len() != 1 {
+                continue;
+            }
+            let mut prod = sg.operators[p].op.clone();
+            // Integer ops keep their own output quantization; only fuse float.
+            if sg.tensors[x.index()].dtype != DType::F32 {
+                continue;
+            }
+            match slot(&mut prod) {
+                Some(a) if *a == Activation::None => {
+                    *a = act;
+                    found = Some((i, p, prod));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some((i, p, prod)) = found else { break };
+        let y = sg.operators[i].outputs[0];
+        sg.operators[p].op = prod;
+        sg.operators[p].outputs[0] = y;
+        sg.operators.remove(i);
+        fused += 1;
+    }
+    super::cleanup::compact(sg);
+    fused
+}
+
+/// Folds `PAD → CONV_2D/DEPTHWISE_CONV_2D (VALID)` into one SAME conv when
+/// the padding equals what SAME would add. Returns the number folded.
+pub fn fold_pads(sg: &mut Subgraph) -> usize {
+    let mut folded = 0;
+    loop {
+        let uses = Uses::of(sg);
+        let mut found = None;
+        for (i, op) in sg.operators.iter().enumerate() {
+            let (stride, dil, padding) = match &op.op {
+                Op::Conv2d(o) => ((o.stride_h, o.stride_w), (o.dilation_h, o.dilation_w), o.padding),
+                Op::DepthwiseConv2d(o) => ((o.stride_h, o.stride_w), (o.dilation_h, o.dilation_w), o.padding),
+                _ => continue,
+            };
+            if padding != Padding::Valid {
+                continue;
+            }
+            let (Some(y), Some(w)) = (op.input(0), op.input(1)) else { continue };
+            let Some(p) = uses.producer[y.index()] else { continue };
+            let pad = &sg.operators[p];
+            if pad.op != Op::Pad || uses.consumers[y.index()].len() != 1 || uses.is_output[y.index()] {
+                continue;
+            }
+            let (Some(x), Some(pt)) = (pad.input(0), pad.input(1)) else { continue };
+            let Some(pads) = const_ints(sg, pt) else { continue };
+            let xs = &sg.tensors[x.index()].shape;
+            let ws = &sg.tensors[w.index()].shape;
+            if xs.rank() != 4 || pads.len() != 8 || pads[0] != 0 || pads[1] != 0 || pads[6] != 0 || pads[7] != 0 {
+                continue;
+            }
+            let mut ok = true;
+            for (k, (s, d)) in [(stride.0, dil.0), (stride.1, dil.1)].iter().enumerate() {
+                let (Some(n), Some(kk)) = (xs.dims()[1 + k].fixed(), ws.dims()[1 + k].fixed()) else {
+                    ok = false;
+                    break;
+                };
+                let same = crate::onnx::lower::same_pads(Dim::Fixed(n), i64::from(kk), i64::from(*s), i64::from(*d));
+                if same != Some((pads[2 + 2 * k], pads[3 + 2 * k])) {
+                    ok = false;
+                }
+            }
+            if ok {
+                found = Some((i, x));
+                break;
+            }
+        }
+        let Some((i, x)) = found else { break };
+        sg.operators[i].inputs[0] = Some(x);
+        match &mut sg.operators[i].op {
+            Op::Conv2d(o) => o.padding = Padding::Same,
+            Op::DepthwiseConv2d(o) => o.padding = Padding::Same,
+            _ => {}
+        }
+        super::cleanup::remove_dead(sg);
+        folded += 1;
+    }
+    folded
+}

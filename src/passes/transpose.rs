@@ -1,0 +1,316 @@
+//! Transpose sinking: pushes TRANSPOSE ops toward the outputs through ops
+//! that commute with them (elementwise, concatenation, mean, pad, softmax
+//! over a fixed last axis, order-preserving reshapes), composes consecutive
+//! transposes and drops identities. Run to a fixed point, it removes the
+//! NCHW↔NHWC pairs the ONNX lowering wraps around layout-bound ops.
+
+use super::graph::*;
+use crate::model::*;
+
+/// How a consumer takes a transposed input.
+enum Sink {
+    /// Another transpose: compose.
+    Compose,
+    /// Elementwise on one input (or a softmax with the last axis fixed).
+    Unary,
+    /// Elementwise binary; the other operand is transposed alike or constant.
+    Binary,
+    /// Concatenation of transposed-alike or constant inputs.
+    Concat,
+    /// MEAN with constant axes.
+    Mean,
+    /// PAD with constant paddings.
+    Pad,
+    /// A reshape that reads the same memory order either way.
+    Reshape,
+}
+
+fn unary_op(op: &Op) -> bool {
+    matches!(op, Op::Relu | Op::Relu6 | Op::Logistic | Op::Tanh | Op::HardSwish | Op::Dequantize | Op::Quantize)
+}
+
+fn binary_op(op: &Op) -> bool {
+    matches!(op, Op::Add(_) | Op::Sub(_) | Op::Mul(_) | Op::Div(_))
+}
+
+/// Whether an operand is the same transpose's output, another transpose
+/// with the same permutation, or a constant that can be permuted.
+fn operand_ok(sg: &Subgraph, uses: &Uses, t: TensorId, y: TensorId, p: &[usize], rank: usize) -> bool {
+    if t == y {
+        return true;
+    }
+    // The output of a unary op on `y` is sunk in the same step (x · σ(x)).
+    if let Some(i) = uses.producer[t.index()] {
+        let op = &sg.operators[i];
+        if op.input(0) == Some(y) && op.inputs.len() == 1 && unary_op(&op.op) {
+            return true;
+        }
+    }
+    let tensor = &sg.tensors[t.index()];
+    if tensor.is_constant() {
+        return tensor.shape.rank() <= rank && permuted_constant(tensor, rank, &inverse(p)).is_some();
+    }
+    match uses.producer[t.index()] {
+        Some(i) => perm_of(sg, &sg.operators[i]).as_deref() == Some(p),
+        None => false,
+    }
+}
+
+/// Whether a reshape of `T_p(x)` reads `x` in the same order.
+fn order_preserving(x: &Shape, p: &[usize]) -> bool {
+    let mut last = None;
+    for &a in p {
+        if x.dims()[a] == Dim::Fixed(1) {
+            continue;
+        }
+        if last.is_some_and(|l| l > a) {
+            return false;
+        }
+        last = Some(a);
+    }
+    true
+}
+
+fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &[usize]) -> Option<Sink> {
+    let node = &sg.operators[c];
+    let r = p.len();
+    let out_rank = node.outputs.first().map(|o| sg.tensors[o.index()].shape.rank());
+    match &node.op {
+        Op::Transpose if node.input(0) == Some(y) && perm_of(sg, node).is_some() => Some(Sink::Compose),
+        op if unary_op(op) && node.inputs.len() == 1 => Some(Sink::Unary),
+        Op::Softmax { .. } if p.last() == Some(&(r - 1)) => Some(Sink::Unary),
+        op if binary_op(op) && out_rank == Some(r) => {
+            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r));
+            ok.then_some(Sink::Binary)
+        }
+        Op::Concatenation(o) if o.activation == Activation::None && out_rank == Some(r) => {
+            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r));
+            ok.then_some(Sink::Concat)
+        }
+        Op::Mean { .. } if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Mean),
+        Op::Pad if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Pad),
+        Op::Reshape { .. } if node.input(0) == Some(y) && order_preserving(&sg.tensors[x.index()].shape, p) => Some(Sink::Reshape),
+        _ => None,
+    }
+}
+
+/// Adds a tensor like `like` with another shape.
+fn add_like(sg: &mut Subgraph, like: TensorId, shape: Shape, suffix: &str) -> TensorId {
+    let mut t = sg.tensors[like.index()].clone();
+    t.name = format!("{}{suffix}", t.name);
+    t.shape = shape;
+    t.data = None;
+    sg.tensors.push(t);
+    TensorId(sg.tensors.len() as u32 - 1)
+}
+
+/// Rewrites consumer `c` to compute in `x`'s layout and returns a TRANSPOSE
+/// (with permutation `q`) to insert after it producing the old output.
+fn rewrite(
+    sg: &mut Subgraph,
+    uses: &Uses,
+    c: usize,
+    y: TensorId,
+    x: TensorId,
+    p: &[usize],
+    how: Sink,
+    renamed: &mut std::collections::HashMap<TensorId, TensorId>,
+) -> Option<Operator> {
+    let inv = inverse(p);
+    let r = p.len();
+    let z = sg.operators[c].outputs[0];
+    let after = |sg: &mut Subgraph, q: &[usize], z_new: TensorId| {
+        let perm: Vec<i32> = q.iter().map(|v| *v as i32).collect();
+        let pt = add_i32(sg, format!("{}/perm", sg.tensors[z.index()].name), &perm);
+        Operator::new(Op::Transpose, &[z_new, pt], &[z])
+    };
+    let replace_operands = |sg: &mut Subgraph| {
+        let inputs = sg.operators[c].inputs.clone();
+        for (slot, t) in inputs.iter().enumerate() {
+            let Some(t) = *t else { continue };
+            let new = if t == y {
+                x
+            } else if let Some(r) = renamed.get(&t) {
+                *r
+            } else if sg.tensors[t.index()].is_constant() {
+                let pc = permuted_constant(&sg.tensors[t.index()], r, &inv)?;
+                sg.tensors.push(pc);
+                TensorId(sg.tensors.len() as u32 - 1)
+            } else {
+                let producer = uses.producer[t.index()]?;
+                sg.operators[producer].input(0)?
+            };
+            sg.operators[c].inputs[slot] = Some(new);
+        }
+        Some(())
+    };
+    match how {
+        Sink::Compose => {
+            let q = perm_of(sg, &sg.operators[c])?;
+            let composed: Vec<i32> = q.iter().map(|i| p[*i] as i32).collect();
+            let pt = add_i32(sg, format!("{}/perm", sg.tensors[z.index()].name), &composed);
+            sg.operators[c].inputs = vec![Some(x), Some(pt)];
+            None
+        }
+        Sink::Reshape => {
+            sg.operators[c].inputs[0] = Some(x);
+            None
+        }
+        Sink::Unary | Sink::Binary | Sink::Concat => {
+            replace_operands(sg)?;
+            if let Op::Concatenation(o) = &mut sg.operators[c].op {
+                let a = if o.axis < 0 { o.axis + r as i32 } else { o.axis };
+                o.axis = p[usize::try_from(a).ok()?] as i32;
+            }
+            let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
+            let z_new = add_like(sg, z, shape, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            renamed.insert(z, z_new);
+            Some(after(sg, p, z_new))
+        }
+        Sink::Pad => {
+            let pads = const_ints(sg, sg.operators[c].input(1)?)?;
+            let mut new = vec![0i32; 2 * r];
+            for i in 0..r {
+                new[2 * p[i]] = pads[2 * i] as i32;
+                new[2 * p[i] + 1] = pads[2 * i + 1] as i32;
+            }
+            let t = sg.tensors.len();
+            sg.tensors.push(Tensor::new(format!("{}/paddings", sg.tensors[z.index()].name), DType::I32, Shape::new([r as u32, 2])).with_data(ConstData::from_slice(&new)));
+            sg.operators[c].inputs = vec![Some(x), Some(TensorId(t as u32))];
+            let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
+            let z_new = add_like(sg, z, shape, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(after(sg, p, z_new))
+        }
+        Sink::Mean => {
+            let Op::Mean { keep_dims } = sg.operators[c].op else { return None };
+            let axes: Vec<usize> = const_ints(sg, sg.operators[c].input(1)?)?
+                .iter()
+                .map(|a| usize::try_from(if *a < 0 { a + r as i64 } else { *a }).ok().filter(|a| *a < r))
+                .collect::<Option<_>>()?;
+            let new_axes: Vec<i32> = axes.iter().map(|a| p[*a] as i32).collect();
+            let at = add_i32(sg, format!("{}/axes", sg.tensors[z.index()].name), &new_axes);
+            sg.operators[c].inputs = vec![Some(x), Some(at)];
+            let x_shape = sg.tensors[x.index()].shape.clone();
+            if keep_dims {
+                let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
+                let z_new = add_like(sg, z, shape, "/sunk");
+                sg.operators[c].outputs[0] = z_new;
+                return Some(after(sg, p, z_new));
+            }
+            let remaining: Vec<usize> = (0..r).filter(|i| !axes.contains(i)).collect();
+            let mut zs: Vec<usize> = remaining.iter().map(|i| p[*i]).collect();
+            zs.sort_unstable();
+            let q: Vec<usize> = remaining.iter().map(|i| zs.iter().position(|v| *v == p[*i]).unwrap_or(0)).collect();
+            if is_identity(&q) {
+                return None;
+            }
+            let shape = Shape::from_dims(zs.iter().map(|a| x_shape.dims()[*a]).collect());
+            let z_new = add_like(sg, z, shape, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(after(sg, &q, z_new))
+        }
+    }
+}
+
+/// Sinks one transpose if possible. Returns whether the graph changed.
+fn sink_one(sg: &mut Subgraph) -> bool {
+    let uses = Uses::of(sg);
+    for i in 0..sg.operators.len() {
+        let Some(p) = perm_of(sg, &sg.operators[i]) else { continue };
+        let (Some(x), y) = (sg.operators[i].input(0), sg.operators[i].outputs[0]) else { continue };
+        if uses.is_output[y.index()] || uses.consumers[y.index()].is_empty() {
+            continue;
+        }
+        let mut consumers: Vec<usize> = uses.consumers[y.index()].iter().map(|(c, _)| *c).collect();
+        consumers.sort_unstable();
+        consumers.dedup();
+        let plan: Option<Vec<Sink>> = consumers.iter().map(|c| classify(sg, &uses, *c, y, x, &p)).collect();
+        let Some(plan) = plan else { continue };
+        // Unary consumers first: binary ones may read their outputs.
+        let mut steps: Vec<(usize, Sink)> = consumers.into_iter().zip(plan).collect();
+        steps.sort_by_key(|(c, how)| (matches!(how, Sink::Binary | Sink::Concat), *c));
+        let before = sg.clone();
+        let mut inserts: Vec<(usize, Operator)> = Vec::new();
+        let mut renamed = std::collections::HashMap::new();
+        let mut ok = true;
+        for (c, how) in steps {
+            let c = &c;
+            match rewrite(sg, &uses, *c, y, x, &p, how, &mut renamed) {
+                Some(t) => inserts.push((*c, t)),
+                None if matches!(sg.operators[*c].op, Op::Transpose | Op::Reshape { .. } | Op::Mean { .. }) => {}
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if !ok {
+            *sg = before;
+            continue;
+        }
+        inserts.sort_by(|a, b| b.0.cmp(&a.0));
+        for (c, t) in inserts {
+            sg.operators.insert(c + 1, t);
+        }
+        return true;
+    }
+    false
+}
+
+/// Replaces identity transposes by their input.
+fn drop_identities(sg: &mut Subgraph) -> usize {
+    let mut removed = 0;
+    loop {
+        let uses = Uses::of(sg);
+        let found = sg.operators.iter().enumerate().find_map(|(i, op)| {
+            let p = perm_of(sg, op)?;
+            is_identity(&p).then_some(i)
+        });
+        let Some(i) = found else { break };
+        let (Some(x), y) = (sg.operators[i].input(0), sg.operators[i].outputs[0]) else { break };
+        if uses.is_output[y.index()] {
+            // Keep the output's name: let the producer write it directly.
+            let x_free = uses.producer[x.index()].is_some() && !uses.is_output[x.index()] && !sg.inputs.contains(&x);
+            if !x_free {
+                break;
+            }
+            let name = sg.tensors[y.index()].name.clone();
+            sg.tensors[x.index()].name = name;
+            for o in sg.outputs.iter_mut() {
+                if *o == y {
+                    *o = x;
+                }
+            }
+        }
+        for op in sg.operators.iter_mut() {
+            for t in op.inputs.iter_mut().flatten() {
+                if *t == y {
+                    *t = x;
+                }
+            }
+        }
+        sg.operators.remove(i);
+        removed += 1;
+    }
+    removed
+}
+
+/// Runs sinking to a fixed point on one subgraph. Returns the number of
+/// TRANSPOSE ops removed.
+pub fn sink_transposes(sg: &mut Subgraph) -> usize {
+    let count = |sg: &Subgraph| sg.operators.iter().filter(|o| o.op == Op::Transpose).count();
+    let before = count(sg);
+    let limit = 4 * sg.operators.len() + 16;
+    for _ in 0..limit {
+        drop_identities(sg);
+        super::cleanup::remove_dead(sg);
+        if !sink_one(sg) {
+            break;
+        }
+    }
+    drop_identities(sg);
+    super::cleanup::remove_dead(sg);
+    before.saturating_sub(count(sg))
+}
