@@ -359,7 +359,7 @@ fn conv2d_same_equals_pad_then_valid() {
         Ok(())
     });
     let x = Value::from_f32(vec![1, 6, 6, 3], r.vec(108, 1.0));
-    assert_eq!(run1(&same, &[x.clone()]), run1(&padded, &[x]));
+    assert_eq!(run1(&same, std::slice::from_ref(&x)), run1(&padded, &[x]));
 }
 
 // ---------------------------------------------------------------------------
@@ -392,7 +392,9 @@ fn depthwise_multiplier_2_hand_computed() {
 #[test]
 fn depthwise_matches_the_naive_formula() {
     let mut r = Rng::new(11);
-    let cases: &[([usize; 4], (usize, usize), usize, ConvCfg)] = &[
+    // (input shape, kernel size, multiplier, configuration)
+    type Case = ([usize; 4], (usize, usize), usize, ConvCfg);
+    let cases: &[Case] = &[
         ([1, 8, 8, 4], (3, 3), 1, ConvCfg { stride: (1, 1), dilation: (1, 1), same: true }),
         ([2, 9, 9, 3], (3, 3), 2, ConvCfg { stride: (2, 2), dilation: (1, 1), same: false }),
         ([1, 7, 9, 3], (3, 2), 2, ConvCfg { stride: (2, 2), dilation: (1, 1), same: true }),
@@ -968,11 +970,11 @@ fn element_limit() {
     });
     let x = Value::from_f32(vec![1, 4], seq(4));
     // The op output is over the limit: reported at the operator.
-    let err = Evaluator::new(&m).with_max_elements(50).run(0, &[x.clone()]).unwrap_err();
+    let err = Evaluator::new(&m).with_max_elements(50).run(0, std::slice::from_ref(&x)).unwrap_err();
     assert!(matches!(err.root(), EvalError::Limit { .. }), "{err}");
     assert!(matches!(err, EvalError::At { .. }), "{err}");
     // The input itself is over the limit.
-    let err = Evaluator::new(&m).with_max_elements(3).run(0, &[x.clone()]).unwrap_err();
+    let err = Evaluator::new(&m).with_max_elements(3).run(0, std::slice::from_ref(&x)).unwrap_err();
     assert!(matches!(err, EvalError::Limit { .. }), "{err}");
     assert_eq!(run1(&m, &[x]).shape, [1, 104]);
 
@@ -1025,6 +1027,10 @@ fn eval_op_rejects_malformed_operands() {
     let img = Value::from_f32(vec![1, 2, 2, 1], vec![1.0; 4]);
     let zero_stride = Op::Conv2d(Conv2dOptions::new(Padding::Same, 0, 1));
     assert!(matches!(eval_op(&zero_stride, &[Some(&img), Some(&w), None], &[&out]), Err(EvalError::Shape { .. })));
+    // An input without channels.
+    let empty = Value::from_f32(vec![1, 2, 2, 0], Vec::new());
+    let conv = Op::Conv2d(Conv2dOptions::default());
+    assert!(matches!(eval_op(&conv, &[Some(&empty), Some(&w), None], &[&out]), Err(EvalError::Shape { .. })));
 }
 
 // ---------------------------------------------------------------------------
@@ -1049,5 +1055,85 @@ fn resnet18_sized_conv_timing() {
     println!("1x56x56x64 * 64x3x3x64 conv: {elapsed:?}");
     if !cfg!(debug_assertions) {
         assert!(elapsed.as_secs_f64() < 1.0, "took {elapsed:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Files made by TensorFlow's converter
+// ---------------------------------------------------------------------------
+
+/// Reads `tests/fixtures/tf/{name}.tflite`.
+fn tf_fixture(name: &str) -> Model {
+    let path = format!("{}/tests/fixtures/tf/{name}.tflite", env!("CARGO_MANIFEST_DIR"));
+    tflite_forge::read(&std::fs::read(path).expect("fixture exists")).expect("fixture reads")
+}
+
+#[test]
+fn tf_int8_cnn_tracks_its_fp32_twin() {
+    // Both files come from the same Keras model (conv + folded BN + relu,
+    // max pool, depthwise + relu6, 1x1 conv, mean, dense, softmax); the
+    // full-integer one, evaluated with requantization after every op, stays
+    // within a few output steps of the float one.
+    let (fp, q) = (tf_fixture("small_cnn_fp32"), tf_fixture("small_cnn_int8"));
+    let sg = &q.subgraphs[0];
+    let input = &sg.tensors[sg.inputs[0].index()];
+    let output = &sg.tensors[sg.outputs[0].index()];
+    let in_q = input.quantization.clone().expect("quantized input");
+    let out_step = f64::from(output.quantization.as_ref().expect("quantized output").scale[0]);
+    let (s, z) = (f64::from(in_q.scale[0]), in_q.zero_point[0] as f64);
+    for seed in 1..4 {
+        let raw = Rng::new(seed).vec(32 * 32 * 3, 2.0).iter().map(|v| ((f64::from(*v) / s).round() + z).clamp(-128.0, 127.0)).collect();
+        let xq = Value::new(DType::I8, vec![1, 32, 32, 3], raw).with_quantization(in_q.clone());
+        let xf: Vec<f32> = xq.dequantized().expect("dequantize").iter().map(|v| *v as f32).collect();
+        let yq = run1(&q, &[xq]);
+        let yf = run1(&fp, &[Value::from_f32(vec![1, 32, 32, 3], xf)]);
+        assert_eq!((yq.dtype, &yq.shape), (DType::I8, &yf.shape));
+        let real = yq.dequantized().expect("dequantize");
+        let worst = real.iter().zip(&yf.data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= 3.0 * out_step, "seed {seed}: int8 is {} steps off", worst / out_step);
+    }
+}
+
+#[test]
+fn tf_dynamic_batch_file_runs_with_batch_3() {
+    let m = tf_fixture("dynamic_batch_fp32");
+    let sg = &m.subgraphs[0];
+    assert_eq!(sg.tensors[sg.inputs[0].index()].shape.dim(0), Some(Dim::Dynamic));
+    let x = Rng::new(8).vec(3 * 8, 1.0);
+    let y = run1(&m, &[Value::from_f32(vec![3, 8], x.clone())]);
+    assert_eq!(y.shape, [3, 4]);
+    for (b, row) in x.chunks(8).enumerate() {
+        let one = run1(&m, &[Value::from_f32(vec![1, 8], row.to_vec())]);
+        assert_eq!(one.data, y.data[b * 4..b * 4 + 4], "batch row {b}");
+    }
+}
+
+#[test]
+fn tf_files_give_values_or_errors() {
+    // Every converter file evaluates, or fails with a typed error (some hold
+    // ops without a reference kernel, such as RESIZE_BILINEAR).
+    for name in ["resblock_fp32", "mlp_act_fp32", "misc_ops_fp32", "misc_ops_uint8", "multi_io_fp32", "multi_io_int8_floatio"] {
+        let m = tf_fixture(name);
+        let sg = &m.subgraphs[0];
+        let mut r = Rng::new(4);
+        let inputs: Vec<Value> = sg
+            .inputs
+            .iter()
+            .map(|id| {
+                let t = &sg.tensors[id.index()];
+                let shape: Vec<usize> = t.shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
+                let n = shape.iter().product();
+                let data = match t.dtype {
+                    DType::U8 => (0..n).map(|_| r.below(256) as f64).collect(),
+                    DType::I8 => (0..n).map(|_| r.below(256) as f64 - 128.0).collect(),
+                    _ => r.vec(n, 1.0).into_iter().map(f64::from).collect(),
+                };
+                Value::new(t.dtype, shape, data)
+            })
+            .collect();
+        match Evaluator::new(&m).run(0, &inputs) {
+            Ok(out) => assert!(out.iter().all(|v| v.data.iter().all(|x| x.is_finite())), "{name}"),
+            Err(e) => assert!(matches!(e.root(), EvalError::Unsupported { .. }), "{name}: {e}"),
+        }
     }
 }

@@ -18,6 +18,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod onnx_tiers;
 mod venv;
 
 use std::path::{Path, PathBuf};
@@ -26,10 +27,10 @@ use std::process::Command;
 use serde_json::{json, Value};
 use tflite_forge::write::{write_with, BufferPlacement, WriteOptions};
 
-struct Outcome {
-    name: String,
-    status: &'static str,
-    detail: String,
+pub(crate) struct Outcome {
+    pub name: String,
+    pub status: &'static str,
+    pub detail: String,
 }
 
 fn main() {
@@ -84,12 +85,16 @@ fn main() {
         }));
     }
     reader_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
+    onnx_tiers::model_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
+    let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
 
     if !jobs.is_empty() {
         outcomes.extend(run_jobs(&root, &python, &out, &jobs));
     }
 
-    let (mut passed, mut failed, skipped) = (0, 0, 0);
+    let (mut passed, mut failed) = (0, 0);
+    // Node cases that cannot be converted end as unsupported, with a reason.
+    let skipped: usize = unsupported.iter().filter(|(k, _)| !k.starts_with('(')).map(|(_, v)| *v).sum();
     for o in &outcomes {
         match o.status {
             "passed" => passed += 1,
@@ -102,8 +107,18 @@ fn main() {
             println!("{mark} {}: {}", o.name, o.detail);
         }
     }
+    if !unsupported.is_empty() {
+        let node_passed = outcomes.iter().filter(|o| o.name.starts_with("node/") && o.status == "passed").count();
+        let node_failed = outcomes.iter().filter(|o| o.name.starts_with("node/") && o.status != "passed").count();
+        println!("node tier: {node_passed} passed, {node_failed} failed (converted but wrong), unsupported by reason: {unsupported:?}");
+    }
+    if selected("model/") && outcomes.iter().any(|o| o.name.starts_with("model/")) {
+        for l in onnx_tiers::ort_latencies(&root) {
+            println!("{l}");
+        }
+    }
     let report = json!({
-        "passed": passed, "failed": failed, "skipped": skipped,
+        "passed": passed, "failed": failed, "skipped": skipped, "unsupported": unsupported,
         "cases": outcomes.iter().map(|o| json!({"name": o.name, "status": o.status, "detail": o.detail})).collect::<Vec<_>>(),
     });
     let _ = std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(&report).unwrap_or_default());

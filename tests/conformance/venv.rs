@@ -34,13 +34,23 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     }
 }
 
-/// Returns the venv's python, creating the venv if needed.
+/// Returns the python of the main venv (requirements.txt), creating it if needed.
 pub fn ensure(root: &Path) -> Result<PathBuf, String> {
-    let req = root.join("tests/conformance/requirements.txt");
+    ensure_from(root, "requirements.txt", "venv")
+}
+
+/// Hash of some bytes, for cache keys.
+pub fn key(parts: &[&[u8]]) -> u64 {
+    parts.iter().fold(0u64, |h, p| h ^ fnv(p).rotate_left(7))
+}
+
+/// Returns the python of a venv made from `tests/conformance/<file>`.
+pub fn ensure_from(root: &Path, file: &str, prefix: &str) -> Result<PathBuf, String> {
+    let req = root.join("tests/conformance").join(file);
     let text = std::fs::read(&req).map_err(|e| format!("{}: {e}", req.display()))?;
     let python = std::env::var("TFLITE_FORGE_BASE_PYTHON").unwrap_or_else(|_| "python3".into());
     let cache = cache_dir();
-    let venv = cache.join(format!("venv-{:016x}", fnv(&text)));
+    let venv = cache.join(format!("{prefix}-{:016x}", fnv(&text)));
     let py = venv.join("bin/python");
     let marker = venv.join(".complete");
     if marker.exists() && py.exists() {
@@ -55,7 +65,7 @@ pub fn ensure(root: &Path) -> Result<PathBuf, String> {
             .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r"])
             .arg(&req)
             .env("PIP_CACHE_DIR", cache.join("pip")),
-        "pip install -r tests/conformance/requirements.txt",
+        "pip install -r tests/conformance/<requirements>",
     )?;
     std::fs::write(&marker, b"ok").map_err(|e| format!("{}: {e}", marker.display()))?;
     Ok(py)

@@ -13,13 +13,14 @@ pub(super) fn conv2d(cx: &Cx<'_>, o: &Conv2dOptions) -> Result<Vec<Value>> {
     let w = cx.input(1, "filter")?;
     let [n, h, wd, c] = cx.dims4(x, "input")?;
     let [oc, kh, kw, ic] = cx.dims4(w, "filter")?;
-    if ic == 0 || !c.is_multiple_of(ic) {
-        return Err(cx.shape_err(format!("input channels {c} are not a multiple of filter channels {ic}")));
+    if c == 0 || ic == 0 || !c.is_multiple_of(ic) {
+        return Err(cx.shape_err(format!("input channels {c} are not a positive multiple of filter channels {ic}")));
     }
     let groups = c / ic;
     if !oc.is_multiple_of(groups) {
         return Err(cx.shape_err(format!("output channels {oc} are not a multiple of the group count {groups}")));
     }
+    // At least 1, so output channel / per_group is a group index even for oc = 0.
     let per_group = (oc / groups).max(1);
     let bounds = cx.activation(o.activation)?;
     let ry = Window::new(cx, h, kh, o.stride_h, o.dilation_h, o.padding, "height")?;

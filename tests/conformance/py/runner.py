@@ -760,6 +760,15 @@ def _run_expected(job):
         extra["max_abs_rel"] = worst_rel
         metrics.append("max_abs_rel=%.3g" % worst_rel)
 
+    # Optional model-level criteria: max|a-b| <= max_abs_rel_tol * max|ref|
+    # and cosine >= min_cosine on every float output.
+    rel_tol, min_cos = job.get("max_abs_rel_tol"), job.get("min_cosine")
+    for info in per_output:
+        if rel_tol is not None and info.get("max_abs_rel") is not None and info["max_abs_rel"] > rel_tol:
+            fails.append("%s: max_abs_rel %.3g > %g" % (info["label"], info["max_abs_rel"], rel_tol))
+        if min_cos is not None and info.get("cosine") is not None and info["cosine"] < min_cos:
+            fails.append("%s: cosine %.9f < %g" % (info["label"], info["cosine"], min_cos))
+
     lat_note, lat_err = "", None
     if lat_spec is not None:
         # Timed whatever the comparison gave: a slow wrong model is still slow.

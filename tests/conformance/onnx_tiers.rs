@@ -1,0 +1,204 @@
+//! The ONNX tiers: real torchvision exports (model tier) and the ONNX
+//! backend node tests (node tier), converted by us and judged by LiteRT
+//! against onnxruntime's or the test's expected outputs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout, OnnxError};
+use tflite_forge::Op;
+
+use crate::{venv, Outcome};
+
+fn count_transposes(m: &tflite_forge::Model) -> usize {
+    m.subgraphs.iter().flat_map(|s| &s.operators).filter(|o| o.op == Op::Transpose).count()
+}
+
+fn total_ops(m: &tflite_forge::Model) -> usize {
+    m.subgraphs.iter().map(|s| s.operators.len()).sum()
+}
+
+/// Exports the models once per (requirements, script) version into the cache.
+fn exports(root: &Path) -> Result<PathBuf, String> {
+    let py = venv::ensure_from(root, "requirements-models.txt", "models-venv")?;
+    let script = root.join("tests/conformance/py/export_models.py");
+    let req = std::fs::read(root.join("tests/conformance/requirements-models.txt")).map_err(|e| e.to_string())?;
+    let code = std::fs::read(&script).map_err(|e| e.to_string())?;
+    let dir = venv::cache_dir().join(format!("exports-{:016x}", venv::key(&[&req, &code])));
+    if dir.join(".complete").exists() {
+        return Ok(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("conformance: exporting torchvision models to {} (cached for later runs)", dir.display());
+    let out = Command::new(&py).arg(&script).arg(&dir).output().map_err(|e| format!("export_models.py: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("export_models.py failed: {}", String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")));
+    }
+    std::fs::write(dir.join(".complete"), b"ok").map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// The model tier: each export converts, runs at batch 1 and 2, matches
+/// onnxruntime, and has no TRANSPOSE (NHWC I/O) or at most one (NCHW I/O).
+pub fn model_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
+    if !selected("model/") {
+        return;
+    }
+    let dir = match exports(root) {
+        Ok(d) => d,
+        Err(e) => {
+            outcomes.push(Outcome { name: "model/exports".into(), status: "failed", detail: e });
+            return;
+        }
+    };
+    let index: Vec<Value> = match std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+        Some(v) => v,
+        None => {
+            outcomes.push(Outcome { name: "model/exports".into(), status: "failed", detail: "no index.json".into() });
+            return;
+        }
+    };
+    for entry in index {
+        let name = format!("model/{}", entry["name"].as_str().unwrap_or("?"));
+        if !selected(&name) {
+            continue;
+        }
+        if let Some(e) = entry["error"].as_str() {
+            outcomes.push(Outcome { name, status: "failed", detail: format!("export failed: {e}") });
+            continue;
+        }
+        let onnx = dir.join(entry["onnx"].as_str().unwrap_or(""));
+        for (layout, tag) in [(IoLayout::Nhwc, "nhwc"), (IoLayout::KeepNchw, "nchw")] {
+            let mut opts = ConvertOptions::default();
+            opts.layout = layout;
+            let conv = match convert_file(&onnx, &opts) {
+                Ok(c) => c,
+                Err(e) => {
+                    outcomes.push(Outcome { name: format!("{name}/{tag}/converts"), status: "failed", detail: e.to_string() });
+                    continue;
+                }
+            };
+            let t = count_transposes(&conv.model);
+            let limit = if layout == IoLayout::Nhwc { 0 } else { 1 };
+            let n_ops = total_ops(&conv.model);
+            let mut detail = format!("{n_ops} ops, {t} TRANSPOSE (limit {limit})");
+            let mut ok = t <= limit;
+            if entry["model"].as_str() == Some("resnet18") && layout == IoLayout::Nhwc {
+                detail.push_str(", ResNet-18 limit 38 ops");
+                ok &= n_ops <= 38;
+            }
+            outcomes.push(Outcome { name: format!("{name}/{tag}/converts_without_transposes"), status: if ok { "passed" } else { "failed" }, detail });
+            let path = out.join(format!("{}.{tag}.tflite", name.replace('/', "__")));
+            match tflite_forge::write(&conv.model) {
+                Ok(b) => std::fs::write(&path, b).expect("write model"),
+                Err(e) => {
+                    outcomes.push(Outcome { name: format!("{name}/{tag}/writes"), status: "failed", detail: e.to_string() });
+                    continue;
+                }
+            }
+            for b in entry["batches"].as_array().into_iter().flatten() {
+                let batch = b["batch"].as_u64().unwrap_or(0);
+                if layout == IoLayout::KeepNchw && batch != 1 {
+                    continue;
+                }
+                let model = entry["model"].as_str().unwrap_or("");
+                let latency = (layout == IoLayout::Nhwc && batch == 1 && matches!(model, "resnet18" | "mobilenet_v2")).then(|| json!({"runs": 20, "threads": 1}));
+                jobs.push(json!({
+                    "name": format!("{name}/{tag}/batch{batch}_matches_onnxruntime"),
+                    "kind": "expected", "model": path,
+                    "inputs": [dir.join(b["input"].as_str().unwrap_or(""))],
+                    "outputs": [dir.join(b["output"].as_str().unwrap_or(""))],
+                    "input_layout": [if layout == IoLayout::Nhwc { "nhwc" } else { "same" }],
+                    "rtol": 0.0, "atol": 1.0, "max_abs_rel_tol": 1e-4, "min_cosine": 0.99999,
+                    "resize": true, "delegate": "default",
+                    "latency": latency,
+                }));
+            }
+        }
+    }
+}
+
+/// Runs onnxruntime's latency script for the latency-reported models.
+pub fn ort_latencies(root: &Path) -> Vec<String> {
+    let Ok(py) = venv::ensure(root) else { return vec![] };
+    let Ok(dir) = exports(root) else { return vec![] };
+    let mut lines = Vec::new();
+    for m in ["resnet18", "mobilenet_v2"] {
+        let out = Command::new(&py)
+            .arg(root.join("tests/conformance/py/ort_latency.py"))
+            .arg(dir.join(format!("{m}.legacy.onnx")))
+            .arg(dir.join(format!("{m}.legacy.b1.input.npy")))
+            .args(["--runs", "20"])
+            .output();
+        if let Ok(o) = out {
+            lines.push(format!("onnxruntime {m}: {}", String::from_utf8_lossy(&o.stdout).trim()));
+        }
+    }
+    lines
+}
+
+/// The node tier: every ONNX backend node test whose ops are all in the
+/// lowering table (or folded) is converted with the NCHW interface and run;
+/// what cannot be converted is reported by reason code.
+pub fn node_tier(root: &Path, python: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) -> BTreeMap<String, usize> {
+    let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
+    if !selected("node/") {
+        return unsupported;
+    }
+    let dir = out.join("node_cases");
+    let st = Command::new(python).arg(root.join("tests/conformance/py/onnx_node_cases.py")).arg(&dir).output();
+    if !st.as_ref().is_ok_and(|o| o.status.success()) {
+        outcomes.push(Outcome { name: "node/dump".into(), status: "failed", detail: "onnx_node_cases.py failed".into() });
+        return unsupported;
+    }
+    let index: Vec<Value> = std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let registry = tflite_forge::onnx::Registry::default();
+    let known: Vec<&str> = registry.entries().iter().map(|e| e.op_type).chain(tflite_forge::onnx::table::FOLDABLE.iter().copied()).collect();
+    let mut out_of_scope = 0;
+    for case in index {
+        let cname = case["name"].as_str().unwrap_or("?").to_string();
+        let name = format!("node/{cname}");
+        if !selected(&name) {
+            continue;
+        }
+        let ops: Vec<&str> = case["op_types"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+        if ops.is_empty() || !ops.iter().all(|o| known.contains(o)) || case["dumpable"].as_bool() == Some(false) {
+            out_of_scope += 1;
+            continue;
+        }
+        let cdir = dir.join(case["dir"].as_str().unwrap_or(&cname));
+        let mut opts = ConvertOptions::default();
+        opts.layout = IoLayout::KeepNchw;
+        match convert_file(cdir.join("model.onnx"), &opts) {
+            Err(OnnxError::UnsupportedOnnxOp { reason_code, .. }) => {
+                *unsupported.entry(reason_code.as_str().to_string()).or_default() += 1;
+            }
+            Err(e) => {
+                *unsupported.entry("invalid_model".to_string()).or_default() += 1;
+                let _ = e;
+            }
+            Ok(conv) => {
+                let path = out.join(format!("node__{cname}.tflite"));
+                match tflite_forge::write(&conv.model) {
+                    Ok(b) => std::fs::write(&path, b).expect("write node case"),
+                    Err(e) => {
+                        outcomes.push(Outcome { name, status: "failed", detail: format!("write: {e}") });
+                        continue;
+                    }
+                }
+                let n_in = case["n_inputs"].as_u64().unwrap_or(0);
+                let n_out = case["n_outputs"].as_u64().unwrap_or(0);
+                jobs.push(json!({
+                    "name": name, "kind": "expected", "model": path,
+                    "inputs": (0..n_in).map(|i| cdir.join(format!("input_{i}.npy"))).collect::<Vec<_>>(),
+                    "outputs": (0..n_out).map(|i| cdir.join(format!("output_{i}.npy"))).collect::<Vec<_>>(),
+                    "rtol": 1e-4, "atol": 1e-5, "resize": true, "delegate": "default",
+                }));
+            }
+        }
+    }
+    unsupported.insert("(op not in the table)".into(), out_of_scope);
+    unsupported
+}
