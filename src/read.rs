@@ -162,20 +162,20 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
         (B::MEAN, O::ReducerOptions(x)) => Op::Mean { keep_dims: x.keep_dims },
         (B::RESHAPE, O::ReshapeOptions(x)) => Op::Reshape { new_shape: x.new_shape.clone() },
         (B::RESHAPE, O::NONE) => Op::Reshape { new_shape: None },
-        (B::TRANSPOSE, O::TransposeOptions(_)) => Op::Transpose,
+        (B::TRANSPOSE, O::TransposeOptions(_) | O::NONE) => Op::Transpose,
         (B::CONCATENATION, O::ConcatenationOptions(x)) => Op::Concatenation(ConcatenationOptions {
             axis: x.axis,
             activation: activation(x.fused_activation_function)?,
         }),
-        (B::PAD, O::PadOptions(_)) => Op::Pad,
+        (B::PAD, O::PadOptions(_) | O::NONE) => Op::Pad,
         (B::SOFTMAX, O::SoftmaxOptions(x)) => Op::Softmax { beta: x.beta },
         (B::LOGISTIC, O::NONE) => Op::Logistic,
         (B::RELU, O::NONE) => Op::Relu,
         (B::RELU6, O::NONE) => Op::Relu6,
         (B::TANH, O::NONE) => Op::Tanh,
-        (B::HARD_SWISH, O::HardSwishOptions(_)) => Op::HardSwish,
-        (B::QUANTIZE, O::QuantizeOptions(_)) => Op::Quantize,
-        (B::DEQUANTIZE, O::DequantizeOptions(_)) => Op::Dequantize,
+        (B::HARD_SWISH, O::HardSwishOptions(_) | O::NONE) => Op::HardSwish,
+        (B::QUANTIZE, O::QuantizeOptions(_) | O::NONE) => Op::Quantize,
+        (B::DEQUANTIZE, O::DequantizeOptions(_) | O::NONE) => Op::Dequantize,
         _ => return None,
     })
 }
@@ -185,7 +185,18 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
 fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::BuiltinOptions2T) -> Op {
     if options2 == fb::BuiltinOptions2T::NONE {
         if let Some(op) = typed_op(code, &options) {
-            if options_of(&op).0 == options {
+            let written = options_of(&op).0;
+            // Options tables without fields carry nothing: a missing one
+            // reads the same as an empty one.
+            let fieldless = matches!(
+                written,
+                fb::BuiltinOptionsT::TransposeOptions(_)
+                    | fb::BuiltinOptionsT::PadOptions(_)
+                    | fb::BuiltinOptionsT::HardSwishOptions(_)
+                    | fb::BuiltinOptionsT::QuantizeOptions(_)
+                    | fb::BuiltinOptionsT::DequantizeOptions(_)
+            );
+            if written == options || (fieldless && options == fb::BuiltinOptionsT::NONE) {
                 return op;
             }
         }
