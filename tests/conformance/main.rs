@@ -35,7 +35,10 @@ pub(crate) struct Outcome {
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = root.join("target/conformance");
+    // Work files go to a per-run directory so concurrent runs don't collide;
+    // the report goes to target/conformance/report.json.
+    let report_dir = root.join("target/conformance");
+    let out = report_dir.join(format!("run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).expect("create target/conformance");
     let filter = std::env::var("CONFORMANCE_FILTER").unwrap_or_default();
@@ -121,7 +124,10 @@ fn main() {
         "passed": passed, "failed": failed, "skipped": skipped, "unsupported": unsupported,
         "cases": outcomes.iter().map(|o| json!({"name": o.name, "status": o.status, "detail": o.detail})).collect::<Vec<_>>(),
     });
-    let _ = std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(&report).unwrap_or_default());
+    let _ = std::fs::write(report_dir.join("report.json"), serde_json::to_vec_pretty(&report).unwrap_or_default());
+    if std::env::var_os("CONFORMANCE_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&out);
+    }
     println!("conformance: {passed} passed, {failed} failed, {skipped} skipped");
     if failed > 0 || passed == 0 {
         std::process::exit(1);

@@ -364,7 +364,7 @@ pub(crate) fn lower_graph(graph: &OGraph, registry: &Registry, options: &Convert
     }
     for name in &graph.inputs {
         let v = graph.value(name).cloned().unwrap_or_default();
-        let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type")))?;
+        let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type, or an element type TFLite does not support")))?;
         let dims = v.shape.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no shape (unknown rank)")))?;
         let dims = onnx_to_tflite_dims(&dims, name, options);
         let image = dims.len() == 4 && options.layout == IoLayout::Nhwc;
@@ -400,6 +400,20 @@ pub(crate) fn lower_graph(graph: &OGraph, registry: &Registry, options: &Convert
     }
     let mut used_outputs: Vec<TensorId> = Vec::new();
     for name in &graph.outputs {
+        // A folded output keeps its ONNX type (no narrowing to int32).
+        if let Some(Val::Const(d)) = ctx.env.get(name).cloned() {
+            let shape = Shape::new(d.dims.iter().map(|x| *x as u32));
+            let t = ctx.g.constant(name, d.dtype, shape, ConstData::from_bytes(d.bytes));
+            ctx.materialized.insert(name.clone(), t);
+        }
+        if let Some(Val::Shape { dims, scalar }) = ctx.env.get(name).cloned() {
+            let v: Option<Vec<i64>> = dims.iter().map(ODim::known).collect();
+            if let Some(v) = v {
+                let shape = if scalar { Shape::scalar() } else { Shape::new([v.len() as u32]) };
+                let t = ctx.g.constant(name, DType::I64, shape, ConstData::from_slice(&v));
+                ctx.materialized.insert(name.clone(), t);
+            }
+        }
         let mut t = ctx.tensor_of(name).map_err(|e| OnnxError::Invalid(format!("output {name:?}: {}", e.detail)))?;
         if options.layout == IoLayout::Nhwc && ctx.g.tensor(t).shape.rank() == 4 {
             t = ctx.g.transpose(t, &[0, 2, 3, 1]).map_err(OnnxError::Model)?;

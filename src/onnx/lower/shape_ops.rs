@@ -248,6 +248,19 @@ pub fn lower_reduce_mean(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), 
 
 /// Lowers `Identity` and inference-mode `Dropout`: the output is the input.
 pub fn lower_identity(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    if node.op_type() == "Dropout" {
+        // Inference only: training mode (an input since opset 12, the
+        // is_test attribute before opset 7) makes it random.
+        let training = if node.opset() >= 12 && node.has_input(2) {
+            let v = ctx.const_input(node, 2).and_then(|d| d.to_i64()).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "training_mode must be constant"))?;
+            v.first().copied().unwrap_or(0) != 0
+        } else {
+            node.opset() < 7 && node.int_or("is_test", 0)? == 0
+        };
+        if training {
+            return Err(LowerError::attr("Dropout in training mode"));
+        }
+    }
     let name = node.inner.input(0).ok_or_else(|| LowerError::invalid("missing input"))?;
     let v = ctx.env.get(name).cloned().ok_or_else(|| LowerError::invalid("input not available"))?;
     ctx.set_val(node, 0, v);
