@@ -3,7 +3,7 @@
 //! The builders use it to create output tensors, and validation uses it to
 //! check what a model claims. Dynamic dimensions propagate as [`Dim::Dynamic`].
 
-use crate::model::{Activation, DType, Dim, Op, Padding, Shape, Tensor};
+use crate::model::{Activation, DType, Dim, GatherOptions, MirrorPadMode, Op, Padding, Shape, StridedSliceOptions, Tensor};
 
 /// What inference says about one output.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,39 +319,7 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             let wd = window_dim(dim(x, 2), Dim::Fixed(fw), sw, 1, o.padding)?;
             Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), h, wd, dim(x, 3)])))
         }
-        Op::Mean { keep_dims } => {
-            count(inputs, 2, 2)?;
-            let x = need(inputs, 0, "input")?;
-            let axes = need(inputs, 1, "axes")?;
-            check_type(axes.dtype, &[DType::I32, DType::I64], "axes")?;
-            check_type(x.dtype, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64], "input")?;
-            let r = x.shape.rank();
-            let shape = match const_ints(axes) {
-                Some(ax) => {
-                    let mut reduce = vec![false; r];
-                    for a in ax {
-                        let n = if a < 0 { a + r as i64 } else { a };
-                        let i = usize::try_from(n).ok().filter(|i| *i < r).ok_or_else(|| format!("axis {a} out of range for rank {r}"))?;
-                        reduce[i] = true;
-                    }
-                    let dims = x
-                        .shape
-                        .dims()
-                        .iter()
-                        .zip(&reduce)
-                        .filter_map(|(d, red)| match (red, keep_dims) {
-                            (true, true) => Some(Dim::Fixed(1)),
-                            (true, false) => None,
-                            (false, _) => Some(*d),
-                        })
-                        .collect();
-                    Shape::from_dims(dims)
-                }
-                None if *keep_dims => Shape::from_dims(vec![Dim::Dynamic; r]),
-                None => return Ok(None),
-            };
-            Ok(out(x.dtype, shape))
-        }
+        Op::Mean { keep_dims } => return reduce(inputs, *keep_dims, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64]),
         Op::Reshape { new_shape } => {
             count(inputs, 1, 2)?;
             let x = need(inputs, 0, "input")?;
@@ -425,31 +393,7 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
         Op::Pad => {
             count(inputs, 2, 2)?;
             let x = need(inputs, 0, "input")?;
-            let p = need(inputs, 1, "paddings")?;
-            check_type(p.dtype, &[DType::I32, DType::I64], "paddings")?;
-            let r = x.shape.rank();
-            if p.shape.rank() != 2 || !dims_agree(dim(p, 0), Dim::Fixed(r as u32)) || !dims_agree(dim(p, 1), Dim::Fixed(2)) {
-                return Err(format!("paddings must be [{r}, 2], is {}", p.shape));
-            }
-            match const_ints(p) {
-                Some(pads) => {
-                    let mut dims = Vec::with_capacity(r);
-                    for (i, d) in x.shape.dims().iter().enumerate() {
-                        let (a, b) = (pads[2 * i], pads[2 * i + 1]);
-                        if a < 0 || b < 0 {
-                            return Err(format!("negative padding {a}, {b} on axis {i}"));
-                        }
-                        dims.push(match d {
-                            Dim::Fixed(n) => Dim::Fixed(
-                                u32::try_from(i64::from(*n) + a + b).map_err(|_| "padded dimension overflows")?,
-                            ),
-                            Dim::Dynamic => Dim::Dynamic,
-                        });
-                    }
-                    Ok(out(x.dtype, Shape::from_dims(dims)))
-                }
-                None => Ok(out(x.dtype, Shape::from_dims(vec![Dim::Dynamic; r]))),
-            }
+            pad_shape(x, need(inputs, 1, "paddings")?, None)
         }
         Op::Softmax { .. } | Op::Logistic | Op::Relu | Op::Relu6 | Op::HardSwish | Op::Tanh => {
             count(inputs, 1, 1)?;
@@ -469,9 +413,487 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             check_type(x.dtype, &[DType::I8, DType::U8, DType::I16, DType::F16, DType::I4], "input")?;
             Ok(out(DType::F32, x.shape.clone()))
         }
+        Op::Minimum | Op::Maximum => {
+            count(inputs, 2, 2)?;
+            let a = need(inputs, 0, "lhs")?;
+            let b = need(inputs, 1, "rhs")?;
+            let d = same_type_check(&[a, b], op.name())?;
+            check_type(d, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64], "input")?;
+            Ok(out(d, broadcast(&a.shape, &b.shape)?))
+        }
+        Op::LeakyRelu { .. } => elementwise(inputs, &[DType::F32, DType::I8, DType::U8, DType::I16]),
+        Op::Gelu { .. } => elementwise(inputs, &[DType::F32, DType::I8, DType::U8]),
+        Op::Exp | Op::Sqrt | Op::Rsqrt => elementwise(inputs, &[DType::F32, DType::I8, DType::I16]),
+        Op::Neg => elementwise(inputs, &[DType::F32, DType::I32, DType::I64]),
+        Op::Abs => elementwise(inputs, &[DType::F32, DType::I8, DType::I16, DType::I32]),
+        Op::Prelu => {
+            count(inputs, 2, 2)?;
+            let x = need(inputs, 0, "input")?;
+            let alpha = need(inputs, 1, "alpha")?;
+            check_type(x.dtype, &[DType::F32, DType::I8, DType::U8], "input")?;
+            if alpha.dtype != x.dtype {
+                return Err(format!("alpha type {} differs from input type {}", alpha.dtype, x.dtype));
+            }
+            let shape = broadcast(&x.shape, &alpha.shape)?;
+            if shape.rank() > 4 {
+                return Err(format!("the runtime's PRELU handles at most 4 dimensions, the output has shape {shape}"));
+            }
+            Ok(out(x.dtype, shape))
+        }
+        Op::Cast(o) => {
+            count(inputs, 1, 1)?;
+            let x = need(inputs, 0, "input")?;
+            check_type(x.dtype, CAST_TYPES, "input")?;
+            if let Some(t) = o.in_data_type {
+                if t != x.dtype {
+                    return Err(format!("in_data_type {t} differs from the input type {}", x.dtype));
+                }
+            }
+            if let Some(t) = o.out_data_type {
+                check_type(t, CAST_TYPES, "output")?;
+            }
+            Ok(vec![Inferred { dtype: o.out_data_type, shape: x.shape.clone() }])
+        }
+        Op::SplitV { num_splits } => split_v(inputs, *num_splits),
+        Op::StridedSlice(o) => return strided_slice(inputs, o),
+        Op::Slice => slice(inputs),
+        Op::Gather(o) => gather(inputs, o),
+        Op::Squeeze { squeeze_dims } => {
+            count(inputs, 1, 1)?;
+            let x = need(inputs, 0, "input")?;
+            check_type(x.dtype, VALUE_TYPES, "input")?;
+            let r = x.shape.rank();
+            let mut remove = vec![false; r];
+            if squeeze_dims.is_empty() {
+                if x.shape.is_dynamic() {
+                    return Ok(None);
+                }
+                for (i, d) in x.shape.dims().iter().enumerate() {
+                    remove[i] = *d == Dim::Fixed(1);
+                }
+            } else {
+                for &a in squeeze_dims {
+                    let i = norm_axis(i64::from(a), r)?;
+                    if !dims_agree(x.shape.dims()[i], Dim::Fixed(1)) {
+                        return Err(format!("cannot squeeze dimension {a} of shape {}", x.shape));
+                    }
+                    remove[i] = true;
+                }
+            }
+            let dims = x.shape.dims().iter().zip(&remove).filter(|(_, r)| !**r).map(|(d, _)| *d).collect();
+            Ok(out(x.dtype, Shape::from_dims(dims)))
+        }
+        Op::ResizeBilinear(o) | Op::ResizeNearestNeighbor(o) => {
+            count(inputs, 2, 2)?;
+            let x = need(inputs, 0, "input")?;
+            let size = need(inputs, 1, "size")?;
+            rank(x, 4, "input")?;
+            check_type(x.dtype, &[DType::F32, DType::I8, DType::U8, DType::I16], "input")?;
+            check_type(size.dtype, &[DType::I32], "size")?;
+            if size.shape.rank() != 1 || !dims_agree(dim(size, 0), Dim::Fixed(2)) {
+                return Err(format!("size must have shape [2], has {}", size.shape));
+            }
+            if o.align_corners && o.half_pixel_centers {
+                return Err("align_corners and half_pixel_centers cannot both be set".into());
+            }
+            let (h, w) = match const_ints(size) {
+                Some(v) if v.len() == 2 => (positive_dim(v[0], "height")?, positive_dim(v[1], "width")?),
+                Some(v) => return Err(format!("size has {} values, expected 2", v.len())),
+                None => (Dim::Dynamic, Dim::Dynamic),
+            };
+            Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), h, w, dim(x, 3)])))
+        }
+        Op::TransposeConv(o) => {
+            count(inputs, 3, 4)?;
+            let os = need(inputs, 0, "output_shape")?;
+            let w = need(inputs, 1, "weights")?;
+            let x = need(inputs, 2, "input")?;
+            let bias = inputs.get(3).copied().flatten();
+            check_activation(o.activation)?;
+            rank(x, 4, "input")?;
+            rank(w, 4, "weights")?;
+            check_type(os.dtype, &[DType::I32], "output_shape")?;
+            if os.shape.rank() != 1 || !dims_agree(dim(os, 0), Dim::Fixed(4)) {
+                return Err(format!("output_shape must have shape [4], has {}", os.shape));
+            }
+            check_weighted_types(x, w, bias)?;
+            positive(o.stride_h, "stride_h")?;
+            positive(o.stride_w, "stride_w")?;
+            if !dims_agree(dim(x, 3), dim(w, 3)) {
+                return Err(format!("input channels of {} do not match weights {}", x.shape, w.shape));
+            }
+            if let Some(b) = bias {
+                rank(b, 1, "bias")?;
+                if !dims_agree(dim(b, 0), dim(w, 0)) {
+                    return Err(format!("bias shape {} does not match {} output channels", b.shape, dim(w, 0)));
+                }
+            }
+            let shape = match const_ints(os) {
+                Some(v) if v.len() == 4 => {
+                    let dims: Vec<Dim> = v.iter().map(|d| positive_dim(*d, "output_shape entry")).collect::<Result<_, _>>()?;
+                    if !dims_agree(dims[3], dim(w, 0)) || !dims_agree(dims[0], dim(x, 0)) {
+                        return Err(format!("output_shape {v:?} does not fit input {} and weights {}", x.shape, w.shape));
+                    }
+                    Shape::from_dims(dims)
+                }
+                Some(v) => return Err(format!("output_shape has {} values, expected 4", v.len())),
+                None => Shape::from_dims(vec![Dim::Dynamic; 4]),
+            };
+            Ok(out(quantized_out(x), shape))
+        }
+        Op::BatchMatMul(o) => {
+            count(inputs, 2, 2)?;
+            let a = need(inputs, 0, "lhs")?;
+            let b = need(inputs, 1, "rhs")?;
+            let ok = matches!(
+                (a.dtype, b.dtype),
+                (DType::F32, DType::F32) | (DType::I8, DType::I8) | (DType::I16, DType::I16) | (DType::F32, DType::I8)
+            );
+            if !ok {
+                return Err(format!("unsupported type combination: lhs {}, rhs {}", a.dtype, b.dtype));
+            }
+            let (ra, rb) = (a.shape.rank(), b.shape.rank());
+            if !(2..=5).contains(&ra) || !(2..=5).contains(&rb) {
+                return Err(format!("operands must have rank 2 to 5, have shapes {} and {}", a.shape, b.shape));
+            }
+            let (m, ka) = if o.adj_x { (dim(a, ra - 1), dim(a, ra - 2)) } else { (dim(a, ra - 2), dim(a, ra - 1)) };
+            let (kb, n) = if o.adj_y { (dim(b, rb - 1), dim(b, rb - 2)) } else { (dim(b, rb - 2), dim(b, rb - 1)) };
+            if !dims_agree(ka, kb) {
+                return Err(format!("inner dimensions of {} and {} differ", a.shape, b.shape));
+            }
+            let batch = broadcast(&Shape::from_dims(a.shape.dims()[..ra - 2].to_vec()), &Shape::from_dims(b.shape.dims()[..rb - 2].to_vec()))?;
+            let mut dims = batch.dims().to_vec();
+            dims.extend([m, n]);
+            Ok(out(a.dtype, Shape::from_dims(dims)))
+        }
+        Op::ReduceMax { keep_dims } => return reduce(inputs, *keep_dims, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64]),
+        Op::Sum { keep_dims } => return reduce(inputs, *keep_dims, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64]),
+        Op::PadV2 => {
+            count(inputs, 3, 3)?;
+            let x = need(inputs, 0, "input")?;
+            let c = need(inputs, 2, "constant_values")?;
+            check_type(x.dtype, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64], "input")?;
+            if c.dtype != x.dtype || c.shape.num_elements().is_some_and(|n| n != 1) {
+                return Err(format!("constant_values must be one {} value, is {} {}", x.dtype, c.dtype, c.shape));
+            }
+            pad_shape(x, need(inputs, 1, "paddings")?, None)
+        }
+        Op::MirrorPad { mode } => {
+            count(inputs, 2, 2)?;
+            let x = need(inputs, 0, "input")?;
+            check_type(x.dtype, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64], "input")?;
+            pad_shape(x, need(inputs, 1, "paddings")?, Some(*mode))
+        }
         Op::Custom(_) | Op::Builtin(_) => return Ok(None),
     };
     r.map(Some)
+}
+
+/// Types a CAST reads and writes.
+const CAST_TYPES: &[DType] = &[
+    DType::F32, DType::F16, DType::F64, DType::I8, DType::U8, DType::I16, DType::U16, DType::I32, DType::U32, DType::I64, DType::Bool,
+];
+
+/// Types that layout and selection ops (slices, gather, squeeze, split) move.
+const VALUE_TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64, DType::Bool];
+
+/// A one-input op that keeps type and shape.
+fn elementwise(inputs: &[Option<&Tensor>], types: &[DType]) -> R {
+    count(inputs, 1, 1)?;
+    let x = need(inputs, 0, "input")?;
+    check_type(x.dtype, types, "input")?;
+    Ok(out(x.dtype, x.shape.clone()))
+}
+
+fn norm_axis(a: i64, r: usize) -> Result<usize, String> {
+    let n = if a < 0 { a + r as i64 } else { a };
+    usize::try_from(n).ok().filter(|i| *i < r).ok_or_else(|| format!("axis {a} out of range for rank {r}"))
+}
+
+fn positive_dim(v: i64, what: &str) -> Result<Dim, String> {
+    u32::try_from(v).ok().filter(|v| *v > 0).map(Dim::Fixed).ok_or_else(|| format!("{what} must be positive, is {v}"))
+}
+
+/// MEAN, SUM and REDUCE_MAX: `[input, axes]`.
+fn reduce(inputs: &[Option<&Tensor>], keep_dims: bool, types: &[DType]) -> Result<Option<Vec<Inferred>>, String> {
+    count(inputs, 2, 2)?;
+    let x = need(inputs, 0, "input")?;
+    let axes = need(inputs, 1, "axes")?;
+    check_type(axes.dtype, &[DType::I32, DType::I64], "axes")?;
+    check_type(x.dtype, types, "input")?;
+    let r = x.shape.rank();
+    let shape = match const_ints(axes) {
+        Some(ax) => {
+            let mut reduce = vec![false; r];
+            for a in ax {
+                reduce[norm_axis(a, r)?] = true;
+            }
+            let dims = x
+                .shape
+                .dims()
+                .iter()
+                .zip(&reduce)
+                .filter_map(|(d, red)| match (red, keep_dims) {
+                    (true, true) => Some(Dim::Fixed(1)),
+                    (true, false) => None,
+                    (false, _) => Some(*d),
+                })
+                .collect();
+            Shape::from_dims(dims)
+        }
+        None if keep_dims => Shape::from_dims(vec![Dim::Dynamic; r]),
+        None => return Ok(None),
+    };
+    Ok(Some(out(x.dtype, shape)))
+}
+
+/// PAD, PADV2 and MIRROR_PAD: the padded shape (with the mirror limits).
+fn pad_shape(x: &Tensor, p: &Tensor, mirror: Option<MirrorPadMode>) -> R {
+    check_type(p.dtype, &[DType::I32, DType::I64], "paddings")?;
+    let r = x.shape.rank();
+    if p.shape.rank() != 2 || !dims_agree(dim(p, 0), Dim::Fixed(r as u32)) || !dims_agree(dim(p, 1), Dim::Fixed(2)) {
+        return Err(format!("paddings must be [{r}, 2], is {}", p.shape));
+    }
+    let Some(pads) = const_ints(p) else {
+        return Ok(out(x.dtype, Shape::from_dims(vec![Dim::Dynamic; r])));
+    };
+    if pads.len() != 2 * r {
+        return Err(format!("paddings hold {} values for rank {r}", pads.len()));
+    }
+    let mut dims = Vec::with_capacity(r);
+    for (i, d) in x.shape.dims().iter().enumerate() {
+        let (a, b) = (pads[2 * i], pads[2 * i + 1]);
+        if a < 0 || b < 0 {
+            return Err(format!("negative padding {a}, {b} on axis {i}"));
+        }
+        if let (Some(mode), Dim::Fixed(n)) = (mirror, d) {
+            let limit = match mode {
+                MirrorPadMode::Reflect => i64::from(*n) - 1,
+                MirrorPadMode::Symmetric => i64::from(*n),
+            };
+            if a > limit || b > limit {
+                return Err(format!("{mode:?} padding {a}, {b} on axis {i} exceeds {limit} for size {n}"));
+            }
+        }
+        dims.push(match d {
+            Dim::Fixed(n) => Dim::Fixed(u32::try_from(i64::from(*n) + a + b).map_err(|_| "padded dimension overflows")?),
+            Dim::Dynamic => Dim::Dynamic,
+        });
+    }
+    Ok(out(x.dtype, Shape::from_dims(dims)))
+}
+
+/// SPLIT_V: `[input, size_splits, axis]`, `num_splits` outputs.
+fn split_v(inputs: &[Option<&Tensor>], num_splits: i32) -> R {
+    count(inputs, 3, 3)?;
+    let x = need(inputs, 0, "input")?;
+    let sizes = need(inputs, 1, "size_splits")?;
+    let axis = need(inputs, 2, "axis")?;
+    check_type(x.dtype, VALUE_TYPES, "input")?;
+    check_type(sizes.dtype, &[DType::I32, DType::I64], "size_splits")?;
+    check_type(axis.dtype, &[DType::I32], "axis")?;
+    let n = usize::try_from(num_splits).ok().filter(|n| *n > 0).ok_or_else(|| format!("num_splits must be positive, is {num_splits}"))?;
+    if sizes.shape.rank() != 1 || !dims_agree(dim(sizes, 0), Dim::Fixed(n as u32)) {
+        return Err(format!("size_splits must have shape [{n}], has {}", sizes.shape));
+    }
+    if axis.shape.num_elements().is_some_and(|k| k != 1) {
+        return Err(format!("axis must hold one value, has shape {}", axis.shape));
+    }
+    let r = x.shape.rank();
+    let Some(a) = const_ints(axis).and_then(|v| v.first().copied()) else {
+        return Ok((0..n).map(|_| Inferred { dtype: Some(x.dtype), shape: Shape::from_dims(vec![Dim::Dynamic; r]) }).collect());
+    };
+    let a = norm_axis(a, r)?;
+    let along: Vec<Dim> = match const_ints(sizes) {
+        Some(v) => {
+            if v.len() != n {
+                return Err(format!("size_splits has {} values for {n} splits", v.len()));
+            }
+            let unknown = v.iter().filter(|s| **s == -1).count();
+            if unknown > 1 || v.iter().any(|s| *s < -1) {
+                return Err(format!("size_splits {v:?}: sizes must be ≥ 0 with at most one -1"));
+            }
+            let known: i64 = v.iter().filter(|s| **s >= 0).sum();
+            let total = x.shape.dims()[a].fixed().map(i64::from);
+            if let Some(t) = total {
+                if (unknown == 0 && known != t) || known > t {
+                    return Err(format!("size_splits {v:?} do not add up to {t}"));
+                }
+            }
+            v.iter()
+                .map(|s| match (*s, total) {
+                    (-1, Some(t)) => Ok(Dim::Fixed(u32::try_from(t - known).map_err(|_| "split size overflows")?)),
+                    (-1, None) => Ok(Dim::Dynamic),
+                    (s, _) => Ok(Dim::Fixed(u32::try_from(s).map_err(|_| "split size overflows")?)),
+                })
+                .collect::<Result<_, String>>()?
+        }
+        None => vec![Dim::Dynamic; n],
+    };
+    Ok(along
+        .into_iter()
+        .map(|d| {
+            let mut dims = x.shape.dims().to_vec();
+            dims[a] = d;
+            Inferred { dtype: Some(x.dtype), shape: Shape::from_dims(dims) }
+        })
+        .collect())
+}
+
+/// The `[start, stop)` range and stride a STRIDED_SLICE takes along one
+/// dimension of size `size` (numpy semantics with TFLite's masks): returns
+/// `(start, count)`.
+pub(crate) fn strided_range(size: i64, begin: i64, end: i64, stride: i64, bits: (bool, bool, bool), offset: bool) -> (i64, i64) {
+    let (begin_masked, end_masked, shrink) = bits;
+    let mut start = if begin < 0 { begin + size } else { begin };
+    start = if stride > 0 { start.clamp(0, size) } else { start.clamp(-1, size - 1) };
+    if begin_masked {
+        start = if stride > 0 { 0 } else { size - 1 };
+    }
+    if shrink {
+        return (start, i64::from(start >= 0 && start < size));
+    }
+    let mut stop = if offset { start.saturating_add(end) } else if end < 0 { end + size } else { end };
+    stop = if stride > 0 { stop.clamp(0, size) } else { stop.clamp(-1, size - 1) };
+    if end_masked && !offset {
+        stop = if stride > 0 { size } else { -1 };
+    }
+    let count = if stride > 0 {
+        if stop > start { (stop - start + stride - 1) / stride } else { 0 }
+    } else if start > stop {
+        (start - stop + (-stride) - 1) / (-stride)
+    } else {
+        0
+    };
+    (start, count)
+}
+
+fn strided_slice(inputs: &[Option<&Tensor>], o: &StridedSliceOptions) -> Result<Option<Vec<Inferred>>, String> {
+    count(inputs, 4, 4)?;
+    let x = need(inputs, 0, "input")?;
+    check_type(x.dtype, VALUE_TYPES, "input")?;
+    let r = x.shape.rank();
+    if r > 5 {
+        return Err(format!("the runtime slices at most 5 dimensions, input has shape {}", x.shape));
+    }
+    let mut vals = Vec::with_capacity(3);
+    for (i, what) in [(1, "begin"), (2, "end"), (3, "strides")] {
+        let t = need(inputs, i, what)?;
+        check_type(t.dtype, &[DType::I32, DType::I64], what)?;
+        if t.shape.rank() != 1 {
+            return Err(format!("{what} must be 1-D, has shape {}", t.shape));
+        }
+        if let Dim::Fixed(n) = dim(t, 0) {
+            if n as usize > r {
+                return Err(format!("{what} has {n} entries for rank {r}"));
+            }
+        }
+        vals.push(const_ints(t));
+    }
+    if o.ellipsis_mask != 0 || o.new_axis_mask != 0 {
+        // Valid, but not inferred here.
+        return Ok(None);
+    }
+    let (Some(begin), Some(end), Some(strides)) = (vals[0].take(), vals[1].take(), vals[2].take()) else {
+        return Ok(None);
+    };
+    let n = begin.len();
+    if end.len() != n || strides.len() != n {
+        return Err(format!("begin, end and strides have {}, {} and {} entries", n, end.len(), strides.len()));
+    }
+    let mut dims = Vec::with_capacity(r);
+    for (i, d) in x.shape.dims().iter().enumerate() {
+        if i >= n {
+            dims.push(*d);
+            continue;
+        }
+        if strides[i] == 0 {
+            return Err(format!("stride {i} is zero"));
+        }
+        let bit = |m: i32| (m >> i) & 1 != 0;
+        let shrink = bit(o.shrink_axis_mask);
+        match d {
+            Dim::Fixed(size) => {
+                let (_, c) = strided_range(i64::from(*size), begin[i], end[i], strides[i], (bit(o.begin_mask), bit(o.end_mask), shrink), o.offset);
+                if shrink {
+                    if c != 1 {
+                        return Err(format!("shrunk dimension {i} has index {} out of range for size {size}", begin[i]));
+                    }
+                    continue;
+                }
+                dims.push(Dim::Fixed(u32::try_from(c).map_err(|_| "slice size overflows")?));
+            }
+            Dim::Dynamic if shrink => {}
+            Dim::Dynamic => dims.push(Dim::Dynamic),
+        }
+    }
+    Ok(Some(out(x.dtype, Shape::from_dims(dims))))
+}
+
+fn slice(inputs: &[Option<&Tensor>]) -> R {
+    count(inputs, 3, 3)?;
+    let x = need(inputs, 0, "input")?;
+    let b = need(inputs, 1, "begin")?;
+    let s = need(inputs, 2, "size")?;
+    check_type(x.dtype, VALUE_TYPES, "input")?;
+    let r = x.shape.rank();
+    if r > 5 {
+        return Err(format!("the runtime slices at most 5 dimensions, input has shape {}", x.shape));
+    }
+    for (t, what) in [(b, "begin"), (s, "size")] {
+        check_type(t.dtype, &[DType::I32, DType::I64], what)?;
+        if t.shape.rank() != 1 || !dims_agree(dim(t, 0), Dim::Fixed(r as u32)) {
+            return Err(format!("{what} must have shape [{r}], has {}", t.shape));
+        }
+    }
+    let (Some(begin), Some(size)) = (const_ints(b), const_ints(s)) else {
+        return Ok(out(x.dtype, Shape::from_dims(vec![Dim::Dynamic; r])));
+    };
+    if begin.len() != r || size.len() != r {
+        return Err(format!("begin and size must have {r} values"));
+    }
+    let mut dims = Vec::with_capacity(r);
+    for (i, d) in x.shape.dims().iter().enumerate() {
+        let (bg, sz) = (begin[i], size[i]);
+        if bg < 0 || sz < -1 {
+            return Err(format!("begin {bg} / size {sz} invalid on axis {i}"));
+        }
+        dims.push(match (d.fixed().map(i64::from), sz) {
+            (Some(n), -1) if bg <= n => Dim::Fixed((n - bg) as u32),
+            (None, -1) => Dim::Dynamic,
+            (Some(n), sz) if sz >= 0 && bg + sz <= n => Dim::Fixed(sz as u32),
+            (None, sz) if sz >= 0 => Dim::Fixed(u32::try_from(sz).map_err(|_| "slice size overflows")?),
+            (Some(n), _) => return Err(format!("slice [{bg}, +{sz}) exceeds size {n} on axis {i}")),
+            (None, _) => return Err(format!("invalid slice size {sz}")),
+        });
+    }
+    Ok(out(x.dtype, Shape::from_dims(dims)))
+}
+
+fn gather(inputs: &[Option<&Tensor>], o: &GatherOptions) -> R {
+    count(inputs, 2, 2)?;
+    let p = need(inputs, 0, "params")?;
+    let idx = need(inputs, 1, "indices")?;
+    check_type(p.dtype, VALUE_TYPES, "params")?;
+    check_type(idx.dtype, &[DType::I32, DType::I64, DType::I16], "indices")?;
+    let (pr, ir) = (p.shape.rank(), idx.shape.rank());
+    let axis = norm_axis(i64::from(o.axis), pr)?;
+    let bd = if o.batch_dims < 0 { i64::from(o.batch_dims) + ir as i64 } else { i64::from(o.batch_dims) };
+    let bd = usize::try_from(bd).ok().filter(|b| *b <= ir && *b <= axis).ok_or_else(|| format!("batch_dims {} invalid for axis {axis} and indices rank {ir}", o.batch_dims))?;
+    for i in 0..bd {
+        if !dims_agree(dim(p, i), dim(idx, i)) {
+            return Err(format!("batch dimension {i} of params {} and indices {} differ", p.shape, idx.shape));
+        }
+    }
+    if let (Some(v), Dim::Fixed(n)) = (const_ints(idx), dim(p, axis)) {
+        if let Some(bad) = v.iter().find(|i| **i < 0 || **i >= i64::from(n)) {
+            return Err(format!("index {bad} out of range for axis size {n}"));
+        }
+    }
+    let mut dims = p.shape.dims()[..axis].to_vec();
+    dims.extend_from_slice(&idx.shape.dims()[bd..]);
+    dims.extend_from_slice(&p.shape.dims()[axis + 1..]);
+    Ok(out(p.dtype, Shape::from_dims(dims)))
 }
 
 /// The shape a RESHAPE to `target` gives (one `-1` is inferred).

@@ -38,6 +38,7 @@ mod infer;
 pub mod model;
 pub mod onnx;
 pub mod passes;
+mod util;
 pub mod read;
 mod schema;
 pub mod validate;

@@ -176,6 +176,60 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
         (B::HARD_SWISH, O::HardSwishOptions(_) | O::NONE) => Op::HardSwish,
         (B::QUANTIZE, O::QuantizeOptions(_) | O::NONE) => Op::Quantize,
         (B::DEQUANTIZE, O::DequantizeOptions(_) | O::NONE) => Op::Dequantize,
+        (B::MINIMUM, O::MaximumMinimumOptions(_) | O::NONE) => Op::Minimum,
+        (B::MAXIMUM, O::MaximumMinimumOptions(_) | O::NONE) => Op::Maximum,
+        (B::LEAKY_RELU, O::LeakyReluOptions(x)) => Op::LeakyRelu { alpha: x.alpha },
+        (B::PRELU, O::NONE) => Op::Prelu,
+        (B::GELU, O::GeluOptions(x)) => Op::Gelu { approximate: x.approximate },
+        (B::EXP, O::ExpOptions(_) | O::NONE) => Op::Exp,
+        (B::SQRT, O::NONE) => Op::Sqrt,
+        (B::RSQRT, O::NONE) => Op::Rsqrt,
+        (B::NEG, O::NegOptions(_) | O::NONE) => Op::Neg,
+        (B::ABS, O::AbsOptions(_) | O::NONE) => Op::Abs,
+        (B::CAST, O::CastOptions(x)) => {
+            Op::Cast(CastOptions { in_data_type: Some(DType::from_code(x.in_data_type.0)?), out_data_type: Some(DType::from_code(x.out_data_type.0)?) })
+        }
+        (B::CAST, O::NONE) => Op::Cast(CastOptions::default()),
+        (B::SPLIT_V, O::SplitVOptions(x)) => Op::SplitV { num_splits: x.num_splits },
+        (B::STRIDED_SLICE, O::StridedSliceOptions(x)) => Op::StridedSlice(StridedSliceOptions {
+            begin_mask: x.begin_mask,
+            end_mask: x.end_mask,
+            ellipsis_mask: x.ellipsis_mask,
+            new_axis_mask: x.new_axis_mask,
+            shrink_axis_mask: x.shrink_axis_mask,
+            offset: x.offset,
+        }),
+        (B::SLICE, O::SliceOptions(_) | O::NONE) => Op::Slice,
+        (B::GATHER, O::GatherOptions(x)) => Op::Gather(GatherOptions { axis: x.axis, batch_dims: x.batch_dims }),
+        (B::SQUEEZE, O::SqueezeOptions(x)) => Op::Squeeze { squeeze_dims: x.squeeze_dims.clone().unwrap_or_default() },
+        (B::RESIZE_BILINEAR, O::ResizeBilinearOptions(x)) => {
+            Op::ResizeBilinear(ResizeOptions { align_corners: x.align_corners, half_pixel_centers: x.half_pixel_centers })
+        }
+        (B::RESIZE_NEAREST_NEIGHBOR, O::ResizeNearestNeighborOptions(x)) => {
+            Op::ResizeNearestNeighbor(ResizeOptions { align_corners: x.align_corners, half_pixel_centers: x.half_pixel_centers })
+        }
+        (B::TRANSPOSE_CONV, O::TransposeConvOptions(x)) => Op::TransposeConv(TransposeConvOptions {
+            padding: padding(x.padding)?,
+            stride_w: x.stride_w,
+            stride_h: x.stride_h,
+            activation: activation(x.fused_activation_function)?,
+            quantized_bias_type: bias_type(x.quantized_bias_type)?,
+        }),
+        (B::BATCH_MATMUL, O::BatchMatMulOptions(x)) => Op::BatchMatMul(BatchMatMulOptions {
+            adj_x: x.adj_x,
+            adj_y: x.adj_y,
+            asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
+        }),
+        (B::REDUCE_MAX, O::ReducerOptions(x)) => Op::ReduceMax { keep_dims: x.keep_dims },
+        (B::SUM, O::ReducerOptions(x)) => Op::Sum { keep_dims: x.keep_dims },
+        (B::PADV2, O::PadV2Options(_) | O::NONE) => Op::PadV2,
+        (B::MIRROR_PAD, O::MirrorPadOptions(x)) => Op::MirrorPad {
+            mode: match x.mode {
+                fb::MirrorPadMode::REFLECT => MirrorPadMode::Reflect,
+                fb::MirrorPadMode::SYMMETRIC => MirrorPadMode::Symmetric,
+                _ => return None,
+            },
+        },
         _ => return None,
     })
 }
@@ -195,6 +249,12 @@ fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::
                     | fb::BuiltinOptionsT::HardSwishOptions(_)
                     | fb::BuiltinOptionsT::QuantizeOptions(_)
                     | fb::BuiltinOptionsT::DequantizeOptions(_)
+                    | fb::BuiltinOptionsT::MaximumMinimumOptions(_)
+                    | fb::BuiltinOptionsT::ExpOptions(_)
+                    | fb::BuiltinOptionsT::NegOptions(_)
+                    | fb::BuiltinOptionsT::AbsOptions(_)
+                    | fb::BuiltinOptionsT::SliceOptions(_)
+                    | fb::BuiltinOptionsT::PadV2Options(_)
             );
             if written == options || (fieldless && options == fb::BuiltinOptionsT::NONE) {
                 return op;

@@ -310,6 +310,188 @@ pub fn op_version(sg: &Subgraph, node: &Operator) -> i32 {
                 1
             }
         }
+        Op::Minimum | Op::Maximum => {
+            if is(i0, I16) && is(o0, I16) {
+                4
+            } else if broadcast_rank5(sg, node) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::LeakyRelu { .. } => {
+            if is(i0, I16) { 2 } else { 1 }
+        }
+        Op::Prelu | Op::Neg => 1,
+        Op::Gelu { .. } => {
+            if is(i0, I8) || is(i0, U8) { 2 } else { 1 }
+        }
+        Op::Exp | Op::Sqrt => {
+            if is(i0, I8) || is(i0, I16) { 2 } else { 1 }
+        }
+        Op::Rsqrt | Op::ReduceMax { .. } | Op::MirrorPad { .. } => {
+            if is(i0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Abs => {
+            let quantized = tensor(sg, node, 0).is_some_and(|t| t.quantization.as_ref().is_some_and(|q| !q.scale.is_empty()));
+            if is(i0, I32) {
+                5
+            } else if is(i0, I16) {
+                if quantized { 3 } else { 4 }
+            } else if is(i0, I8) || is(i0, U8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Cast(_) => {
+            let either = |t: DType| is(i0, t) || is(o0, t);
+            if either(I2) || either(U4) {
+                8
+            } else if either(BF16) {
+                7
+            } else if is(i0, I4) && is(o0, F32) {
+                6
+            } else if either(F64) || either(F16) {
+                5
+            } else if either(U16) {
+                4
+            } else if either(I8) {
+                3
+            } else if either(U32) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::SplitV { .. } | Op::Sum { .. } => {
+            if is(i0, I8) { 2 } else { 1 }
+        }
+        Op::StridedSlice(o) => {
+            if o.offset {
+                8
+            } else if is(i0, U32) {
+                7
+            } else if o.ellipsis_mask != 0 || o.new_axis_mask != 0 {
+                6
+            } else if is(i0, String) {
+                5
+            } else if rank0(sg, node) > 4 {
+                4
+            } else if is(i0, Bool) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Slice => {
+            if is(i0, I4) {
+                7
+            } else if is(i0, U32) {
+                6
+            } else if rank0(sg, node) > 4 {
+                5
+            } else if is(i0, I16) {
+                4
+            } else if is(i0, String) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Gather(o) => {
+            if is(i0, I4) {
+                7
+            } else if is(i1, I16) {
+                6
+            } else if o.batch_dims != 0 {
+                5
+            } else if is(i0, I16) {
+                4
+            } else if is(i0, Bool) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Squeeze { .. } => {
+            if is(i0, String) { 2 } else { 1 }
+        }
+        Op::ResizeBilinear(o) => {
+            if is(i0, I16) {
+                4
+            } else if o.half_pixel_centers {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::ResizeNearestNeighbor(o) => {
+            if is(i0, I16) {
+                4
+            } else if o.half_pixel_centers || o.align_corners {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::TransposeConv(o) => {
+            // TFLite's rule reads input 0, which is the int32 output shape,
+            // so its int16 case (version 5) never applies.
+            if is(i0, I16) && is(i1, I8) && is(o0, I16) {
+                5
+            } else if o.activation != crate::model::Activation::None {
+                4
+            } else if node.input(3).is_some() {
+                3
+            } else if is(i1, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::BatchMatMul(o) => {
+            if is(i0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else if is(i0, F32) && is(i1, I8) && is(o0, F32) && o.asymmetric_quantize_inputs {
+                4
+            } else {
+                1
+            }
+        }
+        Op::PadV2 => {
+            if is(i0, Bool) {
+                5
+            } else if rank0(sg, node) > 4 {
+                4
+            } else if is(i0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
         Op::Custom(c) => c.version,
         Op::Builtin(o) => o.version,
     }
@@ -348,6 +530,29 @@ pub fn min_runtime_for(code: i32, version: i32) -> Option<&'static str> {
         B::HARD_SWISH => &["1.15.0"],
         B::QUANTIZE => &["1.14.0", "1.15.0", "2.7.0", "2.21.0", "2.21.0", "2.21.0"],
         B::DEQUANTIZE => &["1.13.1", "1.14.0", "1.15.0", "2.2.0", "2.7.0", "2.18.0", "2.21.0", "2.22.0"],
+        B::MAXIMUM | B::MINIMUM => &["1.14.0", "1.14.0", "2.3.0", "2.3.0"],
+        B::LEAKY_RELU => &["1.13.1", "2.3.0"],
+        B::PRELU => &["1.8.0"],
+        B::GELU => &["2.9.0", "2.9.0"],
+        B::EXP => &["1.7.0", "2.12.0"],
+        B::SQRT => &["1.10.0", "2.21.0"],
+        B::RSQRT => &["1.10.0", "2.5.0", "2.15.0"],
+        B::NEG => &["1.9.0"],
+        B::ABS => &["1.13.0", "2.4.0", "2.5.0", "2.6.0", "2.12.0"],
+        B::CAST => &["1.5.0", "2.7.0", "2.8.0", "2.9.0", "2.12.0", "2.15.0", "2.17.0", "2.21.0"],
+        B::SPLIT_V => &["1.13.1", "2.3.0"],
+        B::STRIDED_SLICE => &["1.6.0", "1.14.0", "2.1.0", "2.2.0", "2.5.0", "2.6.0", "2.14.0", "2.14.0"],
+        B::SLICE => &["1.14.0", "1.14.0", "1.14.0", "2.4.0", "2.5.0", "2.14.0", "2.21.0"],
+        B::GATHER => &["1.6.0", "1.14.0", "1.15.0", "2.4.0", "2.5.0", "2.13.0", "2.15.0"],
+        B::SQUEEZE => &["1.6.0", "2.5.0"],
+        B::RESIZE_BILINEAR => &["1.7.0", "1.14.0", "2.2.0", "2.5.0"],
+        B::RESIZE_NEAREST_NEIGHBOR => &["1.13.1", "1.14.0", "2.3.0", "2.4.0"],
+        B::TRANSPOSE_CONV => &["1.9.0", "2.2.0", "2.3.0", "2.13.0", "2.15.0"],
+        B::BATCH_MATMUL => &["2.3.0", "2.3.0", "2.4.0", "2.5.0"],
+        B::REDUCE_MAX => &["1.11.0", "1.14.0", "2.5.0"],
+        B::SUM => &["1.10.0", "1.15.0"],
+        B::PADV2 => &["1.9.0", "1.14.0", "2.4.0", "2.6.0", "2.20.0"],
+        B::MIRROR_PAD => &["1.13.1", "2.3.0", "2.12.0"],
         _ => return None,
     };
     usize::try_from(version).ok().and_then(|v| v.checked_sub(1)).and_then(|i| table.get(i)).copied()

@@ -232,7 +232,59 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::HardSwish => O::HardSwishOptions(Box::default()),
         Op::Quantize => O::QuantizeOptions(Box::default()),
         Op::Dequantize => O::DequantizeOptions(Box::default()),
-        Op::Logistic | Op::Relu | Op::Relu6 | Op::Tanh | Op::Custom(_) => O::NONE,
+        Op::Minimum | Op::Maximum => O::MaximumMinimumOptions(Box::default()),
+        Op::LeakyRelu { alpha } => O::LeakyReluOptions(Box::new(fb::LeakyReluOptionsT { alpha: *alpha })),
+        Op::Gelu { approximate } => O::GeluOptions(Box::new(fb::GeluOptionsT { approximate: *approximate })),
+        Op::Exp => O::ExpOptions(Box::default()),
+        Op::Neg => O::NegOptions(Box::default()),
+        Op::Abs => O::AbsOptions(Box::default()),
+        Op::Cast(o) => match (o.in_data_type, o.out_data_type) {
+            (None, None) => O::NONE,
+            (i, t) => O::CastOptions(Box::new(fb::CastOptionsT { in_data_type: bias_type(i), out_data_type: bias_type(t) })),
+        },
+        Op::SplitV { num_splits } => O::SplitVOptions(Box::new(fb::SplitVOptionsT { num_splits: *num_splits })),
+        Op::StridedSlice(o) => O::StridedSliceOptions(Box::new(fb::StridedSliceOptionsT {
+            begin_mask: o.begin_mask,
+            end_mask: o.end_mask,
+            ellipsis_mask: o.ellipsis_mask,
+            new_axis_mask: o.new_axis_mask,
+            shrink_axis_mask: o.shrink_axis_mask,
+            offset: o.offset,
+        })),
+        Op::Slice => O::SliceOptions(Box::default()),
+        Op::Gather(o) => O::GatherOptions(Box::new(fb::GatherOptionsT { axis: o.axis, batch_dims: o.batch_dims })),
+        Op::Squeeze { squeeze_dims } => O::SqueezeOptions(Box::new(fb::SqueezeOptionsT {
+            squeeze_dims: (!squeeze_dims.is_empty()).then(|| squeeze_dims.clone()),
+        })),
+        Op::ResizeBilinear(o) => O::ResizeBilinearOptions(Box::new(fb::ResizeBilinearOptionsT {
+            align_corners: o.align_corners,
+            half_pixel_centers: o.half_pixel_centers,
+        })),
+        Op::ResizeNearestNeighbor(o) => O::ResizeNearestNeighborOptions(Box::new(fb::ResizeNearestNeighborOptionsT {
+            align_corners: o.align_corners,
+            half_pixel_centers: o.half_pixel_centers,
+        })),
+        Op::TransposeConv(o) => O::TransposeConvOptions(Box::new(fb::TransposeConvOptionsT {
+            padding: padding(o.padding),
+            stride_w: o.stride_w,
+            stride_h: o.stride_h,
+            fused_activation_function: activation(o.activation),
+            quantized_bias_type: bias_type(o.quantized_bias_type),
+        })),
+        Op::BatchMatMul(o) => O::BatchMatMulOptions(Box::new(fb::BatchMatMulOptionsT {
+            adj_x: o.adj_x,
+            adj_y: o.adj_y,
+            asymmetric_quantize_inputs: o.asymmetric_quantize_inputs,
+        })),
+        Op::ReduceMax { keep_dims } | Op::Sum { keep_dims } => O::ReducerOptions(Box::new(fb::ReducerOptionsT { keep_dims: *keep_dims })),
+        Op::PadV2 => O::PadV2Options(Box::default()),
+        Op::MirrorPad { mode } => O::MirrorPadOptions(Box::new(fb::MirrorPadOptionsT {
+            mode: match mode {
+                MirrorPadMode::Reflect => fb::MirrorPadMode::REFLECT,
+                MirrorPadMode::Symmetric => fb::MirrorPadMode::SYMMETRIC,
+            },
+        })),
+        Op::Logistic | Op::Relu | Op::Relu6 | Op::Tanh | Op::Prelu | Op::Sqrt | Op::Rsqrt | Op::Custom(_) => O::NONE,
         Op::Builtin(b) => return (b.options.clone(), b.options2.clone()),
     };
     (o, none2)

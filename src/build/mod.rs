@@ -224,6 +224,39 @@ impl SubgraphBuilder {
         Ok(out)
     }
 
+    /// Applies an op with several outputs (`SPLIT_V`) to `inputs` and
+    /// returns its outputs, with inferred types and shapes. Quantized
+    /// outputs take the input's per-tensor parameters.
+    pub fn apply_multi(&mut self, op: Op, inputs: &[Option<TensorId>]) -> Result<Vec<TensorId>, ValidationError> {
+        let n = self.sg.tensors.len();
+        for t in inputs.iter().flatten() {
+            if t.index() >= n {
+                return Err(self.err(&op, format!("input tensor {t} does not exist")));
+            }
+        }
+        let ts: Vec<Option<&Tensor>> = inputs.iter().map(|t| t.map(|t| &self.sg.tensors[t.index()])).collect();
+        let inferred = infer(&op, &ts).map_err(|e| self.err(&op, e))?;
+        let Some(outs) = inferred else {
+            return Err(self.err(&op, "cannot infer the outputs; use add_operator with explicit outputs".into()));
+        };
+        let first = ts.first().copied().flatten().cloned();
+        let base = format!("{}_{}", op.name().to_lowercase(), self.sg.operators.len());
+        let mut ids = Vec::with_capacity(outs.len());
+        for (k, o) in outs.into_iter().enumerate() {
+            let dtype = o.dtype.or(first.as_ref().map(|t| t.dtype)).unwrap_or(DType::F32);
+            let mut t = Tensor::new(format!("{base}_{k}"), dtype, o.shape);
+            t.quantization = default_quantization(&op, dtype, first.as_ref());
+            ids.push(self.add_tensor(t));
+        }
+        self.sg.operators.push(Operator { op, inputs: inputs.to_vec(), outputs: ids.clone(), intermediates: Vec::new() });
+        if let Err(e) = check_node(&self.sg, self.sg.operators.len() - 1, self.index) {
+            self.sg.operators.pop();
+            self.sg.tensors.truncate(n);
+            return Err(e);
+        }
+        Ok(ids)
+    }
+
     /// Applies an op whose inputs are all present.
     fn unary(&mut self, op: Op, inputs: &[TensorId]) -> Result<TensorId, ValidationError> {
         let v: Vec<Option<TensorId>> = inputs.iter().copied().map(Some).collect();
@@ -388,6 +421,160 @@ impl SubgraphBuilder {
     /// `DEQUANTIZE` to float32.
     pub fn dequantize(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
         self.unary(Op::Dequantize, &[x])
+    }
+
+    /// `MINIMUM`.
+    pub fn minimum(&mut self, a: TensorId, b: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Minimum, &[a, b])
+    }
+
+    /// `MAXIMUM`.
+    pub fn maximum(&mut self, a: TensorId, b: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Maximum, &[a, b])
+    }
+
+    /// `LEAKY_RELU` with slope `alpha` for negative inputs.
+    pub fn leaky_relu(&mut self, x: TensorId, alpha: f32) -> Result<TensorId, ValidationError> {
+        self.unary(Op::LeakyRelu { alpha }, &[x])
+    }
+
+    /// `PRELU` with slopes `alpha`, broadcast to `x`.
+    pub fn prelu(&mut self, x: TensorId, alpha: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Prelu, &[x, alpha])
+    }
+
+    /// `GELU`, exact or with the tanh approximation.
+    pub fn gelu(&mut self, x: TensorId, approximate: bool) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Gelu { approximate }, &[x])
+    }
+
+    /// `EXP`.
+    pub fn exp(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Exp, &[x])
+    }
+
+    /// `SQRT`.
+    pub fn sqrt(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Sqrt, &[x])
+    }
+
+    /// `RSQRT`.
+    pub fn rsqrt(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Rsqrt, &[x])
+    }
+
+    /// `NEG`.
+    pub fn neg(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Neg, &[x])
+    }
+
+    /// `ABS`.
+    pub fn abs(&mut self, x: TensorId) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Abs, &[x])
+    }
+
+    /// `CAST` to `dtype` (options record both types).
+    pub fn cast(&mut self, x: TensorId, dtype: DType) -> Result<TensorId, ValidationError> {
+        let from = self.tensor(x).dtype;
+        self.apply_with(Op::Cast(CastOptions::new(from, dtype)), &[Some(x)], Some(dtype), None)
+    }
+
+    /// `SPLIT_V` of `x` along `axis` into pieces of `sizes` (one may be -1).
+    pub fn split_v(&mut self, x: TensorId, sizes: &[i32], axis: i32) -> Result<Vec<TensorId>, ValidationError> {
+        let k = self.sg.operators.len();
+        let s = self.constant_i32(&format!("split_v_sizes_{k}"), [sizes.len() as u32], sizes);
+        let a = self.constant_i32(&format!("split_v_axis_{k}"), Shape::scalar(), &[axis]);
+        let num_splits = i32::try_from(sizes.len()).unwrap_or(i32::MAX);
+        self.apply_multi(Op::SplitV { num_splits }, &[Some(x), Some(s), Some(a)])
+    }
+
+    /// `STRIDED_SLICE` with constant `begin`, `end` and `strides`.
+    pub fn strided_slice(&mut self, x: TensorId, begin: &[i32], end: &[i32], strides: &[i32], o: StridedSliceOptions) -> Result<TensorId, ValidationError> {
+        let k = self.sg.operators.len();
+        let b = self.constant_i32(&format!("strided_slice_begin_{k}"), [begin.len() as u32], begin);
+        let e = self.constant_i32(&format!("strided_slice_end_{k}"), [end.len() as u32], end);
+        let s = self.constant_i32(&format!("strided_slice_strides_{k}"), [strides.len() as u32], strides);
+        self.unary(Op::StridedSlice(o), &[x, b, e, s])
+    }
+
+    /// `SLICE` with constant `begin` and `size` (-1 takes the rest).
+    pub fn slice(&mut self, x: TensorId, begin: &[i32], size: &[i32]) -> Result<TensorId, ValidationError> {
+        let k = self.sg.operators.len();
+        let b = self.constant_i32(&format!("slice_begin_{k}"), [begin.len() as u32], begin);
+        let s = self.constant_i32(&format!("slice_size_{k}"), [size.len() as u32], size);
+        self.unary(Op::Slice, &[x, b, s])
+    }
+
+    /// `GATHER` of `params` at `indices`.
+    pub fn gather(&mut self, params: TensorId, indices: TensorId, o: GatherOptions) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Gather(o), &[params, indices])
+    }
+
+    /// `SQUEEZE` of `dims` (all size-1 dimensions when empty).
+    pub fn squeeze(&mut self, x: TensorId, dims: &[i32]) -> Result<TensorId, ValidationError> {
+        self.unary(Op::Squeeze { squeeze_dims: dims.to_vec() }, &[x])
+    }
+
+    fn resize(&mut self, op: Op, x: TensorId, size: [i32; 2]) -> Result<TensorId, ValidationError> {
+        let s = self.constant_i32(&format!("resize_size_{}", self.sg.operators.len()), [2], &size);
+        self.unary(op, &[x, s])
+    }
+
+    /// `RESIZE_BILINEAR` of an NHWC input to `[height, width]`.
+    pub fn resize_bilinear(&mut self, x: TensorId, size: [i32; 2], o: ResizeOptions) -> Result<TensorId, ValidationError> {
+        self.resize(Op::ResizeBilinear(o), x, size)
+    }
+
+    /// `RESIZE_NEAREST_NEIGHBOR` of an NHWC input to `[height, width]`.
+    pub fn resize_nearest_neighbor(&mut self, x: TensorId, size: [i32; 2], o: ResizeOptions) -> Result<TensorId, ValidationError> {
+        self.resize(Op::ResizeNearestNeighbor(o), x, size)
+    }
+
+    /// `TRANSPOSE_CONV` of an NHWC input with weights `[O, H, W, I]`, an
+    /// optional bias `[O]` and the NHWC `output_shape`.
+    pub fn transpose_conv(&mut self, x: TensorId, weights: TensorId, bias: Option<TensorId>, output_shape: [i32; 4], o: TransposeConvOptions) -> Result<TensorId, ValidationError> {
+        let s = self.constant_i32(&format!("transpose_conv_output_shape_{}", self.sg.operators.len()), [4], &output_shape);
+        self.apply(Op::TransposeConv(o), &[Some(s), Some(weights), Some(x), bias])
+    }
+
+    /// `BATCH_MATMUL`.
+    pub fn batch_matmul(&mut self, a: TensorId, b: TensorId, o: BatchMatMulOptions) -> Result<TensorId, ValidationError> {
+        self.unary(Op::BatchMatMul(o), &[a, b])
+    }
+
+    fn reducer(&mut self, op: Op, x: TensorId, axes: &[i32]) -> Result<TensorId, ValidationError> {
+        let name = format!("{}_axes_{}", op.name().to_lowercase(), self.sg.operators.len());
+        let a = self.constant_i32(&name, [axes.len() as u32], axes);
+        self.unary(op, &[x, a])
+    }
+
+    /// `REDUCE_MAX` over constant `axes`.
+    pub fn reduce_max(&mut self, x: TensorId, axes: &[i32], keep_dims: bool) -> Result<TensorId, ValidationError> {
+        self.reducer(Op::ReduceMax { keep_dims }, x, axes)
+    }
+
+    /// `SUM` over constant `axes`.
+    pub fn sum(&mut self, x: TensorId, axes: &[i32], keep_dims: bool) -> Result<TensorId, ValidationError> {
+        self.reducer(Op::Sum { keep_dims }, x, axes)
+    }
+
+    fn paddings(&mut self, pads: &[(i32, i32)]) -> TensorId {
+        let flat: Vec<i32> = pads.iter().flat_map(|(a, b)| [*a, *b]).collect();
+        let name = format!("paddings_{}", self.sg.operators.len());
+        self.constant_i32(&name, [pads.len() as u32, 2], &flat)
+    }
+
+    /// `PADV2` with constant `(before, after)` pairs and the padding value
+    /// `value` (a one-element tensor of the input's type).
+    pub fn pad_v2(&mut self, x: TensorId, pads: &[(i32, i32)], value: TensorId) -> Result<TensorId, ValidationError> {
+        let p = self.paddings(pads);
+        self.unary(Op::PadV2, &[x, p, value])
+    }
+
+    /// `MIRROR_PAD` with constant `(before, after)` pairs.
+    pub fn mirror_pad(&mut self, x: TensorId, pads: &[(i32, i32)], mode: MirrorPadMode) -> Result<TensorId, ValidationError> {
+        let p = self.paddings(pads);
+        self.unary(Op::MirrorPad { mode }, &[x, p])
     }
 
     /// The subgraph built so far.

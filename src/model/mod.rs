@@ -9,9 +9,10 @@ mod tensor;
 
 pub use dtype::DType;
 pub use op::{
-    builtin_name, Activation, AddSubOptions, ConcatenationOptions, Conv2dOptions, CustomOp,
-    CustomOptionsFormat, DepthwiseConv2dOptions, FullyConnectedOptions, Op, OpaqueBuiltin,
-    Operator, Padding, Pool2dOptions, TensorId, WeightsFormat,
+    builtin_name, Activation, AddSubOptions, BatchMatMulOptions, CastOptions, ConcatenationOptions,
+    Conv2dOptions, CustomOp, CustomOptionsFormat, DepthwiseConv2dOptions, FullyConnectedOptions,
+    GatherOptions, MirrorPadMode, Op, OpaqueBuiltin, Operator, Padding, Pool2dOptions,
+    ResizeOptions, StridedSliceOptions, TensorId, TransposeConvOptions, WeightsFormat,
 };
 pub use shape::{Dim, Shape};
 pub use tensor::{ConstData, QuantDetails, Quantization, Sparsity, Tensor, VariantTypes};

@@ -245,6 +245,191 @@ impl ConcatenationOptions {
     }
 }
 
+/// Options of `CAST`: the element types the file records (the runtime
+/// reads the tensors' own types). `None` in both writes no options table,
+/// as older converters do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct CastOptions {
+    /// `in_data_type`.
+    pub in_data_type: Option<super::DType>,
+    /// `out_data_type`.
+    pub out_data_type: Option<super::DType>,
+}
+
+impl CastOptions {
+    /// Options recording a cast from `from` to `to`.
+    pub fn new(from: super::DType, to: super::DType) -> Self {
+        CastOptions { in_data_type: Some(from), out_data_type: Some(to) }
+    }
+}
+
+/// Options of `STRIDED_SLICE`: bit masks over the sliced dimensions and
+/// the `offset` flag (ends are relative to the begins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct StridedSliceOptions {
+    /// Dimensions whose begin is ignored (the fullest range is used).
+    pub begin_mask: i32,
+    /// Dimensions whose end is ignored (the fullest range is used).
+    pub end_mask: i32,
+    /// The dimension standing for all unspecified ones.
+    pub ellipsis_mask: i32,
+    /// Dimensions inserted with size 1.
+    pub new_axis_mask: i32,
+    /// Dimensions taken at their begin index and removed.
+    pub shrink_axis_mask: i32,
+    /// Ends are offsets from the begins.
+    pub offset: bool,
+}
+
+impl StridedSliceOptions {
+    /// Sets `begin_mask`.
+    pub fn with_begin_mask(mut self, m: i32) -> Self {
+        self.begin_mask = m;
+        self
+    }
+    /// Sets `end_mask`.
+    pub fn with_end_mask(mut self, m: i32) -> Self {
+        self.end_mask = m;
+        self
+    }
+    /// Sets `shrink_axis_mask`.
+    pub fn with_shrink_axis_mask(mut self, m: i32) -> Self {
+        self.shrink_axis_mask = m;
+        self
+    }
+    /// Sets `ellipsis_mask`.
+    pub fn with_ellipsis_mask(mut self, m: i32) -> Self {
+        self.ellipsis_mask = m;
+        self
+    }
+    /// Sets `new_axis_mask`.
+    pub fn with_new_axis_mask(mut self, m: i32) -> Self {
+        self.new_axis_mask = m;
+        self
+    }
+    /// Sets `offset`.
+    pub fn with_offset(mut self, offset: bool) -> Self {
+        self.offset = offset;
+        self
+    }
+}
+
+/// Options of `GATHER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct GatherOptions {
+    /// The axis of the params gathered along (negative counts from the end).
+    pub axis: i32,
+    /// Leading dimensions shared by params and indices.
+    pub batch_dims: i32,
+}
+
+impl GatherOptions {
+    /// Gathering along `axis`.
+    pub fn new(axis: i32) -> Self {
+        GatherOptions { axis, batch_dims: 0 }
+    }
+    /// Sets `batch_dims`.
+    pub fn with_batch_dims(mut self, batch_dims: i32) -> Self {
+        self.batch_dims = batch_dims;
+        self
+    }
+}
+
+/// Options of `RESIZE_BILINEAR` and `RESIZE_NEAREST_NEIGHBOR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct ResizeOptions {
+    /// Map the corner pixels of input and output onto each other.
+    pub align_corners: bool,
+    /// Sample at pixel centers (`(x + 0.5) * scale`).
+    pub half_pixel_centers: bool,
+}
+
+impl ResizeOptions {
+    /// Sets `align_corners`.
+    pub fn with_align_corners(mut self, v: bool) -> Self {
+        self.align_corners = v;
+        self
+    }
+    /// Sets `half_pixel_centers`.
+    pub fn with_half_pixel_centers(mut self, v: bool) -> Self {
+        self.half_pixel_centers = v;
+        self
+    }
+}
+
+/// Options of `TRANSPOSE_CONV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct TransposeConvOptions {
+    /// Padding mode (the padding is derived from the output shape).
+    pub padding: Padding,
+    /// Stride along width.
+    pub stride_w: i32,
+    /// Stride along height.
+    pub stride_h: i32,
+    /// Fused activation.
+    pub activation: Activation,
+    /// Element type of a quantized bias when it differs from the default.
+    pub quantized_bias_type: Option<super::DType>,
+}
+
+impl Default for TransposeConvOptions {
+    fn default() -> Self {
+        TransposeConvOptions { padding: Padding::Same, stride_w: 1, stride_h: 1, activation: Activation::None, quantized_bias_type: None }
+    }
+}
+
+impl TransposeConvOptions {
+    /// Options with the given padding and strides (height, width).
+    pub fn new(padding: Padding, stride_h: i32, stride_w: i32) -> Self {
+        TransposeConvOptions { padding, stride_h, stride_w, ..Default::default() }
+    }
+    /// Sets the fused activation.
+    pub fn with_activation(mut self, a: Activation) -> Self {
+        self.activation = a;
+        self
+    }
+}
+
+/// Options of `BATCH_MATMUL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct BatchMatMulOptions {
+    /// Transpose (adjoint) the last two dimensions of the left operand.
+    pub adj_x: bool,
+    /// Transpose (adjoint) the last two dimensions of the right operand.
+    pub adj_y: bool,
+    /// For hybrid kernels: quantize inputs asymmetrically.
+    pub asymmetric_quantize_inputs: bool,
+}
+
+impl BatchMatMulOptions {
+    /// Sets `adj_x`.
+    pub fn with_adj_x(mut self, v: bool) -> Self {
+        self.adj_x = v;
+        self
+    }
+    /// Sets `adj_y`.
+    pub fn with_adj_y(mut self, v: bool) -> Self {
+        self.adj_y = v;
+        self
+    }
+}
+
+/// How `MIRROR_PAD` mirrors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MirrorPadMode {
+    /// Without the edge element (`[1 2 3]` padded by 2 before: `3 2 1 2 3`).
+    #[default]
+    Reflect,
+    /// With the edge element (`[1 2 3]` padded by 2 before: `2 1 1 2 3`).
+    Symmetric,
+}
+
 /// A typed operator: the builtin code together with its options.
 ///
 /// Builtin ops without typed support yet are carried as [`Op::Builtin`]
@@ -307,6 +492,80 @@ pub enum Op {
     Quantize,
     /// `DEQUANTIZE`: integer or float16 to float32.
     Dequantize,
+    /// `MINIMUM`: elementwise minimum with broadcasting.
+    Minimum,
+    /// `MAXIMUM`: elementwise maximum with broadcasting.
+    Maximum,
+    /// `LEAKY_RELU`: `x` for `x ≥ 0`, else `alpha * x`.
+    LeakyRelu {
+        /// Slope for negative inputs.
+        alpha: f32,
+    },
+    /// `PRELU`: inputs `[input, alpha]`; `alpha` broadcasts to the input.
+    Prelu,
+    /// `GELU`: `x * Φ(x)`, or its tanh approximation.
+    Gelu {
+        /// Use the tanh approximation.
+        approximate: bool,
+    },
+    /// `EXP`.
+    Exp,
+    /// `SQRT`.
+    Sqrt,
+    /// `RSQRT`: `1 / sqrt(x)`.
+    Rsqrt,
+    /// `NEG`.
+    Neg,
+    /// `ABS`.
+    Abs,
+    /// `CAST` to the output tensor's type.
+    Cast(CastOptions),
+    /// `SPLIT_V`: inputs `[input, size_splits (1-D), axis (scalar)]`, one
+    /// output per split.
+    SplitV {
+        /// The number of outputs.
+        num_splits: i32,
+    },
+    /// `STRIDED_SLICE`: inputs `[input, begin, end, strides]` (1-D int32).
+    StridedSlice(StridedSliceOptions),
+    /// `SLICE`: inputs `[input, begin, size]` (1-D int32 or int64; a size of
+    /// -1 takes the rest).
+    Slice,
+    /// `GATHER`: inputs `[params, indices]`.
+    Gather(GatherOptions),
+    /// `SQUEEZE`: removes size-1 dimensions (all of them when `squeeze_dims`
+    /// is empty).
+    Squeeze {
+        /// The dimensions to remove (negative counts from the end).
+        squeeze_dims: Vec<i32>,
+    },
+    /// `RESIZE_BILINEAR`: inputs `[input NHWC, size [2] (int32)]`.
+    ResizeBilinear(ResizeOptions),
+    /// `RESIZE_NEAREST_NEIGHBOR`: inputs `[input NHWC, size [2] (int32)]`.
+    ResizeNearestNeighbor(ResizeOptions),
+    /// `TRANSPOSE_CONV`: inputs `[output_shape [4] (int32), weights OHWI,
+    /// input NHWC, bias? O]`.
+    TransposeConv(TransposeConvOptions),
+    /// `BATCH_MATMUL`: `[..., M, K] × [..., K, N]` with broadcast batch
+    /// dimensions.
+    BatchMatMul(BatchMatMulOptions),
+    /// `REDUCE_MAX`: inputs `[input, axes (int32)]`.
+    ReduceMax {
+        /// Keep reduced dimensions as size 1.
+        keep_dims: bool,
+    },
+    /// `SUM`: inputs `[input, axes (int32)]`.
+    Sum {
+        /// Keep reduced dimensions as size 1.
+        keep_dims: bool,
+    },
+    /// `PADV2`: inputs `[input, paddings [rank, 2], constant_values [1]]`.
+    PadV2,
+    /// `MIRROR_PAD`: inputs `[input, paddings [rank, 2]]`.
+    MirrorPad {
+        /// Reflect or symmetric.
+        mode: MirrorPadMode,
+    },
     /// A custom op (including select-TF `Flex*` ops).
     Custom(CustomOp),
     /// Any other builtin op, options carried unchanged.
@@ -388,6 +647,30 @@ impl Op {
             Op::Tanh => fb::BuiltinOperator::TANH,
             Op::Quantize => fb::BuiltinOperator::QUANTIZE,
             Op::Dequantize => fb::BuiltinOperator::DEQUANTIZE,
+            Op::Minimum => fb::BuiltinOperator::MINIMUM,
+            Op::Maximum => fb::BuiltinOperator::MAXIMUM,
+            Op::LeakyRelu { .. } => fb::BuiltinOperator::LEAKY_RELU,
+            Op::Prelu => fb::BuiltinOperator::PRELU,
+            Op::Gelu { .. } => fb::BuiltinOperator::GELU,
+            Op::Exp => fb::BuiltinOperator::EXP,
+            Op::Sqrt => fb::BuiltinOperator::SQRT,
+            Op::Rsqrt => fb::BuiltinOperator::RSQRT,
+            Op::Neg => fb::BuiltinOperator::NEG,
+            Op::Abs => fb::BuiltinOperator::ABS,
+            Op::Cast(_) => fb::BuiltinOperator::CAST,
+            Op::SplitV { .. } => fb::BuiltinOperator::SPLIT_V,
+            Op::StridedSlice(_) => fb::BuiltinOperator::STRIDED_SLICE,
+            Op::Slice => fb::BuiltinOperator::SLICE,
+            Op::Gather(_) => fb::BuiltinOperator::GATHER,
+            Op::Squeeze { .. } => fb::BuiltinOperator::SQUEEZE,
+            Op::ResizeBilinear(_) => fb::BuiltinOperator::RESIZE_BILINEAR,
+            Op::ResizeNearestNeighbor(_) => fb::BuiltinOperator::RESIZE_NEAREST_NEIGHBOR,
+            Op::TransposeConv(_) => fb::BuiltinOperator::TRANSPOSE_CONV,
+            Op::BatchMatMul(_) => fb::BuiltinOperator::BATCH_MATMUL,
+            Op::ReduceMax { .. } => fb::BuiltinOperator::REDUCE_MAX,
+            Op::Sum { .. } => fb::BuiltinOperator::SUM,
+            Op::PadV2 => fb::BuiltinOperator::PADV2,
+            Op::MirrorPad { .. } => fb::BuiltinOperator::MIRROR_PAD,
             Op::Custom(_) => fb::BuiltinOperator::CUSTOM,
             Op::Builtin(o) => return o.code,
         };

@@ -80,34 +80,6 @@ pub(crate) fn permute_shape(s: &Shape, perm: &[usize]) -> Shape {
     Shape::from_dims(perm.iter().map(|p| s.dims()[*p]).collect())
 }
 
-/// Transposes constant bytes of element size `es` and dims `dims`.
-pub(crate) fn transpose_bytes(bytes: &[u8], es: usize, dims: &[usize], perm: &[usize]) -> Option<Vec<u8>> {
-    let r = dims.len();
-    let n: usize = dims.iter().product();
-    if bytes.len() != n * es || perm.len() != r {
-        return None;
-    }
-    let out_dims: Vec<usize> = perm.iter().map(|p| dims[*p]).collect();
-    let mut strides = vec![1usize; r];
-    for i in (0..r.saturating_sub(1)).rev() {
-        strides[i] = strides[i + 1] * dims[i + 1];
-    }
-    let mut out = vec![0u8; n * es];
-    let mut coord = vec![0usize; r];
-    for o in 0..n {
-        let src: usize = (0..r).map(|i| coord[i] * strides[perm[i]]).sum();
-        out[o * es..(o + 1) * es].copy_from_slice(&bytes[src * es..(src + 1) * es]);
-        for i in (0..r).rev() {
-            coord[i] += 1;
-            if coord[i] < out_dims[i] {
-                break;
-            }
-            coord[i] = 0;
-        }
-    }
-    Some(out)
-}
-
 /// A new constant tensor equal to `t` (constant, fixed shape) expanded to
 /// `rank` with leading 1s and transposed by `perm`.
 pub(crate) fn permuted_constant(t: &Tensor, rank: usize, perm: &[usize]) -> Option<Tensor> {
@@ -122,7 +94,7 @@ pub(crate) fn permuted_constant(t: &Tensor, rank: usize, perm: &[usize]) -> Opti
     }
     let mut dims: Vec<usize> = vec![1; rank - fixed.len()];
     dims.extend(fixed.iter().map(|d| *d as usize));
-    let bytes = transpose_bytes(data.as_bytes(), es, &dims, perm)?;
+    let bytes = crate::util::transpose_bytes(data.as_bytes(), es, &dims, perm)?;
     let shape = Shape::new(perm.iter().map(|p| dims[*p] as u32));
     let mut out = Tensor::new(format!("{}/permuted", t.name), t.dtype, shape).with_data(ConstData::from_bytes(bytes));
     out.quantization = t.quantization.clone();

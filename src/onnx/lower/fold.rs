@@ -127,34 +127,9 @@ fn unary(a: &TensorData, f: impl Fn(f64) -> f64) -> Result<TensorData, LowerErro
 
 /// Transposes constant data.
 pub(crate) fn transpose_data(d: &TensorData, perm: &[usize]) -> Result<TensorData, LowerError> {
-    let r = d.dims.len();
-    if perm.len() != r || { let mut p = perm.to_vec(); p.sort_unstable(); p != (0..r).collect::<Vec<_>>() } {
-        return Err(LowerError::invalid(format!("bad permutation {perm:?} for rank {r}")));
-    }
     let es = d.dtype.bits().map(|b| (b / 8).max(1) as usize).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, "cannot transpose"))?;
-    let out_dims: Vec<usize> = perm.iter().map(|p| d.dims[*p]).collect();
-    let mut in_strides = vec![1usize; r];
-    for i in (0..r.saturating_sub(1)).rev() {
-        in_strides[i] = in_strides[i + 1] * d.dims[i + 1];
-    }
-    let n = d.len();
-    if d.bytes.len() != n * es {
-        return Err(LowerError::invalid("constant size does not match its shape"));
-    }
-    let mut out = vec![0u8; n * es];
-    let mut coord = vec![0usize; r];
-    for o in 0..n {
-        let src: usize = (0..r).map(|i| coord[i] * in_strides[perm[i]]).sum();
-        out[o * es..(o + 1) * es].copy_from_slice(&d.bytes[src * es..(src + 1) * es]);
-        for i in (0..r).rev() {
-            coord[i] += 1;
-            if coord[i] < out_dims[i] {
-                break;
-            }
-            coord[i] = 0;
-        }
-    }
-    Ok(TensorData { dtype: d.dtype, dims: out_dims, bytes: out })
+    let bytes = crate::util::transpose_bytes(&d.bytes, es, &d.dims, perm).ok_or_else(|| LowerError::invalid(format!("bad permutation {perm:?} for dims {:?}", d.dims)))?;
+    Ok(TensorData { dtype: d.dtype, dims: perm.iter().map(|p| d.dims[*p]).collect(), bytes })
 }
 
 fn normalize_axis(a: i64, r: usize) -> Result<usize, LowerError> {

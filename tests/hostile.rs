@@ -1,0 +1,280 @@
+//! Hostile inputs: every valid fixture, mutated thousands of times
+//! (truncations, bit flips and field-aware edits), must give a typed error
+//! or a valid model, within bounded time and bounded allocation. A counting
+//! global allocator measures the peak of each case.
+
+mod common;
+#[path = "common/onnx_build.rs"]
+mod onnx_build;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::Rng;
+use onnx_build::*;
+use onnx_protobuf::{Message, ModelProto};
+use tflite_forge::onnx::{convert, ConvertOptions, Limits};
+
+struct Counting;
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// The allocator counts globally, so the tests take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Peak allocation allowed above the baseline for one case.
+const ALLOC_LIMIT: usize = 256 << 20;
+/// Time allowed for one case (generous: this bounds hangs, it is no benchmark).
+const TIME_LIMIT: Duration = Duration::from_secs(10);
+
+fn limits() -> ConvertOptions {
+    let mut l = Limits::default();
+    l.max_model_bytes = 8 << 20;
+    l.max_tensor_elements = 1 << 22;
+    l.max_constant_bytes = 32 << 20;
+    l.max_nodes = 10_000;
+    let mut o = ConvertOptions::default();
+    o.limits = l;
+    o
+}
+
+struct Stats {
+    cases: usize,
+    accepted: usize,
+    worst_alloc: usize,
+    worst_time: Duration,
+}
+
+fn measure(stats: &mut Stats, what: &str, f: impl FnOnce() -> bool) {
+    // Serial: the allocator counts globally, so cases must not overlap.
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let t = Instant::now();
+    let accepted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| panic!("{what}: panicked"));
+    let dt = t.elapsed();
+    let used = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    assert!(used <= ALLOC_LIMIT, "{what}: allocated {used} bytes (limit {ALLOC_LIMIT})");
+    assert!(dt <= TIME_LIMIT, "{what}: took {dt:?}");
+    stats.cases += 1;
+    stats.accepted += usize::from(accepted);
+    stats.worst_alloc = stats.worst_alloc.max(used);
+    stats.worst_time = stats.worst_time.max(dt);
+}
+
+fn tflite_fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tf");
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tflite"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    v.sort();
+    v.push(("resnet_like".into(), tflite_forge::write(&common::resnet_like(1, tflite_forge::Dim::Dynamic)).unwrap()));
+    v
+}
+
+fn mutate_bytes(r: &mut Rng, b: &[u8]) -> Vec<u8> {
+    let mut m = b.to_vec();
+    match r.below(4) {
+        0 => m.truncate(r.below(b.len() as u64) as usize),
+        1 => {
+            for _ in 0..1 + r.below(8) {
+                let i = r.below(m.len().max(1) as u64) as usize;
+                if let Some(x) = m.get_mut(i) {
+                    *x ^= 1 << r.below(8);
+                }
+            }
+        }
+        _ => {
+            // Field-aware for flatbuffers and protobuf alike: overwrite an
+            // aligned word with an extreme value (sizes, indices, offsets).
+            let vals: [u32; 7] = [0, 0xffff_ffff, 0x7fff_ffff, 0x8000_0000, 0x0100_0000, 0xffff, 3];
+            for _ in 0..1 + r.below(3) {
+                if m.len() >= 8 {
+                    let i = (r.below((m.len() - 4) as u64) as usize) & !3;
+                    m[i..i + 4].copy_from_slice(&vals[r.below(7) as usize].to_le_bytes());
+                }
+            }
+        }
+    }
+    m
+}
+
+#[test]
+fn mutated_tflite_files_fail_cleanly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stats = Stats { cases: 0, accepted: 0, worst_alloc: 0, worst_time: Duration::ZERO };
+    let mut r = Rng::new(2026);
+    let fixtures = tflite_fixtures();
+    for (name, bytes) in &fixtures {
+        for k in 0..600 {
+            let m = mutate_bytes(&mut r, bytes);
+            measure(&mut stats, &format!("{name} mutation {k}"), || match tflite_forge::read(&m) {
+                Ok(model) => {
+                    tflite_forge::write(&model).expect("an accepted model writes");
+                    true
+                }
+                Err(e) => {
+                    assert!(!e.to_string().is_empty());
+                    false
+                }
+            });
+        }
+    }
+    eprintln!("tflite: {} cases, {} accepted, peak {} KiB, slowest {:?}", stats.cases, stats.accepted, stats.worst_alloc >> 10, stats.worst_time);
+    assert!(stats.cases >= 7000);
+}
+
+fn onnx_fixtures() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut r = Rng::new(9);
+    // A small CNN with a shape-computing chain, as torch exports them.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[None, Some(3), Some(8), Some(8)]);
+    let w = b.init_f32("w", &[4, 3, 3, 3], &r.vec(108, 0.5));
+    let c = b.node("Conv", &[&x, &w], vec![attr_ints("pads", &[1, 1, 1, 1]), attr_ints("strides", &[2, 2])]);
+    let a = b.node("Relu", &[&c], vec![]);
+    let s = b.node("Shape", &[&a], vec![]);
+    let i0 = b.init_i64("i0", &[], &[0]);
+    let n = b.node("Gather", &[&s, &i0], vec![]);
+    let ax = b.init_i64("ax", &[1], &[0]);
+    let n1 = b.node("Unsqueeze", &[&n, &ax], vec![]);
+    let m1 = b.init_i64("m1", &[1], &[-1]);
+    let tgt = b.node("Concat", &[&n1, &m1], vec![attr_int("axis", 0)]);
+    let f = b.node("Reshape", &[&a, &tgt], vec![]);
+    let fw = b.init_f32("fw", &[64, 5], &r.vec(320, 0.5));
+    let fb = b.init_f32("fb", &[5], &r.vec(5, 0.5));
+    let g = b.node("Gemm", &[&f, &fw, &fb], vec![]);
+    b.node_named("Softmax", &[&g], &["y"], vec![attr_int("axis", 1)]);
+    b.output("y", FLOAT, &[None, Some(5)]);
+    out.push(b.build());
+    // Pooling, concat, clip, pad.
+    let mut b = OnnxBuilder::new(11);
+    let x = b.input("x", FLOAT, &[Some(1), Some(2), Some(6), Some(6)]);
+    let rx = b.node("Relu", &[&x], vec![]);
+    let p = b.node("MaxPool", &[&rx], vec![attr_ints("kernel_shape", &[3, 3]), attr_int("ceil_mode", 1), attr_ints("strides", &[2, 2])]);
+    let q = b.node("AveragePool", &[&x], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]);
+    let cat = b.node("Concat", &[&p, &q], vec![attr_int("axis", 1)]);
+    let lo = b.init_f32("lo", &[], &[0.0]);
+    let hi = b.init_f32("hi", &[], &[6.0]);
+    let cl = b.node("Clip", &[&cat, &lo, &hi], vec![]);
+    let pads = b.init_i64("pads", &[8], &[0, 0, 1, 1, 0, 0, 1, 1]);
+    b.node_named("Pad", &[&cl, &pads], &["y"], vec![]);
+    b.output("y", FLOAT, &[Some(1), Some(4), Some(5), Some(5)]);
+    out.push(b.build());
+    out
+}
+
+/// Structured edits at the protobuf level.
+fn mutate_onnx(r: &mut Rng, bytes: &[u8]) -> Vec<u8> {
+    let Ok(mut m) = ModelProto::parse_from_bytes(bytes) else { return bytes.to_vec() };
+    let g = m.graph.as_mut().unwrap();
+    match r.below(9) {
+        0 if !g.initializer.is_empty() => {
+            let i = r.below(g.initializer.len() as u64) as usize;
+            let huge = [i64::MAX, 1 << 40, -1, 0, 1 << 31];
+            let t = &mut g.initializer[i];
+            if !t.dims.is_empty() {
+                let d = r.below(t.dims.len() as u64) as usize;
+                t.dims[d] = huge[r.below(5) as usize];
+            } else {
+                t.dims = vec![1 << 33, 1 << 33];
+            }
+        }
+        1 if !g.initializer.is_empty() => {
+            let i = r.below(g.initializer.len() as u64) as usize;
+            g.initializer.remove(i);
+        }
+        2 if !g.node.is_empty() => {
+            // A cycle: a node reads its own output.
+            let i = r.below(g.node.len() as u64) as usize;
+            let out = g.node[i].output.first().cloned().unwrap_or_default();
+            if let Some(inp) = g.node[i].input.first_mut() {
+                *inp = out;
+            }
+        }
+        3 if !g.initializer.is_empty() => {
+            let i = r.below(g.initializer.len() as u64) as usize;
+            g.initializer[i].data_type = [0, 8, 99, 16, 7, 3][r.below(6) as usize];
+        }
+        4 => {
+            if let Some(o) = m.opset_import.first_mut() {
+                o.version = [0, -1, 10_000, i64::MAX, 6][r.below(5) as usize];
+            }
+        }
+        5 if !g.node.is_empty() => {
+            let i = r.below(g.node.len() as u64) as usize;
+            if let Some(a) = g.node[i].attribute.first_mut() {
+                a.ints = vec![i64::MIN, -5, 1 << 40];
+                a.i = i64::MAX;
+                a.type_ = onnx_protobuf::attribute_proto::AttributeType::INTS.into();
+            }
+        }
+        6 if !g.input.is_empty() => {
+            // A hostile input shape.
+            let vi = &mut g.input[0];
+            if let Some(onnx_protobuf::type_proto::Value::TensorType(t)) = vi.type_.as_mut().and_then(|t| t.value.as_mut()) {
+                if let Some(s) = t.shape.as_mut() {
+                    for d in s.dim.iter_mut() {
+                        d.value = Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(1 << 40));
+                    }
+                }
+            }
+        }
+        7 if !g.node.is_empty() => {
+            let i = r.below(g.node.len() as u64) as usize;
+            g.node[i].op_type = ["Conv", "Reshape", "Gather", "NoSuchOp", ""][r.below(5) as usize].into();
+        }
+        _ => return mutate_bytes(r, bytes),
+    }
+    m.write_to_bytes().unwrap_or_default()
+}
+
+#[test]
+fn mutated_onnx_models_fail_cleanly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stats = Stats { cases: 0, accepted: 0, worst_alloc: 0, worst_time: Duration::ZERO };
+    let mut r = Rng::new(77);
+    let opts = limits();
+    for (fi, bytes) in onnx_fixtures().iter().enumerate() {
+        // The unmutated fixture converts.
+        convert(bytes, &opts).unwrap_or_else(|e| panic!("fixture {fi}: {e}"));
+        for k in 0..2000 {
+            let m = if r.below(2) == 0 { mutate_onnx(&mut r, bytes) } else { mutate_bytes(&mut r, bytes) };
+            measure(&mut stats, &format!("onnx fixture {fi} mutation {k}"), || match convert(&m, &opts) {
+                Ok(c) => {
+                    tflite_forge::write(&c.model).expect("a converted model writes");
+                    true
+                }
+                Err(e) => {
+                    assert!(!e.to_string().is_empty());
+                    false
+                }
+            });
+        }
+    }
+    eprintln!("onnx: {} cases, {} accepted, peak {} KiB, slowest {:?}", stats.cases, stats.accepted, stats.worst_alloc >> 10, stats.worst_time);
+    assert!(stats.cases >= 4000);
+}
