@@ -158,7 +158,7 @@ fn convert_with_base(bytes: &[u8], dir: Option<&Path>, options: &ConvertOptions)
             &default_registry
         }
     };
-    let mut model = lower::lower_graph(&graph, registry, options, &mut report)?;
+    let mut model = lower::fold::with_fold_limit(options.limits.max_tensor_elements, || lower::lower_graph(&graph, registry, options, &mut report))?;
     if !options.no_optimize {
         let stats = crate::passes::optimize(&mut model);
         report.transposes_removed = stats.transposes_removed;

@@ -26,11 +26,28 @@ enum Sink {
 }
 
 fn unary_op(op: &Op) -> bool {
-    matches!(op, Op::Relu | Op::Relu6 | Op::Logistic | Op::Tanh | Op::HardSwish | Op::Dequantize | Op::Quantize)
+    matches!(
+        op,
+        Op::Relu
+            | Op::Relu6
+            | Op::Logistic
+            | Op::Tanh
+            | Op::HardSwish
+            | Op::Dequantize
+            | Op::Quantize
+            | Op::LeakyRelu { .. }
+            | Op::Gelu { .. }
+            | Op::Exp
+            | Op::Sqrt
+            | Op::Rsqrt
+            | Op::Neg
+            | Op::Abs
+            | Op::Cast(_)
+    )
 }
 
 fn binary_op(op: &Op) -> bool {
-    matches!(op, Op::Add(_) | Op::Sub(_) | Op::Mul(_) | Op::Div(_))
+    matches!(op, Op::Add(_) | Op::Sub(_) | Op::Mul(_) | Op::Div(_) | Op::Minimum | Op::Maximum | Op::Prelu)
 }
 
 /// Whether an operand is the same transpose's output, another transpose

@@ -392,5 +392,238 @@ pub fn builder_cases() -> Vec<Case> {
     ext.rtol = 1e-5;
     ext.atol = 1e-6;
     v.push(ext);
+    v.extend(extra_op_cases());
+    v
+}
+
+fn in_f32(g: &mut SubgraphBuilder, shape: &[u32]) -> TensorId {
+    g.input("x", DType::F32, shape)
+}
+
+/// An int8 input with per-tensor parameters.
+fn in_i8(g: &mut SubgraphBuilder, name: &str, shape: &[u32], scale: f32, zp: i64) -> TensorId {
+    let x = g.input(name, DType::I8, shape);
+    g.set_quantization(x, Quantization::per_tensor(scale, zp));
+    x
+}
+
+/// A float case of one op on one input of `shape`.
+fn one(name: &str, shape: &[u32], f: impl FnOnce(&mut SubgraphBuilder, TensorId) -> Result<TensorId, ValidationError>) -> Case {
+    let m = model_of(|g| {
+        let x = in_f32(g, shape);
+        let y = f(g, x)?;
+        g.output("y", y);
+        Ok(())
+    });
+    Case { rtol: 1e-5, atol: 1e-5, ..Case::new(name, m) }
+}
+
+/// An int8 case of one op on one input; `out` sets the output parameters
+/// (`None` keeps the builder's).
+fn one_i8(
+    name: &str,
+    shape: &[u32],
+    (scale, zp): (f32, i64),
+    out: Option<(f32, i64)>,
+    f: impl FnOnce(&mut SubgraphBuilder, TensorId) -> Result<TensorId, ValidationError>,
+) -> Case {
+    let m = model_of(|g| {
+        let x = in_i8(g, "x", shape, scale, zp);
+        let y = f(g, x)?;
+        if let Some((s, z)) = out {
+            g.set_quantization(y, Quantization::per_tensor(s, z));
+        }
+        g.output("y", y);
+        Ok(())
+    });
+    Case { quant_tol: 1, ..Case::new(name, m) }
+}
+
+/// Builder cases of the ops beyond the CNN set: each op alone in float, and
+/// in int8 where the runtime has an int8 kernel.
+pub fn extra_op_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let mut r = Rng::new(77);
+    // Elementwise binary.
+    v.push(binary("minimum/broadcast", Op::Minimum, &[2, 3, 4], &[4], true, 50));
+    v.push(binary("maximum/two_inputs", Op::Maximum, &[2, 5], &[2, 5], false, 51));
+    v.push(Case { quant_tol: 0, ..Case::new("int8/minimum_maximum", model_of(|g| {
+        let a = in_i8(g, "a", &[1, 4, 4, 3], 0.05, -3);
+        let b = in_i8(g, "b", &[1, 4, 4, 3], 0.05, -3);
+        let mn = g.minimum(a, b)?;
+        let mx = g.maximum(a, b)?;
+        g.output("min", mn);
+        g.output("max", mx);
+        Ok(())
+    })) });
+    // Unary math and activations.
+    v.push(one("leaky_relu", &[1, 3, 4, 5], |g, x| g.leaky_relu(x, 0.2)));
+    v.push(one("gelu/exact", &[2, 17], |g, x| g.gelu(x, false)));
+    v.push(one("gelu/tanh", &[2, 17], |g, x| g.gelu(x, true)));
+    v.push(one("exp", &[3, 7], |g, x| g.exp(x)));
+    v.push(one("sqrt", &[3, 7], |g, x| g.sqrt(x)));
+    v.push(one("rsqrt", &[3, 7], |g, x| g.rsqrt(x)));
+    v.push(one("neg", &[3, 7], |g, x| g.neg(x)));
+    v.push(one("abs", &[3, 7], |g, x| g.abs(x)));
+    {
+        let alpha = r.vec(3, 0.5);
+        v.push(one("prelu/channels_last", &[1, 4, 4, 3], |g, x| {
+            let a = g.constant_f32("alpha", [3], &alpha);
+            g.prelu(x, a)
+        }));
+        v.push(one("prelu/nchw_slope", &[1, 3, 4, 4], |g, x| {
+            let a = g.constant_f32("alpha", [3, 1, 1], &alpha);
+            g.prelu(x, a)
+        }));
+    }
+    v.push(one_i8("int8/leaky_relu", &[1, 4, 4, 3], (0.05, 2), Some((0.04, 20)), |g, x| g.leaky_relu(x, 0.3)));
+    v.push(one_i8("int8/gelu", &[2, 33], (0.04, 0), Some((0.03, -100)), |g, x| g.gelu(x, false)));
+    v.push(one_i8("int8/exp", &[2, 33], (0.02, 0), Some((13.0 / 255.0, -128)), |g, x| g.exp(x)));
+    v.push(one_i8("int8/rsqrt", &[2, 33], (0.05, -128), Some((0.02, -128)), |g, x| g.rsqrt(x)));
+    v.push(one_i8("int8/sqrt", &[2, 33], (0.05, -128), Some((0.015, -128)), |g, x| g.sqrt(x)));
+    v.push(one_i8("int8/abs", &[2, 33], (0.05, 3), Some((0.04, -128)), |g, x| g.abs(x)));
+    {
+        let alpha = r.vec(3, 0.5);
+        v.push(one_i8("int8/prelu", &[1, 4, 4, 3], (0.05, 2), Some((0.04, 10)), |g, x| {
+            let aq: Vec<i8> = alpha.iter().map(|a| (a / (0.5 / 127.0)).round() as i8).collect();
+            let a = g.constant("alpha", DType::I8, [3], ConstData::from_slice(&aq));
+            g.set_quantization(a, Quantization::per_tensor(0.5 / 127.0, 0));
+            g.prelu(x, a)
+        }));
+    }
+    // CAST.
+    v.push(one("cast/f32_to_i32", &[3, 7], |g, x| {
+        let s = g.constant_f32("scale", [1], &[5.0]);
+        let m = g.mul(x, s)?;
+        g.cast(m, DType::I32)
+    }));
+    v.push(one("cast/f32_to_bool", &[3, 7], |g, x| g.cast(x, DType::Bool)));
+    v.push(Case::new("cast/i32_to_f32", model_of(|g| {
+        let x = g.input("x", DType::I32, [4, 5]);
+        let y = g.cast(x, DType::F32)?;
+        g.output("y", y);
+        Ok(())
+    })));
+    // Splits, slices, gathers, squeeze.
+    let split = |g: &mut SubgraphBuilder, x: TensorId| -> Result<(), ValidationError> {
+        let parts = g.split_v(x, &[2, -1, 1], 1)?;
+        for (i, p) in parts.into_iter().enumerate() {
+            g.output(&format!("y{i}"), p);
+        }
+        Ok(())
+    };
+    v.push(Case::new("split_v/three", model_of(|g| {
+        let x = in_f32(g, &[2, 7, 3]);
+        split(g, x)
+    })));
+    v.push(Case { quant_tol: 0, ..Case::new("int8/split_v", model_of(|g| {
+        let x = in_i8(g, "x", &[2, 7, 3], 0.05, 1);
+        split(g, x)
+    })) });
+    let ss1 = StridedSliceOptions::default().with_begin_mask(0b0001).with_end_mask(0b1000);
+    v.push(one("strided_slice/masks", &[2, 6, 5, 3], move |g, x| g.strided_slice(x, &[1, 1, -1, 0], &[2, 5, 0, 3], &[1, 2, -2, 1], ss1)));
+    let ss2 = StridedSliceOptions::default().with_shrink_axis_mask(0b01);
+    v.push(one("strided_slice/shrink_partial", &[3, 6, 4], move |g, x| g.strided_slice(x, &[-1, 4], &[0, 0], &[1, -1], ss2)));
+    v.push(one_i8("int8/strided_slice", &[2, 6, 5, 3], (0.05, 1), None, move |g, x| g.strided_slice(x, &[1, 1, -1, 0], &[2, 5, 0, 3], &[1, 2, -2, 1], ss1)));
+    v.push(one("slice/rest", &[3, 6, 4], |g, x| g.slice(x, &[1, 2, 0], &[-1, 3, 4])));
+    v.push(one_i8("int8/slice", &[3, 6, 4], (0.05, 1), None, |g, x| g.slice(x, &[1, 2, 0], &[-1, 3, 4])));
+    let gather_case = |g: &mut SubgraphBuilder, x: TensorId, axis: i32| -> Result<TensorId, ValidationError> {
+        let i = g.constant_i32("indices", [2, 2], &[3, 0, 1, 3]);
+        g.gather(x, i, GatherOptions::new(axis))
+    };
+    v.push(one("gather/axis0", &[4, 5], move |g, x| gather_case(g, x, 0)));
+    v.push(one("gather/axis_last", &[2, 3, 4], move |g, x| gather_case(g, x, -1)));
+    v.push(one("gather/batch_dims", &[2, 4, 3], |g, x| {
+        let i = g.constant_i32("indices", [2, 3], &[0, 3, 1, 2, 2, 0]);
+        g.gather(x, i, GatherOptions::new(1).with_batch_dims(1))
+    }));
+    v.push(one_i8("int8/gather", &[4, 5], (0.05, 1), None, move |g, x| gather_case(g, x, 0)));
+    v.push(one("squeeze/dims", &[1, 3, 1, 4], |g, x| g.squeeze(x, &[0, -2])));
+    v.push(one("squeeze/all", &[1, 3, 1, 4], |g, x| g.squeeze(x, &[])));
+    // Resizes.
+    for (tag, o) in [
+        ("default", ResizeOptions::default()),
+        ("half_pixel", ResizeOptions::default().with_half_pixel_centers(true)),
+        ("align_corners", ResizeOptions::default().with_align_corners(true)),
+    ] {
+        v.push(one(&format!("resize_bilinear/{tag}"), &[1, 4, 5, 3], move |g, x| g.resize_bilinear(x, [7, 9], o)));
+        v.push(one(&format!("resize_bilinear/{tag}_down"), &[1, 8, 6, 2], move |g, x| g.resize_bilinear(x, [3, 4], o)));
+        v.push(one(&format!("resize_nearest_neighbor/{tag}"), &[1, 4, 5, 3], move |g, x| g.resize_nearest_neighbor(x, [7, 9], o)));
+        v.push(one(&format!("resize_nearest_neighbor/{tag}_down"), &[1, 8, 6, 2], move |g, x| g.resize_nearest_neighbor(x, [3, 4], o)));
+        v.push(one_i8(&format!("int8/resize_bilinear_{tag}"), &[1, 4, 5, 3], (0.05, 1), None, move |g, x| g.resize_bilinear(x, [8, 10], o)));
+        v.push(Case { quant_tol: 0, ..one_i8(&format!("int8/resize_nearest_neighbor_{tag}"), &[1, 4, 5, 3], (0.05, 1), None, move |g, x| g.resize_nearest_neighbor(x, [7, 9], o)) });
+    }
+    // TRANSPOSE_CONV.
+    for (name, pad, s, out, act, bias) in [
+        ("transpose_conv/same_stride2_bias", Padding::Same, 2, [1, 8, 10, 4], Activation::None, true),
+        ("transpose_conv/valid_stride2_relu", Padding::Valid, 2, [1, 9, 11, 4], Activation::Relu, true),
+        ("transpose_conv/valid_stride1_nobias", Padding::Valid, 1, [1, 6, 7, 4], Activation::None, false),
+    ] {
+        let wv = r.vec(4 * 3 * 3 * 3, 0.5);
+        let bv = r.vec(4, 0.5);
+        v.push(Case { rtol: 1e-4, atol: 1e-4, ..one(name, &[1, 4, 5, 3], move |g, x| {
+            let w = g.constant_f32("w", [4, 3, 3, 3], &wv);
+            let b = bias.then(|| g.constant_f32("b", [4], &bv));
+            g.transpose_conv(x, w, b, out, TransposeConvOptions::new(pad, s, s).with_activation(act))
+        }) });
+    }
+    {
+        let wf = r.vec(4 * 3 * 3 * 3, 0.5);
+        let (wq, ws) = quantize_weights(&wf, 4, false);
+        let bf = r.vec(4, 0.5);
+        let in_scale = 0.05f32;
+        v.push(Case { quant_tol: 1, ..one_i8("int8/transpose_conv", &[1, 4, 5, 3], (in_scale, 2), Some((0.1, 0)), move |g, x| {
+            let w = g.constant("w", DType::I8, [4, 3, 3, 3], ConstData::from_slice(&wq));
+            g.set_quantization(w, Quantization::per_axis(ws.clone(), vec![0; 4], 0));
+            let bs: Vec<f32> = ws.iter().map(|s| s * in_scale).collect();
+            let bq: Vec<i32> = bf.iter().zip(&bs).map(|(b, s)| (b / s).round() as i32).collect();
+            let b = g.constant("b", DType::I32, [4], ConstData::from_slice(&bq));
+            g.set_quantization(b, Quantization::per_axis(bs, vec![0; 4], 0));
+            g.transpose_conv(x, w, Some(b), [1, 8, 10, 4], TransposeConvOptions::new(Padding::Same, 2, 2))
+        }) });
+    }
+    // BATCH_MATMUL.
+    v.push(Case { rtol: 1e-4, atol: 1e-5, ..Case::new("batch_matmul/broadcast", model_of(|g| {
+        let a = g.input("a", DType::F32, [2, 1, 3, 4]);
+        let b = g.input("b", DType::F32, [3, 4, 5]);
+        let y = g.batch_matmul(a, b, BatchMatMulOptions::default())?;
+        g.output("y", y);
+        Ok(())
+    })) });
+    v.push(Case { rtol: 1e-4, atol: 1e-5, ..Case::new("batch_matmul/adjoint", model_of(|g| {
+        let a = g.input("a", DType::F32, [2, 4, 3]);
+        let b = g.input("b", DType::F32, [2, 5, 4]);
+        let y = g.batch_matmul(a, b, BatchMatMulOptions::default().with_adj_x(true).with_adj_y(true))?;
+        g.output("y", y);
+        Ok(())
+    })) });
+    v.push(Case { quant_tol: 1, ..Case::new("int8/batch_matmul", model_of(|g| {
+        let a = in_i8(g, "a", &[2, 3, 4], 0.05, 0);
+        let b = in_i8(g, "b", &[2, 4, 5], 0.04, 0);
+        let y = g.batch_matmul(a, b, BatchMatMulOptions::default())?;
+        g.set_quantization(y, Quantization::per_tensor(0.1, 0));
+        g.output("y", y);
+        Ok(())
+    })) });
+    // Reductions.
+    v.push(one("reduce_max/keep_dims", &[2, 4, 5, 3], |g, x| g.reduce_max(x, &[1, 2], true)));
+    v.push(one("reduce_max/last", &[2, 4, 5], |g, x| g.reduce_max(x, &[-1], false)));
+    v.push(Case { rtol: 1e-5, atol: 1e-5, ..one("sum/axes", &[2, 4, 5, 3], |g, x| g.sum(x, &[0, 2], false)) });
+    v.push(Case { quant_tol: 0, ..one_i8("int8/reduce_max", &[2, 4, 5, 3], (0.05, 1), None, |g, x| g.reduce_max(x, &[1, 2], true)) });
+    v.push(Case { quant_tol: 1, ..one_i8("int8/sum", &[2, 4, 5, 3], (0.05, 1), Some((0.5, 0)), |g, x| g.sum(x, &[1, 2], false)) });
+    // Paddings.
+    v.push(one("padv2/value", &[1, 3, 3, 2], |g, x| {
+        let c = g.constant_f32("value", [1], &[-1.5]);
+        g.pad_v2(x, &[(0, 0), (1, 2), (2, 1), (0, 0)], c)
+    }));
+    v.push(one_i8("int8/padv2", &[1, 3, 3, 2], (0.05, 1), None, |g, x| {
+        let c = g.constant("value", DType::I8, [1], ConstData::from_slice(&[-40i8]));
+        g.set_quantization(c, Quantization::per_tensor(0.05, 1));
+        g.pad_v2(x, &[(0, 0), (1, 2), (2, 1), (0, 0)], c)
+    }));
+    for (tag, mode) in [("reflect", MirrorPadMode::Reflect), ("symmetric", MirrorPadMode::Symmetric)] {
+        v.push(one(&format!("mirror_pad/{tag}"), &[1, 4, 3, 2], move |g, x| g.mirror_pad(x, &[(0, 0), (3, 2), (2, 1), (0, 1)], mode)));
+        v.push(Case { quant_tol: 0, ..one_i8(&format!("int8/mirror_pad_{tag}"), &[1, 4, 3, 2], (0.05, 1), None, move |g, x| g.mirror_pad(x, &[(0, 0), (3, 2), (2, 1), (0, 0)], mode)) });
+    }
     v
 }

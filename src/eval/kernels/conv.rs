@@ -1,8 +1,8 @@
-//! `CONV_2D` and `DEPTHWISE_CONV_2D` on NHWC inputs.
+//! `CONV_2D`, `DEPTHWISE_CONV_2D` and `TRANSPOSE_CONV` on NHWC inputs.
 
 use super::{clamp, dot, Cx, Result, Window};
 use crate::eval::Value;
-use crate::model::{Conv2dOptions, DepthwiseConv2dOptions};
+use crate::model::{Conv2dOptions, DepthwiseConv2dOptions, TransposeConvOptions};
 
 /// `CONV_2D`: input `[N, H, W, C]`, filter `[O, KH, KW, I]`, optional bias
 /// `[O]`. Grouped when `C = groups × I`: output channel `o` reads input
@@ -103,4 +103,60 @@ pub(super) fn depthwise_conv2d(cx: &Cx<'_>, o: &DepthwiseConv2dOptions) -> Resul
         }
     }
     cx.finish(shape, out)
+}
+
+/// `TRANSPOSE_CONV`: inputs `[output_shape, weights [O, KH, KW, I], input
+/// [N, H, W, I], bias? [O]]`. The padding is TFLite's: derived from the
+/// output size as if the output were the input of a convolution with the
+/// same window and stride (`VALID`: none); input pixel `(y, x)` adds its
+/// filter-weighted value at output `(y·s − pad + ky, x·s − pad + kx)`.
+pub(super) fn transpose_conv(cx: &Cx<'_>, o: &TransposeConvOptions) -> Result<Vec<Value>> {
+    cx.arity(3, 4)?;
+    let os = cx.ints(cx.input(0, "output_shape")?, "output_shape")?;
+    let w = cx.input(1, "weights")?;
+    let x = cx.input(2, "input")?;
+    let [n, h, wd, ic] = cx.dims4(x, "input")?;
+    let [oc, kh, kw, wic] = cx.dims4(w, "weights")?;
+    if wic != ic {
+        return Err(cx.shape_err(format!("input channels {ic} do not match weights {:?}", w.shape)));
+    }
+    let shape: Vec<usize> = os
+        .iter()
+        .map(|d| usize::try_from(*d).map_err(|_| cx.shape_err(format!("output_shape {os:?} has a negative entry"))))
+        .collect::<Result<_>>()?;
+    let [on, oh, ow, occ] = <[usize; 4]>::try_from(shape.as_slice()).map_err(|_| cx.shape_err(format!("output_shape {os:?} must have 4 entries")))?;
+    if on != n || occ != oc {
+        return Err(cx.shape_err(format!("output_shape {os:?} does not fit input {:?} and weights {:?}", x.shape, w.shape)));
+    }
+    let bounds = cx.activation(o.activation)?;
+    // The padding of a convolution from the output back to the input.
+    let py = Window::new(cx, oh, kh, o.stride_h, 1, o.padding, "height")?;
+    let px = Window::new(cx, ow, kw, o.stride_w, 1, o.padding, "width")?;
+    let total = cx.numel(&shape)?;
+    let xs = cx.real(x)?;
+    let ws = cx.real(w)?;
+    let bias = cx.bias(cx.optional(3), oc)?;
+    let mut acc = vec![0.0; total];
+    for b in 0..n {
+        for iy in 0..h {
+            for ix in 0..wd {
+                let xrow = cx.slice(&xs, ((b * h + iy) * wd + ix) * ic, ic)?;
+                for ky in 0..kh {
+                    let Some(oy) = (iy * py.stride + ky).checked_sub(py.pad_before).filter(|v| *v < oh) else { continue };
+                    for kx in 0..kw {
+                        let Some(ox) = (ix * px.stride + kx).checked_sub(px.pad_before).filter(|v| *v < ow) else { continue };
+                        let base = ((b * oh + oy) * ow + ox) * oc;
+                        for co in 0..oc {
+                            let wrow = cx.slice(&ws, ((co * kh + ky) * kw + kx) * ic, ic)?;
+                            *acc.get_mut(base + co).ok_or_else(|| cx.internal())? += dot(xrow, wrow);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (i, v) in acc.iter_mut().enumerate() {
+        *v = clamp(*v + bias[i % oc.max(1)], bounds);
+    }
+    cx.finish(shape, acc)
 }

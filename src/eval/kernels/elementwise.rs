@@ -42,9 +42,30 @@ pub(super) fn binary(cx: &Cx<'_>, arith: Arith, activation: Activation) -> Resul
     cx.finish(shape, out)
 }
 
+/// `MINIMUM` / `MAXIMUM` with broadcasting. Like the runtime, quantized
+/// operands are compared as stored integers (the op assumes one set of
+/// parameters for inputs and output). NaN loses to any number in `MAXIMUM`
+/// and `MINIMUM` alike (the kernel's `a > b ? a : b`).
+pub(super) fn min_max(cx: &Cx<'_>, max: bool) -> Result<Vec<Value>> {
+    cx.arity(2, 2)?;
+    let a = cx.input(0, "lhs")?;
+    let b = cx.input(1, "rhs")?;
+    cx.same_type(a)?;
+    cx.same_type(b)?;
+    let shape = broadcast_shape(&a.shape, &b.shape)
+        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
+    let n = cx.numel(&shape)?;
+    let mut out = Vec::with_capacity(n);
+    let f = |u: f64, v: f64| if max { if u > v { u } else { v } } else if u < v { u } else { v };
+    if n > 0 {
+        zip_broadcast(cx, &a.shape, &b.shape, &shape, &a.data, &b.data, |u, v| out.push(f(u, v)))?;
+    }
+    cx.finish_raw(shape, out)
+}
+
 /// The NumPy broadcast of two shapes (aligned at the last dimension; sizes
 /// equal or one of them 1).
-fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
     let dim = |s: &[usize], i: usize| (i + s.len()).checked_sub(rank).and_then(|j| s.get(j).copied()).unwrap_or(1);
     (0..rank)
@@ -77,7 +98,7 @@ enum Row<'d> {
 
 /// Calls `f(x, y)` for every element of the broadcast shape `out`, in
 /// row-major order.
-fn zip_broadcast(
+pub(super) fn zip_broadcast(
     cx: &Cx<'_>,
     a: &[usize],
     b: &[usize],

@@ -9,10 +9,13 @@ mod activation;
 mod conv;
 mod elementwise;
 mod fully_connected;
+mod matmul;
 mod pool;
 mod quant;
 mod reduce;
+mod resize;
 mod shape_ops;
+mod slicing;
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -41,7 +44,9 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::FullyConnected(o) => fully_connected::fully_connected(&cx, o),
         Op::AveragePool2d(o) => pool::pool2d(&cx, o, pool::Kind::Average),
         Op::MaxPool2d(o) => pool::pool2d(&cx, o, pool::Kind::Max),
-        Op::Mean { keep_dims } => reduce::mean(&cx, *keep_dims),
+        Op::Mean { keep_dims } => reduce::reduce(&cx, *keep_dims, reduce::Kind::Mean),
+        Op::Sum { keep_dims } => reduce::reduce(&cx, *keep_dims, reduce::Kind::Sum),
+        Op::ReduceMax { keep_dims } => reduce::reduce(&cx, *keep_dims, reduce::Kind::Max),
         Op::Reshape { new_shape } => shape_ops::reshape(&cx, new_shape.as_deref()),
         Op::Transpose => shape_ops::transpose(&cx),
         Op::Concatenation(o) => shape_ops::concatenation(&cx, o),
@@ -52,6 +57,31 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::Relu6 => activation::unary(&cx, activation::relu6),
         Op::HardSwish => activation::unary(&cx, activation::hard_swish),
         Op::Tanh => activation::unary(&cx, f64::tanh),
+        Op::Minimum => elementwise::min_max(&cx, false),
+        Op::Maximum => elementwise::min_max(&cx, true),
+        Op::LeakyRelu { alpha } => {
+            let a = f64::from(*alpha);
+            activation::unary_with(&cx, |x| if x >= 0.0 { x } else { a * x })
+        }
+        Op::Prelu => activation::prelu(&cx),
+        Op::Gelu { approximate } => activation::unary(&cx, if *approximate { activation::gelu_tanh } else { activation::gelu }),
+        Op::Exp => activation::unary(&cx, f64::exp),
+        Op::Sqrt => activation::unary(&cx, f64::sqrt),
+        Op::Rsqrt => activation::unary(&cx, |x| 1.0 / x.sqrt()),
+        Op::Neg => activation::unary(&cx, |x| -x),
+        Op::Abs => activation::unary(&cx, f64::abs),
+        Op::Cast(_) => slicing::cast(&cx),
+        Op::SplitV { .. } => slicing::split_v(&cx),
+        Op::StridedSlice(o) => slicing::strided_slice(&cx, o),
+        Op::Slice => slicing::slice(&cx),
+        Op::Gather(o) => slicing::gather(&cx, o),
+        Op::Squeeze { squeeze_dims } => slicing::squeeze(&cx, squeeze_dims),
+        Op::ResizeBilinear(o) => resize::resize(&cx, o, resize::Kind::Bilinear),
+        Op::ResizeNearestNeighbor(o) => resize::resize(&cx, o, resize::Kind::Nearest),
+        Op::TransposeConv(o) => conv::transpose_conv(&cx, o),
+        Op::BatchMatMul(o) => matmul::batch_matmul(&cx, o),
+        Op::PadV2 => slicing::pad_v2(&cx),
+        Op::MirrorPad { mode } => slicing::mirror_pad(&cx, *mode),
         Op::Quantize => quant::quantize(&cx),
         Op::Dequantize => quant::dequantize(&cx),
         Op::Custom(c) => Err(EvalError::Unsupported { op: c.name.clone(), detail: "custom ops have no reference kernel".into() }),
@@ -180,6 +210,35 @@ impl<'a> Cx<'a> {
     fn finish(&self, shape: Vec<usize>, data: Vec<f64>) -> Result<Vec<Value>> {
         let out = self.output()?;
         Ok(vec![convert::encode(data, shape, out, self.name())?])
+    }
+
+    /// Encodes results computed on stored numbers (raw integers for
+    /// quantized types), as the runtime does for ops that move, select or
+    /// compare elements: integer outputs are rounded half away from zero
+    /// and clamped, with the output's quantization parameters kept as they
+    /// are; float outputs are rounded to their type.
+    fn finish_raw(&self, shape: Vec<usize>, data: Vec<f64>) -> Result<Vec<Value>> {
+        let out = self.output()?;
+        Ok(vec![self.encode_raw(out, shape, data)?])
+    }
+
+    fn encode_raw(&self, out: &Tensor, shape: Vec<usize>, mut data: Vec<f64>) -> Result<Value> {
+        if out.dtype.is_float() {
+            return convert::encode(data, shape, out, self.name());
+        }
+        let (lo, hi) = convert::int_range(out.dtype).ok_or_else(|| self.unsupported(format!("output type {}", out.dtype)))?;
+        data.iter_mut().for_each(|v| *v = if v.is_nan() { 0.0 } else { v.round().clamp(lo, hi) });
+        Ok(Value { dtype: out.dtype, shape, data, quantization: out.quantization.clone() })
+    }
+
+    /// Checks that an op that copies stored numbers reads and writes one
+    /// element type.
+    fn same_type(&self, v: &Value) -> Result<()> {
+        let out = self.outputs.first().ok_or_else(|| self.shape_err("has no output"))?;
+        if out.dtype != v.dtype {
+            return Err(self.unsupported(format!("input type {} with output type {} (the op copies elements)", v.dtype, out.dtype)));
+        }
+        Ok(())
     }
 
     /// `data[start..start + len]`.

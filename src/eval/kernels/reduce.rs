@@ -1,12 +1,24 @@
-//! `MEAN`.
+//! `MEAN`, `SUM` and `REDUCE_MAX`.
 
 use super::{strides, walk, Cx, Result};
 use crate::eval::Value;
 
-/// `MEAN` over the axes in the second input (negative axes count from the
+/// Which reduction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The mean of real values.
+    Mean,
+    /// The sum of real values.
+    Sum,
+    /// The maximum of the stored numbers (quantized values are compared as
+    /// stored, as the runtime does; input and output share their type).
+    Max,
+}
+
+/// Reduces over the axes in the second input (negative axes count from the
 /// end, repeats are ignored); reduced dimensions are dropped, or kept as 1
 /// under `keep_dims`.
-pub(super) fn mean(cx: &Cx<'_>, keep_dims: bool) -> Result<Vec<Value>> {
+pub(super) fn reduce(cx: &Cx<'_>, keep_dims: bool, kind: Kind) -> Result<Vec<Value>> {
     cx.arity(2, 2)?;
     let x = cx.input(0, "input")?;
     let axes = cx.ints(cx.input(1, "axes")?, "axes")?;
@@ -25,21 +37,37 @@ pub(super) fn mean(cx: &Cx<'_>, keep_dims: bool) -> Result<Vec<Value>> {
     let out_strides: Vec<usize> = strides(&kept).into_iter().zip(&reduced).map(|(s, r)| if *r { 0 } else { s }).collect();
     let count: usize = x.shape.iter().zip(&reduced).filter(|(_, r)| **r).map(|(d, _)| *d).product();
 
-    let xs = cx.real(x)?;
-    let mut sums = vec![0.0; total];
+    let xs = match kind {
+        Kind::Max => {
+            cx.same_type(x)?;
+            std::borrow::Cow::Borrowed(x.data.as_slice())
+        }
+        Kind::Mean | Kind::Sum => cx.real(x)?,
+    };
+    let init = if kind == Kind::Max { f64::NEG_INFINITY } else { 0.0 };
+    let mut acc = vec![init; total];
     let mut values = xs.iter();
     walk(&x.shape, [&out_strides], |[o]| {
-        let (sum, v) = sums.get_mut(o).zip(values.next()).ok_or_else(|| cx.internal())?;
-        *sum += v;
+        let (a, v) = acc.get_mut(o).zip(values.next()).ok_or_else(|| cx.internal())?;
+        match kind {
+            // The runtime's `in > current ? in : current`.
+            Kind::Max => *a = if *v > *a { *v } else { *a },
+            Kind::Mean | Kind::Sum => *a += v,
+        }
         Ok(())
     })?;
-    // An empty reduction gives NaN (0 / 0), as NumPy does.
-    let divisor = count as f64;
-    sums.iter_mut().for_each(|s| *s /= divisor);
+    if kind == Kind::Mean {
+        // An empty reduction gives NaN (0 / 0), as NumPy does.
+        let divisor = count as f64;
+        acc.iter_mut().for_each(|s| *s /= divisor);
+    }
     let shape = if keep_dims {
         kept
     } else {
         x.shape.iter().zip(&reduced).filter(|(_, r)| !**r).map(|(d, _)| *d).collect()
     };
-    cx.finish(shape, sums)
+    match kind {
+        Kind::Max => cx.finish_raw(shape, acc),
+        Kind::Mean | Kind::Sum => cx.finish(shape, acc),
+    }
 }

@@ -16,8 +16,23 @@ pub const FOLDABLE: &[&str] = &[
     "Transpose", "Expand", "Identity", "Flatten", "Max", "Min",
 ];
 
-/// Most elements a folded constant may have.
-const MAX_FOLD_ELEMENTS: usize = 1 << 26;
+/// Most elements a folded constant may have, whatever the limits say.
+const MAX_FOLD_ELEMENTS: usize = 1 << 28;
+
+thread_local! {
+    /// The element limit of the conversion running on this thread
+    /// (`Limits::max_tensor_elements`), set by [`with_fold_limit`].
+    static FOLD_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_FOLD_ELEMENTS) };
+}
+
+/// Runs `f` with folds limited to `limit` elements.
+pub(crate) fn with_fold_limit<T>(limit: u64, f: impl FnOnce() -> T) -> T {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX).min(MAX_FOLD_ELEMENTS);
+    let old = FOLD_LIMIT.with(|c| c.replace(limit));
+    let r = f();
+    FOLD_LIMIT.with(|c| c.set(old));
+    r
+}
 
 enum In {
     Missing,
@@ -66,7 +81,7 @@ fn as_shape(i: &In) -> Option<(Vec<ODim>, bool)> {
 }
 
 fn too_big(n: usize) -> Result<(), LowerError> {
-    if n > MAX_FOLD_ELEMENTS {
+    if n > FOLD_LIMIT.with(std::cell::Cell::get) {
         return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("folding would create {n} elements")));
     }
     Ok(())
@@ -425,7 +440,9 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
         "Expand" => {
             let d = c(0).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "data"))?;
             let shape: Vec<usize> = c(1).and_then(|s| s.to_i64()).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "shape"))?.into_iter().map(|x| x.max(0) as usize).collect();
-            let ones = TensorData::from_f64(d.dtype, shape.clone(), &vec![0.0; shape.iter().product::<usize>().min(MAX_FOLD_ELEMENTS + 1)]).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, "Expand"))?;
+            let n = shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)).ok_or_else(|| LowerError::invalid("Expand shape overflows"))?;
+            too_big(n)?;
+            let ones = TensorData::from_f64(d.dtype, shape.clone(), &vec![0.0; n]).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, "Expand"))?;
             Val::Const(binary(&d, &ones, |a, _| a, None)?)
         }
         "Size" => match ins.first().and_then(as_shape) {

@@ -7,6 +7,7 @@
 pub(crate) mod batchnorm;
 mod conv;
 mod elementwise;
+mod extra;
 pub(crate) mod fold;
 mod matmul;
 mod pool;
@@ -24,6 +25,7 @@ use crate::ValidationError;
 
 pub(crate) use conv::*;
 pub(crate) use elementwise::*;
+pub(crate) use extra::*;
 pub(crate) use matmul::*;
 pub(crate) use pool::*;
 pub(crate) use shape_ops::*;

@@ -762,6 +762,198 @@ def _strided_slice(ctx, op):
     ctx.store(op.outputs[0], r)
 
 
+def _prelu(ctx, op):
+    x = ctx.val(op.inputs[0])
+    a = ctx.val(op.inputs[1])
+    ctx.store(op.outputs[0], np.where(x >= 0, x, x * a))
+
+
+def _erf(x):
+    # math.erf elementwise, in float64.
+    import math
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _gelu(ctx, op):
+    o = _opts(op, schema.GeluOptionsT)
+    x = ctx.val(op.inputs[0]).astype(np.float64)
+    if o.approximate:
+        r = 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+    else:
+        r = 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+    ctx.store(op.outputs[0], r)
+
+
+def _cast(ctx, op):
+    # CAST converts stored numbers (quantization parameters are not applied).
+    x = ctx.raw(op.inputs[0])
+    t = ctx.tensor(op.outputs[0])
+    dt = _NP_DTYPES.get(t.type)
+    if dt is None:
+        raise NotImplementedError("reference has no CAST to type %s" % _TYPE_NAMES.get(t.type, t.type))
+    with np.errstate(all="ignore"):
+        if np.dtype(dt) == np.bool_:
+            r = x != 0
+        elif np.dtype(dt).kind in "iu" and x.dtype.kind == "f":
+            info = np.iinfo(dt)
+            r = np.clip(np.trunc(np.nan_to_num(x.astype(np.float64))), info.min, info.max).astype(dt)
+        else:
+            r = x.astype(dt)
+    ctx.values[op.outputs[0]] = np.asarray(r, dtype=dt)
+
+
+def _split_v(ctx, op):
+    x = ctx.val(op.inputs[0])
+    sizes = _int_vector(ctx.raw(op.inputs[1]), "SPLIT_V size_splits")
+    axis = _int_vector(ctx.raw(op.inputs[2]), "SPLIT_V axis")[0]
+    axis = axis + x.ndim if axis < 0 else axis
+    if sizes.count(-1) > 1:
+        raise ValueError("SPLIT_V size_splits %s has more than one -1" % sizes)
+    if -1 in sizes:
+        sizes[sizes.index(-1)] = x.shape[axis] - sum(s for s in sizes if s >= 0)
+    if sum(sizes) != x.shape[axis] or len(sizes) != len(op.outputs):
+        raise ValueError("SPLIT_V size_splits %s do not split %d into %d outputs"
+                         % (sizes, x.shape[axis], len(op.outputs)))
+    parts = np.split(x, np.cumsum(sizes)[:-1], axis=axis)
+    for ti, part in zip(op.outputs, parts):
+        ctx.store(ti, part)
+
+
+def _slice(ctx, op):
+    x = ctx.val(op.inputs[0])
+    begin = _int_vector(ctx.raw(op.inputs[1]), "SLICE begin")
+    size = _int_vector(ctx.raw(op.inputs[2]), "SLICE size")
+    sl = []
+    for i in range(x.ndim):
+        b, n = begin[i], size[i]
+        e = x.shape[i] if n == -1 else b + n
+        if b < 0 or e > x.shape[i] or e < b:
+            raise ValueError("SLICE [%d, %d) out of range for size %d" % (b, e, x.shape[i]))
+        sl.append(slice(b, e))
+    ctx.store(op.outputs[0], x[tuple(sl)])
+
+
+def _gather(ctx, op):
+    o = _opts(op, schema.GatherOptionsT)
+    p = ctx.val(op.inputs[0])
+    idx = np.asarray(ctx.raw(op.inputs[1])).astype(np.int64)
+    axis = o.axis + p.ndim if o.axis < 0 else o.axis
+    bd = o.batchDims + idx.ndim if o.batchDims < 0 else o.batchDims
+    if np.any(idx < 0) or np.any(idx >= p.shape[axis]):
+        raise ValueError("GATHER index out of range for axis size %d" % p.shape[axis])
+    if bd == 0:
+        r = np.take(p, idx, axis=axis)
+    else:
+        batch = int(np.prod(p.shape[:bd]))
+        pb = p.reshape((batch,) + p.shape[bd:])
+        ib = idx.reshape((batch,) + idx.shape[bd:])
+        r = np.stack([np.take(pb[i], ib[i], axis=axis - bd) for i in range(batch)])
+        r = r.reshape(p.shape[:bd] + r.shape[1:])
+    ctx.store(op.outputs[0], r)
+
+
+def _resize_scale(n_in, n_out, align):
+    if align and n_out > 1:
+        return np.float32(n_in - 1) / np.float32(n_out - 1)
+    return np.float32(n_in) / np.float32(n_out)
+
+
+def _resize(kind):
+    def run(ctx, op):
+        cls = schema.ResizeBilinearOptionsT if kind == "bilinear" else schema.ResizeNearestNeighborOptionsT
+        o = _opts(op, cls)
+        x = ctx.val(op.inputs[0])
+        oh, ow = _int_vector(ctx.raw(op.inputs[1]), "RESIZE size")
+        n, h, w, c = x.shape
+        align, half = bool(o.alignCorners), bool(o.halfPixelCenters)
+        def axis_idx(n_in, n_out):
+            s = _resize_scale(n_in, n_out, align)
+            v = np.arange(n_out, dtype=np.float32)
+            if kind == "nearest":
+                v = (v + np.float32(0.5 if half else 0.0)) * s
+                # TfLiteRound rounds half away from zero; v is non-negative.
+                i = np.floor(v + np.float32(0.5)) if align else np.floor(v)
+                return np.clip(i.astype(np.int64), 0, n_in - 1), None, None
+            v = ((v + np.float32(0.5)) * s - np.float32(0.5)) if half else v * s
+            lo = np.minimum(np.maximum(np.floor(v), 0), n_in - 1).astype(np.int64)
+            hi = np.minimum(np.maximum(np.ceil(v), 0), n_in - 1).astype(np.int64)
+            return lo, hi, v.astype(np.float64) - lo
+        y0, y1, dy = axis_idx(h, oh)
+        x0, x1, dx = axis_idx(w, ow)
+        if kind == "nearest":
+            r = x[:, y0][:, :, x0]
+        else:
+            dy = dy.reshape(1, -1, 1, 1)
+            dx = dx.reshape(1, 1, -1, 1)
+            xf = x.astype(np.float64)
+            r = (xf[:, y0][:, :, x0] * (1 - dy) * (1 - dx) + xf[:, y1][:, :, x0] * dy * (1 - dx)
+                 + xf[:, y0][:, :, x1] * (1 - dy) * dx + xf[:, y1][:, :, x1] * dy * dx)
+        ctx.store(op.outputs[0], r)
+    return run
+
+
+def _transpose_conv(ctx, op):
+    o = _opts(op, schema.TransposeConvOptionsT)
+    shape = _int_vector(ctx.raw(op.inputs[0]), "TRANSPOSE_CONV output_shape")
+    w = ctx.val(op.inputs[1])
+    x = ctx.val(op.inputs[2])
+    b = ctx.bias(op.inputs[3]) if len(op.inputs) > 3 else None
+    n, h, wd, ic = x.shape
+    oc, kh, kw, _ = w.shape
+    _, oh, ow, _ = shape
+    # TFLite's padding: that of a convolution from the output to the input.
+    _, pt, _ = _out_and_pad(oh, kh, o.strideH, 1, o.padding)
+    _, pl, _ = _out_and_pad(ow, kw, o.strideW, 1, o.padding)
+    full_h = (h - 1) * o.strideH + kh
+    full_w = (wd - 1) * o.strideW + kw
+    acc = np.zeros((n, max(full_h, pt + oh), max(full_w, pl + ow), oc), np.float64)
+    for ky in range(kh):
+        for kx in range(kw):
+            contrib = x.astype(np.float64) @ w[:, ky, kx, :].astype(np.float64).T  # [n, h, w, oc]
+            acc[:, ky:ky + (h - 1) * o.strideH + 1:o.strideH,
+                kx:kx + (wd - 1) * o.strideW + 1:o.strideW, :] += contrib
+    r = acc[:, pt:pt + oh, pl:pl + ow, :]
+    if b is not None:
+        r = r + b.reshape(-1)
+    ctx.store(op.outputs[0], _fused(r, o.fusedActivationFunction))
+
+
+def _batch_matmul(ctx, op):
+    o = _opts(op, schema.BatchMatMulOptionsT)
+    a = ctx.val(op.inputs[0]).astype(np.float64)
+    b = ctx.val(op.inputs[1]).astype(np.float64)
+    if o.adjX:
+        a = np.swapaxes(a, -1, -2)
+    if o.adjY:
+        b = np.swapaxes(b, -1, -2)
+    ctx.store(op.outputs[0], np.matmul(a, b))
+
+
+def _reduce(fn, raw=False):
+    def run(ctx, op):
+        o = _opts(op, schema.ReducerOptionsT)
+        x = ctx.raw(op.inputs[0]) if raw else ctx.val(op.inputs[0])
+        axes = _int_vector(ctx.raw(op.inputs[1]), "reduction axes")
+        nd = x.ndim
+        norm = sorted({a + nd if a < 0 else a for a in axes})
+        r = fn(x, axis=tuple(norm), keepdims=bool(o.keepDims))
+        if raw:
+            # The runtime compares stored numbers; the output keeps them.
+            ctx.values[op.outputs[0]] = np.asarray(r).astype(x.dtype)
+        else:
+            ctx.store(op.outputs[0], r)
+    return run
+
+
+def _mirror_pad(ctx, op):
+    o = _opts(op, schema.MirrorPadOptionsT)
+    x = ctx.val(op.inputs[0])
+    pads = _int_vector(ctx.raw(op.inputs[1]), "MIRROR_PAD paddings")
+    pw = [(pads[2 * i], pads[2 * i + 1]) for i in range(x.ndim)]
+    mode = "reflect" if o.mode == schema.MirrorPadMode.REFLECT else "symmetric"
+    ctx.store(op.outputs[0], np.pad(x, pw, mode=mode))
+
+
 _OPS = {
     _BOP.ADD: _binary(lambda a, b: a + b),
     _BOP.SUB: _binary(lambda a, b: a - b),
@@ -796,6 +988,24 @@ _OPS = {
     _BOP.SHAPE: _shape_op,
     _BOP.PACK: _pack,
     _BOP.STRIDED_SLICE: _strided_slice,
+    _BOP.PRELU: _prelu,
+    _BOP.GELU: _gelu,
+    _BOP.EXP: _unary(np.exp),
+    _BOP.SQRT: _unary(np.sqrt),
+    _BOP.RSQRT: _unary(lambda x: 1.0 / np.sqrt(x)),
+    _BOP.NEG: _unary(np.negative),
+    _BOP.ABS: _unary(np.abs),
+    _BOP.CAST: _cast,
+    _BOP.SPLIT_V: _split_v,
+    _BOP.SLICE: _slice,
+    _BOP.GATHER: _gather,
+    _BOP.RESIZE_BILINEAR: _resize("bilinear"),
+    _BOP.RESIZE_NEAREST_NEIGHBOR: _resize("nearest"),
+    _BOP.TRANSPOSE_CONV: _transpose_conv,
+    _BOP.BATCH_MATMUL: _batch_matmul,
+    _BOP.REDUCE_MAX: _reduce(np.max, raw=True),
+    _BOP.SUM: _reduce(np.sum),
+    _BOP.MIRROR_PAD: _mirror_pad,
 }
 
 
