@@ -440,19 +440,13 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             }
             Ok(out(x.dtype, shape))
         }
-        Op::Cast(o) => {
+        Op::Cast(_) => {
+            // The runtime converts between the tensors' own types; the
+            // options only record them (and files may leave them default).
             count(inputs, 1, 1)?;
             let x = need(inputs, 0, "input")?;
             check_type(x.dtype, CAST_TYPES, "input")?;
-            if let Some(t) = o.in_data_type {
-                if t != x.dtype {
-                    return Err(format!("in_data_type {t} differs from the input type {}", x.dtype));
-                }
-            }
-            if let Some(t) = o.out_data_type {
-                check_type(t, CAST_TYPES, "output")?;
-            }
-            Ok(vec![Inferred { dtype: o.out_data_type, shape: x.shape.clone() }])
+            Ok(vec![Inferred { dtype: None, shape: x.shape.clone() }])
         }
         Op::SplitV { num_splits } => split_v(inputs, *num_splits),
         Op::StridedSlice(o) => return strided_slice(inputs, o),
@@ -533,6 +527,16 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
                     let dims: Vec<Dim> = v.iter().map(|d| positive_dim(*d, "output_shape entry")).collect::<Result<_, _>>()?;
                     if !dims_agree(dims[3], dim(w, 0)) || !dims_agree(dims[0], dim(x, 0)) {
                         return Err(format!("output_shape {v:?} does not fit input {} and weights {}", x.shape, w.shape));
+                    }
+                    // The runtime requires the input to be what a convolution
+                    // of the output would give.
+                    for (axis, stride) in [(1, o.stride_h), (2, o.stride_w)] {
+                        if let (Dim::Fixed(k), Dim::Fixed(i)) = (dim(w, axis), dim(x, axis)) {
+                            let expect = window_dim(dims[axis], Dim::Fixed(k), positive(stride, "stride")?, 1, o.padding)?;
+                            if expect != Dim::Fixed(i) {
+                                return Err(format!("output_shape {v:?} needs input size {expect} on axis {axis}, the input has {i}"));
+                            }
+                        }
                     }
                     Shape::from_dims(dims)
                 }

@@ -353,7 +353,10 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
             }
             let shape = Shape::from_dims(dims);
             let b = index("buffer", i64::from(t.buffer()), n_buffers.max(1), loc)?;
-            let data = (b != 0 && b < n_buffers && !raw[b].is_empty()).then(|| data_of(b));
+            // A buffer with bytes makes a constant; so does an empty buffer
+            // of a zero-element tensor (the writer gives those a buffer).
+            let empty_const = shape.num_elements() == Some(0) && t.shape_signature().is_none();
+            let data = (b != 0 && b < n_buffers && (!raw[b].is_empty() || empty_const)).then(|| data_of(b));
             if data.is_some() && t.sparsity().is_none() && dtype.bits().is_some() && shape.num_elements().is_none() {
                 return Err(ReadError::InvalidField {
                     what: "tensor shape",

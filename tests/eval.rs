@@ -9,7 +9,7 @@ use common::{model_of, quantize_weights, resnet_like, Rng};
 use half::f16;
 use tflite_forge::eval::{eval_op, EvalError, Evaluator, Value};
 use tflite_forge::{
-    Activation, AddSubOptions, ConcatenationOptions, ConstData, Conv2dOptions, CustomOp, DType,
+    Activation, AddSubOptions, CastOptions, ConcatenationOptions, ConstData, Conv2dOptions, CustomOp, DType,
     DepthwiseConv2dOptions, Dim, FullyConnectedOptions, Model, Op, Operator, Padding,
     Pool2dOptions, Quantization, Shape, Tensor,
 };
@@ -1134,6 +1134,226 @@ fn tf_files_give_values_or_errors() {
         match Evaluator::new(&m).run(0, &inputs) {
             Ok(out) => assert!(out.iter().all(|v| v.data.iter().all(|x| x.is_finite())), "{name}"),
             Err(e) => assert!(matches!(e.root(), EvalError::Unsupported { .. }), "{name}: {e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Ops beyond the CNN set
+// ---------------------------------------------------------------------------
+
+mod extra_ops {
+    use super::*;
+    use tflite_forge::{
+        BatchMatMulOptions, GatherOptions, MirrorPadMode, ResizeOptions, StridedSliceOptions, TransposeConvOptions,
+    };
+
+    fn f32_out(shape: &[u32]) -> Tensor {
+        Tensor::new("y", DType::F32, Shape::new(shape.iter().copied()))
+    }
+
+    /// Runs one op through `eval_op` on float operands.
+    fn op1(op: Op, inputs: &[Value], out: &[u32]) -> Value {
+        let ins: Vec<Option<&Value>> = inputs.iter().map(Some).collect();
+        eval_op(&op, &ins, &[&f32_out(out)]).expect("evaluation succeeds").remove(0)
+    }
+
+    fn ints(v: &[i32]) -> Value {
+        Value::from_i32(vec![v.len()], v.to_vec())
+    }
+
+    #[test]
+    fn minimum_maximum_broadcast_and_compare_stored_integers() {
+        let a = Value::from_f32(vec![2, 2], vec![1.0, -2.0, 3.0, 0.5]);
+        let b = Value::from_f32(vec![2], vec![0.0, 1.0]);
+        assert_eq!(op1(Op::Minimum, &[a.clone(), b.clone()], &[2, 2]).to_f32(), [0.0, -2.0, 0.0, 0.5]);
+        assert_eq!(op1(Op::Maximum, &[a, b], &[2, 2]).to_f32(), [1.0, 1.0, 3.0, 1.0]);
+        // int8: the stored integers are compared and kept.
+        let q = Quantization::per_tensor(0.5, -3);
+        let a = Value::from_i8(vec![3], vec![-10, 4, 7]).with_quantization(q.clone());
+        let b = Value::from_i8(vec![3], vec![0, 0, 9]).with_quantization(q.clone());
+        let out = Tensor::new("y", DType::I8, Shape::new([3])).with_quantization(q);
+        let y = eval_op(&Op::Maximum, &[Some(&a), Some(&b)], &[&out]).unwrap().remove(0);
+        assert_eq!(y.data, [0.0, 4.0, 9.0]);
+    }
+
+    #[test]
+    fn activations_and_math() {
+        let x = Value::from_f32(vec![4], vec![-2.0, -0.5, 0.0, 4.0]);
+        assert_eq!(op1(Op::LeakyRelu { alpha: 0.25 }, &[x.clone()], &[4]).to_f32(), [-0.5, -0.125, 0.0, 4.0]);
+        assert_eq!(op1(Op::Neg, &[x.clone()], &[4]).to_f32(), [2.0, 0.5, -0.0, -4.0]);
+        assert_eq!(op1(Op::Abs, &[x.clone()], &[4]).to_f32(), [2.0, 0.5, 0.0, 4.0]);
+        let sq = op1(Op::Sqrt, &[x.clone()], &[4]);
+        assert!(sq.data[0].is_nan() && sq.data[3] == 2.0);
+        let rs = op1(Op::Rsqrt, &[x.clone()], &[4]);
+        assert!(rs.data[2].is_infinite() && rs.data[3] == 0.5);
+        assert_close(&op1(Op::Exp, &[x.clone()], &[4]).data, &[(-2.0f32).exp().into(), (-0.5f32).exp().into(), 1.0, 4.0f32.exp().into()], 1e-6);
+        // GELU: x Φ(x) and its tanh form.
+        let g = op1(Op::Gelu { approximate: false }, &[x.clone()], &[4]);
+        assert_close(&g.data, &[-0.045_500_263_896_358_4, -0.154_268_748_829_540_6, 0.0, 3.999_873_312_708_365], 1e-6);
+        let t = op1(Op::Gelu { approximate: true }, &[Value::from_f32(vec![1], vec![1.0])], &[1]);
+        assert_close(&t.data, &[0.841_191_990_607_477_2], 1e-6);
+        // PRELU with per-channel slopes.
+        let x = Value::from_f32(vec![2, 2], vec![-1.0, -1.0, 2.0, -4.0]);
+        let a = Value::from_f32(vec![2], vec![0.5, 2.0]);
+        assert_eq!(op1(Op::Prelu, &[x, a], &[2, 2]).to_f32(), [-0.5, -2.0, 2.0, -8.0]);
+    }
+
+    #[test]
+    fn cast_truncates_wraps_and_tests_for_nonzero() {
+        let x = Value::from_f32(vec![4], vec![-2.7, 0.5, 3.99, 200.0]);
+        let to = |d: DType| Tensor::new("y", d, Shape::new([4]));
+        let y = eval_op(&Op::Cast(CastOptions::new(DType::F32, DType::I32)), &[Some(&x)], &[&to(DType::I32)]).unwrap().remove(0);
+        assert_eq!(y.data, [-2.0, 0.0, 3.0, 200.0]);
+        let y = eval_op(&Op::Cast(CastOptions::new(DType::F32, DType::Bool)), &[Some(&x)], &[&to(DType::Bool)]).unwrap().remove(0);
+        assert_eq!(y.data, [1.0, 1.0, 1.0, 1.0]);
+        let i = Value::from_i32(vec![4], vec![-1, 127, 128, 300]);
+        let y = eval_op(&Op::Cast(CastOptions::default()), &[Some(&i)], &[&to(DType::I8)]).unwrap().remove(0);
+        assert_eq!(y.data, [-1.0, 127.0, -128.0, 44.0]);
+    }
+
+    #[test]
+    fn split_v_with_an_inferred_size() {
+        let model = model_of(|g| {
+            let x = g.input("x", DType::F32, [2, 5]);
+            let parts = g.split_v(x, &[1, -1, 2], 1)?;
+            assert_eq!(parts.len(), 3);
+            for (i, p) in parts.into_iter().enumerate() {
+                g.output(&format!("y{i}"), p);
+            }
+            Ok(())
+        });
+        let out = run(&model, &[Value::from_f32(vec![2, 5], seq(10))]);
+        assert_eq!(out[0].shape, [2, 1]);
+        assert_eq!(out[1].to_f32(), [2.0, 3.0, 7.0, 8.0]);
+        assert_eq!(out[2].to_f32(), [4.0, 5.0, 9.0, 10.0]);
+    }
+
+    #[test]
+    fn strided_slice_masks_negative_strides_and_shrink() {
+        let x = Value::from_f32(vec![3, 4], seq(12));
+        let o = StridedSliceOptions::default().with_begin_mask(0b01);
+        let y = op1(Op::StridedSlice(o), &[x.clone(), ints(&[2, -1]), ints(&[2, 0]), ints(&[1, -2])], &[2, 2]);
+        assert_eq!((y.shape.clone(), y.to_f32()), (vec![2, 2], vec![4.0, 2.0, 8.0, 6.0]));
+        let o = StridedSliceOptions::default().with_shrink_axis_mask(0b01).with_end_mask(0b10);
+        let y = op1(Op::StridedSlice(o), &[x.clone(), ints(&[-1, 1]), ints(&[0, 0]), ints(&[1, 1])], &[3]);
+        assert_eq!((y.shape.clone(), y.to_f32()), (vec![3], vec![10.0, 11.0, 12.0]));
+        // Fewer begin entries than dimensions: the rest is taken whole.
+        let y = op1(Op::StridedSlice(StridedSliceOptions::default()), &[x, ints(&[1]), ints(&[3]), ints(&[1])], &[2, 4]);
+        assert_eq!(y.to_f32(), seq(12)[4..].to_vec());
+    }
+
+    #[test]
+    fn slice_gather_and_squeeze() {
+        let x = Value::from_f32(vec![3, 4], seq(12));
+        let y = op1(Op::Slice, &[x.clone(), ints(&[1, 1]), ints(&[-1, 2])], &[2, 2]);
+        assert_eq!(y.to_f32(), [6.0, 7.0, 10.0, 11.0]);
+        let bad = eval_op(&Op::Slice, &[Some(&x), Some(&ints(&[2, 0])), Some(&ints(&[2, 1]))], &[&f32_out(&[2, 1])]);
+        assert!(matches!(bad, Err(EvalError::Shape { .. })));
+        let idx = Value::from_i32(vec![2], vec![3, 0]);
+        let y = op1(Op::Gather(GatherOptions::new(1)), &[x.clone(), idx.clone()], &[3, 2]);
+        assert_eq!(y.to_f32(), [4.0, 1.0, 8.0, 5.0, 12.0, 9.0]);
+        // batch_dims 1: row r takes its own indices.
+        let idx2 = Value::from_i32(vec![3, 1], vec![0, 3, 1]);
+        let y = op1(Op::Gather(GatherOptions::new(1).with_batch_dims(1)), &[x.clone(), idx2], &[3, 1]);
+        assert_eq!(y.to_f32(), [1.0, 8.0, 10.0]);
+        let oob = Value::from_i32(vec![1], vec![4]);
+        assert!(eval_op(&Op::Gather(GatherOptions::new(1)), &[Some(&x), Some(&oob)], &[&f32_out(&[3, 1])]).is_err());
+        let z = Value::from_f32(vec![1, 3, 1], vec![1.0, 2.0, 3.0]);
+        assert_eq!(op1(Op::Squeeze { squeeze_dims: vec![] }, &[z.clone()], &[3]).shape, [3]);
+        assert_eq!(op1(Op::Squeeze { squeeze_dims: vec![-1] }, &[z.clone()], &[1, 3]).shape, [1, 3]);
+        assert!(eval_op(&Op::Squeeze { squeeze_dims: vec![1] }, &[Some(&z)], &[&f32_out(&[1, 1])]).is_err());
+    }
+
+    #[test]
+    fn resizes_follow_tflite_coordinates() {
+        let x = Value::from_f32(vec![1, 2, 2, 1], vec![1.0, 2.0, 3.0, 4.0]);
+        let size = ints(&[3, 3]);
+        let nn = op1(Op::ResizeNearestNeighbor(ResizeOptions::default()), &[x.clone(), size.clone()], &[1, 3, 3, 1]);
+        // floor(y · 2/3): 0, 0, 1
+        assert_eq!(nn.to_f32(), [1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 3.0, 3.0, 4.0]);
+        let nn = op1(Op::ResizeNearestNeighbor(ResizeOptions::default().with_half_pixel_centers(true)), &[x.clone(), size.clone()], &[1, 3, 3, 1]);
+        // floor((y + 0.5) · 2/3): 0, 1, 1
+        assert_eq!(nn.to_f32(), [1.0, 2.0, 2.0, 3.0, 4.0, 4.0, 3.0, 4.0, 4.0]);
+        let bl = op1(Op::ResizeBilinear(ResizeOptions::default().with_align_corners(true)), &[x.clone(), size.clone()], &[1, 3, 3, 1]);
+        assert_close(&bl.data, &[1.0, 1.5, 2.0, 2.0, 2.5, 3.0, 3.0, 3.5, 4.0], 1e-6);
+        let bl = op1(Op::ResizeBilinear(ResizeOptions::default()), &[x.clone(), ints(&[1, 4])], &[1, 1, 4, 1]);
+        // x · 2/4 = 0, 0.5, 1, 1.5 (clamped to the last pixel)
+        assert_close(&bl.data, &[1.0, 1.5, 2.0, 2.0], 1e-6);
+        let both = ResizeOptions::default().with_align_corners(true).with_half_pixel_centers(true);
+        assert!(eval_op(&Op::ResizeBilinear(both), &[Some(&x), Some(&size)], &[&f32_out(&[1, 3, 3, 1])]).is_err());
+    }
+
+    #[test]
+    fn transpose_conv_hand_computed() {
+        // One channel, 2×2 input, 2×2 all-ones kernel, stride 2, VALID: each
+        // input pixel becomes a 2×2 block.
+        let x = Value::from_f32(vec![1, 2, 2, 1], vec![1.0, 2.0, 3.0, 4.0]);
+        let w = Value::from_f32(vec![1, 2, 2, 1], vec![1.0; 4]);
+        let b = Value::from_f32(vec![1], vec![0.5]);
+        let os = ints(&[1, 4, 4, 1]);
+        let op = Op::TransposeConv(TransposeConvOptions::new(Padding::Valid, 2, 2));
+        let y = op1(op.clone(), &[os, w.clone(), x.clone(), b.clone()], &[1, 4, 4, 1]);
+        assert_eq!(y.to_f32(), [1.5, 1.5, 2.5, 2.5, 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 3.5, 3.5, 4.5, 4.5]);
+        // Stride 1, SAME, 3×3 output... from a 2×2 kernel: pad 0 before,
+        // overlapping sums.
+        let op = Op::TransposeConv(TransposeConvOptions::new(Padding::Same, 1, 1));
+        let y = op1(op, &[ints(&[1, 2, 2, 1]), w.clone(), x.clone()], &[1, 2, 2, 1]);
+        // out(y, x) = Σ in(y - ky, x - kx): [1, 3, 4, 10]
+        assert_eq!(y.to_f32(), [1.0, 3.0, 4.0, 10.0]);
+        // An output shape the input cannot come from is an error.
+        let op = Op::TransposeConv(TransposeConvOptions::new(Padding::Valid, 2, 2));
+        assert!(eval_op(&op, &[Some(&ints(&[1, 7, 7, 1])), Some(&w), Some(&x)], &[&f32_out(&[1, 7, 7, 1])]).is_err());
+    }
+
+    #[test]
+    fn batch_matmul_broadcasts_and_transposes() {
+        let a = Value::from_f32(vec![2, 1, 2], vec![1.0, 2.0, 3.0, 4.0]);
+        let b = Value::from_f32(vec![2, 2], vec![1.0, 0.0, 1.0, 1.0]);
+        let y = op1(Op::BatchMatMul(BatchMatMulOptions::default()), &[a.clone(), b.clone()], &[2, 1, 2]);
+        assert_eq!(y.to_f32(), [3.0, 2.0, 7.0, 4.0]);
+        let y = op1(Op::BatchMatMul(BatchMatMulOptions::default().with_adj_y(true)), &[a, b], &[2, 1, 2]);
+        assert_eq!(y.to_f32(), [1.0, 3.0, 3.0, 7.0]);
+        let at = Value::from_f32(vec![2, 1], vec![1.0, 2.0]);
+        let bt = Value::from_f32(vec![2, 3], seq(6));
+        let y = op1(Op::BatchMatMul(BatchMatMulOptions::default().with_adj_x(true)), &[at, bt], &[1, 3]);
+        assert_eq!(y.to_f32(), [9.0, 12.0, 15.0]);
+    }
+
+    #[test]
+    fn reductions_and_paddings() {
+        let x = Value::from_f32(vec![2, 3], vec![1.0, 5.0, -2.0, 4.0, 0.5, 3.0]);
+        let ax = ints(&[1]);
+        assert_eq!(op1(Op::ReduceMax { keep_dims: false }, &[x.clone(), ax.clone()], &[2]).to_f32(), [5.0, 4.0]);
+        assert_eq!(op1(Op::Sum { keep_dims: true }, &[x.clone(), ax.clone()], &[2, 1]).to_f32(), [4.0, 7.5]);
+        let pads = Value::from_i32(vec![2, 2], vec![1, 0, 0, 2]);
+        let c = Value::from_f32(vec![1], vec![9.0]);
+        let y = op1(Op::PadV2, &[x.clone(), pads.clone(), c], &[3, 5]);
+        assert_eq!(y.to_f32(), [9.0, 9.0, 9.0, 9.0, 9.0, 1.0, 5.0, -2.0, 9.0, 9.0, 4.0, 0.5, 3.0, 9.0, 9.0]);
+        let r = Value::from_f32(vec![3], vec![1.0, 2.0, 3.0]);
+        let p = Value::from_i32(vec![1, 2], vec![2, 2]);
+        assert_eq!(op1(Op::MirrorPad { mode: MirrorPadMode::Reflect }, &[r.clone(), p.clone()], &[7]).to_f32(), [3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0]);
+        assert_eq!(op1(Op::MirrorPad { mode: MirrorPadMode::Symmetric }, &[r.clone(), p], &[7]).to_f32(), [2.0, 1.0, 1.0, 2.0, 3.0, 3.0, 2.0]);
+        let too_far = Value::from_i32(vec![1, 2], vec![3, 0]);
+        let err = eval_op(&Op::MirrorPad { mode: MirrorPadMode::Reflect }, &[Some(&r), Some(&too_far)], &[&f32_out(&[6])]);
+        assert!(matches!(err, Err(EvalError::Shape { .. })));
+        // Quantized PADV2 pads with the stored value.
+        let q = Quantization::per_tensor(0.1, 2);
+        let xq = Value::from_i8(vec![2], vec![5, 6]).with_quantization(q.clone());
+        let cq = Value::from_i8(vec![1], vec![-7]).with_quantization(q.clone());
+        let out = Tensor::new("y", DType::I8, Shape::new([3])).with_quantization(q);
+        let p1 = Value::from_i32(vec![1, 2], vec![0, 1]);
+        let y = eval_op(&Op::PadV2, &[Some(&xq), Some(&p1), Some(&cq)], &[&out]).unwrap().remove(0);
+        assert_eq!(y.data, [5.0, 6.0, -7.0]);
+    }
+
+    #[test]
+    fn new_ops_write_and_read_back_typed() {
+        for case in common::extra_op_cases() {
+            let bytes = tflite_forge::write(&case.model).expect("writes");
+            let back = tflite_forge::read(&bytes).expect("reads");
+            assert_eq!(back, case.model, "{}", case.name);
+            assert!(back.subgraphs[0].operators.iter().all(|o| !matches!(o.op, Op::Builtin(_))), "{}: an op came back opaque", case.name);
         }
     }
 }

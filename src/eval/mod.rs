@@ -24,7 +24,17 @@
 //! `DEPTHWISE_CONV_2D`, `FULLY_CONNECTED`, `AVERAGE_POOL_2D`, `MAX_POOL_2D`,
 //! `MEAN`, `RESHAPE`, `TRANSPOSE`, `CONCATENATION`, `PAD`, `SOFTMAX`,
 //! `LOGISTIC`, `RELU`, `RELU6`, `HARD_SWISH`, `TANH`, `QUANTIZE`,
-//! `DEQUANTIZE`. Others fail with [`EvalError::Unsupported`].
+//! `DEQUANTIZE`, `MINIMUM`, `MAXIMUM`, `LEAKY_RELU`, `PRELU`, `GELU`, `EXP`,
+//! `SQRT`, `RSQRT`, `NEG`, `ABS`, `CAST`, `SPLIT_V`, `STRIDED_SLICE` (without
+//! ellipsis and new-axis masks), `SLICE`, `GATHER`, `SQUEEZE`,
+//! `RESIZE_BILINEAR`, `RESIZE_NEAREST_NEIGHBOR`, `TRANSPOSE_CONV`,
+//! `BATCH_MATMUL`, `REDUCE_MAX`, `SUM`, `PADV2`, `MIRROR_PAD`. Others fail
+//! with [`EvalError::Unsupported`].
+//!
+//! Ops that move, select or compare elements (slices, gathers, splits,
+//! squeeze, the pads, nearest-neighbor and bilinear resizes, `MINIMUM`,
+//! `MAXIMUM`, `REDUCE_MAX`, `CAST`) work on the stored numbers, as the
+//! runtime does: quantized values keep their integers.
 //!
 //! ```
 //! use tflite_forge::eval::{Evaluator, Value};

@@ -132,6 +132,10 @@ pub(super) fn transpose_conv(cx: &Cx<'_>, o: &TransposeConvOptions) -> Result<Ve
     // The padding of a convolution from the output back to the input.
     let py = Window::new(cx, oh, kh, o.stride_h, 1, o.padding, "height")?;
     let px = Window::new(cx, ow, kw, o.stride_w, 1, o.padding, "width")?;
+    // Like the runtime, the input must be that convolution's output.
+    if py.out != h || px.out != wd {
+        return Err(cx.shape_err(format!("output_shape {os:?} needs an input of {}x{}, the input is {h}x{wd}", py.out, px.out)));
+    }
     let total = cx.numel(&shape)?;
     let xs = cx.real(x)?;
     let ws = cx.real(w)?;

@@ -401,13 +401,25 @@ pub fn lower_slice(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
                 if st < 0 && s < -1 {
                     return Err(shape_err("a negative-step Slice starting before -1 on a dynamic dimension"));
                 }
-                begin[a] = sat32(s);
-                end[a] = sat32(e);
+                let (b, e) = (sat32(s), sat32(e));
+                // Slices empty for every size (LiteRT's delegate does not
+                // produce empty slices faithfully).
+                let same_sign = (b < 0) == (e < 0);
+                let empty = if st > 0 { e == 0 || e == i32::MIN || (same_sign && b >= e) } else { e == i32::MAX || (same_sign && b <= e) };
+                if empty {
+                    return Err(shape_err(format!("Slice [{s}:{e}:{st}] is empty")));
+                }
+                begin[a] = b;
+                end[a] = e;
             }
         }
     }
     let o = StridedSliceOptions::default().with_begin_mask(begin_mask).with_end_mask(end_mask);
     let y = ctx.g.strided_slice(x, &begin, &end, &stride, o)?;
+    if ctx.shape(y).dims().contains(&Dim::Fixed(0)) {
+        // LiteRT's delegate does not produce empty slices faithfully.
+        return Err(shape_err(format!("Slice with an empty result {}", ctx.shape(y))));
+    }
     ctx.set_output(node, 0, y);
     Ok(())
 }
@@ -433,6 +445,9 @@ pub fn lower_gather(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
             return Err(LowerError::invalid(format!("index {i} out of range for axis size {n:?}")));
         }
         fixed.push(i32::try_from(j).map_err(|_| LowerError::invalid("index overflows int32"))?);
+    }
+    if fixed.is_empty() {
+        return Err(shape_err("Gather with no indices"));
     }
     let shape = Shape::new(idx.dims.iter().map(|d| *d as u32));
     let it = ctx.g.constant(&format!("{}/indices", node.name()), DType::I32, shape, ConstData::from_slice(&fixed));
@@ -547,11 +562,16 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
     }
     // TFLite SAME: the padding of a convolution from an output of size o.
     let tfl_same_pad = |o: i64, k: i64, s: i64| ((((o + s - 1) / s - 1) * s + k - o).max(0)) / 2;
-    let same = (0..2).all(|i| tfl_same_pad(out[i], k[i], strides[i]) == pads[i].0);
+    // The runtime also requires the input size to be the convolution's
+    // output size: ceil(o / s) for SAME, (o - k) / s + 1 for VALID.
+    let same = (0..2).all(|i| tfl_same_pad(out[i], k[i], strides[i]) == pads[i].0 && (out[i] + strides[i] - 1) / strides[i] == inp[i]);
     let (padding, size, crop) = if same {
         (Padding::Same, [out[0], out[1]], false)
     } else {
         let t: Vec<i64> = (0..2).map(|i| (out[i] + pads[i].0).max(strides[i] * (inp[i] - 1) + k[i])).collect();
+        if (0..2).any(|i| (t[i] - k[i]) / strides[i] + 1 != inp[i]) {
+            return Err(LowerError::attr(format!("output size {out:?} reaches beyond the input's last window (more than stride - 1 bias-only rows)")));
+        }
         (Padding::Valid, [t[0], t[1]], pads.iter().any(|p| p.0 != 0) || t[0] != out[0] || t[1] != out[1])
     };
     let to32 = |v: i64| i32::try_from(v).map_err(|_| shape_err("output size overflows int32"));
@@ -581,7 +601,7 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
 }
 
 /// How one output coordinate maps to the input, in TFLite's terms.
-fn resize_options(linear: bool, transform: &str, nearest_mode: &str, out: [i64; 2]) -> Result<ResizeOptions, LowerError> {
+fn resize_options(linear: bool, transform: &str, nearest_mode: &str, input: [i64; 2], out: [i64; 2]) -> Result<ResizeOptions, LowerError> {
     let o = ResizeOptions::default();
     let bad = || LowerError::attr(format!("{} with coordinate_transformation_mode {transform}{}", if linear { "linear" } else { "nearest" }, if linear { String::new() } else { format!(" and nearest_mode {nearest_mode}") }));
     let pytorch_ok = out.iter().all(|o| *o > 1);
@@ -593,6 +613,14 @@ fn resize_options(linear: bool, transform: &str, nearest_mode: &str, out: [i64; 
             "pytorch_half_pixel" if pytorch_ok => Ok(o.with_half_pixel_centers(true)),
             _ => Err(bad()),
         };
+    }
+    // Upsampling by whole factors, half-pixel sampling with either rounding
+    // picks input pixel floor(x / s), as asymmetric + floor does: the
+    // source coordinate q + (r + 0.5) / s - 0.5 is never a half.
+    let whole_upscale = (0..2).all(|i| input[i] > 0 && out[i] % input[i] == 0);
+    let half_pixel = transform == "half_pixel" || (transform == "pytorch_half_pixel" && pytorch_ok);
+    if whole_upscale && half_pixel && matches!(nearest_mode, "round_prefer_floor" | "round_prefer_ceil") {
+        return Ok(o);
     }
     match (transform, nearest_mode) {
         ("asymmetric", "floor") => Ok(o),
@@ -736,7 +764,7 @@ pub fn lower_resize(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
         (Some(_), Some(_)) => return Err(LowerError::invalid("both scales and sizes given")),
         (None, None) => return Err(LowerError::invalid("neither scales nor sizes given")),
     };
-    let o = resize_options(linear, &transform, &nearest_mode, out)?;
+    let o = resize_options(linear, &transform, &nearest_mode, hw, out)?;
     emit_resize(ctx, node, x, out, linear, o)
 }
 

@@ -1,0 +1,678 @@
+//! ONNX lowerings beyond the CNN set: small models built in memory,
+//! converted, and run in the reference evaluator against hand-computed or
+//! independently computed values; and the cases that must be rejected, by
+//! reason code.
+
+#[path = "common/onnx_build.rs"]
+mod onnx_build;
+
+use onnx_build::*;
+use tflite_forge::eval::{Evaluator, Value};
+use tflite_forge::onnx::{convert, ConvertOptions, IoLayout, OnnxError, ReasonCode};
+use tflite_forge::{Model, Op};
+
+const INT32: i32 = 6;
+const BOOL: i32 = 9;
+const FLOAT16: i32 = 10;
+const BFLOAT16: i32 = 16;
+const UINT8: i32 = 2;
+
+fn opts() -> ConvertOptions {
+    let mut o = ConvertOptions::default();
+    o.layout = IoLayout::KeepNchw;
+    o
+}
+
+fn dims(d: &[i64]) -> Vec<Option<i64>> {
+    d.iter().map(|v| Some(*v)).collect()
+}
+
+fn to_model(b: OnnxBuilder) -> Model {
+    match convert(&b.build(), &opts()) {
+        Ok(c) => c.model,
+        Err(e) => panic!("conversion failed: {e}"),
+    }
+}
+
+fn reason(b: OnnxBuilder) -> ReasonCode {
+    match convert(&b.build(), &opts()) {
+        Err(OnnxError::UnsupportedOnnxOp { reason_code, .. }) => reason_code,
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("conversion unexpectedly succeeded"),
+    }
+}
+
+fn run(m: &Model, inputs: Vec<Value>) -> Vec<Value> {
+    Evaluator::new(m).run(0, &inputs).expect("evaluation succeeds")
+}
+
+fn input(shape: &[usize], data: Vec<f32>) -> Value {
+    Value::from_f32(shape.to_vec(), data)
+}
+
+fn seq(n: usize, scale: f32, offset: f32) -> Vec<f32> {
+    (0..n).map(|i| i as f32 * scale + offset).collect()
+}
+
+fn assert_close(got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "lengths differ: {got:?} vs {want:?}");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol * w.abs().max(1.0), "element {i}: got {g}, want {w} (all: {got:?})");
+    }
+}
+
+fn has_op(m: &Model, f: impl Fn(&Op) -> bool) -> bool {
+    m.subgraphs[0].operators.iter().any(|o| f(&o.op))
+}
+
+/// A one-node float model: input `x` of `shape`, output `y`.
+fn unary(opset: i64, op: &str, shape: &[i64], attrs: Vec<onnx_protobuf::AttributeProto>) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(opset);
+    let x = b.input("x", FLOAT, &dims(shape));
+    b.node_named(op, &[&x], &["y"], attrs);
+    b.output("y", FLOAT, &dims(shape));
+    b
+}
+
+fn run_unary(opset: i64, op: &str, shape: &[usize], data: Vec<f32>, attrs: Vec<onnx_protobuf::AttributeProto>) -> Vec<f64> {
+    let s: Vec<i64> = shape.iter().map(|d| *d as i64).collect();
+    let m = to_model(unary(opset, op, &s, attrs));
+    run(&m, vec![input(shape, data)]).remove(0).data
+}
+
+// ---------------------------------------------------------------------------
+// Elementwise
+// ---------------------------------------------------------------------------
+
+#[test]
+fn max_and_min_chain_their_inputs_with_broadcasting() {
+    for (op, f) in [("Max", f32::max as fn(f32, f32) -> f32), ("Min", f32::min)] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[2, 3]));
+        let c1 = b.init_f32("c1", &[3], &[0.5, -1.0, 2.0]);
+        let c2 = b.init_f32("c2", &[2, 1], &[-0.25, 1.0]);
+        b.node_named(op, &[&x, &c1, &c2], &["y"], vec![]);
+        b.output("y", FLOAT, &dims(&[2, 3]));
+        let m = to_model(b);
+        let xs = vec![1.0, -2.0, 0.0, -3.0, 4.0, 1.5];
+        let got = run(&m, vec![input(&[2, 3], xs.clone())]).remove(0);
+        let (c1, c2) = ([0.5, -1.0, 2.0], [-0.25, 1.0]);
+        let want: Vec<f64> = (0..6).map(|i| f64::from(f(f(xs[i], c1[i % 3]), c2[i / 3]))).collect();
+        assert_eq!(got.data, want, "{op}");
+        assert_eq!(m.subgraphs[0].operators.len(), 2, "{op}: two chained ops");
+    }
+}
+
+#[test]
+fn clip_with_general_bounds_uses_maximum_and_minimum() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[5]));
+    let lo = b.init_f32("lo", &[], &[-0.5]);
+    let hi = b.init_f32("hi", &[], &[0.7]);
+    b.node_named("Clip", &[&x, &lo, &hi], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[5]));
+    let m = to_model(b);
+    assert!(has_op(&m, |o| *o == Op::Maximum) && has_op(&m, |o| *o == Op::Minimum));
+    let got = run(&m, vec![input(&[5], vec![-2.0, -0.5, 0.1, 0.7, 3.0])]).remove(0);
+    assert_eq!(got.to_f32(), [-0.5, -0.5, 0.1, 0.7, 0.7]);
+
+    // Only an upper bound: one MINIMUM.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let hi = b.init_f32("hi", &[], &[0.25]);
+    b.node_named("Clip", &[&x, "", &hi], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3]));
+    let m = to_model(b);
+    assert_eq!(m.subgraphs[0].operators.len(), 1);
+    assert_eq!(run(&m, vec![input(&[3], vec![-9.0, 0.2, 0.3])]).remove(0).to_f32(), [-9.0, 0.2, 0.25]);
+
+    // min > max gives max everywhere, as ONNX defines.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let lo = b.init_f32("lo", &[], &[1.0]);
+    let hi = b.init_f32("hi", &[], &[-1.0]);
+    b.node_named("Clip", &[&x, &lo, &hi], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3]));
+    assert_eq!(run(&to_model(b), vec![input(&[3], vec![-5.0, 0.0, 5.0])]).remove(0).to_f32(), [-1.0, -1.0, -1.0]);
+
+    // Attributes before opset 11; [0, 6] stays RELU6.
+    let m = to_model(unary(6, "Clip", &[4], vec![attr_float("min", -1.0), attr_float("max", 1.0)]));
+    assert_eq!(run(&m, vec![input(&[4], vec![-3.0, -0.3, 0.1, 2.0])]).remove(0).to_f32(), [-1.0, -0.3, 0.1, 1.0]);
+    let m = to_model(unary(6, "Clip", &[2], vec![attr_float("min", 0.0), attr_float("max", 6.0)]));
+    assert!(has_op(&m, |o| *o == Op::Relu6));
+}
+
+#[test]
+fn leaky_relu_prelu_and_gelu() {
+    let got = run_unary(13, "LeakyRelu", &[4], vec![-2.0, -0.5, 0.0, 3.0], vec![attr_float("alpha", 0.1)]);
+    assert_close(&got, &[-0.2, -0.05, 0.0, 3.0], 1e-7);
+    let got = run_unary(13, "LeakyRelu", &[2], vec![-1.0, 1.0], vec![]);
+    assert_close(&got, &[-0.01, 1.0], 1e-7);
+
+    // PRelu with a [C, 1, 1] slope on NCHW.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 2, 2, 2]));
+    let s = b.init_f32("slope", &[2, 1, 1], &[0.5, -2.0]);
+    b.node_named("PRelu", &[&x, &s], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[1, 2, 2, 2]));
+    let m = to_model(b);
+    let xs = vec![-1.0, 2.0, -3.0, 4.0, -1.0, 2.0, -3.0, 4.0];
+    let got = run(&m, vec![input(&[1, 2, 2, 2], xs)]).remove(0);
+    assert_eq!(got.to_f32(), [-0.5, 2.0, -1.5, 4.0, 2.0, 2.0, 6.0, 4.0]);
+
+    // Gelu, exact and tanh (opset 20); reference values of x·Φ(x).
+    let got = run_unary(20, "Gelu", &[4], vec![-1.0, 0.0, 0.5, 1.0], vec![]);
+    assert_close(&got, &[-0.158_655_253_931_457_05, 0.0, 0.345_731_168_423_507_8, 0.841_344_746_068_542_9], 1e-6);
+    let got = run_unary(20, "Gelu", &[2], vec![-1.0, 1.0], vec![attr_str("approximate", "tanh")]);
+    let t = |x: f64| 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh());
+    assert_close(&got, &[t(-1.0), t(1.0)], 1e-6);
+}
+
+#[test]
+fn exp_sqrt_neg_abs_reciprocal() {
+    let xs = vec![0.25f32, 1.0, 4.0, 9.0];
+    let f = |op: &str| run_unary(13, op, &[4], xs.clone(), vec![]);
+    assert_close(&f("Exp"), &xs.iter().map(|v| f64::from(*v).exp()).collect::<Vec<_>>(), 1e-6);
+    assert_close(&f("Sqrt"), &[0.5, 1.0, 2.0, 3.0], 1e-7);
+    assert_close(&f("Neg"), &[-0.25, -1.0, -4.0, -9.0], 0.0);
+    assert_close(&f("Reciprocal"), &[4.0, 1.0, 0.25, 1.0 / 9.0], 1e-7);
+    assert_close(&run_unary(13, "Abs", &[3], vec![-2.5, 0.0, 3.0], vec![]), &[2.5, 0.0, 3.0], 0.0);
+}
+
+#[test]
+fn cast_truncates_and_tests_for_nonzero() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[4]));
+    b.node_named("Cast", &[&x], &["y"], vec![attr_int("to", i64::from(INT32))]);
+    b.output("y", INT32, &dims(&[4]));
+    let m = to_model(b);
+    assert_eq!(run(&m, vec![input(&[4], vec![-2.7, -0.5, 0.9, 3.99])]).remove(0).data, [-2.0, 0.0, 0.0, 3.0]);
+
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    b.node_named("Cast", &[&x], &["y"], vec![attr_int("to", i64::from(BOOL))]);
+    b.output("y", BOOL, &dims(&[3]));
+    let m = to_model(b);
+    assert_eq!(run(&m, vec![input(&[3], vec![0.0, -0.1, 2.0])]).remove(0).data, [0.0, 1.0, 1.0]);
+}
+
+// ---------------------------------------------------------------------------
+// Split, Slice, Gather
+// ---------------------------------------------------------------------------
+
+fn split_model(opset: i64, attrs: Vec<onnx_protobuf::AttributeProto>, split_input: Option<&[i64]>, n: usize) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(opset);
+    let x = b.input("x", FLOAT, &dims(&[2, 7]));
+    let names: Vec<String> = (0..n).map(|i| format!("y{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let s = split_input.map(|v| b.init_i64("split", &[v.len() as i64], v));
+    let mut ins = vec![x.as_str()];
+    if let Some(s) = &s {
+        ins.push(s);
+    }
+    b.node_named("Split", &ins, &refs, attrs);
+    for n in &names {
+        b.output(n, FLOAT, &[Some(2), None]);
+    }
+    b
+}
+
+#[test]
+fn split_by_attribute_input_and_num_outputs() {
+    let xs = seq(14, 1.0, 0.0);
+    let cols = |out: &Value, from: usize, n: usize| {
+        assert_eq!(out.shape, [2, n]);
+        let want: Vec<f64> = (0..2).flat_map(|r| (from..from + n).map(move |c| (r * 7 + c) as f64)).collect();
+        assert_eq!(out.data, want);
+    };
+    for (b, parts) in [
+        (split_model(11, vec![attr_int("axis", 1), attr_ints("split", &[2, 4, 1])], None, 3), vec![2, 4, 1]),
+        (split_model(13, vec![attr_int("axis", -1)], Some(&[3, 4]), 2), vec![3, 4]),
+        (split_model(18, vec![attr_int("axis", 1), attr_int("num_outputs", 3)], None, 3), vec![3, 3, 1]),
+    ] {
+        let m = to_model(b);
+        assert!(has_op(&m, |o| matches!(o, Op::SplitV { .. })));
+        let outs = run(&m, vec![input(&[2, 7], xs.clone())]);
+        assert_eq!(outs.len(), parts.len());
+        let mut from = 0;
+        for (o, n) in outs.iter().zip(&parts) {
+            cols(o, from, *n);
+            from += n;
+        }
+    }
+}
+
+/// ONNX Slice on one axis, written out independently: the selected indices.
+fn onnx_slice_indices(n: i64, start: i64, end: i64, step: i64) -> Vec<i64> {
+    let fix = |v: i64, lo: i64, hi: i64| (if v < 0 { v + n } else { v }).clamp(lo, hi);
+    let (s, e) = if step > 0 { (fix(start, 0, n), fix(end, 0, n)) } else { (fix(start, 0, n - 1), fix(end, -1, n - 1)) };
+    let mut v = Vec::new();
+    let mut i = s;
+    while (step > 0 && i < e) || (step < 0 && i > e) {
+        v.push(i);
+        i += step;
+    }
+    v
+}
+
+#[test]
+fn slice_matches_onnx_clamping_on_static_dims() {
+    let xs = seq(4 * 6, 1.0, 0.0);
+    for (start, end, step) in [(1, 5, 2), (-1, -7, -1), (-2, i64::MIN, -2), (-10, 3, 1), (5, -100, -3), (0, i64::MAX, 3), (2, 4, 1)] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[4, 6]));
+        let s = b.init_i64("s", &[1], &[start]);
+        let e = b.init_i64("e", &[1], &[end]);
+        let a = b.init_i64("a", &[1], &[1]);
+        let t = b.init_i64("t", &[1], &[step]);
+        b.node_named("Slice", &[&x, &s, &e, &a, &t], &["y"], vec![]);
+        b.output("y", FLOAT, &[Some(4), None]);
+        let m = to_model(b);
+        let cols = onnx_slice_indices(6, start, end, step);
+        let got = run(&m, vec![input(&[4, 6], xs.clone())]).remove(0);
+        let want: Vec<f64> = (0..4).flat_map(|r| cols.iter().map(move |c| (r * 6 + *c) as f64)).collect();
+        assert_eq!(got.data, want, "slice {start}:{end}:{step}");
+    }
+}
+
+#[test]
+fn slice_by_attributes_and_on_a_dynamic_batch() {
+    let mut b = OnnxBuilder::new(9);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    b.node_named("Slice", &[&x], &["y"], vec![attr_ints("starts", &[1, -3]), attr_ints("ends", &[100, -1]), attr_ints("axes", &[0, 1])]);
+    b.output("y", FLOAT, &dims(&[2, 2]));
+    let got = run(&to_model(b), vec![input(&[3, 4], seq(12, 1.0, 0.0))]).remove(0);
+    assert_eq!(got.shape, [2, 2]);
+    assert_eq!(got.data, [5.0, 6.0, 9.0, 10.0]);
+
+    // x[1:] on a symbolic batch.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[None, Some(2)]);
+    let s = b.init_i64("s", &[1], &[1]);
+    let e = b.init_i64("e", &[1], &[i64::MAX]);
+    let a = b.init_i64("a", &[1], &[0]);
+    b.node_named("Slice", &[&x, &s, &e, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, Some(2)]);
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[4, 2], seq(8, 1.0, 0.0))]).remove(0);
+    assert_eq!(got.shape, [3, 2]);
+    assert_eq!(got.data, [2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+}
+
+#[test]
+fn gather_with_negative_and_scalar_indices() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let i = b.init_i64("i", &[2, 2], &[0, -1, 2, 1]);
+    b.node_named("Gather", &[&x, &i], &["y"], vec![attr_int("axis", 1)]);
+    b.output("y", FLOAT, &dims(&[3, 2, 2]));
+    let got = run(&to_model(b), vec![input(&[3, 4], seq(12, 1.0, 0.0))]).remove(0);
+    assert_eq!(got.shape, [3, 2, 2]);
+    assert_eq!(got.data, [0.0, 3.0, 2.0, 1.0, 4.0, 7.0, 6.0, 5.0, 8.0, 11.0, 10.0, 9.0]);
+
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let i = b.init_i64("i", &[], &[-2]);
+    b.node_named("Gather", &[&x, &i], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[4]));
+    let got = run(&to_model(b), vec![input(&[3, 4], seq(12, 1.0, 0.0))]).remove(0);
+    assert_eq!(got.shape, [4]);
+    assert_eq!(got.data, [4.0, 5.0, 6.0, 7.0]);
+}
+
+// ---------------------------------------------------------------------------
+// ConvTranspose
+// ---------------------------------------------------------------------------
+
+/// ONNX ConvTranspose (group 1, dilation 1) written out naively on NCHW:
+/// input pixel (y, x) adds w[c, o, ky, kx] at output (y·s − pad + ky, …).
+#[allow(clippy::too_many_arguments)]
+fn naive_conv_transpose(x: &[f32], [n, c, h, w]: [usize; 4], wt: &[f32], (o, kh, kw): (usize, usize, usize), bias: &[f32], s: [usize; 2], pad_begin: [usize; 2], out: [usize; 2]) -> Vec<f64> {
+    let mut y = vec![0.0f64; n * o * out[0] * out[1]];
+    for b in 0..n {
+        for ci in 0..c {
+            for iy in 0..h {
+                for ix in 0..w {
+                    let v = f64::from(x[((b * c + ci) * h + iy) * w + ix]);
+                    for co in 0..o {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let oy = (iy * s[0] + ky) as i64 - pad_begin[0] as i64;
+                                let ox = (ix * s[1] + kx) as i64 - pad_begin[1] as i64;
+                                if oy < 0 || ox < 0 || oy >= out[0] as i64 || ox >= out[1] as i64 {
+                                    continue;
+                                }
+                                let wv = f64::from(wt[((ci * o + co) * kh + ky) * kw + kx]);
+                                y[((b * o + co) * out[0] + oy as usize) * out[1] + ox as usize] += v * wv;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (i, v) in y.iter_mut().enumerate() {
+        *v += f64::from(bias[(i / (out[0] * out[1])) % o]);
+    }
+    y
+}
+
+#[test]
+fn conv_transpose_matches_the_naive_formula() {
+    let (c, o, kh, kw) = (2usize, 3usize, 3usize, 2usize);
+    let wt = seq(c * o * kh * kw, 0.05, -0.4);
+    let bias = [0.1f32, -0.2, 0.3];
+    let (h, w) = (3usize, 4usize);
+    let xs = seq(c * h * w, 0.1, -1.0);
+    // (strides, pads [t, l, b, r], output_padding)
+    for (s, pads, op) in [([2, 2], [1, 0, 1, 0], [0, 0]), ([2, 1], [0, 1, 2, 0], [1, 0]), ([1, 1], [0, 0, 0, 0], [0, 0]), ([3, 2], [2, 1, 1, 0], [2, 1])] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[1, c as i64, h as i64, w as i64]));
+        let wn = b.init_f32("w", &[c as i64, o as i64, kh as i64, kw as i64], &wt);
+        let bn = b.init_f32("b", &[o as i64], &bias);
+        let attrs = vec![attr_ints("strides", &[s[0], s[1]]), attr_ints("pads", &pads), attr_ints("output_padding", &op)];
+        b.node_named("ConvTranspose", &[&x, &wn, &bn], &["y"], attrs);
+        let out = [
+            (s[0] as usize) * (h - 1) + op[0] as usize + kh - (pads[0] + pads[2]) as usize,
+            (s[1] as usize) * (w - 1) + op[1] as usize + kw - (pads[1] + pads[3]) as usize,
+        ];
+        b.output("y", FLOAT, &dims(&[1, o as i64, out[0] as i64, out[1] as i64]));
+        let m = to_model(b);
+        assert!(has_op(&m, |op| matches!(op, Op::TransposeConv(_))));
+        let got = run(&m, vec![input(&[1, c, h, w], xs.clone())]).remove(0);
+        assert_eq!(got.shape, [1, o, out[0], out[1]], "strides {s:?} pads {pads:?}");
+        let want = naive_conv_transpose(&xs, [1, c, h, w], &wt, (o, kh, kw), &bias, [s[0] as usize, s[1] as usize], [pads[0] as usize, pads[1] as usize], out);
+        assert_close(&got.data, &want, 1e-5);
+    }
+}
+
+#[test]
+fn conv_transpose_output_shape_larger_than_full_gets_bias_rows() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 1, 2, 2]));
+    let wn = b.init_f32("w", &[1, 1, 2, 2], &[1.0, 2.0, 3.0, 4.0]);
+    let bn = b.init_f32("b", &[1], &[0.5]);
+    b.node_named("ConvTranspose", &[&x, &wn, &bn], &["y"], vec![attr_ints("strides", &[2, 2]), attr_ints("output_shape", &[5, 4])]);
+    b.output("y", FLOAT, &dims(&[1, 1, 5, 4]));
+    let got = run(&to_model(b), vec![input(&[1, 1, 2, 2], vec![1.0, 1.0, 1.0, 1.0])]).remove(0);
+    assert_eq!(got.shape, [1, 1, 5, 4]);
+    let mut want = vec![1.5, 2.5, 1.5, 2.5, 3.5, 4.5, 3.5, 4.5, 1.5, 2.5, 1.5, 2.5, 3.5, 4.5, 3.5, 4.5];
+    want.extend([0.5; 4]);
+    assert_eq!(got.data, want);
+}
+
+// ---------------------------------------------------------------------------
+// Resize, Upsample
+// ---------------------------------------------------------------------------
+
+fn resize_model(opset: i64, attrs: Vec<onnx_protobuf::AttributeProto>, scales: Option<&[f32]>, sizes: Option<&[i64]>, in_hw: [i64; 2], out_hw: [i64; 2]) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(opset);
+    let x = b.input("x", FLOAT, &dims(&[1, 1, in_hw[0], in_hw[1]]));
+    let s = scales.map(|v| b.init_f32("scales", &[4], v)).unwrap_or_default();
+    let z = sizes.map(|v| b.init_i64("sizes", &[4], v)).unwrap_or_default();
+    b.node_named("Resize", &[&x, "", &s, &z], &["y"], attrs);
+    b.output("y", FLOAT, &dims(&[1, 1, out_hw[0], out_hw[1]]));
+    b
+}
+
+#[test]
+fn resize_nearest_and_linear() {
+    let xs = vec![1.0f32, 2.0, 3.0, 4.0];
+    // Nearest, asymmetric + floor, ×2: each pixel repeated.
+    let attrs = vec![attr_str("mode", "nearest"), attr_str("coordinate_transformation_mode", "asymmetric"), attr_str("nearest_mode", "floor")];
+    let m = to_model(resize_model(13, attrs, Some(&[1.0, 1.0, 2.0, 2.0]), None, [2, 2], [4, 4]));
+    assert!(has_op(&m, |o| matches!(o, Op::ResizeNearestNeighbor(_))));
+    let got = run(&m, vec![input(&[1, 1, 2, 2], xs.clone())]).remove(0);
+    assert_eq!(got.to_f32(), [1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 3.0, 3.0, 4.0, 4.0]);
+
+    // The ONNX default (half_pixel, round_prefer_floor) for whole upscale factors.
+    let m = to_model(resize_model(13, vec![], None, Some(&[1, 1, 6, 2]), [2, 2], [6, 2]));
+    let got = run(&m, vec![input(&[1, 1, 2, 2], xs.clone())]).remove(0);
+    assert_eq!(got.to_f32(), [1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0, 3.0, 4.0]);
+
+    // Linear, align_corners, 2×2 → 3×3: the midpoints.
+    let attrs = vec![attr_str("mode", "linear"), attr_str("coordinate_transformation_mode", "align_corners")];
+    let m = to_model(resize_model(13, attrs, None, Some(&[1, 1, 3, 3]), [2, 2], [3, 3]));
+    assert!(has_op(&m, |o| matches!(o, Op::ResizeBilinear(_))));
+    let got = run(&m, vec![input(&[1, 1, 2, 2], xs.clone())]).remove(0);
+    assert_close(&got.data, &[1.0, 1.5, 2.0, 2.0, 2.5, 3.0, 3.0, 3.5, 4.0], 1e-6);
+
+    // Linear, half_pixel, 1×2 → 1×4: x_in = (x + 0.5) / 2 − 0.5, clamped.
+    let attrs = vec![attr_str("mode", "linear")];
+    let m = to_model(resize_model(13, attrs, Some(&[1.0, 1.0, 1.0, 2.0]), None, [1, 2], [1, 4]));
+    let got = run(&m, vec![input(&[1, 1, 1, 2], vec![10.0, 20.0])]).remove(0);
+    assert_close(&got.data, &[10.0, 12.5, 17.5, 20.0], 1e-6);
+
+    // Upsample (opset 9): nearest, asymmetric floor.
+    let mut b = OnnxBuilder::new(9);
+    let x = b.input("x", FLOAT, &dims(&[1, 1, 1, 2]));
+    let s = b.init_f32("scales", &[4], &[1.0, 1.0, 2.0, 3.0]);
+    b.node_named("Upsample", &[&x, &s], &["y"], vec![attr_str("mode", "nearest")]);
+    b.output("y", FLOAT, &dims(&[1, 1, 2, 6]));
+    let got = run(&to_model(b), vec![input(&[1, 1, 1, 2], vec![5.0, 6.0])]).remove(0);
+    assert_eq!(got.to_f32(), [5.0, 5.0, 5.0, 6.0, 6.0, 6.0, 5.0, 5.0, 5.0, 6.0, 6.0, 6.0]);
+}
+
+// ---------------------------------------------------------------------------
+// MatMul, reductions, Pad
+// ---------------------------------------------------------------------------
+
+fn naive_matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut y = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            y[i * n + j] = (0..k).map(|t| f64::from(a[i * k + t]) * f64::from(b[t * n + j])).sum();
+        }
+    }
+    y
+}
+
+#[test]
+fn matmul_of_two_tensors_is_batch_matmul() {
+    let mut b = OnnxBuilder::new(13);
+    let a = b.input("a", FLOAT, &dims(&[2, 2, 3]));
+    let c = b.input("b", FLOAT, &dims(&[3, 4]));
+    b.node_named("MatMul", &[&a, &c], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[2, 2, 4]));
+    let m = to_model(b);
+    assert!(has_op(&m, |o| matches!(o, Op::BatchMatMul(_))));
+    let (av, bv) = (seq(12, 0.5, -2.0), seq(12, -0.25, 1.0));
+    let got = run(&m, vec![input(&[2, 2, 3], av.clone()), input(&[3, 4], bv.clone())]).remove(0);
+    assert_eq!(got.shape, [2, 2, 4]);
+    let mut want = naive_matmul(&av[..6], &bv, 2, 3, 4);
+    want.extend(naive_matmul(&av[6..], &bv, 2, 3, 4));
+    assert_close(&got.data, &want, 1e-6);
+
+    // A 1-D left operand: [3] × [2, 3, 4] → [2, 4].
+    let mut b = OnnxBuilder::new(13);
+    let a = b.input("a", FLOAT, &dims(&[3]));
+    let c = b.input("b", FLOAT, &dims(&[2, 3, 4]));
+    b.node_named("MatMul", &[&a, &c], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[2, 4]));
+    let bv = seq(24, 0.1, -1.0);
+    let got = run(&to_model(b), vec![input(&[3], vec![1.0, 2.0, 3.0]), input(&[2, 3, 4], bv.clone())]).remove(0);
+    assert_eq!(got.shape, [2, 4]);
+    let mut want = naive_matmul(&[1.0, 2.0, 3.0], &bv[..12], 1, 3, 4);
+    want.extend(naive_matmul(&[1.0, 2.0, 3.0], &bv[12..], 1, 3, 4));
+    assert_close(&got.data, &want, 1e-6);
+}
+
+#[test]
+fn reduce_max_and_sum() {
+    let xs = vec![1.0f32, 5.0, -2.0, 4.0, 0.5, 3.0];
+    let m = to_model(unary(13, "ReduceMax", &[2, 3], vec![attr_ints("axes", &[1]), attr_int("keepdims", 0)]));
+    assert_eq!(run(&m, vec![input(&[2, 3], xs.clone())]).remove(0).data, [5.0, 4.0]);
+
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let a = b.init_i64("axes", &[1], &[0]);
+    b.node_named("ReduceMax", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[1, 3]));
+    let got = run(&to_model(b), vec![input(&[2, 3], xs.clone())]).remove(0);
+    assert_eq!((got.shape.clone(), got.data), (vec![1, 3], vec![4.0, 5.0, 3.0]));
+
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let a = b.init_i64("axes", &[1], &[-1]);
+    b.node_named("ReduceSum", &[&x, &a], &["y"], vec![attr_int("keepdims", 0)]);
+    b.output("y", FLOAT, &dims(&[2]));
+    let m = to_model(b);
+    assert!(has_op(&m, |o| matches!(o, Op::Sum { .. })));
+    assert_close(&run(&m, vec![input(&[2, 3], xs.clone())]).remove(0).data, &[4.0, 7.5], 1e-7);
+
+    // Opset 11: axes attribute; no axes reduces everything.
+    let m = to_model(unary(11, "ReduceSum", &[2, 3], vec![]));
+    let got = run(&m, vec![input(&[2, 3], xs)]).remove(0);
+    assert_eq!(got.shape, [1, 1]);
+    assert_close(&got.data, &[11.5], 1e-7);
+}
+
+fn pad_model(opset: i64, mode: &str, pads: &[i64], value: Option<f32>) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(opset);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let p = b.init_i64("pads", &[pads.len() as i64], pads);
+    let v = value.map(|v| b.init_f32("value", &[], &[v])).unwrap_or_default();
+    b.node_named("Pad", &[&x, &p, &v], &["y"], vec![attr_str("mode", mode)]);
+    b.output("y", FLOAT, &[None, None]);
+    b
+}
+
+#[test]
+fn pad_with_a_value_and_by_reflection() {
+    let xs = vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let m = to_model(pad_model(13, "constant", &[0, 1, 1, 0], Some(-1.5)));
+    assert!(has_op(&m, |o| *o == Op::PadV2));
+    let got = run(&m, vec![input(&[2, 3], xs.clone())]).remove(0);
+    assert_eq!(got.shape, [3, 4]);
+    assert_eq!(got.to_f32(), [-1.5, 1.0, 2.0, 3.0, -1.5, 4.0, 5.0, 6.0, -1.5, -1.5, -1.5, -1.5]);
+
+    let m = to_model(pad_model(13, "reflect", &[1, 2, 0, 1], None));
+    assert!(has_op(&m, |o| matches!(o, Op::MirrorPad { .. })));
+    let got = run(&m, vec![input(&[2, 3], xs.clone())]).remove(0);
+    assert_eq!(got.shape, [3, 6]);
+    // numpy.pad(x, ((1, 0), (2, 1)), mode="reflect")
+    assert_eq!(got.to_f32(), [6.0, 5.0, 4.0, 5.0, 6.0, 5.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 6.0, 5.0, 4.0, 5.0, 6.0, 5.0]);
+
+    // A zero constant stays PAD.
+    let m = to_model(pad_model(13, "constant", &[0, 1, 0, 0], Some(0.0)));
+    assert!(has_op(&m, |o| *o == Op::Pad));
+}
+
+// ---------------------------------------------------------------------------
+// What must be rejected
+// ---------------------------------------------------------------------------
+
+#[test]
+fn unsupported_attributes_are_rejected() {
+    assert_eq!(reason(pad_model(13, "edge", &[0, 1, 0, 1], None)), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(pad_model(13, "wrap", &[0, 1, 0, 1], None)), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(pad_model(13, "reflect", &[0, 3, 0, 0], None)), ReasonCode::UnsupportedAttribute);
+    // Resize: cubic; nearest modes TFLite lacks; scales that do not give a whole size.
+    assert_eq!(reason(resize_model(13, vec![attr_str("mode", "cubic")], None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(resize_model(13, vec![], None, Some(&[1, 1, 3, 3]), [2, 2], [3, 3])), ReasonCode::UnsupportedAttribute);
+    let floor_hp = vec![attr_str("coordinate_transformation_mode", "half_pixel"), attr_str("nearest_mode", "floor")];
+    assert_eq!(reason(resize_model(13, floor_hp, None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4])), ReasonCode::UnsupportedAttribute);
+    let asym = vec![attr_str("coordinate_transformation_mode", "asymmetric"), attr_str("nearest_mode", "floor")];
+    assert_eq!(reason(resize_model(13, asym, Some(&[1.0, 1.0, 0.6, 1.0]), None, [4, 4], [2, 4])), ReasonCode::UnsupportedAttribute);
+    let crop = vec![attr_str("mode", "linear"), attr_str("coordinate_transformation_mode", "tf_crop_and_resize")];
+    assert_eq!(reason(resize_model(13, crop, None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4])), ReasonCode::UnsupportedAttribute);
+    // Gelu with an unknown approximation.
+    assert_eq!(reason(unary(20, "Gelu", &[2], vec![attr_str("approximate", "erf")])), ReasonCode::UnsupportedAttribute);
+}
+
+fn conv_transpose(attrs: Vec<onnx_protobuf::AttributeProto>, w_dims: [i64; 4], const_w: bool) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 2, 3, 3]));
+    let n: i64 = w_dims.iter().product();
+    let w = if const_w { b.init_f32("w", &w_dims, &vec![0.5; n as usize]) } else { b.input("w", FLOAT, &dims(&w_dims)) };
+    b.node_named("ConvTranspose", &[&x, &w], &["y"], attrs);
+    b.output("y", FLOAT, &[None, None, None, None]);
+    b
+}
+
+#[test]
+fn conv_transpose_limits() {
+    assert_eq!(reason(conv_transpose(vec![attr_int("group", 2)], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(conv_transpose(vec![attr_ints("dilations", &[2, 2])], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(conv_transpose(vec![], [2, 1, 2, 2], false)), ReasonCode::InputMustBeConstant);
+    // SAME with an odd total padding: ONNX's spec and onnxruntime differ.
+    let same = vec![attr_str("auto_pad", "SAME_UPPER"), attr_ints("strides", &[2, 2])];
+    assert_eq!(reason(conv_transpose(same, [2, 1, 3, 3], true)), ReasonCode::UnsupportedAttribute);
+    // An even one converts.
+    let same = vec![attr_str("auto_pad", "SAME_UPPER"), attr_ints("strides", &[2, 2])];
+    let m = to_model(conv_transpose(same, [2, 1, 4, 4], true));
+    let out = &m.subgraphs[0].tensors[m.subgraphs[0].outputs[0].index()];
+    assert_eq!(out.shape.as_fixed(), Some(vec![1, 1, 6, 6]));
+    // An output_shape smaller than the full output is ambiguous.
+    assert_eq!(reason(conv_transpose(vec![attr_ints("output_shape", &[3, 3])], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
+}
+
+#[test]
+fn unsupported_types_and_shapes_are_rejected() {
+    let cast = |from: i32, to: i32| {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", from, &dims(&[2]));
+        b.node_named("Cast", &[&x], &["y"], vec![attr_int("to", i64::from(to))]);
+        b.output("y", to, &dims(&[2]));
+        b
+    };
+    assert_eq!(reason(cast(FLOAT, BFLOAT16)), ReasonCode::UnsupportedDtype);
+    assert_eq!(reason(cast(FLOAT, 17)), ReasonCode::UnsupportedDtype); // float8
+    assert_eq!(reason(cast(FLOAT, UINT8)), ReasonCode::UnsupportedDtype);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT16, &dims(&[2]));
+    let y = b.input("z", FLOAT16, &dims(&[2]));
+    b.node_named("Max", &[&x, &y], &["y"], vec![]);
+    b.output("y", FLOAT16, &dims(&[2]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
+    // PRelu on rank 5.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 2, 2, 2, 2]));
+    let s = b.init_f32("s", &[1], &[0.1]);
+    b.node_named("PRelu", &[&x, &s], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[1, 2, 2, 2, 2]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+    // An empty Slice, a zero-size Split part, ReduceMax over an empty axis.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[4]));
+    let s = b.init_i64("s", &[1], &[3]);
+    let e = b.init_i64("e", &[1], &[1]);
+    b.node_named("Slice", &[&x, &s, &e], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[0]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+    assert_eq!(reason(split_model(13, vec![attr_int("axis", 1)], Some(&[0, 7]), 2)), ReasonCode::UnsupportedShape);
+    let m = unary(13, "ReduceMax", &[2, 0], vec![attr_ints("axes", &[1])]);
+    assert_eq!(reason(m), ReasonCode::UnsupportedShape);
+}
+
+#[test]
+fn non_constant_parameters_are_rejected() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let i = b.input("i", INT64, &dims(&[2]));
+    b.node_named("Gather", &[&x, &i], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[2, 4]));
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let lo = b.input("lo", FLOAT, &dims(&[]));
+    b.node_named("Clip", &[&x, &lo], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3]));
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let s = b.input("s", INT64, &dims(&[1]));
+    let e = b.init_i64("e", &[1], &[2]);
+    b.node_named("Slice", &[&x, &s, &e], &["y"], vec![]);
+    b.output("y", FLOAT, &[None]);
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 1, 2, 2]));
+    let s = b.input("scales", FLOAT, &dims(&[4]));
+    b.node_named("Resize", &[&x, "", &s], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None, None]);
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+}
