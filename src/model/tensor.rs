@@ -15,17 +15,17 @@ use crate::schema::tflite as fb;
 /// assert_eq!(d.to_vec::<f32>(), vec![1.0, 2.0]);
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct ConstData(Arc<[u8]>);
+pub struct ConstData(Arc<Vec<u8>>);
 
 impl ConstData {
-    /// Wraps raw little-endian bytes.
-    pub fn from_bytes(bytes: impl Into<Arc<[u8]>>) -> ConstData {
-        ConstData(bytes.into())
+    /// Wraps raw little-endian bytes (a `Vec` is taken without copying).
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> ConstData {
+        ConstData(Arc::new(bytes.into()))
     }
 
     /// Copies a slice of plain numbers (`f32`, `i8`, `i32`, `half::f16`, ...).
     pub fn from_slice<T: bytemuck::Pod>(values: &[T]) -> ConstData {
-        ConstData(Arc::from(bytemuck::cast_slice::<T, u8>(values)))
+        ConstData(Arc::new(bytemuck::cast_slice::<T, u8>(values).to_vec()))
     }
 
     /// The bytes.

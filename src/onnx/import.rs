@@ -118,7 +118,7 @@ pub(crate) fn resolve_inside(dir: &Path, location: &str) -> Result<PathBuf, Stri
 }
 
 /// Converts a `TensorProto` to [`TensorData`].
-fn tensor_data(t: &TensorProto, base: &ExternalBase<'_>, budget: &mut Budget<'_>) -> Result<TensorData, OnnxError> {
+fn tensor_data(t: &mut TensorProto, base: &ExternalBase<'_>, budget: &mut Budget<'_>) -> Result<TensorData, OnnxError> {
     let name = &t.name;
     let dtype = onnx_dtype(t.data_type).ok_or_else(|| OnnxError::Invalid(format!("tensor {name:?} has unknown data type {}", t.data_type)))?;
     let (dims, n) = element_count(&t.dims, name, budget.limits)?;
@@ -138,7 +138,7 @@ fn tensor_data(t: &TensorProto, base: &ExternalBase<'_>, budget: &mut Budget<'_>
         if t.raw_data.len() as u64 != bytes_needed {
             return Err(bad("raw_data bytes", t.raw_data.len()));
         }
-        t.raw_data.clone()
+        std::mem::take(&mut t.raw_data)
     } else {
         let n = n as usize;
         match dtype {
@@ -187,12 +187,12 @@ fn tensor_data(t: &TensorProto, base: &ExternalBase<'_>, budget: &mut Budget<'_>
     Ok(TensorData { dtype, dims, bytes })
 }
 
-fn attribute(a: &onnx_protobuf::AttributeProto, base: &ExternalBase<'_>, budget: &mut Budget<'_>) -> Result<Attr, OnnxError> {
+fn attribute(a: &mut onnx_protobuf::AttributeProto, base: &ExternalBase<'_>, budget: &mut Budget<'_>) -> Result<Attr, OnnxError> {
     Ok(match a.type_.enum_value() {
         Ok(AttributeType::FLOAT) => Attr::Float(a.f),
         Ok(AttributeType::INT) => Attr::Int(a.i),
         Ok(AttributeType::STRING) => Attr::Str(String::from_utf8_lossy(&a.s).into_owned()),
-        Ok(AttributeType::TENSOR) => match a.t.as_ref() {
+        Ok(AttributeType::TENSOR) => match a.t.as_mut() {
             Some(t) => Attr::Tensor(tensor_data(t, base, budget)?),
             None => return Err(OnnxError::Invalid(format!("attribute {:?} has no tensor", a.name))),
         },
@@ -211,7 +211,7 @@ fn attribute(a: &onnx_protobuf::AttributeProto, base: &ExternalBase<'_>, budget:
                 Attr::Floats(a.floats.clone())
             } else if !a.s.is_empty() {
                 Attr::Str(String::from_utf8_lossy(&a.s).into_owned())
-            } else if let Some(t) = a.t.as_ref() {
+            } else if let Some(t) = a.t.as_mut() {
                 Attr::Tensor(tensor_data(t, base, budget)?)
             } else if a.f != 0.0 {
                 Attr::Float(a.f)
@@ -247,12 +247,13 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
     if bytes.len() as u64 > limits.max_model_bytes {
         return Err(OnnxError::Limit(format!("model of {} bytes (limit {})", bytes.len(), limits.max_model_bytes)));
     }
-    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| OnnxError::Parse(e.to_string()))?;
-    let graph = model.graph.as_ref().ok_or_else(|| OnnxError::Invalid("the model has no graph".into()))?;
+    let mut model = ModelProto::parse_from_bytes(bytes).map_err(|e| OnnxError::Parse(e.to_string()))?;
+    let producer = format!("{} {}", model.producer_name, model.producer_version);
+    let graph = model.graph.as_mut().ok_or_else(|| OnnxError::Invalid("the model has no graph".into()))?;
     if graph.node.len() > limits.max_nodes {
         return Err(OnnxError::Limit(format!("{} nodes (limit {})", graph.node.len(), limits.max_nodes)));
     }
-    let mut g = OGraph { producer: format!("{} {}", model.producer_name, model.producer_version), ..Default::default() };
+    let mut g = OGraph { producer, ..Default::default() };
     for o in &model.opset_import {
         let d = if o.domain == "ai.onnx" { String::new() } else { o.domain.clone() };
         g.opsets.insert(d, o.version);
@@ -265,7 +266,7 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
     let mut budget = Budget { limits, constant_bytes: 0 };
 
     let mut initializers = HashSet::new();
-    for t in &graph.initializer {
+    for t in graph.initializer.iter_mut() {
         let data = tensor_data(t, base, &mut budget)?;
         initializers.insert(t.name.clone());
         let v = OValue { dtype: Some(data.dtype), shape: Some(data.dims.iter().map(|d| ODim::Known(*d as i64)).collect()), constant: Some(data) };
@@ -292,14 +293,15 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
     if g.outputs.is_empty() {
         return Err(OnnxError::Invalid("the graph has no outputs".into()));
     }
-    let mut produced: HashMap<&str, usize> = HashMap::new();
-    for (i, n) in graph.node.iter().enumerate() {
+    let mut produced: HashMap<String, usize> = HashMap::new();
+    let nodes = std::mem::take(&mut graph.node);
+    for (i, mut n) in nodes.into_iter().enumerate() {
         let mut attrs = Vec::with_capacity(n.attribute.len());
-        for a in &n.attribute {
+        for a in n.attribute.iter_mut() {
             attrs.push((a.name.clone(), attribute(a, base, &mut budget)?));
         }
         for o in n.output.iter().filter(|o| !o.is_empty()) {
-            if produced.insert(o, i).is_some() || initializers.contains(o) || g.inputs.contains(o) {
+            if produced.insert(o.clone(), i).is_some() || initializers.contains(o) || g.inputs.contains(o) {
                 return Err(OnnxError::Invalid(format!("value {o:?} is produced more than once")));
             }
         }
@@ -307,7 +309,7 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
             name: n.name.clone(),
             op_type: n.op_type.clone(),
             domain: if n.domain == "ai.onnx" { String::new() } else { n.domain.clone() },
-            inputs: n.input.clone(),
+            inputs: std::mem::take(&mut n.input),
             outputs: n.output.clone(),
             attrs,
         });

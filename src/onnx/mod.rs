@@ -142,12 +142,18 @@ pub fn convert_file(path: impl AsRef<Path>, options: &ConvertOptions) -> Result<
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| OnnxError::Io { path: path.to_path_buf(), source })?;
     let dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
-    convert_with_base(&bytes, dir, options)
+    let graph = import::import(&bytes, &import::ExternalBase { dir }, &options.limits)?;
+    // The file's bytes are no longer needed once imported.
+    drop(bytes);
+    convert_graph(graph, options)
 }
 
 fn convert_with_base(bytes: &[u8], dir: Option<&Path>, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
-    let base = import::ExternalBase { dir };
-    let mut graph = import::import(bytes, &base, &options.limits)?;
+    let graph = import::import(bytes, &import::ExternalBase { dir }, &options.limits)?;
+    convert_graph(graph, options)
+}
+
+fn convert_graph(mut graph: ir::OGraph, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
     let mut report = Report { opset: graph.opset(""), ..Default::default() };
     report.folded_batchnorms = lower::batchnorm::fold_into_producers(&mut graph);
     let default_registry;
@@ -158,7 +164,7 @@ fn convert_with_base(bytes: &[u8], dir: Option<&Path>, options: &ConvertOptions)
             &default_registry
         }
     };
-    let mut model = lower::fold::with_fold_limit(options.limits.max_tensor_elements, || lower::lower_graph(&graph, registry, options, &mut report))?;
+    let mut model = lower::fold::with_fold_limit(options.limits.max_tensor_elements, || lower::lower_graph(&mut graph, registry, options, &mut report))?;
     if !options.no_optimize {
         let stats = crate::passes::optimize(&mut model);
         report.transposes_removed = stats.transposes_removed;

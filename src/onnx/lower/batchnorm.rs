@@ -9,7 +9,10 @@ use crate::onnx::ir::{ODim, OGraph, OValue, TensorData};
 /// Per-channel `(scale, shift)` of an inference-mode batchnorm.
 fn scale_shift(g: &OGraph, inputs: &[String], eps: f32) -> Option<(Vec<f32>, Vec<f32>)> {
     let get = |i: usize| inputs.get(i).and_then(|n| g.constant(n)).and_then(TensorData::to_f32);
-    let (gamma, beta, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
+    scale_shift_of(&get(1)?, &get(2)?, &get(3)?, &get(4)?, eps)
+}
+
+fn scale_shift_of(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f32) -> Option<(Vec<f32>, Vec<f32>)> {
     let c = gamma.len();
     if beta.len() != c || mean.len() != c || var.len() != c {
         return None;
@@ -92,7 +95,11 @@ pub fn lower_batchnorm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lo
         return Err(LowerError::attr("training_mode = 1"));
     }
     let eps = node.float_or("epsilon", 1e-5)?;
-    let (scale, shift) = scale_shift(ctx.graph, &node.inner.inputs, eps).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "batchnorm parameters must be constant"))?;
+    let param = |i: usize| ctx.const_input(node, i).and_then(|d| d.to_f32());
+    let (Some(gamma), Some(beta), Some(mean), Some(var)) = (param(1), param(2), param(3), param(4)) else {
+        return Err(LowerError::new(ReasonCode::InputMustBeConstant, "batchnorm parameters must be constant"));
+    };
+    let (scale, shift) = scale_shift_of(&gamma, &beta, &mean, &var, eps).ok_or_else(|| LowerError::invalid("batchnorm parameters differ in length"))?;
     let x = ctx.input(node, 0)?;
     let r = ctx.shape(x).rank();
     if r < 2 {

@@ -167,6 +167,7 @@ pub(crate) enum Val {
 pub struct LowerCtx<'a> {
     pub(crate) g: SubgraphBuilder,
     pub(crate) env: HashMap<String, Val>,
+    #[allow(dead_code)] // value infos, for lowerings that need declared types
     pub(crate) graph: &'a OGraph,
     materialized: HashMap<String, TensorId>,
 }
@@ -249,6 +250,18 @@ impl<'a> LowerCtx<'a> {
     pub(crate) fn set_val(&mut self, node: &Node<'_>, i: usize, v: Val) {
         if let Some(name) = node.inner.outputs.get(i).filter(|s| !s.is_empty()) {
             self.env.insert(name.clone(), v);
+        }
+    }
+
+    /// Drops the constant data of values whose last reader was `n`.
+    fn release(&mut self, n: &ONode, uses: &mut HashMap<String, usize>) {
+        for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+            if let Some(c) = uses.get_mut(i) {
+                *c = c.saturating_sub(1);
+                if *c == 0 && matches!(self.env.get(i), Some(Val::Const(_))) {
+                    self.env.remove(i);
+                }
+            }
         }
     }
 
@@ -351,19 +364,32 @@ fn onnx_to_tflite_dims(dims: &[ODim], name: &str, options: &ConvertOptions) -> V
 
 /// Lowers a whole graph into a one-subgraph model with a `serving_default`
 /// signature that uses the ONNX input and output names.
-pub(crate) fn lower_graph(graph: &OGraph, registry: &Registry, options: &ConvertOptions, report: &mut Report) -> Result<Model, OnnxError> {
+pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &ConvertOptions, report: &mut Report) -> Result<Model, OnnxError> {
     let mut mb = ModelBuilder::new();
     let producer = graph.producer.trim();
     mb.description(if producer.is_empty() { "Converted from ONNX by tflite-forge".to_string() } else { format!("Converted from ONNX ({producer}) by tflite-forge") });
     for (k, v) in &graph.metadata {
         mb.metadata(format!("onnx:{k}"), ConstData::from_bytes(v.as_bytes().to_vec()));
     }
-    let mut ctx = LowerCtx { g: mb.subgraph("main"), env: HashMap::new(), graph, materialized: HashMap::new() };
-    for (name, v) in &graph.values {
-        if let Some(c) = &v.constant {
-            ctx.env.insert(name.clone(), Val::Const(c.clone()));
+    // Constants move into the lowering's environment (no copy) and each
+    // value is dropped after its last reader, so weights are held once.
+    let mut env = HashMap::new();
+    for (name, v) in graph.values.iter_mut() {
+        if let Some(c) = v.constant.take() {
+            env.insert(name.clone(), Val::Const(c));
         }
     }
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for n in &graph.nodes {
+        for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+            *uses.entry(i.clone()).or_default() += 1;
+        }
+    }
+    for o in &graph.outputs {
+        *uses.entry(o.clone()).or_default() += 1;
+    }
+    let graph: &OGraph = graph;
+    let mut ctx = LowerCtx { g: mb.subgraph("main"), env, graph, materialized: HashMap::new() };
     for name in &graph.inputs {
         let v = graph.value(name).cloned().unwrap_or_default();
         let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type, or an element type TFLite does not support")))?;
@@ -384,6 +410,7 @@ pub(crate) fn lower_graph(graph: &OGraph, registry: &Registry, options: &Convert
         let node = Node { inner: n, opset };
         if fold::try_fold(&mut ctx, &node).map_err(|e| node_error(n, opset, e))? {
             report.folded_nodes += 1;
+            ctx.release(n, &mut uses);
             continue;
         }
         let entry = registry.find(&n.domain, &n.op_type, opset).map_err(|code| {
@@ -399,6 +426,7 @@ pub(crate) fn lower_graph(graph: &OGraph, registry: &Registry, options: &Convert
                 return Err(node_error(n, opset, LowerError::invalid(format!("lowering did not produce output {i} ({o:?})"))));
             }
         }
+        ctx.release(n, &mut uses);
     }
     let mut used_outputs: Vec<TensorId> = Vec::new();
     for name in &graph.outputs {
