@@ -4,6 +4,7 @@
 pub mod cleanup;
 pub mod fuse;
 pub(crate) mod graph;
+pub mod shuffle;
 pub mod transpose;
 
 use crate::model::{Model, TensorId};
@@ -54,7 +55,11 @@ pub fn optimize(model: &mut Model) -> PassStats {
                 (s.inputs.iter().map(|(_, t)| pos(&sg.inputs, *t)).collect(), s.outputs.iter().map(|(_, t)| pos(&sg.outputs, *t)).collect())
             })
             .collect();
-        stats.transposes_removed += transpose::sink_transposes(sg);
+        let before = sg.operators.iter().filter(|o| o.op == crate::Op::Transpose).count();
+        shuffle::channel_shuffles_to_gather(sg);
+        transpose::sink_transposes(sg);
+        let after = sg.operators.iter().filter(|o| o.op == crate::Op::Transpose).count();
+        stats.transposes_removed += before.saturating_sub(after);
         stats.folded_pads += fuse::fold_pads(sg);
         stats.fused_activations += fuse::fuse_activations(sg);
         cleanup::remove_dead(sg);

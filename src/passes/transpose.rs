@@ -23,6 +23,12 @@ enum Sink {
     Pad,
     /// A reshape that reads the same memory order either way.
     Reshape,
+    /// STRIDED_SLICE with constant begin/end/strides and plain masks.
+    StridedSlice,
+    /// SPLIT_V along a constant axis (several outputs).
+    Split,
+    /// GATHER of constant 1-D indices along an axis.
+    Gather,
 }
 
 fn unary_op(op: &Op) -> bool {
@@ -107,6 +113,26 @@ fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &
         Op::Mean { .. } if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Mean),
         Op::Pad if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Pad),
         Op::Reshape { .. } if node.input(0) == Some(y) && order_preserving(&sg.tensors[x.index()].shape, p) => Some(Sink::Reshape),
+        Op::StridedSlice(o)
+            if node.input(0) == Some(y)
+                && o.ellipsis_mask == 0
+                && o.new_axis_mask == 0
+                && o.shrink_axis_mask == 0
+                && !o.offset
+                && (1..4).all(|i| node.input(i).and_then(|t| const_ints(sg, t)).is_some_and(|v| v.len() == r)) =>
+        {
+            Some(Sink::StridedSlice)
+        }
+        Op::SplitV { .. } if node.input(0) == Some(y) && node.input(2).and_then(|t| const_ints(sg, t)).is_some_and(|v| v.len() == 1) => {
+            Some(Sink::Split)
+        }
+        Op::Gather(g)
+            if node.input(0) == Some(y)
+                && g.batch_dims == 0
+                && node.input(1).is_some_and(|t| sg.tensors[t.index()].is_constant() && sg.tensors[t.index()].shape.rank() == 1) =>
+        {
+            Some(Sink::Gather)
+        }
         _ => None,
     }
 }
@@ -132,7 +158,7 @@ fn rewrite(
     p: &[usize],
     how: Sink,
     renamed: &mut std::collections::HashMap<TensorId, TensorId>,
-) -> Option<Operator> {
+) -> Option<Vec<Operator>> {
     let inv = inverse(p);
     let r = p.len();
     let z = sg.operators[c].outputs[0];
@@ -167,11 +193,63 @@ fn rewrite(
             let composed: Vec<i32> = q.iter().map(|i| p[*i] as i32).collect();
             let pt = add_i32(sg, format!("{}/perm", sg.tensors[z.index()].name), &composed);
             sg.operators[c].inputs = vec![Some(x), Some(pt)];
-            None
+            Some(vec![])
         }
         Sink::Reshape => {
             sg.operators[c].inputs[0] = Some(x);
-            None
+            Some(vec![])
+        }
+        Sink::StridedSlice => {
+            let node = sg.operators[c].clone();
+            let mut new_inputs = vec![Some(x)];
+            for i in 1..4 {
+                let v = const_ints(sg, node.input(i)?)?;
+                let mut w = vec![0i32; r];
+                for k in 0..r {
+                    w[p[k]] = v[k] as i32;
+                }
+                new_inputs.push(Some(add_i32(sg, format!("{}/arg{i}", sg.tensors[z.index()].name), &w)));
+            }
+            let Op::StridedSlice(mut o) = node.op else { return None };
+            let permute_mask = |m: i32| (0..r).filter(|k| m & (1 << k) != 0).fold(0i32, |acc, k| acc | (1 << p[k]));
+            o.begin_mask = permute_mask(o.begin_mask);
+            o.end_mask = permute_mask(o.end_mask);
+            sg.operators[c].op = Op::StridedSlice(o);
+            sg.operators[c].inputs = new_inputs;
+            let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
+            let z_new = add_like(sg, z, shape, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(vec![after(sg, p, z_new)])
+        }
+        Sink::Gather => {
+            let Op::Gather(mut g) = sg.operators[c].op else { return None };
+            let a = if g.axis < 0 { g.axis + r as i32 } else { g.axis };
+            g.axis = p[usize::try_from(a).ok().filter(|a| *a < r)?] as i32;
+            sg.operators[c].op = Op::Gather(g);
+            sg.operators[c].inputs[0] = Some(x);
+            let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
+            let z_new = add_like(sg, z, shape, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(vec![after(sg, p, z_new)])
+        }
+        Sink::Split => {
+            let a = const_ints(sg, sg.operators[c].input(2)?)?[0];
+            let a = usize::try_from(if a < 0 { a + r as i64 } else { a }).ok().filter(|a| *a < r)?;
+            let at = sg.tensors.len();
+            sg.tensors.push(Tensor::new(format!("{}/axis", sg.tensors[z.index()].name), DType::I32, Shape::scalar()).with_data(ConstData::from_slice(&[p[a] as i32])));
+            sg.operators[c].inputs[0] = Some(x);
+            sg.operators[c].inputs[2] = Some(TensorId(at as u32));
+            let mut inserts = Vec::new();
+            for k in 0..sg.operators[c].outputs.len() {
+                let zk = sg.operators[c].outputs[k];
+                let shape = permute_shape(&sg.tensors[zk.index()].shape, &inv);
+                let z_new = add_like(sg, zk, shape, "/sunk");
+                sg.operators[c].outputs[k] = z_new;
+                let perm: Vec<i32> = p.iter().map(|v| *v as i32).collect();
+                let pt = add_i32(sg, format!("{}/perm", sg.tensors[zk.index()].name), &perm);
+                inserts.push(Operator::new(Op::Transpose, &[z_new, pt], &[zk]));
+            }
+            Some(inserts)
         }
         Sink::Unary | Sink::Binary | Sink::Concat => {
             replace_operands(sg)?;
@@ -183,7 +261,7 @@ fn rewrite(
             let z_new = add_like(sg, z, shape, "/sunk");
             sg.operators[c].outputs[0] = z_new;
             renamed.insert(z, z_new);
-            Some(after(sg, p, z_new))
+            Some(vec![after(sg, p, z_new)])
         }
         Sink::Pad => {
             let pads = const_ints(sg, sg.operators[c].input(1)?)?;
@@ -198,7 +276,7 @@ fn rewrite(
             let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
             let z_new = add_like(sg, z, shape, "/sunk");
             sg.operators[c].outputs[0] = z_new;
-            Some(after(sg, p, z_new))
+            Some(vec![after(sg, p, z_new)])
         }
         Sink::Mean => {
             let Op::Mean { keep_dims } = sg.operators[c].op else { return None };
@@ -214,19 +292,19 @@ fn rewrite(
                 let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
                 let z_new = add_like(sg, z, shape, "/sunk");
                 sg.operators[c].outputs[0] = z_new;
-                return Some(after(sg, p, z_new));
+                return Some(vec![after(sg, p, z_new)]);
             }
             let remaining: Vec<usize> = (0..r).filter(|i| !axes.contains(i)).collect();
             let mut zs: Vec<usize> = remaining.iter().map(|i| p[*i]).collect();
             zs.sort_unstable();
             let q: Vec<usize> = remaining.iter().map(|i| zs.iter().position(|v| *v == p[*i]).unwrap_or(0)).collect();
             if is_identity(&q) {
-                return None;
+                return Some(vec![]);
             }
             let shape = Shape::from_dims(zs.iter().map(|a| x_shape.dims()[*a]).collect());
             let z_new = add_like(sg, z, shape, "/sunk");
             sg.operators[c].outputs[0] = z_new;
-            Some(after(sg, &q, z_new))
+            Some(vec![after(sg, &q, z_new)])
         }
     }
 }
@@ -255,8 +333,7 @@ fn sink_one(sg: &mut Subgraph) -> bool {
         for (c, how) in steps {
             let c = &c;
             match rewrite(sg, &uses, *c, y, x, &p, how, &mut renamed) {
-                Some(t) => inserts.push((*c, t)),
-                None if matches!(sg.operators[*c].op, Op::Transpose | Op::Reshape { .. } | Op::Mean { .. }) => {}
+                Some(ts) => inserts.extend(ts.into_iter().rev().map(|t| (*c, t))),
                 None => {
                     ok = false;
                     break;
