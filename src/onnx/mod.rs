@@ -95,6 +95,8 @@ pub struct Report {
     pub folded_batchnorms: usize,
     /// Activations fused into the op before them.
     pub fused_activations: usize,
+    /// Multi-node patterns fused into one op (the Erf form of GELU).
+    pub fused_patterns: usize,
     /// TRANSPOSE ops removed by the layout pass.
     pub transposes_removed: usize,
     /// Notes about the conversion.
@@ -112,8 +114,8 @@ impl std::fmt::Display for Report {
         }
         writeln!(
             f,
-            "folded {} nodes, {} batchnorms; fused {} activations; removed {} transposes",
-            self.folded_nodes, self.folded_batchnorms, self.fused_activations, self.transposes_removed
+            "folded {} nodes, {} batchnorms; fused {} activations, {} patterns; removed {} transposes",
+            self.folded_nodes, self.folded_batchnorms, self.fused_activations, self.fused_patterns, self.transposes_removed
         )?;
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
@@ -156,6 +158,7 @@ fn convert_with_base(bytes: &[u8], dir: Option<&Path>, options: &ConvertOptions)
 fn convert_graph(mut graph: ir::OGraph, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
     let mut report = Report { opset: graph.opset(""), ..Default::default() };
     report.folded_batchnorms = lower::batchnorm::fold_into_producers(&mut graph);
+    report.fused_patterns = lower::patterns::fuse_erf_gelu(&mut graph);
     let default_registry;
     let registry = match &options.registry {
         Some(r) => r,

@@ -22,8 +22,65 @@ fn scale_shift_of(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f
     Some((scale, shift))
 }
 
-/// Folds every `Conv → BatchNormalization` pair whose conv output feeds
-/// only the batchnorm. Returns how many were folded.
+/// The weights and bias of a Conv or Gemm with a per-channel scale and
+/// shift applied to its output: `(weights, new weights, new bias)`.
+fn fold_weights(g: &OGraph, n: &crate::onnx::ir::ONode, scale: &[f32], shift: &[f32]) -> Option<(TensorData, Vec<f32>, Vec<f32>)> {
+    use crate::onnx::ir::Attr;
+    let m = scale.len();
+    let w = n.inputs.get(1).and_then(|x| g.constant(x)).cloned()?;
+    let wv = w.to_f32()?;
+    let get_f = |name: &str, d: f32| match n.attr(name) {
+        Some(Attr::Float(f)) => Some(*f),
+        None => Some(d),
+        _ => None,
+    };
+    let get_i = |name: &str| match n.attr(name) {
+        Some(Attr::Int(i)) => Some(*i),
+        None => Some(0),
+        _ => None,
+    };
+    // Which output channel each weight element feeds.
+    let (alpha, beta, channel): (f32, f32, Box<dyn Fn(usize) -> usize>) = if n.op_type == "Conv" {
+        if w.dims.first() != Some(&m) {
+            return None;
+        }
+        let per = (wv.len() / m.max(1)).max(1);
+        (1.0, 1.0, Box::new(move |k| k / per))
+    } else {
+        if get_i("transA")? != 0 || w.dims.len() != 2 {
+            return None;
+        }
+        let (rows, cols) = (w.dims[0], w.dims[1]);
+        if get_i("transB")? != 0 {
+            if rows != m {
+                return None;
+            }
+            (get_f("alpha", 1.0)?, get_f("beta", 1.0)?, Box::new(move |k| k / cols.max(1)))
+        } else {
+            if cols != m {
+                return None;
+            }
+            (get_f("alpha", 1.0)?, get_f("beta", 1.0)?, Box::new(move |k| k % cols.max(1)))
+        }
+    };
+    let new_w: Vec<f32> = wv.iter().enumerate().map(|(k, v)| v * alpha * scale[channel(k)]).collect();
+    let old_b: Vec<f32> = match n.inputs.get(2).filter(|s| !s.is_empty()) {
+        None => vec![0.0; m],
+        Some(b) => {
+            let v = g.constant(b).and_then(TensorData::to_f32)?;
+            match v.len() {
+                1 => vec![v[0] * beta; m],
+                l if l == m => v.iter().map(|x| x * beta).collect(),
+                _ => return None,
+            }
+        }
+    };
+    let new_b: Vec<f32> = (0..m).map(|k| old_b[k] * scale[k] + shift[k]).collect();
+    Some((w, new_w, new_b))
+}
+
+/// Folds every `Conv → BatchNormalization` and `Gemm → BatchNormalization`
+/// pair whose first output feeds only the batchnorm. Returns how many.
 pub(crate) fn fold_into_producers(g: &mut OGraph) -> usize {
     let mut folded = 0;
     let mut i = 0;
@@ -40,7 +97,7 @@ pub(crate) fn fold_into_producers(g: &mut OGraph) -> usize {
         };
         let training = matches!(bn.attr("training_mode"), Some(crate::onnx::ir::Attr::Int(1)));
         let uses = g.nodes.iter().filter(|n| n.inputs.contains(&x)).count();
-        let producer = g.nodes.iter().position(|n| n.outputs.first() == Some(&x) && n.op_type == "Conv" && n.domain.is_empty());
+        let producer = g.nodes.iter().position(|n| n.outputs.first() == Some(&x) && matches!(n.op_type.as_str(), "Conv" | "Gemm") && n.domain.is_empty());
         let (Some(p), Some((scale, shift))) = (producer, scale_shift(g, &bn.inputs, eps)) else {
             i += 1;
             continue;
@@ -49,28 +106,11 @@ pub(crate) fn fold_into_producers(g: &mut OGraph) -> usize {
             i += 1;
             continue;
         }
-        let conv = &g.nodes[p];
-        let Some(w) = conv.inputs.get(1).and_then(|n| g.constant(n)).cloned() else {
+        let Some((w, new_w, new_b)) = fold_weights(g, &g.nodes[p], &scale, &shift) else {
             i += 1;
             continue;
         };
-        let m = w.dims.first().copied().unwrap_or(0);
-        if m != scale.len() {
-            i += 1;
-            continue;
-        }
-        let Some(wv) = w.to_f32() else {
-            i += 1;
-            continue;
-        };
-        let per = wv.len() / m.max(1);
-        let new_w: Vec<f32> = wv.iter().enumerate().map(|(k, v)| v * scale[k / per.max(1)]).collect();
-        let old_b: Vec<f32> = conv.inputs.get(2).filter(|s| !s.is_empty()).and_then(|n| g.constant(n)).and_then(TensorData::to_f32).unwrap_or_else(|| vec![0.0; m]);
-        if old_b.len() != m {
-            i += 1;
-            continue;
-        }
-        let new_b: Vec<f32> = (0..m).map(|k| old_b[k] * scale[k] + shift[k]).collect();
+        let m = scale.len();
         let y = bn.outputs[0].clone();
         let wname = format!("{}::bn_folded_w", g.nodes[p].label());
         let bname = format!("{}::bn_folded_b", g.nodes[p].label());
@@ -83,6 +123,8 @@ pub(crate) fn fold_into_producers(g: &mut OGraph) -> usize {
         conv.inputs[1] = wname;
         conv.inputs[2] = bname;
         conv.outputs[0] = y;
+        // Gemm's alpha and beta are now inside the folded weights and bias.
+        conv.attrs.retain(|(n, _)| n != "alpha" && n != "beta");
         g.nodes.remove(i);
         folded += 1;
     }

@@ -9,6 +9,7 @@ mod conv;
 mod elementwise;
 mod extra;
 pub(crate) mod fold;
+pub(crate) mod patterns;
 mod matmul;
 mod pool;
 mod shape_ops;
