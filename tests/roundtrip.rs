@@ -206,3 +206,26 @@ proptest! {
         prop_assert_eq!(write_with(&back, &opts).unwrap(), bytes);
     }
 }
+
+#[test]
+fn a_model_over_2_gib_keeps_its_constants_after_the_flatbuffer() {
+    // 2.25 GiB of float constants: more than a flatbuffer can address.
+    let n: u32 = 9 << 27;
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("big");
+    let x = g.input("x", DType::F32, [n]);
+    let k = g.constant("k", DType::F32, [n], ConstData::from_bytes(vec![0u8; n as usize * 4]));
+    let y = g.add(x, k).unwrap();
+    g.output("y", y);
+    b.finish_subgraph(g).unwrap();
+    let m = b.finish().unwrap();
+    let bytes = write(&m).unwrap();
+    assert!(bytes.len() > (n as usize) * 4);
+    let layout = inspect(&bytes).unwrap();
+    let big = layout.buffers.iter().find(|b| b.len == n as usize * 4).expect("the constant's buffer");
+    assert!(big.after_flatbuffer && big.offset % 16 == 0);
+    assert!(layout.metadata.iter().any(|(name, _)| name == "buffer_location"));
+    drop(layout);
+    let back = read(&bytes).unwrap();
+    assert_eq!(back, m);
+}
