@@ -96,6 +96,11 @@ fn order_preserving(x: &Shape, p: &[usize]) -> bool {
 
 fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &[usize]) -> Option<Sink> {
     let node = &sg.operators[c];
+    // Per-axis quantization names an axis; keep such ops where they are.
+    let per_axis = |t: &TensorId| sg.tensors[t.index()].quantization.as_ref().is_some_and(|q| q.is_per_axis());
+    if node.outputs.iter().any(per_axis) || per_axis(&y) {
+        return None;
+    }
     let r = p.len();
     let out_rank = node.outputs.first().map(|o| sg.tensors[o.index()].shape.rank());
     match &node.op {
