@@ -24,13 +24,15 @@ pub struct ReadOptions {
     pub max_depth: usize,
     /// Most tables accepted in the flatbuffer.
     pub max_tables: usize,
+    /// Most elements any tensor may declare.
+    pub max_tensor_elements: u64,
     /// Run full model validation (producers, types, shapes) after reading.
     pub validate: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { max_file_bytes: 16 << 30, max_depth: 64, max_tables: 4_000_000, validate: true }
+        ReadOptions { max_file_bytes: 16 << 30, max_depth: 64, max_tables: 4_000_000, max_tensor_elements: 1 << 36, validate: true }
     }
 }
 
@@ -352,6 +354,12 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
                 dims.push(if dynamic { Dim::Dynamic } else { Dim::Fixed(d as u32) });
             }
             let shape = Shape::from_dims(dims);
+            if shape.num_elements().is_some_and(|n| n > options.max_tensor_elements) {
+                return Err(ReadError::Limit(format!(
+                    "tensor {ti} of subgraph {si} has shape {shape}, over max_tensor_elements {}",
+                    options.max_tensor_elements
+                )));
+            }
             let b = index("buffer", i64::from(t.buffer()), n_buffers.max(1), loc)?;
             // A buffer with bytes makes a constant; so does an empty buffer
             // of a zero-element tensor (the writer gives those a buffer).

@@ -156,3 +156,16 @@ fn doubly_produced_tensor_is_rejected() {
     sg.operators[1].outputs[0] = out0;
     assert!(matches!(validate::validate(&m), Err(ValidationError::ProducedTwice { .. })));
 }
+
+#[test]
+fn tensor_element_limit_is_enforced() {
+    let bytes = sample();
+    let mut o = tflite_forge::ReadOptions::default();
+    o.max_tensor_elements = 100;
+    match tflite_forge::read_with(&bytes, &o) {
+        Err(Error::Read(ReadError::Limit(msg))) => assert!(msg.contains("max_tensor_elements"), "{msg}"),
+        other => panic!("expected a limit error, got {other:?}"),
+    }
+    o.max_file_bytes = 10;
+    assert!(matches!(tflite_forge::read_with(&bytes, &o), Err(Error::Read(ReadError::Limit(_)))));
+}
