@@ -15,30 +15,28 @@ pub(crate) fn transpose_bytes(bytes: &[u8], es: usize, dims: &[usize], perm: &[u
             return None;
         }
     }
+    let mut out = vec![0u8; bytes.len()];
     match es {
-        1 => Some(transpose_typed::<u8>(bytes, dims, perm)),
-        2 => Some(transpose_typed::<u16>(bytes, dims, perm)),
-        4 => Some(transpose_typed::<u32>(bytes, dims, perm)),
-        8 => Some(transpose_typed::<u64>(bytes, dims, perm)),
+        1 => copy_elements::<1>(bytes, &mut out, dims, perm),
+        2 => copy_elements::<2>(bytes, &mut out, dims, perm),
+        4 => copy_elements::<4>(bytes, &mut out, dims, perm),
+        8 => copy_elements::<8>(bytes, &mut out, dims, perm),
         _ => {
-            // Rare element sizes: go through byte arrays of that size.
-            let idx = transpose_indices(dims, perm);
-            let mut out = Vec::with_capacity(bytes.len());
-            for src in idx {
-                out.extend_from_slice(&bytes[src * es..(src + 1) * es]);
+            for (o, src) in out.chunks_exact_mut(es).zip(transpose_indices(dims, perm)) {
+                o.copy_from_slice(&bytes[src * es..(src + 1) * es]);
             }
-            Some(out)
         }
     }
+    Some(out)
 }
 
-fn transpose_typed<T: bytemuck::Pod>(bytes: &[u8], dims: &[usize], perm: &[usize]) -> Vec<u8> {
-    let src: Vec<T> = bytemuck::pod_collect_to_vec(bytes);
-    let mut out: Vec<T> = Vec::with_capacity(src.len());
-    for i in transpose_indices(dims, perm) {
-        out.push(src[i]);
+/// Copies `N`-byte elements into `out` in transposed order.
+fn copy_elements<const N: usize>(bytes: &[u8], out: &mut [u8], dims: &[usize], perm: &[usize]) {
+    let src: &[[u8; N]] = bytemuck::cast_slice(bytes);
+    let dst: &mut [[u8; N]] = bytemuck::cast_slice_mut(out);
+    for (d, i) in dst.iter_mut().zip(transpose_indices(dims, perm)) {
+        *d = src[i];
     }
-    bytemuck::cast_slice(&out).to_vec()
 }
 
 /// Source indices in output order, walked incrementally.

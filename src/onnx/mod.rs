@@ -103,6 +103,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// ONNX opset of the default domain.
     pub opset: i64,
+    /// Wall time of each phase (import, rewrites, lowering, passes, validation).
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 impl std::fmt::Display for Report {
@@ -117,6 +119,10 @@ impl std::fmt::Display for Report {
             "folded {} nodes, {} batchnorms; fused {} activations, {} patterns; removed {} transposes",
             self.folded_nodes, self.folded_batchnorms, self.fused_activations, self.fused_patterns, self.transposes_removed
         )?;
+        if !self.timings.is_empty() {
+            let parts: Vec<String> = self.timings.iter().map(|(k, d)| format!("{k} {:.1} ms", d.as_secs_f64() * 1e3)).collect();
+            writeln!(f, "phases: {}", parts.join(", "))?;
+        }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }
@@ -144,21 +150,34 @@ pub fn convert_file(path: impl AsRef<Path>, options: &ConvertOptions) -> Result<
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| OnnxError::Io { path: path.to_path_buf(), source })?;
     let dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+    let t = std::time::Instant::now();
     let graph = import::import(&bytes, &import::ExternalBase { dir }, &options.limits)?;
     // The file's bytes are no longer needed once imported.
     drop(bytes);
-    convert_graph(graph, options)
+    let mut c = convert_graph(graph, options)?;
+    c.report.timings.insert(0, ("import", t.elapsed().saturating_sub(c.report.timings.iter().map(|(_, d)| *d).sum())));
+    Ok(c)
 }
 
 fn convert_with_base(bytes: &[u8], dir: Option<&Path>, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
+    let t = std::time::Instant::now();
     let graph = import::import(bytes, &import::ExternalBase { dir }, &options.limits)?;
-    convert_graph(graph, options)
+    let import_time = t.elapsed();
+    let mut c = convert_graph(graph, options)?;
+    c.report.timings.insert(0, ("import", import_time));
+    Ok(c)
 }
 
 fn convert_graph(mut graph: ir::OGraph, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
     let mut report = Report { opset: graph.opset(""), ..Default::default() };
+    let mut t = std::time::Instant::now();
+    let mut phase = |name: &'static str, report: &mut Report| {
+        report.timings.push((name, t.elapsed()));
+        t = std::time::Instant::now();
+    };
     report.folded_batchnorms = lower::batchnorm::fold_into_producers(&mut graph);
     report.fused_patterns = lower::patterns::fuse_erf_gelu(&mut graph);
+    phase("rewrites", &mut report);
     let default_registry;
     let registry = match &options.registry {
         Some(r) => r,
@@ -168,12 +187,16 @@ fn convert_graph(mut graph: ir::OGraph, options: &ConvertOptions) -> Result<Conv
         }
     };
     let mut model = lower::fold::with_fold_limit(options.limits.max_tensor_elements, || lower::lower_graph(&mut graph, registry, options, &mut report))?;
+    drop(graph);
+    phase("lower", &mut report);
     if !options.no_optimize {
         let stats = crate::passes::optimize(&mut model);
         report.transposes_removed = stats.transposes_removed;
         report.fused_activations = stats.fused_activations;
     }
+    phase("passes", &mut report);
     crate::validate::validate(&model)?;
+    phase("validate", &mut report);
     report.op_histogram.clear();
     for sg in &model.subgraphs {
         for op in &sg.operators {

@@ -98,11 +98,19 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     if ctx.dtype(x) != DType::F32 {
         return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("Conv on {}", ctx.dtype(x))));
     }
-    let w = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Conv weights must be constant"))?;
+    let w = ctx.const_ref(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Conv weights must be constant"))?;
     if w.dims.len() != 4 {
         return Err(LowerError::invalid(format!("weights of shape {:?}", w.dims)));
     }
-    let w = crate::onnx::ir::TensorData { dtype: DType::F32, dims: w.dims.clone(), bytes: bytemuck::cast_slice(&w.to_f32().unwrap_or_default()).to_vec() };
+    // Float32 weights are used as they are; others are converted once.
+    let converted;
+    let w = if w.dtype == DType::F32 {
+        w
+    } else {
+        let v = w.to_f32().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, format!("Conv weights of type {}", w.dtype)))?;
+        converted = crate::onnx::ir::TensorData::from_f32(w.dims.clone(), &v);
+        &converted
+    };
     let (m, cg, kh, kw) = (w.dims[0], w.dims[1], w.dims[2], w.dims[3]);
     let group = node.int_or("group", 1)?;
     let c = ctx.shape(x).dim(1).and_then(|d| d.fixed()).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedShape, "Conv input channels must be static"))? as usize;
@@ -122,23 +130,21 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     if bias.len() != m {
         return Err(LowerError::invalid(format!("bias of {} values for {m} output channels", bias.len())));
     }
+    let depthwise = group > 1 && group as usize == c && cg == 1;
+    // [M, 1, kH, kW] → [1, kH, kW, M] (depthwise) or [M, C/g, kH, kW] → [M, kH, kW, C/g].
+    let filter = transpose_data(w, if depthwise { &[1, 2, 3, 0] } else { &[0, 2, 3, 1] })?;
     let name = node.name();
     let mut h = ctx.to_channels_last(x)?;
     if let Some(p) = &pads.explicit {
         h = pad_nhwc(ctx, h, p)?;
     }
     let b = ctx.g.constant_f32(&format!("{name}/bias"), [m as u32], &bias);
-    let depthwise = group > 1 && group as usize == c && cg == 1;
     let y = if depthwise {
-        // [M, 1, kH, kW] → [1, kH, kW, M]
-        let f = transpose_data(&w, &[1, 2, 3, 0])?;
-        let ft = ctx.g.constant(&format!("{name}/filter"), DType::F32, [1, kh as u32, kw as u32, m as u32], ConstData::from_bytes(f.bytes));
+        let ft = ctx.g.constant(&format!("{name}/filter"), DType::F32, [1, kh as u32, kw as u32, m as u32], ConstData::from_bytes(filter.bytes));
         let o = DepthwiseConv2dOptions::new(pads.padding, strides[0] as i32, strides[1] as i32, (m / c) as i32).with_dilation(dil[0] as i32, dil[1] as i32);
         ctx.g.depthwise_conv2d(h, ft, Some(b), o)?
     } else {
-        // [M, C/g, kH, kW] → [M, kH, kW, C/g]
-        let f = transpose_data(&w, &[0, 2, 3, 1])?;
-        let ft = ctx.g.constant(&format!("{name}/filter"), DType::F32, [m as u32, kh as u32, kw as u32, cg as u32], ConstData::from_bytes(f.bytes));
+        let ft = ctx.g.constant(&format!("{name}/filter"), DType::F32, [m as u32, kh as u32, kw as u32, cg as u32], ConstData::from_bytes(filter.bytes));
         let o = Conv2dOptions::new(pads.padding, strides[0] as i32, strides[1] as i32).with_dilation(dil[0] as i32, dil[1] as i32);
         ctx.g.conv2d(h, ft, Some(b), o)?
     };

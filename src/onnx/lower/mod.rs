@@ -227,6 +227,15 @@ impl<'a> LowerCtx<'a> {
         }
     }
 
+    /// A reference to the constant value of input `i`, if it is a constant
+    /// (no copy; for weights).
+    pub(crate) fn const_ref(&self, node: &Node<'_>, i: usize) -> Option<&TensorData> {
+        match self.env.get(node.inner.input(i)?)? {
+            Val::Const(d) => Some(d),
+            _ => None,
+        }
+    }
+
     /// Constant input `i` as i64 values, or an error naming it.
     pub(crate) fn const_ints(&self, node: &Node<'_>, i: usize, what: &str) -> Result<Vec<i64>, LowerError> {
         self.const_input(node, i)
