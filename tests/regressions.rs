@@ -23,7 +23,8 @@ fn fuzz_regressions_round_trip() {
         if let Ok(m) = read(&bytes) {
             let out = write(&m).unwrap_or_else(|e| panic!("{}: accepted but not writable: {e}", path.display()));
             let back = read(&out).unwrap_or_else(|e| panic!("{}: our output does not read: {e}", path.display()));
-            assert_eq!(back, m, "{}: read(write(m)) != m", path.display());
+            // Compared as written bytes: a file may hold NaN floats.
+            assert!(write(&back).unwrap() == out, "{}: write(read(write(m))) != write(m)", path.display());
         }
     }
     assert!(n > 0);
