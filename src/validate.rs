@@ -46,7 +46,9 @@ pub fn validate(model: &Model) -> Result<(), ValidationError> {
 }
 
 fn check_data(t: &Tensor, at: Location) -> Result<(), ValidationError> {
-    if t.shape.as_fixed().is_some() && t.dtype.bits().is_some() && t.expected_bytes().is_none() {
+    // The file stores dimensions as int32.
+    let too_wide = t.shape.dims().iter().any(|d| d.fixed().is_some_and(|n| i32::try_from(n).is_err()));
+    if too_wide || (t.shape.as_fixed().is_some() && t.dtype.bits().is_some() && t.expected_bytes().is_none()) {
         return Err(ValidationError::ShapeOverflow { at, name: t.name.clone(), shape: t.shape.to_string() });
     }
     let Some(d) = &t.data else { return Ok(()) };

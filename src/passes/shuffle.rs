@@ -20,7 +20,7 @@ pub fn channel_shuffles_to_gather(sg: &mut Subgraph) -> usize {
     loop {
         let uses = Uses::of(sg);
         let mut found = None;
-        for (i, op) in sg.operators.iter().enumerate() {
+        for op in &sg.operators {
             if !matches!(op.op, Op::Reshape { .. }) {
                 continue;
             }
@@ -52,17 +52,16 @@ pub fn channel_shuffles_to_gather(sg: &mut Subgraph) -> usize {
             if g == 0 || cg == 0 || g * cg != c || ad[2..] != xd[1..] {
                 continue;
             }
-            found = Some((i, ti, ri, x, y, g as usize, cg as usize));
+            found = Some((ri, x, y, g as usize, cg as usize));
             break;
         }
-        let Some((i, ti, ri, x, y, g, cg)) = found else { break };
+        let Some((ri, x, y, g, cg)) = found else { break };
         // y[k] = x[(k % g) · C/g + k / g]
         let idx: Vec<i32> = (0..g * cg).map(|k| ((k % g) * cg + k / g) as i32).collect();
         sg.tensors.push(Tensor::new(format!("{}/shuffle", sg.tensors[y.index()].name), DType::I32, Shape::new([idx.len() as u32])).with_data(ConstData::from_slice(&idx)));
         let it = TensorId(sg.tensors.len() as u32 - 1);
         sg.operators[ri] = Operator::new(Op::Gather(GatherOptions::new(1)), &[x, it], &[y]);
         // The reshape and transpose before it are now dead.
-        let _ = (i, ti);
         super::cleanup::remove_dead(sg);
         done += 1;
     }

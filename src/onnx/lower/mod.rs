@@ -351,23 +351,27 @@ fn node_error(node: &ONode, opset: i64, e: LowerError) -> OnnxError {
     OnnxError::UnsupportedOnnxOp { node: node.label(), op_type, opset, reason_code: e.code, detail: e.detail }
 }
 
-fn onnx_to_tflite_dims(dims: &[ODim], name: &str, options: &ConvertOptions) -> Vec<Dim> {
+fn onnx_to_tflite_dims(dims: &[ODim], name: &str, options: &ConvertOptions) -> Result<Vec<Dim>, OnnxError> {
     dims.iter()
         .enumerate()
-        .map(|(i, d)| match d {
-            ODim::Known(n) => Dim::Fixed(u32::try_from(*n).unwrap_or(u32::MAX)),
-            ODim::Sym(s) => match (options.fixed_dims.get(s), options.batch) {
-                (Some(n), _) => Dim::Fixed(*n),
-                (None, Some(b)) if i == 0 => Dim::Fixed(b),
-                _ => Dim::Dynamic,
-            },
-            ODim::Unknown => match options.batch {
-                Some(b) if i == 0 => Dim::Fixed(b),
-                _ => {
-                    let _ = name;
-                    Dim::Dynamic
-                }
-            },
+        .map(|(i, d)| {
+            Ok(match d {
+                ODim::Known(n) => Dim::Fixed(
+                    u32::try_from(*n)
+                        .ok()
+                        .filter(|n| i32::try_from(*n).is_ok())
+                        .ok_or_else(|| OnnxError::Limit(format!("input {name:?} dimension {i} is {n}, beyond what TFLite stores")))?,
+                ),
+                ODim::Sym(s) => match (options.fixed_dims.get(s), options.batch) {
+                    (Some(n), _) => Dim::Fixed(*n),
+                    (None, Some(b)) if i == 0 => Dim::Fixed(b),
+                    _ => Dim::Dynamic,
+                },
+                ODim::Unknown => match options.batch {
+                    Some(b) if i == 0 => Dim::Fixed(b),
+                    _ => Dim::Dynamic,
+                },
+            })
         })
         .collect()
 }
@@ -404,7 +408,7 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
         let v = graph.value(name).cloned().unwrap_or_default();
         let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type, or an element type TFLite does not support")))?;
         let dims = v.shape.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no shape (unknown rank)")))?;
-        let dims = onnx_to_tflite_dims(&dims, name, options);
+        let dims = onnx_to_tflite_dims(&dims, name, options)?;
         let image = dims.len() == 4 && options.layout == IoLayout::Nhwc;
         let t = if image {
             let nhwc = vec![dims[0], dims[2], dims[3], dims[1]];
