@@ -20,7 +20,30 @@ fn random_graph(seed: u64, steps: usize) -> Model {
     for i in 0..steps {
         let shape = g.tensor(x).shape.as_fixed().unwrap_or_default();
         let rank = shape.len();
-        let res = match r.below(11) {
+        let res = match r.below(15) {
+            11 if rank == 4 && shape[1] % 2 == 0 => {
+                // ShuffleNet's channel shuffle in NCHW.
+                let (n, c, h, w) = (shape[0] as i32, shape[1] as i32, shape[2] as i32, shape[3] as i32);
+                g.reshape(x, &[n, 2, c / 2, h, w])
+                    .and_then(|a| g.transpose(a, &[0, 2, 1, 3, 4]))
+                    .and_then(|b| g.reshape(b, &[n, c, h, w]))
+            }
+            12 if rank == 4 && shape[1] >= 2 => {
+                // A channel slice and a split, then joined again.
+                let c = shape[1] as i32;
+                let half = c / 2;
+                let parts = g.split_v(x, &[half, c - half], 1);
+                parts.and_then(|p| {
+                    let sl = g.strided_slice(p[1], &[0, 0, 0, 0], &[1, c - half, shape[2] as i32, shape[3] as i32], &[1, 1, 1, 1], StridedSliceOptions::default())?;
+                    g.concatenation(&[sl, p[0]], 1)
+                })
+            }
+            13 if rank == 4 => {
+                let c = shape[1] as i32;
+                let idx: Vec<i32> = (0..c).rev().collect();
+                let it = g.constant_i32(&format!("idx{i}"), [c as u32], &idx);
+                g.gather(x, it, GatherOptions::new(1))
+            }
             0 if rank == 4 => {
                 // conv in NHWC between transposes
                 let t = g.transpose(x, &[0, 2, 3, 1]).unwrap();
@@ -125,13 +148,16 @@ fn wrapped_conv_chain_loses_every_transpose() {
 #[test]
 fn random_graphs_exercise_sinking() {
     // Guards the property test above against testing nothing.
-    let (mut removed, mut fused) = (0, 0);
+    let (mut removed, mut fused, mut gathers, mut splits) = (0, 0, 0, 0);
     for seed in 0..100 {
         let mut m = random_graph(seed, 8);
         let s = tflite_forge::passes::optimize(&mut m);
         removed += s.transposes_removed;
         fused += s.fused_activations;
+        gathers += m.subgraphs[0].operators.iter().filter(|o| matches!(o.op, Op::Gather(_))).count();
+        splits += m.subgraphs[0].operators.iter().filter(|o| matches!(o.op, Op::SplitV { .. })).count();
     }
+    assert!(gathers > 10 && splits > 5, "{gathers} gathers, {splits} splits");
     assert!(removed > 100, "only {removed} transposes removed over 100 graphs");
     assert!(fused > 5, "only {fused} activations fused");
 }
