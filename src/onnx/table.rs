@@ -152,7 +152,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Sub", 1, &["SUB"], "numpy broadcasting", lower_sub),
         Lowering::new("Mul", 1, &["MUL"], "numpy broadcasting", lower_mul),
         Lowering::new("Div", 1, &["DIV"], "numpy broadcasting; float", lower_div),
-        Lowering::new("MaxPool", 1, &["MAX_POOL_2D", "PAD", "TRANSPOSE"], "2-D; ceil_mode via extra end padding; no dilation; single output", lower_maxpool),
+        Lowering::new("MaxPool", 1, &["MAX_POOL_2D", "PAD", "PADV2", "TRANSPOSE"], "2-D; ceil_mode via extra end padding; padding that is not SAME pads with zeros after a ReLU, else with the lowest float; no dilation; single output", lower_maxpool),
         Lowering::new("AveragePool", 1, &["AVERAGE_POOL_2D", "PAD", "TRANSPOSE"], "2-D; count_include_pad=0 needs SAME-equivalent pads; ceil_mode", lower_avgpool),
         Lowering::new("GlobalAveragePool", 1, &["MEAN"], "", lower_global_avgpool),
         Lowering::new("GlobalMaxPool", 1, &["MAX_POOL_2D", "TRANSPOSE"], "4-D with static spatial size", lower_global_maxpool),

@@ -62,6 +62,20 @@ fn lower_pool(ctx: &mut LowerCtx<'_>, node: &Node<'_>, max: bool) -> Result<(), 
         pads.explicit = Some(vec![(p[0], p[2]), (p[1], p[3])]);
     } else if max && pads.explicit.is_some() && ctx.is_nonnegative(x) {
         // Zero padding cannot raise the maximum of non-negative values.
+    } else if max && pads.explicit.is_some() && ctx.dtype(x) == DType::F32 {
+        // Pad with the lowest float, which never wins a maximum.
+        let p = pads.explicit.take().unwrap_or_default();
+        let lowest = ctx.g.constant_f32(&format!("{}/lowest", node.name()), Shape::scalar(), &[f32::MIN]);
+        let h = ctx.to_channels_last(x)?;
+        let mut pp = vec![(0, 0)];
+        pp.extend(p.iter().map(|(a, b)| (*a as i32, *b as i32)));
+        pp.push((0, 0));
+        let padded = ctx.g.pad_v2(h, &pp, lowest)?;
+        let o = Pool2dOptions::new(Padding::Valid, k[0] as i32, k[1] as i32, strides[0] as i32, strides[1] as i32);
+        let y = ctx.g.max_pool2d(padded, o)?;
+        let out = ctx.to_channels_first(y)?;
+        ctx.set_output(node, 0, out);
+        return Ok(());
     } else if pads.explicit.is_some() {
         return Err(LowerError::attr(format!(
             "{} padding {:?} is neither SAME nor VALID in TFLite terms",
