@@ -98,53 +98,79 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     if ctx.dtype(x) != DType::F32 {
         return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("Conv on {}", ctx.dtype(x))));
     }
-    let w = ctx.const_ref(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Conv weights must be constant"))?;
-    if w.dims.len() != 4 {
-        return Err(LowerError::invalid(format!("weights of shape {:?}", w.dims)));
-    }
-    // Float32 weights are used as they are; others are converted once.
-    let converted;
-    let w = if w.dtype == DType::F32 {
-        w
-    } else {
-        let v = w.to_f32().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, format!("Conv weights of type {}", w.dtype)))?;
-        converted = crate::onnx::ir::TensorData::from_f32(w.dims.clone(), &v);
-        &converted
+    // Weights are usually constant (transposed here, once, without copying
+    // them first); a weight tensor computed at run time gets a TRANSPOSE op.
+    let w_dims: Vec<usize> = match ctx.const_ref(node, 1) {
+        Some(w) => w.dims.clone(),
+        None => {
+            let wt = ctx.input(node, 1)?;
+            if ctx.dtype(wt) != DType::F32 {
+                return Err(LowerError::new(ReasonCode::UnsupportedDtype, "Conv weights must be float32"));
+            }
+            ctx.shape(wt)
+                .as_fixed()
+                .map(|d| d.iter().map(|x| *x as usize).collect())
+                .ok_or_else(|| LowerError::new(ReasonCode::UnsupportedShape, "Conv weights with dynamic dimensions"))?
+        }
     };
-    let (m, cg, kh, kw) = (w.dims[0], w.dims[1], w.dims[2], w.dims[3]);
+    if w_dims.len() != 4 {
+        return Err(LowerError::invalid(format!("weights of shape {w_dims:?}")));
+    }
+    let (m, cg, kh, kw) = (w_dims[0], w_dims[1], w_dims[2], w_dims[3]);
     let group = node.int_or("group", 1)?;
     let c = ctx.shape(x).dim(1).and_then(|d| d.fixed()).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedShape, "Conv input channels must be static"))? as usize;
     if group <= 0 || c != cg * group as usize || m % group as usize != 0 {
-        return Err(LowerError::invalid(format!("group {group} with input channels {c} and weights {:?}", w.dims)));
+        return Err(LowerError::invalid(format!("group {group} with input channels {c} and weights {w_dims:?}")));
     }
     if let Some(ks) = node.attr_ints("kernel_shape")? {
         if ks != [kh as i64, kw as i64] {
-            return Err(LowerError::attr(format!("kernel_shape {ks:?} differs from weights {:?}", w.dims)));
+            return Err(LowerError::attr(format!("kernel_shape {ks:?} differs from weights {w_dims:?}")));
         }
     }
     let strides = ints_or(node, "strides", 2, 1)?;
     let dil = ints_or(node, "dilations", 2, 1)?;
     let spatial = [ctx.shape(x).dims()[2], ctx.shape(x).dims()[3]];
     let pads = window_pads(node, &spatial, &[kh as i64, kw as i64], &strides, &dil, &[0, 0])?;
-    let bias: Vec<f32> = if node.has_input(2) { ctx.const_floats(node, 2, "Conv bias")? } else { vec![0.0; m] };
-    if bias.len() != m {
-        return Err(LowerError::invalid(format!("bias of {} values for {m} output channels", bias.len())));
-    }
+    let name = node.name();
+    let b = match (node.has_input(2), ctx.const_input(node, 2)) {
+        (false, _) => ctx.g.constant_f32(&format!("{name}/bias"), [m as u32], &vec![0.0; m]),
+        (true, Some(d)) => {
+            let bias = d.to_f32().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, "Conv bias"))?;
+            if bias.len() != m {
+                return Err(LowerError::invalid(format!("bias of {} values for {m} output channels", bias.len())));
+            }
+            ctx.g.constant_f32(&format!("{name}/bias"), [m as u32], &bias)
+        }
+        (true, None) => ctx.input(node, 2)?,
+    };
     let depthwise = group > 1 && group as usize == c && cg == 1;
     // [M, 1, kH, kW] → [1, kH, kW, M] (depthwise) or [M, C/g, kH, kW] → [M, kH, kW, C/g].
-    let filter = transpose_data(w, if depthwise { &[1, 2, 3, 0] } else { &[0, 2, 3, 1] })?;
-    let name = node.name();
+    let perm: [usize; 4] = if depthwise { [1, 2, 3, 0] } else { [0, 2, 3, 1] };
+    let filter_shape: [u32; 4] = if depthwise { [1, kh as u32, kw as u32, m as u32] } else { [m as u32, kh as u32, kw as u32, cg as u32] };
+    let filter_bytes = match ctx.const_ref(node, 1) {
+        Some(w) if w.dtype == DType::F32 => Some(transpose_data(w, &perm)?.bytes),
+        Some(w) => {
+            let v = w.to_f32().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, format!("Conv weights of type {}", w.dtype)))?;
+            Some(transpose_data(&crate::onnx::ir::TensorData::from_f32(w.dims.clone(), &v), &perm)?.bytes)
+        }
+        None => None,
+    };
+    let ft = match filter_bytes {
+        Some(bytes) => ctx.g.constant(&format!("{name}/filter"), DType::F32, filter_shape, ConstData::from_bytes(bytes)),
+        None => {
+            let wt = ctx.input(node, 1)?;
+            let p: Vec<i32> = perm.iter().map(|v| *v as i32).collect();
+            ctx.transpose(wt, &p)?
+        }
+    };
     let mut h = ctx.to_channels_last(x)?;
     if let Some(p) = &pads.explicit {
         h = pad_nhwc(ctx, h, p)?;
     }
-    let b = ctx.g.constant_f32(&format!("{name}/bias"), [m as u32], &bias);
     let y = if depthwise {
-        let ft = ctx.g.constant(&format!("{name}/filter"), DType::F32, [1, kh as u32, kw as u32, m as u32], ConstData::from_bytes(filter.bytes));
         let o = DepthwiseConv2dOptions::new(pads.padding, strides[0] as i32, strides[1] as i32, (m / c) as i32).with_dilation(dil[0] as i32, dil[1] as i32);
         ctx.g.depthwise_conv2d(h, ft, Some(b), o)?
     } else {
-        let ft = ctx.g.constant(&format!("{name}/filter"), DType::F32, [m as u32, kh as u32, kw as u32, cg as u32], ConstData::from_bytes(filter.bytes));
         let o = Conv2dOptions::new(pads.padding, strides[0] as i32, strides[1] as i32).with_dilation(dil[0] as i32, dil[1] as i32);
         ctx.g.conv2d(h, ft, Some(b), o)?
     };
