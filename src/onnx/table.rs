@@ -161,7 +161,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Transpose", 1, &["TRANSPOSE"], "", lower_transpose),
         Lowering::new("Concat", 1, &["CONCATENATION"], "", lower_concat),
         Lowering::new("Softmax", 1, &["SOFTMAX", "TRANSPOSE", "RESHAPE"], "opset < 13 coerces to 2-D at axis; opset ≥ 13 any axis", lower_softmax),
-        Lowering::new("Gemm", 1, &["FULLY_CONNECTED", "MUL", "ADD"], "2-D; constant B; transA = 0", lower_gemm),
+        Lowering::new("Gemm", 1, &["FULLY_CONNECTED", "BATCH_MATMUL", "MUL", "ADD"], "2-D; FULLY_CONNECTED for a constant B without transA, BATCH_MATMUL otherwise", lower_gemm),
         Lowering::new("ReduceMean", 1, &["MEAN"], "axes attribute (opset < 18) or constant axes input", lower_reduce_mean),
         Lowering::new("Identity", 1, &[], "", lower_identity),
         Lowering::new("Dropout", 1, &[], "inference: identity", lower_identity),

@@ -172,8 +172,11 @@ pub fn node_tier(root: &Path, python: &Path, out: &Path, selected: &dyn Fn(&str)
         let mut opts = ConvertOptions::default();
         opts.layout = IoLayout::KeepNchw;
         match convert_file(cdir.join("model.onnx"), &opts) {
-            Err(OnnxError::UnsupportedOnnxOp { reason_code, .. }) => {
+            Err(OnnxError::UnsupportedOnnxOp { reason_code, op_type, detail, .. }) => {
                 *unsupported.entry(reason_code.as_str().to_string()).or_default() += 1;
+                if std::env::var_os("CONFORMANCE_VERBOSE").is_some() {
+                    eprintln!("{name}: unsupported {op_type}: {reason_code}: {detail}");
+                }
             }
             Err(e) => {
                 let kind = match &e {

@@ -10,10 +10,41 @@ fn f32_data(d: &TensorData) -> TensorData {
     TensorData::from_f32(d.dims.clone(), &d.to_f32().unwrap_or_default())
 }
 
-/// Lowers `Gemm`: `alpha·A·B' + beta·C` with constant B.
+/// Lowers `Gemm` with a non-constant B (or transA): BATCH_MATMUL, then
+/// `alpha` and `beta·C` as MUL and ADD.
+fn lower_gemm_dynamic(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let alpha = node.float_or("alpha", 1.0)?;
+    let beta = node.float_or("beta", 1.0)?;
+    let a = ctx.input(node, 0)?;
+    let b = ctx.input(node, 1)?;
+    for t in [a, b] {
+        if ctx.shape(t).rank() != 2 || ctx.dtype(t) != DType::F32 {
+            return Err(LowerError::new(ReasonCode::UnsupportedShape, "Gemm needs 2-D float operands"));
+        }
+    }
+    let o = BatchMatMulOptions::default().with_adj_x(node.int_or("transA", 0)? != 0).with_adj_y(node.int_or("transB", 0)? != 0);
+    let mut y = ctx.g.batch_matmul(a, b, o)?;
+    let name = node.name();
+    if alpha != 1.0 {
+        let k = ctx.g.constant_f32(&format!("{name}/alpha"), Shape::scalar(), &[alpha]);
+        y = ctx.g.mul(y, k)?;
+    }
+    if node.has_input(2) && beta != 0.0 {
+        let mut c = super::elementwise::operand(ctx, node, 2, Some(DType::F32))?;
+        if beta != 1.0 {
+            let k = ctx.g.constant_f32(&format!("{name}/beta"), Shape::scalar(), &[beta]);
+            c = ctx.g.mul(c, k)?;
+        }
+        y = ctx.g.add(y, c)?;
+    }
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `Gemm`: `alpha·A·B' + beta·C`; FULLY_CONNECTED for a constant B.
 pub fn lower_gemm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    if node.int_or("transA", 0)? != 0 {
-        return Err(LowerError::attr("transA = 1"));
+    if node.int_or("transA", 0)? != 0 || ctx.const_ref(node, 1).is_none() {
+        return lower_gemm_dynamic(ctx, node);
     }
     let alpha = node.float_or("alpha", 1.0)?;
     let beta = node.float_or("beta", 1.0)?;
