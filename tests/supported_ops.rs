@@ -23,3 +23,28 @@ fn every_entry_names_its_tflite_ops_and_resolves() {
     }
     assert_eq!(r.find("", "NoSuchOp", 13).unwrap_err(), tflite_forge::onnx::ReasonCode::UnsupportedOp);
 }
+
+#[test]
+fn embedders_can_override_a_lowering() {
+    use tflite_forge::onnx::{convert, ConvertOptions, LowerCtx, LowerError, Lowering, Node, ReasonCode, Registry};
+    fn refuse(_: &mut LowerCtx<'_>, _: &Node<'_>) -> Result<(), LowerError> {
+        Err(LowerError::new(ReasonCode::UnsupportedAttribute, "refused by the embedder"))
+    }
+    let mut r = Registry::default();
+    r.register(Lowering::new("Relu", 1, &[], "refuses", refuse));
+    assert!(r.markdown().contains("| Relu | 1+ | (none) | refuses |"));
+    assert_eq!(r.markdown().matches("| Relu |").count(), 1);
+    #[path = "common/onnx_build.rs"]
+    mod onnx_build;
+    use onnx_build::*;
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[Some(2)]);
+    b.node_named("Relu", &[&x], &["y"], vec![]);
+    b.output("y", FLOAT, &[Some(2)]);
+    let mut opts = ConvertOptions::default();
+    opts.registry = Some(r);
+    match convert(&b.build(), &opts) {
+        Err(tflite_forge::onnx::OnnxError::UnsupportedOnnxOp { detail, .. }) => assert!(detail.contains("embedder")),
+        other => panic!("{:?}", other.map(|c| c.report)),
+    }
+}

@@ -115,7 +115,14 @@ impl Registry {
 
     /// The table as Markdown (SUPPORTED_OPS.md).
     pub fn markdown(&self) -> String {
-        let mut rows: Vec<&Lowering> = self.entries.iter().collect();
+        // Later registrations win: list only the entry that takes effect
+        // for each domain, op type and first opset.
+        let mut rows: Vec<&Lowering> = Vec::new();
+        for e in self.entries.iter().rev() {
+            if !rows.iter().any(|r| r.domain == e.domain && r.op_type == e.op_type && r.since == e.since) {
+                rows.push(e);
+            }
+        }
         rows.sort_by_key(|e| (e.domain, e.op_type, e.since));
         let mut s = String::from(
             "# Supported ONNX ops\n\nGenerated from the lowering table (`tflite_forge::onnx::Registry::default().markdown()`); \
