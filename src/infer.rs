@@ -221,11 +221,10 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
                 if fc == 0 || c == 0 || c % fc != 0 {
                     return Err(format!("input channels {c} are not a positive multiple of filter channels {fc}"));
                 }
-                if let Dim::Fixed(oc) = dim(w, 0) {
-                    if oc % (c / fc) != 0 {
+                if let Dim::Fixed(oc) = dim(w, 0)
+                    && oc % (c / fc) != 0 {
                         return Err(format!("output channels {oc} are not a multiple of the group count {}", c / fc));
                     }
-                }
             }
             if let Some(b) = bias {
                 rank(b, 1, "bias")?;
@@ -250,11 +249,10 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
                 return Err(format!("depthwise filter must be [1, H, W, C*M], is {}", w.shape));
             }
             let m = positive(o.depth_multiplier, "depth_multiplier")?;
-            if let (Dim::Fixed(c), Dim::Fixed(oc)) = (dim(x, 3), dim(w, 3)) {
-                if u64::from(c) * u64::from(m) != u64::from(oc) {
+            if let (Dim::Fixed(c), Dim::Fixed(oc)) = (dim(x, 3), dim(w, 3))
+                && u64::from(c) * u64::from(m) != u64::from(oc) {
                     return Err(format!("filter has {oc} channels, expected input channels {c} × depth_multiplier {m}"));
                 }
-            }
             if let Some(b) = bias {
                 rank(b, 1, "bias")?;
                 if !dims_agree(dim(b, 0), dim(w, 3)) {
@@ -279,11 +277,10 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
                 return Err("input must have rank ≥ 1".into());
             }
             let units = dim(w, 0);
-            if let Some(b) = bias {
-                if b.shape.num_elements().is_some_and(|n| units.fixed().is_some_and(|u| u64::from(u) != n)) {
+            if let Some(b) = bias
+                && b.shape.num_elements().is_some_and(|n| units.fixed().is_some_and(|u| u64::from(u) != n)) {
                     return Err(format!("bias shape {} does not match {units} units", b.shape));
                 }
-            }
             let shape = if o.keep_num_dims {
                 if !dims_agree(dim(x, x.shape.rank() - 1), dim(w, 1)) {
                     return Err(format!("input {} last dimension does not match weights {}", x.shape, w.shape));
@@ -719,11 +716,10 @@ fn split_v(inputs: &[Option<&Tensor>], num_splits: i32) -> R {
             }
             let known: i64 = v.iter().filter(|s| **s >= 0).sum();
             let total = x.shape.dims()[a].fixed().map(i64::from);
-            if let Some(t) = total {
-                if (unknown == 0 && known != t) || known > t {
+            if let Some(t) = total
+                && ((unknown == 0 && known != t) || known > t) {
                     return Err(format!("size_splits {v:?} do not add up to {t}"));
                 }
-            }
             v.iter()
                 .map(|s| match (*s, total) {
                     (-1, Some(t)) => Ok(Dim::Fixed(u32::try_from(t - known).map_err(|_| "split size overflows")?)),
@@ -787,11 +783,10 @@ fn strided_slice(inputs: &[Option<&Tensor>], o: &StridedSliceOptions) -> Result<
         if t.shape.rank() != 1 {
             return Err(format!("{what} must be 1-D, has shape {}", t.shape));
         }
-        if let Dim::Fixed(n) = dim(t, 0) {
-            if n as usize > r {
+        if let Dim::Fixed(n) = dim(t, 0)
+            && n as usize > r {
                 return Err(format!("{what} has {n} entries for rank {r}"));
             }
-        }
         vals.push(const_ints(t));
     }
     if o.ellipsis_mask != 0 || o.new_axis_mask != 0 {
@@ -889,11 +884,10 @@ fn gather(inputs: &[Option<&Tensor>], o: &GatherOptions) -> R {
             return Err(format!("batch dimension {i} of params {} and indices {} differ", p.shape, idx.shape));
         }
     }
-    if let (Some(v), Dim::Fixed(n)) = (const_ints(idx), dim(p, axis)) {
-        if let Some(bad) = v.iter().find(|i| **i < 0 || **i >= i64::from(n)) {
+    if let (Some(v), Dim::Fixed(n)) = (const_ints(idx), dim(p, axis))
+        && let Some(bad) = v.iter().find(|i| **i < 0 || **i >= i64::from(n)) {
             return Err(format!("index {bad} out of range for axis size {n}"));
         }
-    }
     let mut dims = p.shape.dims()[..axis].to_vec();
     dims.extend_from_slice(&idx.shape.dims()[bd..]);
     dims.extend_from_slice(&p.shape.dims()[axis + 1..]);

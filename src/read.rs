@@ -239,8 +239,8 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
 /// Converts an operator's code and options: typed when the typed form
 /// writes back exactly the same options, opaque otherwise.
 fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::BuiltinOptions2T) -> Op {
-    if options2 == fb::BuiltinOptions2T::NONE {
-        if let Some(op) = typed_op(code, &options) {
+    if options2 == fb::BuiltinOptions2T::NONE
+        && let Some(op) = typed_op(code, &options) {
             let written = options_of(&op).0;
             // Options tables without fields carry nothing: a missing one
             // reads the same as an empty one.
@@ -262,7 +262,6 @@ fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::
                 return op;
             }
         }
-    }
     Op::Builtin(OpaqueBuiltin { code, version, options, options2 })
 }
 

@@ -55,8 +55,8 @@ fn check_data(t: &Tensor, at: Location) -> Result<(), ValidationError> {
     if t.sparsity.is_some() || t.dtype == DType::String {
         return Ok(());
     }
-    if let Some(expected) = t.expected_bytes() {
-        if expected != d.len() as u64 {
+    if let Some(expected) = t.expected_bytes()
+        && expected != d.len() as u64 {
             return Err(ValidationError::DataSize {
                 at,
                 name: t.name.clone(),
@@ -66,7 +66,6 @@ fn check_data(t: &Tensor, at: Location) -> Result<(), ValidationError> {
                 actual: d.len(),
             });
         }
-    }
     Ok(())
 }
 
@@ -86,15 +85,14 @@ fn check_quant(t: &Tensor, at: Location) -> Result<(), ValidationError> {
         let Some(axis) = axis else {
             return Err(bad(format!("tensor {:?}: quantized dimension {} out of range for shape {}", t.name, q.axis, t.shape)));
         };
-        if let Some(n) = t.shape.dims()[axis].fixed() {
-            if n as usize != q.scale.len() {
+        if let Some(n) = t.shape.dims()[axis].fixed()
+            && n as usize != q.scale.len() {
                 return Err(bad(format!(
                     "tensor {:?}: {} scales for dimension {axis} of size {n}",
                     t.name,
                     q.scale.len()
                 )));
             }
-        }
     }
     if q.scale.iter().any(|s| !s.is_finite() || *s < 0.0) {
         return Err(bad(format!("tensor {:?} has a negative or non-finite scale", t.name)));
@@ -204,11 +202,10 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
     }
     for (k, (e, t)) in expected.iter().zip(&node.outputs).enumerate() {
         let actual = &sg.tensors[t.index()];
-        if let Some(d) = e.dtype {
-            if d != actual.dtype {
+        if let Some(d) = e.dtype
+            && d != actual.dtype {
                 return Err(err(format!("output {k} ({:?}) is {}, expected {d}", actual.name, actual.dtype)));
             }
-        }
         if !shapes_agree(&e.shape, &actual.shape) {
             return Err(err(format!("output {k} ({:?}) has shape {}, expected {}", actual.name, actual.shape, e.shape)));
         }
@@ -232,8 +229,8 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
         _ => {
             // Quantized integer ops need quantization on their activations.
             let first = inputs.first().copied().flatten();
-            if let Some(x) = first {
-                if matches!(x.dtype, DType::I8 | DType::U8 | DType::I16)
+            if let Some(x) = first
+                && matches!(x.dtype, DType::I8 | DType::U8 | DType::I16)
                     && !matches!(node.op, Op::Reshape { .. } | Op::Transpose | Op::Pad | Op::Concatenation(_) | Op::Mean { .. })
                 {
                     for (what, t) in [("input", Some(x)), ("output", sg.tensors.get(node.outputs[0].index()))] {
@@ -242,7 +239,6 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
                         }
                     }
                 }
-            }
         }
     }
     Ok(())

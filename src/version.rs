@@ -572,11 +572,10 @@ pub fn min_runtime_version(model: &crate::Model) -> Option<&'static str> {
     for sg in &model.subgraphs {
         for node in &sg.operators {
             let v = op_version(sg, node);
-            if let Some(r) = min_runtime_for(node.op.builtin_code(), v) {
-                if best.is_none_or(|b| compare_runtime(b, r).is_lt()) {
+            if let Some(r) = min_runtime_for(node.op.builtin_code(), v)
+                && best.is_none_or(|b| compare_runtime(b, r).is_lt()) {
                     best = Some(r);
                 }
-            }
         }
     }
     best

@@ -235,13 +235,12 @@ fn mutate_onnx(r: &mut Rng, bytes: &[u8]) -> Vec<u8> {
         6 if !g.input.is_empty() => {
             // A hostile input shape.
             let vi = &mut g.input[0];
-            if let Some(onnx_protobuf::type_proto::Value::TensorType(t)) = vi.type_.as_mut().and_then(|t| t.value.as_mut()) {
-                if let Some(s) = t.shape.as_mut() {
+            if let Some(onnx_protobuf::type_proto::Value::TensorType(t)) = vi.type_.as_mut().and_then(|t| t.value.as_mut())
+                && let Some(s) = t.shape.as_mut() {
                     for d in s.dim.iter_mut() {
                         d.value = Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(1 << 40));
                     }
                 }
-            }
         }
         7 if !g.node.is_empty() => {
             let i = r.below(g.node.len() as u64) as usize;

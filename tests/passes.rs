@@ -21,7 +21,7 @@ fn random_graph(seed: u64, steps: usize) -> Model {
         let shape = g.tensor(x).shape.as_fixed().unwrap_or_default();
         let rank = shape.len();
         let res = match r.below(15) {
-            11 if rank == 4 && shape[1] % 2 == 0 => {
+            11 if rank == 4 && shape[1].is_multiple_of(2) => {
                 // ShuffleNet's channel shuffle in NCHW.
                 let (n, c, h, w) = (shape[0] as i32, shape[1] as i32, shape[2] as i32, shape[3] as i32);
                 g.reshape(x, &[n, 2, c / 2, h, w])

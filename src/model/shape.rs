@@ -88,7 +88,7 @@ impl Shape {
 
     /// Whether any dimension is dynamic.
     pub fn is_dynamic(&self) -> bool {
-        self.dims.iter().any(|d| *d == Dim::Dynamic)
+        self.dims.contains(&Dim::Dynamic)
     }
 
     /// The fixed sizes, if every dimension is fixed.

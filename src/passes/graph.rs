@@ -24,11 +24,10 @@ impl Uses {
                 }
             }
             for (slot, t) in op.inputs.iter().enumerate() {
-                if let Some(t) = t {
-                    if let Some(c) = consumers.get_mut(t.index()) {
+                if let Some(t) = t
+                    && let Some(c) = consumers.get_mut(t.index()) {
                         c.push((i, slot));
                     }
-                }
             }
         }
         for t in &sg.outputs {

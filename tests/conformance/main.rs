@@ -141,7 +141,7 @@ fn command_outcome(name: &str, cmd: &mut Command) -> Outcome {
         Ok(o) => {
             let stdout = String::from_utf8_lossy(&o.stdout);
             let stderr = String::from_utf8_lossy(&o.stderr);
-            let last = stdout.lines().chain(stderr.lines()).filter(|l| !l.trim().is_empty()).last().unwrap_or("").to_string();
+            let last = stdout.lines().chain(stderr.lines()).filter(|l| !l.trim().is_empty()).next_back().unwrap_or("").to_string();
             if o.status.success() {
                 Outcome { name: name.into(), status: "passed", detail: last }
             } else {

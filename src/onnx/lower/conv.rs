@@ -50,11 +50,10 @@ pub(crate) fn window_pads(
                     .ok_or_else(|| LowerError::new(ReasonCode::UnsupportedShape, "auto_pad SAME with a dynamic spatial size"))?;
                 v.push(if auto_pad == "SAME_UPPER" { (a, b) } else { (b, a) });
             }
-            if auto_pad == "SAME_UPPER" {
-                if ceil_extra.iter().all(|e| *e == 0) {
+            if auto_pad == "SAME_UPPER"
+                && ceil_extra.iter().all(|e| *e == 0) {
                     return Ok(WindowPads { padding: Padding::Same, explicit: None });
                 }
-            }
             v
         }
         other => return Err(LowerError::attr(format!("auto_pad {other}"))),
@@ -122,11 +121,10 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     if group <= 0 || c != cg * group as usize || m % group as usize != 0 {
         return Err(LowerError::invalid(format!("group {group} with input channels {c} and weights {w_dims:?}")));
     }
-    if let Some(ks) = node.attr_ints("kernel_shape")? {
-        if ks != [kh as i64, kw as i64] {
+    if let Some(ks) = node.attr_ints("kernel_shape")?
+        && ks != [kh as i64, kw as i64] {
             return Err(LowerError::attr(format!("kernel_shape {ks:?} differs from weights {w_dims:?}")));
         }
-    }
     let strides = ints_or(node, "strides", 2, 1)?;
     let dil = ints_or(node, "dilations", 2, 1)?;
     let spatial = [ctx.shape(x).dims()[2], ctx.shape(x).dims()[3]];

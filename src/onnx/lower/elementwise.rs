@@ -7,14 +7,13 @@ use crate::onnx::ir::TensorData;
 
 /// The tensor of input `i`, with constants materialized in `like`'s type.
 pub(crate) fn operand(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, like: Option<DType>) -> Result<TensorId, LowerError> {
-    if let (Some(d), Some(like)) = (ctx.const_input(node, i), like) {
-        if d.dtype != like {
+    if let (Some(d), Some(like)) = (ctx.const_input(node, i), like)
+        && d.dtype != like {
             let v = d.to_f64().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, "non-numeric constant"))?;
             let c = TensorData::from_f64(like, d.dims.clone(), &v).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, format!("constant as {like}")))?;
             let name = format!("{}/const{i}", node.name());
             return ctx.const_tensor(&name, &c);
         }
-    }
     ctx.input(node, i)
 }
 

@@ -278,11 +278,10 @@ pub fn lower_split(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
             if s.len() != n_out {
                 return Err(LowerError::invalid(format!("{} split sizes for {n_out} outputs", s.len())));
             }
-            if let Some(d) = dim {
-                if s.iter().sum::<i64>() != d {
+            if let Some(d) = dim
+                && s.iter().sum::<i64>() != d {
                     return Err(LowerError::invalid(format!("split {s:?} does not add up to {d}")));
                 }
-            }
             s
         }
         None => {
@@ -483,11 +482,10 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
     if xs.dim(1).and_then(|d| d.fixed()).is_some_and(|c| c as usize != cin) {
         return Err(LowerError::invalid(format!("input {xs} does not match weights {:?}", w.dims)));
     }
-    if let Some(ks) = node.attr_ints("kernel_shape")? {
-        if ks != [kh, kw] {
+    if let Some(ks) = node.attr_ints("kernel_shape")?
+        && ks != [kh, kw] {
             return Err(LowerError::attr(format!("kernel_shape {ks:?} differs from weights {:?}", w.dims)));
         }
-    }
     let strides = node.attr_ints("strides")?.unwrap_or_else(|| vec![1, 1]);
     if strides.len() != 2 || strides.iter().any(|s| *s <= 0 || *s > i64::from(i32::MAX)) {
         return Err(LowerError::attr(format!("strides {strides:?}")));

@@ -179,7 +179,7 @@ fn reshape_dims(input: &[usize], target: &[i64], allowzero: bool) -> Result<Vec<
     }
     if let Some(i) = infer {
         let known: usize = out.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, d)| *d).product();
-        if known == 0 || n % known != 0 {
+        if known == 0 || !n.is_multiple_of(known) {
             return Err(LowerError::invalid(format!("cannot reshape {input:?} to {target:?}")));
         }
         out[i] = n / known;
@@ -338,22 +338,21 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
                 let g = |i: usize| c(i).and_then(|d| d.to_i64());
                 (g(1).unwrap_or_default(), g(2).unwrap_or_default(), g(3), g(4))
             };
-            if let Some((dims, false)) = ins.first().and_then(as_shape) {
-                if axes.as_ref().is_none_or(|a| a == &vec![0]) && steps.as_ref().is_none_or(|s| s == &vec![1]) && starts.len() == 1 {
+            if let Some((dims, false)) = ins.first().and_then(as_shape)
+                && axes.as_ref().is_none_or(|a| a == &vec![0]) && steps.as_ref().is_none_or(|s| s == &vec![1]) && starts.len() == 1 {
                     let n = dims.len() as i64;
                     let cl = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
                     let (s, e) = (cl(starts[0]), cl(ends.first().copied().unwrap_or(n)));
                     return finish(ctx, node, Val::Shape { dims: if s < e { dims[s..e].to_vec() } else { vec![] }, scalar: false });
                 }
-            }
             let d = c(0).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "data"))?;
             Val::Const(slice(&d, &starts, &ends, axes.as_deref(), steps.as_deref())?)
         }
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Equal" => {
             // Symbolic arithmetic on shape vectors: known entries compute,
             // symbolic ones become unknown.
-            if let (Some((a, sa)), Some((b, sb))) = (ins.first().and_then(as_shape), ins.get(1).and_then(as_shape)) {
-                if (ins.iter().any(|i| matches!(i, In::Shape(..)))) && matches!(op, "Add" | "Sub" | "Mul" | "Div") && (a.len() == b.len() || a.len() == 1 || b.len() == 1) {
+            if let (Some((a, sa)), Some((b, sb))) = (ins.first().and_then(as_shape), ins.get(1).and_then(as_shape))
+                && (ins.iter().any(|i| matches!(i, In::Shape(..)))) && matches!(op, "Add" | "Sub" | "Mul" | "Div") && (a.len() == b.len() || a.len() == 1 || b.len() == 1) {
                     let n = a.len().max(b.len());
                     let get = |v: &Vec<ODim>, i: usize| if v.len() == 1 { v[0].clone() } else { v[i].clone() };
                     let dims = (0..n)
@@ -370,7 +369,6 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
                         .collect();
                     return finish(ctx, node, Val::Shape { dims, scalar: sa && sb });
                 }
-            }
             let (a, b) = (c(0).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "lhs"))?, c(1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "rhs"))?);
             let int = !a.dtype.is_float();
             Val::Const(match op {
