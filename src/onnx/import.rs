@@ -13,6 +13,9 @@ use super::ir::*;
 use super::Limits;
 use crate::model::DType;
 
+/// Deepest protobuf message nesting accepted.
+const PROTOBUF_DEPTH: u32 = 64;
+
 /// Maps an ONNX `TensorProto.DataType` to our element type.
 pub(crate) fn onnx_dtype(code: i32) -> Option<DType> {
     Some(match code {
@@ -247,7 +250,14 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
     if bytes.len() as u64 > limits.max_model_bytes {
         return Err(OnnxError::Limit(format!("model of {} bytes (limit {})", bytes.len(), limits.max_model_bytes)));
     }
-    let mut model = ModelProto::parse_from_bytes(bytes).map_err(|e| OnnxError::Parse(e.to_string()))?;
+    // Nested messages recurse in the parser: bound the depth so that a
+    // hostile file cannot overflow the stack (ONNX nests graph → node →
+    // attribute → graph, so 64 levels allow sixteen nested subgraphs).
+    super::wire::check_groups(bytes).map_err(OnnxError::Parse)?;
+    let mut model = ModelProto::new();
+    let mut stream = protobuf::CodedInputStream::from_bytes(bytes);
+    stream.set_recursion_limit(PROTOBUF_DEPTH);
+    model.merge_from(&mut stream).and_then(|()| stream.check_eof()).map_err(|e| OnnxError::Parse(e.to_string()))?;
     let producer = format!("{} {}", model.producer_name, model.producer_version);
     let graph = model.graph.as_mut().ok_or_else(|| OnnxError::Invalid("the model has no graph".into()))?;
     if graph.node.len() > limits.max_nodes {

@@ -19,6 +19,7 @@ pub(crate) mod import;
 pub(crate) mod ir;
 pub mod lower;
 pub mod table;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::path::Path;
