@@ -10,7 +10,7 @@
 use super::elementwise::lower_clip;
 use super::matmul::lower_matmul;
 use super::shape_ops::lower_pad;
-use super::{LowerCtx, LowerError, Node, Val};
+use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
 use crate::onnx::import::onnx_dtype;
@@ -23,11 +23,6 @@ fn dtype_err(detail: impl Into<String>) -> LowerError {
 
 fn shape_err(detail: impl Into<String>) -> LowerError {
     LowerError::new(ReasonCode::UnsupportedShape, detail)
-}
-
-fn norm_axis(a: i64, r: usize) -> Result<usize, LowerError> {
-    let n = if a < 0 { a + r as i64 } else { a };
-    usize::try_from(n).ok().filter(|n| *n < r).ok_or_else(|| LowerError::invalid(format!("axis {a} out of range for rank {r}")))
 }
 
 /// The element type of input `i` when it is a tensor (not a constant).

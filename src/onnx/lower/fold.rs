@@ -3,7 +3,7 @@
 //! exports, weight transposes, and small arithmetic. Symbolic sizes (a
 //! dynamic batch) travel through as [`ODim::Sym`] entries of shape vectors.
 
-use super::{LowerCtx, LowerError, Node, Val};
+use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::{DType, Dim};
 use crate::onnx::error::ReasonCode;
 use crate::onnx::import::onnx_dtype;
@@ -147,11 +147,6 @@ pub(crate) fn transpose_data(d: &TensorData, perm: &[usize]) -> Result<TensorDat
     Ok(TensorData { dtype: d.dtype, dims: perm.iter().map(|p| d.dims[*p]).collect(), bytes })
 }
 
-fn normalize_axis(a: i64, r: usize) -> Result<usize, LowerError> {
-    let n = if a < 0 { a + r as i64 } else { a };
-    usize::try_from(n).ok().filter(|n| *n < r.max(1)).ok_or_else(|| LowerError::invalid(format!("axis {a} out of range for rank {r}")))
-}
-
 fn axes_of(node: &Node<'_>, ins: &[In], idx: usize) -> Result<Option<Vec<i64>>, LowerError> {
     if let Some(a) = node.attr_ints("axes")? {
         return Ok(Some(a));
@@ -276,7 +271,7 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
                     if op == "Unsqueeze" {
                         let axes = axes.ok_or_else(|| LowerError::invalid("Unsqueeze needs axes"))?;
                         let r = dims.len() + axes.len();
-                        let mut ax: Vec<usize> = axes.iter().map(|a| normalize_axis(*a, r)).collect::<Result<_, _>>()?;
+                        let mut ax: Vec<usize> = axes.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?;
                         ax.sort_unstable();
                         for a in ax {
                             if a > dims.len() {
@@ -287,7 +282,7 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
                     } else {
                         let r = dims.len();
                         let ax: Vec<usize> = match axes {
-                            Some(a) => a.iter().map(|a| normalize_axis(*a, r)).collect::<Result<_, _>>()?,
+                            Some(a) => a.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?,
                             None => (0..r).filter(|i| dims[*i] == 1).collect(),
                         };
                         dims = dims.iter().enumerate().filter(|(i, _)| !ax.contains(i)).map(|(_, d)| *d).collect();
@@ -323,7 +318,7 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
         "Reshape" | "Flatten" => {
             let d = c(0).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "data"))?;
             let dims = if op == "Flatten" {
-                let a = normalize_axis(node.int_or("axis", 1)?, d.dims.len() + 1)?;
+                let a = norm_axis(node.int_or("axis", 1)?, d.dims.len() + 1)?;
                 vec![d.dims[..a].iter().product(), d.dims[a..].iter().product()]
             } else {
                 let target = c(1).and_then(|t| t.to_i64()).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "shape"))?;
@@ -430,7 +425,7 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
             let d = c(0).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "data"))?;
             let r = d.dims.len();
             let perm: Vec<usize> = match node.attr_ints("perm")? {
-                Some(p) => p.iter().map(|a| normalize_axis(*a, r)).collect::<Result<_, _>>()?,
+                Some(p) => p.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?,
                 None => (0..r).rev().collect(),
             };
             Val::Const(transpose_data(&d, &perm)?)
@@ -464,7 +459,7 @@ fn finish(ctx: &mut LowerCtx<'_>, node: &Node<'_>, v: Val) -> Result<bool, Lower
 
 fn gather(data: &TensorData, idx: &[i64], idx_dims: Vec<usize>, axis: i64) -> Result<TensorData, LowerError> {
     let r = data.dims.len();
-    let axis = normalize_axis(axis, r)?;
+    let axis = norm_axis(axis, r)?;
     let es = data.dtype.bits().map(|b| (b / 8).max(1) as usize).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, "gather"))?;
     let outer: usize = data.dims[..axis].iter().product();
     let inner: usize = data.dims[axis + 1..].iter().product();
@@ -487,7 +482,7 @@ fn gather(data: &TensorData, idx: &[i64], idx_dims: Vec<usize>, axis: i64) -> Re
 fn concat(parts: &[TensorData], axis: i64) -> Result<TensorData, LowerError> {
     let first = parts.first().ok_or_else(|| LowerError::invalid("Concat of nothing"))?;
     let r = first.dims.len();
-    let axis = normalize_axis(axis, r)?;
+    let axis = norm_axis(axis, r)?;
     let es = first.dtype.bits().map(|b| (b / 8).max(1) as usize).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, "concat"))?;
     let outer: usize = first.dims[..axis].iter().product();
     let mut dims = first.dims.clone();
@@ -511,7 +506,7 @@ fn concat(parts: &[TensorData], axis: i64) -> Result<TensorData, LowerError> {
 fn slice(d: &TensorData, starts: &[i64], ends: &[i64], axes: Option<&[i64]>, steps: Option<&[i64]>) -> Result<TensorData, LowerError> {
     let r = d.dims.len();
     let axes: Vec<usize> = match axes {
-        Some(a) => a.iter().map(|a| normalize_axis(*a, r)).collect::<Result<_, _>>()?,
+        Some(a) => a.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?,
         None => (0..starts.len()).collect(),
     };
     let mut ranges: Vec<(i64, i64, i64)> = d.dims.iter().map(|n| (0, *n as i64, 1)).collect();

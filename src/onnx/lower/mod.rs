@@ -329,6 +329,12 @@ impl<'a> LowerCtx<'a> {
     }
 }
 
+/// An ONNX axis (negative counts from the end) as an index below `rank`.
+pub(crate) fn norm_axis(a: i64, rank: usize) -> Result<usize, LowerError> {
+    let n = if a < 0 { a + rank as i64 } else { a };
+    usize::try_from(n).ok().filter(|n| *n < rank).ok_or_else(|| LowerError::invalid(format!("axis {a} out of range for rank {rank}")))
+}
+
 /// Narrows int64 / float64 constants to int32 / float32 when exact.
 fn narrow(d: &TensorData) -> Result<TensorData, LowerError> {
     match d.dtype {

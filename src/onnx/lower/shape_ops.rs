@@ -1,15 +1,10 @@
 //! Layout and shape ops on tensors: Flatten, Reshape, Transpose, Concat,
 //! Pad, Squeeze, Unsqueeze, ReduceMean, Identity.
 
-use super::{LowerCtx, LowerError, Node, Val};
+use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
 use crate::onnx::ir::ODim;
-
-fn norm_axis(a: i64, r: usize) -> Result<usize, LowerError> {
-    let n = if a < 0 { a + r as i64 } else { a };
-    usize::try_from(n).ok().filter(|n| *n < r.max(1)).ok_or_else(|| LowerError::attr(format!("axis {a} out of range for rank {r}")))
-}
 
 /// Turns an ONNX reshape target (with 0 = copy and symbolic sizes) into a
 /// TFLite one with at most one -1.
