@@ -4,7 +4,6 @@
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
-use crate::onnx::lower::fold::transpose_data;
 
 /// TFLite SAME padding (before, after) for one dimension, if static.
 pub(crate) fn same_pads(input: Dim, k: i64, stride: i64, dilation: i64) -> Option<(i64, i64)> {
@@ -145,15 +144,7 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     // [M, 1, kH, kW] → [1, kH, kW, M] (depthwise) or [M, C/g, kH, kW] → [M, kH, kW, C/g].
     let perm: [usize; 4] = if depthwise { [1, 2, 3, 0] } else { [0, 2, 3, 1] };
     let filter_shape: [u32; 4] = if depthwise { [1, kh as u32, kw as u32, m as u32] } else { [m as u32, kh as u32, kw as u32, cg as u32] };
-    let filter_bytes = match ctx.const_ref(node, 1) {
-        Some(w) if w.dtype == DType::F32 => Some(transpose_data(w, &perm)?.bytes),
-        Some(w) => {
-            let v = w.to_f32().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, format!("Conv weights of type {}", w.dtype)))?;
-            Some(transpose_data(&crate::onnx::ir::TensorData::from_f32(w.dims.clone(), &v), &perm)?.bytes)
-        }
-        None => None,
-    };
-    let ft = match filter_bytes {
+    let ft = match ctx.const_weights(node, 1, &perm)?.map(|f| f.bytes) {
         Some(bytes) => ctx.g.constant(&format!("{name}/filter"), DType::F32, filter_shape, ConstData::from_bytes(bytes)),
         None => {
             let wt = ctx.input(node, 1)?;

@@ -4,11 +4,6 @@ use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
 use crate::onnx::ir::TensorData;
-use crate::onnx::lower::fold::transpose_data;
-
-fn f32_data(d: &TensorData) -> TensorData {
-    TensorData::from_f32(d.dims.clone(), &d.to_f32().unwrap_or_default())
-}
 
 /// Lowers `Gemm` with a non-constant B (or transA): BATCH_MATMUL, then
 /// `alpha` and `beta·C` as MUL and ADD.
@@ -53,13 +48,13 @@ pub fn lower_gemm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     if ctx.shape(a).rank() != 2 || ctx.dtype(a) != DType::F32 {
         return Err(LowerError::new(ReasonCode::UnsupportedShape, "Gemm needs a 2-D float A"));
     }
-    let b = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Gemm B must be constant"))?;
-    if b.dims.len() != 2 {
-        return Err(LowerError::invalid(format!("B of shape {:?}", b.dims)));
+    let b_rank = ctx.const_ref(node, 1).map(|b| b.dims.len());
+    if b_rank != Some(2) {
+        return Err(LowerError::invalid(format!("Gemm B must be a constant matrix, has rank {b_rank:?}")));
     }
-    let b = f32_data(&b);
     // FULLY_CONNECTED wants [N, K].
-    let mut w = if trans_b { b } else { transpose_data(&b, &[1, 0])? };
+    let perm: &[usize] = if trans_b { &[0, 1] } else { &[1, 0] };
+    let mut w = ctx.const_weights(node, 1, perm)?.ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Gemm B must be constant"))?;
     let (n, k) = (w.dims[0], w.dims[1]);
     if alpha != 1.0 {
         let v: Vec<f32> = w.to_f32().unwrap_or_default().iter().map(|x| x * alpha).collect();
@@ -96,11 +91,11 @@ pub fn lower_gemm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
 /// Lowers `MatMul` with a constant 2-D right operand.
 pub fn lower_matmul(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let a = ctx.input(node, 0)?;
-    let b = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "MatMul with a non-constant right operand"))?;
-    if b.dims.len() != 2 || ctx.shape(a).rank() < 2 || ctx.dtype(a) != DType::F32 {
-        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("MatMul of rank {} by {:?}", ctx.shape(a).rank(), b.dims)));
+    let b_dims = ctx.const_ref(node, 1).map(|b| b.dims.clone()).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "MatMul with a non-constant right operand"))?;
+    if b_dims.len() != 2 || ctx.shape(a).rank() < 2 || ctx.dtype(a) != DType::F32 {
+        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("MatMul of rank {} by {b_dims:?}", ctx.shape(a).rank())));
     }
-    let w = transpose_data(&f32_data(&b), &[1, 0])?;
+    let w = ctx.const_weights(node, 1, &[1, 0])?.ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "MatMul with a non-constant right operand"))?;
     let (n, k) = (w.dims[0], w.dims[1]);
     let name = node.name();
     let wt = ctx.g.constant(&format!("{name}/weights"), DType::F32, [n as u32, k as u32], ConstData::from_bytes(w.bytes));

@@ -236,6 +236,18 @@ impl<'a> LowerCtx<'a> {
         }
     }
 
+    /// Constant input `i` as float32 weights transposed by `perm`, or `None`
+    /// when the input is not constant. Float32 data is transposed straight
+    /// from the constant: one copy, the result.
+    pub(crate) fn const_weights(&self, node: &Node<'_>, i: usize, perm: &[usize]) -> Result<Option<TensorData>, LowerError> {
+        let Some(w) = self.const_ref(node, i) else { return Ok(None) };
+        if w.dtype == DType::F32 {
+            return fold::transpose_data(w, perm).map(Some);
+        }
+        let v = w.to_f32().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, format!("weights of type {}", w.dtype)))?;
+        fold::transpose_data(&TensorData::from_f32(w.dims.clone(), &v), perm).map(Some)
+    }
+
     /// Constant input `i` as i64 values, or an error naming it.
     pub(crate) fn const_ints(&self, node: &Node<'_>, i: usize, what: &str) -> Result<Vec<i64>, LowerError> {
         self.const_input(node, i)
