@@ -85,6 +85,9 @@ pub enum ReadError {
     /// The file exceeds a configured limit.
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// The zip archive of associated files after the model is broken.
+    #[error("associated files archive: {0}")]
+    Archive(crate::zip::ZipError),
 }
 
 /// Why a model is not valid.
@@ -168,6 +171,9 @@ pub enum ValidationError {
     /// The model has no subgraph.
     #[error("model has no subgraph")]
     NoSubgraph,
+    /// The TFLite Support metadata is malformed or does not fit the model.
+    #[error(transparent)]
+    Metadata(#[from] crate::metadata::MetadataError),
 }
 
 /// Why a model could not be written.

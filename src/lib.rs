@@ -34,6 +34,8 @@ extern crate alloc;
 pub mod build;
 pub mod error;
 pub mod eval;
+pub mod metadata;
+pub mod flexbuffers;
 mod infer;
 pub mod model;
 pub mod onnx;
@@ -44,6 +46,7 @@ mod schema;
 pub mod validate;
 pub mod version;
 pub mod write;
+pub mod zip;
 
 pub use build::{ModelBuilder, SubgraphBuilder};
 pub use error::{Error, Location, ReadError, Result, ValidationError, WriteError};

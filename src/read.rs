@@ -455,7 +455,8 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
         metadata.push(Metadata { name, data: data_of(b) });
     }
 
-    Ok(Model { description: m.description().unwrap_or("").to_string(), subgraphs, signatures, metadata })
+    let associated_files = read_archive(bytes, &metadata)?;
+    Ok(Model { description: m.description().unwrap_or("").to_string(), subgraphs, signatures, metadata, associated_files })
 }
 
 /// Where one buffer's bytes lie in a file.
@@ -546,4 +547,23 @@ pub fn inspect(bytes: &[u8]) -> Result<FileLayout, Error> {
         .collect();
     let metadata = m.metadata().iter().flatten().map(|md| (md.name().unwrap_or("").to_string(), md.buffer())).collect();
     Ok(FileLayout { buffers, op_codes, metadata })
+}
+
+/// The files of the zip archive appended to the model, if there is one.
+///
+/// With TFLite Support metadata, a broken archive is an error. Without it,
+/// trailing bytes that do not form an archive are ignored (they cannot be
+/// told apart from chance `PK` bytes in constant data).
+fn read_archive(bytes: &[u8], metadata: &[Metadata]) -> Result<Vec<PackedFile>, ReadError> {
+    let has_metadata = metadata.iter().any(|m| m.name == crate::metadata::TFLITE_METADATA);
+    match crate::zip::find_archive(bytes) {
+        Ok(Some(archive)) => Ok(archive
+            .entries()
+            .iter()
+            .map(|e| PackedFile { name: e.name.clone(), data: ConstData::from_bytes(e.data.to_vec()) })
+            .collect()),
+        Ok(None) => Ok(Vec::new()),
+        Err(e) if has_metadata => Err(ReadError::Archive(e)),
+        Err(_) => Ok(Vec::new()),
+    }
 }

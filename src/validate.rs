@@ -42,6 +42,16 @@ pub fn validate(model: &Model) -> Result<(), ValidationError> {
             }
         }
     }
+    let mut names = std::collections::HashSet::new();
+    for f in &model.associated_files {
+        if f.name.is_empty() || !names.insert(f.name.as_str()) {
+            return Err(ValidationError::Metadata(crate::metadata::MetadataError::Mismatch(format!(
+                "associated file names must be non-empty and unique; {:?} is not",
+                f.name
+            ))));
+        }
+    }
+    crate::metadata::validate(model)?;
     Ok(())
 }
 

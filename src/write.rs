@@ -626,6 +626,21 @@ pub fn write_with(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, Writ
 /// own lookups; out-of-range tensor ids are written as they are.
 #[doc(hidden)]
 pub fn write_unvalidated(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
+    let mut out = write_model_bytes(model, options)?;
+    if !model.associated_files.is_empty() {
+        // The archive's offsets are absolute, so the whole file is a zip.
+        let entries: Vec<crate::zip::Entry> = model
+            .associated_files
+            .iter()
+            .map(|f| crate::zip::Entry { name: f.name.clone(), data: f.data.as_bytes().to_vec() })
+            .collect();
+        crate::zip::append_stored(&mut out, &entries).map_err(|e| WriteError::TooLarge(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+/// The flatbuffer and its constants, without the associated-files archive.
+fn write_model_bytes(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
     for sg in &model.subgraphs {
         i32_len(sg.tensors.len(), "tensors in one subgraph")?;
     }

@@ -105,4 +105,17 @@ pub struct Model {
     pub signatures: Vec<SignatureDef>,
     /// Metadata entries other than the ones the writer manages.
     pub metadata: Vec<Metadata>,
+    /// Files packed in the zip archive appended to the model (the
+    /// associated files of TFLite Support metadata, such as `labels.txt`);
+    /// see [`crate::metadata`].
+    pub associated_files: Vec<PackedFile>,
+}
+
+/// A file packed in the uncompressed zip archive after the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedFile {
+    /// Entry name in the archive.
+    pub name: String,
+    /// Contents.
+    pub data: ConstData,
 }

@@ -10,7 +10,10 @@
 //!   NumPy reference evaluation of the same file;
 //! - **reader**: files made by TensorFlow's TFLiteConverter
 //!   (tests/fixtures/tf) are read and written back by us, and the rewritten
-//!   file gives bit-identical outputs.
+//!   file gives bit-identical outputs;
+//! - **metadata**: TFLite Support metadata and associated files, judged by
+//!   the official `tflite-support` toolkit and its Task Library (see
+//!   metadata_tier.rs).
 //!
 //! Prints one line per case and a closing `N passed, N failed, N skipped`,
 //! writes `target/conformance/report.json`, and exits non-zero on any
@@ -18,6 +21,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod metadata_tier;
 mod onnx_tiers;
 mod venv;
 
@@ -90,6 +94,7 @@ fn main() {
         }));
     }
     reader_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
+    metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut outcomes);
     onnx_tiers::model_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
 
@@ -136,7 +141,7 @@ fn main() {
     }
 }
 
-fn command_outcome(name: &str, cmd: &mut Command) -> Outcome {
+pub(crate) fn command_outcome(name: &str, cmd: &mut Command) -> Outcome {
     match cmd.output() {
         Ok(o) => {
             let stdout = String::from_utf8_lossy(&o.stdout);

@@ -201,6 +201,18 @@ def extract_facts(py_files):
                     pad = [None] * (len(args) - len(defs))
                     for a, d in zip(args, pad + list(defs)):
                         init_defaults[a.arg] = None if d is None else _norm_default(_unparse(d))
+                    # Older flatc sets defaults in the body: `self.x = 0`.
+                    for st in f.body:
+                        if (isinstance(st, ast.Assign) and len(st.targets) == 1
+                                and isinstance(st.targets[0], ast.Attribute)
+                                and isinstance(st.targets[0].value, ast.Name)
+                                and st.targets[0].value.id == "self"):
+                            attr = st.targets[0].attr
+                            if attr not in init_defaults:
+                                val = st.value
+                                if isinstance(val, ast.Name) and val.id == attr:
+                                    continue  # newer flatc: `self.x = x`
+                                init_defaults[attr] = _norm_default(_unparse(val))
             for node in ast.walk(tcls):
                 # `XCreator(...)` (single file) or `pkg.X.XCreator(...)` (per-type files)
                 if not (isinstance(node, ast.Call) and len(node.args) == 2):
