@@ -18,7 +18,8 @@
 //! bytes. Null, bool, int, uint and float values are stored inline, in the
 //! width of the slot that holds them. Everything else is stored earlier in
 //! the buffer and the slot holds an unsigned offset that counts back from
-//! the slot's own position to the data:
+//! the slot's own position to the data; the width bits of the packed type
+//! then give the width of that data's length and element slots:
 //!
 //! - strings and blobs: a length in the value's width, then the bytes
 //!   (strings also end in a NUL byte);
@@ -37,12 +38,13 @@
 //! share one child and a buffer of a few hundred bytes can describe a tree
 //! with billions of nodes (a vector of 8 offsets to the same vector of 8
 //! offsets, 20 levels deep, is `8^20` values), or a cycle of references.
-//! [`Limits`] bounds the nesting depth (and with it the recursion depth),
-//! the number of decoded values and the total bytes of decoded strings, keys
-//! and blobs, so decoding any input takes bounded time and memory. Every
-//! length read from the buffer is checked against the bytes that are
-//! actually there before anything is allocated, and no input makes the
-//! decoder panic.
+//! [`Limits`] bounds the nesting depth, the number of decoded values and the
+//! total bytes of decoded strings, keys and blobs, so decoding any input
+//! takes bounded time and memory. Every length read from the buffer is
+//! checked against the bytes that are actually there, and counted against
+//! the value limit, before anything is allocated. The decoder keeps its own
+//! stack of open containers instead of recursing, and no input makes it
+//! panic.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -222,11 +224,12 @@ impl Value {
 #[non_exhaustive]
 pub struct Limits {
     /// Deepest nesting of vectors and maps: a vector at the root is at depth
-    /// 1, a vector inside it at depth 2. The decoder recurses once per level,
-    /// so keep this modest.
+    /// 1, a vector inside it at depth 2; 0 allows no vector or map at all.
     pub max_depth: usize,
-    /// Most values decoded in total, counting every scalar, string, vector,
-    /// map and map entry (map keys are not counted separately).
+    /// Most values decoded in total, counting the root and every element of
+    /// every vector and map (map keys are not counted separately). A
+    /// container's elements are counted when it is opened, before room for
+    /// them is allocated.
     pub max_values: usize,
     /// Most bytes of strings, keys (including map keys) and blobs decoded in
     /// total.
@@ -426,7 +429,7 @@ pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Value, FlexError> {
     }
     let at = rest.len().checked_sub(width).ok_or(too_short(width + 2))?;
     let root = Slot::packed(at, width, packed, rest.len());
-    Reader::new(bytes, limits).decode(root, 0)
+    Reader::new(bytes, limits).run(root)
 }
 
 /// Encodes `value` as a flexbuffer, deterministically.
@@ -499,7 +502,9 @@ pub fn flex_op_options(op_name: &str, node_def: &[u8]) -> Vec<u8> {
 pub fn parse_flex_op_options(bytes: &[u8]) -> Result<(String, Vec<u8>), FlexError> {
     let not_flex = |reason| FlexError::NotFlexOpOptions { reason };
     let root = parse(bytes)?;
-    let items = root.as_vector().ok_or(not_flex("the root is not a vector"))?;
+    let items = root
+        .as_vector()
+        .ok_or(not_flex("the root is not a vector"))?;
     let [name, node_def, ..] = items else {
         return Err(not_flex("the vector has fewer than 2 elements"));
     };
@@ -553,6 +558,38 @@ struct Reader<'a> {
     bytes: usize,
 }
 
+/// A vector or map whose elements are being decoded.
+struct Frame {
+    kind: Kind,
+    /// Where the element slots start.
+    at: usize,
+    /// Width of each element slot.
+    width: usize,
+    /// Number of elements.
+    len: usize,
+    /// The elements decoded so far.
+    items: Vec<Value>,
+}
+
+/// How the elements of a [`Frame`] are typed.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// Untyped vector: one packed type byte per element after the slots.
+    Untyped,
+    /// Typed or fixed typed vector: every element has this type code.
+    Typed(u8),
+    /// Map: values as in an untyped vector, keys in a typed key vector.
+    Map { keys_at: usize, keys_width: usize },
+}
+
+/// What one slot turned out to hold.
+enum Step {
+    /// A complete value.
+    Value(Value),
+    /// A container whose elements are still to be decoded.
+    Open(Frame),
+}
+
 impl<'a> Reader<'a> {
     fn new(buf: &'a [u8], limits: &'a Limits) -> Self {
         Reader {
@@ -563,8 +600,116 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn decode(&mut self, s: Slot, depth: usize) -> Result<Value, FlexError> {
-        self.charge_value(s.at)?;
+    /// Decodes the tree under `root` with an explicit stack of open
+    /// containers (no recursion, whatever the depth limit).
+    fn run(&mut self, root: Slot) -> Result<Value, FlexError> {
+        self.charge_values(1, root.at)?;
+        let mut frame = match self.decode(root)? {
+            Step::Value(value) => return Ok(value),
+            Step::Open(frame) => frame,
+        };
+        self.enter(1, frame.at)?;
+        let mut parents: Vec<Frame> = Vec::new();
+        loop {
+            if frame.items.len() < frame.len {
+                match self.child(&frame)? {
+                    Step::Value(value) => frame.items.push(value),
+                    Step::Open(child) => {
+                        self.enter(parents.len() + 2, child.at)?;
+                        parents.push(std::mem::replace(&mut frame, child));
+                    }
+                }
+            } else {
+                let value = self.close(frame)?;
+                match parents.pop() {
+                    Some(parent) => {
+                        frame = parent;
+                        frame.items.push(value);
+                    }
+                    None => return Ok(value),
+                }
+            }
+        }
+    }
+
+    /// Looks at the next element of `frame`.
+    fn child(&mut self, frame: &Frame) -> Result<Step, FlexError> {
+        let i = frame.items.len();
+        // In bounds: `open` checked the slots (and type bytes) fit.
+        let at = frame.at + i * frame.width;
+        match frame.kind {
+            Kind::Typed(code::STRING) => {
+                let value = self.legacy_string(at, frame.width)?;
+                Ok(Step::Value(value))
+            }
+            Kind::Typed(ty) => self.decode(Slot {
+                at,
+                parent_width: frame.width,
+                ty,
+                width: 1,
+                type_at: frame.at,
+            }),
+            Kind::Untyped | Kind::Map { .. } => {
+                let type_at = frame.at + frame.len * frame.width + i;
+                let packed = self.byte(type_at)?;
+                self.decode(Slot::packed(at, frame.width, packed, type_at))
+            }
+        }
+    }
+
+    /// The value of a container whose elements are all decoded.
+    fn close(&mut self, frame: Frame) -> Result<Value, FlexError> {
+        let Kind::Map {
+            keys_at,
+            keys_width,
+        } = frame.kind
+        else {
+            return Ok(Value::Vector(frame.items));
+        };
+        let mut entries = Vec::with_capacity(frame.items.len());
+        for (i, value) in frame.items.into_iter().enumerate() {
+            // In bounds: `open_map` checked the key slots fit.
+            let key_at = self.deref(keys_at + i * keys_width, keys_width)?;
+            entries.push((self.key(key_at)?, value));
+        }
+        Ok(Value::Map(entries))
+    }
+
+    /// Decodes a leaf value, or opens a container.
+    fn decode(&mut self, s: Slot) -> Result<Step, FlexError> {
+        let w = s.width;
+        match s.ty {
+            code::VECTOR => {
+                let at = self.target(s)?;
+                let len = self.len_prefix(at, w)?;
+                self.open(Kind::Untyped, at, w, len)
+            }
+            code::MAP => {
+                let at = self.target(s)?;
+                self.open_map(at, w)
+            }
+            code::VECTOR_INT..=code::VECTOR_STRING_DEPRECATED | code::VECTOR_BOOL => {
+                let at = self.target(s)?;
+                let len = self.len_prefix(at, w)?;
+                let elem = match s.ty {
+                    code::VECTOR_BOOL => code::BOOL,
+                    ty => ty - code::VECTOR_INT + code::INT,
+                };
+                self.open(Kind::Typed(elem), at, w, len)
+            }
+            code::VECTOR_INT2..=code::VECTOR_FLOAT4 => {
+                let at = self.target(s)?;
+                // Three element types for each length 2, 3, 4.
+                let k = s.ty - code::VECTOR_INT2;
+                let elem = k % 3 + code::INT;
+                self.open(Kind::Typed(elem), at, w, u64::from(k / 3 + 2))
+            }
+            _ => self.leaf(s).map(Step::Value),
+        }
+    }
+
+    /// Decodes a scalar, key, string or blob.
+    fn leaf(&mut self, s: Slot) -> Result<Value, FlexError> {
         let w = s.width;
         match s.ty {
             code::NULL => Ok(Value::Null),
@@ -587,29 +732,6 @@ impl<'a> Reader<'a> {
                 let at = self.target(s)?;
                 self.blob(at, w)
             }
-            code::VECTOR => {
-                let at = self.target(s)?;
-                self.vector(at, w, depth)
-            }
-            code::MAP => {
-                let at = self.target(s)?;
-                self.map(at, w, depth)
-            }
-            code::VECTOR_INT..=code::VECTOR_STRING_DEPRECATED => {
-                let at = self.target(s)?;
-                let elem = s.ty - code::VECTOR_INT + code::INT;
-                self.typed_vector(at, w, elem, None, depth)
-            }
-            code::VECTOR_BOOL => {
-                let at = self.target(s)?;
-                self.typed_vector(at, w, code::BOOL, None, depth)
-            }
-            code::VECTOR_INT2..=code::VECTOR_FLOAT4 => {
-                let at = self.target(s)?;
-                let k = s.ty - code::VECTOR_INT2;
-                let len = u64::from(k / 3 + 2);
-                self.typed_vector(at, w, k % 3 + code::INT, Some(len), depth)
-            }
             ty => Err(FlexError::BadType {
                 type_code: ty,
                 offset: s.type_at,
@@ -617,76 +739,28 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An untyped vector: length, element slots, type bytes.
-    fn vector(&mut self, at: usize, width: usize, depth: usize) -> Result<Value, FlexError> {
-        let depth = self.enter(depth, at)?;
-        let len = self.len_prefix(at, width)?;
-        Ok(Value::Vector(self.elements(at, width, len, depth)?))
-    }
-
-    /// The `len` slots of an untyped vector (or map values) at `at`.
-    fn elements(
-        &mut self,
-        at: usize,
-        width: usize,
-        len: u64,
-        depth: usize,
-    ) -> Result<Vec<Value>, FlexError> {
-        // Each element takes `width` bytes plus one type byte.
-        self.span(at, len, width + 1)?;
-        let n = self.reserve(len, at)?;
-        let types = at + n * width;
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            let type_at = types + i;
-            let packed = self.byte(type_at)?;
-            let slot = Slot::packed(at + i * width, width, packed, type_at);
-            out.push(self.decode(slot, depth)?);
-        }
-        Ok(out)
-    }
-
-    /// A typed vector (`fixed` is `None`) or fixed typed vector of `elem`s.
-    fn typed_vector(
-        &mut self,
-        at: usize,
-        width: usize,
-        elem: u8,
-        fixed: Option<u64>,
-        depth: usize,
-    ) -> Result<Value, FlexError> {
-        let depth = self.enter(depth, at)?;
-        let len = match fixed {
-            Some(len) => len,
-            None => self.len_prefix(at, width)?,
+    /// Opens a container of `len` elements whose slots start at `at`:
+    /// checks that the slots (and type bytes) lie in the buffer and charges
+    /// the elements to the value limit before allocating room for them.
+    fn open(&mut self, kind: Kind, at: usize, width: usize, len: u64) -> Result<Step, FlexError> {
+        let size = match kind {
+            Kind::Typed(_) => width,
+            Kind::Untyped | Kind::Map { .. } => width + 1,
         };
-        self.span(at, len, width)?;
-        let n = self.reserve(len, at)?;
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            let el = at + i * width;
-            let value = if elem == code::STRING {
-                self.charge_value(el)?;
-                self.legacy_string(el, width)?
-            } else {
-                let slot = Slot {
-                    at: el,
-                    parent_width: width,
-                    ty: elem,
-                    width: 1,
-                    type_at: at,
-                };
-                self.decode(slot, depth)?
-            };
-            out.push(value);
-        }
-        Ok(Value::Vector(out))
+        let len = self.fit(at, len, size)?;
+        self.charge_values(len, at)?;
+        Ok(Step::Open(Frame {
+            kind,
+            at,
+            width,
+            len,
+            items: Vec::with_capacity(len),
+        }))
     }
 
-    /// A map: keys-vector offset, keys byte width and length before `at`,
-    /// then the values as an untyped vector.
-    fn map(&mut self, at: usize, width: usize, depth: usize) -> Result<Value, FlexError> {
-        let depth = self.enter(depth, at)?;
+    /// Opens a map: before `at` come the key vector's offset, its byte
+    /// width and the length, then the values as in an untyped vector.
+    fn open_map(&mut self, at: usize, width: usize) -> Result<Step, FlexError> {
         let len = self.len_prefix(at, width)?;
         let header = |n: usize| {
             at.checked_sub(n * width)
@@ -712,20 +786,18 @@ impl<'a> Reader<'a> {
                 values: len,
             });
         }
-        self.span(keys_at, len, keys_width)?;
-        let values = self.elements(at, width, len, depth)?;
-        let mut out = Vec::with_capacity(values.len());
-        for (i, value) in values.into_iter().enumerate() {
-            let key_at = self.deref(keys_at + i * keys_width, keys_width)?;
-            out.push((self.key(key_at)?, value));
-        }
-        Ok(Value::Map(out))
+        self.fit(keys_at, len, keys_width)?;
+        let kind = Kind::Map {
+            keys_at,
+            keys_width,
+        };
+        self.open(kind, at, width, len)
     }
 
     /// A length-prefixed, NUL-terminated string; not UTF-8 gives a blob.
     fn string(&mut self, at: usize, width: usize) -> Result<Value, FlexError> {
         let len = self.len_prefix(at, width)?;
-        let end = self.span(at, len, 1)?;
+        let end = at + self.fit(at, len, 1)?;
         if self.buf.get(end) != Some(&0) {
             return Err(FlexError::NotNulTerminated { offset: at });
         }
@@ -736,7 +808,7 @@ impl<'a> Reader<'a> {
     /// A length-prefixed blob.
     fn blob(&mut self, at: usize, width: usize) -> Result<Value, FlexError> {
         let len = self.len_prefix(at, width)?;
-        let end = self.span(at, len, 1)?;
+        let end = at + self.fit(at, len, 1)?;
         Ok(Value::Blob(self.take(at, end)?.to_vec()))
     }
 
@@ -793,7 +865,10 @@ impl<'a> Reader<'a> {
         let bytes = at
             .checked_add(width)
             .and_then(|end| self.buf.get(at..end))
-            .ok_or(FlexError::OutOfBounds { offset: at, len: width })?;
+            .ok_or(FlexError::OutOfBounds {
+                offset: at,
+                len: width,
+            })?;
         Ok(bytes
             .iter()
             .rev()
@@ -844,14 +919,16 @@ impl<'a> Reader<'a> {
         self.uint(prefix, width)
     }
 
-    /// Checks that `count` items of `size` bytes fit from `at` to the end of
-    /// the buffer; returns where they end.
-    fn span(&self, at: usize, count: u64, size: usize) -> Result<usize, FlexError> {
+    /// Checks that `count` items of `size` bytes fit between `at` and the
+    /// end of the buffer; returns `count` as a `usize`.
+    fn fit(&self, at: usize, count: u64, size: usize) -> Result<usize, FlexError> {
         usize::try_from(count)
             .ok()
-            .and_then(|n| n.checked_mul(size))
-            .and_then(|bytes| at.checked_add(bytes))
-            .filter(|&end| end <= self.buf.len())
+            .filter(|&n| {
+                n.checked_mul(size)
+                    .and_then(|bytes| at.checked_add(bytes))
+                    .is_some_and(|end| end <= self.buf.len())
+            })
             .ok_or(FlexError::LengthOutOfRange {
                 offset: at,
                 len: count,
@@ -860,29 +937,21 @@ impl<'a> Reader<'a> {
 
     // --- Limits ----------------------------------------------------------
 
-    /// Enters a container at nesting level `depth + 1`.
-    fn enter(&self, depth: usize, at: usize) -> Result<usize, FlexError> {
-        let depth = depth.saturating_add(1);
+    /// Checks that a container may open at nesting level `depth`.
+    fn enter(&self, depth: usize, at: usize) -> Result<(), FlexError> {
         if depth > self.limits.max_depth {
             return Err(self.limit(LimitKind::Depth, at));
         }
-        Ok(depth)
-    }
-
-    fn charge_value(&mut self, at: usize) -> Result<(), FlexError> {
-        if self.values >= self.limits.max_values {
-            return Err(self.limit(LimitKind::Values, at));
-        }
-        self.values += 1;
         Ok(())
     }
 
-    /// Checks that `len` more values fit in the value limit before space
-    /// for them is allocated; returns `len` as a `usize`.
-    fn reserve(&self, len: u64, at: usize) -> Result<usize, FlexError> {
-        let left = self.limits.max_values.saturating_sub(self.values);
-        match usize::try_from(len) {
-            Ok(n) if n <= left => Ok(n),
+    /// Counts `n` more decoded values.
+    fn charge_values(&mut self, n: usize, at: usize) -> Result<(), FlexError> {
+        match self.values.checked_add(n) {
+            Some(total) if total <= self.limits.max_values => {
+                self.values = total;
+                Ok(())
+            }
             _ => Err(self.limit(LimitKind::Values, at)),
         }
     }
@@ -1021,7 +1090,11 @@ impl Writer {
         if ty == code::STRING {
             self.buf.push(0);
         }
-        Item { ty, bits, data: Data::At(at) }
+        Item {
+            ty,
+            bits,
+            data: Data::At(at),
+        }
     }
 
     /// A key, cut at its first NUL and written once per distinct key.
@@ -1084,7 +1157,11 @@ impl Writer {
                 self.buf.push(item.packed_type(bits));
             }
         }
-        Item { ty, bits, data: Data::At(at) }
+        Item {
+            ty,
+            bits,
+            data: Data::At(at),
+        }
     }
 
     /// Pads with zeros to a multiple of `1 << bits`; returns that width.
@@ -1190,7 +1267,10 @@ mod tests {
     /// offset 14-10=4, MAP<<2 = 0x24, width 1.
     #[test]
     fn fixed_map() {
-        let v = Value::Map(vec![("a".into(), Value::Int(1)), ("b".into(), Value::Int(2))]);
+        let v = Value::Map(vec![
+            ("a".into(), Value::Int(1)),
+            ("b".into(), Value::Int(2)),
+        ]);
         let expected = [
             b'a', 0x00, b'b', 0x00, 0x02, 0x05, 0x04, 0x02, 0x01, 0x02, 0x01, 0x02, 0x04, 0x04,
             0x04, 0x24, 0x01,
@@ -1285,16 +1365,24 @@ mod tests {
     fn map_keys_are_sorted_and_shared() {
         let v = Value::Map(vec![
             ("zeta".into(), Value::Int(1)),
-            ("alpha".into(), Value::Map(vec![("zeta".into(), Value::Null)])),
+            (
+                "alpha".into(),
+                Value::Map(vec![("zeta".into(), Value::Null)]),
+            ),
         ]);
         let bytes = to_bytes(&v);
         // "zeta" is written once, though two maps use it.
         assert_eq!(bytes.windows(5).filter(|w| w == b"zeta\0").count(), 1);
         let back = parse(&bytes).unwrap();
-        let Value::Map(entries) = &back else { panic!("not a map: {back:?}") };
+        let Value::Map(entries) = &back else {
+            panic!("not a map: {back:?}")
+        };
         assert_eq!(entries[0].0, "alpha");
         assert_eq!(entries[1].0, "zeta");
-        assert_eq!(back.get("alpha").and_then(|m| m.get("zeta")), Some(&Value::Null));
+        assert_eq!(
+            back.get("alpha").and_then(|m| m.get("zeta")),
+            Some(&Value::Null)
+        );
     }
 
     #[test]
@@ -1369,7 +1457,10 @@ mod tests {
         let b = rooted(data.clone(), 6, 14 << 2);
         assert_eq!(
             parse(&b),
-            Ok(Value::Vector(vec![Value::Key("x".into()), Value::Key("yz".into())]))
+            Ok(Value::Vector(vec![
+                Value::Key("x".into()),
+                Value::Key("yz".into())
+            ]))
         );
         // The same bytes as VECTOR_STRING_DEPRECATED (15): read to the NUL.
         let b = rooted(data, 6, 15 << 2);
@@ -1378,7 +1469,10 @@ mod tests {
         let b = rooted(vec![1, 0], 1, 13 << 2);
         assert_eq!(
             parse(&b),
-            Err(FlexError::BadFloatWidth { width: 1, offset: 1 })
+            Err(FlexError::BadFloatWidth {
+                width: 1,
+                offset: 1
+            })
         );
     }
 
@@ -1414,7 +1508,10 @@ mod tests {
         assert_eq!(parse(&[]), Err(FlexError::TooShort { len: 0, needed: 3 }));
         assert_eq!(
             parse(&[1, 4, 3]),
-            Err(FlexError::BadRootWidth { width: 3, offset: 2 })
+            Err(FlexError::BadRootWidth {
+                width: 3,
+                offset: 2
+            })
         );
         assert_eq!(
             parse(&[1, 4, 4]),
@@ -1422,7 +1519,10 @@ mod tests {
         );
         assert_eq!(
             parse(&[0, 27 << 2, 1]),
-            Err(FlexError::BadType { type_code: 27, offset: 1 })
+            Err(FlexError::BadType {
+                type_code: 27,
+                offset: 1
+            })
         );
         assert_eq!(
             parse(&[5, 10 << 2, 1]),
@@ -1443,7 +1543,10 @@ mod tests {
         let b = rooted(vec![200, 1], 1, 10 << 2);
         assert_eq!(
             parse(&b),
-            Err(FlexError::LengthOutOfRange { offset: 1, len: 200 })
+            Err(FlexError::LengthOutOfRange {
+                offset: 1,
+                len: 200
+            })
         );
         // Vector whose length prefix would be before the buffer.
         assert_eq!(
@@ -1461,48 +1564,75 @@ mod tests {
         bad_width[5] = 3;
         assert_eq!(
             parse(&bad_width),
-            Err(FlexError::BadKeysWidth { width: 3, offset: 5 })
+            Err(FlexError::BadKeysWidth {
+                width: 3,
+                offset: 5
+            })
         );
         let mut mismatch = good.clone();
         mismatch[2] = 0;
         assert_eq!(
             parse(&mismatch),
-            Err(FlexError::MapKeysMismatch { offset: 7, keys: 0, values: 1 })
+            Err(FlexError::MapKeysMismatch {
+                offset: 7,
+                keys: 0,
+                values: 1
+            })
         );
-        assert_eq!(parse(&good), Ok(Value::Map(vec![("a".into(), Value::Int(1))])));
+        assert_eq!(
+            parse(&good),
+            Ok(Value::Map(vec![("a".into(), Value::Int(1))]))
+        );
     }
 
     #[test]
     fn limits_are_enforced() {
         let nested = Value::Vector(vec![Value::Vector(vec![Value::Vector(vec![])])]);
         let bytes = to_bytes(&nested);
-        let mut limits = Limits::default();
-        limits.max_depth = 3;
+        let mut limits = Limits {
+            max_depth: 3,
+            ..Limits::default()
+        };
         assert_eq!(parse_with(&bytes, &limits), Ok(nested));
         limits.max_depth = 2;
         assert!(matches!(
             parse_with(&bytes, &limits),
-            Err(FlexError::LimitExceeded { limit: LimitKind::Depth, max: 2, .. })
+            Err(FlexError::LimitExceeded {
+                limit: LimitKind::Depth,
+                max: 2,
+                ..
+            })
         ));
 
         let three = to_bytes(&Value::Vector(vec![Value::Null, Value::Null]));
-        let mut limits = Limits::default();
-        limits.max_values = 3;
+        let mut limits = Limits {
+            max_values: 3,
+            ..Limits::default()
+        };
         assert!(parse_with(&three, &limits).is_ok());
         limits.max_values = 2;
         assert!(matches!(
             parse_with(&three, &limits),
-            Err(FlexError::LimitExceeded { limit: LimitKind::Values, .. })
+            Err(FlexError::LimitExceeded {
+                limit: LimitKind::Values,
+                ..
+            })
         ));
 
         let text = to_bytes(&Value::Vector(vec![s("abc"), Value::Key("de".into())]));
-        let mut limits = Limits::default();
-        limits.max_bytes = 5;
+        let mut limits = Limits {
+            max_bytes: 5,
+            ..Limits::default()
+        };
         assert!(parse_with(&text, &limits).is_ok());
         limits.max_bytes = 4;
         assert!(matches!(
             parse_with(&text, &limits),
-            Err(FlexError::LimitExceeded { limit: LimitKind::Bytes, max: 4, .. })
+            Err(FlexError::LimitExceeded {
+                limit: LimitKind::Bytes,
+                max: 4,
+                ..
+            })
         ));
     }
 
@@ -1514,7 +1644,10 @@ mod tests {
         let b = vec![0x01, 0x00, 0x28, 0x02, 0x28, 0x01];
         assert!(matches!(
             parse(&b),
-            Err(FlexError::LimitExceeded { limit: LimitKind::Depth, .. })
+            Err(FlexError::LimitExceeded {
+                limit: LimitKind::Depth,
+                ..
+            })
         ));
     }
 
@@ -1530,6 +1663,9 @@ mod tests {
         let v = Value::Vector(vec![s("Op"), Value::Int(1)]);
         assert!(reason(&to_bytes(&v)).contains("NodeDef"));
         let v = Value::Vector(vec![s("Op"), Value::Blob(vec![1, 2]), Value::Null]);
-        assert_eq!(parse_flex_op_options(&to_bytes(&v)), Ok(("Op".into(), vec![1, 2])));
+        assert_eq!(
+            parse_flex_op_options(&to_bytes(&v)),
+            Ok(("Op".into(), vec![1, 2]))
+        );
     }
 }

@@ -414,8 +414,11 @@ pub fn find_archive(bytes: &[u8]) -> Result<Option<Archive<'_>>, ZipError> {
 ///
 /// The end of central directory record is searched for backwards over the
 /// last 22 + 65535 bytes. The last one whose comment reaches exactly the end
-/// of `bytes` is taken; if none does, the last one that is consistent with
-/// the buffer, and if none is, there is no archive (`Ok(None)`).
+/// of `bytes` is taken. If none does, the last one that is followed by its
+/// whole comment, is consistent with the buffer and lists at least one
+/// entry is taken (bytes were appended after the archive), and if none is,
+/// there is no archive (`Ok(None)`): a stray signature in the data is not an
+/// error.
 ///
 /// ```
 /// use tflite_forge::zip::{append_stored, find_archive_with, Entry, Limits, ZipError};
@@ -467,11 +470,18 @@ fn locate_end_record(bytes: &[u8]) -> Result<Option<EndRecord>, ZipError> {
             continue;
         }
         let comment_len = read_u16(bytes, offset + 20).map_or(0, usize::from);
-        if offset + END_LEN + comment_len == bytes.len() {
+        let record_end = offset + END_LEN + comment_len;
+        if record_end == bytes.len() {
             return parse_end_record(bytes, offset).map(Some);
         }
-        if fallback.is_none() {
-            fallback = parse_end_record(bytes, offset).ok();
+        // Bytes after the comment, as when something was appended to the
+        // archive: take the record only if it is consistent and leads to a
+        // central directory header, so that a stray signature followed by
+        // zeros is not taken for an empty archive.
+        if fallback.is_none() && record_end < bytes.len() {
+            fallback = parse_end_record(bytes, offset)
+                .ok()
+                .filter(|end| end.count > 0);
         }
     }
     Ok(fallback)
@@ -990,7 +1000,7 @@ impl<'e> Record<'e> {
 
     fn write_central(&self, out: &mut Vec<u8>) {
         put32(out, CENTRAL_SIG);
-        put16(out, VERSION_MADE_BY.max(self.version));
+        put16(out, VERSION_MADE_BY);
         put16(out, self.version);
         self.put_common(out);
         put16(out, 0); // comment length
@@ -1117,6 +1127,22 @@ mod tests {
         let mut bytes = vec![0xFFu8; 100];
         bytes[50..54].copy_from_slice(b"PK\x05\x06");
         assert_eq!(find_archive(&bytes).unwrap(), None);
+        // Nor is one followed by zeros, which would read as an empty archive.
+        bytes[54..72].fill(0);
+        assert_eq!(find_archive(&bytes).unwrap(), None);
+        // But a signature whose comment ends exactly at the end is the end
+        // record, and errors are reported.
+        bytes.truncate(72);
+        bytes[58..60].copy_from_slice(&1u16.to_le_bytes());
+        bytes[60..62].copy_from_slice(&1u16.to_le_bytes());
+        assert_eq!(
+            find_archive(&bytes).unwrap_err(),
+            ZipError::TooManyEntries {
+                count: 1,
+                size: 0,
+                max: 0
+            }
+        );
     }
 
     #[test]

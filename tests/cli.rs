@@ -55,3 +55,58 @@ fn failures_exit_non_zero_and_leave_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TFL3"));
 }
+
+/// NCHW image -> Conv -> GlobalAveragePool -> Flatten: a classifier of 3
+/// classes with NHWC I/O after conversion.
+fn classifier_model() -> Vec<u8> {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("image", FLOAT, &[Some(1), Some(3), Some(8), Some(8)]);
+    let w = b.init_f32("w", &[3, 3, 1, 1], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    let c = b.node("Conv", &[&x, &w], vec![]);
+    let p = b.node("GlobalAveragePool", &[&c], vec![]);
+    b.node_named("Flatten", &[&p], &["scores"], vec![]);
+    b.output("scores", FLOAT, &[Some(1), Some(3)]);
+    b.build()
+}
+
+#[test]
+fn convert_with_labels_adds_classifier_metadata() {
+    let d = tmp("labels");
+    std::fs::write(d.join("m.onnx"), classifier_model()).unwrap();
+    std::fs::write(d.join("labels.txt"), "red\ngreen\nblue\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["convert"])
+        .arg(d.join("m.onnx"))
+        .arg("-o")
+        .arg(d.join("m.tflite"))
+        .arg("--labels")
+        .arg(d.join("labels.txt"))
+        .args(["--mean", "123.675,116.28,103.53", "--std", "58.395,57.12,57.375", "--name", "rgb"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = tflite_forge::read(&std::fs::read(d.join("m.tflite")).unwrap()).unwrap();
+    assert_eq!(model.associated_file("labels.txt"), Some(&b"red\ngreen\nblue\n"[..]));
+    let md = model.support_metadata().unwrap().unwrap();
+    assert_eq!(md.name.as_deref(), Some("rgb"));
+    let out = Command::new(BIN).arg("inspect").arg(d.join("m.tflite")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("normalize mean [123.675, 116.28, 103.53]") && text.contains("\"labels.txt\" (TensorAxisLabels)"), "{text}");
+    assert!(text.contains("packed file \"labels.txt\": 15 bytes"), "{text}");
+
+    // Labels that do not match the output fail, and leave no file.
+    std::fs::write(d.join("two.txt"), "a\nb\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["convert"])
+        .arg(d.join("m.onnx"))
+        .arg("-o")
+        .arg(d.join("bad.tflite"))
+        .arg("--labels")
+        .arg(d.join("two.txt"))
+        .args(["--mean", "127.5", "--std", "127.5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not end in the 2 labels"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!d.join("bad.tflite").exists());
+}

@@ -92,6 +92,7 @@ fn tflite_fixtures() -> Vec<(String, Vec<u8>)> {
         .collect();
     v.sort();
     v.push(("resnet_like".into(), tflite_forge::write(&common::resnet_like(1, tflite_forge::Dim::Dynamic)).unwrap()));
+    v.push(("with_metadata".into(), model_with_metadata()));
     v
 }
 
@@ -276,4 +277,79 @@ fn mutated_onnx_models_fail_cleanly() {
     }
     eprintln!("onnx: {} cases, {} accepted, peak {} KiB, slowest {:?}", stats.cases, stats.accepted, stats.worst_alloc >> 10, stats.worst_time);
     assert!(stats.cases >= 4000);
+}
+
+/// A small image classifier with TFLite Support metadata and a labels file.
+fn model_with_metadata() -> Vec<u8> {
+    use tflite_forge::metadata::ImageClassifierInfo;
+    use tflite_forge::{DType, ModelBuilder};
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("image", DType::F32, [1, 4, 4, 3]);
+    let m = g.mean(x, &[1, 2], false).unwrap();
+    let y = g.softmax(m, 1.0).unwrap();
+    g.output("scores", y);
+    b.finish_subgraph(g).unwrap();
+    let mut model = b.finish().unwrap();
+    let mut info = ImageClassifierInfo::new("hostile", ["a", "b", "c"]);
+    info.mean = vec![127.5];
+    info.std = vec![127.5];
+    info.apply(&mut model).unwrap();
+    tflite_forge::write(&model).unwrap()
+}
+
+/// Mutations aimed at what travels beside the graph: the metadata
+/// flatbuffer, the appended zip archive (the file's tail) and FlexBuffers
+/// custom options.
+#[test]
+fn mutated_metadata_archives_and_flexbuffers_fail_cleanly() {
+    use tflite_forge::{flexbuffers, metadata::ModelMetadata, zip};
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stats = Stats { cases: 0, accepted: 0, worst_alloc: 0, worst_time: Duration::ZERO };
+    let mut r = Rng::new(4242);
+    let file = model_with_metadata();
+    let model = tflite_forge::read(&file).unwrap();
+    let md = model.support_metadata().unwrap().unwrap().to_bytes();
+    let archive_start = zip::find_archive(&file).unwrap().unwrap().start();
+    let flex = [
+        flexbuffers::flex_op_options("Conv2D", b"\x0a\x06conv2d\x12\x06Conv2D"),
+        flexbuffers::to_bytes(&flexbuffers::Value::Map(vec![
+            ("axis".into(), flexbuffers::Value::Int(-1)),
+            ("scales".into(), flexbuffers::Value::Vector(vec![flexbuffers::Value::Float(0.5), flexbuffers::Value::Float(2.0)])),
+            ("name".into(), flexbuffers::Value::String("detector".into())),
+        ])),
+    ];
+    for k in 0..1500 {
+        // The whole file, with mutations confined to the archive.
+        let (head, tail) = file.split_at(archive_start);
+        let mut m = head.to_vec();
+        m.extend(mutate_bytes(&mut r, tail));
+        measure(&mut stats, &format!("archive mutation {k}"), || match tflite_forge::read(&m) {
+            Ok(model) => {
+                tflite_forge::write(&model).expect("an accepted model writes");
+                true
+            }
+            Err(e) => !e.to_string().is_empty() && false,
+        });
+        let m = mutate_bytes(&mut r, &md);
+        measure(&mut stats, &format!("metadata mutation {k}"), || match ModelMetadata::from_bytes(&m) {
+            Ok(md) => {
+                ModelMetadata::from_bytes(&md.to_bytes()).expect("our encoding decodes");
+                true
+            }
+            Err(e) => !e.to_string().is_empty() && false,
+        });
+        let m = mutate_bytes(&mut r, &flex[k % flex.len()]);
+        measure(&mut stats, &format!("flexbuffer mutation {k}"), || match flexbuffers::parse(&m) {
+            Ok(v) => {
+                flexbuffers::parse(&flexbuffers::to_bytes(&v)).expect("our encoding parses");
+                true
+            }
+            Err(e) => !e.to_string().is_empty() && false,
+        });
+    }
+    eprintln!("metadata/zip/flexbuffers: {} cases, {} accepted, peak {} KiB, slowest {:?}", stats.cases, stats.accepted, stats.worst_alloc >> 10, stats.worst_time);
+    assert!(stats.cases >= 4500);
+    // The mutations must reach both outcomes, or they test nothing.
+    assert!(stats.accepted > 0 && stats.accepted < stats.cases);
 }

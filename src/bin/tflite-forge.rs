@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! tflite-forge convert IN.onnx -o OUT.tflite [--keep-nchw] [--batch N]
+//!     [--labels labels.txt --mean M[,M,M] --std S[,S,S] [--name NAME]]
 //! tflite-forge inspect MODEL.tflite
 //! ```
 
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use tflite_forge::metadata::{ContentProperties, ImageClassifierInfo, ProcessUnit};
 use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout};
 
 #[derive(Parser)]
@@ -38,6 +40,20 @@ enum Command {
         /// Fix a named symbolic dimension: NAME=SIZE (repeatable).
         #[arg(long = "dim", value_parser = parse_dim)]
         dims: Vec<(String, u32)>,
+        /// Add image-classifier metadata (TFLite Support) with these labels,
+        /// one per line, packed into the model as labels.txt.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Input normalisation mean on 0..255 pixels, one value or one per
+        /// channel, comma-separated (with --labels).
+        #[arg(long, value_delimiter = ',', requires = "labels")]
+        mean: Vec<f32>,
+        /// Input normalisation std on 0..255 pixels (with --labels).
+        #[arg(long, value_delimiter = ',', requires = "labels")]
+        std: Vec<f32>,
+        /// Model name recorded in the metadata (with --labels).
+        #[arg(long, requires = "labels")]
+        name: Option<String>,
     },
     /// Print a .tflite file's inputs, outputs, signatures and op counts.
     Inspect {
@@ -54,7 +70,10 @@ fn parse_dim(s: &str) -> Result<(String, u32), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Convert { input, output, keep_nchw, batch, dims } => convert(input, output, keep_nchw, batch, dims),
+        Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name } => {
+            let classifier = labels.map(|labels| Classifier { labels, mean, std, name });
+            convert(input, output, keep_nchw, batch, dims, classifier)
+        }
         Command::Inspect { model } => inspect(model),
     };
     match result {
@@ -66,7 +85,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn convert(input: PathBuf, output: PathBuf, keep_nchw: bool, batch: Option<u32>, dims: Vec<(String, u32)>) -> Result<(), Box<dyn std::error::Error>> {
+/// Image-classifier metadata asked for on the command line.
+struct Classifier {
+    labels: PathBuf,
+    mean: Vec<f32>,
+    std: Vec<f32>,
+    name: Option<String>,
+}
+
+fn convert(
+    input: PathBuf,
+    output: PathBuf,
+    keep_nchw: bool,
+    batch: Option<u32>,
+    dims: Vec<(String, u32)>,
+    classifier: Option<Classifier>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     let mut opts = ConvertOptions::default();
     if keep_nchw {
@@ -74,7 +108,16 @@ fn convert(input: PathBuf, output: PathBuf, keep_nchw: bool, batch: Option<u32>,
     }
     opts.batch = batch;
     opts.fixed_dims = dims.into_iter().collect();
-    let conv = convert_file(&input, &opts)?;
+    let mut conv = convert_file(&input, &opts)?;
+    if let Some(c) = classifier {
+        let text = std::fs::read_to_string(&c.labels).map_err(|e| format!("{}: {e}", c.labels.display()))?;
+        let labels: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+        let name = c.name.unwrap_or_else(|| input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+        let mut info = ImageClassifierInfo::new(name, labels);
+        info.mean = c.mean;
+        info.std = c.std;
+        info.apply(&mut conv.model)?;
+    }
     let t1 = Instant::now();
     let bytes = tflite_forge::write(&conv.model)?;
     tflite_forge::write::atomic_write(&output, &bytes)?;
@@ -123,5 +166,43 @@ fn inspect(path: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
     for m in &model.metadata {
         println!("metadata {:?}: {} bytes", m.name, m.data.len());
     }
+    if let Some(md) = model.support_metadata()? {
+        print_support_metadata(&md);
+    }
+    for f in &model.associated_files {
+        println!("packed file {:?}: {} bytes", f.name, f.data.len());
+    }
     Ok(())
+}
+
+fn print_support_metadata(md: &tflite_forge::metadata::ModelMetadata) {
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    println!(
+        "TFLite Support metadata: name {:?}, version {:?}, min parser {}",
+        text(&md.name),
+        text(&md.version),
+        text(&md.min_parser_version)
+    );
+    for (i, sub) in md.subgraph_metadata.iter().enumerate() {
+        for (dir, tensors) in [("input", &sub.input_tensor_metadata), ("output", &sub.output_tensor_metadata)] {
+            for t in tensors {
+                let mut parts = Vec::new();
+                match t.content.as_ref().map(|c| &c.properties) {
+                    Some(ContentProperties::Image { color_space, .. }) => parts.push(format!("image {color_space:?}")),
+                    Some(ContentProperties::Feature) => parts.push("feature".into()),
+                    Some(other) => parts.push(format!("{other:?}")),
+                    None => {}
+                }
+                for u in &t.process_units {
+                    if let ProcessUnit::Normalization { mean, std } = u {
+                        parts.push(format!("normalize mean {mean:?} std {std:?}"));
+                    }
+                }
+                for f in &t.associated_files {
+                    parts.push(format!("{:?} ({:?})", f.name, f.file_type));
+                }
+                println!("  subgraph {i} {dir} {:?}: {}", text(&t.name), parts.join(", "));
+            }
+        }
+    }
 }

@@ -14,7 +14,8 @@ fn verifier_options() -> VerifierOptions {
 }
 
 pub(super) fn decode(bytes: &[u8]) -> Result<ModelMetadata, MetadataError> {
-    if !fb::model_metadata_buffer_has_identifier(bytes) {
+    // `buffer_has_identifier` asserts on buffers shorter than 8 bytes.
+    if bytes.len() < 8 || !fb::model_metadata_buffer_has_identifier(bytes) {
         return Err(MetadataError::Flatbuffer("missing the M001 file identifier".into()));
     }
     let m = fb::root_as_model_metadata_with_opts(&verifier_options(), bytes)

@@ -203,6 +203,19 @@ pub struct Content {
     pub range: Option<(i32, i32)>,
 }
 
+impl Content {
+    /// Content of the given kind, for all dimensions.
+    pub fn new(properties: ContentProperties) -> Content {
+        Content { properties, range: None }
+    }
+
+    /// Limits the properties to dimensions `min..=max`.
+    pub fn with_range(mut self, min: i32, max: i32) -> Content {
+        self.range = Some((min, max));
+        self
+    }
+}
+
 /// How scores are turned back before calibration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -273,6 +286,13 @@ pub struct Stats {
     pub min: Vec<f32>,
 }
 
+impl Stats {
+    /// Statistics from minima and maxima (one value, or one per channel).
+    pub fn new(min: Vec<f32>, max: Vec<f32>) -> Stats {
+        Stats { max, min }
+    }
+}
+
 /// Tensors that belong together (parser 1.2.0).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -281,6 +301,13 @@ pub struct TensorGroup {
     pub name: Option<String>,
     /// Member tensor names.
     pub tensor_names: Vec<String>,
+}
+
+impl TensorGroup {
+    /// A named group of tensors.
+    pub fn new<S: Into<String>>(name: impl Into<String>, tensor_names: impl IntoIterator<Item = S>) -> TensorGroup {
+        TensorGroup { name: Some(name.into()), tensor_names: tensor_names.into_iter().map(Into::into).collect() }
+    }
 }
 
 /// Metadata of one input or output tensor.
@@ -318,6 +345,13 @@ pub struct CustomMetadata {
     pub name: Option<String>,
     /// Bytes.
     pub data: Vec<u8>,
+}
+
+impl CustomMetadata {
+    /// Named custom bytes.
+    pub fn new(name: impl Into<String>, data: Vec<u8>) -> CustomMetadata {
+        CustomMetadata { name: Some(name.into()), data }
+    }
 }
 
 /// Metadata of one subgraph.

@@ -13,7 +13,9 @@
 //!   file gives bit-identical outputs;
 //! - **metadata**: TFLite Support metadata and associated files, judged by
 //!   the official `tflite-support` toolkit and its Task Library (see
-//!   metadata_tier.rs).
+//!   metadata_tier.rs);
+//! - **flexbuffers**: our FlexBuffers encoder and decoder against the
+//!   reference implementation in the `flatbuffers` wheel.
 //!
 //! Prints one line per case and a closing `N passed, N failed, N skipped`,
 //! writes `target/conformance/report.json`, and exits non-zero on any
@@ -21,6 +23,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod flex_tier;
 mod metadata_tier;
 mod onnx_tiers;
 mod venv;
@@ -95,6 +98,7 @@ fn main() {
     }
     reader_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut outcomes);
+    flex_tier::flex_tier(&root, &python, &out, &selected, &mut outcomes);
     onnx_tiers::model_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
 
