@@ -1116,8 +1116,13 @@ impl Writer {
     /// Keys and values in entry order, then the sorted key vector and the
     /// value vector that refers to it.
     fn map(&mut self, entries: &[(String, Value)]) -> Item {
+        // Entries are visited in key order (stable for duplicates), so keys
+        // and values land in the buffer in the order a decoder returns them:
+        // maps that differ only in entry order encode identically.
+        let mut sorted: Vec<&(String, Value)> = entries.iter().collect();
+        sorted.sort_by(|a, b| key_bytes(a.0.as_bytes()).cmp(key_bytes(b.0.as_bytes())));
         let mut pairs: Vec<(&[u8], Item, Item)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
+        for (k, v) in sorted {
             let key = self.key(k.as_bytes());
             let value = self.value(v);
             pairs.push((key_bytes(k.as_bytes()), key, value));

@@ -304,3 +304,25 @@ fn cycles_stop_at_the_depth_limit_without_recursion() {
     let one = flexbuffers::to_bytes(&Value::Int(1));
     assert_eq!(flexbuffers::parse_with(&one, &limits), Ok(Value::Int(1)));
 }
+
+/// Found by fuzzing (fuzz/artifacts/metadata/crash-9a224ddf…): a map whose
+/// entries are not in key order (as a file may hold them) encoded its keys
+/// in file order, so re-encoding the decoded (sorted) map gave other bytes.
+#[test]
+fn map_encoding_does_not_depend_on_entry_order() {
+    use tflite_forge::flexbuffers::{parse, to_bytes, Value};
+    let unsorted = Value::Map(vec![
+        ("a".into(), Value::Int(1)),
+        ("b".into(), Value::Vector(vec![Value::Null, Value::Null])),
+        ("".into(), Value::String(String::new())),
+        ("".into(), Value::Bool(true)),
+        ("e".into(), Value::Map(vec![("x".into(), Value::Int(-7))])),
+    ]);
+    let bytes = to_bytes(&unsorted);
+    let back = parse(&bytes).unwrap();
+    assert_eq!(to_bytes(&back), bytes);
+    let raw = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/regressions/flexbuffer_unsorted_map.bin")).unwrap();
+    let v = parse(&raw).unwrap();
+    let once = to_bytes(&v);
+    assert_eq!(to_bytes(&parse(&once).unwrap()), once);
+}
