@@ -2,8 +2,13 @@
 //! signature, printing sizes, op counts and timings.
 //!
 //! ```text
-//! cargo run --release --example resnet18_to_tflite -- [resnet18.onnx] [-o OUT.tflite]
+//! cargo run --release --example resnet18_to_tflite -- [resnet18.onnx] [-o OUT.tflite] [--labels imagenet_labels.txt]
 //! ```
+//!
+//! With `--labels` (one label per line, 1000 for ImageNet) the model also
+//! gets TFLite Support image-classifier metadata: torchvision's input
+//! normalisation and the labels, packed into the file, as the TFLite Task
+//! Library and the mobile helper libraries read them.
 //!
 //! With a path it converts a real torchvision export (`torch.onnx.export`,
 //! either exporter). Without one it first builds the same ResNet-18 graph as
@@ -18,15 +23,19 @@ mod onnx_resnet;
 use std::time::Instant;
 
 use onnx_resnet::resnet18_onnx;
+use tflite_forge::metadata::ImageClassifierInfo;
 use tflite_forge::onnx::{convert, convert_file, ConvertOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut input = None;
     let mut out = "resnet18.tflite".to_string();
+    let mut labels = None;
     while let Some(a) = args.next() {
         if a == "-o" {
             out = args.next().ok_or("-o needs a path")?;
+        } else if a == "--labels" {
+            labels = Some(args.next().ok_or("--labels needs a path")?);
         } else {
             input = Some(a);
         }
@@ -44,6 +53,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (c, bytes.len())
         }
     };
+    let mut conversion = conversion;
+    if let Some(path) = &labels {
+        let text = std::fs::read_to_string(path)?;
+        let mut info = ImageClassifierInfo::new("ResNet-18", text.lines().filter(|l| !l.trim().is_empty()));
+        // torchvision's ImageNet normalisation, on 0..255 pixels.
+        info.mean = vec![123.675, 116.28, 103.53];
+        info.std = vec![58.395, 57.12, 57.375];
+        info.apply(&mut conversion.model)?;
+        println!("image-classifier metadata added with {} labels from {path}", info.labels.len());
+    }
     let t1 = Instant::now();
     let bytes = tflite_forge::write(&conversion.model)?;
     let t2 = Instant::now();

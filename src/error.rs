@@ -171,9 +171,54 @@ pub enum ValidationError {
     /// The model has no subgraph.
     #[error("model has no subgraph")]
     NoSubgraph,
+    /// An op names a subgraph that does not exist, or a builder was asked
+    /// to call a subgraph it has not finished.
+    #[error("{at}: {detail}")]
+    Subgraph {
+        /// Where (the op naming the subgraph).
+        at: Location,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Subgraphs call each other in a cycle (IF, WHILE, CALL_ONCE or a
+    /// StableHLO op naming a subgraph that calls back): unbounded recursion.
+    #[error("{at}: subgraphs call each other in a cycle ({}), which recurses without bound", fmt_chain(.cycle))]
+    SubgraphCycle {
+        /// The op that closes the cycle.
+        at: Location,
+        /// The subgraphs on the cycle, in call order, the first repeated
+        /// at the end (`[1, 2, 1]`; `[3, 3]` for a subgraph calling itself).
+        cycle: Vec<usize>,
+    },
+    /// Subgraph calls nest deeper than the limit
+    /// ([`ValidateOptions::max_subgraph_depth`](crate::validate::ValidateOptions::max_subgraph_depth),
+    /// [`ReadOptions::max_subgraph_depth`](crate::read::ReadOptions::max_subgraph_depth)).
+    #[error("subgraph calls nest {depth} deep ({}), over the limit of {limit}", fmt_chain(.chain))]
+    SubgraphDepth {
+        /// The number of calls on the chain found. The search stops at the
+        /// first chain over the limit, so this is `limit + 1`, not the
+        /// length of the longest chain.
+        depth: usize,
+        /// The limit.
+        limit: usize,
+        /// The subgraphs on the chain, from its start.
+        chain: Vec<usize>,
+    },
     /// The TFLite Support metadata is malformed or does not fit the model.
     #[error(transparent)]
     Metadata(#[from] crate::metadata::MetadataError),
+}
+
+/// Prints a chain of subgraph indices as `0 → 1 → 2`, eliding the middle
+/// of long ones.
+fn fmt_chain(v: &[usize]) -> String {
+    const HEAD: usize = 8;
+    const TAIL: usize = 2;
+    let join = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(" → ");
+    if v.len() <= HEAD + TAIL + 1 {
+        return format!("subgraph {}", join(v));
+    }
+    format!("subgraph {} → … ({} more) … → {}", join(&v[..HEAD]), v.len() - HEAD - TAIL, join(&v[v.len() - TAIL..]))
 }
 
 /// Why a model could not be written.

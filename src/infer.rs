@@ -585,6 +585,29 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             check_type(x.dtype, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64], "input")?;
             pad_shape(x, need(inputs, 1, "paddings")?, Some(*mode))
         }
+        // The outputs of control flow come from the subgraphs it calls,
+        // which validation checks with the whole model; here only what the
+        // node alone shows.
+        Op::If { .. } => {
+            let cond = inputs.first().copied().flatten().ok_or("missing input 0 (cond)")?;
+            if cond.dtype != DType::Bool || cond.shape.num_elements().is_some_and(|n| n != 1) {
+                return Err(format!("cond must be one bool, is {} {}", cond.dtype, cond.shape));
+            }
+            if inputs.iter().any(Option::is_none) {
+                return Err("IF has no optional inputs".into());
+            }
+            return Ok(None);
+        }
+        Op::While { .. } => {
+            if inputs.iter().any(Option::is_none) {
+                return Err("WHILE has no optional inputs".into());
+            }
+            return Ok(None);
+        }
+        Op::CallOnce { .. } => {
+            count(inputs, 0, 0)?;
+            return Ok(None);
+        }
         Op::Custom(_) | Op::Builtin(_) => return Ok(None),
     };
     r.map(Some)

@@ -4,14 +4,17 @@
 //! table count and apparent size) before any field is read, every index is
 //! range-checked, every size is checked against the file, and the result is
 //! validated. Errors say what was wrong and where; nothing panics, and no
-//! allocation is sized from an unchecked field.
+//! allocation is sized from an unchecked field. The subgraphs that ops call
+//! (IF, WHILE, CALL_ONCE, StableHLO regions) must exist and form no cycle,
+//! and calls may nest at most [`ReadOptions::max_subgraph_depth`] deep;
+//! these checks take no stack, whatever the file.
 
 use std::path::Path;
 
 use crate::error::{Error, Location, ReadError};
 use crate::model::*;
 use crate::schema::tflite as fb;
-use crate::validate::validate;
+use crate::validate::{check_subgraph_calls, validate_with, ValidateOptions, DEFAULT_MAX_SUBGRAPH_DEPTH};
 use crate::write::options_of;
 
 /// Limits and checks for [`read_with`].
@@ -28,11 +31,29 @@ pub struct ReadOptions {
     pub max_tensor_elements: u64,
     /// Run full model validation (producers, types, shapes) after reading.
     pub validate: bool,
+    /// The most nested subgraph calls accepted (IF, WHILE, CALL_ONCE and
+    /// StableHLO ops that name subgraphs; see
+    /// [`ValidateOptions::max_subgraph_depth`](crate::validate::ValidateOptions::max_subgraph_depth)).
+    /// Default [`DEFAULT_MAX_SUBGRAPH_DEPTH`] (64). The subgraph indices ops
+    /// name are checked even without `validate`: each must exist, no
+    /// subgraph may reach itself through calls, and no chain of calls may be
+    /// longer than this, or reading fails with
+    /// [`ValidationError::Subgraph`](crate::ValidationError::Subgraph),
+    /// [`ValidationError::SubgraphCycle`](crate::ValidationError::SubgraphCycle) or
+    /// [`ValidationError::SubgraphDepth`](crate::ValidationError::SubgraphDepth).
+    pub max_subgraph_depth: usize,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { max_file_bytes: 16 << 30, max_depth: 64, max_tables: 4_000_000, max_tensor_elements: 1 << 36, validate: true }
+        ReadOptions {
+            max_file_bytes: 16 << 30,
+            max_depth: 64,
+            max_tables: 4_000_000,
+            max_tensor_elements: 1 << 36,
+            validate: true,
+            max_subgraph_depth: DEFAULT_MAX_SUBGRAPH_DEPTH,
+        }
     }
 }
 
@@ -57,10 +78,27 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Model, Error> {
 const FLATBUFFER_LIMIT: usize = (1 << 31) - 1;
 
 /// Reads a model.
+///
+/// ```
+/// use tflite_forge::read::{read_with, ReadOptions};
+/// # use tflite_forge::{DType, ModelBuilder};
+/// # let mut b = ModelBuilder::new();
+/// # let mut g = b.subgraph("main");
+/// # let x = g.input("x", DType::F32, [1]);
+/// # g.output("x", x);
+/// # b.finish_subgraph(g).unwrap();
+/// # let bytes = tflite_forge::write(&b.finish().unwrap()).unwrap();
+/// let mut options = ReadOptions::default();
+/// options.max_subgraph_depth = 8; // at most 8 nested IF / WHILE calls
+/// let model = read_with(&bytes, &options)?;
+/// # Ok::<(), tflite_forge::Error>(())
+/// ```
 pub fn read_with(bytes: &[u8], options: &ReadOptions) -> Result<Model, Error> {
     let model = parse(bytes, options)?;
     if options.validate {
-        validate(&model)?;
+        validate_with(&model, &ValidateOptions { max_subgraph_depth: options.max_subgraph_depth })?;
+    } else {
+        check_subgraph_calls(&model, options.max_subgraph_depth)?;
     }
     Ok(model)
 }
@@ -232,6 +270,15 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
                 _ => return None,
             },
         },
+        (B::IF, O::IfOptions(x)) => Op::If {
+            then_subgraph: u32::try_from(x.then_subgraph_index).ok()?,
+            else_subgraph: u32::try_from(x.else_subgraph_index).ok()?,
+        },
+        (B::WHILE, O::WhileOptions(x)) => Op::While {
+            cond_subgraph: u32::try_from(x.cond_subgraph_index).ok()?,
+            body_subgraph: u32::try_from(x.body_subgraph_index).ok()?,
+        },
+        (B::CALL_ONCE, O::CallOnceOptions(x)) => Op::CallOnce { init_subgraph: u32::try_from(x.init_subgraph_index).ok()? },
         _ => return None,
     })
 }

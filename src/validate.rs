@@ -2,24 +2,91 @@
 //!
 //! [`validate`] runs when a builder finishes and before every write, so a
 //! mistake becomes a [`ValidationError`] instead of a broken file.
+//!
+//! Subgraph calls are checked too: every subgraph index an op names (IF,
+//! WHILE, CALL_ONCE, and the StableHLO ops whose options hold one) must
+//! exist, no subgraph may reach itself through calls (that recursion has no
+//! bound), calls may nest at most [`ValidateOptions::max_subgraph_depth`]
+//! deep, and IF, WHILE and CALL_ONCE must fit the inputs and outputs of the
+//! subgraphs they call.
+
+mod calls;
+
+pub(crate) use calls::check_control_flow;
 
 use crate::error::{Location, ValidationError};
 use crate::infer::{infer, shapes_agree};
 use crate::model::{DType, Model, Op, Subgraph, Tensor};
 
-/// Checks a whole model.
+/// The default limit on nested subgraph calls: 64.
+pub const DEFAULT_MAX_SUBGRAPH_DEPTH: usize = 64;
+
+/// Limits for [`validate_with`].
+///
+/// ```
+/// use tflite_forge::validate::{validate_with, ValidateOptions};
+/// # use tflite_forge::{DType, ModelBuilder};
+/// # let mut b = ModelBuilder::new();
+/// # let mut g = b.subgraph("main");
+/// # let x = g.input("x", DType::F32, [1]);
+/// # g.output("x", x);
+/// # b.finish_subgraph(g).unwrap();
+/// # let model = b.finish().unwrap();
+/// let mut options = ValidateOptions::default();
+/// options.max_subgraph_depth = 4;
+/// validate_with(&model, &options)?;
+/// # Ok::<(), tflite_forge::ValidationError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ValidateOptions {
+    /// The most calls any chain of subgraph calls may make: a subgraph
+    /// calling another (with IF, WHILE, CALL_ONCE or a StableHLO op that
+    /// names subgraphs) is one, so a model without control flow has depth
+    /// 0 and `main → while body → if branch` has depth 2. Chains are
+    /// measured from every subgraph, since signatures can enter at any.
+    /// Default [`DEFAULT_MAX_SUBGRAPH_DEPTH`]; deeper models fail with
+    /// [`ValidationError::SubgraphDepth`].
+    pub max_subgraph_depth: usize,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions { max_subgraph_depth: DEFAULT_MAX_SUBGRAPH_DEPTH }
+    }
+}
+
+/// Checks a whole model, with the default [`ValidateOptions`].
 ///
 /// ```
 /// use tflite_forge::{validate::validate, Model};
 /// assert!(validate(&Model::default()).is_err()); // no subgraph
 /// ```
 pub fn validate(model: &Model) -> Result<(), ValidationError> {
+    validate_with(model, &ValidateOptions::default())
+}
+
+/// Checks the subgraph indices that ops name: in range, without cycles
+/// and nested at most `max_depth` deep. It takes time linear in the model
+/// and constant stack. [`validate_with`] runs it too; the reader runs it
+/// even when told not to validate.
+pub(crate) fn check_subgraph_calls(model: &Model, max_depth: usize) -> Result<(), ValidationError> {
+    calls::check_call_graph(model, max_depth)
+}
+
+/// Checks a whole model.
+///
+/// # Errors
+/// The first problem found, as a [`ValidationError`] that says where.
+pub fn validate_with(model: &Model, options: &ValidateOptions) -> Result<(), ValidationError> {
     if model.subgraphs.is_empty() {
         return Err(ValidationError::NoSubgraph);
     }
+    calls::check_call_graph(model, options.max_subgraph_depth)?;
     for (i, sg) in model.subgraphs.iter().enumerate() {
         validate_subgraph(sg, i)?;
     }
+    calls::check_control_flow_ops(model)?;
     for s in &model.signatures {
         let err = |detail: String| ValidationError::Signature { key: s.key.clone(), detail };
         let sg = model
@@ -203,6 +270,7 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
     let node = &sg.operators[oi];
     let at = Location { subgraph: index, operator: Some(oi), tensor: None };
     let err = |detail: String| ValidationError::Op { at, op: node.op.name().to_string(), detail };
+    calls::check_local(node).map_err(err)?;
     let inputs: Vec<Option<&Tensor>> = node.inputs.iter().map(|t| t.map(|t| &sg.tensors[t.index()])).collect();
     let Some(expected) = infer(&node.op, &inputs).map_err(err)? else {
         return Ok(());

@@ -492,6 +492,8 @@ pub fn op_version(sg: &Subgraph, node: &Operator) -> i32 {
                 1
             }
         }
+        // TFLite has one version of each control-flow op.
+        Op::If { .. } | Op::While { .. } | Op::CallOnce { .. } => 1,
         Op::Custom(c) => c.version,
         Op::Builtin(o) => o.version,
     }
@@ -553,6 +555,8 @@ pub fn min_runtime_for(code: i32, version: i32) -> Option<&'static str> {
         B::SUM => &["1.10.0", "1.15.0"],
         B::PADV2 => &["1.9.0", "1.14.0", "2.4.0", "2.6.0", "2.20.0"],
         B::MIRROR_PAD => &["1.13.1", "2.3.0", "2.12.0"],
+        B::IF | B::WHILE => &["1.15.0"],
+        B::CALL_ONCE => &["2.5.0"],
         _ => return None,
     };
     usize::try_from(version).ok().and_then(|v| v.checked_sub(1)).and_then(|i| table.get(i)).copied()

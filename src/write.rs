@@ -165,6 +165,13 @@ fn bias_type(d: Option<DType>) -> fb::TensorType {
     fb::TensorType(d.map_or(0, |d| d.code()))
 }
 
+/// A subgraph index as the file stores it (int32). Validation rejects
+/// indices past the subgraph count long before `i32::MAX`; only
+/// [`write_unvalidated`] can meet a larger one, which saturates.
+fn subgraph_index(i: u32) -> i32 {
+    i32::try_from(i).unwrap_or(i32::MAX)
+}
+
 /// The options union of a typed op, in object form.
 pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T) {
     use fb::BuiltinOptionsT as O;
@@ -284,6 +291,17 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
                 MirrorPadMode::Symmetric => fb::MirrorPadMode::SYMMETRIC,
             },
         })),
+        Op::If { then_subgraph, else_subgraph } => O::IfOptions(Box::new(fb::IfOptionsT {
+            then_subgraph_index: subgraph_index(*then_subgraph),
+            else_subgraph_index: subgraph_index(*else_subgraph),
+        })),
+        Op::While { cond_subgraph, body_subgraph } => O::WhileOptions(Box::new(fb::WhileOptionsT {
+            cond_subgraph_index: subgraph_index(*cond_subgraph),
+            body_subgraph_index: subgraph_index(*body_subgraph),
+        })),
+        Op::CallOnce { init_subgraph } => {
+            O::CallOnceOptions(Box::new(fb::CallOnceOptionsT { init_subgraph_index: subgraph_index(*init_subgraph) }))
+        }
         Op::Logistic | Op::Relu | Op::Relu6 | Op::Tanh | Op::Prelu | Op::Sqrt | Op::Rsqrt | Op::Custom(_) => O::NONE,
         Op::Builtin(b) => return (b.options.clone(), b.options2.clone()),
     };

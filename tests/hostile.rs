@@ -93,6 +93,8 @@ fn tflite_fixtures() -> Vec<(String, Vec<u8>)> {
     v.sort();
     v.push(("resnet_like".into(), tflite_forge::write(&common::resnet_like(1, tflite_forge::Dim::Dynamic)).unwrap()));
     v.push(("with_metadata".into(), model_with_metadata()));
+    v.push(("while_loop".into(), tflite_forge::write(&common::while_loop_model(10, &[2])).unwrap()));
+    v.push(("if".into(), tflite_forge::write(&common::if_model(true, &[2])).unwrap()));
     v
 }
 
@@ -351,5 +353,46 @@ fn mutated_metadata_archives_and_flexbuffers_fail_cleanly() {
     eprintln!("metadata/zip/flexbuffers: {} cases, {} accepted, peak {} KiB, slowest {:?}", stats.cases, stats.accepted, stats.worst_alloc >> 10, stats.worst_time);
     assert!(stats.cases >= 4500);
     // The mutations must reach both outcomes, or they test nothing.
+    assert!(stats.accepted > 0 && stats.accepted < stats.cases);
+}
+
+/// Control flow pointed anywhere: every subgraph index of IF and WHILE set
+/// to each subgraph (itself included, making cycles) and to far out of
+/// range. Each file must read as a valid model or fail with a typed error.
+#[test]
+fn retargeted_subgraph_calls_fail_cleanly() {
+    use tflite_forge::write::{write_unvalidated, WriteOptions};
+    use tflite_forge::Op;
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stats = Stats { cases: 0, accepted: 0, worst_alloc: 0, worst_time: Duration::ZERO };
+    for model in [common::while_loop_model(10, &[2]), common::if_model(false, &[3])] {
+        let n = model.subgraphs.len() as u32;
+        for (si, sg) in model.subgraphs.iter().enumerate() {
+            for (oi, op) in sg.operators.iter().enumerate() {
+                let targets = [0, 1, 2, n - 1, n, 1 << 20, u32::MAX >> 1];
+                for a in targets {
+                    for b in targets {
+                        let new = match op.op {
+                            Op::While { .. } => Op::While { cond_subgraph: a, body_subgraph: b },
+                            Op::If { .. } => Op::If { then_subgraph: a, else_subgraph: b },
+                            _ => continue,
+                        };
+                        let mut m = model.clone();
+                        m.subgraphs[si].operators[oi].op = new;
+                        let Ok(bytes) = write_unvalidated(&m, &WriteOptions::default()) else { continue };
+                        measure(&mut stats, &format!("subgraph {si} op {oi} -> ({a}, {b})"), || match tflite_forge::read(&bytes) {
+                            Ok(model) => {
+                                tflite_forge::write(&model).expect("an accepted model writes");
+                                true
+                            }
+                            Err(e) => !e.to_string().is_empty() && false,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("control flow: {} cases, {} accepted", stats.cases, stats.accepted);
+    assert!(stats.cases >= 90);
     assert!(stats.accepted > 0 && stats.accepted < stats.cases);
 }

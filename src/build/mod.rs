@@ -4,6 +4,8 @@
 //! inferred type and shape, so most mistakes surface at the call that makes
 //! them. [`ModelBuilder::finish`] validates the whole model.
 
+mod control;
+
 use crate::error::{Location, ValidationError};
 use crate::infer::infer;
 use crate::model::*;
@@ -27,6 +29,8 @@ use crate::validate::{check_node, validate, validate_subgraph};
 pub struct ModelBuilder {
     model: Model,
     io_names: Vec<(Vec<(String, TensorId)>, Vec<(String, TensorId)>)>,
+    /// Indices taken by [`ModelBuilder::reserve_subgraph`] and not finished yet.
+    reserved: Vec<usize>,
 }
 
 impl ModelBuilder {
@@ -41,23 +45,76 @@ impl ModelBuilder {
         self
     }
 
-    /// Starts a subgraph; hand it back with [`ModelBuilder::finish_subgraph`].
+    /// Starts a subgraph; hand it back with [`ModelBuilder::finish_subgraph`],
+    /// which gives it the next free index.
     pub fn subgraph(&self, name: impl Into<String>) -> SubgraphBuilder {
         SubgraphBuilder {
             index: self.model.subgraphs.len(),
+            reserved: false,
             sg: Subgraph { name: name.into(), ..Default::default() },
             inputs: Vec::new(),
             outputs: Vec::new(),
         }
     }
 
-    /// Validates and adds a subgraph, returning its index.
-    pub fn finish_subgraph(&mut self, g: SubgraphBuilder) -> Result<u32, ValidationError> {
+    /// Starts a subgraph whose index is taken now, though it is finished
+    /// later: the way to build a main subgraph 0 that calls subgraphs (with
+    /// [`SubgraphBuilder::while_loop`], say), which must be finished before
+    /// the call is added. [`ModelBuilder::finish`] fails while a reserved
+    /// subgraph is unfinished.
+    ///
+    /// ```
+    /// use tflite_forge::{DType, ModelBuilder};
+    /// let mut b = ModelBuilder::new();
+    /// let main = b.reserve_subgraph("main");
+    /// let mut other = b.subgraph("other");
+    /// let x = other.input("x", DType::F32, [1]);
+    /// other.output("x", x);
+    /// assert_eq!(b.finish_subgraph(other)?, 1);
+    /// assert_eq!(b.finish_subgraph(main)?, 0);
+    /// # Ok::<(), tflite_forge::ValidationError>(())
+    /// ```
+    pub fn reserve_subgraph(&mut self, name: impl Into<String>) -> SubgraphBuilder {
         let index = self.model.subgraphs.len();
+        let name = name.into();
+        self.model.subgraphs.push(Subgraph { name: name.clone(), ..Default::default() });
+        self.io_names.push((Vec::new(), Vec::new()));
+        self.reserved.push(index);
+        SubgraphBuilder {
+            index,
+            reserved: true,
+            sg: Subgraph { name, ..Default::default() },
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Validates and adds a subgraph, returning its index: the next free
+    /// one, or the one reserved for it by [`ModelBuilder::reserve_subgraph`].
+    pub fn finish_subgraph(&mut self, g: SubgraphBuilder) -> Result<u32, ValidationError> {
+        if !g.reserved {
+            let index = self.model.subgraphs.len();
+            validate_subgraph(&g.sg, index)?;
+            self.model.subgraphs.push(g.sg);
+            self.io_names.push((g.inputs, g.outputs));
+            return Ok(index as u32);
+        }
+        let index = g.index;
+        let slot = self.reserved.iter().position(|r| *r == index).ok_or_else(|| ValidationError::Subgraph {
+            at: Location { subgraph: index, operator: None, tensor: None },
+            detail: "this builder reserved no such subgraph (was it reserved by another ModelBuilder?)".into(),
+        })?;
         validate_subgraph(&g.sg, index)?;
-        self.model.subgraphs.push(g.sg);
-        self.io_names.push((g.inputs, g.outputs));
+        self.reserved.swap_remove(slot);
+        self.model.subgraphs[index] = g.sg;
+        self.io_names[index] = (g.inputs, g.outputs);
         Ok(index as u32)
+    }
+
+    /// Subgraph `index`, if it is finished (added and not just reserved).
+    fn finished(&self, index: u32) -> Option<&Subgraph> {
+        let i = index as usize;
+        self.model.subgraphs.get(i).filter(|_| !self.reserved.contains(&i))
     }
 
     /// Adds a signature over subgraph `subgraph`, using the names given to
@@ -80,6 +137,12 @@ impl ModelBuilder {
 
     /// Validates and returns the model.
     pub fn finish(self) -> Result<Model, ValidationError> {
+        if let Some(&index) = self.reserved.iter().min() {
+            return Err(ValidationError::Subgraph {
+                at: Location { subgraph: index, operator: None, tensor: None },
+                detail: format!("subgraph {index} ({:?}) was reserved but never finished", self.model.subgraphs[index].name),
+            });
+        }
         validate(&self.model)?;
         Ok(self.model)
     }
@@ -89,6 +152,8 @@ impl ModelBuilder {
 #[derive(Debug)]
 pub struct SubgraphBuilder {
     index: usize,
+    /// Whether `index` was reserved ([`ModelBuilder::reserve_subgraph`]).
+    reserved: bool,
     sg: Subgraph,
     inputs: Vec<(String, TensorId)>,
     outputs: Vec<(String, TensorId)>,

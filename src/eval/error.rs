@@ -60,6 +60,14 @@ pub enum EvalError {
         /// What exceeded the limit.
         detail: String,
     },
+    /// A `WHILE` ran its body as often as the evaluator's limit allows (see
+    /// [`Evaluator::with_max_while_iterations`](super::Evaluator::with_max_while_iterations))
+    /// and its condition was still true.
+    #[error("WHILE still looping after {limit} iterations, the evaluator's limit")]
+    LoopLimit {
+        /// The iteration limit.
+        limit: usize,
+    },
     /// An error raised while running one operator of a subgraph.
     #[error("{location} ({op}): {error}")]
     At {

@@ -1,9 +1,12 @@
 //! Running a whole subgraph.
 
+mod control;
+
 use super::value::num_elements;
-use super::{convert, kernels, EvalError, Value, DEFAULT_MAX_ELEMENTS};
+use super::{convert, kernels, EvalError, Value, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_WHILE_ITERATIONS};
 use crate::error::Location;
 use crate::model::{Model, Operator, Subgraph, Tensor, TensorId};
+use crate::validate::DEFAULT_MAX_SUBGRAPH_DEPTH;
 
 /// Runs the subgraphs of a [`Model`] on given inputs.
 ///
@@ -36,13 +39,47 @@ use crate::model::{Model, Operator, Subgraph, Tensor, TensorId};
 pub struct Evaluator<'m> {
     model: &'m Model,
     max_elements: usize,
+    max_while_iterations: usize,
+    max_subgraph_depth: usize,
 }
 
 impl<'m> Evaluator<'m> {
     /// An evaluator of `model` with the element limit
-    /// [`DEFAULT_MAX_ELEMENTS`].
+    /// [`DEFAULT_MAX_ELEMENTS`], the loop limit
+    /// [`DEFAULT_MAX_WHILE_ITERATIONS`] and the call depth limit
+    /// [`DEFAULT_MAX_SUBGRAPH_DEPTH`].
     pub fn new(model: &'m Model) -> Self {
-        Evaluator { model, max_elements: DEFAULT_MAX_ELEMENTS }
+        Evaluator {
+            model,
+            max_elements: DEFAULT_MAX_ELEMENTS,
+            max_while_iterations: DEFAULT_MAX_WHILE_ITERATIONS,
+            max_subgraph_depth: DEFAULT_MAX_SUBGRAPH_DEPTH,
+        }
+    }
+
+    /// Sets the most iterations (runs of the body) any one `WHILE` may
+    /// make; one more fails with [`EvalError::LoopLimit`], so a loop whose
+    /// condition never turns false ends with an error instead of hanging.
+    pub fn with_max_while_iterations(mut self, max_while_iterations: usize) -> Self {
+        self.max_while_iterations = max_while_iterations;
+        self
+    }
+
+    /// The loop limit.
+    pub fn max_while_iterations(&self) -> usize {
+        self.max_while_iterations
+    }
+
+    /// Sets how deep subgraph calls (`IF`, `WHILE`) may nest; a deeper call
+    /// fails with [`EvalError::Limit`]. Each level takes some native stack.
+    pub fn with_max_subgraph_depth(mut self, max_subgraph_depth: usize) -> Self {
+        self.max_subgraph_depth = max_subgraph_depth;
+        self
+    }
+
+    /// The call depth limit.
+    pub fn max_subgraph_depth(&self) -> usize {
+        self.max_subgraph_depth
     }
 
     /// Sets the largest number of elements any single value (input,
@@ -96,8 +133,10 @@ impl<'m> Evaluator<'m> {
     }
 
     /// Like [`Evaluator::run`], but calls `observe(operator_index,
-    /// output_index, &value)` for every op output as it is computed (for
-    /// calibration and per-layer error reports).
+    /// output_index, &value)` for every op output of subgraph `sg` as it is
+    /// computed (for calibration and per-layer error reports). The ops of
+    /// subgraphs that `IF` and `WHILE` run are not observed; the outputs of
+    /// the `IF` and `WHILE` ops themselves are.
     ///
     /// ```
     /// use tflite_forge::eval::{Evaluator, Value};
@@ -133,6 +172,17 @@ impl<'m> Evaluator<'m> {
         inputs: &[Value],
         observe: &mut dyn FnMut(usize, usize, &Value),
     ) -> Result<Vec<Value>, EvalError> {
+        self.run_at(sg, inputs, observe, 0)
+    }
+
+    /// Runs subgraph `sg`, called through `depth` control-flow ops.
+    fn run_at(
+        &self,
+        sg: usize,
+        inputs: &[Value],
+        observe: &mut dyn FnMut(usize, usize, &Value),
+        depth: usize,
+    ) -> Result<Vec<Value>, EvalError> {
         let subgraph = self.model.subgraphs.get(sg).ok_or_else(|| EvalError::Input {
             detail: format!("no subgraph {sg} (the model has {})", self.model.subgraphs.len()),
         })?;
@@ -153,7 +203,7 @@ impl<'m> Evaluator<'m> {
                 op: node.op.name().to_string(),
                 error: Box::new(error),
             };
-            let outputs = self.eval_node(&mut slots, node).map_err(at)?;
+            let outputs = self.eval_node(&mut slots, node, depth).map_err(at)?;
             for (k, (&id, value)) in node.outputs.iter().zip(outputs).enumerate() {
                 observe(i, k, &value);
                 if uses.needed_after(id, i) {
@@ -170,12 +220,15 @@ impl<'m> Evaluator<'m> {
     }
 
     /// Evaluates one operator on the values in `slots`.
-    fn eval_node(&self, slots: &mut Slots<'_>, node: &Operator) -> Result<Vec<Value>, EvalError> {
+    fn eval_node(&self, slots: &mut Slots<'_>, node: &Operator, depth: usize) -> Result<Vec<Value>, EvalError> {
         for &id in node.inputs.iter().flatten() {
             slots.load(id, self.max_elements)?;
         }
         let args = node.inputs.iter().map(|id| id.map(|id| slots.get(id)).transpose()).collect::<Result<Vec<_>, _>>()?;
         let outs = node.outputs.iter().map(|&id| slots.tensor(id)).collect::<Result<Vec<_>, _>>()?;
+        if let Some(result) = self.control_flow(&node.op, &args, &outs, depth) {
+            return result;
+        }
         kernels::eval(&node.op, &args, &outs, self.max_elements)
     }
 }

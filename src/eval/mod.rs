@@ -28,8 +28,21 @@
 //! `SQRT`, `RSQRT`, `NEG`, `ABS`, `CAST`, `SPLIT_V`, `STRIDED_SLICE` (without
 //! ellipsis and new-axis masks), `SLICE`, `GATHER`, `SQUEEZE`,
 //! `RESIZE_BILINEAR`, `RESIZE_NEAREST_NEIGHBOR`, `TRANSPOSE_CONV`,
-//! `BATCH_MATMUL`, `REDUCE_MAX`, `SUM`, `PADV2`, `MIRROR_PAD`. Others fail
+//! `BATCH_MATMUL`, `REDUCE_MAX`, `SUM`, `PADV2`, `MIRROR_PAD`, and through
+//! [`Evaluator`] the control flow `IF`, `WHILE` and `CALL_ONCE`. Others fail
 //! with [`EvalError::Unsupported`].
+//!
+//! Control flow runs the subgraphs the ops name, passing values as the
+//! runtime copies them (each takes the quantization of the tensor it lands
+//! in); the values must fit the called subgraph's inputs as for
+//! [`Evaluator::run`] (dynamic dimensions take any size). `IF` runs one branch; `WHILE` alternates its cond and body
+//! subgraphs, at most [`DEFAULT_MAX_WHILE_ITERATIONS`] times unless set with
+//! [`Evaluator::with_max_while_iterations`] ([`EvalError::LoopLimit`]
+//! beyond); calls nest at most
+//! [`DEFAULT_MAX_SUBGRAPH_DEPTH`](crate::validate::DEFAULT_MAX_SUBGRAPH_DEPTH)
+//! deep ([`EvalError::Limit`] beyond). `CALL_ONCE` is a no-op: its init
+//! subgraph only sets resource variables, which the evaluator does not
+//! model.
 //!
 //! Ops that move, select or compare elements (slices, gathers, splits,
 //! squeeze, the pads, nearest-neighbor and bilinear resizes, `MINIMUM`,
@@ -69,6 +82,9 @@ use crate::model::{Op, Tensor};
 /// (2 GiB of `f64`).
 pub const DEFAULT_MAX_ELEMENTS: usize = 1 << 28;
 
+/// The default limit on the iterations of one `WHILE`: 2^20.
+pub const DEFAULT_MAX_WHILE_ITERATIONS: usize = 1 << 20;
+
 /// Evaluates one operator on values (used by constant folding): returns its
 /// outputs, one per tensor of `outputs`, in their types and quantization.
 ///
@@ -92,7 +108,8 @@ pub const DEFAULT_MAX_ELEMENTS: usize = 1 << 28;
 ///
 /// # Errors
 /// [`EvalError::Unsupported`] for ops without a kernel (custom ops, opaque
-/// builtins) or unsupported options and types; [`EvalError::Shape`] and
+/// builtins, and the control flow, which needs the model: use
+/// [`Evaluator`]) or unsupported options and types; [`EvalError::Shape`] and
 /// [`EvalError::Quantization`] when the operands do not fit the op;
 /// [`EvalError::Limit`] when a value would be too large.
 pub fn eval_op(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor]) -> Result<Vec<Value>, EvalError> {

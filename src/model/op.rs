@@ -566,6 +566,33 @@ pub enum Op {
         /// Reflect or symmetric.
         mode: MirrorPadMode,
     },
+    /// `IF`: inputs `[cond (one bool), args...]`. Runs subgraph
+    /// `then_subgraph` when `cond` is true, else `else_subgraph`, on `args`;
+    /// its outputs are the branch's outputs. Both branches take the args'
+    /// types and give the outputs' types.
+    If {
+        /// The subgraph run when `cond` is true.
+        then_subgraph: u32,
+        /// The subgraph run when `cond` is false.
+        else_subgraph: u32,
+    },
+    /// `WHILE`: inputs are the loop variables, outputs their final values
+    /// (same count and types). While subgraph `cond_subgraph` (the
+    /// variables in, one bool out) gives true, subgraph `body_subgraph`
+    /// (the variables in, their next values out) runs.
+    While {
+        /// The subgraph computing the loop condition.
+        cond_subgraph: u32,
+        /// The subgraph computing the next loop variables.
+        body_subgraph: u32,
+    },
+    /// `CALL_ONCE`: no inputs or outputs; runs subgraph `init_subgraph`
+    /// (no inputs or outputs either) on the first invocation of the
+    /// model, to initialize resource variables.
+    CallOnce {
+        /// The initialization subgraph.
+        init_subgraph: u32,
+    },
     /// A custom op (including select-TF `Flex*` ops).
     Custom(CustomOp),
     /// Any other builtin op, options carried unchanged.
@@ -671,6 +698,9 @@ impl Op {
             Op::Sum { .. } => fb::BuiltinOperator::SUM,
             Op::PadV2 => fb::BuiltinOperator::PADV2,
             Op::MirrorPad { .. } => fb::BuiltinOperator::MIRROR_PAD,
+            Op::If { .. } => fb::BuiltinOperator::IF,
+            Op::While { .. } => fb::BuiltinOperator::WHILE,
+            Op::CallOnce { .. } => fb::BuiltinOperator::CALL_ONCE,
             Op::Custom(_) => fb::BuiltinOperator::CUSTOM,
             Op::Builtin(o) => return o.code,
         };

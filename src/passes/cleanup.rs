@@ -4,11 +4,15 @@ use super::graph::Uses;
 use crate::model::*;
 
 /// Removes ops whose outputs nobody reads, then tensors nobody references.
+/// Ops without outputs (`CALL_ONCE`, say) act only through side effects and
+/// stay.
 pub fn remove_dead(sg: &mut Subgraph) {
     loop {
         let uses = Uses::of(sg);
         let before = sg.operators.len();
-        sg.operators.retain(|op| op.outputs.iter().any(|t| uses.is_output[t.index()] || !uses.consumers[t.index()].is_empty()));
+        sg.operators.retain(|op| {
+            op.outputs.is_empty() || op.outputs.iter().any(|t| uses.is_output[t.index()] || !uses.consumers[t.index()].is_empty())
+        });
         if sg.operators.len() == before {
             break;
         }

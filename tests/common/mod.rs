@@ -393,7 +393,102 @@ pub fn builder_cases() -> Vec<Case> {
     ext.atol = 1e-6;
     v.push(ext);
     v.extend(extra_op_cases());
+    v.extend(control_flow_cases());
     v
+}
+
+/// A model whose main subgraph 0 runs a `WHILE` over `(i, acc)`:
+/// `while i < limit { i += 1; acc *= 2 }`, from `i = 0` and `acc = x`
+/// (an input of `shape`). Outputs `i` and `acc`. Subgraph 1 is the cond
+/// (`i < limit` as `cast(limit - i, bool)`, which is the same for `i`
+/// counting up from 0), subgraph 2 the body.
+pub fn while_loop_model(limit: i32, shape: &[u32]) -> Model {
+    let mut b = ModelBuilder::new();
+    let mut main = b.reserve_subgraph("main");
+    let mut cond = b.subgraph("cond");
+    let i = cond.input("i", DType::I32, Shape::scalar());
+    cond.input("acc", DType::F32, shape);
+    let lim = cond.constant_i32("limit", Shape::scalar(), &[limit]);
+    let left = cond.sub(lim, i).unwrap();
+    let go = cond.cast(left, DType::Bool).unwrap();
+    cond.output("go", go);
+    let cond = b.finish_subgraph(cond).unwrap();
+    let mut body = b.subgraph("body");
+    let i = body.input("i", DType::I32, Shape::scalar());
+    let acc = body.input("acc", DType::F32, shape);
+    let one = body.constant_i32("one", Shape::scalar(), &[1]);
+    let two = body.constant_f32("two", Shape::scalar(), &[2.0]);
+    let next_i = body.add(i, one).unwrap();
+    let next_acc = body.mul(acc, two).unwrap();
+    body.output("next_i", next_i);
+    body.output("next_acc", next_acc);
+    let body = b.finish_subgraph(body).unwrap();
+    let x = main.input("x", DType::F32, shape);
+    let zero = main.constant_i32("i0", Shape::scalar(), &[0]);
+    let out = main.while_loop(&b, cond, body, &[zero, x]).unwrap();
+    main.output("i", out[0]);
+    main.output("acc", out[1]);
+    b.finish_subgraph(main).unwrap();
+    b.signature("serving_default", 0);
+    b.finish().unwrap()
+}
+
+/// A model whose main subgraph 0 runs an `IF` on a constant `flag` over
+/// inputs `a` and `b` of `shape`: the then branch (subgraph 1) gives
+/// `(a + b, a * b)`, the else branch (subgraph 2) `(a - b, max(a, b))`.
+pub fn if_model(flag: bool, shape: &[u32]) -> Model {
+    let mut b = ModelBuilder::new();
+    let mut main = b.reserve_subgraph("main");
+    let branch = |b: &mut ModelBuilder, then: bool| {
+        let mut g = b.subgraph(if then { "then" } else { "else" });
+        let x = g.input("a", DType::F32, shape);
+        let y = g.input("b", DType::F32, shape);
+        let (p, q) = if then { (g.add(x, y).unwrap(), g.mul(x, y).unwrap()) } else { (g.sub(x, y).unwrap(), g.maximum(x, y).unwrap()) };
+        g.output("p", p);
+        g.output("q", q);
+        b.finish_subgraph(g).unwrap()
+    };
+    let then = branch(&mut b, true);
+    let otherwise = branch(&mut b, false);
+    let a = main.input("a", DType::F32, shape);
+    let x = main.input("b", DType::F32, shape);
+    let cond = main.constant("flag", DType::Bool, Shape::scalar(), ConstData::from_slice(&[u8::from(flag)]));
+    let out = main.if_then_else(&b, cond, then, otherwise, &[a, x]).unwrap();
+    main.output("p", out[0]);
+    main.output("q", out[1]);
+    b.finish_subgraph(main).unwrap();
+    b.signature("serving_default", 0);
+    b.finish().unwrap()
+}
+
+/// A model whose main subgraph 0 calls an empty init subgraph 1 with
+/// `CALL_ONCE`, then applies `RELU` to its input `x` of shape `[2]`.
+pub fn call_once_model() -> Model {
+    let mut b = ModelBuilder::new();
+    let mut main = b.reserve_subgraph("main");
+    let init = b.subgraph("init");
+    let init = b.finish_subgraph(init).unwrap();
+    main.call_once(&b, init).unwrap();
+    let x = main.input("x", DType::F32, [2]);
+    let y = main.relu(x).unwrap();
+    main.output("y", y);
+    b.finish_subgraph(main).unwrap();
+    b.signature("serving_default", 0);
+    b.finish().unwrap()
+}
+
+/// Builder cases of the control-flow ops.
+pub fn control_flow_cases() -> Vec<Case> {
+    let sig = |mut c: Case| {
+        c.signature = Some("serving_default".into());
+        c
+    };
+    vec![
+        sig(Case::new("control_flow/while_loop", while_loop_model(10, &[2, 3]))),
+        sig(Case::new("control_flow/if_then", if_model(true, &[2, 3]))),
+        sig(Case::new("control_flow/if_else", if_model(false, &[2, 3]))),
+        sig(Case::new("control_flow/call_once", call_once_model())),
+    ]
 }
 
 fn in_f32(g: &mut SubgraphBuilder, shape: &[u32]) -> TensorId {

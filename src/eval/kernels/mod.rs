@@ -85,6 +85,9 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::Quantize => quant::quantize(&cx),
         Op::Dequantize => quant::dequantize(&cx),
         Op::Custom(c) => Err(EvalError::Unsupported { op: c.name.clone(), detail: "custom ops have no reference kernel".into() }),
+        Op::If { .. } | Op::While { .. } | Op::CallOnce { .. } => {
+            Err(cx.unsupported("control flow runs other subgraphs of the model; evaluate it with Evaluator"))
+        }
         // Opaque builtins, and any op added to `Op` without a kernel here.
         other => Err(EvalError::Unsupported { op: other.name().to_string(), detail: "no reference kernel".into() }),
     }

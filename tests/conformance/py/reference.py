@@ -23,6 +23,10 @@ Public API::
         -> {key: {"subgraph": int, "inputs": {name: idx}, "outputs": {name: idx}}}
     subgraph_io(model_bytes, subgraph_index=0) -> (input indices, output indices)
 
+``IF`` and ``WHILE`` evaluate the subgraphs they name (recursively, through
+``evaluate``); values pass between subgraphs as raw copies in the tensors'
+own types, as the runtime copies them.  ``CALL_ONCE`` is a no-op.
+
 Every function also accepts an already parsed ``Model`` instead of bytes.
 An unsupported operator raises ``NotImplementedError("reference has no op X")``.
 """
@@ -1007,6 +1011,91 @@ _OPS = {
     _BOP.SUM: _reduce(np.sum),
     _BOP.MIRROR_PAD: _mirror_pad,
 }
+
+
+# ---- control flow: IF and WHILE run other subgraphs ----------------------
+
+# Iterations one WHILE may make before the reference gives up.
+_MAX_WHILE_ITERATIONS = 1 << 16
+
+
+def _call(ctx, sg_index, args, what):
+    """Run subgraph ``sg_index`` on raw arrays ``args`` -> its raw outputs.
+
+    Values pass between subgraphs as the runtime copies them: element for
+    element in the tensor's own type (quantized values keep their integers
+    and take the parameters of the tensor they land in)."""
+    m = ctx.model
+    if not isinstance(sg_index, int) or sg_index < 0 or sg_index >= len(m.m.subgraphs):
+        raise ValueError("%s subgraph %r does not exist (model has %d)"
+                         % (what, sg_index, len(m.m.subgraphs)))
+    ins, outs = m.subgraph_io(sg_index)
+    if len(ins) != len(args):
+        raise ValueError("%s subgraph %d takes %d inputs, got %d"
+                         % (what, sg_index, len(ins), len(args)))
+    sg = m.subgraph(sg_index)
+    feeds = {}
+    for k, (ti, a) in enumerate(zip(ins, args)):
+        dt = _NP_DTYPES.get(sg.tensors[ti].type)
+        if dt is not None and a.dtype != np.dtype(dt):
+            raise ValueError("%s subgraph %d input %d is %s, got %s"
+                             % (what, sg_index, k, np.dtype(dt).name, a.dtype.name))
+        feeds[ti] = a
+    res = evaluate(m, feeds, subgraph_index=sg_index)
+    return [res[ti] for ti in outs]
+
+
+def _truth(a, what):
+    a = np.asarray(a)
+    if a.dtype != np.bool_ or a.size != 1:
+        raise ValueError("%s must be one bool, is %s %s" % (what, a.dtype.name, list(a.shape)))
+    return bool(a.reshape(-1)[0])
+
+
+def _store_raw(ctx, outputs, values, what):
+    if len(outputs) != len(values):
+        raise ValueError("%s gives %d values for %d outputs" % (what, len(values), len(outputs)))
+    for ti, v in zip(outputs, values):
+        dt = _NP_DTYPES.get(ctx.tensor(ti).type)
+        if dt is not None and v.dtype != np.dtype(dt):
+            raise ValueError("output tensor %d is %s, %s gives %s"
+                             % (ti, np.dtype(dt).name, what, v.dtype.name))
+        ctx.values[ti] = np.array(v, copy=True)
+
+
+def _if(ctx, op):
+    o = _opts(op, schema.IfOptionsT)
+    cond = _truth(ctx.raw(op.inputs[0]), "IF cond")
+    branch = int(o.thenSubgraphIndex) if cond else int(o.elseSubgraphIndex)
+    what = "%s subgraph %d" % ("then" if cond else "else", branch)
+    args = [ctx.raw(ti) for ti in list(op.inputs)[1:]]
+    _store_raw(ctx, list(op.outputs), _call(ctx, branch, args, what), what)
+
+
+def _while(ctx, op):
+    o = _opts(op, schema.WhileOptionsT)
+    cond_sg, body_sg = int(o.condSubgraphIndex), int(o.bodySubgraphIndex)
+    vars_ = [ctx.raw(ti) for ti in op.inputs]
+    for _ in range(_MAX_WHILE_ITERATIONS + 1):
+        c = _call(ctx, cond_sg, vars_, "cond")
+        if len(c) != 1:
+            raise ValueError("cond subgraph %d gives %d values, expected one bool" % (cond_sg, len(c)))
+        if not _truth(c[0], "WHILE cond"):
+            _store_raw(ctx, list(op.outputs), vars_, "WHILE")
+            return
+        vars_ = _call(ctx, body_sg, vars_, "body")
+    raise ValueError("WHILE still looping after %d iterations" % _MAX_WHILE_ITERATIONS)
+
+
+def _call_once(ctx, op):
+    # The init subgraph has no inputs or outputs; it only sets resource
+    # variables, which the reference does not model.
+    return None
+
+
+_OPS[_BOP.IF] = _if
+_OPS[_BOP.WHILE] = _while
+_OPS[_BOP.CALL_ONCE] = _call_once
 
 
 def evaluate(model, inputs, subgraph_index=0, outputs=None, keep_all=False):
