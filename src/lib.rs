@@ -40,6 +40,7 @@ mod infer;
 pub mod model;
 pub mod onnx;
 pub mod passes;
+pub mod quantize;
 mod util;
 pub mod read;
 mod schema;

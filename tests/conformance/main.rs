@@ -14,6 +14,9 @@
 //! - **metadata**: TFLite Support metadata and associated files, judged by
 //!   the official `tflite-support` toolkit and its Task Library (see
 //!   metadata_tier.rs);
+//! - **quantize**: models quantized by us (int8 with float, int8 and uint8
+//!   I/O; float16) run in LiteRT next to their float originals, and LiteRT's
+//!   integer outputs match our evaluator's (see quantize_tier.rs);
 //! - **flexbuffers**: our FlexBuffers encoder and decoder against the
 //!   reference implementation in the `flatbuffers` wheel.
 //!
@@ -26,6 +29,7 @@ mod common;
 mod flex_tier;
 mod metadata_tier;
 mod onnx_tiers;
+mod quantize_tier;
 mod venv;
 
 use std::path::{Path, PathBuf};
@@ -100,6 +104,7 @@ fn main() {
     metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut outcomes);
     flex_tier::flex_tier(&root, &python, &out, &selected, &mut outcomes);
     onnx_tiers::model_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
+    quantize_tier::quantize_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
 
     if !jobs.is_empty() {

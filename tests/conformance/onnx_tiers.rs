@@ -21,7 +21,7 @@ fn total_ops(m: &tflite_forge::Model) -> usize {
 }
 
 /// Exports the models once per (requirements, script) version into the cache.
-fn exports(root: &Path) -> Result<PathBuf, String> {
+pub(crate) fn exports(root: &Path) -> Result<PathBuf, String> {
     let py = venv::ensure_from(root, "requirements-models.txt", "models-venv")?;
     let script = root.join("tests/conformance/py/export_models.py");
     let req = std::fs::read(root.join("tests/conformance/requirements-models.txt")).map_err(|e| e.to_string())?;

@@ -794,6 +794,76 @@ def _run_expected(job):
     return _result(job.get("name"), "failed" if lat_err else "passed", detail, mad, extra)
 
 
+def _run_quantized(job):
+    """A quantized model against its float original, both in LiteRT.
+
+    {"name", "kind": "quantized", "model", "float", "samples": [[npy per
+    input], ...], "ours": [[npy per output], ...]|null, "min_cosine",
+    "max_steps", "delegate"}: each sample (float arrays) is fed to the float
+    model and, quantized with the input tensors' parameters where they are
+    integer, to the quantized model; integer outputs are dequantized. Over
+    all samples, every output's cosine similarity with the float model's must
+    be at least "min_cosine". With "ours" (our reference evaluator's outputs
+    of the quantized model, as the model's own output type), integer outputs
+    must be within "max_steps" quantization steps of LiteRT's.
+    """
+    import numpy as np
+    delegate = job.get("delegate", "default")
+    fint = _make_interpreter(job["float"], delegate)
+    qint = _make_interpreter(job["model"], delegate)
+    _litert("allocate_tensors", fint.allocate_tensors)
+    _litert("allocate_tensors", qint.allocate_tensors)
+    fin, fout = fint.get_input_details(), fint.get_output_details()
+    qin, qout = qint.get_input_details(), qint.get_output_details()
+    if len(fin) != len(qin) or len(fout) != len(qout):
+        raise JobError("the quantized model has %d/%d inputs/outputs, the float one %d/%d"
+                       % (len(qin), len(qout), len(fin), len(fout)))
+    ref = [[] for _ in fout]
+    got = [[] for _ in qout]
+    worst_steps = 0
+    for si, paths in enumerate(job["samples"]):
+        xs = [np.load(p) for p in paths]
+        for d, x in zip(fin, xs):
+            _litert("set_tensor", fint.set_tensor, d["index"], x.astype(np.float32))
+        for d, x in zip(qin, xs):
+            if d["dtype"] in (np.int8, np.uint8, np.int16):
+                scale, zp = d["quantization"]
+                info = np.iinfo(d["dtype"])
+                x = np.clip(np.round(x / scale) + zp, info.min, info.max).astype(d["dtype"])
+            _litert("set_tensor", qint.set_tensor, d["index"], x.astype(d["dtype"]))
+        _litert("invoke", fint.invoke)
+        _litert("invoke", qint.invoke)
+        ours = job.get("ours")
+        for k, (fd, qd) in enumerate(zip(fout, qout)):
+            r = fint.get_tensor(fd["index"]).astype(np.float64)
+            q = qint.get_tensor(qd["index"])
+            if ours:
+                o = np.load(ours[si][k])
+                if o.shape != q.shape:
+                    raise JobError("output %d: our evaluator's shape %s, LiteRT's %s" % (k, o.shape, q.shape))
+                if q.dtype.kind in "iu":
+                    worst_steps = max(worst_steps, int(np.max(np.abs(o.astype(np.int64) - q.astype(np.int64)))))
+            if q.dtype.kind in "iu":
+                scale, zp = qd["quantization"]
+                q = (q.astype(np.float64) - zp) * scale
+            ref[k].append(r.ravel())
+            got[k].append(np.asarray(q, dtype=np.float64).ravel())
+    cosines, top1 = [], []
+    for r, q in zip(ref, got):
+        r, q = np.concatenate(r), np.concatenate(q)
+        d = np.linalg.norm(r) * np.linalg.norm(q)
+        cosines.append(float(np.dot(r, q) / d) if d else (1.0 if np.array_equal(r, q) else 0.0))
+    for k in range(len(fout)):
+        agree = [int(np.argmax(a) == np.argmax(b)) for a, b in zip(ref[k], got[k])]
+        top1.append(sum(agree) / max(len(agree), 1))
+    worst = min(cosines) if cosines else 1.0
+    detail = "cosine %.6f, top-1 agreement %s, LiteRT vs our evaluator: max %d step(s)" % (
+        worst, ",".join("%.2f" % t for t in top1), worst_steps)
+    ok = worst >= job.get("min_cosine", 0.99) and worst_steps <= job.get("max_steps", 1)
+    extra = {"cosine": worst, "top1": top1, "max_steps": worst_steps}
+    return _result(job.get("name"), "passed" if ok else "failed", detail, None, extra)
+
+
 def run_job(job):
     """Run one job in this process; always returns a result dict."""
     name = job.get("name") if isinstance(job, dict) else None
@@ -807,7 +877,9 @@ def run_job(job):
             return _run_same(job)
         if kind == "expected":
             return _run_expected(job)
-        raise JobError("unknown job kind %r (want \"numpy\", \"same\" or \"expected\")"
+        if kind == "quantized":
+            return _run_quantized(job)
+        raise JobError("unknown job kind %r (want \"numpy\", \"same\", \"expected\" or \"quantized\")"
                        % (kind,))
     except JobError as e:
         return _result(name, "failed", str(e))

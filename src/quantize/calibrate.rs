@@ -1,0 +1,81 @@
+//! Calibration: the float range of every tensor of subgraph 0 over a
+//! representative dataset, recorded with the reference evaluator.
+
+use super::QuantizeError;
+use crate::eval::{Evaluator, Value};
+use crate::model::{DType, Model};
+
+/// Observed float ranges, per tensor index of subgraph 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranges {
+    min: Vec<f32>,
+    max: Vec<f32>,
+    seen: Vec<bool>,
+}
+
+impl Ranges {
+    /// The `(min, max)` seen for a tensor, if any finite value was.
+    pub fn get(&self, tensor: usize) -> Option<(f32, f32)> {
+        self.seen.get(tensor).copied().unwrap_or(false).then(|| (self.min[tensor], self.max[tensor]))
+    }
+
+    fn record(&mut self, tensor: usize, values: &[f64]) {
+        let Some(seen) = self.seen.get_mut(tensor) else { return };
+        for v in values.iter().map(|v| *v as f32).filter(|v| v.is_finite()) {
+            if *seen {
+                self.min[tensor] = self.min[tensor].min(v);
+                self.max[tensor] = self.max[tensor].max(v);
+            } else {
+                (self.min[tensor], self.max[tensor], *seen) = (v, v, true);
+            }
+        }
+    }
+}
+
+/// Runs every sample through subgraph 0 and records the range of each
+/// float input and op output.
+///
+/// ```
+/// use tflite_forge::eval::Value;
+/// use tflite_forge::quantize::calibrate;
+/// use tflite_forge::{DType, ModelBuilder};
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [2]);
+/// let y = g.relu(x).unwrap();
+/// g.output("y", y);
+/// b.finish_subgraph(g).unwrap();
+/// let model = b.finish().unwrap();
+/// let ranges = calibrate(&model, &[vec![Value::from_f32(vec![2], vec![-3.0, 2.0])]]).unwrap();
+/// assert_eq!(ranges.get(x.index()), Some((-3.0, 2.0)));
+/// assert_eq!(ranges.get(y.index()), Some((0.0, 2.0)));
+/// ```
+pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, QuantizeError> {
+    let sg = model.subgraphs.first().ok_or_else(|| QuantizeError::Model("no subgraph".into()))?;
+    let n = sg.tensors.len();
+    let mut ranges = Ranges { min: vec![0.0; n], max: vec![0.0; n], seen: vec![false; n] };
+    let eval = Evaluator::new(model);
+    for (si, sample) in dataset.iter().enumerate() {
+        if sample.len() != sg.inputs.len() {
+            return Err(QuantizeError::Calibration(format!(
+                "sample {si} has {} values for {} inputs",
+                sample.len(),
+                sg.inputs.len()
+            )));
+        }
+        for (v, t) in sample.iter().zip(&sg.inputs) {
+            if v.dtype != DType::F32 {
+                return Err(QuantizeError::Calibration(format!("sample {si}: input {t} is {}, expected FLOAT32", v.dtype)));
+            }
+            ranges.record(t.index(), &v.data);
+        }
+        eval.run_observed(0, sample, &mut |oi, k, value| {
+            if let Some(t) = sg.operators.get(oi).and_then(|o| o.outputs.get(k)) {
+                if value.dtype == DType::F32 {
+                    ranges.record(t.index(), &value.data);
+                }
+            }
+        })?;
+    }
+    Ok(ranges)
+}

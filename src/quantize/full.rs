@@ -1,0 +1,420 @@
+//! Full integer (int8) rewrite of subgraph 0.
+//!
+//! 1. Roles: which float constants are weights (with their channel axis) and
+//!    biases, from the ops that read them.
+//! 2. Ties: tensors that must share parameters (the inputs and outputs of
+//!    ops that move values without computing) form groups (union-find).
+//! 3. Parameters: per group from the union of calibrated ranges, fixed for
+//!    SOFTMAX/LOGISTIC/TANH outputs; weights symmetric per channel; biases
+//!    int32 at `input_scale × weight_scale`.
+//! 4. Rewrite: every float tensor becomes int8 with its parameters, constants
+//!    are quantized, and the inputs and outputs get the requested type.
+
+use super::params::{asymmetric_i8, quantize_value, symmetric};
+use super::{IoType, QuantizeError, QuantizeOptions, Ranges};
+use crate::model::*;
+
+/// How an op's float inputs are used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    /// An activation or ordinary constant.
+    Value,
+    /// Weights, symmetric int8, per channel along the axis (or per tensor).
+    Weights { axis: Option<usize> },
+    /// Bias of the op whose (input, weights) are the given operand slots.
+    Bias { input: usize, weights: usize },
+}
+
+/// Ops with int8 kernels, and the roles of their inputs.
+fn roles(op: &Op, n_inputs: usize, per_channel: bool) -> Option<Vec<Role>> {
+    let values = || vec![Role::Value; n_inputs];
+    let axis = |a: usize| if per_channel { Some(a) } else { None };
+    Some(match op {
+        Op::Conv2d(_) => vec![Role::Value, Role::Weights { axis: axis(0) }, Role::Bias { input: 0, weights: 1 }],
+        Op::DepthwiseConv2d(_) => vec![Role::Value, Role::Weights { axis: axis(3) }, Role::Bias { input: 0, weights: 1 }],
+        Op::FullyConnected(_) => vec![Role::Value, Role::Weights { axis: None }, Role::Bias { input: 0, weights: 1 }],
+        Op::TransposeConv(_) => {
+            vec![Role::Value, Role::Weights { axis: axis(0) }, Role::Value, Role::Bias { input: 2, weights: 1 }]
+        }
+        Op::Add(_)
+        | Op::Sub(_)
+        | Op::Mul(_)
+        | Op::AveragePool2d(_)
+        | Op::MaxPool2d(_)
+        | Op::Mean { .. }
+        | Op::Sum { .. }
+        | Op::ReduceMax { .. }
+        | Op::Reshape { .. }
+        | Op::Transpose
+        | Op::Concatenation(_)
+        | Op::Pad
+        | Op::PadV2
+        | Op::MirrorPad { .. }
+        | Op::Softmax { .. }
+        | Op::Logistic
+        | Op::Tanh
+        | Op::Relu
+        | Op::Relu6
+        | Op::HardSwish
+        | Op::LeakyRelu { .. }
+        | Op::Prelu
+        | Op::Gelu { .. }
+        | Op::Minimum
+        | Op::Maximum
+        | Op::Gather(_)
+        | Op::Slice
+        | Op::StridedSlice(_)
+        | Op::Squeeze { .. }
+        | Op::SplitV { .. }
+        | Op::ResizeBilinear(_)
+        | Op::ResizeNearestNeighbor(_)
+        | Op::BatchMatMul(_) => values(),
+        _ => return None,
+    })
+}
+
+/// Ops whose float inputs (operand slots) and outputs share parameters.
+fn tied_slots(op: &Op) -> Option<&'static [usize]> {
+    Some(match op {
+        Op::MaxPool2d(_)
+        | Op::AveragePool2d(_)
+        | Op::Reshape { .. }
+        | Op::Transpose
+        | Op::Pad
+        | Op::MirrorPad { .. }
+        | Op::Gather(_)
+        | Op::Slice
+        | Op::StridedSlice(_)
+        | Op::Squeeze { .. }
+        | Op::SplitV { .. }
+        | Op::ReduceMax { .. }
+        | Op::ResizeBilinear(_)
+        | Op::ResizeNearestNeighbor(_) => &[0],
+        // PADV2's pad value is quantized with the input's parameters.
+        Op::PadV2 => &[0, 2],
+        _ => return None,
+    })
+}
+
+/// Output parameters the int8 kernels require.
+fn fixed_output(op: &Op) -> Option<(f32, i64)> {
+    match op {
+        Op::Softmax { .. } | Op::Logistic => Some((1.0 / 256.0, -128)),
+        Op::Tanh => Some((1.0 / 128.0, 0)),
+        _ => None,
+    }
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+fn union(parent: &mut [usize], a: usize, b: usize) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra != rb {
+        parent[ra.max(rb)] = ra.min(rb);
+    }
+}
+
+fn unsupported(operator: usize, op: &Op, detail: impl Into<String>) -> QuantizeError {
+    QuantizeError::Unsupported { operator, op: op.name().to_string(), detail: detail.into() }
+}
+
+fn is_float(t: &Tensor) -> bool {
+    t.dtype == DType::F32 && t.quantization.is_none()
+}
+
+/// The constant's float values and its range.
+fn const_range(t: &Tensor) -> Option<(f32, f32)> {
+    let v = t.data.as_ref()?.to_vec::<f32>();
+    let finite = v.iter().copied().filter(|x| x.is_finite());
+    let min = finite.clone().fold(f32::INFINITY, f32::min);
+    let max = finite.fold(f32::NEG_INFINITY, f32::max);
+    (min <= max).then_some((min, max))
+}
+
+pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions) -> Result<Model, QuantizeError> {
+    let mut out = model.clone();
+    let sg = &mut out.subgraphs[0];
+    let n = sg.tensors.len();
+
+    // 1. Roles of float tensors.
+    let mut role: Vec<Option<(Role, usize)>> = vec![None; n];
+    for (oi, node) in sg.operators.iter().enumerate() {
+        let Some(r) = roles(&node.op, node.inputs.len(), options.per_channel) else {
+            let float_io = node.inputs.iter().flatten().chain(&node.outputs).any(|t| is_float(&sg.tensors[t.index()]));
+            if float_io {
+                return Err(unsupported(oi, &node.op, "no int8 kernel for this op"));
+            }
+            continue;
+        };
+        for (slot, t) in node.inputs.iter().enumerate() {
+            let Some(t) = t else { continue };
+            let tensor = &sg.tensors[t.index()];
+            if !is_float(tensor) {
+                continue;
+            }
+            let want = r.get(slot).copied().unwrap_or(Role::Value);
+            if want != Role::Value && !tensor.is_constant() {
+                return Err(unsupported(oi, &node.op, format!("input {slot} ({:?}) must be a constant to quantize", tensor.name)));
+            }
+            match role[t.index()] {
+                Some((have, _)) if have != want && (tensor.is_constant() || want != Role::Value) => {
+                    return Err(unsupported(
+                        oi,
+                        &node.op,
+                        format!("constant {:?} is used both as {have:?} and as {want:?}", tensor.name),
+                    ));
+                }
+                Some(_) => {}
+                None => role[t.index()] = Some((want, oi)),
+            }
+        }
+    }
+
+    // 2. Ties.
+    let mut parent: Vec<usize> = (0..n).collect();
+    let mut fixed: Vec<Option<(f32, i64)>> = vec![None; n];
+    for node in &sg.operators {
+        if let Some(p) = fixed_output(&node.op) {
+            for t in &node.outputs {
+                fixed[t.index()] = Some(p);
+            }
+        }
+        // CONCATENATION, MINIMUM and MAXIMUM tie all their inputs.
+        let all: Vec<usize>;
+        let slots: &[usize] = match (&node.op, tied_slots(&node.op)) {
+            (Op::Concatenation(_) | Op::Minimum | Op::Maximum, _) => {
+                all = (0..node.inputs.len()).collect();
+                &all
+            }
+            (_, Some(s)) => s,
+            (_, None) => continue,
+        };
+        let Some(first) = node.outputs.first() else { continue };
+        for t in slots.iter().filter_map(|&s| node.inputs.get(s).copied().flatten()).chain(node.outputs.iter().copied()) {
+            if is_float(&sg.tensors[t.index()]) {
+                union(&mut parent, first.index(), t.index());
+            }
+        }
+    }
+
+    // 3. Parameters of value tensors, per group.
+    let mut group_range: Vec<Option<(f32, f32)>> = vec![None; n];
+    let mut group_fixed: Vec<Option<(f32, i64)>> = vec![None; n];
+    for i in 0..n {
+        let t = &sg.tensors[i];
+        if !is_float(t) || !matches!(role[i], None | Some((Role::Value, _))) {
+            continue;
+        }
+        let r = if t.is_constant() { const_range(t) } else { ranges.get(i) };
+        let g = find(&mut parent, i);
+        if let Some((lo, hi)) = r {
+            group_range[g] = Some(match group_range[g] {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        }
+        if let Some(p) = fixed[i] {
+            if group_fixed[g].is_some_and(|q| q != p) {
+                return Err(QuantizeError::Model(format!(
+                    "tensor {:?} is tied to outputs with different fixed parameters",
+                    t.name
+                )));
+            }
+            group_fixed[g] = Some(p);
+        }
+    }
+    let mut params: Vec<Option<(f32, i64)>> = vec![None; n];
+    for i in 0..n {
+        let t = &sg.tensors[i];
+        if !is_float(t) || !matches!(role[i], None | Some((Role::Value, _))) {
+            continue;
+        }
+        let g = find(&mut parent, i);
+        params[i] = match (group_fixed[g], group_range[g]) {
+            (Some(p), _) => Some(p),
+            (None, Some((lo, hi))) => Some(asymmetric_i8(lo, hi)),
+            (None, None) if role[i].is_none() && !sg.inputs.contains(&TensorId(i as u32)) && !sg.outputs.contains(&TensorId(i as u32)) => {
+                // A float tensor no op reads or writes: leave it alone.
+                continue;
+            }
+            (None, None) => {
+                return Err(QuantizeError::Calibration(format!(
+                    "tensor {i} ({:?}) had no finite value in any sample",
+                    t.name
+                )));
+            }
+        };
+    }
+
+    // 4a. Weights and biases.
+    let mut new_q: Vec<Option<(DType, Quantization, Option<ConstData>)>> = vec![None; n];
+    for i in 0..n {
+        let Some((Role::Weights { axis }, oi)) = role[i] else { continue };
+        let t = &sg.tensors[i];
+        let w = t.data.as_ref().map(|d| d.to_vec::<f32>()).unwrap_or_default();
+        let dims: Vec<usize> = t.shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
+        let (scales, q) = match axis {
+            Some(ax) if ax < dims.len() => {
+                let channels = dims[ax];
+                let inner: usize = dims[ax + 1..].iter().product();
+                let mut max_abs = vec![0f32; channels];
+                for (k, x) in w.iter().enumerate() {
+                    let c = (k / inner.max(1)) % channels.max(1);
+                    max_abs[c] = max_abs[c].max(x.abs());
+                }
+                let scales: Vec<f32> = max_abs.iter().map(|m| symmetric(*m, 127.0)).collect();
+                let q: Vec<i8> = w
+                    .iter()
+                    .enumerate()
+                    .map(|(k, x)| quantize_value(*x, scales[(k / inner.max(1)) % channels.max(1)], 0, -127, 127) as i8)
+                    .collect();
+                (scales, q)
+            }
+            Some(_) => return Err(unsupported(oi, &sg.operators[oi].op, "weights of unexpected rank")),
+            None => {
+                let s = symmetric(w.iter().fold(0f32, |m, x| m.max(x.abs())), 127.0);
+                (vec![s], w.iter().map(|x| quantize_value(*x, s, 0, -127, 127) as i8).collect())
+            }
+        };
+        let quant = match axis {
+            Some(ax) => Quantization::per_axis(scales.clone(), vec![0; scales.len()], ax as i32),
+            None => Quantization::per_tensor(scales[0], 0),
+        };
+        new_q[i] = Some((DType::I8, quant, Some(ConstData::from_slice(&q))));
+    }
+    for i in 0..n {
+        let Some((Role::Bias { input, weights }, oi)) = role[i] else { continue };
+        let node = &sg.operators[oi];
+        let (Some(x), Some(w)) = (node.inputs.get(input).copied().flatten(), node.inputs.get(weights).copied().flatten()) else {
+            return Err(unsupported(oi, &node.op, "bias without input or weights"));
+        };
+        let Some((s_in, _)) = params[x.index()] else {
+            return Err(unsupported(oi, &node.op, "the input has no int8 parameters"));
+        };
+        let Some((_, wq, _)) = &new_q[w.index()] else { return Err(unsupported(oi, &node.op, "weights were not quantized")) };
+        let b = sg.tensors[i].data.as_ref().map(|d| d.to_vec::<f32>()).unwrap_or_default();
+        let scales: Vec<f32> = if wq.scale.len() == 1 {
+            vec![s_in * wq.scale[0]; b.len().max(1)]
+        } else {
+            wq.scale.iter().map(|s| s_in * s).collect()
+        };
+        if scales.len() != b.len() {
+            return Err(unsupported(oi, &node.op, format!("{} bias values for {} channels", b.len(), scales.len())));
+        }
+        let q: Vec<i32> = b
+            .iter()
+            .zip(&scales)
+            .map(|(x, s)| quantize_value(*x, *s, 0, i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+            .collect();
+        let quant = if wq.scale.len() == 1 {
+            Quantization::per_tensor(scales[0], 0)
+        } else {
+            Quantization::per_axis(scales.clone(), vec![0; scales.len()], 0)
+        };
+        new_q[i] = Some((DType::I32, quant, Some(ConstData::from_slice(&q))));
+    }
+
+    // 4b. Values.
+    for i in 0..n {
+        let Some((scale, zp)) = params[i] else { continue };
+        let t = &sg.tensors[i];
+        let data = t.data.as_ref().map(|d| {
+            let q: Vec<i8> = d.to_vec::<f32>().iter().map(|x| quantize_value(*x, scale, zp, -128, 127) as i8).collect();
+            ConstData::from_slice(&q)
+        });
+        new_q[i] = Some((DType::I8, Quantization::per_tensor(scale, zp), data));
+    }
+    for (i, q) in new_q.into_iter().enumerate() {
+        if let Some((dtype, quant, data)) = q {
+            let t = &mut sg.tensors[i];
+            t.dtype = dtype;
+            t.quantization = Some(quant);
+            if t.data.is_some() {
+                t.data = data;
+            }
+        }
+    }
+
+    // 4c. Inputs and outputs.
+    boundaries(sg, options.io)?;
+    Ok(out)
+}
+
+/// Gives the subgraph's inputs and outputs the requested type. Tensor
+/// indices of inputs and outputs stay the same (signatures refer to them);
+/// boundary ops write or read new int8 tensors.
+fn boundaries(sg: &mut Subgraph, io: IoType) -> Result<(), QuantizeError> {
+    if io == IoType::Int8 {
+        return Ok(());
+    }
+    let mut prologue = Vec::new();
+    let mut epilogue = Vec::new();
+    let add_tensor = |sg: &mut Subgraph, t: Tensor| -> Result<TensorId, QuantizeError> {
+        let id = TensorId(u32::try_from(sg.tensors.len()).map_err(|_| QuantizeError::Model("too many tensors".into()))?);
+        sg.tensors.push(t);
+        Ok(id)
+    };
+    for &x in &sg.inputs.clone() {
+        if sg.outputs.contains(&x) {
+            return Err(QuantizeError::Model(format!("tensor {x} is both an input and an output")));
+        }
+        let t = sg.tensors[x.index()].clone();
+        let Some(q) = t.quantization.clone().filter(|_| t.dtype == DType::I8) else { continue };
+        let inner = add_tensor(sg, Tensor { name: format!("{}/int8", t.name), ..t.clone() })?;
+        for node in &mut sg.operators {
+            for slot in node.inputs.iter_mut().flatten() {
+                if *slot == x {
+                    *slot = inner;
+                }
+            }
+        }
+        let outer = &mut sg.tensors[x.index()];
+        match io {
+            IoType::Float => {
+                outer.dtype = DType::F32;
+                outer.quantization = None;
+            }
+            _ => {
+                outer.dtype = DType::U8;
+                outer.quantization = Some(Quantization::per_tensor(q.scale[0], q.zero_point[0] + 128));
+            }
+        }
+        prologue.push(Operator::new(Op::Quantize, &[x], &[inner]));
+    }
+    for &y in &sg.outputs.clone() {
+        let t = sg.tensors[y.index()].clone();
+        let Some(q) = t.quantization.clone().filter(|_| t.dtype == DType::I8) else { continue };
+        let inner = add_tensor(sg, Tensor { name: format!("{}/int8", t.name), ..t.clone() })?;
+        for node in &mut sg.operators {
+            for slot in node.outputs.iter_mut().chain(node.inputs.iter_mut().flatten()) {
+                if *slot == y {
+                    *slot = inner;
+                }
+            }
+        }
+        let outer = &mut sg.tensors[y.index()];
+        let op = match io {
+            IoType::Float => {
+                outer.dtype = DType::F32;
+                outer.quantization = None;
+                Op::Dequantize
+            }
+            _ => {
+                outer.dtype = DType::U8;
+                outer.quantization = Some(Quantization::per_tensor(q.scale[0], q.zero_point[0] + 128));
+                Op::Quantize
+            }
+        };
+        epilogue.push(Operator::new(op, &[inner], &[y]));
+    }
+    prologue.append(&mut sg.operators);
+    prologue.append(&mut epilogue);
+    sg.operators = prologue;
+    Ok(())
+}

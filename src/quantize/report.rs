@@ -1,0 +1,199 @@
+//! Per-layer error of a quantized model against its float original, both
+//! run in the reference evaluator on the same samples.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::params::quantize_value;
+use super::QuantizeError;
+use crate::eval::{Evaluator, Value};
+use crate::model::{DType, Model};
+
+/// The error of one op output.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LayerError {
+    /// Operator index in the float model's subgraph 0.
+    pub operator: usize,
+    /// The op name.
+    pub op: String,
+    /// The output tensor's name.
+    pub tensor: String,
+    /// Its quantization scale in the quantized model (0 if not quantized).
+    pub scale: f32,
+    /// Largest absolute error.
+    pub max_abs_error: f64,
+    /// Signal-to-noise ratio in dB: `10 log10(Σ ref² / Σ (q − ref)²)`
+    /// (infinite when exact).
+    pub snr_db: f64,
+    /// Cosine similarity of the flattened values.
+    pub cosine: f64,
+}
+
+/// Per-layer errors, in op order, and the figures of the model outputs.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct QuantReport {
+    /// One entry per float op output of the original model.
+    pub layers: Vec<LayerError>,
+    /// Samples compared.
+    pub samples: usize,
+    /// The worst cosine similarity over the model outputs.
+    pub output_cosine: f64,
+    /// The worst SNR (dB) over the model outputs.
+    pub output_snr_db: f64,
+}
+
+impl QuantReport {
+    /// The layer with the lowest SNR: where accuracy is lost first.
+    pub fn worst(&self) -> Option<&LayerError> {
+        self.layers.iter().min_by(|a, b| a.snr_db.total_cmp(&b.snr_db))
+    }
+}
+
+impl fmt::Display for QuantReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "quantization error over {} sample(s): outputs cosine {:.6}, SNR {:.1} dB",
+            self.samples, self.output_cosine, self.output_snr_db
+        )?;
+        writeln!(f, "{:>4}  {:<22} {:<28} {:>10} {:>10} {:>9} {:>9}", "op", "type", "tensor", "scale", "max|err|", "SNR dB", "cosine")?;
+        for l in &self.layers {
+            let name: String = l.tensor.chars().take(28).collect();
+            writeln!(
+                f,
+                "{:>4}  {:<22} {:<28} {:>10.3e} {:>10.3e} {:>9.1} {:>9.6}",
+                l.operator, l.op, name, l.scale, l.max_abs_error, l.snr_db, l.cosine
+            )?;
+        }
+        if let Some(w) = self.worst() {
+            writeln!(f, "lowest SNR: op {} {} ({:?}), {:.1} dB", w.operator, w.op, w.tensor, w.snr_db)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default, Clone)]
+struct Acc {
+    signal: f64,
+    noise: f64,
+    dot: f64,
+    qq: f64,
+    max_abs: f64,
+}
+
+impl Acc {
+    fn add(&mut self, reference: &[f64], got: &[f64]) {
+        for (r, q) in reference.iter().zip(got) {
+            let e = q - r;
+            self.signal += r * r;
+            self.noise += e * e;
+            self.dot += r * q;
+            self.qq += q * q;
+            self.max_abs = self.max_abs.max(e.abs());
+        }
+    }
+    fn snr_db(&self) -> f64 {
+        if self.noise == 0.0 { f64::INFINITY } else { 10.0 * (self.signal / self.noise).log10() }
+    }
+    fn cosine(&self) -> f64 {
+        let d = (self.signal * self.qq).sqrt();
+        if d == 0.0 { if self.signal == self.qq { 1.0 } else { 0.0 } } else { self.dot / d }
+    }
+}
+
+/// A float sample as the quantized model's input `t` takes it.
+fn to_input(v: &Value, t: &crate::model::Tensor) -> Value {
+    match (t.dtype, &t.quantization) {
+        (DType::I8 | DType::U8, Some(q)) if !q.scale.is_empty() => {
+            let (lo, hi) = if t.dtype == DType::I8 { (-128, 127) } else { (0, 255) };
+            let data = v.data.iter().map(|x| quantize_value(*x as f32, q.scale[0], q.zero_point[0], lo, hi) as f64).collect();
+            Value::new(t.dtype, v.shape.clone(), data).with_quantization(q.clone())
+        }
+        _ => v.clone(),
+    }
+}
+
+fn real(v: &Value) -> Result<Vec<f64>, QuantizeError> {
+    if v.quantization.is_some() { Ok(v.dequantized()?) } else { Ok(v.data.clone()) }
+}
+
+/// Runs `float` and its quantized version `quant` (from [`super::quantize`])
+/// on the same float samples in the reference evaluator and reports the
+/// error of every op output: use it to check a model on data other than the
+/// calibration set. Integer inputs of `quant` get the samples quantized with
+/// their parameters.
+pub fn report(float: &Model, quant: &Model, dataset: &[Vec<Value>]) -> Result<super::QuantReport, QuantizeError> {
+    if float.subgraphs.is_empty() || quant.subgraphs.is_empty() {
+        return Err(QuantizeError::Model("no subgraph".into()));
+    }
+    let (fsg, qsg) = (&float.subgraphs[0], &quant.subgraphs[0]);
+    // In the quantized model, the op that wrote a float tensor now writes
+    // the same index, or (at the outputs) a new int8 tensor read by the
+    // boundary op: map each original tensor to where its value is.
+    let boundary_src: HashMap<usize, usize> = qsg
+        .operators
+        .iter()
+        .filter(|o| matches!(o.op, crate::model::Op::Quantize | crate::model::Op::Dequantize))
+        .filter_map(|o| Some((o.outputs.first()?.index(), o.inputs.first().copied().flatten()?.index())))
+        .filter(|(out, _)| qsg.outputs.iter().any(|t| t.index() == *out))
+        .collect();
+    let locate = |t: usize| boundary_src.get(&t).copied().unwrap_or(t);
+
+    let mut accs: Vec<Vec<Acc>> = fsg.operators.iter().map(|o| vec![Acc::default(); o.outputs.len()]).collect();
+    let mut outs: Vec<Acc> = vec![Acc::default(); fsg.outputs.len()];
+    let (fe, qe) = (Evaluator::new(float), Evaluator::new(quant));
+    for sample in dataset {
+        let mut fvals: HashMap<usize, Vec<f64>> = HashMap::new();
+        fe.run_observed(0, sample, &mut |oi, k, v| {
+            if let Some(t) = fsg.operators.get(oi).and_then(|o| o.outputs.get(k)) {
+                if v.dtype == DType::F32 {
+                    fvals.insert(t.index(), v.data.clone());
+                }
+            }
+        })?;
+        let qin: Vec<Value> = sample.iter().zip(&qsg.inputs).map(|(v, t)| to_input(v, &qsg.tensors[t.index()])).collect();
+        let mut qvals: HashMap<usize, Value> = HashMap::new();
+        let qout = qe.run_observed(0, &qin, &mut |oi, k, v| {
+            if let Some(t) = qsg.operators.get(oi).and_then(|o| o.outputs.get(k)) {
+                qvals.insert(t.index(), v.clone());
+            }
+        })?;
+        let fout = fe.run(0, sample)?;
+        for (i, (f, q)) in fout.iter().zip(&qout).enumerate() {
+            outs[i].add(&f.data, &real(q)?);
+        }
+        for (oi, node) in fsg.operators.iter().enumerate() {
+            for (k, t) in node.outputs.iter().enumerate() {
+                let (Some(f), Some(q)) = (fvals.get(&t.index()), qvals.get(&locate(t.index()))) else { continue };
+                accs[oi][k].add(f, &real(q)?);
+            }
+        }
+    }
+    let mut layers = Vec::new();
+    for (oi, node) in fsg.operators.iter().enumerate() {
+        for (k, t) in node.outputs.iter().enumerate() {
+            if fsg.tensors[t.index()].dtype != DType::F32 {
+                continue;
+            }
+            let a = &accs[oi][k];
+            let qt = &qsg.tensors[locate(t.index())];
+            layers.push(LayerError {
+                operator: oi,
+                op: node.op.name().to_string(),
+                tensor: fsg.tensors[t.index()].name.clone(),
+                scale: qt.quantization.as_ref().and_then(|q| q.scale.first().copied()).unwrap_or(0.0),
+                max_abs_error: a.max_abs,
+                snr_db: a.snr_db(),
+                cosine: a.cosine(),
+            });
+        }
+    }
+    Ok(super::QuantReport {
+        layers,
+        samples: dataset.len(),
+        output_cosine: outs.iter().map(Acc::cosine).fold(1.0, f64::min),
+        output_snr_db: outs.iter().map(Acc::snr_db).fold(f64::INFINITY, f64::min),
+    })
+}
