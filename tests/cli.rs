@@ -110,3 +110,52 @@ fn convert_with_labels_adds_classifier_metadata() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not end in the 2 labels"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!d.join("bad.tflite").exists());
 }
+
+/// A float32 `.npy` file.
+fn npy(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims.join(", "));
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    out
+}
+
+#[test]
+fn convert_and_quantize() {
+    let d = tmp("quant");
+    std::fs::write(d.join("m.onnx"), classifier_model()).unwrap();
+    std::fs::create_dir_all(d.join("calib")).unwrap();
+    for i in 0..4 {
+        let v: Vec<f32> = (0..192).map(|k| ((k * 7 + i * 13) % 50) as f32 / 25.0 - 1.0).collect();
+        std::fs::write(d.join("calib").join(format!("{i}.npy")), npy(&[1, 8, 8, 3], &v)).unwrap();
+    }
+    let run = |extra: &[&str], out: &str| {
+        Command::new(BIN).args(["convert"]).arg(d.join("m.onnx")).arg("-o").arg(d.join(out)).args(extra).output().unwrap()
+    };
+    let calib = d.join("calib");
+    let out = run(&["--quantize", "int8", "--io", "uint8", "--calibration", calib.to_str().unwrap()], "q.tflite");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("quantized (int8, uint8 I/O) from 4 sample(s)") && text.contains("outputs cosine"), "{text}");
+    assert!(text.contains("UINT8") && text.contains("zero_point"), "{text}");
+    let model = tflite_forge::read(&std::fs::read(d.join("q.tflite")).unwrap()).unwrap();
+    let sg = &model.subgraphs[0];
+    assert_eq!(sg.tensors[sg.inputs[0].index()].dtype, tflite_forge::DType::U8);
+
+    let out = run(&["--quantize", "float16"], "h.tflite");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // int8 without data, and data of the wrong shape: errors, no file.
+    let out = run(&["--quantize", "int8"], "bad.tflite");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--calibration"));
+    std::fs::write(d.join("calib").join("z.npy"), npy(&[1, 3, 8, 8], &[0.0; 192])).unwrap();
+    let out = run(&["--quantize", "int8", "--calibration", calib.to_str().unwrap()], "bad.tflite");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("does not fit the model input"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!d.join("bad.tflite").exists());
+}

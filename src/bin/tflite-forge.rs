@@ -3,6 +3,7 @@
 //! ```text
 //! tflite-forge convert IN.onnx -o OUT.tflite [--keep-nchw] [--batch N]
 //!     [--labels labels.txt --mean M[,M,M] --std S[,S,S] [--name NAME]]
+//!     [--quantize int8|float16 [--io float|int8|uint8] [--calibration DIR]]
 //! tflite-forge inspect MODEL.tflite
 //! ```
 
@@ -14,6 +15,10 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use tflite_forge::metadata::{ContentProperties, ImageClassifierInfo, ProcessUnit};
 use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout};
+use tflite_forge::quantize::{quantize, IoType, QuantizeOptions};
+
+#[path = "tflite-forge/npy.rs"]
+mod npy;
 
 #[derive(Parser)]
 #[command(name = "tflite-forge", version, about = "Convert ONNX models to TensorFlow Lite and inspect .tflite files")]
@@ -54,6 +59,17 @@ enum Command {
         /// Model name recorded in the metadata (with --labels).
         #[arg(long, requires = "labels")]
         name: Option<String>,
+        /// Quantize after converting: int8 (full integer, needs
+        /// --calibration) or float16.
+        #[arg(long, value_parser = ["int8", "float16"])]
+        quantize: Option<String>,
+        /// Input and output type of an int8 model.
+        #[arg(long, value_parser = ["float", "int8", "uint8"], default_value = "float", requires = "quantize")]
+        io: String,
+        /// A directory of .npy files (float32, one per sample, shaped like
+        /// the converted model's input) used as the representative dataset.
+        #[arg(long, requires = "quantize")]
+        calibration: Option<PathBuf>,
     },
     /// Print a .tflite file's inputs, outputs, signatures and op counts.
     Inspect {
@@ -70,9 +86,10 @@ fn parse_dim(s: &str) -> Result<(String, u32), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name } => {
+        Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name, quantize, io, calibration } => {
             let classifier = labels.map(|labels| Classifier { labels, mean, std, name });
-            convert(input, output, keep_nchw, batch, dims, classifier)
+            let quant = quantize.map(|mode| Quant { mode, io, calibration });
+            convert(input, output, keep_nchw, batch, dims, classifier, quant)
         }
         Command::Inspect { model } => inspect(model),
     };
@@ -93,6 +110,14 @@ struct Classifier {
     name: Option<String>,
 }
 
+/// Quantization asked for on the command line.
+struct Quant {
+    mode: String,
+    io: String,
+    calibration: Option<PathBuf>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn convert(
     input: PathBuf,
     output: PathBuf,
@@ -100,6 +125,7 @@ fn convert(
     batch: Option<u32>,
     dims: Vec<(String, u32)>,
     classifier: Option<Classifier>,
+    quant: Option<Quant>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     let mut opts = ConvertOptions::default();
@@ -118,6 +144,9 @@ fn convert(
         info.std = c.std;
         info.apply(&mut conv.model)?;
     }
+    if let Some(q) = quant {
+        conv.model = quantize_model(&conv.model, &q)?;
+    }
     let t1 = Instant::now();
     let bytes = tflite_forge::write(&conv.model)?;
     tflite_forge::write::atomic_write(&output, &bytes)?;
@@ -130,18 +159,52 @@ fn convert(
     Ok(())
 }
 
+fn quantize_model(model: &tflite_forge::Model, q: &Quant) -> Result<tflite_forge::Model, Box<dyn std::error::Error>> {
+    let options = match (q.mode.as_str(), q.io.as_str()) {
+        ("float16", _) => QuantizeOptions::float16(),
+        (_, "int8") => QuantizeOptions::int8(IoType::Int8),
+        (_, "uint8") => QuantizeOptions::int8(IoType::Uint8),
+        _ => QuantizeOptions::int8(IoType::Float),
+    };
+    let data = match &q.calibration {
+        Some(dir) => npy::load_dataset(dir, model)?,
+        None if q.mode == "int8" => return Err("--quantize int8 needs --calibration DIR (a representative dataset)".into()),
+        None => Vec::new(),
+    };
+    let t = Instant::now();
+    let result = quantize(model, &options, &data)?;
+    println!("quantized ({}, {} I/O) from {} sample(s) in {:.1} s", q.mode, q.io, data.len(), t.elapsed().as_secs_f64());
+    if let Some(r) = &result.report {
+        println!("quantization error: outputs cosine {:.6}, SNR {:.1} dB", r.output_cosine, r.output_snr_db);
+        let mut worst: Vec<_> = r.layers.iter().collect();
+        worst.sort_by(|a, b| a.snr_db.total_cmp(&b.snr_db));
+        for l in worst.iter().take(3) {
+            println!("  low SNR: op {} {} {:?}: {:.1} dB", l.operator, l.op, l.tensor, l.snr_db);
+        }
+    }
+    Ok(result.model)
+}
+
 fn print_io(model: &tflite_forge::Model) {
     for s in &model.signatures {
         let sg = &model.subgraphs[s.subgraph as usize];
         println!("signature {:?}:", s.key);
         for (n, t) in &s.inputs {
             let t = &sg.tensors[t.index()];
-            println!("  input  {n:<20} {} {}", t.dtype, t.shape);
+            println!("  input  {n:<20} {} {}{}", t.dtype, t.shape, quant_text(t));
         }
         for (n, t) in &s.outputs {
             let t = &sg.tensors[t.index()];
-            println!("  output {n:<20} {} {}", t.dtype, t.shape);
+            println!("  output {n:<20} {} {}{}", t.dtype, t.shape, quant_text(t));
         }
+    }
+}
+
+/// " scale S zero_point Z" for a per-tensor quantized tensor.
+fn quant_text(t: &tflite_forge::Tensor) -> String {
+    match &t.quantization {
+        Some(q) if q.scale.len() == 1 => format!(" scale {} zero_point {}", q.scale[0], q.zero_point.first().copied().unwrap_or(0)),
+        _ => String::new(),
     }
 }
 
