@@ -159,3 +159,38 @@ fn convert_and_quantize() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("does not fit the model input"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!d.join("bad.tflite").exists());
 }
+
+#[test]
+fn uint8_image_model_takes_raw_pixels_and_keeps_labels() {
+    let d = tmp("pixels");
+    std::fs::write(d.join("m.onnx"), classifier_model()).unwrap();
+    std::fs::write(d.join("labels.txt"), "red\ngreen\nblue\n").unwrap();
+    std::fs::create_dir_all(d.join("calib")).unwrap();
+    for i in 0..4 {
+        let v: Vec<f32> = (0..192).map(|k| ((k * 7 + i * 13) % 50) as f32 / 25.0 - 1.0).collect();
+        std::fs::write(d.join("calib").join(format!("{i}.npy")), npy(&[1, 8, 8, 3], &v)).unwrap();
+    }
+    let out = Command::new(BIN)
+        .args(["convert"])
+        .arg(d.join("m.onnx"))
+        .arg("-o")
+        .arg(d.join("q.tflite"))
+        .arg("--labels")
+        .arg(d.join("labels.txt"))
+        .args(["--mean", "127.5", "--std", "127.5", "--quantize", "int8", "--io", "uint8", "--calibration"])
+        .arg(d.join("calib"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("raw pixels"));
+    let model = tflite_forge::read(&std::fs::read(d.join("q.tflite")).unwrap()).unwrap();
+    let sg = &model.subgraphs[0];
+    let x = &sg.tensors[sg.inputs[0].index()];
+    let q = x.quantization.as_ref().unwrap();
+    assert_eq!((x.dtype, q.scale[0], q.zero_point[0]), (tflite_forge::DType::U8, 1.0, 0));
+    // The labels metadata has no normalisation: the bytes go in as they are.
+    let md = model.support_metadata().unwrap().unwrap();
+    let input_md = &md.subgraph_metadata[0].input_tensor_metadata[0];
+    assert!(input_md.process_units.is_empty(), "{input_md:?}");
+    assert_eq!(model.associated_file("labels.txt"), Some(&b"red\ngreen\nblue\n"[..]));
+}

@@ -49,12 +49,14 @@ enum Command {
         /// one per line, packed into the model as labels.txt.
         #[arg(long)]
         labels: Option<PathBuf>,
-        /// Input normalisation mean on 0..255 pixels, one value or one per
-        /// channel, comma-separated (with --labels).
-        #[arg(long, value_delimiter = ',', requires = "labels")]
+        /// The image normalisation the model expects, on 0..255 pixels: one
+        /// mean or one per channel, comma-separated. Recorded in the labels
+        /// metadata; with --quantize int8 --io uint8 it moves into the graph
+        /// so that the model takes raw pixels.
+        #[arg(long, value_delimiter = ',', requires = "std")]
         mean: Vec<f32>,
-        /// Input normalisation std on 0..255 pixels (with --labels).
-        #[arg(long, value_delimiter = ',', requires = "labels")]
+        /// The normalisation's standard deviation(s) (see --mean).
+        #[arg(long, value_delimiter = ',', requires = "mean")]
         std: Vec<f32>,
         /// Model name recorded in the metadata (with --labels).
         #[arg(long, requires = "labels")]
@@ -87,9 +89,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name, quantize, io, calibration } => {
-            let classifier = labels.map(|labels| Classifier { labels, mean, std, name });
+            let classifier = labels.map(|labels| Classifier { labels, name });
             let quant = quantize.map(|mode| Quant { mode, io, calibration });
-            convert(input, output, keep_nchw, batch, dims, classifier, quant)
+            convert(input, output, keep_nchw, batch, dims, (mean, std), classifier, quant)
         }
         Command::Inspect { model } => inspect(model),
     };
@@ -105,8 +107,6 @@ fn main() -> ExitCode {
 /// Image-classifier metadata asked for on the command line.
 struct Classifier {
     labels: PathBuf,
-    mean: Vec<f32>,
-    std: Vec<f32>,
     name: Option<String>,
 }
 
@@ -124,6 +124,7 @@ fn convert(
     keep_nchw: bool,
     batch: Option<u32>,
     dims: Vec<(String, u32)>,
+    normalization: (Vec<f32>, Vec<f32>),
     classifier: Option<Classifier>,
     quant: Option<Quant>,
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -135,17 +136,28 @@ fn convert(
     opts.batch = batch;
     opts.fixed_dims = dims.into_iter().collect();
     let mut conv = convert_file(&input, &opts)?;
+    let (mut mean, mut std) = (normalization.0, normalization.1);
+    if let Some(q) = quant {
+        // A uint8 image model takes raw pixels: the normalisation moves
+        // into the graph, and the calibration samples into pixel units.
+        let pixels = q.mode == "int8" && q.io == "uint8" && !mean.is_empty();
+        if pixels {
+            tflite_forge::passes::normalize::prepend_normalization(&mut conv.model, 0, 0, &mean, &std)?;
+            println!("input normalisation moved into the graph: the uint8 input takes raw pixels 0..255");
+        }
+        conv.model = quantize_model(&conv.model, &q, pixels.then_some((mean.as_slice(), std.as_slice())))?;
+        if pixels {
+            (mean, std) = (Vec::new(), Vec::new());
+        }
+    }
     if let Some(c) = classifier {
         let text = std::fs::read_to_string(&c.labels).map_err(|e| format!("{}: {e}", c.labels.display()))?;
         let labels: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
         let name = c.name.unwrap_or_else(|| input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
         let mut info = ImageClassifierInfo::new(name, labels);
-        info.mean = c.mean;
-        info.std = c.std;
+        info.mean = mean;
+        info.std = std;
         info.apply(&mut conv.model)?;
-    }
-    if let Some(q) = quant {
-        conv.model = quantize_model(&conv.model, &q)?;
     }
     let t1 = Instant::now();
     let bytes = tflite_forge::write(&conv.model)?;
@@ -159,18 +171,34 @@ fn convert(
     Ok(())
 }
 
-fn quantize_model(model: &tflite_forge::Model, q: &Quant) -> Result<tflite_forge::Model, Box<dyn std::error::Error>> {
-    let options = match (q.mode.as_str(), q.io.as_str()) {
+/// Quantizes; with `pixels`, the calibration samples (normalised, as the
+/// converted model took them) are mapped back to pixel values.
+fn quantize_model(
+    model: &tflite_forge::Model,
+    q: &Quant,
+    pixels: Option<(&[f32], &[f32])>,
+) -> Result<tflite_forge::Model, Box<dyn std::error::Error>> {
+    let mut options = match (q.mode.as_str(), q.io.as_str()) {
         ("float16", _) => QuantizeOptions::float16(),
         (_, "int8") => QuantizeOptions::int8(IoType::Int8),
         (_, "uint8") => QuantizeOptions::int8(IoType::Uint8),
         _ => QuantizeOptions::int8(IoType::Float),
     };
-    let data = match &q.calibration {
+    let mut data = match &q.calibration {
         Some(dir) => npy::load_dataset(dir, model)?,
         None if q.mode == "int8" => return Err("--quantize int8 needs --calibration DIR (a representative dataset)".into()),
         None => Vec::new(),
     };
+    if let Some((mean, std)) = pixels {
+        options.input_range = Some((0.0, 255.0));
+        for v in data.iter_mut().flatten() {
+            let c = v.shape.last().copied().unwrap_or(1).max(1);
+            for (i, x) in v.data.iter_mut().enumerate() {
+                let k = if mean.len() == 1 { 0 } else { i % c };
+                *x = *x * f64::from(std[k]) + f64::from(mean[k]);
+            }
+        }
+    }
     let t = Instant::now();
     let result = quantize(model, &options, &data)?;
     println!("quantized ({}, {} I/O) from {} sample(s) in {:.1} s", q.mode, q.io, data.len(), t.elapsed().as_secs_f64());

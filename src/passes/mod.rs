@@ -3,6 +3,7 @@
 
 pub mod cleanup;
 pub mod fuse;
+pub mod normalize;
 pub(crate) mod graph;
 pub mod shuffle;
 pub mod transpose;

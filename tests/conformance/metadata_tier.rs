@@ -212,6 +212,18 @@ fn files(root: &Path, support: &Path, dir: &Path, outcomes: &mut Vec<Outcome>) {
         Err(e) => outcomes.push(fail("metadata/file/ours_displayed_and_classified", e)),
     }
 
+    // 1b. Full int8 with uint8 I/O taking raw pixels (the normalisation moved
+    // into the graph), labels without normalisation: the Task Library feeds
+    // the image bytes as they are.
+    let name = "metadata/file/uint8_raw_pixels_classified";
+    match uint8_classifier(&mean, &std, dir) {
+        Ok((path, want)) => cases.push(json!({
+            "name": name, "model": path, "files": {"labels.txt": labels},
+            "classify": {"image": image_json(), "expected": want, "atol": 1.5 / 256.0, "unordered": true},
+        })),
+        Err(e) => outcomes.push(fail(name, e)),
+    }
+
     // 2. The official writer populates our plain model; we read and rewrite it.
     let plain = dir.join("plain.tflite");
     let populated = dir.join("populated_by_tflite_support.tflite");
@@ -272,6 +284,32 @@ fn files(root: &Path, support: &Path, dir: &Path, outcomes: &mut Vec<Outcome>) {
         }
         Err(e) => outcomes.push(fail("metadata/file", e)),
     }
+}
+
+/// The classifier quantized to int8 with uint8 raw-pixel input, with labels;
+/// returns its path and our evaluator's (label, score) list.
+fn uint8_classifier(mean: &[f32], std: &[f32], dir: &Path) -> Result<(PathBuf, Vec<(String, f64)>), String> {
+    use tflite_forge::quantize::{quantize, IoType, QuantizeOptions};
+    let mut model = classifier();
+    tflite_forge::passes::normalize::prepend_normalization(&mut model, 0, 0, mean, std).map_err(|e| e.to_string())?;
+    let mut r = crate::common::Rng::new(77);
+    let calibration: Vec<Vec<Tensor>> = (0..8)
+        .map(|_| vec![Tensor::from_f32(vec![1, 16, 16, 3], (0..768).map(|_| r.below(256) as f32).collect())])
+        .collect();
+    let mut options = QuantizeOptions::int8(IoType::Uint8);
+    options.input_range = Some((0.0, 255.0));
+    let q = quantize(&model, &options, &calibration).map_err(|e| e.to_string())?;
+    let mut model = q.model;
+    ImageClassifierInfo::new("forge uint8 classifier", LABELS).apply(&mut model).map_err(|e| e.to_string())?;
+    let path = dir.join("ours_uint8.tflite");
+    std::fs::write(&path, tflite_forge::write(&model).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let sg = &model.subgraphs[0];
+    let xq = sg.tensors[sg.inputs[0].index()].quantization.clone().ok_or("input not quantized")?;
+    let px: Vec<f64> = image().iter().map(|p| f64::from(*p)).collect();
+    let input = Tensor::new(DType::U8, vec![1, 16, 16, 3], px).with_quantization(xq);
+    let outs = Evaluator::new(&model).run(0, &[input]).map_err(|e| e.to_string())?;
+    let scores = outs.first().ok_or("no output")?.dequantized().map_err(|e| e.to_string())?;
+    Ok((path, LABELS.iter().map(|l| l.to_string()).zip(scores).collect()))
 }
 
 /// Reads a file populated by the official writer, checks what we see, and
