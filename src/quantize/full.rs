@@ -211,7 +211,11 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions)
         if !is_float(t) || !matches!(role[i], None | Some((Role::Value, _))) {
             continue;
         }
-        let r = if t.is_constant() { const_range(t) } else { ranges.get(i) };
+        let r = match options.input_range {
+            _ if t.is_constant() => const_range(t),
+            Some(fixed) if sg.inputs.contains(&TensorId(i as u32)) => Some(fixed),
+            _ => ranges.get(i),
+        };
         let g = find(&mut parent, i);
         if let Some((lo, hi)) = r {
             group_range[g] = Some(match group_range[g] {

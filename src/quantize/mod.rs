@@ -97,17 +97,23 @@ pub struct QuantizeOptions {
     /// TRANSPOSE_CONV (FULLY_CONNECTED weights are always per tensor, as
     /// the default TFLite kernels expect).
     pub per_channel: bool,
+    /// The float range of the model's inputs, instead of the calibrated
+    /// one: `Some((0.0, 255.0))` for an image model that takes raw pixels
+    /// (after [`crate::passes::normalize::prepend_normalization`]), so that
+    /// a uint8 input gets scale 1 and zero point 0 and apps feed image bytes
+    /// as they are.
+    pub input_range: Option<(f32, f32)>,
 }
 
 impl QuantizeOptions {
     /// Float16 constants.
     pub fn float16() -> QuantizeOptions {
-        QuantizeOptions { mode: Mode::Float16, io: IoType::Float, per_channel: true }
+        QuantizeOptions { mode: Mode::Float16, io: IoType::Float, per_channel: true, input_range: None }
     }
 
     /// Full int8 with the given input/output type.
     pub fn int8(io: IoType) -> QuantizeOptions {
-        QuantizeOptions { mode: Mode::Int8, io, per_channel: true }
+        QuantizeOptions { mode: Mode::Int8, io, per_channel: true, input_range: None }
     }
 }
 
