@@ -271,6 +271,16 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
     let at = Location { subgraph: index, operator: Some(oi), tensor: None };
     let err = |detail: String| ValidationError::Op { at, op: node.op.name().to_string(), detail };
     calls::check_local(node).map_err(err)?;
+    // The runtime hands every custom op named "Flex..." to the Flex
+    // delegate, which reads [tf_op, node_def] from the options.
+    if let Op::Custom(c) = &node.op
+        && let Some(flex) = c.flex_op()
+    {
+        let (tf_op, _) = flex.map_err(|e| err(format!("select-TF options are not [op name, NodeDef]: {e}")))?;
+        if c.name.strip_prefix("Flex") != Some(tf_op.as_str()) {
+            return Err(err(format!("select-TF op {:?} names TensorFlow op {tf_op:?} in its options", c.name)));
+        }
+    }
     let inputs: Vec<Option<&Tensor>> = node.inputs.iter().map(|t| t.map(|t| &sg.tensors[t.index()])).collect();
     let Some(expected) = infer(&node.op, &inputs).map_err(err)? else {
         return Ok(());

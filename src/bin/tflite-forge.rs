@@ -253,6 +253,24 @@ fn inspect(path: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
         for (k, v) in ops {
             println!("  {k:<24}{v}");
         }
+        let mut seen = std::collections::BTreeSet::new();
+        for o in &sg.operators {
+            let tflite_forge::Op::Custom(c) = &o.op else { continue };
+            if !seen.insert(c.name.clone()) {
+                continue;
+            }
+            match (c.flex_op(), c.options_value()) {
+                (Some(Ok((tf_op, node_def))), _) => {
+                    println!("  custom {}: select-TF op {tf_op} (NodeDef {} bytes; needs the Flex delegate)", c.name, node_def.len())
+                }
+                (_, Some(Ok(v))) => {
+                    let text = format!("{v:?}");
+                    println!("  custom {}: options {}", c.name, text.chars().take(200).collect::<String>());
+                }
+                (_, Some(Err(e))) => println!("  custom {}: options not FlexBuffers ({e})", c.name),
+                _ => println!("  custom {}: {} option bytes", c.name, c.options.len()),
+            }
+        }
     }
     for m in &model.metadata {
         println!("metadata {:?}: {} bytes", m.name, m.data.len());

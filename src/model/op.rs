@@ -626,6 +626,49 @@ impl CustomOp {
     pub fn new(name: impl Into<String>, options: Vec<u8>) -> CustomOp {
         CustomOp { name: name.into(), options, format: CustomOptionsFormat::FlexBuffers, version: 1 }
     }
+
+    /// A custom op whose options are the FlexBuffers encoding of `options`
+    /// (typically a map, as TFLite's custom kernels read them).
+    ///
+    /// ```
+    /// use tflite_forge::flexbuffers::Value;
+    /// use tflite_forge::CustomOp;
+    /// let op = CustomOp::with_options("MyNms", &Value::Map(vec![("max_boxes".into(), Value::Int(10))]));
+    /// let back = op.options_value().unwrap().unwrap();
+    /// assert_eq!(back.get("max_boxes").and_then(|v| v.as_i64()), Some(10));
+    /// ```
+    pub fn with_options(name: impl Into<String>, options: &crate::flexbuffers::Value) -> CustomOp {
+        CustomOp::new(name, crate::flexbuffers::to_bytes(options))
+    }
+
+    /// A select-TF (Flex) op: named `"Flex" + tf_op`, with the options
+    /// vector `[tf_op, node_def]` that the Flex delegate reads, where
+    /// `node_def` is a serialized `tensorflow.NodeDef`. Such ops run only
+    /// with the Flex delegate (TensorFlow's `tf.lite.Interpreter`, or apps
+    /// that link the select-TF-ops library).
+    ///
+    /// ```
+    /// use tflite_forge::CustomOp;
+    /// let op = CustomOp::flex("Erf", b"\n\x03erf\x12\x03Erf");
+    /// assert_eq!(op.name, "FlexErf");
+    /// assert_eq!(op.flex_op().unwrap().unwrap().0, "Erf");
+    /// ```
+    pub fn flex(tf_op: &str, node_def: &[u8]) -> CustomOp {
+        CustomOp::new(format!("Flex{tf_op}"), crate::flexbuffers::flex_op_options(tf_op, node_def))
+    }
+
+    /// The options decoded as a FlexBuffers value, when their format is
+    /// FlexBuffers and they are not empty.
+    pub fn options_value(&self) -> Option<Result<crate::flexbuffers::Value, crate::flexbuffers::FlexError>> {
+        (self.format == CustomOptionsFormat::FlexBuffers && !self.options.is_empty())
+            .then(|| crate::flexbuffers::parse(&self.options))
+    }
+
+    /// For a select-TF op (name starting with `Flex`): the TensorFlow op name
+    /// and the serialized NodeDef from its options.
+    pub fn flex_op(&self) -> Option<Result<(String, Vec<u8>), crate::flexbuffers::FlexError>> {
+        self.name.strip_prefix("Flex").map(|_| crate::flexbuffers::parse_flex_op_options(&self.options))
+    }
 }
 
 /// A builtin op without typed support yet, with its options as read.
