@@ -98,8 +98,9 @@ pub fn op_version(sg: &Subgraph, node: &Operator) -> i32 {
             if is(i0, I16) && is(i1, I4) && is(o0, I16) {
                 return 13;
             }
+            // TFLite counts per-channel weights only with more than one scale.
             let per_channel = w.is_some_and(|w| {
-                scales_len(w) > 0 && w.shape.rank() > 0 && Some(scales_len(w) as u64) == dim0(w, 0)
+                scales_len(w) > 1 && w.shape.rank() > 0 && Some(scales_len(w) as u64) == dim0(w, 0)
             });
             if is(i0, F32) && is(i1, I8) && is(o0, F32) && per_channel {
                 return 12;
@@ -597,5 +598,80 @@ mod tests {
         assert_eq!(min_runtime_for(3, 99), None);
         assert!(compare_runtime("1.14.0", "2.3.0").is_lt());
         assert!(compare_runtime("1.9.0", "1.14.0").is_lt());
+    }
+
+    use crate::model::{
+        AddSubOptions, BatchMatMulOptions, Conv2dOptions, DepthwiseConv2dOptions, FullyConnectedOptions, Quantization, Shape, TensorId,
+    };
+
+    /// One op reading tensors of the given (type, shape, scale count, axis)
+    /// and writing one of the given type.
+    fn version_of(op: Op, inputs: &[(DType, &[u32], usize, i32)], out: DType) -> i32 {
+        let mut sg = Subgraph::default();
+        for (i, (dtype, shape, scales, axis)) in inputs.iter().enumerate() {
+            let mut t = Tensor::new(format!("t{i}"), *dtype, Shape::new(shape.iter().copied()));
+            if *scales > 0 {
+                t.quantization = Some(Quantization::per_axis(vec![0.5; *scales], vec![0; *scales], *axis));
+            }
+            sg.tensors.push(t);
+        }
+        sg.tensors.push(Tensor::new("out", out, Shape::new([1])));
+        let ids: Vec<TensorId> = (0..inputs.len() as u32).map(TensorId).collect();
+        let node = Operator::new(op, &ids, &[TensorId(inputs.len() as u32)]);
+        op_version(&sg, &node)
+    }
+
+    #[test]
+    fn hybrid_versions() {
+        use DType::*;
+        let conv = || Op::Conv2d(Conv2dOptions::default());
+        let x: &[u32] = &[1, 8, 8, 4];
+        // CONV_2D: hybrid per channel 5, per tensor 2.
+        assert_eq!(version_of(conv(), &[(F32, x, 0, 0), (I8, &[6, 3, 3, 4], 6, 0), (F32, &[6], 0, 0)], F32), 5);
+        assert_eq!(version_of(conv(), &[(F32, x, 0, 0), (I8, &[6, 3, 3, 4], 1, 0), (F32, &[6], 0, 0)], F32), 2);
+        // DEPTHWISE_CONV_2D: per channel (axis 3) 6, per tensor 4.
+        let dw = || Op::DepthwiseConv2d(DepthwiseConv2dOptions::default());
+        assert_eq!(version_of(dw(), &[(F32, x, 0, 0), (I8, &[1, 3, 3, 4], 4, 3), (F32, &[4], 0, 0)], F32), 6);
+        assert_eq!(version_of(dw(), &[(F32, x, 0, 0), (I8, &[1, 3, 3, 4], 1, 0), (F32, &[4], 0, 0)], F32), 4);
+        // FULLY_CONNECTED: per channel 12; per tensor 9 with asymmetric
+        // inputs, else 3 (one unit with one scale is per tensor).
+        let asym = FullyConnectedOptions { asymmetric_quantize_inputs: true, ..Default::default() };
+        let fc = |o| Op::FullyConnected(o);
+        let b: (DType, &[u32], usize, i32) = (F32, &[5], 0, 0);
+        assert_eq!(version_of(fc(asym), &[(F32, &[1, 8], 0, 0), (I8, &[5, 8], 5, 0), b], F32), 12);
+        assert_eq!(version_of(fc(asym), &[(F32, &[1, 8], 0, 0), (I8, &[5, 8], 1, 0), b], F32), 9);
+        assert_eq!(version_of(fc(asym), &[(F32, &[1, 8], 0, 0), (I8, &[1, 8], 1, 0), (F32, &[1], 0, 0)], F32), 9);
+        assert_eq!(version_of(fc(FullyConnectedOptions::default()), &[(F32, &[1, 8], 0, 0), (I8, &[5, 8], 1, 0), b], F32), 3);
+        // BATCH_MATMUL: hybrid with asymmetric inputs 4, without 1.
+        let mut bmm = BatchMatMulOptions::default();
+        assert_eq!(version_of(Op::BatchMatMul(bmm), &[(F32, &[2, 8], 0, 0), (I8, &[8, 4], 1, 0)], F32), 1);
+        bmm.asymmetric_quantize_inputs = true;
+        assert_eq!(version_of(Op::BatchMatMul(bmm), &[(F32, &[2, 8], 0, 0), (I8, &[8, 4], 1, 0)], F32), 4);
+        assert_eq!(min_runtime_for(crate::schema::tflite::BuiltinOperator::FULLY_CONNECTED.0, 12), Some("2.17.0"));
+    }
+
+    #[test]
+    fn int16x8_versions() {
+        use DType::*;
+        let x: &[u32] = &[1, 8, 8, 4];
+        // CONV_2D and FULLY_CONNECTED always write their options, whose
+        // quantized_bias_type counts (8 and 11); TFLite's depthwise int16
+        // rule never matches (it compares the weights with int16), so 1.
+        let conv = Op::Conv2d(Conv2dOptions::default());
+        assert_eq!(version_of(conv, &[(I16, x, 1, 0), (I8, &[6, 3, 3, 4], 6, 0), (I64, &[6], 6, 0)], I16), 8);
+        let fc = Op::FullyConnected(FullyConnectedOptions::default());
+        assert_eq!(version_of(fc, &[(I16, &[1, 8], 1, 0), (I8, &[5, 8], 5, 0), (I64, &[5], 5, 0)], I16), 11);
+        let dw = Op::DepthwiseConv2d(DepthwiseConv2dOptions::default());
+        assert_eq!(version_of(dw, &[(I16, x, 1, 0), (I8, &[1, 3, 3, 4], 4, 3), (I64, &[4], 4, 0)], I16), 1);
+        // ADD with general int16 scales 3 (power-of-two scales 1).
+        let mut add = AddSubOptions::default();
+        assert_eq!(version_of(Op::Add(add), &[(I16, x, 1, 0), (I16, x, 1, 0)], I16), 1);
+        add.pot_scale_int16 = false;
+        assert_eq!(version_of(Op::Add(add), &[(I16, x, 1, 0), (I16, x, 1, 0)], I16), 3);
+        assert_eq!(version_of(Op::Sub(add), &[(I16, x, 1, 0), (I16, x, 1, 0)], I16), 5);
+        assert_eq!(version_of(Op::Softmax { beta: 1.0 }, &[(I16, &[1, 4], 1, 0)], I16), 3);
+        assert_eq!(version_of(Op::Logistic, &[(I16, &[1, 4], 1, 0)], I16), 3);
+        assert_eq!(version_of(Op::Quantize, &[(F32, &[1, 4], 0, 0)], I16), 2);
+        assert_eq!(version_of(Op::Dequantize, &[(I16, &[1, 4], 1, 0)], F32), 3);
     }
 }

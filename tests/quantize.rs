@@ -1,13 +1,14 @@
-//! Post-training quantization: float16 and full int8 with each I/O type,
-//! judged by the reference evaluator here (the conformance suite runs the
-//! same models in LiteRT).
+//! Post-training quantization: float16, dynamic range, full int8 with each
+//! I/O type and 16x8, judged by the reference evaluator here (the
+//! conformance suite runs the same models in LiteRT).
 
 mod common;
 
 use common::{resnet_like, Rng};
 use tflite_forge::eval::{Evaluator, Value};
 use tflite_forge::quantize::{calibrate, quantize, report, IoType, QuantizeError, QuantizeOptions};
-use tflite_forge::{DType, Dim, Model, ModelBuilder, Op};
+use tflite_forge::version::op_version;
+use tflite_forge::{BatchMatMulOptions, DType, Dim, Model, ModelBuilder, Op, Tensor};
 
 fn samples(model: &Model, n: usize, seed: u64) -> Vec<Vec<Value>> {
     let mut r = Rng::new(seed);
@@ -153,4 +154,203 @@ fn typed_errors_for_what_cannot_be_quantized() {
     assert!(matches!(quantize(&relu, &QuantizeOptions::int8(IoType::Int8), &[]), Err(QuantizeError::Calibration(_))));
     let two = vec![vec![Value::from_f32(vec![2], vec![1.0, 2.0]), Value::from_f32(vec![2], vec![1.0, 2.0])]];
     assert!(calibrate(&relu, &two).unwrap_err().to_string().contains("2 values for 1 inputs"));
+}
+
+
+/// The tensor read by `node` at `slot`.
+fn input(model: &Model, node: usize, slot: usize) -> &Tensor {
+    let sg = &model.subgraphs[0];
+    &sg.tensors[sg.operators[node].inputs[slot].unwrap().index()]
+}
+
+fn const_bytes(m: &Model) -> usize {
+    m.subgraphs[0].tensors.iter().filter_map(|t| t.data.as_ref()).map(|d| d.len()).sum()
+}
+
+#[test]
+fn dynamic_range_resnet_like_quantizes_weights_only() {
+    let model = resnet_like(3, Dim::Fixed(1));
+    let data = samples(&model, 16, 5);
+    // Its weights have 80 to 576 elements: under the default 1024, nothing
+    // changes.
+    let q = quantize(&model, &QuantizeOptions::dynamic_range(), &data).unwrap();
+    assert_eq!(q.model, model);
+    assert_eq!(q.report.unwrap().output_cosine, 1.0);
+
+    let q = quantize(&model, &QuantizeOptions::dynamic_range().with_min_weight_elements(64), &data).unwrap();
+    let report = q.report.as_ref().unwrap();
+    assert!(report.output_cosine > 0.9999, "{report}");
+    assert!(report.output_snr_db > 45.0, "{report}");
+    assert_eq!(report.layers.len(), model.subgraphs[0].operators.len());
+    let sg = &q.model.subgraphs[0];
+    assert_eq!((sg.tensors.len(), sg.operators.len()), (model.subgraphs[0].tensors.len(), model.subgraphs[0].operators.len()));
+    for (oi, node) in sg.operators.iter().enumerate() {
+        let w = matches!(node.op, Op::Conv2d(_) | Op::FullyConnected(_)).then(|| input(&q.model, oi, 1));
+        for (slot, t) in node.inputs.iter().enumerate() {
+            let t = &sg.tensors[t.unwrap().index()];
+            if slot == 1 && w.is_some() {
+                // Int8 symmetric, one scale per output channel (axis 0).
+                let wq = t.quantization.as_ref().unwrap();
+                assert_eq!((t.dtype, wq.axis, wq.scale.len()), (DType::I8, 0, t.shape.dims()[0].fixed().unwrap() as usize), "{}", t.name);
+                assert!(wq.zero_point.iter().all(|z| *z == 0));
+                assert!(t.data.as_ref().unwrap().as_bytes().iter().all(|b| *b as i8 != -128), "narrow range");
+            } else if t.dtype != DType::I32 {
+                // Activations and biases stay float.
+                assert_eq!((t.dtype, t.quantization.is_none()), (DType::F32, true), "{} reads {}", node.op.name(), t.name);
+            }
+        }
+        assert_eq!(sg.tensors[node.outputs[0].index()].dtype, DType::F32);
+        // The hybrid kernels' versions: per-channel CONV_2D 5,
+        // per-channel FULLY_CONNECTED 12, which quantizes its inputs
+        // asymmetrically as TensorFlow's converter sets it.
+        match &node.op {
+            Op::Conv2d(_) => assert_eq!(op_version(sg, node), 5),
+            Op::FullyConnected(o) => assert_eq!((op_version(sg, node), o.asymmetric_quantize_inputs), (12, true)),
+            _ => {}
+        }
+    }
+    // About a quarter of the weight bytes; the file round-trips.
+    let (fb, qb) = (const_bytes(&model), const_bytes(&q.model));
+    assert!(qb * 10 < fb * 4, "float {fb} B, dynamic range {qb} B");
+    let bytes = tflite_forge::write(&q.model).unwrap();
+    assert_eq!(tflite_forge::read(&bytes).unwrap(), q.model);
+
+    // Per tensor: one scale each, versions 2 and 9.
+    let q = quantize(&model, &QuantizeOptions::dynamic_range().with_min_weight_elements(64).with_per_channel(false), &[]).unwrap();
+    assert!(q.report.is_none());
+    let sg = &q.model.subgraphs[0];
+    for (oi, node) in sg.operators.iter().enumerate() {
+        let want = match node.op {
+            Op::Conv2d(_) => 2,
+            Op::FullyConnected(_) => 9,
+            _ => continue,
+        };
+        assert_eq!((op_version(sg, node), input(&q.model, oi, 1).quantization.as_ref().unwrap().scale.len()), (want, 1));
+    }
+}
+
+#[test]
+fn dynamic_range_batch_matmul_and_shared_weights() {
+    let mut r = Rng::new(4);
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [2, 64]);
+    let w1 = g.constant_f32("w1", [32, 64], &r.vec(32 * 64, 0.3));
+    let w2 = g.constant_f32("w2", [64, 16], &r.vec(64 * 16, 0.3));
+    let c = g.constant_f32("c", [64, 16], &r.vec(64 * 16, 1.0));
+    // Two FULLY_CONNECTED share w1; w2 is a BATCH_MATMUL operand and an ADD
+    // operand, which has no hybrid kernel.
+    let y1 = g.fully_connected(x, w1, None, Default::default()).unwrap();
+    let y2 = g.fully_connected(x, w1, None, Default::default()).unwrap();
+    let y3 = g.batch_matmul(x, w2, BatchMatMulOptions::default()).unwrap();
+    let y4 = g.add(w2, c).unwrap();
+    for (name, y) in [("y1", y1), ("y2", y2), ("y3", y3), ("y4", y4)] {
+        g.output(name, y);
+    }
+    b.finish_subgraph(g).unwrap();
+    let model = b.finish().unwrap();
+    let data = samples(&model, 4, 3);
+    let q = quantize(&model, &QuantizeOptions::dynamic_range(), &data).unwrap();
+    let report = q.report.as_ref().unwrap();
+    assert!(report.output_cosine > 0.9999, "{report}");
+    let sg = &q.model.subgraphs[0];
+    // w1 is quantized in place, once; w2 gets an int8 copy for the
+    // BATCH_MATMUL, per tensor, and stays float for the ADD.
+    assert_eq!(sg.tensors.len(), model.subgraphs[0].tensors.len() + 1);
+    assert_eq!(sg.operators[0].inputs[1], sg.operators[1].inputs[1]);
+    assert_eq!(input(&q.model, 0, 1).quantization.as_ref().unwrap().scale.len(), 32);
+    let w2q = input(&q.model, 2, 1);
+    assert_eq!((w2q.dtype, w2q.name.as_str(), w2q.quantization.as_ref().unwrap().scale.len()), (DType::I8, "w2/int8", 1));
+    assert_eq!(input(&q.model, 3, 0).dtype, DType::F32);
+    assert!(matches!(sg.operators[2].op, Op::BatchMatMul(o) if o.asymmetric_quantize_inputs));
+    assert_eq!(op_version(sg, &sg.operators[2]), 4);
+}
+
+#[test]
+fn int16x8_resnet_like_meets_the_16x8_kernels() {
+    let model = resnet_like(3, Dim::Fixed(1));
+    let data = samples(&model, 16, 5);
+    let int8 = quantize(&model, &QuantizeOptions::int8(IoType::Float), &data).unwrap().report.unwrap();
+    for io in [IoType::Float, IoType::Int16] {
+        let q = quantize(&model, &QuantizeOptions::int16x8(io), &data).unwrap();
+        let report = q.report.as_ref().unwrap();
+        assert!(report.output_cosine > 0.9999, "{io:?}:\n{report}");
+        // Int16 activations leave the int8 weights as the main error.
+        assert!(report.output_snr_db > int8.output_snr_db + 6.0, "int8:\n{int8}\n16x8:\n{report}");
+        assert_eq!(report.layers.len(), model.subgraphs[0].operators.len(), "{report}");
+        let sg = &q.model.subgraphs[0];
+        let (x, y) = (&sg.tensors[sg.inputs[0].index()], &sg.tensors[sg.outputs[0].index()]);
+        let want = if io == IoType::Float { DType::F32 } else { DType::I16 };
+        assert_eq!((x.dtype, y.dtype), (want, want), "{io:?}");
+        let scale = |t: &Tensor| t.quantization.as_ref().unwrap().scale.clone();
+        for (oi, node) in sg.operators.iter().enumerate() {
+            if matches!(node.op, Op::Quantize | Op::Dequantize) {
+                continue;
+            }
+            // Activations int16, symmetric.
+            for t in node.inputs.iter().take(1).flatten().chain(&node.outputs) {
+                let t = &sg.tensors[t.index()];
+                let tq = t.quantization.as_ref().unwrap();
+                assert_eq!((t.dtype, tq.zero_point.as_slice()), (DType::I16, &[0][..]), "{} {}", node.op.name(), t.name);
+            }
+            match &node.op {
+                Op::Conv2d(o) => {
+                    assert_eq!(o.quantized_bias_type, Some(DType::I64));
+                    let (x, w, b) = (input(&q.model, oi, 0), input(&q.model, oi, 1), input(&q.model, oi, 2));
+                    assert_eq!((w.dtype, w.quantization.as_ref().unwrap().axis, scale(w).len()), (DType::I8, 0, 8));
+                    assert_eq!(b.dtype, DType::I64);
+                    for (sb, sw) in scale(b).iter().zip(scale(w)) {
+                        assert_eq!(*sb, scale(x)[0] * sw);
+                    }
+                }
+                Op::FullyConnected(_) => {
+                    let (w, b) = (input(&q.model, oi, 1), input(&q.model, oi, 2));
+                    assert_eq!((w.dtype, scale(w).len(), b.dtype), (DType::I8, 10, DType::I64));
+                }
+                Op::Add(o) => assert!(!o.pot_scale_int16),
+                Op::Softmax { .. } => {
+                    let out = &sg.tensors[node.outputs[0].index()];
+                    assert_eq!(scale(out), [1.0 / 32768.0]);
+                }
+                _ => {}
+            }
+        }
+        // Float I/O: QUANTIZE to int16 first, DEQUANTIZE from it last.
+        if io == IoType::Float {
+            assert!(matches!((&sg.operators[0].op, &sg.operators.last().unwrap().op), (Op::Quantize, Op::Dequantize)));
+        }
+        let bytes = tflite_forge::write(&q.model).unwrap();
+        assert_eq!(tflite_forge::read(&bytes).unwrap(), q.model);
+    }
+}
+
+#[test]
+fn new_modes_say_what_they_cannot_do() {
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [1, 4]);
+    let y = g.relu(x).unwrap();
+    let y = g.hard_swish(y).unwrap();
+    g.output("y", y);
+    b.finish_subgraph(g).unwrap();
+    let model = b.finish().unwrap();
+    let data = vec![vec![Value::from_f32(vec![1, 4], vec![-1.0, 0.0, 1.0, 3.0])]];
+    // HARD_SWISH has int8 kernels but no 16x8 one.
+    assert!(quantize(&model, &QuantizeOptions::int8(IoType::Int8), &data).is_ok());
+    match quantize(&model, &QuantizeOptions::int16x8(IoType::Float), &data) {
+        Err(e @ QuantizeError::Unsupported { operator: 1, .. }) => {
+            assert!(e.to_string().contains("HARD_SWISH") && e.to_string().contains("int16x8"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Input/output types the mode does not have.
+    for options in [QuantizeOptions::int8(IoType::Int16), QuantizeOptions::int16x8(IoType::Uint8), QuantizeOptions::int16x8(IoType::Int8)] {
+        assert!(matches!(quantize(&model, &options, &data), Err(QuantizeError::Options(_))), "{options:?}");
+    }
+    let mut dynamic = QuantizeOptions::dynamic_range();
+    dynamic.io = IoType::Int8;
+    assert!(quantize(&model, &dynamic, &data).unwrap_err().to_string().contains("Int8 inputs and outputs in mode DynamicRange"));
+    // 16x8 calibrates; dynamic range needs no samples.
+    assert!(matches!(quantize(&model, &QuantizeOptions::int16x8(IoType::Int16), &[]), Err(QuantizeError::Calibration(_))));
+    assert!(quantize(&model, &QuantizeOptions::dynamic_range(), &[]).unwrap().report.is_none());
 }

@@ -1,16 +1,19 @@
-//! Full integer (int8) rewrite of subgraph 0.
+//! Full integer rewrite of subgraph 0, for each [`Scheme`] (int8, 16x8).
 //!
 //! 1. Roles: which float constants are weights (with their channel axis) and
 //!    biases, from the ops that read them.
 //! 2. Ties: tensors that must share parameters (the inputs and outputs of
 //!    ops that move values without computing) form groups (union-find).
-//! 3. Parameters: per group from the union of calibrated ranges, fixed for
-//!    SOFTMAX/LOGISTIC/TANH outputs; weights symmetric per channel; biases
-//!    int32 at `input_scale × weight_scale`.
-//! 4. Rewrite: every float tensor becomes int8 with its parameters, constants
-//!    are quantized, and the inputs and outputs get the requested type.
+//! 3. Parameters: per group from the union of calibrated ranges (the
+//!    scheme's activation parameters), fixed where the scheme's kernels fix
+//!    them; weights int8 symmetric per channel; biases in the scheme's bias
+//!    type at `input_scale × weight_scale`.
+//! 4. Rewrite: every float tensor becomes an integer tensor with its
+//!    parameters, constants are quantized, op options are adjusted for the
+//!    scheme's kernels, and the inputs and outputs get the requested type.
 
-use super::params::{asymmetric_i8, quantize_value, symmetric};
+use super::params::{encode_ints, int_range, quantize_value, symmetric_weights};
+use super::scheme::Scheme;
 use super::{IoType, QuantizeError, QuantizeOptions, Ranges};
 use crate::model::*;
 
@@ -25,14 +28,15 @@ enum Role {
     Bias { input: usize, weights: usize },
 }
 
-/// Ops with int8 kernels, and the roles of their inputs.
-fn roles(op: &Op, n_inputs: usize, per_channel: bool) -> Option<Vec<Role>> {
+/// Ops that can be quantized, and the roles of their inputs.
+fn roles(op: &Op, n_inputs: usize, per_channel: bool, fc_per_channel: bool) -> Option<Vec<Role>> {
     let values = || vec![Role::Value; n_inputs];
     let axis = |a: usize| if per_channel { Some(a) } else { None };
+    let fc_axis = if fc_per_channel { axis(0) } else { None };
     Some(match op {
         Op::Conv2d(_) => vec![Role::Value, Role::Weights { axis: axis(0) }, Role::Bias { input: 0, weights: 1 }],
         Op::DepthwiseConv2d(_) => vec![Role::Value, Role::Weights { axis: axis(3) }, Role::Bias { input: 0, weights: 1 }],
-        Op::FullyConnected(_) => vec![Role::Value, Role::Weights { axis: None }, Role::Bias { input: 0, weights: 1 }],
+        Op::FullyConnected(_) => vec![Role::Value, Role::Weights { axis: fc_axis }, Role::Bias { input: 0, weights: 1 }],
         Op::TransposeConv(_) => {
             vec![Role::Value, Role::Weights { axis: axis(0) }, Role::Value, Role::Bias { input: 2, weights: 1 }]
         }
@@ -96,15 +100,6 @@ fn tied_slots(op: &Op) -> Option<&'static [usize]> {
     })
 }
 
-/// Output parameters the int8 kernels require.
-fn fixed_output(op: &Op) -> Option<(f32, i64)> {
-    match op {
-        Op::Softmax { .. } | Op::Logistic => Some((1.0 / 256.0, -128)),
-        Op::Tanh => Some((1.0 / 128.0, 0)),
-        _ => None,
-    }
-}
-
 fn find(parent: &mut [usize], mut i: usize) -> usize {
     while parent[i] != i {
         parent[i] = parent[parent[i]];
@@ -137,21 +132,27 @@ fn const_range(t: &Tensor) -> Option<(f32, f32)> {
     (min <= max).then_some((min, max))
 }
 
-pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions) -> Result<Model, QuantizeError> {
+/// Quantizes subgraph 0 of `model` with `scheme`, from calibrated `ranges`.
+pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions, scheme: &Scheme) -> Result<Model, QuantizeError> {
     let mut out = model.clone();
     let sg = &mut out.subgraphs[0];
     let n = sg.tensors.len();
+    let (act_lo, act_hi) = int_range(scheme.activation)
+        .ok_or_else(|| QuantizeError::Model(format!("activation type {} is not an integer type", scheme.activation)))?;
 
     // 1. Roles of float tensors.
     let mut role: Vec<Option<(Role, usize)>> = vec![None; n];
+    let mut quantized_op = vec![false; sg.operators.len()];
     for (oi, node) in sg.operators.iter().enumerate() {
-        let Some(r) = roles(&node.op, node.inputs.len(), options.per_channel) else {
-            let float_io = node.inputs.iter().flatten().chain(&node.outputs).any(|t| is_float(&sg.tensors[t.index()]));
+        let float_io = node.inputs.iter().flatten().chain(&node.outputs).any(|t| is_float(&sg.tensors[t.index()]));
+        let r = roles(&node.op, node.inputs.len(), options.per_channel, scheme.fc_per_channel).filter(|_| (scheme.has_kernel)(&node.op));
+        let Some(r) = r else {
             if float_io {
-                return Err(unsupported(oi, &node.op, "no int8 kernel for this op"));
+                return Err(unsupported(oi, &node.op, format!("no {} kernel for this op", scheme.name)));
             }
             continue;
         };
+        quantized_op[oi] = float_io;
         for (slot, t) in node.inputs.iter().enumerate() {
             let Some(t) = t else { continue };
             let tensor = &sg.tensors[t.index()];
@@ -180,7 +181,7 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions)
     let mut parent: Vec<usize> = (0..n).collect();
     let mut fixed: Vec<Option<(f32, i64)>> = vec![None; n];
     for node in &sg.operators {
-        if let Some(p) = fixed_output(&node.op) {
+        if let Some(p) = (scheme.fixed_output)(&node.op) {
             for t in &node.outputs {
                 fixed[t.index()] = Some(p);
             }
@@ -242,7 +243,7 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions)
         let g = find(&mut parent, i);
         params[i] = match (group_fixed[g], group_range[g]) {
             (Some(p), _) => Some(p),
-            (None, Some((lo, hi))) => Some(asymmetric_i8(lo, hi)),
+            (None, Some((lo, hi))) => Some((scheme.activation_params)(lo, hi)),
             (None, None) if role[i].is_none() && !sg.inputs.contains(&TensorId(i as u32)) && !sg.outputs.contains(&TensorId(i as u32)) => {
                 // A float tensor no op reads or writes: leave it alone.
                 continue;
@@ -263,32 +264,8 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions)
         let t = &sg.tensors[i];
         let w = t.data.as_ref().map(|d| d.to_vec::<f32>()).unwrap_or_default();
         let dims: Vec<usize> = t.shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
-        let (scales, q) = match axis {
-            Some(ax) if ax < dims.len() => {
-                let channels = dims[ax];
-                let inner: usize = dims[ax + 1..].iter().product();
-                let mut max_abs = vec![0f32; channels];
-                for (k, x) in w.iter().enumerate() {
-                    let c = (k / inner.max(1)) % channels.max(1);
-                    max_abs[c] = max_abs[c].max(x.abs());
-                }
-                let scales: Vec<f32> = max_abs.iter().map(|m| symmetric(*m, 127.0)).collect();
-                let q: Vec<i8> = w
-                    .iter()
-                    .enumerate()
-                    .map(|(k, x)| quantize_value(*x, scales[(k / inner.max(1)) % channels.max(1)], 0, -127, 127) as i8)
-                    .collect();
-                (scales, q)
-            }
-            Some(_) => return Err(unsupported(oi, &sg.operators[oi].op, "weights of unexpected rank")),
-            None => {
-                let s = symmetric(w.iter().fold(0f32, |m, x| m.max(x.abs())), 127.0);
-                (vec![s], w.iter().map(|x| quantize_value(*x, s, 0, -127, 127) as i8).collect())
-            }
-        };
-        let quant = match axis {
-            Some(ax) => Quantization::per_axis(scales.clone(), vec![0; scales.len()], ax as i32),
-            None => Quantization::per_tensor(scales[0], 0),
+        let Some((quant, q)) = symmetric_weights(&w, &dims, axis) else {
+            return Err(unsupported(oi, &sg.operators[oi].op, format!("weights {:?} of unexpected rank", t.name)));
         };
         new_q[i] = Some((DType::I8, quant, Some(ConstData::from_slice(&q))));
     }
@@ -299,7 +276,7 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions)
             return Err(unsupported(oi, &node.op, "bias without input or weights"));
         };
         let Some((s_in, _)) = params[x.index()] else {
-            return Err(unsupported(oi, &node.op, "the input has no int8 parameters"));
+            return Err(unsupported(oi, &node.op, format!("the input has no {} parameters", scheme.name)));
         };
         let Some((_, wq, _)) = &new_q[w.index()] else { return Err(unsupported(oi, &node.op, "weights were not quantized")) };
         let b = sg.tensors[i].data.as_ref().map(|d| d.to_vec::<f32>()).unwrap_or_default();
@@ -311,28 +288,28 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions)
         if scales.len() != b.len() {
             return Err(unsupported(oi, &node.op, format!("{} bias values for {} channels", b.len(), scales.len())));
         }
-        let q: Vec<i32> = b
-            .iter()
-            .zip(&scales)
-            .map(|(x, s)| quantize_value(*x, *s, 0, i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
-            .collect();
+        let (lo, hi) = int_range(scheme.bias).ok_or_else(|| QuantizeError::Model(format!("bias type {} is not an integer type", scheme.bias)))?;
+        let q: Vec<i64> = b.iter().zip(&scales).map(|(x, s)| quantize_value(*x, *s, 0, lo, hi)).collect();
         let quant = if wq.scale.len() == 1 {
             Quantization::per_tensor(scales[0], 0)
         } else {
             Quantization::per_axis(scales.clone(), vec![0; scales.len()], 0)
         };
-        new_q[i] = Some((DType::I32, quant, Some(ConstData::from_slice(&q))));
+        new_q[i] = Some((scheme.bias, quant, encode_ints(scheme.bias, &q)));
     }
 
     // 4b. Values.
     for i in 0..n {
         let Some((scale, zp)) = params[i] else { continue };
         let t = &sg.tensors[i];
-        let data = t.data.as_ref().map(|d| {
-            let q: Vec<i8> = d.to_vec::<f32>().iter().map(|x| quantize_value(*x, scale, zp, -128, 127) as i8).collect();
-            ConstData::from_slice(&q)
-        });
-        new_q[i] = Some((DType::I8, Quantization::per_tensor(scale, zp), data));
+        let data = match &t.data {
+            Some(d) => {
+                let q: Vec<i64> = d.to_vec::<f32>().iter().map(|x| quantize_value(*x, scale, zp, act_lo, act_hi)).collect();
+                encode_ints(scheme.activation, &q)
+            }
+            None => None,
+        };
+        new_q[i] = Some((scheme.activation, Quantization::per_tensor(scale, zp), data));
     }
     for (i, q) in new_q.into_iter().enumerate() {
         if let Some((dtype, quant, data)) = q {
@@ -345,18 +322,26 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions)
         }
     }
 
-    // 4c. Inputs and outputs.
-    boundaries(sg, options.io)?;
+    // 4c. Options the scheme's kernels need.
+    for (node, quantized) in sg.operators.iter_mut().zip(quantized_op) {
+        if quantized {
+            (scheme.adjust)(&mut node.op);
+        }
+    }
+
+    // 4d. Inputs and outputs.
+    boundaries(sg, options.io, scheme.activation)?;
     Ok(out)
 }
 
 /// Gives the subgraph's inputs and outputs the requested type. Tensor
 /// indices of inputs and outputs stay the same (signatures refer to them);
-/// boundary ops write or read new int8 tensors.
-fn boundaries(sg: &mut Subgraph, io: IoType) -> Result<(), QuantizeError> {
-    if io == IoType::Int8 {
+/// boundary ops write or read new tensors of the activation type `act`.
+fn boundaries(sg: &mut Subgraph, io: IoType, act: DType) -> Result<(), QuantizeError> {
+    if matches!((io, act), (IoType::Int8, DType::I8) | (IoType::Int16, DType::I16)) {
         return Ok(());
     }
+    let suffix = if act == DType::I16 { "int16" } else { "int8" };
     let mut prologue = Vec::new();
     let mut epilogue = Vec::new();
     let add_tensor = |sg: &mut Subgraph, t: Tensor| -> Result<TensorId, QuantizeError> {
@@ -369,8 +354,8 @@ fn boundaries(sg: &mut Subgraph, io: IoType) -> Result<(), QuantizeError> {
             return Err(QuantizeError::Model(format!("tensor {x} is both an input and an output")));
         }
         let t = sg.tensors[x.index()].clone();
-        let Some(q) = t.quantization.clone().filter(|_| t.dtype == DType::I8) else { continue };
-        let inner = add_tensor(sg, Tensor { name: format!("{}/int8", t.name), ..t.clone() })?;
+        let Some(q) = t.quantization.clone().filter(|_| t.dtype == act) else { continue };
+        let inner = add_tensor(sg, Tensor { name: format!("{}/{suffix}", t.name), ..t.clone() })?;
         for node in &mut sg.operators {
             for slot in node.inputs.iter_mut().flatten() {
                 if *slot == x {
@@ -393,8 +378,8 @@ fn boundaries(sg: &mut Subgraph, io: IoType) -> Result<(), QuantizeError> {
     }
     for &y in &sg.outputs.clone() {
         let t = sg.tensors[y.index()].clone();
-        let Some(q) = t.quantization.clone().filter(|_| t.dtype == DType::I8) else { continue };
-        let inner = add_tensor(sg, Tensor { name: format!("{}/int8", t.name), ..t.clone() })?;
+        let Some(q) = t.quantization.clone().filter(|_| t.dtype == act) else { continue };
+        let inner = add_tensor(sg, Tensor { name: format!("{}/{suffix}", t.name), ..t.clone() })?;
         for node in &mut sg.operators {
             for slot in node.outputs.iter_mut().chain(node.inputs.iter_mut().flatten()) {
                 if *slot == y {

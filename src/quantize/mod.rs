@@ -3,11 +3,20 @@
 //! Modes:
 //! - [`Mode::Float16`]: float constants stored as float16, each followed by a
 //!   `DEQUANTIZE` to float32 (half the size; the same float kernels run);
+//! - [`Mode::DynamicRange`]: int8 weights for CONV_2D, DEPTHWISE_CONV_2D,
+//!   FULLY_CONNECTED and BATCH_MATMUL, float activations; the runtime runs
+//!   the hybrid kernels, which quantize inputs on the fly. No dataset is
+//!   needed (about a quarter of the weight bytes, float inputs and outputs);
 //! - [`Mode::Int8`]: full integer quantization from a representative
 //!   dataset. Activations are int8 (asymmetric, ranges from calibration with
 //!   the reference evaluator), weights int8 symmetric per output channel,
 //!   biases int32 with `scale = input_scale × weight_scale`. The model's
-//!   inputs and outputs are float, int8 or uint8 ([`IoType`]).
+//!   inputs and outputs are float, int8 or uint8 ([`IoType`]);
+//! - [`Mode::Int16x8`]: full integer with int16 activations (symmetric,
+//!   zero point 0), int8 weights and int64 biases, from a representative
+//!   dataset: more accurate than int8 where activations have a wide range,
+//!   on the ops that have 16x8 kernels. Inputs and outputs are float or
+//!   int16.
 //!
 //! The work is recipe → parameters → rewrite: [`calibrate`] records each
 //! tensor's float range, the parameters follow the kernels' conventions
@@ -46,10 +55,13 @@
 //! ```
 
 mod calibrate;
+mod dynamic;
 mod float16;
 mod full;
+mod int16x8;
 mod params;
 mod report;
+mod scheme;
 
 use thiserror::Error;
 
@@ -66,9 +78,18 @@ pub use report::{report, LayerError, QuantReport};
 pub enum Mode {
     /// Float constants as float16, dequantized at run time.
     Float16,
+    /// Weights only ("dynamic range"): int8 weights for the ops with hybrid
+    /// kernels, float activations and biases.
+    DynamicRange,
     /// Full integer: int8 activations and weights, int32 biases.
     Int8,
+    /// Full integer 16x8: int16 activations, int8 weights, int64 biases.
+    Int16x8,
 }
+
+/// The default of [`QuantizeOptions::min_weight_elements`]: 1024, as in
+/// TensorFlow's converter.
+pub const DEFAULT_MIN_WEIGHT_ELEMENTS: usize = 1024;
 
 /// Element type of the quantized model's inputs and outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,11 +99,15 @@ pub enum IoType {
     /// output.
     #[default]
     Float,
-    /// Int8, with the parameters of the tensors they feed and come from.
+    /// Int8, with the parameters of the tensors they feed and come from
+    /// ([`Mode::Int8`]).
     Int8,
     /// Uint8: the int8 parameters with the zero point moved by 128, and a
-    /// requantizing `QUANTIZE` at each input and output.
+    /// requantizing `QUANTIZE` at each input and output ([`Mode::Int8`]).
     Uint8,
+    /// Int16, with the parameters of the tensors they feed and come from
+    /// ([`Mode::Int16x8`]).
+    Int16,
 }
 
 /// Options for [`quantize`].
@@ -91,11 +116,15 @@ pub enum IoType {
 pub struct QuantizeOptions {
     /// The mode.
     pub mode: Mode,
-    /// Input and output type (integer modes).
+    /// Input and output type: [`IoType::Float`], or for [`Mode::Int8`]
+    /// int8 or uint8, for [`Mode::Int16x8`] int16.
     pub io: IoType,
     /// Per-output-channel weight scales for CONV_2D, DEPTHWISE_CONV_2D and
-    /// TRANSPOSE_CONV (FULLY_CONNECTED weights are always per tensor, as
-    /// the default TFLite kernels expect).
+    /// TRANSPOSE_CONV, and for FULLY_CONNECTED in [`Mode::DynamicRange`]
+    /// and [`Mode::Int16x8`] (as TensorFlow's converter does; in
+    /// [`Mode::Int8`] FULLY_CONNECTED weights are per tensor). Without it,
+    /// one scale per tensor, except for the hybrid DEPTHWISE_CONV_2D kernel
+    /// of [`Mode::DynamicRange`], which needs one per channel.
     pub per_channel: bool,
     /// The float range of the model's inputs, instead of the calibrated
     /// one: `Some((0.0, 255.0))` for an image model that takes raw pixels
@@ -103,17 +132,101 @@ pub struct QuantizeOptions {
     /// a uint8 input gets scale 1 and zero point 0 and apps feed image bytes
     /// as they are.
     pub input_range: Option<(f32, f32)>,
+    /// [`Mode::DynamicRange`]: weights with fewer elements stay float
+    /// (default [`DEFAULT_MIN_WEIGHT_ELEMENTS`]); on small layers the
+    /// hybrid kernels' on-the-fly input quantization costs more than the
+    /// smaller weights save.
+    pub min_weight_elements: usize,
 }
 
 impl QuantizeOptions {
+    fn new(mode: Mode, io: IoType) -> QuantizeOptions {
+        QuantizeOptions { mode, io, per_channel: true, input_range: None, min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS }
+    }
+
     /// Float16 constants.
     pub fn float16() -> QuantizeOptions {
-        QuantizeOptions { mode: Mode::Float16, io: IoType::Float, per_channel: true, input_range: None }
+        QuantizeOptions::new(Mode::Float16, IoType::Float)
+    }
+
+    /// Dynamic range (weights-only int8) quantization; needs no dataset.
+    ///
+    /// ```
+    /// use tflite_forge::quantize::{quantize, QuantizeOptions};
+    /// use tflite_forge::{DType, FullyConnectedOptions, ModelBuilder, Op};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [1, 64]);
+    /// let w: Vec<f32> = (0..32 * 64).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
+    /// let w = g.constant_f32("w", [32, 64], &w);
+    /// let y = g.fully_connected(x, w, None, FullyConnectedOptions::default())?;
+    /// g.output("y", y);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// let q = quantize(&model, &QuantizeOptions::dynamic_range(), &[])?;
+    /// let sg = &q.model.subgraphs[0];
+    /// let fc = &sg.operators[0];
+    /// assert_eq!(sg.tensors[fc.inputs[1].unwrap().index()].dtype, DType::I8);
+    /// assert!(matches!(fc.op, Op::FullyConnected(o) if o.asymmetric_quantize_inputs));
+    /// assert_eq!(sg.tensors[fc.outputs[0].index()].dtype, DType::F32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dynamic_range() -> QuantizeOptions {
+        QuantizeOptions::new(Mode::DynamicRange, IoType::Float)
     }
 
     /// Full int8 with the given input/output type.
     pub fn int8(io: IoType) -> QuantizeOptions {
-        QuantizeOptions { mode: Mode::Int8, io, per_channel: true, input_range: None }
+        QuantizeOptions::new(Mode::Int8, io)
+    }
+
+    /// Full integer 16x8 with the given input/output type
+    /// ([`IoType::Float`] or [`IoType::Int16`]).
+    ///
+    /// ```
+    /// use tflite_forge::eval::Value;
+    /// use tflite_forge::quantize::{quantize, IoType, QuantizeOptions};
+    /// use tflite_forge::{DType, FullyConnectedOptions, ModelBuilder};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [1, 4]);
+    /// let w = g.constant_f32("w", [3, 4], &[0.5, -1.0, 0.25, 2.0, 1.0, 1.0, -0.5, 0.0, -2.0, 0.75, 1.5, -1.0]);
+    /// let bias = g.constant_f32("b", [3], &[0.1, -0.2, 0.3]);
+    /// let y = g.fully_connected(x, w, Some(bias), FullyConnectedOptions::default())?;
+    /// let y = g.softmax(y, 1.0)?;
+    /// g.output("y", y);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// let data: Vec<Vec<Value>> = (0..8)
+    ///     .map(|i| vec![Value::from_f32(vec![1, 4], vec![i as f32 / 8.0, -0.5, 1.0, 0.25])])
+    ///     .collect();
+    /// let q = quantize(&model, &QuantizeOptions::int16x8(IoType::Int16), &data)?;
+    /// let sg = &q.model.subgraphs[0];
+    /// let output = &sg.tensors[sg.outputs[0].index()];
+    /// assert_eq!(output.dtype, DType::I16);
+    /// assert_eq!(output.quantization.as_ref().unwrap().scale, [1.0 / 32768.0]);
+    /// assert_eq!(sg.tensors[sg.operators[0].inputs[2].unwrap().index()].dtype, DType::I64);
+    /// assert!(q.report.unwrap().output_cosine > 0.9999);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn int16x8(io: IoType) -> QuantizeOptions {
+        QuantizeOptions::new(Mode::Int16x8, io)
+    }
+
+    /// Sets [`QuantizeOptions::per_channel`].
+    pub fn with_per_channel(mut self, per_channel: bool) -> QuantizeOptions {
+        self.per_channel = per_channel;
+        self
+    }
+
+    /// Sets [`QuantizeOptions::min_weight_elements`].
+    pub fn with_min_weight_elements(mut self, n: usize) -> QuantizeOptions {
+        self.min_weight_elements = n;
+        self
     }
 }
 
@@ -134,6 +247,10 @@ pub enum QuantizeError {
     /// The model's structure is outside what quantization handles.
     #[error("cannot quantize this model: {0}")]
     Model(String),
+    /// The options do not go together (an input/output type the mode does
+    /// not have).
+    #[error("invalid quantization options: {0}")]
+    Options(String),
     /// The representative dataset does not fit the model, or left a tensor
     /// without a range.
     #[error("calibration: {0}")]
@@ -159,8 +276,14 @@ pub struct Quantized {
 /// Quantizes `model` (subgraph 0, the entry point).
 ///
 /// `dataset` holds representative samples, each one value per input of
-/// subgraph 0 in order, in float. [`Mode::Int8`] needs at least one sample;
-/// with any samples the result has a [`QuantReport`].
+/// subgraph 0 in order, in float. [`Mode::Int8`] and [`Mode::Int16x8`] need
+/// at least one sample; with any samples the result has a [`QuantReport`].
+///
+/// # Errors
+/// [`QuantizeError::Options`] for an input/output type the mode does not
+/// have; [`QuantizeError::Unsupported`] for an op without a kernel in the
+/// mode (naming the op); [`QuantizeError::Calibration`] and
+/// [`QuantizeError::Eval`] when the dataset does not fit the model.
 pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]) -> Result<Quantized, QuantizeError> {
     if model.subgraphs.len() != 1 {
         return Err(QuantizeError::Model(format!(
@@ -168,15 +291,26 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
             model.subgraphs.len()
         )));
     }
+    let io_ok = match options.mode {
+        Mode::Float16 | Mode::DynamicRange => options.io == IoType::Float,
+        Mode::Int8 => matches!(options.io, IoType::Float | IoType::Int8 | IoType::Uint8),
+        Mode::Int16x8 => matches!(options.io, IoType::Float | IoType::Int16),
+    };
+    if !io_ok {
+        return Err(QuantizeError::Options(format!("{:?} inputs and outputs in mode {:?}", options.io, options.mode)));
+    }
+    let full = |scheme: &scheme::Scheme| -> Result<Model, QuantizeError> {
+        if dataset.is_empty() {
+            return Err(QuantizeError::Calibration(format!("{} quantization needs at least one representative sample", scheme.name)));
+        }
+        let ranges = calibrate(model, dataset)?;
+        full::rewrite(model, &ranges, options, scheme)
+    };
     let quantized = match options.mode {
         Mode::Float16 => float16::rewrite(model)?,
-        Mode::Int8 => {
-            if dataset.is_empty() {
-                return Err(QuantizeError::Calibration("int8 quantization needs at least one representative sample".into()));
-            }
-            let ranges = calibrate(model, dataset)?;
-            full::rewrite(model, &ranges, options)?
-        }
+        Mode::DynamicRange => dynamic::rewrite(model, options)?,
+        Mode::Int8 => full(&scheme::INT8)?,
+        Mode::Int16x8 => full(&int16x8::INT16X8)?,
     };
     crate::validate::validate(&quantized)?;
     let report = if dataset.is_empty() { None } else { Some(report::report(model, &quantized, dataset)?) };

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::params::quantize_value;
+use super::params::{int_range, quantize_value};
 use super::QuantizeError;
 use crate::eval::{Evaluator, Value};
 use crate::model::{DType, Model};
@@ -105,9 +105,8 @@ impl Acc {
 
 /// A float sample as the quantized model's input `t` takes it.
 fn to_input(v: &Value, t: &crate::model::Tensor) -> Value {
-    match (t.dtype, &t.quantization) {
-        (DType::I8 | DType::U8, Some(q)) if !q.scale.is_empty() => {
-            let (lo, hi) = if t.dtype == DType::I8 { (-128, 127) } else { (0, 255) };
+    match (int_range(t.dtype), &t.quantization) {
+        (Some((lo, hi)), Some(q)) if matches!(t.dtype, DType::I8 | DType::U8 | DType::I16) && !q.scale.is_empty() => {
             let data = v.data.iter().map(|x| quantize_value(*x as f32, q.scale[0], q.zero_point[0], lo, hi) as f64).collect();
             Value::new(t.dtype, v.shape.clone(), data).with_quantization(q.clone())
         }

@@ -1,0 +1,127 @@
+//! Dynamic range quantization: int8 weights, float activations.
+//!
+//! As TensorFlow's converter does it: the constant float weights of
+//! CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (and the constant right
+//! operand of BATCH_MATMUL) with at least
+//! [`QuantizeOptions::min_weight_elements`] elements become int8, symmetric
+//! in `[-127, 127]`:
+//! - CONV_2D per output channel (axis 0), or per tensor without
+//!   [`QuantizeOptions::per_channel`];
+//! - DEPTHWISE_CONV_2D always per channel (axis 3): its hybrid kernel reads
+//!   one scale per channel;
+//! - FULLY_CONNECTED per output unit (axis 0), or per tensor, with
+//!   `asymmetric_quantize_inputs`;
+//! - BATCH_MATMUL per tensor (its hybrid kernel ignores zero points and
+//!   reads per-channel scales along the transposed operand), with
+//!   `asymmetric_quantize_inputs`.
+//!
+//! Inputs, outputs and biases stay float: the runtime runs the hybrid
+//! kernels, which quantize the float input on the fly, multiply in integers
+//! and return float. Grouped convolutions and weights shared with ops that
+//! have no hybrid kernel keep float copies.
+
+use std::collections::BTreeMap;
+
+use super::params::symmetric_weights;
+use super::{QuantizeError, QuantizeOptions};
+use crate::model::*;
+
+/// The hybrid uses of weight tensors: tensor index → scale axis →
+/// (operator, input slot).
+type Uses = BTreeMap<usize, BTreeMap<Option<usize>, Vec<(usize, usize)>>>;
+
+fn is_float(t: &Tensor) -> bool {
+    t.dtype == DType::F32 && t.quantization.is_none()
+}
+
+/// The weight slot of a hybrid-capable op and the axis of its scales, if
+/// the op can run its hybrid kernel on these tensors.
+fn hybrid_weights(sg: &Subgraph, node: &Operator, options: &QuantizeOptions) -> Option<(usize, Option<usize>)> {
+    let tensor = |slot: usize| node.inputs.get(slot).copied().flatten().and_then(|t| sg.tensor(t));
+    let float_in = tensor(0).is_some_and(is_float);
+    let float_out = node.outputs.first().and_then(|t| sg.tensor(*t)).is_some_and(is_float);
+    let float_bias = |slot: usize| tensor(slot).is_none_or(is_float);
+    let per_channel = |axis: usize| options.per_channel.then_some(axis);
+    let (slot, axis) = match &node.op {
+        Op::Conv2d(_) => {
+            // The hybrid kernel has no grouped form.
+            let (x, w) = (tensor(0)?, tensor(1)?);
+            let (c, wc) = (x.shape.dim(3)?, w.shape.dim(3)?);
+            if c != wc || !float_bias(2) {
+                return None;
+            }
+            (1, per_channel(0))
+        }
+        Op::DepthwiseConv2d(_) if float_bias(2) => (1, Some(3)),
+        Op::FullyConnected(o) if o.weights_format == WeightsFormat::Default && float_bias(2) => (1, per_channel(0)),
+        Op::BatchMatMul(_) => (1, None),
+        _ => return None,
+    };
+    let w = tensor(slot)?;
+    let big = w.shape.num_elements().is_some_and(|n| n >= options.min_weight_elements as u64);
+    (float_in && float_out && is_float(w) && w.is_constant() && w.sparsity.is_none() && big).then_some((slot, axis))
+}
+
+/// Rewrites subgraph 0 with int8 weights for the hybrid kernels.
+pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<Model, QuantizeError> {
+    let mut out = model.clone();
+    let sg = &mut out.subgraphs[0];
+
+    // The hybrid uses of each weight tensor, by scale axis.
+    let mut uses = Uses::new();
+    for (oi, node) in sg.operators.iter().enumerate() {
+        let Some((slot, axis)) = hybrid_weights(sg, node, options) else { continue };
+        let Some(t) = node.inputs.get(slot).copied().flatten() else { continue };
+        uses.entry(t.index()).or_default().entry(axis).or_default().push((oi, slot));
+    }
+    let readers = |sg: &Subgraph, t: usize| -> usize {
+        let reads: usize = sg.operators.iter().map(|o| o.inputs.iter().flatten().filter(|x| x.index() == t).count()).sum();
+        reads + sg.outputs.iter().filter(|x| x.index() == t).count()
+    };
+
+    for (t, by_axis) in uses {
+        let float = sg.tensors[t].clone();
+        let values = float.data.as_ref().map(|d| d.to_vec::<f32>()).unwrap_or_default();
+        let dims: Vec<usize> = float.shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
+        // When hybrid ops are the only readers, the first int8 version takes
+        // the float tensor's place; other axes (and any float readers) get
+        // their own tensors.
+        let hybrid: usize = by_axis.values().map(Vec::len).sum();
+        let mut reuse = hybrid == readers(sg, t);
+        for (axis, slots) in by_axis {
+            let (quant, q) = symmetric_weights(&values, &dims, axis).ok_or_else(|| QuantizeError::Unsupported {
+                operator: slots[0].0,
+                op: sg.operators[slots[0].0].op.name().to_string(),
+                detail: format!("weights {:?} of shape {} have no axis {axis:?}", float.name, float.shape),
+            })?;
+            let mut int8 = float.clone();
+            int8.dtype = DType::I8;
+            int8.quantization = Some(quant);
+            int8.data = Some(ConstData::from_slice(&q));
+            let id = if std::mem::take(&mut reuse) {
+                sg.tensors[t] = int8;
+                TensorId(t as u32)
+            } else {
+                int8.name = match axis {
+                    Some(a) => format!("{}/int8_axis{a}", float.name),
+                    None => format!("{}/int8", float.name),
+                };
+                let id = TensorId(u32::try_from(sg.tensors.len()).map_err(|_| QuantizeError::Model("too many tensors".into()))?);
+                sg.tensors.push(int8);
+                id
+            };
+            for (oi, slot) in slots {
+                let node = &mut sg.operators[oi];
+                if let Some(s) = node.inputs.get_mut(slot) {
+                    *s = Some(id);
+                }
+                match &mut node.op {
+                    Op::FullyConnected(o) => o.asymmetric_quantize_inputs = true,
+                    Op::BatchMatMul(o) => o.asymmetric_quantize_inputs = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(out)
+}
