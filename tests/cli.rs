@@ -150,6 +150,15 @@ fn convert_and_quantize() {
 
     let out = run(&["--quantize", "float16"], "h.tflite");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["--quantize", "dynamic"], "d.tflite");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["--quantize", "int16x8", "--io", "int16", "--calibration", calib.to_str().unwrap()], "s.tflite");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = tflite_forge::read(&std::fs::read(d.join("s.tflite")).unwrap()).unwrap();
+    let sg = &model.subgraphs[0];
+    assert_eq!(sg.tensors[sg.inputs[0].index()].dtype, tflite_forge::DType::I16);
+    let out = run(&["--quantize", "dynamic", "--io", "uint8"], "bad.tflite");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("keeps float inputs"));
 
     // int8 without data, and data of the wrong shape: errors, no file.
     let out = run(&["--quantize", "int8"], "bad.tflite");

@@ -3,7 +3,7 @@
 //! ```text
 //! tflite-forge convert IN.onnx -o OUT.tflite [--keep-nchw] [--batch N]
 //!     [--labels labels.txt --mean M[,M,M] --std S[,S,S] [--name NAME]]
-//!     [--quantize int8|float16 [--io float|int8|uint8] [--calibration DIR]]
+//!     [--quantize int8|int16x8|dynamic|float16 [--io float|int8|uint8|int16] [--calibration DIR]]
 //! tflite-forge inspect MODEL.tflite
 //! ```
 
@@ -61,12 +61,14 @@ enum Command {
         /// Model name recorded in the metadata (with --labels).
         #[arg(long, requires = "labels")]
         name: Option<String>,
-        /// Quantize after converting: int8 (full integer, needs
-        /// --calibration) or float16.
-        #[arg(long, value_parser = ["int8", "float16"])]
+        /// Quantize after converting: int8 (full integer), int16x8 (int16
+        /// activations, int8 weights), both needing --calibration;
+        /// dynamic (int8 weights, float activations) or float16.
+        #[arg(long, value_parser = ["int8", "int16x8", "dynamic", "float16"])]
         quantize: Option<String>,
-        /// Input and output type of an int8 model.
-        #[arg(long, value_parser = ["float", "int8", "uint8"], default_value = "float", requires = "quantize")]
+        /// Input and output type: float, int8 or uint8 (int8 models), int16
+        /// (int16x8 models).
+        #[arg(long, value_parser = ["float", "int8", "uint8", "int16"], default_value = "float", requires = "quantize")]
         io: String,
         /// A directory of .npy files (float32, one per sample, shaped like
         /// the converted model's input) used as the representative dataset.
@@ -178,15 +180,25 @@ fn quantize_model(
     q: &Quant,
     pixels: Option<(&[f32], &[f32])>,
 ) -> Result<tflite_forge::Model, Box<dyn std::error::Error>> {
-    let mut options = match (q.mode.as_str(), q.io.as_str()) {
-        ("float16", _) => QuantizeOptions::float16(),
-        (_, "int8") => QuantizeOptions::int8(IoType::Int8),
-        (_, "uint8") => QuantizeOptions::int8(IoType::Uint8),
-        _ => QuantizeOptions::int8(IoType::Float),
+    let io = match q.io.as_str() {
+        "int8" => IoType::Int8,
+        "uint8" => IoType::Uint8,
+        "int16" => IoType::Int16,
+        _ => IoType::Float,
     };
+    let mut options = match q.mode.as_str() {
+        "float16" => QuantizeOptions::float16(),
+        "dynamic" => QuantizeOptions::dynamic_range(),
+        "int16x8" => QuantizeOptions::int16x8(io),
+        _ => QuantizeOptions::int8(io),
+    };
+    let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8");
+    if !calibrated && q.io != "float" {
+        return Err(format!("--quantize {} keeps float inputs and outputs; --io {} needs int8 or int16x8", q.mode, q.io).into());
+    }
     let mut data = match &q.calibration {
         Some(dir) => npy::load_dataset(dir, model)?,
-        None if q.mode == "int8" => return Err("--quantize int8 needs --calibration DIR (a representative dataset)".into()),
+        None if calibrated => return Err(format!("--quantize {} needs --calibration DIR (a representative dataset)", q.mode).into()),
         None => Vec::new(),
     };
     if let Some((mean, std)) = pixels {
