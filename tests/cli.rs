@@ -3,6 +3,8 @@
 //! node and leave no file behind.
 #![cfg(feature = "cli")]
 
+#[path = "common/npy.rs"]
+mod npy;
 #[path = "common/onnx_build.rs"]
 mod onnx_build;
 
@@ -111,20 +113,6 @@ fn convert_with_labels_adds_classifier_metadata() {
     assert!(!d.join("bad.tflite").exists());
 }
 
-/// A float32 `.npy` file.
-fn npy(shape: &[usize], values: &[f32]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims.join(", "));
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    out
-}
 
 #[test]
 fn convert_and_quantize() {
@@ -133,7 +121,7 @@ fn convert_and_quantize() {
     std::fs::create_dir_all(d.join("calib")).unwrap();
     for i in 0..4 {
         let v: Vec<f32> = (0..192).map(|k| ((k * 7 + i * 13) % 50) as f32 / 25.0 - 1.0).collect();
-        std::fs::write(d.join("calib").join(format!("{i}.npy")), npy(&[1, 8, 8, 3], &v)).unwrap();
+        std::fs::write(d.join("calib").join(format!("{i}.npy")), npy::npy_f32(&[1, 8, 8, 3], &v)).unwrap();
     }
     let run = |extra: &[&str], out: &str| {
         Command::new(BIN).args(["convert"]).arg(d.join("m.onnx")).arg("-o").arg(d.join(out)).args(extra).output().unwrap()
@@ -163,7 +151,7 @@ fn convert_and_quantize() {
     // int8 without data, and data of the wrong shape: errors, no file.
     let out = run(&["--quantize", "int8"], "bad.tflite");
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--calibration"));
-    std::fs::write(d.join("calib").join("z.npy"), npy(&[1, 3, 8, 8], &[0.0; 192])).unwrap();
+    std::fs::write(d.join("calib").join("z.npy"), npy::npy_f32(&[1, 3, 8, 8], &[0.0; 192])).unwrap();
     let out = run(&["--quantize", "int8", "--calibration", calib.to_str().unwrap()], "bad.tflite");
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("does not fit the model input"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!d.join("bad.tflite").exists());
@@ -177,7 +165,7 @@ fn uint8_image_model_takes_raw_pixels_and_keeps_labels() {
     std::fs::create_dir_all(d.join("calib")).unwrap();
     for i in 0..4 {
         let v: Vec<f32> = (0..192).map(|k| ((k * 7 + i * 13) % 50) as f32 / 25.0 - 1.0).collect();
-        std::fs::write(d.join("calib").join(format!("{i}.npy")), npy(&[1, 8, 8, 3], &v)).unwrap();
+        std::fs::write(d.join("calib").join(format!("{i}.npy")), npy::npy_f32(&[1, 8, 8, 3], &v)).unwrap();
     }
     let out = Command::new(BIN)
         .args(["convert"])

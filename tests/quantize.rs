@@ -11,20 +11,7 @@ use tflite_forge::version::op_version;
 use tflite_forge::{BatchMatMulOptions, DType, Dim, Model, ModelBuilder, Op, Tensor};
 
 fn samples(model: &Model, n: usize, seed: u64) -> Vec<Vec<Value>> {
-    let mut r = Rng::new(seed);
-    let sg = &model.subgraphs[0];
-    (0..n)
-        .map(|_| {
-            sg.inputs
-                .iter()
-                .map(|t| {
-                    let dims: Vec<usize> = sg.tensors[t.index()].shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
-                    let len = dims.iter().product();
-                    Value::from_f32(dims, r.vec(len, 1.0))
-                })
-                .collect()
-        })
-        .collect()
+    common::random_samples(model, n, seed, 1.0)
 }
 
 #[test]

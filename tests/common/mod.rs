@@ -722,3 +722,22 @@ pub fn extra_op_cases() -> Vec<Case> {
     }
     v
 }
+
+/// `n` random float samples for subgraph 0's inputs (dynamic dimensions as
+/// 1), uniform in `[-scale, scale)`: calibration and held-out data.
+pub fn random_samples(model: &Model, n: usize, seed: u64, scale: f32) -> Vec<Vec<tflite_forge::eval::Value>> {
+    let mut r = Rng::new(seed);
+    let sg = &model.subgraphs[0];
+    (0..n)
+        .map(|_| {
+            sg.inputs
+                .iter()
+                .map(|t| {
+                    let dims: Vec<usize> = sg.tensors[t.index()].shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
+                    let len = dims.iter().product();
+                    tflite_forge::eval::Value::from_f32(dims, r.vec(len, scale))
+                })
+                .collect()
+        })
+        .collect()
+}

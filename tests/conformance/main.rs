@@ -28,6 +28,8 @@
 mod common;
 mod flex_tier;
 mod metadata_tier;
+#[path = "../common/npy.rs"]
+mod npy;
 mod onnx_tiers;
 mod quantize_tier;
 mod venv;

@@ -35,35 +35,11 @@ fn write_npy(path: &Path, v: &Value) -> std::io::Result<()> {
         DType::I16 => ("<i2", v.data.iter().flat_map(|x| (*x as i16).to_le_bytes()).collect()),
         _ => ("<f4", v.data.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect()),
     };
-    let shape: Vec<String> = v.shape.iter().map(|d| d.to_string()).collect();
-    let shape = if shape.len() == 1 { format!("({},)", shape[0]) } else { format!("({})", shape.join(", ")) };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&bytes);
-    std::fs::write(path, out)
+    std::fs::write(path, crate::npy::npy_bytes(descr, &v.shape, &bytes))
 }
 
 fn samples(model: &Model, n: usize, seed: u64, scale: f32) -> Vec<Vec<Value>> {
-    let mut r = Rng::new(seed);
-    let sg = &model.subgraphs[0];
-    (0..n)
-        .map(|_| {
-            sg.inputs
-                .iter()
-                .map(|t| {
-                    let dims: Vec<usize> = sg.tensors[t.index()].shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
-                    let len = dims.iter().product();
-                    Value::from_f32(dims, r.vec(len, scale))
-                })
-                .collect()
-        })
-        .collect()
+    crate::common::random_samples(model, n, seed, scale)
 }
 
 /// A quantization mode and what LiteRT must show for it: the worst cosine
