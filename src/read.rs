@@ -363,6 +363,15 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
             raw.push(buffer_bytes(bytes, &b, i)?);
         }
     }
+    let base = bytes.as_ptr() as usize;
+    let data_end = raw
+        .iter()
+        .map(|d| (d.as_ptr() as usize).wrapping_sub(base))
+        .zip(raw.iter().map(|d| d.len()))
+        .filter(|(start, _)| *start <= bytes.len())
+        .map(|(start, len)| start.saturating_add(len))
+        .max()
+        .unwrap_or(0);
     let mut shared: Vec<Option<ConstData>> = vec![None; n_buffers];
     let mut data_of = |i: usize| -> ConstData {
         shared[i].get_or_insert_with(|| ConstData::from_bytes(raw[i])).clone()
@@ -502,7 +511,7 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
         metadata.push(Metadata { name, data: data_of(b) });
     }
 
-    let associated_files = read_archive(bytes, &metadata)?;
+    let associated_files = read_archive(bytes, data_end, &metadata)?;
     Ok(Model { description: m.description().unwrap_or("").to_string(), subgraphs, signatures, metadata, associated_files })
 }
 
@@ -601,9 +610,10 @@ pub fn inspect(bytes: &[u8]) -> Result<FileLayout, Error> {
 /// With TFLite Support metadata, a broken archive is an error. Without it,
 /// trailing bytes that do not form an archive are ignored (they cannot be
 /// told apart from chance `PK` bytes in constant data).
-fn read_archive(bytes: &[u8], metadata: &[Metadata]) -> Result<Vec<PackedFile>, ReadError> {
+fn read_archive(bytes: &[u8], data_end: usize, metadata: &[Metadata]) -> Result<Vec<PackedFile>, ReadError> {
     let has_metadata = metadata.iter().any(|m| m.name == crate::metadata::TFLITE_METADATA);
     match crate::zip::find_archive(bytes) {
+        Ok(Some(archive)) if archive.start() < data_end => Ok(Vec::new()),
         Ok(Some(archive)) => Ok(archive
             .entries()
             .iter()

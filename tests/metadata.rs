@@ -216,3 +216,29 @@ fn short_and_foreign_buffers_are_typed_errors() {
         assert!(ModelMetadata::from_bytes(b).is_err(), "{b:?}");
     }
 }
+
+#[test]
+fn a_zip_inside_a_constant_is_data_not_associated_files() {
+    // Found by fuzzing the reader: a constant buffer holding a whole zip
+    // archive near the end of the file was read as the model's associated
+    // files, so a write-read round trip grew files.
+    let mut archive = Vec::new();
+    tflite_forge::zip::append_stored(&mut archive, &[tflite_forge::zip::Entry { name: "labels.txt".into(), data: b"a\nb\n".to_vec() }]).unwrap();
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    while archive.len() % 4 != 0 {
+        archive.push(0);
+    }
+    let n = archive.len() as u32 / 4;
+    let x = g.input("x", DType::I32, [n]);
+    let c = g.constant("blob", DType::I32, [n], tflite_forge::ConstData::from_bytes(archive.clone()));
+    let y = g.apply(tflite_forge::Op::Add(Default::default()), &[Some(x), Some(c)]).unwrap();
+    g.output("y", y);
+    b.finish_subgraph(g).unwrap();
+    let model = b.finish().unwrap();
+    let bytes = tflite_forge::write(&model).unwrap();
+    assert!(tflite_forge::zip::find_archive(&bytes).unwrap().is_some(), "the archive is visible at the end of the file");
+    let back = tflite_forge::read(&bytes).unwrap();
+    assert!(back.associated_files.is_empty());
+    assert_eq!(back, model);
+}
