@@ -70,10 +70,10 @@ pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, Quanti
             ranges.record(t.index(), &v.data);
         }
         eval.run_observed(0, sample, &mut |oi, k, value| {
-            if let Some(t) = sg.operators.get(oi).and_then(|o| o.outputs.get(k)) {
-                if value.dtype == DType::F32 {
-                    ranges.record(t.index(), &value.data);
-                }
+            if let Some(t) = sg.operators.get(oi).and_then(|o| o.outputs.get(k))
+                && value.dtype == DType::F32
+            {
+                ranges.record(t.index(), &value.data);
             }
         })?;
     }

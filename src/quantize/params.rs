@@ -7,7 +7,7 @@ use crate::model::{ConstData, DType, Quantization};
 pub(crate) fn asymmetric_i8(min: f32, max: f32) -> (f32, i64) {
     let (min, max) = (min.min(0.0), max.max(0.0));
     let span = max - min;
-    if !(span > 0.0) || !span.is_finite() {
+    if span.is_nan() || span <= 0.0 || !span.is_finite() {
         // All zeros (or no finite range): any positive scale is exact.
         return (1.0 / 255.0, -128);
     }

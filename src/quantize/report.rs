@@ -146,10 +146,10 @@ pub fn report(float: &Model, quant: &Model, dataset: &[Vec<Value>]) -> Result<su
     for sample in dataset {
         let mut fvals: HashMap<usize, Vec<f64>> = HashMap::new();
         fe.run_observed(0, sample, &mut |oi, k, v| {
-            if let Some(t) = fsg.operators.get(oi).and_then(|o| o.outputs.get(k)) {
-                if v.dtype == DType::F32 {
-                    fvals.insert(t.index(), v.data.clone());
-                }
+            if let Some(t) = fsg.operators.get(oi).and_then(|o| o.outputs.get(k))
+                && v.dtype == DType::F32
+            {
+                fvals.insert(t.index(), v.data.clone());
             }
         })?;
         let qin: Vec<Value> = sample.iter().zip(&qsg.inputs).map(|(v, t)| to_input(v, &qsg.tensors[t.index()])).collect();
