@@ -608,6 +608,102 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             count(inputs, 0, 0)?;
             return Ok(None);
         }
+        Op::Equal | Op::NotEqual | Op::Less | Op::LessEqual | Op::Greater | Op::GreaterEqual => {
+            count(inputs, 2, 2)?;
+            let a = need(inputs, 0, "lhs")?;
+            let b = need(inputs, 1, "rhs")?;
+            let d = same_type_check(&[a, b], op.name())?;
+            let types: &[DType] = if matches!(op, Op::Equal | Op::NotEqual) { COMPARE_EQ_TYPES } else { ELEMENTWISE_TYPES };
+            check_type(d, types, "input")?;
+            Ok(out(DType::Bool, broadcast(&a.shape, &b.shape)?))
+        }
+        Op::LogicalAnd | Op::LogicalOr => {
+            count(inputs, 2, 2)?;
+            let a = need(inputs, 0, "lhs")?;
+            let b = need(inputs, 1, "rhs")?;
+            check_type(a.dtype, &[DType::Bool], "lhs")?;
+            check_type(b.dtype, &[DType::Bool], "rhs")?;
+            Ok(out(DType::Bool, broadcast(&a.shape, &b.shape)?))
+        }
+        Op::LogicalNot => elementwise(inputs, &[DType::Bool]),
+        Op::SelectV2 => {
+            count(inputs, 3, 3)?;
+            let c = need(inputs, 0, "condition")?;
+            let x = need(inputs, 1, "x")?;
+            let y = need(inputs, 2, "y")?;
+            check_type(c.dtype, &[DType::Bool], "condition")?;
+            let d = same_type_check(&[x, y], op.name())?;
+            check_type(d, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::U32, DType::I64, DType::Bool], "x")?;
+            let shape = broadcast(&broadcast(&c.shape, &x.shape)?, &y.shape)?;
+            Ok(out(d, shape))
+        }
+        Op::Log | Op::Sin | Op::Cos => elementwise(inputs, &[DType::F32]),
+        Op::LogSoftmax => elementwise(inputs, &[DType::F32, DType::I8, DType::U8]),
+        Op::Pow | Op::FloorMod => {
+            count(inputs, 2, 2)?;
+            let a = need(inputs, 0, "lhs")?;
+            let b = need(inputs, 1, "rhs")?;
+            let d = same_type_check(&[a, b], op.name())?;
+            let types: &[DType] = if matches!(op, Op::Pow) { &[DType::F32, DType::I32] } else { &[DType::F32, DType::I8, DType::I16, DType::I32, DType::I64] };
+            check_type(d, types, "input")?;
+            Ok(out(d, broadcast(&a.shape, &b.shape)?))
+        }
+        Op::ReduceMin { keep_dims } => return reduce(inputs, *keep_dims, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64]),
+        Op::ReduceProd { keep_dims } => return reduce(inputs, *keep_dims, &[DType::F32, DType::I32, DType::I64]),
+        Op::ArgMax { output_type } | Op::ArgMin { output_type } => {
+            count(inputs, 2, 2)?;
+            let x = need(inputs, 0, "input")?;
+            let axis = need(inputs, 1, "axis")?;
+            check_type(x.dtype, &[DType::F32, DType::U8, DType::I8, DType::I32, DType::I64, DType::Bool], "input")?;
+            check_type(axis.dtype, &[DType::I32, DType::I64], "axis")?;
+            check_type(*output_type, &[DType::I32, DType::I64], "output_type")?;
+            if axis.shape.num_elements().is_some_and(|n| n != 1) {
+                return Err(format!("axis must hold one value, has shape {}", axis.shape));
+            }
+            let r = x.shape.rank();
+            if r == 0 {
+                return Err("input must have rank ≥ 1".into());
+            }
+            match const_ints(axis) {
+                Some(a) => {
+                    let i = norm_axis(a.first().copied().ok_or("empty axis")?, r)?;
+                    let mut dims = x.shape.dims().to_vec();
+                    dims.remove(i);
+                    Ok(out(*output_type, Shape::from_dims(dims)))
+                }
+                None => Ok(out(*output_type, Shape::from_dims(vec![Dim::Dynamic; r - 1]))),
+            }
+        }
+        Op::BroadcastTo => {
+            count(inputs, 2, 2)?;
+            let x = need(inputs, 0, "input")?;
+            let s = need(inputs, 1, "shape")?;
+            check_type(x.dtype, VALUE_TYPES, "input")?;
+            check_type(s.dtype, &[DType::I32, DType::I64], "shape")?;
+            if s.shape.rank() != 1 {
+                return Err(format!("shape must be 1-D, is {}", s.shape));
+            }
+            match const_ints(s) {
+                Some(v) => {
+                    let dims: Vec<Dim> = v
+                        .iter()
+                        .map(|d| u32::try_from(*d).map(Dim::Fixed).map_err(|_| format!("shape entry {d} is invalid")))
+                        .collect::<Result<_, _>>()?;
+                    let target = Shape::from_dims(dims);
+                    if x.shape.rank() > target.rank() || broadcast(&x.shape, &target)? != target {
+                        return Err(format!("input of shape {} does not broadcast to {target}", x.shape));
+                    }
+                    if target.rank() > 8 {
+                        return Err(format!("the runtime's BROADCAST_TO handles at most 8 dimensions, shape is {target}"));
+                    }
+                    Ok(out(x.dtype, target))
+                }
+                None => match s.shape.dim(0).and_then(|d| d.fixed()) {
+                    Some(n) => Ok(out(x.dtype, Shape::from_dims(vec![Dim::Dynamic; n as usize]))),
+                    None => return Ok(None),
+                },
+            }
+        }
         Op::Custom(_) | Op::Builtin(_) => return Ok(None),
     };
     r.map(Some)
@@ -617,6 +713,9 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
 const CAST_TYPES: &[DType] = &[
     DType::F32, DType::F16, DType::F64, DType::I8, DType::U8, DType::I16, DType::U16, DType::I32, DType::U32, DType::I64, DType::Bool,
 ];
+
+/// Types EQUAL and NOT_EQUAL compare.
+const COMPARE_EQ_TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64, DType::Bool, DType::String];
 
 /// Types that layout and selection ops (slices, gather, squeeze, split) move.
 const VALUE_TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64, DType::Bool];

@@ -270,6 +270,27 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
                 _ => return None,
             },
         },
+        (B::EQUAL, O::EqualOptions(_) | O::NONE) => Op::Equal,
+        (B::NOT_EQUAL, O::NotEqualOptions(_) | O::NONE) => Op::NotEqual,
+        (B::LESS, O::LessOptions(_) | O::NONE) => Op::Less,
+        (B::LESS_EQUAL, O::LessEqualOptions(_) | O::NONE) => Op::LessEqual,
+        (B::GREATER, O::GreaterOptions(_) | O::NONE) => Op::Greater,
+        (B::GREATER_EQUAL, O::GreaterEqualOptions(_) | O::NONE) => Op::GreaterEqual,
+        (B::LOGICAL_AND, O::LogicalAndOptions(_) | O::NONE) => Op::LogicalAnd,
+        (B::LOGICAL_OR, O::LogicalOrOptions(_) | O::NONE) => Op::LogicalOr,
+        (B::LOGICAL_NOT, O::LogicalNotOptions(_) | O::NONE) => Op::LogicalNot,
+        (B::SELECT_V2, O::SelectV2Options(_) | O::NONE) => Op::SelectV2,
+        (B::LOG, O::NONE) => Op::Log,
+        (B::SIN, O::NONE) => Op::Sin,
+        (B::COS, O::CosOptions(_) | O::NONE) => Op::Cos,
+        (B::POW, O::PowOptions(_) | O::NONE) => Op::Pow,
+        (B::LOG_SOFTMAX, O::LogSoftmaxOptions(_) | O::NONE) => Op::LogSoftmax,
+        (B::REDUCE_MIN, O::ReducerOptions(x)) => Op::ReduceMin { keep_dims: x.keep_dims },
+        (B::REDUCE_PROD, O::ReducerOptions(x)) => Op::ReduceProd { keep_dims: x.keep_dims },
+        (B::ARG_MAX, O::ArgMaxOptions(x)) => Op::ArgMax { output_type: DType::from_code(x.output_type.0)? },
+        (B::ARG_MIN, O::ArgMinOptions(x)) => Op::ArgMin { output_type: DType::from_code(x.output_type.0)? },
+        (B::BROADCAST_TO, O::BroadcastToOptions(_) | O::NONE) => Op::BroadcastTo,
+        (B::FLOOR_MOD, O::FloorModOptions(_) | O::NONE) => Op::FloorMod,
         (B::IF, O::IfOptions(x)) => Op::If {
             then_subgraph: u32::try_from(x.then_subgraph_index).ok()?,
             else_subgraph: u32::try_from(x.else_subgraph_index).ok()?,
@@ -304,6 +325,21 @@ fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::
                     | fb::BuiltinOptionsT::AbsOptions(_)
                     | fb::BuiltinOptionsT::SliceOptions(_)
                     | fb::BuiltinOptionsT::PadV2Options(_)
+                    | fb::BuiltinOptionsT::EqualOptions(_)
+                    | fb::BuiltinOptionsT::NotEqualOptions(_)
+                    | fb::BuiltinOptionsT::LessOptions(_)
+                    | fb::BuiltinOptionsT::LessEqualOptions(_)
+                    | fb::BuiltinOptionsT::GreaterOptions(_)
+                    | fb::BuiltinOptionsT::GreaterEqualOptions(_)
+                    | fb::BuiltinOptionsT::LogicalAndOptions(_)
+                    | fb::BuiltinOptionsT::LogicalOrOptions(_)
+                    | fb::BuiltinOptionsT::LogicalNotOptions(_)
+                    | fb::BuiltinOptionsT::SelectV2Options(_)
+                    | fb::BuiltinOptionsT::CosOptions(_)
+                    | fb::BuiltinOptionsT::PowOptions(_)
+                    | fb::BuiltinOptionsT::LogSoftmaxOptions(_)
+                    | fb::BuiltinOptionsT::BroadcastToOptions(_)
+                    | fb::BuiltinOptionsT::FloorModOptions(_)
             );
             if written == options || (fieldless && options == fb::BuiltinOptionsT::NONE) {
                 return op;
@@ -363,6 +399,8 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
             raw.push(buffer_bytes(bytes, &b, i)?);
         }
     }
+    // Where the model's data ends: an appended archive must start after it
+    // (an archive inside a constant buffer is data, not associated files).
     let base = bytes.as_ptr() as usize;
     let data_end = raw
         .iter()
@@ -607,12 +645,16 @@ pub fn inspect(bytes: &[u8]) -> Result<FileLayout, Error> {
 
 /// The files of the zip archive appended to the model, if there is one.
 ///
-/// With TFLite Support metadata, a broken archive is an error. Without it,
+/// Only an archive after the model's constant data counts. With TFLite
+/// Support metadata, a broken archive is an error. Without it,
 /// trailing bytes that do not form an archive are ignored (they cannot be
 /// told apart from chance `PK` bytes in constant data).
 fn read_archive(bytes: &[u8], data_end: usize, metadata: &[Metadata]) -> Result<Vec<PackedFile>, ReadError> {
     let has_metadata = metadata.iter().any(|m| m.name == crate::metadata::TFLITE_METADATA);
     match crate::zip::find_archive(bytes) {
+        // Found by fuzzing: a zip held in a constant buffer is model data;
+        // reading it as associated files made a write-read round trip grow
+        // files the model never had.
         Ok(Some(archive)) if archive.start() < data_end => Ok(Vec::new()),
         Ok(Some(archive)) => Ok(archive
             .entries()

@@ -493,6 +493,71 @@ pub fn op_version(sg: &Subgraph, node: &Operator) -> i32 {
                 1
             }
         }
+        Op::Equal => {
+            if is(i0, I16) {
+                4
+            } else if is(i0, String) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::NotEqual => {
+            if is(i0, String) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Less | Op::GreaterEqual => {
+            if is(i0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::Greater | Op::LessEqual | Op::LogSoftmax => {
+            if is(i0, I8) { 2 } else { 1 }
+        }
+        Op::Log | Op::ReduceProd { .. } => {
+            if is(i0, I8) || is(i0, I16) { 2 } else { 1 }
+        }
+        Op::ReduceMin { .. } => {
+            if is(i0, I16) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::ArgMax { .. } | Op::ArgMin { .. } => {
+            if is(i0, Bool) {
+                3
+            } else if is(i0, I8) {
+                2
+            } else {
+                1
+            }
+        }
+        Op::SelectV2 => {
+            if is(i0, U32) { 2 } else { 1 }
+        }
+        Op::FloorMod => {
+            if is(i0, I16) || is(i0, I8) { 2 } else { 1 }
+        }
+        // Version 1 of BROADCAST_TO is reserved (it clashed with a custom
+        // op); the builtin starts at 2, with 3 for int8 and int16.
+        Op::BroadcastTo => {
+            if is(i0, I16) || is(i0, I8) { 3 } else { 2 }
+        }
+        Op::LogicalAnd | Op::LogicalOr | Op::LogicalNot | Op::Sin | Op::Cos | Op::Pow => 1,
         // TFLite has one version of each control-flow op.
         Op::If { .. } | Op::While { .. } | Op::CallOnce { .. } => 1,
         Op::Custom(c) => c.version,
@@ -556,6 +621,22 @@ pub fn min_runtime_for(code: i32, version: i32) -> Option<&'static str> {
         B::SUM => &["1.10.0", "1.15.0"],
         B::PADV2 => &["1.9.0", "1.14.0", "2.4.0", "2.6.0", "2.20.0"],
         B::MIRROR_PAD => &["1.13.1", "2.3.0", "2.12.0"],
+        B::EQUAL => &["1.14.0", "1.14.0", "2.3.0"],
+        B::NOT_EQUAL => &["1.14.0", "1.14.0", "2.3.0"],
+        B::LESS | B::GREATER_EQUAL => &["1.14.0", "1.14.0"],
+        B::GREATER | B::LESS_EQUAL => &["1.14.0", "1.14.0"],
+        B::LOGICAL_AND | B::LOGICAL_OR | B::LOGICAL_NOT => &["1.11.0"],
+        B::SELECT_V2 => &["2.2.0"],
+        B::LOG => &["1.14.0"],
+        B::SIN => &["1.9.0"],
+        B::COS => &["1.14.0"],
+        B::POW => &["1.10.0"],
+        B::LOG_SOFTMAX => &["1.14.0", "1.14.0"],
+        B::REDUCE_MIN => &["1.11.0", "1.14.0", "2.5.0"],
+        B::REDUCE_PROD => &["1.11.0", "2.6.0"],
+        B::ARG_MAX | B::ARG_MIN => &["1.9.0", "1.14.0", "2.9.0"],
+        B::BROADCAST_TO => &["2.5.0", "2.5.0", "2.5.0"],
+        B::FLOOR_MOD => &["1.13.0"],
         B::IF | B::WHILE => &["1.15.0"],
         B::CALL_ONCE => &["2.5.0"],
         _ => return None,
@@ -673,5 +754,28 @@ mod tests {
         assert_eq!(version_of(Op::Logistic, &[(I16, &[1, 4], 1, 0)], I16), 3);
         assert_eq!(version_of(Op::Quantize, &[(F32, &[1, 4], 0, 0)], I16), 2);
         assert_eq!(version_of(Op::Dequantize, &[(I16, &[1, 4], 1, 0)], F32), 3);
+    }
+
+    #[test]
+    fn comparison_logic_and_broadcast_versions() {
+        use DType::*;
+        let x: &[u32] = &[2, 3];
+        let v = |op: Op, t: DType| version_of(op, &[(t, x, 0, 0), (t, x, 0, 0)], Bool);
+        assert_eq!(v(Op::Equal, F32), 1);
+        assert_eq!(v(Op::Equal, I8), 2);
+        assert_eq!(v(Op::Equal, String), 3);
+        assert_eq!(v(Op::Equal, I16), 4);
+        assert_eq!(v(Op::NotEqual, Bool), 1);
+        assert_eq!(v(Op::Less, I16), 3);
+        assert_eq!(v(Op::Greater, I8), 2);
+        assert_eq!(v(Op::Greater, I16), 1);
+        assert_eq!(v(Op::LogicalAnd, Bool), 1);
+        assert_eq!(version_of(Op::ArgMax { output_type: I64 }, &[(Bool, x, 0, 0), (I32, &[1], 0, 0)], I64), 3);
+        assert_eq!(version_of(Op::ReduceProd { keep_dims: false }, &[(I16, x, 1, 0), (I32, &[1], 0, 0)], I16), 2);
+        // BROADCAST_TO starts at version 2 (version 1 was withdrawn).
+        assert_eq!(version_of(Op::BroadcastTo, &[(F32, x, 0, 0), (I32, &[2], 0, 0)], F32), 2);
+        assert_eq!(version_of(Op::BroadcastTo, &[(I8, x, 1, 0), (I32, &[2], 0, 0)], I8), 3);
+        assert_eq!(min_runtime_for(crate::schema::tflite::BuiltinOperator::BROADCAST_TO.0, 2), Some("2.5.0"));
+        assert_eq!(min_runtime_for(crate::schema::tflite::BuiltinOperator::SELECT_V2.0, 1), Some("2.2.0"));
     }
 }

@@ -302,7 +302,25 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::CallOnce { init_subgraph } => {
             O::CallOnceOptions(Box::new(fb::CallOnceOptionsT { init_subgraph_index: subgraph_index(*init_subgraph) }))
         }
-        Op::Logistic | Op::Relu | Op::Relu6 | Op::Tanh | Op::Prelu | Op::Sqrt | Op::Rsqrt | Op::Custom(_) => O::NONE,
+        Op::Equal => O::EqualOptions(Box::default()),
+        Op::NotEqual => O::NotEqualOptions(Box::default()),
+        Op::Less => O::LessOptions(Box::default()),
+        Op::LessEqual => O::LessEqualOptions(Box::default()),
+        Op::Greater => O::GreaterOptions(Box::default()),
+        Op::GreaterEqual => O::GreaterEqualOptions(Box::default()),
+        Op::LogicalAnd => O::LogicalAndOptions(Box::default()),
+        Op::LogicalOr => O::LogicalOrOptions(Box::default()),
+        Op::LogicalNot => O::LogicalNotOptions(Box::default()),
+        Op::SelectV2 => O::SelectV2Options(Box::default()),
+        Op::Cos => O::CosOptions(Box::default()),
+        Op::Pow => O::PowOptions(Box::default()),
+        Op::LogSoftmax => O::LogSoftmaxOptions(Box::default()),
+        Op::ReduceMin { keep_dims } | Op::ReduceProd { keep_dims } => O::ReducerOptions(Box::new(fb::ReducerOptionsT { keep_dims: *keep_dims })),
+        Op::ArgMax { output_type } => O::ArgMaxOptions(Box::new(fb::ArgMaxOptionsT { output_type: fb::TensorType(output_type.code()) })),
+        Op::ArgMin { output_type } => O::ArgMinOptions(Box::new(fb::ArgMinOptionsT { output_type: fb::TensorType(output_type.code()) })),
+        Op::BroadcastTo => O::BroadcastToOptions(Box::default()),
+        Op::FloorMod => O::FloorModOptions(Box::default()),
+        Op::Logistic | Op::Relu | Op::Relu6 | Op::Tanh | Op::Prelu | Op::Sqrt | Op::Rsqrt | Op::Log | Op::Sin | Op::Custom(_) => O::NONE,
         Op::Builtin(b) => return (b.options.clone(), b.options2.clone()),
     };
     (o, none2)

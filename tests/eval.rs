@@ -1162,6 +1162,88 @@ mod extra_ops {
         Value::from_i32(vec![v.len()], v.to_vec())
     }
 
+    fn typed_out(dtype: DType, shape: &[u32]) -> Tensor {
+        Tensor::new("y", dtype, Shape::new(shape.iter().copied()))
+    }
+
+    fn eval1(op: Op, inputs: &[&Value], out: Tensor) -> Value {
+        let ins: Vec<Option<&Value>> = inputs.iter().copied().map(Some).collect();
+        eval_op(&op, &ins, &[&out]).expect("evaluation succeeds").remove(0)
+    }
+
+    #[test]
+    fn comparisons_logic_and_select() {
+        let a = Value::from_f32(vec![2, 2], vec![1.0, -2.0, 3.0, 0.5]);
+        let b = Value::from_f32(vec![2], vec![1.0, 0.5]);
+        let bo = || typed_out(DType::Bool, &[2, 2]);
+        assert_eq!(eval1(Op::Equal, &[&a, &b], bo()).data, [1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(eval1(Op::NotEqual, &[&a, &b], bo()).data, [0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(eval1(Op::Less, &[&a, &b], bo()).data, [0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(eval1(Op::LessEqual, &[&a, &b], bo()).data, [1.0, 1.0, 0.0, 1.0]);
+        assert_eq!(eval1(Op::Greater, &[&a, &b], bo()).data, [0.0, 0.0, 1.0, 0.0]);
+        assert_eq!(eval1(Op::GreaterEqual, &[&a, &b], bo()).data, [1.0, 0.0, 1.0, 1.0]);
+        // Mixed operand types are rejected, not coerced.
+        let i = Value::from_i32(vec![2], vec![1, 0]);
+        assert!(eval_op(&Op::Equal, &[Some(&a), Some(&i)], &[&bo()]).is_err());
+        let t = Value::new(DType::Bool, vec![2, 2], vec![1.0, 1.0, 0.0, 0.0]);
+        let u = Value::new(DType::Bool, vec![2], vec![1.0, 0.0]);
+        assert_eq!(eval1(Op::LogicalAnd, &[&t, &u], bo()).data, [1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(eval1(Op::LogicalOr, &[&t, &u], bo()).data, [1.0, 1.0, 1.0, 0.0]);
+        assert_eq!(eval1(Op::LogicalNot, &[&u], typed_out(DType::Bool, &[2])).data, [0.0, 1.0]);
+        assert!(eval_op(&Op::LogicalNot, &[Some(&b)], &[&typed_out(DType::Bool, &[2])]).is_err());
+        // SELECT_V2 broadcasts all three: [2, 1] condition, [2] x, scalar y.
+        let c = Value::new(DType::Bool, vec![2, 1], vec![0.0, 1.0]);
+        let x = Value::from_f32(vec![2], vec![5.0, 6.0]);
+        let y = Value::from_f32(vec![], vec![-1.0]);
+        let s = eval1(Op::SelectV2, &[&c, &x, &y], f32_out(&[2, 2]));
+        assert_eq!((s.shape.clone(), s.to_f32()), (vec![2, 2], vec![-1.0, -1.0, 5.0, 6.0]));
+        // BROADCAST_TO.
+        let x = Value::from_f32(vec![2, 1], vec![1.0, 2.0]);
+        let b = eval1(Op::BroadcastTo, &[&x, &ints(&[2, 2, 3])], f32_out(&[2, 2, 3]));
+        assert_eq!(b.shape, [2, 2, 3]);
+        assert_eq!(b.to_f32(), [1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+        assert!(eval_op(&Op::BroadcastTo, &[Some(&x), Some(&ints(&[3, 1]))], &[&f32_out(&[3, 1])]).is_err());
+    }
+
+    #[test]
+    fn pow_floor_mod_log_softmax_and_index_reductions() {
+        let x = Value::from_f32(vec![3], vec![2.0, 9.0, -2.0]);
+        let e = Value::from_f32(vec![3], vec![3.0, 0.5, 2.0]);
+        assert_eq!(op1(Op::Pow, &[x.clone(), e], &[3]).to_f32(), [8.0, 3.0, 4.0]);
+        // FLOOR_MOD takes the divisor's sign.
+        let i64v = |v: &[i64]| Value::new(DType::I64, vec![v.len()], v.iter().map(|x| *x as f64).collect());
+        let m = eval1(Op::FloorMod, &[&i64v(&[-7, 7, -7, 7]), &i64v(&[3, -3, -3, 3])], typed_out(DType::I64, &[4]));
+        assert_eq!(m.data, [2.0, -2.0, -1.0, 1.0]);
+        assert!(eval_op(&Op::FloorMod, &[Some(&i64v(&[1])), Some(&i64v(&[0]))], &[&typed_out(DType::I64, &[1])]).is_err());
+        let fm = op1(Op::FloorMod, &[Value::from_f32(vec![2], vec![-1.5, 1.5]), Value::from_f32(vec![1], vec![1.0])], &[2]);
+        assert_eq!(fm.to_f32(), [0.5, 0.5]);
+        let ls = op1(Op::LogSoftmax, &[Value::from_f32(vec![1, 2], vec![0.0, 0.0])], &[1, 2]);
+        assert_close(&ls.data, &[-(2f64.ln()), -(2f64.ln())], 1e-6);
+        // ARG_MAX / ARG_MIN: the first extreme index; the axis is removed.
+        let v = Value::from_f32(vec![2, 3], vec![1.0, 5.0, 5.0, 0.0, -1.0, -1.0]);
+        let am = eval1(Op::ArgMax { output_type: DType::I64 }, &[&v, &ints(&[1])], typed_out(DType::I64, &[2]));
+        assert_eq!((am.dtype, am.shape, am.data), (DType::I64, vec![2], vec![1.0, 0.0]));
+        let an = eval1(Op::ArgMin { output_type: DType::I32 }, &[&v, &ints(&[-1])], typed_out(DType::I32, &[2]));
+        assert_eq!(an.data, [0.0, 1.0]);
+        let a0 = eval1(Op::ArgMax { output_type: DType::I32 }, &[&v, &ints(&[0])], typed_out(DType::I32, &[3]));
+        assert_eq!(a0.data, [0.0, 0.0, 0.0]);
+        // REDUCE_MIN compares stored numbers; REDUCE_PROD multiplies reals.
+        let rmin = op1(Op::ReduceMin { keep_dims: false }, &[v.clone(), ints(&[1])], &[2]);
+        assert_eq!(rmin.to_f32(), [1.0, -1.0]);
+        let rp = op1(Op::ReduceProd { keep_dims: true }, &[v, ints(&[0])], &[1, 3]);
+        assert_eq!((rp.shape.clone(), rp.to_f32()), (vec![1, 3], vec![0.0, -5.0, -5.0]));
+        let q = Quantization::per_tensor(0.5, -3);
+        let qi = Value::from_i8(vec![3], vec![-10, 4, -12]).with_quantization(q.clone());
+        let out = Tensor::new("y", DType::I8, Shape::new([1])).with_quantization(q);
+        let y = eval_op(&Op::ReduceMin { keep_dims: true }, &[Some(&qi), Some(&ints(&[0]))], &[&out]).unwrap().remove(0);
+        assert_eq!(y.data, [-12.0]);
+        // Log, Sin, Cos.
+        let x = Value::from_f32(vec![2], vec![1.0, 0.5]);
+        assert_close(&op1(Op::Log, &[x.clone()], &[2]).data, &[0.0, 0.5f64.ln()], 1e-6);
+        assert_close(&op1(Op::Sin, &[x.clone()], &[2]).data, &[1f64.sin(), 0.5f64.sin()], 1e-6);
+        assert_close(&op1(Op::Cos, &[x], &[2]).data, &[1f64.cos(), 0.5f64.cos()], 1e-6);
+    }
+
     #[test]
     fn minimum_maximum_broadcast_and_compare_stored_integers() {
         let a = Value::from_f32(vec![2, 2], vec![1.0, -2.0, 3.0, 0.5]);

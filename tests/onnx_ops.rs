@@ -676,3 +676,262 @@ fn non_constant_parameters_are_rejected() {
     b.output("y", FLOAT, &[None, None, None, None]);
     assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
 }
+
+// ---------------------------------------------------------------------------
+// Comparisons, logic, Where, math, ArgMax/ArgMin, ReduceMin/Prod, Expand,
+// CastLike, Sum, Mod
+// ---------------------------------------------------------------------------
+
+
+fn first_op(m: &Model) -> &Op {
+    &m.subgraphs[0].operators[0].op
+}
+
+#[test]
+fn comparisons_emit_their_ops_with_bool_outputs() {
+    for (onnx, opset, op, want) in [
+        ("Equal", 13, Op::Equal, [false, true, false, false]),
+        ("Less", 13, Op::Less, [true, false, false, true]),
+        ("LessOrEqual", 16, Op::LessEqual, [true, true, false, true]),
+        ("Greater", 13, Op::Greater, [false, false, true, false]),
+        ("GreaterOrEqual", 16, Op::GreaterEqual, [false, true, true, false]),
+    ] {
+        let mut b = OnnxBuilder::new(opset);
+        let x = b.input("x", FLOAT, &dims(&[2, 2]));
+        let c = b.init_f32("c", &[2], &[0.5, 1.0]);
+        b.node_named(onnx, &[&x, &c], &["y"], vec![]);
+        b.output("y", BOOL, &dims(&[2, 2]));
+        let m = to_model(b);
+        assert_eq!(*first_op(&m), op, "{onnx}");
+        let out = &m.subgraphs[0].tensors[m.subgraphs[0].outputs[0].index()];
+        assert_eq!(out.dtype, tflite_forge::DType::Bool, "{onnx}");
+        let got = run(&m, vec![input(&[2, 2], vec![0.0, 1.0, 2.0, -1.0])]).remove(0);
+        let want: Vec<f64> = want.iter().map(|b| f64::from(u8::from(*b))).collect();
+        assert_eq!(got.data, want, "{onnx}");
+    }
+    // int64 operands keep their type (an int64 constant is not narrowed).
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", INT64, &dims(&[3]));
+    let c = b.init_i64("c", &[1], &[2]);
+    b.node_named("Equal", &[&x, &c], &["y"], vec![]);
+    b.output("y", BOOL, &dims(&[3]));
+    let m = to_model(b);
+    let sg = &m.subgraphs[0];
+    let ins = &sg.operators[0].inputs;
+    assert!(ins.iter().flatten().all(|t| sg.tensors[t.index()].dtype == tflite_forge::DType::I64));
+    let got = run(&m, vec![Value::new(tflite_forge::DType::I64, vec![3], vec![1.0, 2.0, 3.0])]).remove(0);
+    assert_eq!(got.data, [0.0, 1.0, 0.0]);
+    // uint8 and int8 comparisons are rejected by type.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", UINT8, &dims(&[3]));
+    let y = b.input("z", UINT8, &dims(&[3]));
+    b.node_named("Less", &[&x, &y], &["y"], vec![]);
+    b.output("y", BOOL, &dims(&[3]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
+}
+
+#[test]
+fn logic_ops_and_where() {
+    let bools = |v: &[u8]| Value::new(tflite_forge::DType::Bool, vec![v.len()], v.iter().map(|x| f64::from(*x)).collect());
+    for (onnx, op, want) in [
+        ("And", Op::LogicalAnd, [0.0, 0.0, 0.0, 1.0]),
+        ("Or", Op::LogicalOr, [0.0, 1.0, 1.0, 1.0]),
+        ("Xor", Op::NotEqual, [0.0, 1.0, 1.0, 0.0]),
+    ] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("a", BOOL, &dims(&[4]));
+        let y = b.input("b", BOOL, &dims(&[4]));
+        b.node_named(onnx, &[&x, &y], &["y"], vec![]);
+        b.output("y", BOOL, &dims(&[4]));
+        let m = to_model(b);
+        assert_eq!(*first_op(&m), op, "{onnx}");
+        let got = run(&m, vec![bools(&[0, 0, 1, 1]), bools(&[0, 1, 0, 1])]).remove(0);
+        assert_eq!(got.data, want, "{onnx}");
+    }
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("a", BOOL, &dims(&[2]));
+    b.node_named("Not", &[&x], &["y"], vec![]);
+    b.output("y", BOOL, &dims(&[2]));
+    let m = to_model(b);
+    assert_eq!(*first_op(&m), Op::LogicalNot);
+    assert_eq!(run(&m, vec![bools(&[0, 1])]).remove(0).data, [1.0, 0.0]);
+    // And on floats is not a thing in TFLite.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("a", FLOAT, &dims(&[2]));
+    let y = b.input("b", FLOAT, &dims(&[2]));
+    b.node_named("And", &[&x, &y], &["y"], vec![]);
+    b.output("y", BOOL, &dims(&[2]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
+
+    // Where broadcasts its three inputs: [2, 1] condition, [3] x, scalar y.
+    let mut b = OnnxBuilder::new(16);
+    let c = b.input("c", BOOL, &dims(&[2, 1]));
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let y = b.init_f32("y0", &[], &[-1.0]);
+    b.node_named("Where", &[&c, &x, &y], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[2, 3]));
+    let m = to_model(b);
+    assert_eq!(*first_op(&m), Op::SelectV2);
+    let cond = Value::new(tflite_forge::DType::Bool, vec![2, 1], vec![1.0, 0.0]);
+    let got = run(&m, vec![cond, input(&[3], vec![1.0, 2.0, 3.0])]).remove(0);
+    assert_eq!(got.shape, [2, 3]);
+    assert_eq!(got.to_f32(), [1.0, 2.0, 3.0, -1.0, -1.0, -1.0]);
+}
+
+#[test]
+fn log_sin_cos_pow_and_log_softmax() {
+    let xs = vec![0.5f32, 1.0, 2.0, 3.0];
+    let f = |op: &str| run_unary(13, op, &[4], xs.clone(), vec![]);
+    assert_close(&f("Log"), &xs.iter().map(|v| f64::from(*v).ln()).collect::<Vec<_>>(), 1e-6);
+    assert_close(&f("Sin"), &xs.iter().map(|v| f64::from(*v).sin()).collect::<Vec<_>>(), 1e-6);
+    assert_close(&f("Cos"), &xs.iter().map(|v| f64::from(*v).cos()).collect::<Vec<_>>(), 1e-6);
+    let m = to_model(unary(13, "Log", &[4], vec![]));
+    assert_eq!(*first_op(&m), Op::Log);
+
+    // Pow by a constant 2 is a MUL; by a tensor a POW; an int64 exponent is
+    // cast to float32 first.
+    let mut b = OnnxBuilder::new(15);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let two = b.init_f32("two", &[], &[2.0]);
+    b.node_named("Pow", &[&x, &two], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3]));
+    let m = to_model(b);
+    assert!(has_op(&m, |o| matches!(o, Op::Mul(_))) && !has_op(&m, |o| *o == Op::Pow));
+    assert_eq!(run(&m, vec![input(&[3], vec![-3.0, 0.5, 2.0])]).remove(0).to_f32(), [9.0, 0.25, 4.0]);
+    let mut b = OnnxBuilder::new(15);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let e = b.input("e", INT64, &dims(&[3]));
+    b.node_named("Pow", &[&x, &e], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3]));
+    let m = to_model(b);
+    assert!(has_op(&m, |o| matches!(o, Op::Cast(_))) && has_op(&m, |o| *o == Op::Pow));
+    let e = Value::new(tflite_forge::DType::I64, vec![3], vec![3.0, 0.0, 2.0]);
+    assert_eq!(run(&m, vec![input(&[3], vec![2.0, 5.0, -1.5]), e]).remove(0).to_f32(), [8.0, 1.0, 2.25]);
+
+    // LogSoftmax over the last axis, and over axis 1 of 3-D (TRANSPOSE).
+    let got = run_unary(13, "LogSoftmax", &[1, 3], vec![1.0, 2.0, 3.0], vec![]);
+    let lse = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln();
+    assert_close(&got, &[1.0 - lse, 2.0 - lse, 3.0 - lse], 1e-6);
+    let m = to_model(unary(13, "LogSoftmax", &[2, 3, 2], vec![attr_int("axis", 1)]));
+    assert!(has_op(&m, |o| *o == Op::LogSoftmax) && has_op(&m, |o| *o == Op::Transpose));
+    // Before opset 13, axis 1 of [2, 3, 2] coerces to [2, 6] (RESHAPE).
+    let m = to_model(unary(11, "LogSoftmax", &[2, 3, 2], vec![]));
+    assert!(has_op(&m, |o| *o == Op::LogSoftmax) && has_op(&m, |o| matches!(o, Op::Reshape { .. })));
+    let got = run(&m, vec![input(&[2, 3, 2], vec![0.0; 12])]).remove(0);
+    assert_close(&got.data, &[-(6f64.ln()); 12], 1e-6);
+}
+
+#[test]
+fn argmax_argmin_give_int64_and_reject_select_last_index() {
+    let xs = vec![1.0, 5.0, 5.0, -2.0, 0.0, 3.0];
+    for (onnx, keep, want_shape, want) in [
+        ("ArgMax", 1, vec![2, 1], vec![1.0, 2.0]),
+        ("ArgMax", 0, vec![2], vec![1.0, 2.0]),
+        ("ArgMin", 1, vec![2, 1], vec![0.0, 0.0]),
+    ] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[2, 3]));
+        b.node_named(onnx, &[&x], &["y"], vec![attr_int("axis", -1), attr_int("keepdims", keep)]);
+        b.output("y", INT64, &dims(&want_shape.iter().map(|d| *d as i64).collect::<Vec<_>>()));
+        let m = to_model(b);
+        let want_op = if onnx == "ArgMax" { Op::ArgMax { output_type: tflite_forge::DType::I64 } } else { Op::ArgMin { output_type: tflite_forge::DType::I64 } };
+        assert_eq!(*first_op(&m), want_op);
+        assert_eq!(has_op(&m, |o| matches!(o, Op::Reshape { .. })), keep == 1);
+        let got = run(&m, vec![input(&[2, 3], xs.clone())]).remove(0);
+        assert_eq!(got.dtype, tflite_forge::DType::I64);
+        assert_eq!((got.shape, got.data), (want_shape, want), "{onnx} keepdims={keep}");
+    }
+    let b = unary(13, "ArgMax", &[2, 3], vec![attr_int("select_last_index", 1)]);
+    assert_eq!(reason(b), ReasonCode::UnsupportedAttribute);
+}
+
+#[test]
+fn reduce_min_and_prod() {
+    let xs = vec![1.0, -2.0, 3.0, 4.0, 0.5, 2.0];
+    let got = run_unary(13, "ReduceMin", &[2, 3], xs.clone(), vec![attr_ints("axes", &[1]), attr_int("keepdims", 0)]);
+    assert_eq!(got, [-2.0, 0.5]);
+    let got = run_unary(13, "ReduceProd", &[2, 3], xs.clone(), vec![attr_ints("axes", &[0])]);
+    assert_eq!(got, [4.0, -1.0, 6.0]);
+    let m = to_model(unary(13, "ReduceMin", &[2, 3], vec![]));
+    assert_eq!(*first_op(&m), Op::ReduceMin { keep_dims: true });
+    let m = to_model(unary(13, "ReduceProd", &[2, 3], vec![attr_int("keepdims", 0)]));
+    assert_eq!(*first_op(&m), Op::ReduceProd { keep_dims: false });
+}
+
+#[test]
+fn expand_cast_like_sum_and_mod() {
+    // Expand broadcasts both ways: [3, 1] to [2, 1, 4] gives [2, 3, 4].
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 1]));
+    let s = b.init_i64("s", &[3], &[2, 1, 4]);
+    b.node_named("Expand", &[&x, &s], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[2, 3, 4]));
+    let m = to_model(b);
+    assert_eq!(*first_op(&m), Op::BroadcastTo);
+    let got = run(&m, vec![input(&[3, 1], vec![1.0, 2.0, 3.0])]).remove(0);
+    assert_eq!(got.shape, [2, 3, 4]);
+    assert_eq!(&got.to_f32()[..8], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
+    // A shape tensor: BROADCAST_TO of true, then SELECT_V2 (both ways: the
+    // shape's 1 keeps the input's 3).
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 1]));
+    let s = b.input("s", INT64, &dims(&[2]));
+    b.node_named("Expand", &[&x, &s], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3, 4]));
+    let m = to_model(b);
+    assert_eq!(*first_op(&m), Op::BroadcastTo);
+    assert!(has_op(&m, |o| *o == Op::SelectV2));
+    let s = Value::new(tflite_forge::DType::I64, vec![2], vec![1.0, 4.0]);
+    let got = run(&m, vec![input(&[3, 1], vec![1.0, 2.0, 3.0]), s]).remove(0);
+    assert_eq!(got.shape, [3, 4]);
+    assert_eq!(got.to_f32(), [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0]);
+    // A float shape tensor is rejected.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 1]));
+    let s = b.input("s", FLOAT, &dims(&[2]));
+    b.node_named("Expand", &[&x, &s], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3, 4]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
+
+    // CastLike takes the type of its second input.
+    let mut b = OnnxBuilder::new(15);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let like = b.input("like", INT32, &dims(&[1]));
+    b.node_named("CastLike", &[&x, &like], &["y"], vec![]);
+    b.output("y", INT32, &dims(&[3]));
+    let m = to_model(b);
+    assert!(matches!(first_op(&m), Op::Cast(_)));
+    let got = run(&m, vec![input(&[3], vec![1.7, -2.2, 0.0]), Value::from_i32(vec![1], vec![0])]).remove(0);
+    assert_eq!((got.dtype, got.data), (tflite_forge::DType::I32, vec![1.0, -2.0, 0.0]));
+
+    // Sum chains ADD.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2]));
+    let c1 = b.init_f32("c1", &[1], &[1.0]);
+    let c2 = b.init_f32("c2", &[2], &[10.0, 20.0]);
+    b.node_named("Sum", &[&x, &c1, &c2], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[2]));
+    let m = to_model(b);
+    assert_eq!(m.subgraphs[0].operators.len(), 2);
+    assert!(m.subgraphs[0].operators.iter().all(|o| matches!(o.op, Op::Add(_))));
+    assert_eq!(run(&m, vec![input(&[2], vec![0.5, -1.0])]).remove(0).to_f32(), [11.5, 20.0]);
+
+    // Mod with fmod=0 on int64 is FLOOR_MOD (the divisor's sign).
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", INT64, &dims(&[4]));
+    let y = b.input("d", INT64, &dims(&[4]));
+    b.node_named("Mod", &[&x, &y], &["y"], vec![]);
+    b.output("y", INT64, &dims(&[4]));
+    let m = to_model(b);
+    assert_eq!(*first_op(&m), Op::FloorMod);
+    let i64v = |v: &[f64]| Value::new(tflite_forge::DType::I64, vec![v.len()], v.to_vec());
+    let got = run(&m, vec![i64v(&[-7.0, 7.0, -7.0, 7.0]), i64v(&[3.0, -3.0, -3.0, 3.0])]).remove(0);
+    assert_eq!(got.data, [2.0, -2.0, -1.0, 1.0]);
+    // fmod=1 is rejected.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2]));
+    let y = b.input("d", FLOAT, &dims(&[2]));
+    b.node_named("Mod", &[&x, &y], &["y"], vec![attr_int("fmod", 1)]);
+    b.output("y", FLOAT, &dims(&[2]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedAttribute);
+}

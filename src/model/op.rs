@@ -593,6 +593,63 @@ pub enum Op {
         /// The initialization subgraph.
         init_subgraph: u32,
     },
+    /// `EQUAL`: elementwise `a == b` with broadcasting; bool output.
+    Equal,
+    /// `NOT_EQUAL`: elementwise `a != b` with broadcasting; bool output.
+    NotEqual,
+    /// `LESS`: elementwise `a < b` with broadcasting; bool output.
+    Less,
+    /// `LESS_EQUAL`: elementwise `a <= b` with broadcasting; bool output.
+    LessEqual,
+    /// `GREATER`: elementwise `a > b` with broadcasting; bool output.
+    Greater,
+    /// `GREATER_EQUAL`: elementwise `a >= b` with broadcasting; bool output.
+    GreaterEqual,
+    /// `LOGICAL_AND` of two bool tensors with broadcasting.
+    LogicalAnd,
+    /// `LOGICAL_OR` of two bool tensors with broadcasting.
+    LogicalOr,
+    /// `LOGICAL_NOT` of a bool tensor.
+    LogicalNot,
+    /// `SELECT_V2`: inputs `[condition (bool), x, y]`, all three broadcast;
+    /// `x` where the condition holds, else `y`.
+    SelectV2,
+    /// `LOG`: the natural logarithm.
+    Log,
+    /// `SIN`.
+    Sin,
+    /// `COS`.
+    Cos,
+    /// `POW`: elementwise `a ** b` with broadcasting.
+    Pow,
+    /// `LOG_SOFTMAX` over the last axis.
+    LogSoftmax,
+    /// `REDUCE_MIN`: inputs `[input, axes (int32)]`.
+    ReduceMin {
+        /// Keep reduced dimensions as size 1.
+        keep_dims: bool,
+    },
+    /// `REDUCE_PROD`: inputs `[input, axes (int32)]`.
+    ReduceProd {
+        /// Keep reduced dimensions as size 1.
+        keep_dims: bool,
+    },
+    /// `ARG_MAX`: inputs `[input, axis (one int32 or int64)]`; the index of
+    /// the first largest element along the axis, which is removed.
+    ArgMax {
+        /// The index type of the output (int32 or int64).
+        output_type: super::DType,
+    },
+    /// `ARG_MIN`: like [`Op::ArgMax`], for the first smallest element.
+    ArgMin {
+        /// The index type of the output (int32 or int64).
+        output_type: super::DType,
+    },
+    /// `BROADCAST_TO`: inputs `[input, shape (1-D int32 or int64)]`.
+    BroadcastTo,
+    /// `FLOOR_MOD`: elementwise remainder with the sign of the divisor, with
+    /// broadcasting.
+    FloorMod,
     /// A custom op (including select-TF `Flex*` ops).
     Custom(CustomOp),
     /// Any other builtin op, options carried unchanged.
@@ -744,6 +801,27 @@ impl Op {
             Op::If { .. } => fb::BuiltinOperator::IF,
             Op::While { .. } => fb::BuiltinOperator::WHILE,
             Op::CallOnce { .. } => fb::BuiltinOperator::CALL_ONCE,
+            Op::Equal => fb::BuiltinOperator::EQUAL,
+            Op::NotEqual => fb::BuiltinOperator::NOT_EQUAL,
+            Op::Less => fb::BuiltinOperator::LESS,
+            Op::LessEqual => fb::BuiltinOperator::LESS_EQUAL,
+            Op::Greater => fb::BuiltinOperator::GREATER,
+            Op::GreaterEqual => fb::BuiltinOperator::GREATER_EQUAL,
+            Op::LogicalAnd => fb::BuiltinOperator::LOGICAL_AND,
+            Op::LogicalOr => fb::BuiltinOperator::LOGICAL_OR,
+            Op::LogicalNot => fb::BuiltinOperator::LOGICAL_NOT,
+            Op::SelectV2 => fb::BuiltinOperator::SELECT_V2,
+            Op::Log => fb::BuiltinOperator::LOG,
+            Op::Sin => fb::BuiltinOperator::SIN,
+            Op::Cos => fb::BuiltinOperator::COS,
+            Op::Pow => fb::BuiltinOperator::POW,
+            Op::LogSoftmax => fb::BuiltinOperator::LOG_SOFTMAX,
+            Op::ReduceMin { .. } => fb::BuiltinOperator::REDUCE_MIN,
+            Op::ReduceProd { .. } => fb::BuiltinOperator::REDUCE_PROD,
+            Op::ArgMax { .. } => fb::BuiltinOperator::ARG_MAX,
+            Op::ArgMin { .. } => fb::BuiltinOperator::ARG_MIN,
+            Op::BroadcastTo => fb::BuiltinOperator::BROADCAST_TO,
+            Op::FloorMod => fb::BuiltinOperator::FLOOR_MOD,
             Op::Custom(_) => fb::BuiltinOperator::CUSTOM,
             Op::Builtin(o) => return o.code,
         };

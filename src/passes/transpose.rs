@@ -48,12 +48,16 @@ fn unary_op(op: &Op) -> bool {
             | Op::Rsqrt
             | Op::Neg
             | Op::Abs
+            | Op::Log
+            | Op::Sin
+            | Op::Cos
+            | Op::LogicalNot
             | Op::Cast(_)
     )
 }
 
 fn binary_op(op: &Op) -> bool {
-    matches!(op, Op::Add(_) | Op::Sub(_) | Op::Mul(_) | Op::Div(_) | Op::Minimum | Op::Maximum | Op::Prelu)
+    matches!(op, Op::Add(_) | Op::Sub(_) | Op::Mul(_) | Op::Div(_) | Op::Minimum | Op::Maximum | Op::Pow | Op::FloorMod | Op::Prelu)
 }
 
 /// Whether an operand is the same transpose's output, another transpose

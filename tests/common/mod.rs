@@ -720,6 +720,137 @@ pub fn extra_op_cases() -> Vec<Case> {
         v.push(one(&format!("mirror_pad/{tag}"), &[1, 4, 3, 2], move |g, x| g.mirror_pad(x, &[(0, 0), (3, 2), (2, 1), (0, 1)], mode)));
         v.push(Case { quant_tol: 0, ..one_i8(&format!("int8/mirror_pad_{tag}"), &[1, 4, 3, 2], (0.05, 1), None, move |g, x| g.mirror_pad(x, &[(0, 0), (3, 2), (2, 1), (0, 0)], mode)) });
     }
+    v.extend(logic_op_cases());
+    v
+}
+
+/// Builder cases of comparisons, logic, selection, the math ops of the
+/// ONNX node tier, index and product reductions, BROADCAST_TO and FLOOR_MOD.
+pub fn logic_op_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    // Comparisons: float with a constant, int32 between inputs (values in
+    // 0..4, so equal elements occur).
+    for (tag, op) in [
+        ("equal", Op::Equal),
+        ("not_equal", Op::NotEqual),
+        ("less", Op::Less),
+        ("less_equal", Op::LessEqual),
+        ("greater", Op::Greater),
+        ("greater_equal", Op::GreaterEqual),
+    ] {
+        v.push(binary(&format!("{tag}/broadcast_const"), op.clone(), &[2, 3, 4], &[4], true, 60));
+        v.push(Case::new(format!("{tag}/int32"), model_of(|g| {
+            let a = g.input("a", DType::I32, [3, 4]);
+            let b = g.input("b", DType::I32, [1, 4]);
+            let z = g.apply(op, &[Some(a), Some(b)])?;
+            g.output("z", z);
+            Ok(())
+        })));
+    }
+    v.push(Case::new("equal/bool", model_of(|g| {
+        let a = g.input("a", DType::Bool, [2, 5]);
+        let b = g.input("b", DType::Bool, [2, 5]);
+        let z = g.apply(Op::Equal, &[Some(a), Some(b)])?;
+        g.output("z", z);
+        Ok(())
+    })));
+    for (tag, op) in [("logical_and", Op::LogicalAnd), ("logical_or", Op::LogicalOr)] {
+        v.push(Case::new(format!("{tag}/broadcast"), model_of(|g| {
+            let a = g.input("a", DType::Bool, [3, 4]);
+            let b = g.input("b", DType::Bool, [4]);
+            let z = g.apply(op, &[Some(a), Some(b)])?;
+            g.output("z", z);
+            Ok(())
+        })));
+    }
+    v.push(Case::new("logical_not", model_of(|g| {
+        let a = g.input("a", DType::Bool, [3, 4]);
+        let z = g.apply(Op::LogicalNot, &[Some(a)])?;
+        g.output("z", z);
+        Ok(())
+    })));
+    v.push(Case::new("select_v2/broadcast", model_of(|g| {
+        let c = g.input("c", DType::Bool, [2, 1, 4]);
+        let x = g.input("x", DType::F32, [3, 4]);
+        let y = g.input("y", DType::F32, [2, 3, 1]);
+        let z = g.apply(Op::SelectV2, &[Some(c), Some(x), Some(y)])?;
+        g.output("z", z);
+        Ok(())
+    })));
+    v.push(Case::new("select_v2/int64", model_of(|g| {
+        let c = g.input("c", DType::Bool, [5]);
+        let x = g.input("x", DType::I64, [5]);
+        let y = g.constant("y", DType::I64, [1], ConstData::from_slice(&[-9i64]));
+        let z = g.apply(Op::SelectV2, &[Some(c), Some(x), Some(y)])?;
+        g.output("z", z);
+        Ok(())
+    })));
+    // Math.
+    v.push(one("log", &[3, 7], |g, x| {
+        let a = g.abs(x)?;
+        g.apply(Op::Log, &[Some(a)])
+    }));
+    v.push(one("sin", &[3, 7], |g, x| g.apply(Op::Sin, &[Some(x)])));
+    v.push(one("cos", &[3, 7], |g, x| g.apply(Op::Cos, &[Some(x)])));
+    v.push(Case { rtol: 1e-4, atol: 1e-5, ..one("pow/broadcast", &[3, 4], |g, x| {
+        let a = g.abs(x)?;
+        let e = g.constant_f32("e", [4], &[0.5, 2.0, -1.0, 3.0]);
+        g.apply(Op::Pow, &[Some(a), Some(e)])
+    }) });
+    v.push(Case::new("pow/int32", model_of(|g| {
+        let a = g.input("a", DType::I32, [2, 5]);
+        let b = g.input("b", DType::I32, [2, 5]);
+        let z = g.apply(Op::Pow, &[Some(a), Some(b)])?;
+        g.output("z", z);
+        Ok(())
+    })));
+    v.push(one("log_softmax", &[2, 3, 9], |g, x| g.apply(Op::LogSoftmax, &[Some(x)])));
+    // Reductions and indices.
+    let axes = |g: &mut SubgraphBuilder, a: &[i32]| g.constant_i32("axes", [a.len() as u32], a);
+    v.push(one("reduce_min/keep_dims", &[2, 4, 5], move |g, x| {
+        let a = axes(g, &[1, -1]);
+        g.apply(Op::ReduceMin { keep_dims: true }, &[Some(x), Some(a)])
+    }));
+    v.push(one("reduce_prod/axis0", &[3, 4, 2], move |g, x| {
+        let a = axes(g, &[0]);
+        g.apply(Op::ReduceProd { keep_dims: false }, &[Some(x), Some(a)])
+    }));
+    for (tag, max) in [("arg_max", true), ("arg_min", false)] {
+        for out in [DType::I64, DType::I32] {
+            v.push(Case::new(format!("{tag}/{}", out.schema_name().to_lowercase()), model_of(|g| {
+                let x = g.input("x", DType::F32, [3, 4, 5]);
+                let a = g.constant_i32("axis", [1], &[1]);
+                let op = if max { Op::ArgMax { output_type: out } } else { Op::ArgMin { output_type: out } };
+                let z = g.apply_with(op, &[Some(x), Some(a)], Some(out), None)?;
+                g.output("z", z);
+                Ok(())
+            })));
+        }
+    }
+    // BROADCAST_TO and FLOOR_MOD.
+    v.push(one("broadcast_to", &[3, 1], |g, x| {
+        let s = g.constant_i32("shape", [3], &[2, 3, 4]);
+        g.apply(Op::BroadcastTo, &[Some(x), Some(s)])
+    }));
+    // The Expand lowering for shape tensors: BROADCAST_TO of a bool, then
+    // SELECT_V2 of the input with itself (broadcasting both ways).
+    v.push(one("select_v2/expand_both_ways", &[3, 4], |g, x| {
+        let t = g.constant("true", DType::Bool, Shape::scalar(), ConstData::from_slice(&[1u8]));
+        let s = g.constant_i32("shape", [3], &[2, 3, 1]);
+        let c = g.apply(Op::BroadcastTo, &[Some(t), Some(s)])?;
+        g.apply(Op::SelectV2, &[Some(c), Some(x), Some(x)])
+    }));
+    v.push(one("floor_mod/float", &[3, 4], |g, x| {
+        let d = g.constant_f32("d", [4], &[0.7, -0.7, 1.5, -2.5]);
+        g.apply(Op::FloorMod, &[Some(x), Some(d)])
+    }));
+    v.push(Case::new("floor_mod/int64", model_of(|g| {
+        let a = g.input("a", DType::I64, [3, 4]);
+        let d = g.constant("d", DType::I64, [4], ConstData::from_slice(&[3i64, -3, 2, -1]));
+        let z = g.apply(Op::FloorMod, &[Some(a), Some(d)])?;
+        g.output("z", z);
+        Ok(())
+    })));
     v
 }
 

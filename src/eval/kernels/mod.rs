@@ -9,6 +9,7 @@ mod activation;
 mod conv;
 mod elementwise;
 mod fully_connected;
+mod logic;
 mod matmul;
 mod pool;
 mod quant;
@@ -82,6 +83,27 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::BatchMatMul(o) => matmul::batch_matmul(&cx, o),
         Op::PadV2 => slicing::pad_v2(&cx),
         Op::MirrorPad { mode } => slicing::mirror_pad(&cx, *mode),
+        Op::Equal => logic::compare(&cx, logic::Cmp::Eq),
+        Op::NotEqual => logic::compare(&cx, logic::Cmp::Ne),
+        Op::Less => logic::compare(&cx, logic::Cmp::Lt),
+        Op::LessEqual => logic::compare(&cx, logic::Cmp::Le),
+        Op::Greater => logic::compare(&cx, logic::Cmp::Gt),
+        Op::GreaterEqual => logic::compare(&cx, logic::Cmp::Ge),
+        Op::LogicalAnd => logic::logical(&cx, true),
+        Op::LogicalOr => logic::logical(&cx, false),
+        Op::LogicalNot => logic::logical_not(&cx),
+        Op::SelectV2 => logic::select_v2(&cx),
+        Op::BroadcastTo => logic::broadcast_to(&cx),
+        Op::Pow => logic::pow_or_mod(&cx, true),
+        Op::FloorMod => logic::pow_or_mod(&cx, false),
+        Op::LogSoftmax => logic::log_softmax(&cx),
+        Op::ArgMax { .. } => logic::arg_extreme(&cx, true),
+        Op::ArgMin { .. } => logic::arg_extreme(&cx, false),
+        Op::Log => activation::unary(&cx, f64::ln),
+        Op::Sin => activation::unary(&cx, f64::sin),
+        Op::Cos => activation::unary(&cx, f64::cos),
+        Op::ReduceMin { keep_dims } => reduce::reduce(&cx, *keep_dims, reduce::Kind::Min),
+        Op::ReduceProd { keep_dims } => reduce::reduce(&cx, *keep_dims, reduce::Kind::Prod),
         Op::Quantize => quant::quantize(&cx),
         Op::Dequantize => quant::dequantize(&cx),
         Op::Custom(c) => Err(EvalError::Unsupported { op: c.name.clone(), detail: "custom ops have no reference kernel".into() }),

@@ -13,6 +13,10 @@ pub(super) enum Kind {
     /// The maximum of the stored numbers (quantized values are compared as
     /// stored, as the runtime does; input and output share their type).
     Max,
+    /// The minimum of the stored numbers (like `Max`).
+    Min,
+    /// The product of real values.
+    Prod,
 }
 
 /// Reduces over the axes in the second input (negative axes count from the
@@ -38,13 +42,18 @@ pub(super) fn reduce(cx: &Cx<'_>, keep_dims: bool, kind: Kind) -> Result<Vec<Val
     let count: usize = x.shape.iter().zip(&reduced).filter(|(_, r)| **r).map(|(d, _)| *d).product();
 
     let xs = match kind {
-        Kind::Max => {
+        Kind::Max | Kind::Min => {
             cx.same_type(x)?;
             std::borrow::Cow::Borrowed(x.data.as_slice())
         }
-        Kind::Mean | Kind::Sum => cx.real(x)?,
+        Kind::Mean | Kind::Sum | Kind::Prod => cx.real(x)?,
     };
-    let init = if kind == Kind::Max { f64::NEG_INFINITY } else { 0.0 };
+    let init = match kind {
+        Kind::Max => f64::NEG_INFINITY,
+        Kind::Min => f64::INFINITY,
+        Kind::Prod => 1.0,
+        Kind::Mean | Kind::Sum => 0.0,
+    };
     let mut acc = vec![init; total];
     let mut values = xs.iter();
     walk(&x.shape, [&out_strides], |[o]| {
@@ -52,6 +61,8 @@ pub(super) fn reduce(cx: &Cx<'_>, keep_dims: bool, kind: Kind) -> Result<Vec<Val
         match kind {
             // The runtime's `in > current ? in : current`.
             Kind::Max => *a = if *v > *a { *v } else { *a },
+            Kind::Min => *a = if *v < *a { *v } else { *a },
+            Kind::Prod => *a *= v,
             Kind::Mean | Kind::Sum => *a += v,
         }
         Ok(())
@@ -67,7 +78,7 @@ pub(super) fn reduce(cx: &Cx<'_>, keep_dims: bool, kind: Kind) -> Result<Vec<Val
         x.shape.iter().zip(&reduced).filter(|(_, r)| !**r).map(|(d, _)| *d).collect()
     };
     match kind {
-        Kind::Max => cx.finish_raw(shape, acc),
-        Kind::Mean | Kind::Sum => cx.finish(shape, acc),
+        Kind::Max | Kind::Min => cx.finish_raw(shape, acc),
+        Kind::Mean | Kind::Sum | Kind::Prod => cx.finish(shape, acc),
     }
 }

@@ -17,16 +17,16 @@ use crate::onnx::import::onnx_dtype;
 use crate::onnx::ir::TensorData;
 use crate::onnx::lower::fold::transpose_data;
 
-fn dtype_err(detail: impl Into<String>) -> LowerError {
+pub(crate) fn dtype_err(detail: impl Into<String>) -> LowerError {
     LowerError::new(ReasonCode::UnsupportedDtype, detail)
 }
 
-fn shape_err(detail: impl Into<String>) -> LowerError {
+pub(crate) fn shape_err(detail: impl Into<String>) -> LowerError {
     LowerError::new(ReasonCode::UnsupportedShape, detail)
 }
 
 /// The element type of input `i` when it is a tensor (not a constant).
-fn tensor_type(ctx: &LowerCtx<'_>, node: &Node<'_>, i: usize) -> Option<DType> {
+pub(crate) fn tensor_type(ctx: &LowerCtx<'_>, node: &Node<'_>, i: usize) -> Option<DType> {
     match ctx.env.get(node.inner.input(i)?)? {
         Val::Tensor(t) => Some(ctx.g.tensor(*t).dtype),
         _ => None,
@@ -34,14 +34,14 @@ fn tensor_type(ctx: &LowerCtx<'_>, node: &Node<'_>, i: usize) -> Option<DType> {
 }
 
 /// Adds a constant of `dtype` (without narrowing int64 to int32).
-fn typed_const(ctx: &mut LowerCtx<'_>, name: &str, dtype: DType, dims: &[usize], v: &[f64]) -> Result<TensorId, LowerError> {
+pub(crate) fn typed_const(ctx: &mut LowerCtx<'_>, name: &str, dtype: DType, dims: &[usize], v: &[f64]) -> Result<TensorId, LowerError> {
     let d = TensorData::from_f64(dtype, dims.to_vec(), v).ok_or_else(|| dtype_err(format!("constant of type {dtype}")))?;
     let shape = Shape::new(dims.iter().map(|x| *x as u32));
     Ok(ctx.g.constant(name, dtype, shape, ConstData::from_bytes(d.bytes)))
 }
 
 /// The tensor of input `i`; a constant is materialized in `like`'s type.
-fn operand_as(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, like: DType) -> Result<TensorId, LowerError> {
+pub(crate) fn operand_as(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, like: DType) -> Result<TensorId, LowerError> {
     if let Some(d) = ctx.const_input(node, i) {
         let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric constant"))?;
         let name = format!("{}/const{i}", node.name());
@@ -51,7 +51,7 @@ fn operand_as(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, like: DType) ->
 }
 
 /// The tensor of input 0, which must have one of `types`.
-fn typed_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>, types: &[DType]) -> Result<TensorId, LowerError> {
+pub(crate) fn typed_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>, types: &[DType]) -> Result<TensorId, LowerError> {
     let x = ctx.input(node, 0)?;
     let d = ctx.dtype(x);
     if !types.contains(&d) {
@@ -60,7 +60,7 @@ fn typed_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>, types: &[DType]) -> Resu
     Ok(x)
 }
 
-fn unary_op(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
+pub(crate) fn unary_op(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
     let x = typed_input(ctx, node, types)?;
     let y = ctx.g.apply(op, &[Some(x)])?;
     ctx.set_output(node, 0, y);
@@ -71,12 +71,18 @@ fn unary_op(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) ->
 const MINMAX_TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64];
 
 fn variadic(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op) -> Result<(), LowerError> {
+    variadic_typed(ctx, node, op, MINMAX_TYPES)
+}
+
+/// Chains a broadcasting binary `op` over all present inputs, whose type
+/// (that of the first tensor input) must be one of `types`.
+pub(crate) fn variadic_typed(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
     let present: Vec<usize> = (0..node.num_inputs()).filter(|i| node.has_input(*i)).collect();
     let like = present
         .iter()
         .find_map(|i| tensor_type(ctx, node, *i))
         .ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "no tensor input (all-constant inputs fold)"))?;
-    if !MINMAX_TYPES.contains(&like) {
+    if !types.contains(&like) {
         return Err(dtype_err(format!("{} on {like}", node.op_type())));
     }
     let mut acc: Option<TensorId> = None;
@@ -238,6 +244,23 @@ const CAST_TYPES: &[DType] = &[DType::F32, DType::F16, DType::F64, DType::I8, DT
 pub fn lower_cast(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let to = node.attr_int("to")?.ok_or_else(|| LowerError::invalid("Cast needs 'to'"))?;
     let to = i32::try_from(to).ok().and_then(onnx_dtype).ok_or_else(|| dtype_err(format!("Cast to ONNX type {to}")))?;
+    cast_to(ctx, node, to)
+}
+
+/// Lowers `CastLike` to CAST, to the type of input 1.
+pub fn lower_cast_like(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let to = match ctx.const_ref(node, 1) {
+        Some(d) => d.dtype,
+        None => {
+            let t = ctx.input(node, 1)?;
+            ctx.dtype(t)
+        }
+    };
+    cast_to(ctx, node, to)
+}
+
+/// CAST of input 0 to `to` (nothing when the types agree).
+fn cast_to(ctx: &mut LowerCtx<'_>, node: &Node<'_>, to: DType) -> Result<(), LowerError> {
     let x = ctx.input(node, 0)?;
     let from = ctx.dtype(x);
     if !CAST_TYPES.contains(&from) || !CAST_TYPES.contains(&to) {
@@ -828,8 +851,21 @@ pub fn lower_matmul_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), L
     Ok(())
 }
 
-fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: i64, max: bool) -> Result<(), LowerError> {
-    let x = typed_input(ctx, node, &[DType::F32])?;
+/// The reductions lowered by [`reduce`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reduction {
+    Max,
+    Min,
+    Sum,
+    Prod,
+}
+
+pub(crate) fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: i64, kind: Reduction) -> Result<(), LowerError> {
+    let types: &[DType] = match kind {
+        Reduction::Max | Reduction::Sum => &[DType::F32],
+        Reduction::Min | Reduction::Prod => &[DType::F32, DType::I32, DType::I64],
+    };
+    let x = typed_input(ctx, node, types)?;
     let xs = ctx.shape(x).clone();
     let r = xs.rank();
     let axes = if node.opset() < axes_input_since {
@@ -850,14 +886,23 @@ fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: i64, max: b
             (0..r).collect()
         }
     };
-    if max && axes.iter().any(|a| xs.dims()[*a] == Dim::Fixed(0)) {
-        return Err(shape_err("ReduceMax over an empty dimension (ONNX gives -inf, TFLite the lowest float)"));
+    if matches!(kind, Reduction::Max | Reduction::Min) && axes.iter().any(|a| xs.dims()[*a] == Dim::Fixed(0)) {
+        return Err(shape_err(format!("{} over an empty dimension (ONNX gives ±inf, TFLite the extreme finite value)", node.op_type())));
     }
     if r == 0 {
         return Err(shape_err("reduction of a scalar"));
     }
     let ax: Vec<i32> = axes.iter().map(|a| *a as i32).collect();
-    let y = if max { ctx.g.reduce_max(x, &ax, keep)? } else { ctx.g.sum(x, &ax, keep)? };
+    let y = match kind {
+        Reduction::Max => ctx.g.reduce_max(x, &ax, keep)?,
+        Reduction::Sum => ctx.g.sum(x, &ax, keep)?,
+        Reduction::Min | Reduction::Prod => {
+            let name = format!("{}/axes", node.name());
+            let a = ctx.g.constant_i32(&name, [ax.len() as u32], &ax);
+            let op = if kind == Reduction::Min { Op::ReduceMin { keep_dims: keep } } else { Op::ReduceProd { keep_dims: keep } };
+            ctx.g.apply(op, &[Some(x), Some(a)])?
+        }
+    };
     ctx.set_output(node, 0, y);
     Ok(())
 }
@@ -865,13 +910,13 @@ fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: i64, max: b
 /// Lowers `ReduceMax` to REDUCE_MAX (axes attribute before opset 18, input
 /// from 18 on).
 pub fn lower_reduce_max(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    reduce(ctx, node, 18, true)
+    reduce(ctx, node, 18, Reduction::Max)
 }
 
 /// Lowers `ReduceSum` to SUM (axes attribute before opset 13, input from 13
 /// on).
 pub fn lower_reduce_sum(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    reduce(ctx, node, 13, false)
+    reduce(ctx, node, 13, Reduction::Sum)
 }
 
 /// Lowers `Pad` in all modes TFLite has: constant zero ([`lower_pad`]),

@@ -13,7 +13,8 @@ use crate::onnx::ir::{Attr, ODim, TensorData};
 pub const FOLDABLE: &[&str] = &[
     "Constant", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Reshape", "Slice", "Add", "Sub", "Mul",
     "Div", "Neg", "Sqrt", "Reciprocal", "Floor", "Ceil", "Abs", "Exp", "Pow", "Equal", "Where", "ConstantOfShape", "Range",
-    "Transpose", "Expand", "Identity", "Flatten", "Max", "Min",
+    "Transpose", "Expand", "Identity", "Flatten", "Max", "Min", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or",
+    "Xor", "Not", "Mod",
 ];
 
 /// Most elements a folded constant may have, whatever the limits say.
@@ -376,6 +377,35 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
                 "Min" => binary(&a, &b, f64::min, None)?,
                 _ => binary(&a, &b, |x, y| f64::from(u8::from(x == y)), Some(DType::Bool))?,
             })
+        }
+        "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" | "Mod" => {
+            let (Some(a), Some(b)) = (c(0), c(1)) else { return Ok(false) };
+            let truth = |v: bool| f64::from(u8::from(v));
+            Val::Const(match op {
+                "Less" => binary(&a, &b, move |x, y| truth(x < y), Some(DType::Bool))?,
+                "LessOrEqual" => binary(&a, &b, move |x, y| truth(x <= y), Some(DType::Bool))?,
+                "Greater" => binary(&a, &b, move |x, y| truth(x > y), Some(DType::Bool))?,
+                "GreaterOrEqual" => binary(&a, &b, move |x, y| truth(x >= y), Some(DType::Bool))?,
+                "And" => binary(&a, &b, move |x, y| truth(x != 0.0 && y != 0.0), Some(DType::Bool))?,
+                "Or" => binary(&a, &b, move |x, y| truth(x != 0.0 || y != 0.0), Some(DType::Bool))?,
+                "Xor" => binary(&a, &b, move |x, y| truth((x != 0.0) != (y != 0.0)), Some(DType::Bool))?,
+                _ => {
+                    let fmod = node.int_or("fmod", 0)? != 0;
+                    if !a.dtype.is_float() && b.to_f64().is_some_and(|v| v.contains(&0.0)) {
+                        return Err(LowerError::invalid("Mod by zero"));
+                    }
+                    // fmod=1: the remainder takes the dividend's sign (C's
+                    // fmod); fmod=0: the divisor's (Python's %).
+                    binary(&a, &b, move |x, y| {
+                        let r = x % y;
+                        if !fmod && r != 0.0 && ((r < 0.0) != (y < 0.0)) { r + y } else { r }
+                    }, None)?
+                }
+            })
+        }
+        "Not" => {
+            let Some(a) = c(0) else { return Ok(false) };
+            Val::Const(unary(&a, |x| f64::from(u8::from(x == 0.0)))?)
         }
         "Neg" | "Sqrt" | "Reciprocal" | "Floor" | "Ceil" | "Abs" | "Exp" => {
             let a = c(0).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "input"))?;

@@ -958,6 +958,41 @@ def _mirror_pad(ctx, op):
     ctx.store(op.outputs[0], np.pad(x, pw, mode=mode))
 
 
+def _select_v2(ctx, op):
+    c = ctx.raw(op.inputs[0]).astype(np.bool_)
+    x = ctx.raw(op.inputs[1])
+    y = ctx.raw(op.inputs[2])
+    # Elements are copied as stored.
+    ctx.values[op.outputs[0]] = np.where(c, x, y).astype(x.dtype)
+
+
+def _log_softmax(ctx, op):
+    x = ctx.val(op.inputs[0]).astype(np.float64)
+    x = x - np.max(x, axis=-1, keepdims=True)
+    ctx.store(op.outputs[0], x - np.log(np.sum(np.exp(x), axis=-1, keepdims=True)))
+
+
+def _arg(fn):
+    def run(ctx, op):
+        x = ctx.raw(op.inputs[0])
+        axis = _int_vector(ctx.raw(op.inputs[1]), "ARG_MAX/ARG_MIN axis")
+        if len(axis) != 1:
+            raise ValueError("axis must hold one value")
+        ctx.store(op.outputs[0], fn(x, axis=axis[0]))
+    return run
+
+
+def _broadcast_to(ctx, op):
+    x = ctx.raw(op.inputs[0])
+    shape = _int_vector(ctx.raw(op.inputs[1]), "BROADCAST_TO shape")
+    ctx.values[op.outputs[0]] = np.array(np.broadcast_to(x, shape))
+
+
+def _floor_mod(a, b):
+    # NumPy's mod takes the divisor's sign, as FLOOR_MOD does.
+    return np.mod(a, b)
+
+
 _OPS = {
     _BOP.ADD: _binary(lambda a, b: a + b),
     _BOP.SUB: _binary(lambda a, b: a - b),
@@ -1010,6 +1045,27 @@ _OPS = {
     _BOP.REDUCE_MAX: _reduce(np.max, raw=True),
     _BOP.SUM: _reduce(np.sum),
     _BOP.MIRROR_PAD: _mirror_pad,
+    _BOP.EQUAL: _binary(np.equal),
+    _BOP.NOT_EQUAL: _binary(np.not_equal),
+    _BOP.LESS: _binary(np.less),
+    _BOP.LESS_EQUAL: _binary(np.less_equal),
+    _BOP.GREATER: _binary(np.greater),
+    _BOP.GREATER_EQUAL: _binary(np.greater_equal),
+    _BOP.LOGICAL_AND: _binary(np.logical_and),
+    _BOP.LOGICAL_OR: _binary(np.logical_or),
+    _BOP.LOGICAL_NOT: _unary(np.logical_not),
+    _BOP.SELECT_V2: _select_v2,
+    _BOP.LOG: _unary(np.log),
+    _BOP.SIN: _unary(np.sin),
+    _BOP.COS: _unary(np.cos),
+    _BOP.POW: _binary(np.power),
+    _BOP.LOG_SOFTMAX: _log_softmax,
+    _BOP.REDUCE_MIN: _reduce(np.min, raw=True),
+    _BOP.REDUCE_PROD: _reduce(np.prod),
+    _BOP.ARG_MAX: _arg(np.argmax),
+    _BOP.ARG_MIN: _arg(np.argmin),
+    _BOP.BROADCAST_TO: _broadcast_to,
+    _BOP.FLOOR_MOD: _binary(_floor_mod),
 }
 
 
