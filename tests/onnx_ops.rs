@@ -935,3 +935,171 @@ fn expand_cast_like_sum_and_mod() {
     b.output("y", FLOAT, &dims(&[2]));
     assert_eq!(reason(b), ReasonCode::UnsupportedAttribute);
 }
+
+// ---------------------------------------------------------------------------
+// LayerNormalization / RMSNormalization
+// ---------------------------------------------------------------------------
+
+/// Layer (or RMS) normalization written out on row-major data: each group
+/// of the last `inner` elements is normalized; `scale`/`bias` are indexed
+/// by the position inside the group.
+fn norm_ref(x: &[f32], inner: usize, eps: f64, rms: bool, scale: impl Fn(usize) -> f64, bias: impl Fn(usize) -> f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut y, mut means, mut invs) = (Vec::new(), Vec::new(), Vec::new());
+    for g in x.chunks(inner) {
+        let g: Vec<f64> = g.iter().map(|v| f64::from(*v)).collect();
+        let mean = if rms { 0.0 } else { g.iter().sum::<f64>() / inner as f64 };
+        let var = g.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / inner as f64;
+        let inv = 1.0 / (var + eps).sqrt();
+        y.extend(g.iter().enumerate().map(|(i, v)| (v - mean) * inv * scale(i) + bias(i)));
+        means.push(mean);
+        invs.push(inv);
+    }
+    (y, means, invs)
+}
+
+fn count_ops(m: &Model, f: impl Fn(&Op) -> bool) -> usize {
+    m.subgraphs[0].operators.iter().filter(|o| f(&o.op)).count()
+}
+
+#[test]
+fn layer_norm_over_the_hidden_axis_of_a_3d_input() {
+    // Transformer-style [batch, seq, hidden], axis = -1, constant scale and bias.
+    let mut b = OnnxBuilder::new(17);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 4]));
+    let sc = [0.5f32, -1.0, 2.0, 1.5];
+    let bi = [0.1f32, 0.0, -0.3, 1.0];
+    let s = b.init_f32("scale", &[4], &sc);
+    let bb = b.init_f32("bias", &[4], &bi);
+    b.node_named("LayerNormalization", &[&x, &s, &bb], &["y"], vec![attr_int("axis", -1), attr_float("epsilon", 1e-3)]);
+    b.output("y", FLOAT, &dims(&[2, 3, 4]));
+    let m = to_model(b);
+    assert_eq!(count_ops(&m, |o| matches!(o, Op::Mean { .. })), 2);
+    assert_eq!(count_ops(&m, |o| *o == Op::Rsqrt), 1);
+    assert_eq!(count_ops(&m, |o| matches!(o, Op::Sub(_))), 1);
+    assert_eq!(count_ops(&m, |o| matches!(o, Op::Mul(_))), 3);
+    assert_eq!(count_ops(&m, |o| matches!(o, Op::Add(_))), 2);
+    assert!(!has_op(&m, |o| *o == Op::Transpose));
+    let xs: Vec<f32> = (0..24).map(|i| ((i * 7) % 11) as f32 * 0.5 - 2.0).collect();
+    let got = run(&m, vec![input(&[2, 3, 4], xs.clone())]).remove(0);
+    assert_eq!(got.shape, [2, 3, 4]);
+    let (want, _, _) = norm_ref(&xs, 4, 1e-3, false, |i| f64::from(sc[i]), |i| f64::from(bi[i]));
+    assert_close(&got.data, &want, 1e-5);
+}
+
+#[test]
+fn layer_norm_on_4d_with_tensor_scale_and_all_outputs() {
+    // NCHW [1, 2, 2, 3], axis = 1 (normalize C, H, W); the scale is a graph
+    // input broadcast from [2, 1, 1]; no bias; Mean and InvStdDev are used.
+    let mut b = OnnxBuilder::new(17);
+    let x = b.input("x", FLOAT, &dims(&[1, 2, 2, 3]));
+    let s = b.input("scale", FLOAT, &dims(&[2, 1, 1]));
+    b.node_named("LayerNormalization", &[&x, &s], &["y", "mean", "inv"], vec![attr_int("axis", 1)]);
+    b.output("y", FLOAT, &dims(&[1, 2, 2, 3]));
+    b.output("mean", FLOAT, &dims(&[1, 1, 1, 1]));
+    b.output("inv", FLOAT, &dims(&[1, 1, 1, 1]));
+    let m = to_model(b);
+    assert_eq!(count_ops(&m, |o| matches!(o, Op::Mul(_))), 3, "no bias: MUL d·d, d·inv, ·scale");
+    let xs = seq(12, 0.75, -3.0);
+    let out = run(&m, vec![input(&[1, 2, 2, 3], xs.clone()), input(&[2, 1, 1], vec![2.0, -0.5])]);
+    let (want, means, invs) = norm_ref(&xs, 12, 1e-5, false, |i| if i < 6 { 2.0 } else { -0.5 }, |_| 0.0);
+    assert_eq!(out[0].shape, [1, 2, 2, 3]);
+    assert_close(&out[0].data, &want, 1e-5);
+    assert_eq!(out[1].shape, [1, 1, 1, 1]);
+    assert_close(&out[1].data, &means, 1e-6);
+    assert_close(&out[2].data, &invs, 1e-5);
+
+    // The same node after a Conv, converted with NHWC I/O: the lowering works
+    // on the ONNX layout and the passes keep it correct.
+    let build = || {
+        let mut b = OnnxBuilder::new(17);
+        let x = b.input("x", FLOAT, &dims(&[1, 2, 2, 3]));
+        let w = b.init_f32("w", &[2, 2, 1, 1], &[1.0, 0.5, -0.25, 2.0]);
+        b.node_named("Conv", &[&x, &w], &["c"], vec![]);
+        let s = b.init_f32("scale", &[3], &[1.0, 2.0, 0.5]);
+        let bb = b.init_f32("bias", &[2, 1, 1], &[0.25, -1.0]);
+        b.node_named("LayerNormalization", &["c", &s, &bb], &["y"], vec![attr_int("axis", -3)]);
+        b.output("y", FLOAT, &dims(&[1, 2, 2, 3]));
+        b
+    };
+    let nchw = run(&to_model(build()), vec![input(&[1, 2, 2, 3], xs.clone())]).remove(0);
+    let conv: Vec<f32> = (0..12).map(|k| {
+        let (o, hw) = (k / 6, k % 6);
+        let w = [[1.0f32, 0.5], [-0.25, 2.0]];
+        w[o][0] * xs[hw] + w[o][1] * xs[6 + hw]
+    }).collect();
+    let (want, _, _) = norm_ref(&conv, 12, 1e-5, false, |i| [1.0, 2.0, 0.5][i % 3], |i| if i < 6 { 0.25 } else { -1.0 });
+    assert_close(&nchw.data, &want, 1e-5);
+    let mut o = ConvertOptions::default();
+    o.layout = IoLayout::Nhwc;
+    let m = convert(&build().build(), &o).expect("converts").model;
+    // NHWC input: x[n, h, w, c] = xs[c, h, w].
+    let to_nhwc = |v: &[f32]| -> Vec<f32> { (0..12).map(|k| v[(k % 2) * 6 + k / 2]).collect() };
+    let got = run(&m, vec![input(&[1, 2, 3, 2], to_nhwc(&xs))]).remove(0);
+    assert_eq!(got.shape, [1, 2, 3, 2]);
+    let want_nhwc: Vec<f64> = (0..12).map(|k| want[(k % 2) * 6 + k / 2]).collect();
+    assert_close(&got.data, &want_nhwc, 1e-5);
+    // Statistics of shape [1, 1, 1, 1] need no layout change: the
+    // transposes around the Conv cancel through the whole decomposition.
+    assert_eq!(count_ops(&m, |o| *o == Op::Transpose), 0);
+
+    // Over W only (axis -1) and H, W (axis 2) the statistics are
+    // layout-bound; whatever the passes keep, NHWC I/O gives the NCHW values.
+    for axis in [-1i64, 2] {
+        let build = || {
+            let mut b = OnnxBuilder::new(17);
+            let x = b.input("x", FLOAT, &dims(&[1, 2, 2, 3]));
+            let w = b.init_f32("w", &[2, 2, 1, 1], &[1.0, 0.5, -0.25, 2.0]);
+            b.node_named("Conv", &[&x, &w], &["c"], vec![]);
+            let s = b.init_f32("scale", &[3], &[1.0, 2.0, 0.5]);
+            b.node_named("LayerNormalization", &["c", &s], &["y"], vec![attr_int("axis", axis)]);
+            b.output("y", FLOAT, &dims(&[1, 2, 2, 3]));
+            b
+        };
+        let inner = if axis == -1 { 3 } else { 6 };
+        let (want, _, _) = norm_ref(&conv, inner, 1e-5, false, |i| [1.0, 2.0, 0.5][i % 3], |_| 0.0);
+        let nchw = run(&to_model(build()), vec![input(&[1, 2, 2, 3], xs.clone())]).remove(0);
+        assert_close(&nchw.data, &want, 1e-5);
+        let m = convert(&build().build(), &o).expect("converts").model;
+        let got = run(&m, vec![input(&[1, 2, 3, 2], to_nhwc(&xs))]).remove(0);
+        let want_nhwc: Vec<f64> = (0..12).map(|k| want[(k % 2) * 6 + k / 2]).collect();
+        assert_close(&got.data, &want_nhwc, 1e-5);
+    }
+}
+
+#[test]
+fn rms_norm_over_the_last_axis() {
+    let mut b = OnnxBuilder::new(23);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 4]));
+    let sc = [0.5f32, -1.0, 2.0, 1.5];
+    let s = b.init_f32("scale", &[4], &sc);
+    b.node_named("RMSNormalization", &[&x, &s], &["y"], vec![attr_float("epsilon", 1e-4)]);
+    b.output("y", FLOAT, &dims(&[2, 3, 4]));
+    let m = to_model(b);
+    assert_eq!(count_ops(&m, |o| matches!(o, Op::Mean { .. })), 1);
+    assert_eq!(count_ops(&m, |o| *o == Op::Rsqrt), 1);
+    assert!(!has_op(&m, |o| matches!(o, Op::Sub(_))));
+    let xs: Vec<f32> = (0..24).map(|i| ((i * 5) % 13) as f32 * 0.25 - 1.5).collect();
+    let got = run(&m, vec![input(&[2, 3, 4], xs.clone())]).remove(0);
+    let (want, _, _) = norm_ref(&xs, 4, 1e-4, true, |i| f64::from(sc[i]), |_| 0.0);
+    assert_close(&got.data, &want, 1e-5);
+}
+
+#[test]
+fn layer_norm_rejects_other_types_and_stash_types() {
+    let model = |elem: i32, attrs| {
+        let mut b = OnnxBuilder::new(17);
+        let x = b.input("x", elem, &dims(&[2, 4]));
+        let s = b.input("s", elem, &dims(&[4]));
+        b.node_named("LayerNormalization", &[&x, &s], &["y"], attrs);
+        b.output("y", elem, &dims(&[2, 4]));
+        b
+    };
+    assert_eq!(reason(model(FLOAT16, vec![])), ReasonCode::UnsupportedDtype);
+    assert_eq!(reason(model(FLOAT, vec![attr_int("stash_type", 0)])), ReasonCode::UnsupportedAttribute);
+    let mut b = OnnxBuilder::new(23);
+    let x = b.input("x", FLOAT, &dims(&[2, 4]));
+    let s = b.input("s", FLOAT16, &dims(&[4]));
+    b.node_named("RMSNormalization", &[&x, &s], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[2, 4]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
+}

@@ -220,6 +220,8 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Expand", 8, &["BROADCAST_TO", "SELECT_V2"], "constant shape with a static input shape: BROADCAST_TO; a shape tensor (static length ≤ 8): BROADCAST_TO of true, then SELECT_V2; folded when the input is constant", lower_expand),
         Lowering::new("CastLike", 15, &["CAST"], "as Cast, to the type of the second input", lower_cast_like),
         Lowering::new("Sum", 1, &["ADD"], "variadic (chained), numpy broadcasting; float32, int32, int64", lower_sum),
+        Lowering::new("LayerNormalization", 17, &["MEAN", "SUB", "MUL", "ADD", "RSQRT"], "float32; stash_type 1; any axis (normalizes axis..rank); scale and bias constant or tensors (broadcast); Mean and InvStdDev outputs supported", norm::lower_layer_norm),
+        Lowering::new("RMSNormalization", 23, &["MEAN", "MUL", "ADD", "RSQRT"], "float32; stash_type 1; any axis (normalizes axis..rank); scale constant or a tensor (broadcast)", norm::lower_rms_norm),
         Lowering::new("Mod", 10, &["FLOOR_MOD"], "fmod=0 on int32/int64; fmod=1 is unsupported", lower_mod),
     ]
 }

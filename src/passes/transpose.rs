@@ -77,10 +77,20 @@ fn operand_ok(sg: &Subgraph, uses: &Uses, t: TensorId, y: TensorId, p: &[usize],
     if tensor.is_constant() {
         return tensor.shape.rank() <= rank && permuted_constant(tensor, rank, &inverse(p)).is_some();
     }
+    if layout_free(&tensor.shape, &inverse(p)) {
+        return true;
+    }
     match uses.producer[t.index()] {
         Some(i) => perm_of(sg, &sg.operators[i]).as_deref() == Some(p),
         None => false,
     }
+}
+
+/// Whether `T_p` of a tensor of shape `s` is the tensor itself: the same
+/// shape and the same memory order (e.g. `[n, 1, 1, 1]` under NCHW↔NHWC,
+/// the keep-dims statistics of a layer norm over C, H, W).
+fn layout_free(s: &Shape, p: &[usize]) -> bool {
+    s.rank() == p.len() && permute_shape(s, p) == *s && order_preserving(s, p)
 }
 
 /// Whether a reshape of `T_p(x)` reads `x` in the same order.
@@ -188,6 +198,8 @@ fn rewrite(
                 let pc = permuted_constant(&sg.tensors[t.index()], r, &inv)?;
                 sg.tensors.push(pc);
                 TensorId(sg.tensors.len() as u32 - 1)
+            } else if layout_free(&sg.tensors[t.index()].shape, &inv) {
+                t
             } else {
                 let producer = uses.producer[t.index()]?;
                 sg.operators[producer].input(0)?
@@ -369,7 +381,10 @@ fn drop_identities(sg: &mut Subgraph) -> usize {
         let uses = Uses::of(sg);
         let found = sg.operators.iter().enumerate().find_map(|(i, op)| {
             let p = perm_of(sg, op)?;
-            is_identity(&p).then_some(i)
+            // A transpose that moves no data is an identity too.
+            let x = op.input(0)?;
+            let same = layout_free(&sg.tensors[x.index()].shape, &p) && sg.tensors[x.index()].shape == sg.tensors[op.outputs[0].index()].shape;
+            (is_identity(&p) || same).then_some(i)
         });
         let Some(i) = found else { break };
         let (Some(x), y) = (sg.operators[i].input(0), sg.operators[i].outputs[0]) else { break };

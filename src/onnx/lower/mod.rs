@@ -12,6 +12,7 @@ mod logic;
 pub(crate) mod fold;
 pub(crate) mod patterns;
 mod matmul;
+pub(crate) mod norm;
 mod pool;
 mod shape_ops;
 
