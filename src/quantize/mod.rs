@@ -70,7 +70,7 @@ use crate::eval::{EvalError, Value};
 use crate::model::Model;
 
 pub use calibrate::{calibrate, Ranges};
-pub use report::{report, LayerError, QuantReport};
+pub use report::{quantize_input, report, LayerError, QuantReport};
 
 /// What to quantize to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -103,8 +103,19 @@ impl Acc {
     }
 }
 
-/// A float sample as the quantized model's input `t` takes it.
-fn to_input(v: &Value, t: &crate::model::Tensor) -> Value {
+/// A float value as the quantized model's input tensor `t` takes it: for
+/// an int8, uint8 or int16 input, quantized with its (per-tensor)
+/// parameters; otherwise unchanged.
+///
+/// ```
+/// use tflite_forge::eval::Value;
+/// use tflite_forge::quantize::quantize_input;
+/// use tflite_forge::{DType, Quantization, Tensor};
+/// let t = Tensor::new("x", DType::U8, [3]).with_quantization(Quantization::per_tensor(0.5, 10));
+/// let q = quantize_input(&Value::from_f32(vec![3], vec![0.0, 1.0, 500.0]), &t);
+/// assert_eq!(q.to_f32(), [10.0, 12.0, 255.0]);
+/// ```
+pub fn quantize_input(v: &Value, t: &crate::model::Tensor) -> Value {
     match (int_range(t.dtype), &t.quantization) {
         (Some((lo, hi)), Some(q)) if matches!(t.dtype, DType::I8 | DType::U8 | DType::I16) && !q.scale.is_empty() => {
             let data = v.data.iter().map(|x| quantize_value(*x as f32, q.scale[0], q.zero_point[0], lo, hi) as f64).collect();
@@ -152,7 +163,7 @@ pub fn report(float: &Model, quant: &Model, dataset: &[Vec<Value>]) -> Result<su
                 fvals.insert(t.index(), v.data.clone());
             }
         })?;
-        let qin: Vec<Value> = sample.iter().zip(&qsg.inputs).map(|(v, t)| to_input(v, &qsg.tensors[t.index()])).collect();
+        let qin: Vec<Value> = sample.iter().zip(&qsg.inputs).map(|(v, t)| quantize_input(v, &qsg.tensors[t.index()])).collect();
         let mut qvals: HashMap<usize, Value> = HashMap::new();
         let qout = qe.run_observed(0, &qin, &mut |oi, k, v| {
             if let Some(t) = qsg.operators.get(oi).and_then(|o| o.outputs.get(k)) {

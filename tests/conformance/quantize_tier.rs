@@ -18,7 +18,7 @@ use std::path::Path;
 use serde_json::{json, Value as Json};
 use tflite_forge::eval::{Evaluator, Value};
 use tflite_forge::onnx::{convert, ConvertOptions};
-use tflite_forge::quantize::{quantize, IoType, QuantizeOptions};
+use tflite_forge::quantize::{quantize_input, quantize, IoType, QuantizeOptions};
 use tflite_forge::{
     Activation, AddSubOptions, BatchMatMulOptions, DType, DepthwiseConv2dOptions, Dim, FullyConnectedOptions, GatherOptions, MirrorPadMode,
     Model, ModelBuilder, Op, Padding, Pool2dOptions, ResizeOptions, StridedSliceOptions, TransposeConvOptions,
@@ -269,29 +269,8 @@ pub fn quantize_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, j
             let mut ours = Vec::new();
             let mut eval_err = None;
             for (i, sample) in held_out.iter().enumerate() {
-                let inputs: Vec<Value> = sample
-                    .iter()
-                    .zip(&qsg.inputs)
-                    .map(|(v, t)| {
-                        let t = &qsg.tensors[t.index()];
-                        match (&t.quantization, t.dtype) {
-                            (Some(qp), DType::I8 | DType::U8 | DType::I16) => {
-                                let (lo, hi) = match t.dtype {
-                                    DType::I8 => (-128.0, 127.0),
-                                    DType::U8 => (0.0, 255.0),
-                                    _ => (-32768.0, 32767.0),
-                                };
-                                let data = v
-                                    .data
-                                    .iter()
-                                    .map(|x| ((*x as f32 / qp.scale[0]).round() as f64 + qp.zero_point[0] as f64).clamp(lo, hi))
-                                    .collect();
-                                Value::new(t.dtype, v.shape.clone(), data).with_quantization(qp.clone())
-                            }
-                            _ => v.clone(),
-                        }
-                    })
-                    .collect();
+                let inputs: Vec<Value> =
+                    sample.iter().zip(&qsg.inputs).map(|(v, t)| quantize_input(v, &qsg.tensors[t.index()])).collect();
                 match eval.run(0, &inputs) {
                     Ok(outs) => {
                         let paths: Vec<_> = (0..outs.len()).map(|k| dir.join(format!("{}.{mode}.sample{i}.ours{k}.npy", s.name))).collect();
