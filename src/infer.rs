@@ -3,6 +3,8 @@
 //! The builders use it to create output tensors, and validation uses it to
 //! check what a model claims. Dynamic dimensions propagate as [`Dim::Dynamic`].
 
+mod generated;
+
 use crate::model::{Activation, DType, Dim, GatherOptions, MirrorPadMode, Op, Padding, Shape, StridedSliceOptions, Tensor};
 
 /// What inference says about one output.
@@ -705,6 +707,7 @@ pub(crate) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             }
         }
         Op::Custom(_) | Op::Builtin(_) => return Ok(None),
+        _ => return generated::infer(op, inputs),
     };
     r.map(Some)
 }

@@ -15,7 +15,6 @@ use crate::error::{Error, Location, ReadError};
 use crate::model::*;
 use crate::schema::tflite as fb;
 use crate::validate::{check_subgraph_calls, validate_with, ValidateOptions, DEFAULT_MAX_SUBGRAPH_DEPTH};
-use crate::write::options_of;
 
 /// Limits and checks for [`read_with`].
 #[derive(Debug, Clone)]
@@ -125,35 +124,42 @@ fn buffer_bytes<'a>(bytes: &'a [u8], b: &fb::Buffer<'a>, i: usize) -> Result<&'a
     Ok(b.data().map(|d| d.bytes()).unwrap_or(&[]))
 }
 
-fn activation(a: fb::ActivationFunctionType) -> Option<Activation> {
-    Some(match a {
-        fb::ActivationFunctionType::NONE => Activation::None,
-        fb::ActivationFunctionType::RELU => Activation::Relu,
-        fb::ActivationFunctionType::RELU_N1_TO_1 => Activation::ReluN1To1,
-        fb::ActivationFunctionType::RELU6 => Activation::Relu6,
-        fb::ActivationFunctionType::TANH => Activation::Tanh,
-        fb::ActivationFunctionType::SIGN_BIT => Activation::SignBit,
-        _ => return None,
-    })
+fn activation(a: fb::ActivationFunctionType) -> Result<Activation, String> {
+    crate::model::activation_from_fb(a)
 }
 
-fn padding(p: fb::Padding) -> Option<Padding> {
-    match p {
-        fb::Padding::SAME => Some(Padding::Same),
-        fb::Padding::VALID => Some(Padding::Valid),
-        _ => None,
-    }
+fn padding(p: fb::Padding) -> Result<Padding, String> {
+    crate::model::padding_from_fb(p)
 }
 
-fn bias_type(t: fb::TensorType) -> Option<Option<DType>> {
-    if t.0 == 0 { Some(None) } else { DType::from_code(t.0).map(Some) }
+fn bias_type(t: fb::TensorType) -> Result<Option<DType>, String> {
+    if t.0 == 0 { Ok(None) } else { crate::model::dtype_from_fb(t).map(Some) }
 }
 
-/// The typed op for a builtin code and its options, if we model it.
-fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
+fn dtype(t: fb::TensorType) -> Result<DType, String> {
+    crate::model::dtype_from_fb(t)
+}
+
+fn subgraph(i: i32) -> Result<u32, String> {
+    u32::try_from(i).map_err(|_| format!("negative subgraph index {i}"))
+}
+
+/// The typed op of a hand-written builtin code and its options: `None`
+/// when the code is not one of them, an error when the options do not fit.
+fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Result<Op, String>> {
+    let hand = crate::model::op_info(code).is_some_and(|i| i.options == crate::model::OptionsKind::Hand);
+    hand.then(|| hand_op(code, o))
+}
+
+/// A hand-written op read without an options table, if that is valid.
+pub(crate) fn hand_op_with_defaults(code: i32) -> Option<Op> {
+    typed_op(code, &fb::BuiltinOptionsT::NONE).and_then(Result::ok)
+}
+
+fn hand_op(code: i32, o: &fb::BuiltinOptionsT) -> Result<Op, String> {
     use fb::BuiltinOperator as B;
     use fb::BuiltinOptionsT as O;
-    Some(match (B(code), o) {
+    Ok(match (B(code), o) {
         (B::ADD, O::AddOptions(x)) => Op::Add(AddSubOptions { activation: activation(x.fused_activation_function)?, pot_scale_int16: x.pot_scale_int16 }),
         (B::ADD, O::NONE) => Op::Add(AddSubOptions::default()),
         (B::SUB, O::SubOptions(x)) => Op::Sub(AddSubOptions { activation: activation(x.fused_activation_function)?, pot_scale_int16: x.pot_scale_int16 }),
@@ -182,7 +188,7 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
             weights_format: match x.weights_format {
                 fb::FullyConnectedOptionsWeightsFormat::DEFAULT => WeightsFormat::Default,
                 fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8 => WeightsFormat::Shuffled4x16Int8,
-                _ => return None,
+                other => return Err(format!("unknown weights format {}", other.0)),
             },
             keep_num_dims: x.keep_num_dims,
             asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
@@ -227,7 +233,7 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
         (B::NEG, O::NegOptions(_) | O::NONE) => Op::Neg,
         (B::ABS, O::AbsOptions(_) | O::NONE) => Op::Abs,
         (B::CAST, O::CastOptions(x)) => {
-            Op::Cast(CastOptions { in_data_type: Some(DType::from_code(x.in_data_type.0)?), out_data_type: Some(DType::from_code(x.out_data_type.0)?) })
+            Op::Cast(CastOptions { in_data_type: Some(dtype(x.in_data_type)?), out_data_type: Some(dtype(x.out_data_type)?) })
         }
         (B::CAST, O::NONE) => Op::Cast(CastOptions::default()),
         (B::SPLIT_V, O::SplitVOptions(x)) => Op::SplitV { num_splits: x.num_splits },
@@ -267,7 +273,7 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
             mode: match x.mode {
                 fb::MirrorPadMode::REFLECT => MirrorPadMode::Reflect,
                 fb::MirrorPadMode::SYMMETRIC => MirrorPadMode::Symmetric,
-                _ => return None,
+                other => return Err(format!("unknown mirror pad mode {}", other.0)),
             },
         },
         (B::EQUAL, O::EqualOptions(_) | O::NONE) => Op::Equal,
@@ -287,65 +293,67 @@ fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
         (B::LOG_SOFTMAX, O::LogSoftmaxOptions(_) | O::NONE) => Op::LogSoftmax,
         (B::REDUCE_MIN, O::ReducerOptions(x)) => Op::ReduceMin { keep_dims: x.keep_dims },
         (B::REDUCE_PROD, O::ReducerOptions(x)) => Op::ReduceProd { keep_dims: x.keep_dims },
-        (B::ARG_MAX, O::ArgMaxOptions(x)) => Op::ArgMax { output_type: DType::from_code(x.output_type.0)? },
-        (B::ARG_MIN, O::ArgMinOptions(x)) => Op::ArgMin { output_type: DType::from_code(x.output_type.0)? },
+        (B::ARG_MAX, O::ArgMaxOptions(x)) => Op::ArgMax { output_type: dtype(x.output_type)? },
+        (B::ARG_MIN, O::ArgMinOptions(x)) => Op::ArgMin { output_type: dtype(x.output_type)? },
         (B::BROADCAST_TO, O::BroadcastToOptions(_) | O::NONE) => Op::BroadcastTo,
         (B::FLOOR_MOD, O::FloorModOptions(_) | O::NONE) => Op::FloorMod,
         (B::IF, O::IfOptions(x)) => Op::If {
-            then_subgraph: u32::try_from(x.then_subgraph_index).ok()?,
-            else_subgraph: u32::try_from(x.else_subgraph_index).ok()?,
+            then_subgraph: subgraph(x.then_subgraph_index)?,
+            else_subgraph: subgraph(x.else_subgraph_index)?,
         },
         (B::WHILE, O::WhileOptions(x)) => Op::While {
-            cond_subgraph: u32::try_from(x.cond_subgraph_index).ok()?,
-            body_subgraph: u32::try_from(x.body_subgraph_index).ok()?,
+            cond_subgraph: subgraph(x.cond_subgraph_index)?,
+            body_subgraph: subgraph(x.body_subgraph_index)?,
         },
-        (B::CALL_ONCE, O::CallOnceOptions(x)) => Op::CallOnce { init_subgraph: u32::try_from(x.init_subgraph_index).ok()? },
-        _ => return None,
+        (B::CALL_ONCE, O::CallOnceOptions(x)) => Op::CallOnce { init_subgraph: subgraph(x.init_subgraph_index)? },
+        (B::L2_POOL_2D, O::Pool2DOptions(x)) => Op::L2Pool2d(Pool2dOptions {
+            padding: padding(x.padding)?,
+            stride_w: x.stride_w,
+            stride_h: x.stride_h,
+            filter_w: x.filter_width,
+            filter_h: x.filter_height,
+            activation: activation(x.fused_activation_function)?,
+        }),
+        (B::MUL, O::NONE) => Op::Mul(Activation::None),
+        (B::DIV, O::NONE) => Op::Div(Activation::None),
+        (B::SUB, O::NONE) => Op::Sub(AddSubOptions::default()),
+        (B::MEAN, O::NONE) => Op::Mean { keep_dims: false },
+        (B::SUM, O::NONE) => Op::Sum { keep_dims: false },
+        (B::REDUCE_MAX, O::NONE) => Op::ReduceMax { keep_dims: false },
+        (B::REDUCE_MIN, O::NONE) => Op::ReduceMin { keep_dims: false },
+        (B::REDUCE_PROD, O::NONE) => Op::ReduceProd { keep_dims: false },
+        (B::SOFTMAX, O::NONE) => Op::Softmax { beta: 1.0 },
+        (B::GELU, O::NONE) => Op::Gelu { approximate: false },
+        (B::SQUEEZE, O::NONE) => Op::Squeeze { squeeze_dims: Vec::new() },
+        (B::GATHER, O::NONE) => Op::Gather(GatherOptions::default()),
+        (B::CONCATENATION, O::NONE) => Op::Concatenation(ConcatenationOptions::default()),
+        (B::BATCH_MATMUL, O::NONE) => Op::BatchMatMul(BatchMatMulOptions::default()),
+        (B::STRIDED_SLICE, O::NONE) => Op::StridedSlice(StridedSliceOptions::default()),
+        (B::RESIZE_BILINEAR, O::NONE) => Op::ResizeBilinear(ResizeOptions::default()),
+        (B::RESIZE_NEAREST_NEIGHBOR, O::NONE) => Op::ResizeNearestNeighbor(ResizeOptions::default()),
+        (B::LEAKY_RELU, O::NONE) => Op::LeakyRelu { alpha: 0.0 },
+        (B::MIRROR_PAD, O::NONE) => Op::MirrorPad { mode: MirrorPadMode::Reflect },
+        (B::ARG_MAX, O::NONE) => Op::ArgMax { output_type: DType::I64 },
+        (B::ARG_MIN, O::NONE) => Op::ArgMin { output_type: DType::I64 },
+        (B::SPLIT_V, O::NONE) => Op::SplitV { num_splits: 0 },
+        (B::FULLY_CONNECTED, O::NONE) => Op::FullyConnected(FullyConnectedOptions::default()),
+        (_, other) => return Err(format!("unexpected options table {:?}", other.builtin_options_type())),
     })
 }
 
-/// Converts an operator's code and options: typed when the typed form
-/// writes back exactly the same options, opaque otherwise.
-fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::BuiltinOptions2T) -> Op {
-    if options2 == fb::BuiltinOptions2T::NONE
-        && let Some(op) = typed_op(code, &options) {
-            let written = options_of(&op).0;
-            // Options tables without fields carry nothing: a missing one
-            // reads the same as an empty one.
-            let fieldless = matches!(
-                written,
-                fb::BuiltinOptionsT::TransposeOptions(_)
-                    | fb::BuiltinOptionsT::PadOptions(_)
-                    | fb::BuiltinOptionsT::HardSwishOptions(_)
-                    | fb::BuiltinOptionsT::QuantizeOptions(_)
-                    | fb::BuiltinOptionsT::DequantizeOptions(_)
-                    | fb::BuiltinOptionsT::MaximumMinimumOptions(_)
-                    | fb::BuiltinOptionsT::ExpOptions(_)
-                    | fb::BuiltinOptionsT::NegOptions(_)
-                    | fb::BuiltinOptionsT::AbsOptions(_)
-                    | fb::BuiltinOptionsT::SliceOptions(_)
-                    | fb::BuiltinOptionsT::PadV2Options(_)
-                    | fb::BuiltinOptionsT::EqualOptions(_)
-                    | fb::BuiltinOptionsT::NotEqualOptions(_)
-                    | fb::BuiltinOptionsT::LessOptions(_)
-                    | fb::BuiltinOptionsT::LessEqualOptions(_)
-                    | fb::BuiltinOptionsT::GreaterOptions(_)
-                    | fb::BuiltinOptionsT::GreaterEqualOptions(_)
-                    | fb::BuiltinOptionsT::LogicalAndOptions(_)
-                    | fb::BuiltinOptionsT::LogicalOrOptions(_)
-                    | fb::BuiltinOptionsT::LogicalNotOptions(_)
-                    | fb::BuiltinOptionsT::SelectV2Options(_)
-                    | fb::BuiltinOptionsT::CosOptions(_)
-                    | fb::BuiltinOptionsT::PowOptions(_)
-                    | fb::BuiltinOptionsT::LogSoftmaxOptions(_)
-                    | fb::BuiltinOptionsT::BroadcastToOptions(_)
-                    | fb::BuiltinOptionsT::FloorModOptions(_)
-            );
-            if written == options || (fieldless && options == fb::BuiltinOptionsT::NONE) {
-                return op;
-            }
+/// Converts an operator's code and options to its typed op. Codes newer
+/// than our schema stay opaque, with their options as read.
+fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::BuiltinOptions2T) -> Result<Op, String> {
+    if let Some(op) = crate::model::read_generated_op(code, &options, &options2) {
+        return op;
+    }
+    if let Some(op) = typed_op(code, &options) {
+        if options2 != fb::BuiltinOptions2T::NONE {
+            return Err("unexpected BuiltinOptions2 table".into());
         }
-    Op::Builtin(OpaqueBuiltin { code, version, options, options2 })
+        return op;
+    }
+    Ok(Op::Builtin(OpaqueBuiltin { code, version, options, options2 }))
 }
 
 fn quantization(q: &fb::QuantizationParameters<'_>) -> Quantization {
@@ -515,7 +523,11 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
                 })
             } else {
                 let t = o.unpack();
-                op_from(*code, *version, t.builtin_options, t.builtin_options_2)
+                op_from(*code, *version, t.builtin_options, t.builtin_options_2).map_err(|detail| ReadError::InvalidField {
+                    what: "builtin_options",
+                    detail: format!("{}: {detail}", crate::model::builtin_name(*code).unwrap_or("UNKNOWN")),
+                    at: loc,
+                })?
             };
             operators.push(Operator { op, inputs: node_inputs, outputs: node_outputs, intermediates });
         }
@@ -664,5 +676,26 @@ fn read_archive(bytes: &[u8], data_end: usize, metadata: &[Metadata]) -> Result<
         Ok(None) => Ok(Vec::new()),
         Err(e) if has_metadata => Err(ReadError::Archive(e)),
         Err(_) => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod op_tests {
+    use super::*;
+
+    #[test]
+    fn options_of_another_table_are_an_error() {
+        let shape = fb::BuiltinOptionsT::ShapeOptions(Box::default());
+        let none2 = fb::BuiltinOptions2T::NONE;
+        // FLOOR (generated) takes no options; ADD (hand) takes AddOptions.
+        let e = op_from(8, 1, shape.clone(), none2.clone()).expect_err("FLOOR with ShapeOptions");
+        assert!(e.contains("no options"), "{e}");
+        let e = op_from(0, 1, shape, none2.clone()).expect_err("ADD with ShapeOptions");
+        assert!(e.contains("ShapeOptions"), "{e}");
+        // An unknown enum value is an error too.
+        let bad = fb::BuiltinOptionsT::L2NormOptions(Box::new(fb::L2NormOptionsT { fused_activation_function: fb::ActivationFunctionType(42) }));
+        assert!(op_from(11, 1, bad, none2.clone()).is_err());
+        // Codes newer than the schema stay opaque.
+        assert!(matches!(op_from(5000, 3, fb::BuiltinOptionsT::NONE, none2), Ok(Op::Builtin(_))));
     }
 }

@@ -6,6 +6,8 @@
 //! that is too high makes delegates and older runtimes reject the op, so the
 //! writer always uses the lowest version that describes the op.
 
+mod generated;
+
 use crate::model::{DType, Op, Operator, Subgraph, Tensor, WeightsFormat};
 
 fn tensor<'a>(sg: &'a Subgraph, op: &Operator, i: usize) -> Option<&'a Tensor> {
@@ -560,8 +562,12 @@ pub fn op_version(sg: &Subgraph, node: &Operator) -> i32 {
         Op::LogicalAnd | Op::LogicalOr | Op::LogicalNot | Op::Sin | Op::Cos | Op::Pow => 1,
         // TFLite has one version of each control-flow op.
         Op::If { .. } | Op::While { .. } | Op::CallOnce { .. } => 1,
+        // op_version.cc: L2_POOL_2D has one version.
+        Op::L2Pool2d(_) => 1,
         Op::Custom(c) => c.version,
         Op::Builtin(o) => o.version,
+        // The generated ops' rules are in version/generated.rs.
+        _ => generated::version(sg, node).unwrap_or(1),
     }
 }
 
@@ -639,7 +645,8 @@ pub fn min_runtime_for(code: i32, version: i32) -> Option<&'static str> {
         B::FLOOR_MOD => &["1.13.0"],
         B::IF | B::WHILE => &["1.15.0"],
         B::CALL_ONCE => &["2.5.0"],
-        _ => return None,
+        B::L2_POOL_2D => &["1.5.0"],
+        _ => generated::min_runtime_table(code)?,
     };
     usize::try_from(version).ok().and_then(|v| v.checked_sub(1)).and_then(|i| table.get(i)).copied()
 }

@@ -175,6 +175,9 @@ fn subgraph_index(i: u32) -> i32 {
 /// The options union of a typed op, in object form.
 pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T) {
     use fb::BuiltinOptionsT as O;
+    if let Some(generated) = crate::model::write_generated_op(op) {
+        return generated;
+    }
     let none2 = fb::BuiltinOptions2T::NONE;
     let o = match op {
         Op::Add(o) => O::AddOptions(Box::new(fb::AddOptionsT {
@@ -321,7 +324,17 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::BroadcastTo => O::BroadcastToOptions(Box::default()),
         Op::FloorMod => O::FloorModOptions(Box::default()),
         Op::Logistic | Op::Relu | Op::Relu6 | Op::Tanh | Op::Prelu | Op::Sqrt | Op::Rsqrt | Op::Log | Op::Sin | Op::Custom(_) => O::NONE,
+        Op::L2Pool2d(o) => O::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
+            padding: padding(o.padding),
+            stride_w: o.stride_w,
+            stride_h: o.stride_h,
+            filter_width: o.filter_w,
+            filter_height: o.filter_h,
+            fused_activation_function: activation(o.activation),
+        })),
         Op::Builtin(b) => return (b.options.clone(), b.options2.clone()),
+        // Generated ops returned above.
+        _ => O::NONE,
     };
     (o, none2)
 }

@@ -5,6 +5,7 @@
 //! them. [`ModelBuilder::finish`] validates the whole model.
 
 mod control;
+mod ops_generated;
 
 use crate::error::{Location, ValidationError};
 use crate::infer::infer;
@@ -320,6 +321,11 @@ impl SubgraphBuilder {
             return Err(e);
         }
         Ok(ids)
+    }
+
+    /// `L2_POOL_2D`: `sqrt(mean(x²))` over each window of an NHWC float input.
+    pub fn l2_pool2d(&mut self, x: TensorId, o: Pool2dOptions) -> Result<TensorId, ValidationError> {
+        self.apply(Op::L2Pool2d(o), &[Some(x)])
     }
 
     /// Applies an op whose inputs are all present.

@@ -4,6 +4,7 @@
 
 mod dtype;
 mod op;
+mod op_generated;
 mod shape;
 mod tensor;
 
@@ -12,8 +13,32 @@ pub use op::{
     builtin_name, Activation, AddSubOptions, BatchMatMulOptions, CastOptions, ConcatenationOptions,
     Conv2dOptions, CustomOp, CustomOptionsFormat, DepthwiseConv2dOptions, FullyConnectedOptions,
     GatherOptions, MirrorPadMode, Op, OpaqueBuiltin, Operator, Padding, Pool2dOptions,
-    ResizeOptions, StridedSliceOptions, TensorId, TransposeConvOptions, WeightsFormat,
+    ResizeOptions, StridedSliceOptions, TensorId, TransposeConvOptions, WeightsFormat, op_info,
 };
+pub(crate) use op::{activation_from_fb, dtype_from_fb, padding_from_fb};
+pub(crate) use op_generated::{read_generated as read_generated_op, write_generated as write_generated_op};
+pub use op::{Arity, OpInfo, OptionsKind};
+// BEGIN GENERATED EXPORTS
+pub use op_generated::{
+    BidirectionalSequenceLstmOptions, BidirectionalSequenceRnnOptions, BucketizeOptions,
+    CallOptions, CombinerType, ConcatEmbeddingsOptions, Conv3dOptions, CumsumOptions,
+    DepthToSpaceOptions, EmbeddingLookupSparseOptions, FakeQuantOptions, HashtableOptions,
+    L2NormOptions, LocalResponseNormalizationOptions, LshProjectionOptions, LshProjectionType,
+    LstmKernelType, LstmOptions, OneHotOptions, PackOptions, RandomOptions,
+    ReduceWindowFunction, ReduceWindowOptions, ReducerOptions, ReverseSequenceOptions,
+    RngAlgorithm, RnnOptions, SequenceRnnOptions, ShapeOptions, SkipGramOptions,
+    SpaceToDepthOptions, SparseToDenseOptions, SplitOptions, StablehloBroadcastInDimOptions,
+    StablehloCaseOptions, StablehloCompareOptions, StablehloComparisonDirection,
+    StablehloComparisonType, StablehloCompositeOptions, StablehloConcatenateOptions,
+    StablehloConvolutionOptions, StablehloCustomCallOptions, StablehloDotGeneralOptions,
+    StablehloDynamicSliceOptions, StablehloGatherOptions, StablehloIotaOptions,
+    StablehloPadOptions, StablehloPrecisionConfig, StablehloReduceOptions,
+    StablehloReduceWindowOptions, StablehloRngBitGeneratorOptions, StablehloScatterOptions,
+    StablehloSliceOptions, StablehloSortOptions, StablehloTransposeOptions,
+    StablehloWhileOptions, SvdfOptions, UnidirectionalSequenceLstmOptions, UniqueOptions,
+    UnpackOptions, VarHandleOptions, OpFamily, OPS,
+};
+// END GENERATED EXPORTS
 pub use shape::{Dim, Shape};
 pub use tensor::{ConstData, QuantDetails, Quantization, Sparsity, Tensor, VariantTypes};
 

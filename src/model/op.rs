@@ -1,5 +1,6 @@
 //! Operators and their typed options.
 
+use super::op_generated::*;
 use crate::schema::tflite as fb;
 
 /// A fused activation applied to an op's output (`fused_activation_function`).
@@ -650,6 +651,285 @@ pub enum Op {
     /// `FLOOR_MOD`: elementwise remainder with the sign of the divisor, with
     /// broadcasting.
     FloorMod,
+    /// `L2_POOL_2D` on NHWC: `sqrt(mean(x²))` over each window.
+    L2Pool2d(Pool2dOptions),
+    // The variants below are generated from schema/ops.spec by tests/opgen.rs.
+    // BEGIN GENERATED VARIANTS
+    /// `DEPTH_TO_SPACE`: Moves depth blocks of `block_size²` channels into spatial blocks (NHWC).
+    DepthToSpace(DepthToSpaceOptions),
+    /// `EMBEDDING_LOOKUP`: Rows of a table (input 1) selected by int32 ids (input 0).
+    EmbeddingLookup,
+    /// `FLOOR`: Elementwise floor.
+    Floor,
+    /// `HASHTABLE_LOOKUP`: Looks up keys (input 0) in a static key (input 1) / value (input 2) table; outputs the values and a hit mask.
+    HashtableLookup,
+    /// `L2_NORMALIZATION`: `x / sqrt(max(sum(x²), ε))` over the last axis.
+    L2Normalization(L2NormOptions),
+    /// `LOCAL_RESPONSE_NORMALIZATION`: Local response normalization across the last axis.
+    LocalResponseNormalization(LocalResponseNormalizationOptions),
+    /// `LSH_PROJECTION`: Locality-sensitive hashing of the input with hash seeds (input 0) and optional weights.
+    LshProjection(LshProjectionOptions),
+    /// `LSTM`: One step of an LSTM cell (full kernel: 20 to 24 inputs; basic kernel: 5).
+    Lstm(LstmOptions),
+    /// `RELU_N1_TO_1`: `clamp(x, -1, 1)`.
+    ReluN1To1,
+    /// `RNN`: One step of a fully connected RNN cell: inputs `[input, weights, recurrent_weights, bias, hidden_state]`.
+    Rnn(RnnOptions),
+    /// `SPACE_TO_DEPTH`: Moves spatial blocks into depth (NHWC).
+    SpaceToDepth(SpaceToDepthOptions),
+    /// `SVDF`: Singular value decomposition filter: `[input, weights_feature, weights_time, bias?, state]`.
+    Svdf(SvdfOptions),
+    /// `CONCAT_EMBEDDINGS`: Concatenated embedding lookups (never had a builtin kernel).
+    ConcatEmbeddings(ConcatEmbeddingsOptions),
+    /// `SKIP_GRAM`: Skip-gram n-grams of a string tensor.
+    SkipGram(SkipGramOptions),
+    /// `CALL`: Calls a subgraph (superseded by CALL_ONCE, IF and WHILE; no builtin kernel).
+    Call(CallOptions),
+    /// `EMBEDDING_LOOKUP_SPARSE`: Sparse embedding lookup with a combiner: `[ids, indices, dense_shape, weights, params]`.
+    EmbeddingLookupSparse(EmbeddingLookupSparseOptions),
+    /// `UNIDIRECTIONAL_SEQUENCE_RNN`: An RNN over a sequence: `[input, weights, recurrent_weights, bias, hidden_state]`.
+    UnidirectionalSequenceRnn(SequenceRnnOptions),
+    /// `BATCH_TO_SPACE_ND`: Moves batch blocks into spatial dimensions and crops: `[input, block_shape, crops]`.
+    BatchToSpaceNd,
+    /// `SPACE_TO_BATCH_ND`: Pads and moves spatial blocks into the batch: `[input, block_shape, paddings]`.
+    SpaceToBatchNd,
+    /// `UNIDIRECTIONAL_SEQUENCE_LSTM`: An LSTM over a sequence, gates ordered i, f, c, o.
+    UnidirectionalSequenceLstm(UnidirectionalSequenceLstmOptions),
+    /// `BIDIRECTIONAL_SEQUENCE_RNN`: A bidirectional RNN over a sequence.
+    BidirectionalSequenceRnn(BidirectionalSequenceRnnOptions),
+    /// `TOPK_V2`: The k largest values along the last axis and their indices: `[input, k]`.
+    TopkV2,
+    /// `SPLIT`: Splits input 1 into `num_splits` equal parts along the axis given as input 0.
+    Split(SplitOptions),
+    /// `DELEGATE`: A node taken by a delegate (runtime-internal; never in files made for interpreters).
+    Delegate,
+    /// `BIDIRECTIONAL_SEQUENCE_LSTM`: A bidirectional LSTM over a sequence.
+    BidirectionalSequenceLstm(BidirectionalSequenceLstmOptions),
+    /// `SELECT`: `x` where the bool condition holds, else `y`: `[condition, x, y]` (condition of the same shape, or 1-D over the first axis).
+    Select,
+    /// `SPARSE_TO_DENSE`: A dense tensor from sparse values: `[indices, output_shape, values, default_value]`.
+    SparseToDense(SparseToDenseOptions),
+    /// `TILE`: Repeats the input `multiples[i]` times along each axis.
+    Tile,
+    /// `EXPAND_DIMS`: Inserts a size-1 dimension at the axis given as input 1.
+    ExpandDims,
+    /// `SHAPE`: The input's shape as a 1-D int32 or int64 tensor.
+    Shape(ShapeOptions),
+    /// `FAKE_QUANT`: Quantizes and dequantizes to `num_bits` over `[min, max]`.
+    FakeQuant(FakeQuantOptions),
+    /// `PACK`: Stacks `values_count` tensors of one shape along a new axis.
+    Pack(PackOptions),
+    /// `ONE_HOT`: One-hot encoding: `[indices, depth, on_value, off_value]`.
+    OneHot(OneHotOptions),
+    /// `UNPACK`: Splits along an axis into `num` tensors without that axis.
+    Unpack(UnpackOptions),
+    /// `FLOOR_DIV`: `floor(a / b)` with broadcasting.
+    FloorDiv,
+    /// `REDUCE_ANY`: Logical or over axes of a bool tensor.
+    ReduceAny(ReducerOptions),
+    /// `SQUARE`: `x²`.
+    Square,
+    /// `ZEROS_LIKE`: Zeros of the input's type and shape.
+    ZerosLike,
+    /// `FILL`: A tensor of the shape given as input 0 filled with the scalar input 1.
+    Fill,
+    /// `RANGE`: `start, start + delta, …` below `limit`: `[start, limit, delta]` scalars.
+    Range,
+    /// `SQUARED_DIFFERENCE`: `(a - b)²` with broadcasting.
+    SquaredDifference,
+    /// `UNIQUE`: The distinct values of a 1-D tensor in order of appearance, and each element's index into them.
+    Unique(UniqueOptions),
+    /// `CEIL`: Elementwise ceiling.
+    Ceil,
+    /// `REVERSE_V2`: Reverses the axes given as input 1.
+    ReverseV2,
+    /// `ADD_N`: Sum of all inputs (one shape).
+    AddN,
+    /// `GATHER_ND`: Slices of input 0 addressed by the last axis of the indices (input 1).
+    GatherNd,
+    /// `WHERE`: Coordinates of the true (non-zero) elements, `[count, rank]` int64.
+    Where,
+    /// `RANK`: The input's rank as an int32 scalar.
+    Rank,
+    /// `ELU`: `x` for `x > 0`, else `e^x - 1`.
+    Elu,
+    /// `REVERSE_SEQUENCE`: Reverses the first `seq_lengths[b]` elements along `seq_dim` for each batch `b`.
+    ReverseSequence(ReverseSequenceOptions),
+    /// `MATRIX_DIAG`: Batched diagonal matrices from their diagonals (last axis).
+    MatrixDiag,
+    /// `MATRIX_SET_DIAG`: Replaces the diagonals of batched matrices with input 1.
+    MatrixSetDiag,
+    /// `ROUND`: Rounds half to even.
+    Round,
+    /// `NON_MAX_SUPPRESSION_V4`: Greedy box selection: `[boxes, scores, max_output_size, iou_threshold, score_threshold]` → `[selected_indices, valid_outputs]`.
+    NonMaxSuppressionV4,
+    /// `NON_MAX_SUPPRESSION_V5`: Soft-NMS box selection: V4's inputs and `soft_nms_sigma` → `[selected_indices, selected_scores, valid_outputs]`.
+    NonMaxSuppressionV5,
+    /// `SCATTER_ND`: Scatters updates (input 1) at indices (input 0) into zeros of the shape given as input 2, summing duplicates.
+    ScatterNd,
+    /// `DENSIFY`: A dense tensor from a sparse constant.
+    Densify,
+    /// `SEGMENT_SUM`: Sums of rows over sorted segment ids (input 1).
+    SegmentSum,
+    /// `CUMSUM`: Cumulative sum along the axis given as input 1.
+    Cumsum(CumsumOptions),
+    /// `RFFT2D`: 2-D real FFT over the two innermost axes with an FFT length (input 1), complex64 output.
+    Rfft2d,
+    /// `CONV_3D`: 3-D convolution, NDHWC input and DHWIO filter.
+    Conv3d(Conv3dOptions),
+    /// `IMAG`: The imaginary part of a complex tensor.
+    Imag,
+    /// `REAL`: The real part of a complex tensor.
+    Real,
+    /// `COMPLEX_ABS`: The magnitude of a complex tensor.
+    ComplexAbs,
+    /// `HASHTABLE`: Creates a hash table resource.
+    Hashtable(HashtableOptions),
+    /// `HASHTABLE_FIND`: Looks keys up in a hash table resource, with a default value.
+    HashtableFind,
+    /// `HASHTABLE_IMPORT`: Fills a hash table resource with keys and values.
+    HashtableImport,
+    /// `HASHTABLE_SIZE`: The number of entries of a hash table resource.
+    HashtableSize,
+    /// `REDUCE_ALL`: Logical and over axes of a bool tensor.
+    ReduceAll(ReducerOptions),
+    /// `CONV_3D_TRANSPOSE`: Transposed 3-D convolution: `[output_shape, filter DHWOI, input NDHWC, bias?]`.
+    Conv3dTranspose(Conv3dOptions),
+    /// `VAR_HANDLE`: A handle to a resource variable.
+    VarHandle(VarHandleOptions),
+    /// `READ_VARIABLE`: Reads a resource variable.
+    ReadVariable,
+    /// `ASSIGN_VARIABLE`: Assigns a value to a resource variable.
+    AssignVariable,
+    /// `BROADCAST_ARGS`: The broadcast shape of two shape vectors.
+    BroadcastArgs,
+    /// `RANDOM_STANDARD_NORMAL`: Normal random numbers of the shape given as input 0.
+    RandomStandardNormal(RandomOptions),
+    /// `BUCKETIZE`: The index of the bucket of each element, given sorted boundaries.
+    Bucketize(BucketizeOptions),
+    /// `RANDOM_UNIFORM`: Uniform random numbers in `[0, 1)` of the shape given as input 0.
+    RandomUniform(RandomOptions),
+    /// `MULTINOMIAL`: Samples from categorical distributions given as logits: `[logits, num_samples]`.
+    Multinomial(RandomOptions),
+    /// `DYNAMIC_UPDATE_SLICE`: Writes an update (input 1) into the input at start indices (input 2).
+    DynamicUpdateSlice,
+    /// `RELU_0_TO_1`: `clamp(x, 0, 1)`.
+    Relu0To1,
+    /// `UNSORTED_SEGMENT_PROD`: Products over segment ids: `[data, segment_ids, num_segments]`.
+    UnsortedSegmentProd,
+    /// `UNSORTED_SEGMENT_MAX`: Maxima over segment ids: `[data, segment_ids, num_segments]`.
+    UnsortedSegmentMax,
+    /// `UNSORTED_SEGMENT_SUM`: Sums over segment ids: `[data, segment_ids, num_segments]`.
+    UnsortedSegmentSum,
+    /// `ATAN2`: `atan2(y, x)` with broadcasting.
+    Atan2,
+    /// `UNSORTED_SEGMENT_MIN`: Minima over segment ids: `[data, segment_ids, num_segments]`.
+    UnsortedSegmentMin,
+    /// `SIGN`: −1, 0 or 1 by the sign of each element.
+    Sign,
+    /// `BITCAST`: Reinterprets the bytes as the output tensor's type.
+    Bitcast,
+    /// `BITWISE_XOR`: Bitwise exclusive or of integers with broadcasting.
+    BitwiseXor,
+    /// `RIGHT_SHIFT`: Arithmetic right shift of integers with broadcasting.
+    RightShift,
+    /// `STABLEHLO_LOGISTIC`: StableHLO `logistic`.
+    StablehloLogistic,
+    /// `STABLEHLO_ADD`: StableHLO `add`.
+    StablehloAdd,
+    /// `STABLEHLO_DIVIDE`: StableHLO `divide`.
+    StablehloDivide,
+    /// `STABLEHLO_MULTIPLY`: StableHLO `multiply`.
+    StablehloMultiply,
+    /// `STABLEHLO_MAXIMUM`: StableHLO `maximum`.
+    StablehloMaximum,
+    /// `STABLEHLO_RESHAPE`: StableHLO `reshape` (to the output tensor's shape).
+    StablehloReshape,
+    /// `STABLEHLO_CLAMP`: StableHLO `clamp`: `[min, operand, max]`.
+    StablehloClamp,
+    /// `STABLEHLO_CONCATENATE`: StableHLO `concatenate`.
+    StablehloConcatenate(StablehloConcatenateOptions),
+    /// `STABLEHLO_BROADCAST_IN_DIM`: StableHLO `broadcast_in_dim`.
+    StablehloBroadcastInDim(StablehloBroadcastInDimOptions),
+    /// `STABLEHLO_CONVOLUTION`: StableHLO `convolution`.
+    StablehloConvolution(StablehloConvolutionOptions),
+    /// `STABLEHLO_SLICE`: StableHLO `slice`.
+    StablehloSlice(StablehloSliceOptions),
+    /// `STABLEHLO_CUSTOM_CALL`: StableHLO `custom_call`.
+    StablehloCustomCall(StablehloCustomCallOptions),
+    /// `STABLEHLO_REDUCE`: StableHLO `reduce` with a body subgraph.
+    StablehloReduce(StablehloReduceOptions),
+    /// `STABLEHLO_ABS`: StableHLO `abs`.
+    StablehloAbs,
+    /// `STABLEHLO_AND`: StableHLO `and`.
+    StablehloAnd,
+    /// `STABLEHLO_COSINE`: StableHLO `cosine`.
+    StablehloCosine,
+    /// `STABLEHLO_EXPONENTIAL`: StableHLO `exponential`.
+    StablehloExponential,
+    /// `STABLEHLO_FLOOR`: StableHLO `floor`.
+    StablehloFloor,
+    /// `STABLEHLO_LOG`: StableHLO `log`.
+    StablehloLog,
+    /// `STABLEHLO_MINIMUM`: StableHLO `minimum`.
+    StablehloMinimum,
+    /// `STABLEHLO_NEGATE`: StableHLO `negate`.
+    StablehloNegate,
+    /// `STABLEHLO_OR`: StableHLO `or`.
+    StablehloOr,
+    /// `STABLEHLO_POWER`: StableHLO `power`.
+    StablehloPower,
+    /// `STABLEHLO_REMAINDER`: StableHLO `remainder`.
+    StablehloRemainder,
+    /// `STABLEHLO_RSQRT`: StableHLO `rsqrt`.
+    StablehloRsqrt,
+    /// `STABLEHLO_SELECT`: StableHLO `select`: `[pred, on_true, on_false]`.
+    StablehloSelect,
+    /// `STABLEHLO_SUBTRACT`: StableHLO `subtract`.
+    StablehloSubtract,
+    /// `STABLEHLO_TANH`: StableHLO `tanh`.
+    StablehloTanh,
+    /// `STABLEHLO_SCATTER`: StableHLO `scatter` with an update subgraph.
+    StablehloScatter(StablehloScatterOptions),
+    /// `STABLEHLO_COMPARE`: StableHLO `compare`.
+    StablehloCompare(StablehloCompareOptions),
+    /// `STABLEHLO_CONVERT`: StableHLO `convert` (to the output tensor's type).
+    StablehloConvert,
+    /// `STABLEHLO_DYNAMIC_SLICE`: StableHLO `dynamic_slice`: `[operand, start_indices...]`.
+    StablehloDynamicSlice(StablehloDynamicSliceOptions),
+    /// `STABLEHLO_DYNAMIC_UPDATE_SLICE`: StableHLO `dynamic_update_slice`: `[operand, update, start_indices...]`.
+    StablehloDynamicUpdateSlice,
+    /// `STABLEHLO_PAD`: StableHLO `pad`: `[operand, padding_value]`.
+    StablehloPad(StablehloPadOptions),
+    /// `STABLEHLO_IOTA`: StableHLO `iota`.
+    StablehloIota(StablehloIotaOptions),
+    /// `STABLEHLO_DOT_GENERAL`: StableHLO `dot_general`.
+    StablehloDotGeneral(StablehloDotGeneralOptions),
+    /// `STABLEHLO_REDUCE_WINDOW`: StableHLO `reduce_window` with a body subgraph.
+    StablehloReduceWindow(StablehloReduceWindowOptions),
+    /// `STABLEHLO_SORT`: StableHLO `sort` with a comparator subgraph.
+    StablehloSort(StablehloSortOptions),
+    /// `STABLEHLO_WHILE`: StableHLO `while` with condition and body subgraphs.
+    StablehloWhile(StablehloWhileOptions),
+    /// `STABLEHLO_GATHER`: StableHLO `gather`.
+    StablehloGather(StablehloGatherOptions),
+    /// `STABLEHLO_TRANSPOSE`: StableHLO `transpose`.
+    StablehloTranspose(StablehloTransposeOptions),
+    /// `DILATE`: Inserts `dilations[i] - 1` padding values between elements: `[input, dilations, padding_value]`.
+    Dilate,
+    /// `STABLEHLO_RNG_BIT_GENERATOR`: StableHLO `rng_bit_generator`: `[initial_state]` → `[output_state, output]`.
+    StablehloRngBitGenerator(StablehloRngBitGeneratorOptions),
+    /// `REDUCE_WINDOW`: A windowed reduction: `[input, init_value, window_shape, window_strides, window_dilations]`.
+    ReduceWindow(ReduceWindowOptions),
+    /// `STABLEHLO_COMPOSITE`: StableHLO `composite`, with a decomposition subgraph.
+    StablehloComposite(StablehloCompositeOptions),
+    /// `STABLEHLO_SHIFT_LEFT`: StableHLO `shift_left`.
+    StablehloShiftLeft,
+    /// `STABLEHLO_CBRT`: StableHLO `cbrt`.
+    StablehloCbrt,
+    /// `STABLEHLO_CASE`: StableHLO `case` over branch subgraphs.
+    StablehloCase(StablehloCaseOptions),
+    // END GENERATED VARIANTS
     /// A custom op (including select-TF `Flex*` ops).
     Custom(CustomOp),
     /// Any other builtin op, options carried unchanged.
@@ -728,7 +1008,9 @@ impl CustomOp {
     }
 }
 
-/// A builtin op without typed support yet, with its options as read.
+/// A builtin op whose code is newer than our schema, with its options as
+/// read, so that files from newer converters still round-trip. Every code
+/// the schema knows reads as its typed variant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpaqueBuiltin {
     pub(crate) code: i32,
@@ -751,81 +1033,39 @@ impl OpaqueBuiltin {
 impl Op {
     /// The builtin operator code (`CUSTOM` is 32).
     pub fn builtin_code(&self) -> i32 {
-        let c = match self {
-            Op::Add(_) => fb::BuiltinOperator::ADD,
-            Op::Sub(_) => fb::BuiltinOperator::SUB,
-            Op::Mul(_) => fb::BuiltinOperator::MUL,
-            Op::Div(_) => fb::BuiltinOperator::DIV,
-            Op::Conv2d(_) => fb::BuiltinOperator::CONV_2D,
-            Op::DepthwiseConv2d(_) => fb::BuiltinOperator::DEPTHWISE_CONV_2D,
-            Op::FullyConnected(_) => fb::BuiltinOperator::FULLY_CONNECTED,
-            Op::AveragePool2d(_) => fb::BuiltinOperator::AVERAGE_POOL_2D,
-            Op::MaxPool2d(_) => fb::BuiltinOperator::MAX_POOL_2D,
-            Op::Mean { .. } => fb::BuiltinOperator::MEAN,
-            Op::Reshape { .. } => fb::BuiltinOperator::RESHAPE,
-            Op::Transpose => fb::BuiltinOperator::TRANSPOSE,
-            Op::Concatenation(_) => fb::BuiltinOperator::CONCATENATION,
-            Op::Pad => fb::BuiltinOperator::PAD,
-            Op::Softmax { .. } => fb::BuiltinOperator::SOFTMAX,
-            Op::Logistic => fb::BuiltinOperator::LOGISTIC,
-            Op::Relu => fb::BuiltinOperator::RELU,
-            Op::Relu6 => fb::BuiltinOperator::RELU6,
-            Op::HardSwish => fb::BuiltinOperator::HARD_SWISH,
-            Op::Tanh => fb::BuiltinOperator::TANH,
-            Op::Quantize => fb::BuiltinOperator::QUANTIZE,
-            Op::Dequantize => fb::BuiltinOperator::DEQUANTIZE,
-            Op::Minimum => fb::BuiltinOperator::MINIMUM,
-            Op::Maximum => fb::BuiltinOperator::MAXIMUM,
-            Op::LeakyRelu { .. } => fb::BuiltinOperator::LEAKY_RELU,
-            Op::Prelu => fb::BuiltinOperator::PRELU,
-            Op::Gelu { .. } => fb::BuiltinOperator::GELU,
-            Op::Exp => fb::BuiltinOperator::EXP,
-            Op::Sqrt => fb::BuiltinOperator::SQRT,
-            Op::Rsqrt => fb::BuiltinOperator::RSQRT,
-            Op::Neg => fb::BuiltinOperator::NEG,
-            Op::Abs => fb::BuiltinOperator::ABS,
-            Op::Cast(_) => fb::BuiltinOperator::CAST,
-            Op::SplitV { .. } => fb::BuiltinOperator::SPLIT_V,
-            Op::StridedSlice(_) => fb::BuiltinOperator::STRIDED_SLICE,
-            Op::Slice => fb::BuiltinOperator::SLICE,
-            Op::Gather(_) => fb::BuiltinOperator::GATHER,
-            Op::Squeeze { .. } => fb::BuiltinOperator::SQUEEZE,
-            Op::ResizeBilinear(_) => fb::BuiltinOperator::RESIZE_BILINEAR,
-            Op::ResizeNearestNeighbor(_) => fb::BuiltinOperator::RESIZE_NEAREST_NEIGHBOR,
-            Op::TransposeConv(_) => fb::BuiltinOperator::TRANSPOSE_CONV,
-            Op::BatchMatMul(_) => fb::BuiltinOperator::BATCH_MATMUL,
-            Op::ReduceMax { .. } => fb::BuiltinOperator::REDUCE_MAX,
-            Op::Sum { .. } => fb::BuiltinOperator::SUM,
-            Op::PadV2 => fb::BuiltinOperator::PADV2,
-            Op::MirrorPad { .. } => fb::BuiltinOperator::MIRROR_PAD,
-            Op::If { .. } => fb::BuiltinOperator::IF,
-            Op::While { .. } => fb::BuiltinOperator::WHILE,
-            Op::CallOnce { .. } => fb::BuiltinOperator::CALL_ONCE,
-            Op::Equal => fb::BuiltinOperator::EQUAL,
-            Op::NotEqual => fb::BuiltinOperator::NOT_EQUAL,
-            Op::Less => fb::BuiltinOperator::LESS,
-            Op::LessEqual => fb::BuiltinOperator::LESS_EQUAL,
-            Op::Greater => fb::BuiltinOperator::GREATER,
-            Op::GreaterEqual => fb::BuiltinOperator::GREATER_EQUAL,
-            Op::LogicalAnd => fb::BuiltinOperator::LOGICAL_AND,
-            Op::LogicalOr => fb::BuiltinOperator::LOGICAL_OR,
-            Op::LogicalNot => fb::BuiltinOperator::LOGICAL_NOT,
-            Op::SelectV2 => fb::BuiltinOperator::SELECT_V2,
-            Op::Log => fb::BuiltinOperator::LOG,
-            Op::Sin => fb::BuiltinOperator::SIN,
-            Op::Cos => fb::BuiltinOperator::COS,
-            Op::Pow => fb::BuiltinOperator::POW,
-            Op::LogSoftmax => fb::BuiltinOperator::LOG_SOFTMAX,
-            Op::ReduceMin { .. } => fb::BuiltinOperator::REDUCE_MIN,
-            Op::ReduceProd { .. } => fb::BuiltinOperator::REDUCE_PROD,
-            Op::ArgMax { .. } => fb::BuiltinOperator::ARG_MAX,
-            Op::ArgMin { .. } => fb::BuiltinOperator::ARG_MIN,
-            Op::BroadcastTo => fb::BuiltinOperator::BROADCAST_TO,
-            Op::FloorMod => fb::BuiltinOperator::FLOOR_MOD,
-            Op::Custom(_) => fb::BuiltinOperator::CUSTOM,
-            Op::Builtin(o) => return o.code,
-        };
-        c.0
+        super::op_generated::code_of(self)
+    }
+
+    /// The typed op of a builtin code with default options, as a file
+    /// without an options table reads; `None` for `CUSTOM`, the placeholder
+    /// code 127 and codes the schema does not know.
+    ///
+    /// ```
+    /// use tflite_forge::Op;
+    /// assert_eq!(Op::from_code(8), Some(Op::Floor));
+    /// assert_eq!(Op::from_code(132).map(|o| o.builtin_code()), Some(132));
+    /// assert_eq!(Op::from_code(32), None);
+    /// ```
+    pub fn from_code(code: i32) -> Option<Op> {
+        let none = fb::BuiltinOptionsT::NONE;
+        let none2 = fb::BuiltinOptions2T::NONE;
+        if let Some(op) = read_generated(code, &none, &none2) {
+            return op.ok();
+        }
+        use fb::BuiltinOperator as B;
+        let pool = Pool2dOptions::new(Padding::Valid, 1, 1, 1, 1);
+        Some(match B(code) {
+            B::CONV_2D => Op::Conv2d(Conv2dOptions::default()),
+            B::DEPTHWISE_CONV_2D => Op::DepthwiseConv2d(DepthwiseConv2dOptions::default()),
+            B::AVERAGE_POOL_2D => Op::AveragePool2d(pool),
+            B::MAX_POOL_2D => Op::MaxPool2d(pool),
+            B::L2_POOL_2D => Op::L2Pool2d(pool),
+            B::TRANSPOSE_CONV => Op::TransposeConv(TransposeConvOptions::default()),
+            B::IF => Op::If { then_subgraph: 1, else_subgraph: 2 },
+            B::WHILE => Op::While { cond_subgraph: 1, body_subgraph: 2 },
+            B::CALL_ONCE => Op::CallOnce { init_subgraph: 1 },
+            _ => return crate::read::hand_op_with_defaults(code),
+        })
     }
 
     /// The schema name of the op (`"CONV_2D"`), or the custom name.
@@ -892,5 +1132,135 @@ impl Operator {
     /// Input `i`, if present.
     pub fn input(&self, i: usize) -> Option<TensorId> {
         self.inputs.get(i).copied().flatten()
+    }
+}
+
+/// How many inputs or outputs an operator takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Arity {
+    /// The least number (omitted optional inputs count).
+    pub min: u32,
+    /// The greatest number, `None` when unbounded.
+    pub max: Option<u32>,
+}
+
+impl Arity {
+    /// Whether `n` is within the bounds.
+    pub fn allows(self, n: usize) -> bool {
+        n >= self.min as usize && self.max.is_none_or(|m| n <= m as usize)
+    }
+}
+
+/// Where an operator's typed options come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OptionsKind {
+    /// The op has no options table.
+    None,
+    /// Options generated from this schema table.
+    Table(&'static str),
+    /// Options written by hand in the model (ops the converter uses).
+    Hand,
+}
+
+/// The facts of one builtin operator, from `schema/ops.spec`.
+///
+/// ```
+/// let conv3d = tflite_forge::OPS.iter().find(|o| o.name == "CONV_3D").unwrap();
+/// assert_eq!(conv3d.code, 132);
+/// assert!(conv3d.inputs.allows(2) && conv3d.inputs.allows(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct OpInfo {
+    /// The builtin code.
+    pub code: i32,
+    /// The schema name (`CONV_3D`).
+    pub name: &'static str,
+    /// The name of its [`Op`] variant.
+    pub variant: &'static str,
+    /// Its options.
+    pub options: OptionsKind,
+    /// Its input count.
+    pub inputs: Arity,
+    /// Its output count.
+    pub outputs: Arity,
+    /// Its family.
+    pub family: super::OpFamily,
+    /// A legacy op, kept so that old files read and write.
+    pub deprecated: bool,
+    /// What it computes.
+    pub doc: &'static str,
+}
+
+/// The facts of a builtin code, if the schema knows it.
+///
+/// ```
+/// assert_eq!(tflite_forge::op_info(8).map(|o| o.name), Some("FLOOR"));
+/// ```
+pub fn op_info(code: i32) -> Option<&'static OpInfo> {
+    super::OPS.binary_search_by_key(&code, |o| o.code).ok().map(|i| &super::OPS[i])
+}
+
+// Conversions between the schema's enums and ours, shared by the reader,
+// the writer and the generated options.
+
+pub(crate) fn activation_from_fb(a: fb::ActivationFunctionType) -> Result<Activation, String> {
+    Ok(match a {
+        fb::ActivationFunctionType::NONE => Activation::None,
+        fb::ActivationFunctionType::RELU => Activation::Relu,
+        fb::ActivationFunctionType::RELU_N1_TO_1 => Activation::ReluN1To1,
+        fb::ActivationFunctionType::RELU6 => Activation::Relu6,
+        fb::ActivationFunctionType::TANH => Activation::Tanh,
+        fb::ActivationFunctionType::SIGN_BIT => Activation::SignBit,
+        other => return Err(format!("unknown fused activation {}", other.0)),
+    })
+}
+
+pub(crate) fn activation_to_fb(a: Activation) -> fb::ActivationFunctionType {
+    match a {
+        Activation::None => fb::ActivationFunctionType::NONE,
+        Activation::Relu => fb::ActivationFunctionType::RELU,
+        Activation::ReluN1To1 => fb::ActivationFunctionType::RELU_N1_TO_1,
+        Activation::Relu6 => fb::ActivationFunctionType::RELU6,
+        Activation::Tanh => fb::ActivationFunctionType::TANH,
+        Activation::SignBit => fb::ActivationFunctionType::SIGN_BIT,
+    }
+}
+
+pub(crate) fn padding_from_fb(p: fb::Padding) -> Result<Padding, String> {
+    match p {
+        fb::Padding::SAME => Ok(Padding::Same),
+        fb::Padding::VALID => Ok(Padding::Valid),
+        other => Err(format!("unknown padding {}", other.0)),
+    }
+}
+
+pub(crate) fn padding_to_fb(p: Padding) -> fb::Padding {
+    match p {
+        Padding::Same => fb::Padding::SAME,
+        Padding::Valid => fb::Padding::VALID,
+    }
+}
+
+pub(crate) fn dtype_from_fb(t: fb::TensorType) -> Result<super::DType, String> {
+    super::DType::from_code(t.0).ok_or_else(|| format!("unknown tensor type {}", t.0))
+}
+
+pub(crate) fn dtype_to_fb(d: super::DType) -> fb::TensorType {
+    fb::TensorType(d.code())
+}
+
+pub(crate) fn custom_options_format_from_fb(f: fb::CustomOptionsFormat) -> Result<CustomOptionsFormat, String> {
+    match f {
+        fb::CustomOptionsFormat::FLEXBUFFERS => Ok(CustomOptionsFormat::FlexBuffers),
+        other => Err(format!("unknown custom options format {}", other.0)),
+    }
+}
+
+pub(crate) fn custom_options_format_to_fb(f: CustomOptionsFormat) -> fb::CustomOptionsFormat {
+    match f {
+        CustomOptionsFormat::FlexBuffers => fb::CustomOptionsFormat::FLEXBUFFERS,
     }
 }

@@ -1,0 +1,152 @@
+//! The whole builtin op set: every code the schema knows is a typed op that
+//! writes and reads back as itself, with its facts in `OPS`, a version rule
+//! the interpreter accepts (≥ 1) and a builder method.
+
+use tflite_forge::model::*;
+use tflite_forge::read::{read_with, ReadOptions};
+use tflite_forge::version::op_version;
+use tflite_forge::write::{write_unvalidated, WriteOptions};
+use tflite_forge::{builtin_name, op_info, ModelBuilder, Op, OPS};
+
+/// A one-op model with `n_in` float inputs and `n_out` outputs, written
+/// without validation (the tensors only carry the op), read back.
+fn round_trip(op: Op, n_in: usize, n_out: usize) -> (Op, i32) {
+    let mut sg = Subgraph::default();
+    for i in 0..n_in + n_out {
+        sg.tensors.push(Tensor::new(format!("t{i}"), DType::F32, Shape::from_dims(vec![Dim::Fixed(1)])));
+    }
+    let ins: Vec<TensorId> = (0..n_in as u32).map(TensorId).collect();
+    let outs: Vec<TensorId> = (n_in as u32..(n_in + n_out) as u32).map(TensorId).collect();
+    sg.inputs = ins.clone();
+    sg.outputs = outs.clone();
+    sg.operators.push(Operator::new(op, &ins, &outs));
+    let version = op_version(&sg, &sg.operators[0]);
+    let mut model = Model::default();
+    model.subgraphs.push(sg);
+    // Empty subgraphs for the control-flow ops to name.
+    for _ in 0..3 {
+        model.subgraphs.push(Subgraph::default());
+    }
+    let bytes = write_unvalidated(&model, &WriteOptions::default()).expect("write");
+    let opts = no_validate();
+    let back = read_with(&bytes, &opts).expect("read back");
+    (back.subgraphs[0].operators[0].op.clone(), version)
+}
+
+fn no_validate() -> ReadOptions {
+    let mut o = ReadOptions::default();
+    o.validate = false;
+    o
+}
+
+#[test]
+fn every_known_code_is_a_typed_op_that_round_trips() {
+    assert_eq!(OPS.len(), 208, "codes 0..=209 less CUSTOM and the placeholder");
+    let mut typed = 0;
+    for info in OPS {
+        assert_eq!(builtin_name(info.code), Some(info.name));
+        assert_eq!(op_info(info.code).map(|i| i.variant), Some(info.variant));
+        let op = Op::from_code(info.code).unwrap_or_else(|| panic!("{} has no default typed op", info.name));
+        assert!(!matches!(op, Op::Builtin(_)), "{} is opaque", info.name);
+        assert_eq!(op.builtin_code(), info.code, "{}", info.name);
+        assert_eq!(op.name(), info.name);
+        let n_in = info.inputs.min as usize;
+        let n_out = (info.outputs.min as usize).max(usize::from(info.outputs.max != Some(0)));
+        let (back, version) = round_trip(op.clone(), n_in, n_out);
+        assert_eq!(back, op, "{} reads back as itself", info.name);
+        assert!(version >= 1, "{} version {version}", info.name);
+        typed += 1;
+    }
+    assert_eq!(typed, 208);
+}
+
+#[test]
+fn non_default_options_round_trip() {
+    let mut conv3d = Conv3dOptions::default();
+    conv3d.padding = Padding::Valid;
+    conv3d.stride_d = 2;
+    conv3d.stride_h = 3;
+    conv3d.stride_w = 4;
+    conv3d.dilation_d_factor = 2;
+    conv3d.fused_activation_function = Activation::Relu6;
+    let mut lstm = LstmOptions::default();
+    lstm.kernel_type = LstmKernelType::Basic;
+    lstm.cell_clip = 3.5;
+    let mut conv = StablehloConvolutionOptions::default();
+    conv.window_strides = vec![1, 2];
+    conv.window_reversal = vec![true, false];
+    conv.precision_config = vec![StablehloPrecisionConfig::High, StablehloPrecisionConfig::Highest];
+    conv.feature_group_count = 3;
+    let mut call = StablehloCustomCallOptions::default();
+    call.call_target_name = "my_target".into();
+    call.custom_attributes = vec![1, 2, 3];
+    call.called_computations = vec![4];
+    let mut cmp = StablehloCompareOptions::default();
+    cmp.comparison_direction = StablehloComparisonDirection::Lt;
+    cmp.compare_type = StablehloComparisonType::FloatTotalOrder;
+    let mut shape = ShapeOptions::default();
+    shape.out_type = DType::I64;
+    let mut bucket = BucketizeOptions::default();
+    bucket.boundaries = vec![0.0, 1.5, 3.0];
+    let mut var = VarHandleOptions::default();
+    var.shared_name = "v".into();
+    let ops = vec![
+        (Op::Conv3d(conv3d), 3, 1),
+        (Op::Conv3dTranspose(conv3d), 4, 1),
+        (Op::Lstm(lstm), 5, 1),
+        (Op::StablehloConvolution(conv), 2, 1),
+        (Op::StablehloCustomCall(call), 1, 1),
+        (Op::StablehloCompare(cmp), 2, 1),
+        (Op::Shape(shape), 1, 1),
+        (Op::Bucketize(bucket), 1, 1),
+        (Op::VarHandle(var), 0, 1),
+    ];
+    for (op, i, o) in ops {
+        let (back, _) = round_trip(op.clone(), i, o);
+        assert_eq!(back, op);
+    }
+}
+
+#[test]
+fn default_options_equal_the_schema_defaults() {
+    // Schema defaults that are not zero.
+    let c = Conv3dOptions::default();
+    assert_eq!((c.dilation_d_factor, c.dilation_h_factor, c.dilation_w_factor), (1, 1, 1));
+    assert_eq!(UniqueOptions::default().idx_out_type, DType::I32);
+    assert!(BidirectionalSequenceLstmOptions::default().time_major);
+    // No default in the schema: FLOAT32, the zero of TensorType.
+    assert_eq!(ShapeOptions::default().out_type, DType::F32);
+}
+
+#[test]
+fn generated_builders_infer_outputs() {
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [2, 4, 4, 8]);
+    let f = g.floor(x).expect("floor");
+    assert_eq!(g.tensor(f).shape, Shape::from([2, 4, 4, 8]));
+    let mut d2s = DepthToSpaceOptions::default();
+    d2s.block_size = 2;
+    let y = g.depth_to_space(x, d2s).expect("depth_to_space");
+    assert_eq!(g.tensor(y).shape, Shape::from([2, 8, 8, 2]));
+    let sq = g.squared_difference(x, f).expect("squared_difference");
+    assert_eq!(g.tensor(sq).shape, Shape::from([2, 4, 4, 8]));
+    let mut sh = ShapeOptions::default();
+    sh.out_type = DType::I32;
+    let s = g.shape(x, sh).expect("shape");
+    assert_eq!(g.tensor(s).dtype, DType::I32);
+    assert_eq!(g.tensor(s).shape, Shape::from([4]));
+    let k = g.constant_i32("k", [], &[3]);
+    let top = g.topk_v2(x, k).expect("topk");
+    assert_eq!(top.len(), 2);
+    assert_eq!(g.tensor(top[0]).shape, Shape::from([2, 4, 4, 3]));
+    assert_eq!(g.tensor(top[1]).dtype, DType::I32);
+    // A mistake is an error naming the op.
+    let mut bad = DepthToSpaceOptions::default();
+    bad.block_size = 3;
+    let e = g.depth_to_space(x, bad).expect_err("8 channels are not a multiple of 9");
+    assert!(e.to_string().contains("DEPTH_TO_SPACE"), "{e}");
+    // An op whose outputs cannot be inferred says so.
+    let e = g.var_handle(&[], VarHandleOptions::default()).expect_err("no inference for resources");
+    assert!(e.to_string().contains("infer"), "{e}");
+}
