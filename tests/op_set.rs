@@ -120,7 +120,7 @@ fn default_options_equal_the_schema_defaults() {
 
 #[test]
 fn generated_builders_infer_outputs() {
-    let mut b = ModelBuilder::new();
+    let b = ModelBuilder::new();
     let mut g = b.subgraph("main");
     let x = g.input("x", DType::F32, [2, 4, 4, 8]);
     let f = g.floor(x).expect("floor");

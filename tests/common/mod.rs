@@ -3,6 +3,9 @@
 
 use tflite_forge::*;
 
+mod cases_data;
+mod cases_math;
+
 /// A small deterministic generator (xorshift64*), so tests need no `rand`.
 pub struct Rng(u64);
 
@@ -255,6 +258,8 @@ pub fn resnet_like(seed: u64, batch: Dim) -> Model {
 /// Every builder-tier case.
 pub fn builder_cases() -> Vec<Case> {
     let mut v = Vec::new();
+    v.extend(cases_math::cases());
+    v.extend(cases_data::cases());
     let same = |s| Conv2dOptions::new(Padding::Same, s, s);
     v.push(conv_case("conv2d/same_bias", 1, [1, 8, 8, 3], [4, 3, 3, 3], true, same(1)));
     v.push(conv_case("conv2d/valid_stride2_relu6", 2, [1, 9, 9, 2], [5, 3, 3, 2], true, Conv2dOptions::new(Padding::Valid, 2, 2).with_activation(Activation::Relu6)));

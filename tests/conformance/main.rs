@@ -221,6 +221,14 @@ fn reader_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &
                 continue;
             }
         };
+        // Every operator of a converter's file reads as a typed op.
+        let ops: Vec<&tflite_forge::Op> = model.subgraphs.iter().flat_map(|sg| sg.operators.iter().map(|o| &o.op)).collect();
+        let opaque: Vec<&str> = ops.iter().filter(|o| matches!(o, tflite_forge::Op::Builtin(_))).map(|o| o.name()).collect();
+        outcomes.push(Outcome {
+            name: format!("{name}/typed"),
+            status: if opaque.is_empty() { "passed" } else { "failed" },
+            detail: format!("{} operators, {} opaque {opaque:?}", ops.len(), opaque.len()),
+        });
         let rewritten = match tflite_forge::write(&model) {
             Ok(b) => b,
             Err(e) => {

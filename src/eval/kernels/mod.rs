@@ -7,9 +7,11 @@
 
 mod activation;
 mod conv;
+mod data;
 mod elementwise;
 mod fully_connected;
 mod logic;
+mod math;
 mod matmul;
 mod pool;
 mod quant;
@@ -110,6 +112,10 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::If { .. } | Op::While { .. } | Op::CallOnce { .. } => {
             Err(cx.unsupported("control flow runs other subgraphs of the model; evaluate it with Evaluator"))
         }
+        // The generated ops' kernels: numeric ops in math.rs, data movement
+        // (layout, gathers, scatters, segments) in data.rs.
+        other if math::handles(other) => math::eval(&cx),
+        other if data::handles(other) => data::eval(&cx),
         // Opaque builtins, and any op added to `Op` without a kernel here.
         other => Err(EvalError::Unsupported { op: other.name().to_string(), detail: "no reference kernel".into() }),
     }

@@ -31,6 +31,8 @@ Every function also accepts an already parsed ``Model`` instead of bytes.
 An unsupported operator raises ``NotImplementedError("reference has no op X")``.
 """
 
+import sys
+
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
@@ -1148,6 +1150,13 @@ def _call_once(ctx, op):
     # variables, which the reference does not model.
     return None
 
+
+# The generated ops' references, one module per family group.
+import reference_math  # noqa: E402
+import reference_data  # noqa: E402
+
+reference_math.register(_OPS, sys.modules[__name__])
+reference_data.register(_OPS, sys.modules[__name__])
 
 _OPS[_BOP.IF] = _if
 _OPS[_BOP.WHILE] = _while
