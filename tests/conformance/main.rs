@@ -17,6 +17,8 @@
 //! - **quantize**: models quantized by us (int8 with float, int8 and uint8
 //!   I/O; float16) run in LiteRT next to their float originals, and LiteRT's
 //!   integer outputs match our evaluator's (see quantize_tier.rs);
+//! - **eval**: our reference evaluator against LiteRT on the builder tier's
+//!   float cases (see eval_tier.rs);
 //! - **flexbuffers**: our FlexBuffers encoder and decoder against the
 //!   reference implementation in the `flatbuffers` wheel.
 //!
@@ -26,6 +28,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod eval_tier;
 mod flex_tier;
 mod metadata_tier;
 #[path = "../common/npy.rs"]
@@ -102,6 +105,7 @@ fn main() {
             "delegate": "default",
         }));
     }
+    eval_tier::eval_tier(&common::builder_cases(), &out, &selected, &mut jobs, &mut outcomes);
     reader_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut outcomes);
     flex_tier::flex_tier(&root, &python, &out, &selected, &mut outcomes);
