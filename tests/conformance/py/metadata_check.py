@@ -23,11 +23,30 @@ import json
 import os
 import sys
 
-import numpy as np
+
+
+def _preload_libusb():
+    """The toolkit's native code links libusb-1.0.so.0. Where the system has
+    none (a fresh machine without root), load the copy that the PyPI package
+    `libusb-package` ships: the dynamic loader then reuses it by its soname."""
+    import ctypes
+    import ctypes.util
+    if ctypes.util.find_library("usb-1.0"):
+        return
+    import libusb_package
+    path = libusb_package.get_library_path()
+    if path is None:
+        raise RuntimeError("libusb-package ships no libusb-1.0 for this platform")
+    ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+
+
+_preload_libusb()
+
+import numpy as np  # noqa: E402
 from tflite_support import metadata as _metadata
-from tflite_support import metadata_schema_py_generated as fb
-from tensorflow_lite_support.metadata.cc.python import _pywrap_metadata_version
-import flatbuffers
+from tflite_support import metadata_schema_py_generated as fb  # noqa: E402
+from tensorflow_lite_support.metadata.cc.python import _pywrap_metadata_version  # noqa: E402
+import flatbuffers  # noqa: E402
 
 
 # ---------------------------------------------------------------- variants
