@@ -321,9 +321,14 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
                 && matches!(x.dtype, DType::I8 | DType::U8 | DType::I16)
                     && !matches!(node.op, Op::Reshape { .. } | Op::Transpose | Op::Pad | Op::Concatenation(_) | Op::Mean { .. })
                 {
-                    for (what, t) in [("input", Some(x)), ("output", sg.tensors.get(node.outputs[0].index()))] {
-                        if t.is_some_and(|t| t.quantization.as_ref().is_none_or(|q| q.scale.is_empty())) {
-                            return Err(err(format!("{what} is {} but has no quantization parameters", x.dtype)));
+                    // Outputs of other types (a comparison's bools, an
+                    // ARG_MAX's indices) carry no quantization.
+                    let out = sg.tensors.get(node.outputs[0].index()).filter(|t| matches!(t.dtype, DType::I8 | DType::U8 | DType::I16));
+                    for (what, t) in [("input", Some(x)), ("output", out)] {
+                        if let Some(t) = t
+                            && t.quantization.as_ref().is_none_or(|q| q.scale.is_empty())
+                        {
+                            return Err(err(format!("{what} is {} but has no quantization parameters", t.dtype)));
                         }
                     }
                 }

@@ -3,12 +3,14 @@
 //! Builders, the reader, the passes and the writer all speak [`Model`].
 
 mod dtype;
+mod node_def;
 mod op;
 mod op_generated;
 mod shape;
 mod tensor;
 
 pub use dtype::DType;
+pub use node_def::{tf_data_type, AttrValue, NodeDef};
 pub use op::{
     builtin_name, Activation, AddSubOptions, BatchMatMulOptions, CastOptions, ConcatenationOptions,
     Conv2dOptions, CustomOp, CustomOptionsFormat, DepthwiseConv2dOptions, FullyConnectedOptions,

@@ -994,6 +994,13 @@ impl CustomOp {
         CustomOp::new(format!("Flex{tf_op}"), crate::flexbuffers::flex_op_options(tf_op, node_def))
     }
 
+    /// A select-TF (Flex) op running the TensorFlow node `node`: named
+    /// `"Flex" + node.op`, with the serialized `NodeDef` in its options.
+    /// See [`super::NodeDef`].
+    pub fn flex_node(node: &super::NodeDef) -> CustomOp {
+        CustomOp::flex(&node.op, &node.to_bytes())
+    }
+
     /// The options decoded as a FlexBuffers value, when their format is
     /// FlexBuffers and they are not empty.
     pub fn options_value(&self) -> Option<Result<crate::flexbuffers::Value, crate::flexbuffers::FlexError>> {
