@@ -20,6 +20,8 @@
 //! - **tf**: files from TensorFlow's converter (float32, int8, 16x8) and the
 //!   MediaPipe wheel read typed with the converter's op versions, and our
 //!   select-TF ops run in TensorFlow's interpreter (see tf_tier.rs);
+//! - **stablehlo**: StableHLO ops built alone, read back equal, and run in
+//!   LiteRT against NumPy where its resolver has them (stablehlo_tier.rs);
 //! - **eval**: our reference evaluator against LiteRT on the builder tier's
 //!   float cases (see eval_tier.rs);
 //! - **flexbuffers**: our FlexBuffers encoder and decoder against the
@@ -38,6 +40,7 @@ mod metadata_tier;
 mod npy;
 mod onnx_tiers;
 mod quantize_tier;
+mod stablehlo_tier;
 mod tf_tier;
 mod venv;
 
@@ -114,6 +117,7 @@ fn main() {
     metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut outcomes);
     flex_tier::flex_tier(&root, &python, &out, &selected, &mut outcomes);
     tf_tier::tf_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
+    stablehlo_tier::stablehlo_tier(&root, &python, &out, &selected, &mut outcomes);
     onnx_tiers::model_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     quantize_tier::quantize_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
