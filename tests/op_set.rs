@@ -146,7 +146,19 @@ fn generated_builders_infer_outputs() {
     bad.block_size = 3;
     let e = g.depth_to_space(x, bad).expect_err("8 channels are not a multiple of 9");
     assert!(e.to_string().contains("DEPTH_TO_SPACE"), "{e}");
-    // An op whose outputs cannot be inferred says so.
-    let e = g.var_handle(&[], VarHandleOptions::default()).expect_err("no inference for resources");
+    // Resources: a handle is a resource scalar; reading a variable has the
+    // variable's type, which only explicit outputs can say.
+    let h = g.var_handle(&[], VarHandleOptions::default()).expect("var_handle");
+    assert_eq!(g.tensor(h).dtype, DType::Resource);
+    let e = g.read_variable(h).expect_err("no inference for a variable's value");
     assert!(e.to_string().contains("infer"), "{e}");
+    // NMS: selected indices sized by the constant max_output_size.
+    let boxes = g.input("boxes", DType::F32, [10, 4]);
+    let scores = g.input("scores", DType::F32, [10]);
+    let max = g.constant_i32("max", [], &[5]);
+    let iou = g.constant_f32("iou", [], &[0.5]);
+    let thr = g.constant_f32("thr", [], &[0.1]);
+    let nms = g.non_max_suppression_v4(&[Some(boxes), Some(scores), Some(max), Some(iou), Some(thr)]).expect("nms");
+    assert_eq!(g.tensor(nms[0]).shape, Shape::from([5]));
+    assert_eq!(g.tensor(nms[1]).shape, Shape::from_dims(vec![]));
 }

@@ -93,11 +93,11 @@ impl SubgraphBuilder {
 
     /// `RNN`: One step of a fully connected RNN cell: inputs `[input, weights, recurrent_weights, bias, hidden_state]`.
     ///
-    /// Returns the outputs, with types and shapes inferred; an op whose
-    /// outputs cannot be inferred is an error (build it with
+    /// Returns the output, with its type and shape inferred; an op whose
+    /// output cannot be inferred is an error (build it with
     /// [`SubgraphBuilder::add_operator`] and explicit outputs).
-    pub fn rnn(&mut self, inputs: &[Option<TensorId>], options: RnnOptions) -> Result<Vec<TensorId>, ValidationError> {
-        self.apply_multi(Op::Rnn(options), inputs)
+    pub fn rnn(&mut self, inputs: &[Option<TensorId>], options: RnnOptions) -> Result<TensorId, ValidationError> {
+        self.apply(Op::Rnn(options), inputs)
     }
 
     /// `SPACE_TO_DEPTH`: Moves spatial blocks into depth (NHWC).

@@ -48,6 +48,11 @@ fn div_dim(d: Dim, k: u32, what: &str) -> Result<Dim, String> {
     }
 }
 
+fn const_shape(d: &[i64]) -> Result<Shape, String> {
+    let dims = d.iter().map(|n| u32::try_from(*n).map(Dim::Fixed).map_err(|_| format!("shape value {n}"))).collect::<Result<Vec<_>, _>>()?;
+    Ok(Shape::from_dims(dims))
+}
+
 /// Output types and shapes of a generated op; `Ok(None)` when they cannot
 /// be inferred from the inputs.
 pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<Inferred>>, String> {
@@ -396,7 +401,6 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
                 Inferred { dtype: Some(o.idx_out_type), shape: x.shape.clone() },
             ])
         }
-        Op::SegmentSum => return Ok(None),
         Op::UnsortedSegmentSum | Op::UnsortedSegmentProd | Op::UnsortedSegmentMax | Op::UnsortedSegmentMin => {
             let data = need(inputs, 0, "data")?;
             let ids = need(inputs, 1, "segment_ids")?;
@@ -528,7 +532,210 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             Ok(out(DType::Complex64, Shape::from_dims(dims)))
         }
 
-        // Ops with explicit outputs only.
+        // Recurrent ops: state tensors are variable inputs; the outputs are
+        // the sequence or step outputs.
+        Op::UnidirectionalSequenceLstm(o) => {
+            super::check_activation(o.fused_activation_function)?;
+            let x = need(inputs, 0, "input")?;
+            super::rank(x, 3, "input")?;
+            check_type(x.dtype, FLOAT, "input")?;
+            // recurrent_to_output_weights [n_cell, n_output].
+            let n_out = dim(need(inputs, 8, "recurrent_to_output_weights")?, 1);
+            Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), dim(x, 1), n_out])))
+        }
+        Op::Lstm(o) => {
+            super::check_activation(o.fused_activation_function)?;
+            let x = need(inputs, 0, "input")?;
+            check_type(x.dtype, &[DType::F32, DType::U8, DType::I8, DType::I16], "input")?;
+            if o.kernel_type == crate::model::LstmKernelType::Basic || inputs.len() == 5 {
+                return Ok(None);
+            }
+            let n_out = dim(need(inputs, 8, "recurrent_to_output_weights")?, 1);
+            Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), n_out])))
+        }
+        Op::BidirectionalSequenceLstm(o) => {
+            super::check_activation(o.fused_activation_function)?;
+            let x = need(inputs, 0, "input")?;
+            super::rank(x, 3, "input")?;
+            check_type(x.dtype, FLOAT, "input")?;
+            let fw = dim(need(inputs, 8, "fw_recurrent_to_output_weights")?, 1);
+            let bw = dim(need(inputs, 25, "bw_recurrent_to_output_weights")?, 1);
+            let lead = vec![dim(x, 0), dim(x, 1)];
+            let with = |d: Dim| Shape::from_dims(lead.iter().copied().chain([d]).collect());
+            if o.merge_outputs {
+                let both = match (fw, bw) {
+                    (Dim::Fixed(a), Dim::Fixed(b)) => Dim::Fixed(a + b),
+                    _ => Dim::Dynamic,
+                };
+                Ok(out(x.dtype, with(both)))
+            } else {
+                Ok(vec![Inferred { dtype: Some(x.dtype), shape: with(fw) }, Inferred { dtype: Some(x.dtype), shape: with(bw) }])
+            }
+        }
+        Op::Rnn(o) => {
+            super::check_activation(o.fused_activation_function)?;
+            let x = need(inputs, 0, "input")?;
+            let w = need(inputs, 1, "weights")?;
+            super::rank(x, 2, "input")?;
+            super::rank(w, 2, "weights")?;
+            check_type(x.dtype, FLOAT, "input")?;
+            if !dims_agree(dim(x, 1), dim(w, 1)) {
+                return Err(format!("input {} and weights {} disagree on the input size", x.shape, w.shape));
+            }
+            Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), dim(w, 0)])))
+        }
+        Op::UnidirectionalSequenceRnn(o) => {
+            super::check_activation(o.fused_activation_function)?;
+            let x = need(inputs, 0, "input")?;
+            let w = need(inputs, 1, "weights")?;
+            super::rank(x, 3, "input")?;
+            check_type(x.dtype, FLOAT, "input")?;
+            Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), dim(x, 1), dim(w, 0)])))
+        }
+        Op::BidirectionalSequenceRnn(o) => {
+            super::check_activation(o.fused_activation_function)?;
+            let x = need(inputs, 0, "input")?;
+            super::rank(x, 3, "input")?;
+            check_type(x.dtype, FLOAT, "input")?;
+            let fw = dim(need(inputs, 1, "fw_weights")?, 0);
+            let bw = dim(need(inputs, 5, "bw_weights")?, 0);
+            let lead = vec![dim(x, 0), dim(x, 1)];
+            let with = |d: Dim| Shape::from_dims(lead.iter().copied().chain([d]).collect());
+            if o.merge_outputs {
+                let both = match (fw, bw) {
+                    (Dim::Fixed(a), Dim::Fixed(b)) => Dim::Fixed(a + b),
+                    _ => Dim::Dynamic,
+                };
+                Ok(out(x.dtype, with(both)))
+            } else {
+                Ok(vec![Inferred { dtype: Some(x.dtype), shape: with(fw) }, Inferred { dtype: Some(x.dtype), shape: with(bw) }])
+            }
+        }
+        Op::Svdf(o) => {
+            super::check_activation(o.fused_activation_function)?;
+            let x = need(inputs, 0, "input")?;
+            let wf = need(inputs, 1, "weights_feature")?;
+            super::rank(x, 2, "input")?;
+            check_type(x.dtype, &[DType::F32, DType::I8], "input")?;
+            let rank = positive(o.rank, "rank")?;
+            let units = div_dim(dim(wf, 0), rank, "the filter count")?;
+            Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), units])))
+        }
+
+        // Detection.
+        Op::NonMaxSuppressionV4 | Op::NonMaxSuppressionV5 => {
+            let boxes = need(inputs, 0, "boxes")?;
+            let scores = need(inputs, 1, "scores")?;
+            let max = need(inputs, 2, "max_output_size")?;
+            check_type(boxes.dtype, FLOAT, "boxes")?;
+            check_type(scores.dtype, FLOAT, "scores")?;
+            check_type(max.dtype, &[DType::I32], "max_output_size")?;
+            super::rank(boxes, 2, "boxes")?;
+            if !dims_agree(dim(boxes, 1), Dim::Fixed(4)) {
+                return Err(format!("boxes must be [n, 4], are {}", boxes.shape));
+            }
+            let n = match scalar_int(max) {
+                Some(v) => u32::try_from(v).map(Dim::Fixed).map_err(|_| format!("negative max_output_size {v}"))?,
+                None => Dim::Dynamic,
+            };
+            let idx = Inferred { dtype: Some(DType::I32), shape: Shape::from_dims(vec![n]) };
+            let valid = Inferred { dtype: Some(DType::I32), shape: Shape::from_dims(vec![]) };
+            if matches!(op, Op::NonMaxSuppressionV5) {
+                Ok(vec![idx, Inferred { dtype: Some(DType::F32), shape: Shape::from_dims(vec![n]) }, valid])
+            } else {
+                Ok(vec![idx, valid])
+            }
+        }
+
+        // Shapes given as constant inputs.
+        Op::Conv3dTranspose(o) => {
+            super::check_activation(o.fused_activation_function)?;
+            let shape = need(inputs, 0, "output_shape")?;
+            let x = need(inputs, 2, "input")?;
+            check_type(x.dtype, FLOAT, "input")?;
+            super::rank(x, 5, "input")?;
+            match const_ints(shape) {
+                Some(d) if d.len() == 5 => Ok(out(x.dtype, const_shape(&d)?)),
+                Some(d) => Err(format!("output_shape holds {} values, not 5", d.len())),
+                None => Ok(dyn_rank(x.dtype, 5)),
+            }
+        }
+        Op::SparseToDense(_) => {
+            let shape = need(inputs, 1, "output_shape")?;
+            let values = need(inputs, 2, "values")?;
+            match const_ints(shape) {
+                Some(d) => Ok(out(values.dtype, const_shape(&d)?)),
+                None => return Ok(None),
+            }
+        }
+        Op::RandomStandardNormal(_) | Op::RandomUniform(_) => {
+            let shape = need(inputs, 0, "shape")?;
+            check_type(shape.dtype, INDEX, "shape")?;
+            match const_ints(shape) {
+                Some(d) => Ok(out(DType::F32, const_shape(&d)?)),
+                None => return Ok(None),
+            }
+        }
+        Op::Multinomial(_) => {
+            let logits = need(inputs, 0, "logits")?;
+            let n = need(inputs, 1, "num_samples")?;
+            super::rank(logits, 2, "logits")?;
+            let k = match scalar_int(n) {
+                Some(v) => u32::try_from(v).map(Dim::Fixed).map_err(|_| format!("negative num_samples {v}"))?,
+                None => Dim::Dynamic,
+            };
+            Ok(out(DType::I64, Shape::from_dims(vec![dim(logits, 0), k])))
+        }
+        Op::SegmentSum => {
+            let data = need(inputs, 0, "data")?;
+            let ids = need(inputs, 1, "segment_ids")?;
+            check_type(ids.dtype, &[DType::I32], "segment_ids")?;
+            let mut dims = vec![Dim::Dynamic];
+            dims.extend_from_slice(data.shape.dims().get(1..).unwrap_or(&[]));
+            Ok(out(data.dtype, Shape::from_dims(dims)))
+        }
+        Op::Densify => {
+            let x = need(inputs, 0, "input")?;
+            Ok(out(x.dtype, x.shape.clone()))
+        }
+        Op::LshProjection(o) => {
+            let hash = need(inputs, 0, "hash")?;
+            super::rank(hash, 2, "hash")?;
+            let d = match (o.kind, dim(hash, 0), dim(hash, 1)) {
+                (crate::model::LshProjectionType::Sparse, n, _) => n,
+                (crate::model::LshProjectionType::Dense, Dim::Fixed(n), Dim::Fixed(b)) => Dim::Fixed(n * b),
+                (crate::model::LshProjectionType::Dense, _, _) => Dim::Dynamic,
+                (other, _, _) => return Err(format!("projection type {other:?}")),
+            };
+            Ok(out(DType::I32, Shape::from_dims(vec![d])))
+        }
+        Op::HashtableLookup => {
+            let lookup = need(inputs, 0, "lookup")?;
+            let values = need(inputs, 2, "values")?;
+            super::rank(lookup, 1, "lookup")?;
+            let mut dims = vec![dim(lookup, 0)];
+            dims.extend_from_slice(values.shape.dims().get(1..).unwrap_or(&[]));
+            Ok(vec![
+                Inferred { dtype: Some(values.dtype), shape: Shape::from_dims(dims) },
+                Inferred { dtype: Some(DType::U8), shape: lookup.shape.clone() },
+            ])
+        }
+
+        // Resources: handles are resource scalars; assignments and imports
+        // have no outputs.
+        Op::Hashtable(_) | Op::VarHandle(_) => Ok(out(DType::Resource, Shape::from_dims(vec![]))),
+        Op::AssignVariable | Op::HashtableImport => Ok(Vec::new()),
+        Op::HashtableSize => Ok(out(DType::I64, Shape::from_dims(vec![Dim::Fixed(1)]))),
+        Op::HashtableFind => {
+            let keys = need(inputs, 1, "keys")?;
+            let default = need(inputs, 2, "default_value")?;
+            Ok(out(default.dtype, keys.shape.clone()))
+        }
+
+        // Ops with explicit outputs only: ReadVariable (its type is the
+        // variable's), SkipGram and EmbeddingLookupSparse (value-dependent
+        // sizes), Bitcast (the output type chooses the shape), and the
+        // legacy CALL, DELEGATE and CONCAT_EMBEDDINGS.
         _ => return Ok(None),
     };
     r.map(Some)
