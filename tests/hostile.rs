@@ -104,6 +104,63 @@ fn tflite_fixtures() -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// Every builder-tier case (one op or a small graph each, every op family):
+/// seeds for mutations that reach the evaluator's kernels.
+fn builder_fixtures() -> Vec<(String, Vec<u8>)> {
+    common::builder_cases().into_iter().filter_map(|c| tflite_forge::write(&c.model).ok().map(|b| (c.name, b))).collect()
+}
+
+#[test]
+fn mutated_builder_models_evaluate_cleanly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stats = Stats { cases: 0, accepted: 0, worst_alloc: 0, worst_time: Duration::ZERO };
+    let mut r = Rng::new(77);
+    let fixtures = builder_fixtures();
+    for (name, bytes) in &fixtures {
+        // The unmutated model evaluates too.
+        let model = tflite_forge::read(bytes).expect("a builder case reads");
+        measure(&mut stats, &format!("{name} as built"), || {
+            evaluate_bounded(&model);
+            true
+        });
+        for k in 0..30 {
+            let m = mutate_bytes(&mut r, bytes);
+            measure(&mut stats, &format!("{name} mutation {k}"), || match tflite_forge::read(&m) {
+                Ok(model) => {
+                    evaluate_bounded(&model);
+                    true
+                }
+                Err(e) => rejected(e),
+            });
+        }
+    }
+    eprintln!("builder cases: {} cases, {} accepted, peak {} KiB, slowest {:?}", stats.cases, stats.accepted, stats.worst_alloc >> 10, stats.worst_time);
+    assert!(stats.cases >= 30 * 100, "{} cases", stats.cases);
+}
+
+/// Runs the reference evaluator on an accepted (possibly hostile) model,
+/// with zero inputs shaped like its inputs (dynamic dimensions as 1) and a
+/// bounded element budget: any outcome but a panic, an allocation over the
+/// bound or a hang is fine.
+fn evaluate_bounded(model: &tflite_forge::Model) {
+    use tflite_forge::eval::{Evaluator, Value};
+    let Some(sg) = model.subgraphs.first() else { return };
+    let mut inputs = Vec::new();
+    for t in &sg.inputs {
+        let Some(t) = sg.tensor(*t) else { return };
+        if t.dtype.bits().is_none() {
+            return;
+        }
+        let shape: Vec<usize> = t.shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
+        let n = shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)).filter(|n| *n <= 1 << 16);
+        let Some(n) = n else { return };
+        let mut v = Value::new(t.dtype, shape, vec![0.0; n]);
+        v.quantization = t.quantization.clone();
+        inputs.push(v);
+    }
+    let _ = Evaluator::new(model).with_max_elements(1 << 20).with_max_while_iterations(1000).run(0, &inputs);
+}
+
 fn mutate_bytes(r: &mut Rng, b: &[u8]) -> Vec<u8> {
     let mut m = b.to_vec();
     match r.below(4) {
@@ -143,6 +200,7 @@ fn mutated_tflite_files_fail_cleanly() {
             measure(&mut stats, &format!("{name} mutation {k}"), || match tflite_forge::read(&m) {
                 Ok(model) => {
                     tflite_forge::write(&model).expect("an accepted model writes");
+                    evaluate_bounded(&model);
                     true
                 }
                 Err(e) => {
