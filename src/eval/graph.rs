@@ -268,6 +268,26 @@ impl<'s> Slots<'s> {
     fn load(&mut self, id: TensorId, max_elements: usize) -> Result<&Value, EvalError> {
         let t = self.tensor(id)?;
         let slot = self.values.get_mut(id.index()).ok_or_else(|| EvalError::Graph { detail: "tensor slot missing".into() })?;
+        if slot.is_none() && t.is_variable && !t.is_constant() {
+            // A variable tensor without data (an RNN or LSTM state) starts
+            // at zero, as the runtime initializes it.
+            let shape: Vec<usize> = t
+                .shape
+                .dims()
+                .iter()
+                .map(|d| d.fixed().map(|n| n as usize))
+                .collect::<Option<_>>()
+                .ok_or_else(|| EvalError::Graph { detail: format!("variable tensor {} ({:?}) has a dynamic shape", id.0, t.name) })?;
+            let n = crate::eval::value::num_elements(&shape, max_elements, format_args!("variable tensor {:?}", t.name))?;
+            let mut v = Value::new(t.dtype, shape, vec![0.0; n]);
+            if let Some(q) = &t.quantization {
+                // Zero in the stored numbers of a quantized state is its zero point.
+                let zp = q.zero_point.first().copied().unwrap_or(0) as f64;
+                v.data.iter_mut().for_each(|x| *x = zp);
+                v.quantization = Some(q.clone());
+            }
+            *slot = Some(v);
+        }
         if slot.is_none() {
             if !t.is_constant() {
                 return Err(EvalError::Graph {

@@ -535,7 +535,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
         // Recurrent ops: state tensors are variable inputs; the outputs are
         // the sequence or step outputs.
         Op::UnidirectionalSequenceLstm(o) => {
-            super::check_activation(o.fused_activation_function)?;
+            // The activation of the gates and the cell: tanh is the usual one.
+            let _ = o.fused_activation_function;
             let x = need(inputs, 0, "input")?;
             super::rank(x, 3, "input")?;
             check_type(x.dtype, FLOAT, "input")?;
@@ -544,7 +545,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), dim(x, 1), n_out])))
         }
         Op::Lstm(o) => {
-            super::check_activation(o.fused_activation_function)?;
+            // The activation of the gates and the cell: tanh is the usual one.
+            let _ = o.fused_activation_function;
             let x = need(inputs, 0, "input")?;
             check_type(x.dtype, &[DType::F32, DType::U8, DType::I8, DType::I16], "input")?;
             if o.kernel_type == crate::model::LstmKernelType::Basic || inputs.len() == 5 {
@@ -554,7 +556,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), n_out])))
         }
         Op::BidirectionalSequenceLstm(o) => {
-            super::check_activation(o.fused_activation_function)?;
+            // The activation of the gates and the cell: tanh is the usual one.
+            let _ = o.fused_activation_function;
             let x = need(inputs, 0, "input")?;
             super::rank(x, 3, "input")?;
             check_type(x.dtype, FLOAT, "input")?;
@@ -573,7 +576,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             }
         }
         Op::Rnn(o) => {
-            super::check_activation(o.fused_activation_function)?;
+            // The activation of the gates and the cell: tanh is the usual one.
+            let _ = o.fused_activation_function;
             let x = need(inputs, 0, "input")?;
             let w = need(inputs, 1, "weights")?;
             super::rank(x, 2, "input")?;
@@ -585,7 +589,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), dim(w, 0)])))
         }
         Op::UnidirectionalSequenceRnn(o) => {
-            super::check_activation(o.fused_activation_function)?;
+            // The activation of the gates and the cell: tanh is the usual one.
+            let _ = o.fused_activation_function;
             let x = need(inputs, 0, "input")?;
             let w = need(inputs, 1, "weights")?;
             super::rank(x, 3, "input")?;
@@ -593,7 +598,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), dim(x, 1), dim(w, 0)])))
         }
         Op::BidirectionalSequenceRnn(o) => {
-            super::check_activation(o.fused_activation_function)?;
+            // The activation of the gates and the cell: tanh is the usual one.
+            let _ = o.fused_activation_function;
             let x = need(inputs, 0, "input")?;
             super::rank(x, 3, "input")?;
             check_type(x.dtype, FLOAT, "input")?;
@@ -612,7 +618,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             }
         }
         Op::Svdf(o) => {
-            super::check_activation(o.fused_activation_function)?;
+            // The activation of the gates and the cell: tanh is the usual one.
+            let _ = o.fused_activation_function;
             let x = need(inputs, 0, "input")?;
             let wf = need(inputs, 1, "weights_feature")?;
             super::rank(x, 2, "input")?;

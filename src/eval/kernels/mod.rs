@@ -15,6 +15,7 @@ mod math;
 mod matmul;
 mod pool;
 mod quant;
+mod recurrent;
 mod reduce;
 mod resize;
 mod shape_ops;
@@ -112,6 +113,9 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::If { .. } | Op::While { .. } | Op::CallOnce { .. } => {
             Err(cx.unsupported("control flow runs other subgraphs of the model; evaluate it with Evaluator"))
         }
+        Op::UnidirectionalSequenceLstm(o) => recurrent::unidirectional_sequence_lstm(&cx, o),
+        Op::UnidirectionalSequenceRnn(o) => recurrent::unidirectional_sequence_rnn(&cx, o),
+        Op::Rnn(o) => recurrent::rnn(&cx, o),
         // The generated ops' kernels: numeric ops in math.rs, data movement
         // (layout, gathers, scatters, segments) in data.rs.
         other if math::handles(other) => math::eval(&cx),

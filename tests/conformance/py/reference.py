@@ -1154,9 +1154,11 @@ def _call_once(ctx, op):
 # The generated ops' references, one module per family group.
 import reference_math  # noqa: E402
 import reference_data  # noqa: E402
+import reference_recurrent  # noqa: E402
 
 reference_math.register(_OPS, sys.modules[__name__])
 reference_data.register(_OPS, sys.modules[__name__])
+reference_recurrent.register(_OPS, sys.modules[__name__])
 
 _OPS[_BOP.IF] = _if
 _OPS[_BOP.WHILE] = _while

@@ -1,0 +1,103 @@
+//! Builder-tier cases of the recurrent ops: UNIDIRECTIONAL_SEQUENCE_LSTM
+//! (all gates; CIFG with peepholes, projection and clipping, time-major),
+//! UNIDIRECTIONAL_SEQUENCE_RNN and RNN, with zero-initialized variable
+//! state tensors as the converter writes them.
+
+use super::*;
+
+fn state(g: &mut SubgraphBuilder, name: &str, dims: [u32; 2]) -> TensorId {
+    let mut t = Tensor::new(name, DType::F32, dims);
+    t.is_variable = true;
+    g.add_tensor(t)
+}
+
+/// An LSTM over `[batch, time, n_in]` (or time-major) with `n_cell` cells
+/// and `n_out` outputs (projection when they differ).
+fn lstm_case(name: &str, seed: u64, batch: u32, time: u32, n_in: u32, n_cell: u32, n_out: u32, cifg: bool, peephole: bool, time_major: bool) -> Case {
+    let mut r = Rng::new(seed);
+    let m = model_of(|g| {
+        let x_shape = if time_major { [time, batch, n_in] } else { [batch, time, n_in] };
+        let x = g.input("x", DType::F32, x_shape);
+        let rec = if n_out != n_cell { n_out } else { n_cell };
+        let mut w = |g: &mut SubgraphBuilder, name: &str, rows: u32, cols: u32| g.constant_f32(name, [rows, cols], &r.vec((rows * cols) as usize, 0.5));
+        let mut ins: Vec<Option<TensorId>> = vec![Some(x)];
+        for gate in ["input", "forget", "cell", "output"] {
+            ins.push(if cifg && gate == "input" { None } else { Some(w(g, &format!("w_{gate}"), n_cell, n_in)) });
+        }
+        for gate in ["input", "forget", "cell", "output"] {
+            ins.push(if cifg && gate == "input" { None } else { Some(w(g, &format!("r_{gate}"), n_cell, rec)) });
+        }
+        let mut r2 = Rng::new(seed + 1);
+        for gate in ["input", "forget", "output"] {
+            let on = peephole && !(cifg && gate == "input");
+            ins.push(if on { Some(g.constant_f32(&format!("p_{gate}"), [n_cell], &r2.vec(n_cell as usize, 0.3))) } else { None });
+        }
+        for gate in ["input", "forget", "cell", "output"] {
+            ins.push(if cifg && gate == "input" { None } else { Some(g.constant_f32(&format!("b_{gate}"), [n_cell], &r2.vec(n_cell as usize, 0.2))) });
+        }
+        if n_out != n_cell {
+            ins.push(Some(g.constant_f32("proj_w", [n_out, n_cell], &r2.vec((n_out * n_cell) as usize, 0.5))));
+            ins.push(Some(g.constant_f32("proj_b", [n_out], &r2.vec(n_out as usize, 0.1))));
+        } else {
+            ins.push(None);
+            ins.push(None);
+        }
+        ins.push(Some(state(g, "h", [batch, n_out])));
+        ins.push(Some(state(g, "c", [batch, n_cell])));
+        ins.extend([None, None, None, None]);
+        let mut o = UnidirectionalSequenceLstmOptions::default();
+        o.fused_activation_function = Activation::Tanh;
+        o.time_major = time_major;
+        if peephole {
+            o.cell_clip = 2.0;
+            o.proj_clip = 1.5;
+        }
+        let y = g.unidirectional_sequence_lstm(&ins, o)?;
+        g.output("y", y);
+        Ok(())
+    });
+    Case { rtol: 1e-4, atol: 1e-5, ..Case::new(name, m) }
+}
+
+fn rnn_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let mut r = Rng::new(91);
+    let (batch, time, n_in, units) = (2u32, 4u32, 3u32, 5u32);
+    let m = model_of(|g| {
+        let x = g.input("x", DType::F32, [batch, time, n_in]);
+        let w = g.constant_f32("w", [units, n_in], &r.vec((units * n_in) as usize, 0.5));
+        let rw = g.constant_f32("r", [units, units], &r.vec((units * units) as usize, 0.4));
+        let b = g.constant_f32("b", [units], &r.vec(units as usize, 0.2));
+        let h = state(g, "h", [batch, units]);
+        let mut o = SequenceRnnOptions::default();
+        o.fused_activation_function = Activation::Tanh;
+        let y = g.unidirectional_sequence_rnn(&[Some(x), Some(w), Some(rw), Some(b), Some(h)], o)?;
+        g.output("y", y);
+        Ok(())
+    });
+    v.push(Case { rtol: 1e-4, atol: 1e-5, ..Case::new("unidirectional_sequence_rnn/f32_tanh", m) });
+    let m = model_of(|g| {
+        let x = g.input("x", DType::F32, [batch, n_in]);
+        let w = g.constant_f32("w", [units, n_in], &r.vec((units * n_in) as usize, 0.5));
+        let rw = g.constant_f32("r", [units, units], &r.vec((units * units) as usize, 0.4));
+        let b = g.constant_f32("b", [units], &r.vec(units as usize, 0.2));
+        let h = state(g, "h", [batch, units]);
+        let mut o = RnnOptions::default();
+        o.fused_activation_function = Activation::Relu;
+        let y = g.rnn(&[Some(x), Some(w), Some(rw), Some(b), Some(h)], o)?;
+        g.output("y", y);
+        Ok(())
+    });
+    v.push(Case { rtol: 1e-4, atol: 1e-5, ..Case::new("rnn/f32_relu", m) });
+    v
+}
+
+/// The cases.
+pub fn cases() -> Vec<Case> {
+    let mut v = vec![
+        lstm_case("unidirectional_sequence_lstm/f32", 81, 2, 3, 4, 5, 5, false, false, false),
+        lstm_case("unidirectional_sequence_lstm/cifg_peephole_projection_time_major", 82, 2, 4, 3, 6, 4, true, true, true),
+    ];
+    v.extend(rnn_cases());
+    v
+}
