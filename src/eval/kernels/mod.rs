@@ -8,6 +8,7 @@
 mod activation;
 mod conv;
 mod data;
+mod detection;
 mod elementwise;
 mod fully_connected;
 mod logic;
@@ -116,6 +117,8 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::UnidirectionalSequenceLstm(o) => recurrent::unidirectional_sequence_lstm(&cx, o),
         Op::UnidirectionalSequenceRnn(o) => recurrent::unidirectional_sequence_rnn(&cx, o),
         Op::Rnn(o) => recurrent::rnn(&cx, o),
+        Op::NonMaxSuppressionV4 => detection::non_max_suppression(&cx, false),
+        Op::NonMaxSuppressionV5 => detection::non_max_suppression(&cx, true),
         // The generated ops' kernels: numeric ops in math.rs, data movement
         // (layout, gathers, scatters, segments) in data.rs.
         other if math::handles(other) => math::eval(&cx),

@@ -1155,10 +1155,12 @@ def _call_once(ctx, op):
 import reference_math  # noqa: E402
 import reference_data  # noqa: E402
 import reference_recurrent  # noqa: E402
+import reference_detection  # noqa: E402
 
 reference_math.register(_OPS, sys.modules[__name__])
 reference_data.register(_OPS, sys.modules[__name__])
 reference_recurrent.register(_OPS, sys.modules[__name__])
+reference_detection.register(_OPS, sys.modules[__name__])
 
 _OPS[_BOP.IF] = _if
 _OPS[_BOP.WHILE] = _while
