@@ -162,3 +162,27 @@ fn generated_builders_infer_outputs() {
     assert_eq!(g.tensor(nms[0]).shape, Shape::from([5]));
     assert_eq!(g.tensor(nms[1]).shape, Shape::from_dims(vec![]));
 }
+
+#[test]
+fn nms_keeps_the_best_of_overlapping_boxes() {
+    use tflite_forge::eval::{Evaluator, Value};
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let boxes = g.input("boxes", DType::F32, [4, 4]);
+    let scores = g.input("scores", DType::F32, [4]);
+    let max = g.constant_i32("max", [], &[3]);
+    let iou = g.constant_f32("iou", [], &[0.5]);
+    let thr = g.constant_f32("thr", [], &[0.0]);
+    let outs = g.non_max_suppression_v4(&[Some(boxes), Some(scores), Some(max), Some(iou), Some(thr)]).unwrap();
+    g.output("indices", outs[0]);
+    g.output("count", outs[1]);
+    b.finish_subgraph(g).unwrap();
+    let model = b.finish().unwrap();
+    // Box 1 overlaps box 0 (IoU 0.81) and scores lower; box 3 scores below
+    // the threshold; box 2 stands apart.
+    let bx = vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.9, 0.9, 2.0, 2.0, 3.0, 3.0, 5.0, 5.0, 6.0, 6.0];
+    let sc = vec![0.9, 0.8, 0.7, -0.1];
+    let out = Evaluator::new(&model).run(0, &[Value::from_f32(vec![4, 4], bx), Value::from_f32(vec![4], sc)]).unwrap();
+    assert_eq!(out[0].data, vec![0.0, 2.0, 0.0]);
+    assert_eq!(out[1].data, vec![2.0]);
+}
