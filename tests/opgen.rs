@@ -395,6 +395,30 @@ fn hand_enum_variant(h: &str, n: &str) -> &'static str {
 struct Gen<'a> {
     schema: &'a Schema,
     ops: &'a [OpSpec],
+    /// Hand-written variants of `Op` and how they hold data: `(` tuple,
+    /// `{` struct, `,` unit (read from src/model/op.rs).
+    hand_shapes: BTreeMap<String, char>,
+}
+
+/// The variants declared by hand in `pub enum Op` and their shapes.
+fn hand_shapes(op_rs: &str) -> BTreeMap<String, char> {
+    let mut out = BTreeMap::new();
+    let Some(start) = op_rs.find("pub enum Op {") else { return out };
+    let body = &op_rs[start..];
+    let end = body.find("\n}\n").unwrap_or(body.len());
+    for line in body[..end].lines().skip(1) {
+        let Some(rest) = line.strip_prefix("    ") else { continue };
+        if rest.starts_with(' ') || rest.starts_with('/') || rest.starts_with('#') {
+            continue;
+        }
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if let Some(c) = rest[name.len()..].trim_start().chars().next() {
+            if !name.is_empty() {
+                out.insert(name, c);
+            }
+        }
+    }
+    out
 }
 
 impl Gen<'_> {
@@ -493,6 +517,24 @@ impl Gen<'_> {
                 (false, true) => "Debug, Clone, PartialEq",
                 (false, false) => "Debug, Clone, PartialEq, Eq, Hash",
             };
+            // Default derives when every schema default is the type's zero.
+            let zero = |f: &Field| {
+                let ty = ty_of(self.schema, &f.ty);
+                let d = default_expr(self.schema, f, &ty);
+                match &ty {
+                    Ty::Enum(e) => match hand_enum(e) {
+                        Some("DType") => false,
+                        Some(_) => d.ends_with("::None") || d.ends_with("::Same") || d.ends_with("::Reflect") || d.ends_with("::FlexBuffers"),
+                        None => {
+                            let (_, values) = &self.schema.enums[e];
+                            values.first().is_some_and(|(n, _)| d.ends_with(&format!("::{}", rust_variant_name(e, n))))
+                        }
+                    },
+                    _ => matches!(d.as_str(), "false" | "0" | "0.0" | "Vec::new()" | "String::new()"),
+                }
+            };
+            let derivable = fields.iter().all(zero);
+            let derive = if derivable { format!("{derive}, Default") } else { derive.to_string() };
             let _ = writeln!(s, "#[derive({derive})]\n#[non_exhaustive]\npub struct {rn} {{");
             for f in fields {
                 let ty = ty_of(self.schema, &f.ty);
@@ -500,12 +542,14 @@ impl Gen<'_> {
                 let _ = writeln!(s, "    pub {}: {},", field_name(&f.name), rust_ty(&ty));
             }
             s.push_str("}\n\n");
-            let _ = writeln!(s, "impl Default for {rn} {{\n    fn default() -> Self {{\n        {rn} {{");
-            for f in fields {
-                let ty = ty_of(self.schema, &f.ty);
-                let _ = writeln!(s, "            {}: {},", field_name(&f.name), default_expr(self.schema, f, &ty));
+            if !derivable {
+                let _ = writeln!(s, "impl Default for {rn} {{\n    fn default() -> Self {{\n        {rn} {{");
+                for f in fields {
+                    let ty = ty_of(self.schema, &f.ty);
+                    let _ = writeln!(s, "            {}: {},", field_name(&f.name), default_expr(self.schema, f, &ty));
+                }
+                s.push_str("        }\n    }\n}\n\n");
             }
-            s.push_str("        }\n    }\n}\n\n");
             let _ = writeln!(s, "impl {rn} {{");
             let _ = writeln!(s, "    pub(crate) fn from_fb(x: &fb::{t}T) -> Result<Self, String> {{\n        Ok({rn} {{");
             for f in fields {
@@ -517,8 +561,8 @@ impl Gen<'_> {
                     Ty::Enum(e) => enum_from_fb(e, &src),
                     Ty::Vec(inner) => match inner.as_ref() {
                         Ty::Enum(e) => format!(
-                            "{src}.iter().flatten().map(|v| -> Result<_, String> {{ Ok({}) }}).collect::<Result<Vec<_>, _>>()?",
-                            enum_from_fb(e, "*v")
+                            "{src}.iter().flatten().map(|v| {}).collect::<Result<Vec<_>, _>>()?",
+                            enum_from_fb(e, "*v").trim_end_matches('?')
                         ),
                         _ => format!("{src}.clone().unwrap_or_default()"),
                     },
@@ -526,7 +570,8 @@ impl Gen<'_> {
                 let _ = writeln!(s, "            {}: {e},", field_name(&f.name));
             }
             s.push_str("        })\n    }\n");
-            let _ = writeln!(s, "    pub(crate) fn to_fb(&self) -> fb::{t}T {{\n        fb::{t}T {{");
+            let recv = if all_copy { "self" } else { "&self" };
+            let _ = writeln!(s, "    pub(crate) fn to_fb({recv}) -> fb::{t}T {{\n        fb::{t}T {{");
             for f in fields {
                 let ty = ty_of(self.schema, &f.ty);
                 let src = format!("self.{}", field_name(&f.name));
@@ -598,7 +643,7 @@ impl Gen<'_> {
             }
             let first = self.union_of(t) == "BuiltinOptions";
             let val = match self.payload(o) {
-                None => format!("Box::new(fb::{t}T::default())"),
+                None => "Box::default()".to_string(),
                 Some(_) => "Box::new(x.to_fb())".to_string(),
             };
             let pat = if self.payload(o).is_some() { format!("Op::{}(x)", o.variant) } else { format!("Op::{}", o.variant) };
@@ -617,7 +662,16 @@ impl Gen<'_> {
              \x20   match op {\n",
         );
         for o in self.ops {
-            let _ = writeln!(s, "        Op::{} {{ .. }} => B::{}.0,", o.variant, o.name);
+            let pat = match (o.hand(), if o.hand() { None } else { self.payload(o) }) {
+                (false, Some(_)) => format!("Op::{}(_)", o.variant),
+                (false, None) => format!("Op::{}", o.variant),
+                (true, _) => match self.hand_shapes.get(&o.variant).copied() {
+                    Some('(') => format!("Op::{}(..)", o.variant),
+                    Some('{') => format!("Op::{} {{ .. }}", o.variant),
+                    _ => format!("Op::{}", o.variant),
+                },
+            };
+            let _ = writeln!(s, "        {pat} => B::{}.0,", o.name);
         }
         s.push_str("        Op::Custom(_) => B::CUSTOM.0,\n        Op::Builtin(o) => o.code,\n    }\n}\n\n");
         // OPS table.
@@ -782,7 +836,8 @@ fn generated_code_is_current() {
     }
     let variants: BTreeSet<&str> = ops.iter().map(|o| o.variant.as_str()).collect();
     assert_eq!(variants.len(), ops.len(), "variant names are unique");
-    let g = Gen { schema: &schema, ops: &ops };
+    let op_rs = std::fs::read_to_string(root.join("src/model/op.rs")).expect("read op.rs");
+    let g = Gen { schema: &schema, ops: &ops, hand_shapes: hand_shapes(&op_rs) };
     let bless = std::env::var_os("TFLITE_FORGE_BLESS").is_some();
     let mut stale = Vec::new();
     rustfmt_free_check("src/model/op_generated.rs", &root.join("src/model/op_generated.rs"), &g.file(), bless, &mut stale);

@@ -73,7 +73,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
         Op::Sign => elementwise(inputs, &[DType::F32, DType::F64, DType::I32]),
         Op::ZerosLike => elementwise(inputs, &[DType::F32, DType::I32, DType::I64]),
         Op::FakeQuant(o) => {
-            if o.num_bits < 2 || o.num_bits > 16 || !(o.min < o.max) {
+            if !(2..=16).contains(&o.num_bits) || o.min.partial_cmp(&o.max) != Some(std::cmp::Ordering::Less) {
                 return Err(format!("FAKE_QUANT needs 2 to 16 bits and min < max, has {} bits over [{}, {}]", o.num_bits, o.min, o.max));
             }
             elementwise(inputs, FLOAT)
@@ -91,7 +91,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             Ok(out(x.dtype, x.shape.clone()))
         }
         Op::Bucketize(o) => {
-            if o.boundaries.windows(2).any(|w| !(w[0] <= w[1])) {
+            if o.boundaries.windows(2).any(|w| w[0].partial_cmp(&w[1]).is_none_or(|c| c == std::cmp::Ordering::Greater)) {
                 return Err("BUCKETIZE boundaries must be sorted".into());
             }
             let x = need(inputs, 0, "input")?;
@@ -563,7 +563,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             check_type(x.dtype, FLOAT, "input")?;
             let fw = dim(need(inputs, 8, "fw_recurrent_to_output_weights")?, 1);
             let bw = dim(need(inputs, 25, "bw_recurrent_to_output_weights")?, 1);
-            let lead = vec![dim(x, 0), dim(x, 1)];
+            let lead = [dim(x, 0), dim(x, 1)];
             let with = |d: Dim| Shape::from_dims(lead.iter().copied().chain([d]).collect());
             if o.merge_outputs {
                 let both = match (fw, bw) {
@@ -605,7 +605,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             check_type(x.dtype, FLOAT, "input")?;
             let fw = dim(need(inputs, 1, "fw_weights")?, 0);
             let bw = dim(need(inputs, 5, "bw_weights")?, 0);
-            let lead = vec![dim(x, 0), dim(x, 1)];
+            let lead = [dim(x, 0), dim(x, 1)];
             let with = |d: Dim| Shape::from_dims(lead.iter().copied().chain([d]).collect());
             if o.merge_outputs {
                 let both = match (fw, bw) {

@@ -331,7 +331,7 @@ impl BidirectionalSequenceLstmOptions {
             asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::BidirectionalSequenceLSTMOptionsT {
+    pub(crate) fn to_fb(self) -> fb::BidirectionalSequenceLSTMOptionsT {
         fb::BidirectionalSequenceLSTMOptionsT {
             fused_activation_function: activation_to_fb(self.fused_activation_function),
             cell_clip: self.cell_clip,
@@ -344,7 +344,7 @@ impl BidirectionalSequenceLstmOptions {
 }
 
 /// Options of `BIDIRECTIONAL_SEQUENCE_RNN` (the schema's `BidirectionalSequenceRNNOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct BidirectionalSequenceRnnOptions {
     /// The schema field `time_major` (bool).
@@ -357,17 +357,6 @@ pub struct BidirectionalSequenceRnnOptions {
     pub asymmetric_quantize_inputs: bool,
 }
 
-impl Default for BidirectionalSequenceRnnOptions {
-    fn default() -> Self {
-        BidirectionalSequenceRnnOptions {
-            time_major: false,
-            fused_activation_function: Activation::None,
-            merge_outputs: false,
-            asymmetric_quantize_inputs: false,
-        }
-    }
-}
-
 impl BidirectionalSequenceRnnOptions {
     pub(crate) fn from_fb(x: &fb::BidirectionalSequenceRNNOptionsT) -> Result<Self, String> {
         Ok(BidirectionalSequenceRnnOptions {
@@ -377,7 +366,7 @@ impl BidirectionalSequenceRnnOptions {
             asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::BidirectionalSequenceRNNOptionsT {
+    pub(crate) fn to_fb(self) -> fb::BidirectionalSequenceRNNOptionsT {
         fb::BidirectionalSequenceRNNOptionsT {
             time_major: self.time_major,
             fused_activation_function: activation_to_fb(self.fused_activation_function),
@@ -388,19 +377,11 @@ impl BidirectionalSequenceRnnOptions {
 }
 
 /// Options of `BUCKETIZE` (the schema's `BucketizeOptions`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BucketizeOptions {
     /// The schema field `boundaries` ([float]).
     pub boundaries: Vec<f32>,
-}
-
-impl Default for BucketizeOptions {
-    fn default() -> Self {
-        BucketizeOptions {
-            boundaries: Vec::new(),
-        }
-    }
 }
 
 impl BucketizeOptions {
@@ -417,19 +398,11 @@ impl BucketizeOptions {
 }
 
 /// Options of `CALL` (the schema's `CallOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct CallOptions {
     /// The schema field `subgraph` (uint).
     pub subgraph: u32,
-}
-
-impl Default for CallOptions {
-    fn default() -> Self {
-        CallOptions {
-            subgraph: 0,
-        }
-    }
 }
 
 impl CallOptions {
@@ -438,7 +411,7 @@ impl CallOptions {
             subgraph: x.subgraph,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::CallOptionsT {
+    pub(crate) fn to_fb(self) -> fb::CallOptionsT {
         fb::CallOptionsT {
             subgraph: self.subgraph,
         }
@@ -446,7 +419,7 @@ impl CallOptions {
 }
 
 /// Options of `CONCAT_EMBEDDINGS` (the schema's `ConcatEmbeddingsOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct ConcatEmbeddingsOptions {
     /// The schema field `num_channels` (int).
@@ -455,16 +428,6 @@ pub struct ConcatEmbeddingsOptions {
     pub num_columns_per_channel: Vec<i32>,
     /// The schema field `embedding_dim_per_channel` ([int]).
     pub embedding_dim_per_channel: Vec<i32>,
-}
-
-impl Default for ConcatEmbeddingsOptions {
-    fn default() -> Self {
-        ConcatEmbeddingsOptions {
-            num_channels: 0,
-            num_columns_per_channel: Vec::new(),
-            embedding_dim_per_channel: Vec::new(),
-        }
-    }
 }
 
 impl ConcatEmbeddingsOptions {
@@ -534,7 +497,7 @@ impl Conv3dOptions {
             dilation_h_factor: x.dilation_h_factor,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::Conv3DOptionsT {
+    pub(crate) fn to_fb(self) -> fb::Conv3DOptionsT {
         fb::Conv3DOptionsT {
             padding: padding_to_fb(self.padding),
             stride_d: self.stride_d,
@@ -549,22 +512,13 @@ impl Conv3dOptions {
 }
 
 /// Options of `CUMSUM` (the schema's `CumsumOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct CumsumOptions {
     /// The schema field `exclusive` (bool).
     pub exclusive: bool,
     /// The schema field `reverse` (bool).
     pub reverse: bool,
-}
-
-impl Default for CumsumOptions {
-    fn default() -> Self {
-        CumsumOptions {
-            exclusive: false,
-            reverse: false,
-        }
-    }
 }
 
 impl CumsumOptions {
@@ -574,7 +528,7 @@ impl CumsumOptions {
             reverse: x.reverse,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::CumsumOptionsT {
+    pub(crate) fn to_fb(self) -> fb::CumsumOptionsT {
         fb::CumsumOptionsT {
             exclusive: self.exclusive,
             reverse: self.reverse,
@@ -583,19 +537,11 @@ impl CumsumOptions {
 }
 
 /// Options of `DEPTH_TO_SPACE` (the schema's `DepthToSpaceOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct DepthToSpaceOptions {
     /// The schema field `block_size` (int).
     pub block_size: i32,
-}
-
-impl Default for DepthToSpaceOptions {
-    fn default() -> Self {
-        DepthToSpaceOptions {
-            block_size: 0,
-        }
-    }
 }
 
 impl DepthToSpaceOptions {
@@ -604,7 +550,7 @@ impl DepthToSpaceOptions {
             block_size: x.block_size,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::DepthToSpaceOptionsT {
+    pub(crate) fn to_fb(self) -> fb::DepthToSpaceOptionsT {
         fb::DepthToSpaceOptionsT {
             block_size: self.block_size,
         }
@@ -612,19 +558,11 @@ impl DepthToSpaceOptions {
 }
 
 /// Options of `EMBEDDING_LOOKUP_SPARSE` (the schema's `EmbeddingLookupSparseOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct EmbeddingLookupSparseOptions {
     /// The schema field `combiner` (CombinerType).
     pub combiner: CombinerType,
-}
-
-impl Default for EmbeddingLookupSparseOptions {
-    fn default() -> Self {
-        EmbeddingLookupSparseOptions {
-            combiner: CombinerType::Sum,
-        }
-    }
 }
 
 impl EmbeddingLookupSparseOptions {
@@ -633,7 +571,7 @@ impl EmbeddingLookupSparseOptions {
             combiner: CombinerType::from_fb(x.combiner)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::EmbeddingLookupSparseOptionsT {
+    pub(crate) fn to_fb(self) -> fb::EmbeddingLookupSparseOptionsT {
         fb::EmbeddingLookupSparseOptionsT {
             combiner: self.combiner.to_fb(),
         }
@@ -641,7 +579,7 @@ impl EmbeddingLookupSparseOptions {
 }
 
 /// Options of `FAKE_QUANT` (the schema's `FakeQuantOptions`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct FakeQuantOptions {
     /// The schema field `min` (float).
@@ -654,17 +592,6 @@ pub struct FakeQuantOptions {
     pub narrow_range: bool,
 }
 
-impl Default for FakeQuantOptions {
-    fn default() -> Self {
-        FakeQuantOptions {
-            min: 0.0,
-            max: 0.0,
-            num_bits: 0,
-            narrow_range: false,
-        }
-    }
-}
-
 impl FakeQuantOptions {
     pub(crate) fn from_fb(x: &fb::FakeQuantOptionsT) -> Result<Self, String> {
         Ok(FakeQuantOptions {
@@ -674,7 +601,7 @@ impl FakeQuantOptions {
             narrow_range: x.narrow_range,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::FakeQuantOptionsT {
+    pub(crate) fn to_fb(self) -> fb::FakeQuantOptionsT {
         fb::FakeQuantOptionsT {
             min: self.min,
             max: self.max,
@@ -714,7 +641,7 @@ impl HashtableOptions {
             value_dtype: dtype_from_fb(x.value_dtype)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::HashtableOptionsT {
+    pub(crate) fn to_fb(self) -> fb::HashtableOptionsT {
         fb::HashtableOptionsT {
             table_id: self.table_id,
             key_dtype: dtype_to_fb(self.key_dtype),
@@ -724,19 +651,11 @@ impl HashtableOptions {
 }
 
 /// Options of `L2_NORMALIZATION` (the schema's `L2NormOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct L2NormOptions {
     /// The schema field `fused_activation_function` (ActivationFunctionType).
     pub fused_activation_function: Activation,
-}
-
-impl Default for L2NormOptions {
-    fn default() -> Self {
-        L2NormOptions {
-            fused_activation_function: Activation::None,
-        }
-    }
 }
 
 impl L2NormOptions {
@@ -745,7 +664,7 @@ impl L2NormOptions {
             fused_activation_function: activation_from_fb(x.fused_activation_function)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::L2NormOptionsT {
+    pub(crate) fn to_fb(self) -> fb::L2NormOptionsT {
         fb::L2NormOptionsT {
             fused_activation_function: activation_to_fb(self.fused_activation_function),
         }
@@ -753,19 +672,11 @@ impl L2NormOptions {
 }
 
 /// Options of `LSH_PROJECTION` (the schema's `LSHProjectionOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct LshProjectionOptions {
     /// The schema field `type` (LSHProjectionType).
     pub kind: LshProjectionType,
-}
-
-impl Default for LshProjectionOptions {
-    fn default() -> Self {
-        LshProjectionOptions {
-            kind: LshProjectionType::Unknown,
-        }
-    }
 }
 
 impl LshProjectionOptions {
@@ -774,7 +685,7 @@ impl LshProjectionOptions {
             kind: LshProjectionType::from_fb(x.type_)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::LSHProjectionOptionsT {
+    pub(crate) fn to_fb(self) -> fb::LSHProjectionOptionsT {
         fb::LSHProjectionOptionsT {
             type_: self.kind.to_fb(),
         }
@@ -782,7 +693,7 @@ impl LshProjectionOptions {
 }
 
 /// Options of `LSTM` (the schema's `LSTMOptions`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct LstmOptions {
     /// The schema field `fused_activation_function` (ActivationFunctionType).
@@ -797,18 +708,6 @@ pub struct LstmOptions {
     pub asymmetric_quantize_inputs: bool,
 }
 
-impl Default for LstmOptions {
-    fn default() -> Self {
-        LstmOptions {
-            fused_activation_function: Activation::None,
-            cell_clip: 0.0,
-            proj_clip: 0.0,
-            kernel_type: LstmKernelType::Full,
-            asymmetric_quantize_inputs: false,
-        }
-    }
-}
-
 impl LstmOptions {
     pub(crate) fn from_fb(x: &fb::LSTMOptionsT) -> Result<Self, String> {
         Ok(LstmOptions {
@@ -819,7 +718,7 @@ impl LstmOptions {
             asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::LSTMOptionsT {
+    pub(crate) fn to_fb(self) -> fb::LSTMOptionsT {
         fb::LSTMOptionsT {
             fused_activation_function: activation_to_fb(self.fused_activation_function),
             cell_clip: self.cell_clip,
@@ -831,7 +730,7 @@ impl LstmOptions {
 }
 
 /// Options of `LOCAL_RESPONSE_NORMALIZATION` (the schema's `LocalResponseNormalizationOptions`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct LocalResponseNormalizationOptions {
     /// The schema field `radius` (int).
@@ -844,17 +743,6 @@ pub struct LocalResponseNormalizationOptions {
     pub beta: f32,
 }
 
-impl Default for LocalResponseNormalizationOptions {
-    fn default() -> Self {
-        LocalResponseNormalizationOptions {
-            radius: 0,
-            bias: 0.0,
-            alpha: 0.0,
-            beta: 0.0,
-        }
-    }
-}
-
 impl LocalResponseNormalizationOptions {
     pub(crate) fn from_fb(x: &fb::LocalResponseNormalizationOptionsT) -> Result<Self, String> {
         Ok(LocalResponseNormalizationOptions {
@@ -864,7 +752,7 @@ impl LocalResponseNormalizationOptions {
             beta: x.beta,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::LocalResponseNormalizationOptionsT {
+    pub(crate) fn to_fb(self) -> fb::LocalResponseNormalizationOptionsT {
         fb::LocalResponseNormalizationOptionsT {
             radius: self.radius,
             bias: self.bias,
@@ -875,19 +763,11 @@ impl LocalResponseNormalizationOptions {
 }
 
 /// Options of `ONE_HOT` (the schema's `OneHotOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct OneHotOptions {
     /// The schema field `axis` (int).
     pub axis: i32,
-}
-
-impl Default for OneHotOptions {
-    fn default() -> Self {
-        OneHotOptions {
-            axis: 0,
-        }
-    }
 }
 
 impl OneHotOptions {
@@ -896,7 +776,7 @@ impl OneHotOptions {
             axis: x.axis,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::OneHotOptionsT {
+    pub(crate) fn to_fb(self) -> fb::OneHotOptionsT {
         fb::OneHotOptionsT {
             axis: self.axis,
         }
@@ -904,22 +784,13 @@ impl OneHotOptions {
 }
 
 /// Options of `PACK` (the schema's `PackOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct PackOptions {
     /// The schema field `values_count` (int).
     pub values_count: i32,
     /// The schema field `axis` (int).
     pub axis: i32,
-}
-
-impl Default for PackOptions {
-    fn default() -> Self {
-        PackOptions {
-            values_count: 0,
-            axis: 0,
-        }
-    }
 }
 
 impl PackOptions {
@@ -929,7 +800,7 @@ impl PackOptions {
             axis: x.axis,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::PackOptionsT {
+    pub(crate) fn to_fb(self) -> fb::PackOptionsT {
         fb::PackOptionsT {
             values_count: self.values_count,
             axis: self.axis,
@@ -938,22 +809,13 @@ impl PackOptions {
 }
 
 /// Options of `RNN` (the schema's `RNNOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct RnnOptions {
     /// The schema field `fused_activation_function` (ActivationFunctionType).
     pub fused_activation_function: Activation,
     /// The schema field `asymmetric_quantize_inputs` (bool).
     pub asymmetric_quantize_inputs: bool,
-}
-
-impl Default for RnnOptions {
-    fn default() -> Self {
-        RnnOptions {
-            fused_activation_function: Activation::None,
-            asymmetric_quantize_inputs: false,
-        }
-    }
 }
 
 impl RnnOptions {
@@ -963,7 +825,7 @@ impl RnnOptions {
             asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::RNNOptionsT {
+    pub(crate) fn to_fb(self) -> fb::RNNOptionsT {
         fb::RNNOptionsT {
             fused_activation_function: activation_to_fb(self.fused_activation_function),
             asymmetric_quantize_inputs: self.asymmetric_quantize_inputs,
@@ -972,22 +834,13 @@ impl RnnOptions {
 }
 
 /// Options of `RANDOM_STANDARD_NORMAL`, `RANDOM_UNIFORM`, `MULTINOMIAL` (the schema's `RandomOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct RandomOptions {
     /// The schema field `seed` (long).
     pub seed: i64,
     /// The schema field `seed2` (long).
     pub seed2: i64,
-}
-
-impl Default for RandomOptions {
-    fn default() -> Self {
-        RandomOptions {
-            seed: 0,
-            seed2: 0,
-        }
-    }
 }
 
 impl RandomOptions {
@@ -997,7 +850,7 @@ impl RandomOptions {
             seed2: x.seed2,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::RandomOptionsT {
+    pub(crate) fn to_fb(self) -> fb::RandomOptionsT {
         fb::RandomOptionsT {
             seed: self.seed,
             seed2: self.seed2,
@@ -1006,19 +859,11 @@ impl RandomOptions {
 }
 
 /// Options of `REDUCE_WINDOW` (the schema's `ReduceWindowOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct ReduceWindowOptions {
     /// The schema field `reduce_function` (ReduceWindowFunction).
     pub reduce_function: ReduceWindowFunction,
-}
-
-impl Default for ReduceWindowOptions {
-    fn default() -> Self {
-        ReduceWindowOptions {
-            reduce_function: ReduceWindowFunction::Unsupported,
-        }
-    }
 }
 
 impl ReduceWindowOptions {
@@ -1027,7 +872,7 @@ impl ReduceWindowOptions {
             reduce_function: ReduceWindowFunction::from_fb(x.reduce_function)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::ReduceWindowOptionsT {
+    pub(crate) fn to_fb(self) -> fb::ReduceWindowOptionsT {
         fb::ReduceWindowOptionsT {
             reduce_function: self.reduce_function.to_fb(),
         }
@@ -1035,19 +880,11 @@ impl ReduceWindowOptions {
 }
 
 /// Options of `REDUCE_ANY`, `REDUCE_ALL` (the schema's `ReducerOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct ReducerOptions {
     /// The schema field `keep_dims` (bool).
     pub keep_dims: bool,
-}
-
-impl Default for ReducerOptions {
-    fn default() -> Self {
-        ReducerOptions {
-            keep_dims: false,
-        }
-    }
 }
 
 impl ReducerOptions {
@@ -1056,7 +893,7 @@ impl ReducerOptions {
             keep_dims: x.keep_dims,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::ReducerOptionsT {
+    pub(crate) fn to_fb(self) -> fb::ReducerOptionsT {
         fb::ReducerOptionsT {
             keep_dims: self.keep_dims,
         }
@@ -1064,22 +901,13 @@ impl ReducerOptions {
 }
 
 /// Options of `REVERSE_SEQUENCE` (the schema's `ReverseSequenceOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct ReverseSequenceOptions {
     /// The schema field `seq_dim` (int).
     pub seq_dim: i32,
     /// The schema field `batch_dim` (int).
     pub batch_dim: i32,
-}
-
-impl Default for ReverseSequenceOptions {
-    fn default() -> Self {
-        ReverseSequenceOptions {
-            seq_dim: 0,
-            batch_dim: 0,
-        }
-    }
 }
 
 impl ReverseSequenceOptions {
@@ -1089,7 +917,7 @@ impl ReverseSequenceOptions {
             batch_dim: x.batch_dim,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::ReverseSequenceOptionsT {
+    pub(crate) fn to_fb(self) -> fb::ReverseSequenceOptionsT {
         fb::ReverseSequenceOptionsT {
             seq_dim: self.seq_dim,
             batch_dim: self.batch_dim,
@@ -1098,7 +926,7 @@ impl ReverseSequenceOptions {
 }
 
 /// Options of `SVDF` (the schema's `SVDFOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SvdfOptions {
     /// The schema field `rank` (int).
@@ -1109,16 +937,6 @@ pub struct SvdfOptions {
     pub asymmetric_quantize_inputs: bool,
 }
 
-impl Default for SvdfOptions {
-    fn default() -> Self {
-        SvdfOptions {
-            rank: 0,
-            fused_activation_function: Activation::None,
-            asymmetric_quantize_inputs: false,
-        }
-    }
-}
-
 impl SvdfOptions {
     pub(crate) fn from_fb(x: &fb::SVDFOptionsT) -> Result<Self, String> {
         Ok(SvdfOptions {
@@ -1127,7 +945,7 @@ impl SvdfOptions {
             asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::SVDFOptionsT {
+    pub(crate) fn to_fb(self) -> fb::SVDFOptionsT {
         fb::SVDFOptionsT {
             rank: self.rank,
             fused_activation_function: activation_to_fb(self.fused_activation_function),
@@ -1137,7 +955,7 @@ impl SvdfOptions {
 }
 
 /// Options of `UNIDIRECTIONAL_SEQUENCE_RNN` (the schema's `SequenceRNNOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SequenceRnnOptions {
     /// The schema field `time_major` (bool).
@@ -1148,16 +966,6 @@ pub struct SequenceRnnOptions {
     pub asymmetric_quantize_inputs: bool,
 }
 
-impl Default for SequenceRnnOptions {
-    fn default() -> Self {
-        SequenceRnnOptions {
-            time_major: false,
-            fused_activation_function: Activation::None,
-            asymmetric_quantize_inputs: false,
-        }
-    }
-}
-
 impl SequenceRnnOptions {
     pub(crate) fn from_fb(x: &fb::SequenceRNNOptionsT) -> Result<Self, String> {
         Ok(SequenceRnnOptions {
@@ -1166,7 +974,7 @@ impl SequenceRnnOptions {
             asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::SequenceRNNOptionsT {
+    pub(crate) fn to_fb(self) -> fb::SequenceRNNOptionsT {
         fb::SequenceRNNOptionsT {
             time_major: self.time_major,
             fused_activation_function: activation_to_fb(self.fused_activation_function),
@@ -1197,7 +1005,7 @@ impl ShapeOptions {
             out_type: dtype_from_fb(x.out_type)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::ShapeOptionsT {
+    pub(crate) fn to_fb(self) -> fb::ShapeOptionsT {
         fb::ShapeOptionsT {
             out_type: dtype_to_fb(self.out_type),
         }
@@ -1205,7 +1013,7 @@ impl ShapeOptions {
 }
 
 /// Options of `SKIP_GRAM` (the schema's `SkipGramOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SkipGramOptions {
     /// The schema field `ngram_size` (int).
@@ -1216,16 +1024,6 @@ pub struct SkipGramOptions {
     pub include_all_ngrams: bool,
 }
 
-impl Default for SkipGramOptions {
-    fn default() -> Self {
-        SkipGramOptions {
-            ngram_size: 0,
-            max_skip_size: 0,
-            include_all_ngrams: false,
-        }
-    }
-}
-
 impl SkipGramOptions {
     pub(crate) fn from_fb(x: &fb::SkipGramOptionsT) -> Result<Self, String> {
         Ok(SkipGramOptions {
@@ -1234,7 +1032,7 @@ impl SkipGramOptions {
             include_all_ngrams: x.include_all_ngrams,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::SkipGramOptionsT {
+    pub(crate) fn to_fb(self) -> fb::SkipGramOptionsT {
         fb::SkipGramOptionsT {
             ngram_size: self.ngram_size,
             max_skip_size: self.max_skip_size,
@@ -1244,19 +1042,11 @@ impl SkipGramOptions {
 }
 
 /// Options of `SPACE_TO_DEPTH` (the schema's `SpaceToDepthOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SpaceToDepthOptions {
     /// The schema field `block_size` (int).
     pub block_size: i32,
-}
-
-impl Default for SpaceToDepthOptions {
-    fn default() -> Self {
-        SpaceToDepthOptions {
-            block_size: 0,
-        }
-    }
 }
 
 impl SpaceToDepthOptions {
@@ -1265,7 +1055,7 @@ impl SpaceToDepthOptions {
             block_size: x.block_size,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::SpaceToDepthOptionsT {
+    pub(crate) fn to_fb(self) -> fb::SpaceToDepthOptionsT {
         fb::SpaceToDepthOptionsT {
             block_size: self.block_size,
         }
@@ -1273,19 +1063,11 @@ impl SpaceToDepthOptions {
 }
 
 /// Options of `SPARSE_TO_DENSE` (the schema's `SparseToDenseOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SparseToDenseOptions {
     /// The schema field `validate_indices` (bool).
     pub validate_indices: bool,
-}
-
-impl Default for SparseToDenseOptions {
-    fn default() -> Self {
-        SparseToDenseOptions {
-            validate_indices: false,
-        }
-    }
 }
 
 impl SparseToDenseOptions {
@@ -1294,7 +1076,7 @@ impl SparseToDenseOptions {
             validate_indices: x.validate_indices,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::SparseToDenseOptionsT {
+    pub(crate) fn to_fb(self) -> fb::SparseToDenseOptionsT {
         fb::SparseToDenseOptionsT {
             validate_indices: self.validate_indices,
         }
@@ -1302,19 +1084,11 @@ impl SparseToDenseOptions {
 }
 
 /// Options of `SPLIT` (the schema's `SplitOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SplitOptions {
     /// The schema field `num_splits` (int).
     pub num_splits: i32,
-}
-
-impl Default for SplitOptions {
-    fn default() -> Self {
-        SplitOptions {
-            num_splits: 0,
-        }
-    }
 }
 
 impl SplitOptions {
@@ -1323,7 +1097,7 @@ impl SplitOptions {
             num_splits: x.num_splits,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::SplitOptionsT {
+    pub(crate) fn to_fb(self) -> fb::SplitOptionsT {
         fb::SplitOptionsT {
             num_splits: self.num_splits,
         }
@@ -1331,7 +1105,7 @@ impl SplitOptions {
 }
 
 /// Options of `STABLEHLO_COMPOSITE` (the schema's `StableHLOCompositeOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloCompositeOptions {
     /// The schema field `name` (string).
@@ -1344,18 +1118,6 @@ pub struct StablehloCompositeOptions {
     pub composite_attributes_format: CustomOptionsFormat,
     /// The schema field `version` (int).
     pub version: i32,
-}
-
-impl Default for StablehloCompositeOptions {
-    fn default() -> Self {
-        StablehloCompositeOptions {
-            name: String::new(),
-            decomposition_subgraph_index: 0,
-            composite_attributes: Vec::new(),
-            composite_attributes_format: CustomOptionsFormat::FlexBuffers,
-            version: 0,
-        }
-    }
 }
 
 impl StablehloCompositeOptions {
@@ -1380,19 +1142,11 @@ impl StablehloCompositeOptions {
 }
 
 /// Options of `STABLEHLO_BROADCAST_IN_DIM` (the schema's `StablehloBroadcastInDimOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloBroadcastInDimOptions {
     /// The schema field `broadcast_dimensions` ([long]).
     pub broadcast_dimensions: Vec<i64>,
-}
-
-impl Default for StablehloBroadcastInDimOptions {
-    fn default() -> Self {
-        StablehloBroadcastInDimOptions {
-            broadcast_dimensions: Vec::new(),
-        }
-    }
 }
 
 impl StablehloBroadcastInDimOptions {
@@ -1409,19 +1163,11 @@ impl StablehloBroadcastInDimOptions {
 }
 
 /// Options of `STABLEHLO_CASE` (the schema's `StablehloCaseOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloCaseOptions {
     /// The schema field `branch_subgraph_indices` ([int]).
     pub branch_subgraph_indices: Vec<i32>,
-}
-
-impl Default for StablehloCaseOptions {
-    fn default() -> Self {
-        StablehloCaseOptions {
-            branch_subgraph_indices: Vec::new(),
-        }
-    }
 }
 
 impl StablehloCaseOptions {
@@ -1438,22 +1184,13 @@ impl StablehloCaseOptions {
 }
 
 /// Options of `STABLEHLO_COMPARE` (the schema's `StablehloCompareOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloCompareOptions {
     /// The schema field `comparison_direction` (StablehloComparisonDirection).
     pub comparison_direction: StablehloComparisonDirection,
     /// The schema field `compare_type` (StablehloComparisonType).
     pub compare_type: StablehloComparisonType,
-}
-
-impl Default for StablehloCompareOptions {
-    fn default() -> Self {
-        StablehloCompareOptions {
-            comparison_direction: StablehloComparisonDirection::Eq,
-            compare_type: StablehloComparisonType::Notype,
-        }
-    }
 }
 
 impl StablehloCompareOptions {
@@ -1463,7 +1200,7 @@ impl StablehloCompareOptions {
             compare_type: StablehloComparisonType::from_fb(x.compare_type)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::StablehloCompareOptionsT {
+    pub(crate) fn to_fb(self) -> fb::StablehloCompareOptionsT {
         fb::StablehloCompareOptionsT {
             comparison_direction: self.comparison_direction.to_fb(),
             compare_type: self.compare_type.to_fb(),
@@ -1472,19 +1209,11 @@ impl StablehloCompareOptions {
 }
 
 /// Options of `STABLEHLO_CONCATENATE` (the schema's `StablehloConcatenateOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloConcatenateOptions {
     /// The schema field `dimension` (long).
     pub dimension: i64,
-}
-
-impl Default for StablehloConcatenateOptions {
-    fn default() -> Self {
-        StablehloConcatenateOptions {
-            dimension: 0,
-        }
-    }
 }
 
 impl StablehloConcatenateOptions {
@@ -1493,7 +1222,7 @@ impl StablehloConcatenateOptions {
             dimension: x.dimension,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::StablehloConcatenateOptionsT {
+    pub(crate) fn to_fb(self) -> fb::StablehloConcatenateOptionsT {
         fb::StablehloConcatenateOptionsT {
             dimension: self.dimension,
         }
@@ -1501,7 +1230,7 @@ impl StablehloConcatenateOptions {
 }
 
 /// Options of `STABLEHLO_CONVOLUTION` (the schema's `StablehloConvolutionOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloConvolutionOptions {
     /// The schema field `window_strides` ([long]).
@@ -1540,30 +1269,6 @@ pub struct StablehloConvolutionOptions {
     pub precision_config: Vec<StablehloPrecisionConfig>,
 }
 
-impl Default for StablehloConvolutionOptions {
-    fn default() -> Self {
-        StablehloConvolutionOptions {
-            window_strides: Vec::new(),
-            padding: Vec::new(),
-            lhs_dilation: Vec::new(),
-            rhs_dilation: Vec::new(),
-            window_reversal: Vec::new(),
-            input_batch_dimension: 0,
-            input_feature_dimension: 0,
-            input_spatial_dimensions: Vec::new(),
-            kernel_input_feature_dimension: 0,
-            kernel_output_feature_dimension: 0,
-            kernel_spatial_dimensions: Vec::new(),
-            output_batch_dimension: 0,
-            output_feature_dimension: 0,
-            output_spatial_dimensions: Vec::new(),
-            feature_group_count: 0,
-            batch_group_count: 0,
-            precision_config: Vec::new(),
-        }
-    }
-}
-
 impl StablehloConvolutionOptions {
     pub(crate) fn from_fb(x: &fb::StablehloConvolutionOptionsT) -> Result<Self, String> {
         Ok(StablehloConvolutionOptions {
@@ -1583,7 +1288,7 @@ impl StablehloConvolutionOptions {
             output_spatial_dimensions: x.output_spatial_dimensions.clone().unwrap_or_default(),
             feature_group_count: x.feature_group_count,
             batch_group_count: x.batch_group_count,
-            precision_config: x.precision_config.iter().flatten().map(|v| -> Result<_, String> { Ok(StablehloPrecisionConfig::from_fb(*v)?) }).collect::<Result<Vec<_>, _>>()?,
+            precision_config: x.precision_config.iter().flatten().map(|v| StablehloPrecisionConfig::from_fb(*v)).collect::<Result<Vec<_>, _>>()?,
         })
     }
     pub(crate) fn to_fb(&self) -> fb::StablehloConvolutionOptionsT {
@@ -1610,7 +1315,7 @@ impl StablehloConvolutionOptions {
 }
 
 /// Options of `STABLEHLO_CUSTOM_CALL` (the schema's `StablehloCustomCallOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloCustomCallOptions {
     /// The schema field `call_target_name` (string).
@@ -1625,19 +1330,6 @@ pub struct StablehloCustomCallOptions {
     pub called_computations: Vec<i32>,
     /// The schema field `custom_attributes` ([ubyte]).
     pub custom_attributes: Vec<u8>,
-}
-
-impl Default for StablehloCustomCallOptions {
-    fn default() -> Self {
-        StablehloCustomCallOptions {
-            call_target_name: String::new(),
-            has_side_effect: false,
-            backend_config: String::new(),
-            api_version: 0,
-            called_computations: Vec::new(),
-            custom_attributes: Vec::new(),
-        }
-    }
 }
 
 impl StablehloCustomCallOptions {
@@ -1664,7 +1356,7 @@ impl StablehloCustomCallOptions {
 }
 
 /// Options of `STABLEHLO_DOT_GENERAL` (the schema's `StablehloDotGeneralOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloDotGeneralOptions {
     /// The schema field `lhs_batching_dimensions` ([long]).
@@ -1679,18 +1371,6 @@ pub struct StablehloDotGeneralOptions {
     pub precision_config: Vec<StablehloPrecisionConfig>,
 }
 
-impl Default for StablehloDotGeneralOptions {
-    fn default() -> Self {
-        StablehloDotGeneralOptions {
-            lhs_batching_dimensions: Vec::new(),
-            rhs_batching_dimensions: Vec::new(),
-            lhs_contracting_dimensions: Vec::new(),
-            rhs_contracting_dimensions: Vec::new(),
-            precision_config: Vec::new(),
-        }
-    }
-}
-
 impl StablehloDotGeneralOptions {
     pub(crate) fn from_fb(x: &fb::StablehloDotGeneralOptionsT) -> Result<Self, String> {
         Ok(StablehloDotGeneralOptions {
@@ -1698,7 +1378,7 @@ impl StablehloDotGeneralOptions {
             rhs_batching_dimensions: x.rhs_batching_dimensions.clone().unwrap_or_default(),
             lhs_contracting_dimensions: x.lhs_contracting_dimensions.clone().unwrap_or_default(),
             rhs_contracting_dimensions: x.rhs_contracting_dimensions.clone().unwrap_or_default(),
-            precision_config: x.precision_config.iter().flatten().map(|v| -> Result<_, String> { Ok(StablehloPrecisionConfig::from_fb(*v)?) }).collect::<Result<Vec<_>, _>>()?,
+            precision_config: x.precision_config.iter().flatten().map(|v| StablehloPrecisionConfig::from_fb(*v)).collect::<Result<Vec<_>, _>>()?,
         })
     }
     pub(crate) fn to_fb(&self) -> fb::StablehloDotGeneralOptionsT {
@@ -1713,19 +1393,11 @@ impl StablehloDotGeneralOptions {
 }
 
 /// Options of `STABLEHLO_DYNAMIC_SLICE` (the schema's `StablehloDynamicSliceOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloDynamicSliceOptions {
     /// The schema field `slice_sizes` ([long]).
     pub slice_sizes: Vec<i64>,
-}
-
-impl Default for StablehloDynamicSliceOptions {
-    fn default() -> Self {
-        StablehloDynamicSliceOptions {
-            slice_sizes: Vec::new(),
-        }
-    }
 }
 
 impl StablehloDynamicSliceOptions {
@@ -1742,7 +1414,7 @@ impl StablehloDynamicSliceOptions {
 }
 
 /// Options of `STABLEHLO_GATHER` (the schema's `StablehloGatherOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloGatherOptions {
     /// The schema field `offset_dims` ([long]).
@@ -1757,19 +1429,6 @@ pub struct StablehloGatherOptions {
     pub slice_sizes: Vec<i64>,
     /// The schema field `indices_are_sorted` (bool).
     pub indices_are_sorted: bool,
-}
-
-impl Default for StablehloGatherOptions {
-    fn default() -> Self {
-        StablehloGatherOptions {
-            offset_dims: Vec::new(),
-            collapsed_slice_dims: Vec::new(),
-            start_index_map: Vec::new(),
-            index_vector_dim: 0,
-            slice_sizes: Vec::new(),
-            indices_are_sorted: false,
-        }
-    }
 }
 
 impl StablehloGatherOptions {
@@ -1796,19 +1455,11 @@ impl StablehloGatherOptions {
 }
 
 /// Options of `STABLEHLO_IOTA` (the schema's `StablehloIotaOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloIotaOptions {
     /// The schema field `iota_dimension` (long).
     pub iota_dimension: i64,
-}
-
-impl Default for StablehloIotaOptions {
-    fn default() -> Self {
-        StablehloIotaOptions {
-            iota_dimension: 0,
-        }
-    }
 }
 
 impl StablehloIotaOptions {
@@ -1817,7 +1468,7 @@ impl StablehloIotaOptions {
             iota_dimension: x.iota_dimension,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::StablehloIotaOptionsT {
+    pub(crate) fn to_fb(self) -> fb::StablehloIotaOptionsT {
         fb::StablehloIotaOptionsT {
             iota_dimension: self.iota_dimension,
         }
@@ -1825,7 +1476,7 @@ impl StablehloIotaOptions {
 }
 
 /// Options of `STABLEHLO_PAD` (the schema's `StablehloPadOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloPadOptions {
     /// The schema field `edge_padding_low` ([long]).
@@ -1834,16 +1485,6 @@ pub struct StablehloPadOptions {
     pub edge_padding_high: Vec<i64>,
     /// The schema field `interior_padding` ([long]).
     pub interior_padding: Vec<i64>,
-}
-
-impl Default for StablehloPadOptions {
-    fn default() -> Self {
-        StablehloPadOptions {
-            edge_padding_low: Vec::new(),
-            edge_padding_high: Vec::new(),
-            interior_padding: Vec::new(),
-        }
-    }
 }
 
 impl StablehloPadOptions {
@@ -1864,22 +1505,13 @@ impl StablehloPadOptions {
 }
 
 /// Options of `STABLEHLO_REDUCE` (the schema's `StablehloReduceOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloReduceOptions {
     /// The schema field `dimensions` ([long]).
     pub dimensions: Vec<i64>,
     /// The schema field `body_subgraph_index` (int).
     pub body_subgraph_index: i32,
-}
-
-impl Default for StablehloReduceOptions {
-    fn default() -> Self {
-        StablehloReduceOptions {
-            dimensions: Vec::new(),
-            body_subgraph_index: 0,
-        }
-    }
 }
 
 impl StablehloReduceOptions {
@@ -1898,7 +1530,7 @@ impl StablehloReduceOptions {
 }
 
 /// Options of `STABLEHLO_REDUCE_WINDOW` (the schema's `StablehloReduceWindowOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloReduceWindowOptions {
     /// The schema field `window_dimensions` ([long]).
@@ -1913,19 +1545,6 @@ pub struct StablehloReduceWindowOptions {
     pub padding: Vec<i64>,
     /// The schema field `body_subgraph_index` (int).
     pub body_subgraph_index: i32,
-}
-
-impl Default for StablehloReduceWindowOptions {
-    fn default() -> Self {
-        StablehloReduceWindowOptions {
-            window_dimensions: Vec::new(),
-            window_strides: Vec::new(),
-            base_dilations: Vec::new(),
-            window_dilations: Vec::new(),
-            padding: Vec::new(),
-            body_subgraph_index: 0,
-        }
-    }
 }
 
 impl StablehloReduceWindowOptions {
@@ -1952,19 +1571,11 @@ impl StablehloReduceWindowOptions {
 }
 
 /// Options of `STABLEHLO_RNG_BIT_GENERATOR` (the schema's `StablehloRngBitGeneratorOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloRngBitGeneratorOptions {
     /// The schema field `algorithm` (RngAlgorithm).
     pub algorithm: RngAlgorithm,
-}
-
-impl Default for StablehloRngBitGeneratorOptions {
-    fn default() -> Self {
-        StablehloRngBitGeneratorOptions {
-            algorithm: RngAlgorithm::Default,
-        }
-    }
 }
 
 impl StablehloRngBitGeneratorOptions {
@@ -1973,7 +1584,7 @@ impl StablehloRngBitGeneratorOptions {
             algorithm: RngAlgorithm::from_fb(x.algorithm)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::StablehloRngBitGeneratorOptionsT {
+    pub(crate) fn to_fb(self) -> fb::StablehloRngBitGeneratorOptionsT {
         fb::StablehloRngBitGeneratorOptionsT {
             algorithm: self.algorithm.to_fb(),
         }
@@ -1981,7 +1592,7 @@ impl StablehloRngBitGeneratorOptions {
 }
 
 /// Options of `STABLEHLO_SCATTER` (the schema's `StablehloScatterOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloScatterOptions {
     /// The schema field `indices_are_sorted` (bool).
@@ -1998,20 +1609,6 @@ pub struct StablehloScatterOptions {
     pub unique_indices: bool,
     /// The schema field `update_computation_subgraph_index` (int).
     pub update_computation_subgraph_index: i32,
-}
-
-impl Default for StablehloScatterOptions {
-    fn default() -> Self {
-        StablehloScatterOptions {
-            indices_are_sorted: false,
-            update_window_dims: Vec::new(),
-            inserted_window_dims: Vec::new(),
-            scatter_dims_to_operand_dims: Vec::new(),
-            index_vector_dim: 0,
-            unique_indices: false,
-            update_computation_subgraph_index: 0,
-        }
-    }
 }
 
 impl StablehloScatterOptions {
@@ -2040,7 +1637,7 @@ impl StablehloScatterOptions {
 }
 
 /// Options of `STABLEHLO_SLICE` (the schema's `StablehloSliceOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloSliceOptions {
     /// The schema field `start_indices` ([long]).
@@ -2049,16 +1646,6 @@ pub struct StablehloSliceOptions {
     pub limit_indices: Vec<i64>,
     /// The schema field `strides` ([long]).
     pub strides: Vec<i64>,
-}
-
-impl Default for StablehloSliceOptions {
-    fn default() -> Self {
-        StablehloSliceOptions {
-            start_indices: Vec::new(),
-            limit_indices: Vec::new(),
-            strides: Vec::new(),
-        }
-    }
 }
 
 impl StablehloSliceOptions {
@@ -2079,7 +1666,7 @@ impl StablehloSliceOptions {
 }
 
 /// Options of `STABLEHLO_SORT` (the schema's `StablehloSortOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloSortOptions {
     /// The schema field `dimension` (long).
@@ -2090,16 +1677,6 @@ pub struct StablehloSortOptions {
     pub comparator_subgraph_index: i32,
 }
 
-impl Default for StablehloSortOptions {
-    fn default() -> Self {
-        StablehloSortOptions {
-            dimension: 0,
-            is_stable: false,
-            comparator_subgraph_index: 0,
-        }
-    }
-}
-
 impl StablehloSortOptions {
     pub(crate) fn from_fb(x: &fb::StablehloSortOptionsT) -> Result<Self, String> {
         Ok(StablehloSortOptions {
@@ -2108,7 +1685,7 @@ impl StablehloSortOptions {
             comparator_subgraph_index: x.comparator_subgraph_index,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::StablehloSortOptionsT {
+    pub(crate) fn to_fb(self) -> fb::StablehloSortOptionsT {
         fb::StablehloSortOptionsT {
             dimension: self.dimension,
             is_stable: self.is_stable,
@@ -2118,19 +1695,11 @@ impl StablehloSortOptions {
 }
 
 /// Options of `STABLEHLO_TRANSPOSE` (the schema's `StablehloTransposeOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloTransposeOptions {
     /// The schema field `permutation` ([long]).
     pub permutation: Vec<i64>,
-}
-
-impl Default for StablehloTransposeOptions {
-    fn default() -> Self {
-        StablehloTransposeOptions {
-            permutation: Vec::new(),
-        }
-    }
 }
 
 impl StablehloTransposeOptions {
@@ -2147,22 +1716,13 @@ impl StablehloTransposeOptions {
 }
 
 /// Options of `STABLEHLO_WHILE` (the schema's `StablehloWhileOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloWhileOptions {
     /// The schema field `cond_subgraph_index` (int).
     pub cond_subgraph_index: i32,
     /// The schema field `body_subgraph_index` (int).
     pub body_subgraph_index: i32,
-}
-
-impl Default for StablehloWhileOptions {
-    fn default() -> Self {
-        StablehloWhileOptions {
-            cond_subgraph_index: 0,
-            body_subgraph_index: 0,
-        }
-    }
 }
 
 impl StablehloWhileOptions {
@@ -2172,7 +1732,7 @@ impl StablehloWhileOptions {
             body_subgraph_index: x.body_subgraph_index,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::StablehloWhileOptionsT {
+    pub(crate) fn to_fb(self) -> fb::StablehloWhileOptionsT {
         fb::StablehloWhileOptionsT {
             cond_subgraph_index: self.cond_subgraph_index,
             body_subgraph_index: self.body_subgraph_index,
@@ -2181,7 +1741,7 @@ impl StablehloWhileOptions {
 }
 
 /// Options of `UNIDIRECTIONAL_SEQUENCE_LSTM` (the schema's `UnidirectionalSequenceLSTMOptions`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct UnidirectionalSequenceLstmOptions {
     /// The schema field `fused_activation_function` (ActivationFunctionType).
@@ -2198,19 +1758,6 @@ pub struct UnidirectionalSequenceLstmOptions {
     pub diagonal_recurrent_tensors: bool,
 }
 
-impl Default for UnidirectionalSequenceLstmOptions {
-    fn default() -> Self {
-        UnidirectionalSequenceLstmOptions {
-            fused_activation_function: Activation::None,
-            cell_clip: 0.0,
-            proj_clip: 0.0,
-            time_major: false,
-            asymmetric_quantize_inputs: false,
-            diagonal_recurrent_tensors: false,
-        }
-    }
-}
-
 impl UnidirectionalSequenceLstmOptions {
     pub(crate) fn from_fb(x: &fb::UnidirectionalSequenceLSTMOptionsT) -> Result<Self, String> {
         Ok(UnidirectionalSequenceLstmOptions {
@@ -2222,7 +1769,7 @@ impl UnidirectionalSequenceLstmOptions {
             diagonal_recurrent_tensors: x.diagonal_recurrent_tensors,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::UnidirectionalSequenceLSTMOptionsT {
+    pub(crate) fn to_fb(self) -> fb::UnidirectionalSequenceLSTMOptionsT {
         fb::UnidirectionalSequenceLSTMOptionsT {
             fused_activation_function: activation_to_fb(self.fused_activation_function),
             cell_clip: self.cell_clip,
@@ -2256,7 +1803,7 @@ impl UniqueOptions {
             idx_out_type: dtype_from_fb(x.idx_out_type)?,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::UniqueOptionsT {
+    pub(crate) fn to_fb(self) -> fb::UniqueOptionsT {
         fb::UniqueOptionsT {
             idx_out_type: dtype_to_fb(self.idx_out_type),
         }
@@ -2264,22 +1811,13 @@ impl UniqueOptions {
 }
 
 /// Options of `UNPACK` (the schema's `UnpackOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct UnpackOptions {
     /// The schema field `num` (int).
     pub num: i32,
     /// The schema field `axis` (int).
     pub axis: i32,
-}
-
-impl Default for UnpackOptions {
-    fn default() -> Self {
-        UnpackOptions {
-            num: 0,
-            axis: 0,
-        }
-    }
 }
 
 impl UnpackOptions {
@@ -2289,7 +1827,7 @@ impl UnpackOptions {
             axis: x.axis,
         })
     }
-    pub(crate) fn to_fb(&self) -> fb::UnpackOptionsT {
+    pub(crate) fn to_fb(self) -> fb::UnpackOptionsT {
         fb::UnpackOptionsT {
             num: self.num,
             axis: self.axis,
@@ -2298,22 +1836,13 @@ impl UnpackOptions {
 }
 
 /// Options of `VAR_HANDLE` (the schema's `VarHandleOptions`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct VarHandleOptions {
     /// The schema field `container` (string).
     pub container: String,
     /// The schema field `shared_name` (string).
     pub shared_name: String,
-}
-
-impl Default for VarHandleOptions {
-    fn default() -> Self {
-        VarHandleOptions {
-            container: String::new(),
-            shared_name: String::new(),
-        }
-    }
 }
 
 impl VarHandleOptions {
@@ -2974,78 +2503,78 @@ pub(crate) fn write_generated(op: &Op) -> Option<(fb::BuiltinOptionsT, fb::Built
         Op::Call(x) => (O::CallOptions(Box::new(x.to_fb())), O2::NONE),
         Op::EmbeddingLookupSparse(x) => (O::EmbeddingLookupSparseOptions(Box::new(x.to_fb())), O2::NONE),
         Op::UnidirectionalSequenceRnn(x) => (O::SequenceRNNOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::BatchToSpaceNd => (O::BatchToSpaceNDOptions(Box::new(fb::BatchToSpaceNDOptionsT::default())), O2::NONE),
-        Op::SpaceToBatchNd => (O::SpaceToBatchNDOptions(Box::new(fb::SpaceToBatchNDOptionsT::default())), O2::NONE),
+        Op::BatchToSpaceNd => (O::BatchToSpaceNDOptions(Box::default()), O2::NONE),
+        Op::SpaceToBatchNd => (O::SpaceToBatchNDOptions(Box::default()), O2::NONE),
         Op::UnidirectionalSequenceLstm(x) => (O::UnidirectionalSequenceLSTMOptions(Box::new(x.to_fb())), O2::NONE),
         Op::BidirectionalSequenceRnn(x) => (O::BidirectionalSequenceRNNOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::TopkV2 => (O::TopKV2Options(Box::new(fb::TopKV2OptionsT::default())), O2::NONE),
+        Op::TopkV2 => (O::TopKV2Options(Box::default()), O2::NONE),
         Op::Split(x) => (O::SplitOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Delegate => (O::NONE, O2::NONE),
         Op::BidirectionalSequenceLstm(x) => (O::BidirectionalSequenceLSTMOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::Select => (O::SelectOptions(Box::new(fb::SelectOptionsT::default())), O2::NONE),
+        Op::Select => (O::SelectOptions(Box::default()), O2::NONE),
         Op::SparseToDense(x) => (O::SparseToDenseOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::Tile => (O::TileOptions(Box::new(fb::TileOptionsT::default())), O2::NONE),
-        Op::ExpandDims => (O::ExpandDimsOptions(Box::new(fb::ExpandDimsOptionsT::default())), O2::NONE),
+        Op::Tile => (O::TileOptions(Box::default()), O2::NONE),
+        Op::ExpandDims => (O::ExpandDimsOptions(Box::default()), O2::NONE),
         Op::Shape(x) => (O::ShapeOptions(Box::new(x.to_fb())), O2::NONE),
         Op::FakeQuant(x) => (O::FakeQuantOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Pack(x) => (O::PackOptions(Box::new(x.to_fb())), O2::NONE),
         Op::OneHot(x) => (O::OneHotOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Unpack(x) => (O::UnpackOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::FloorDiv => (O::FloorDivOptions(Box::new(fb::FloorDivOptionsT::default())), O2::NONE),
+        Op::FloorDiv => (O::FloorDivOptions(Box::default()), O2::NONE),
         Op::ReduceAny(x) => (O::ReducerOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::Square => (O::SquareOptions(Box::new(fb::SquareOptionsT::default())), O2::NONE),
-        Op::ZerosLike => (O::ZerosLikeOptions(Box::new(fb::ZerosLikeOptionsT::default())), O2::NONE),
-        Op::Fill => (O::FillOptions(Box::new(fb::FillOptionsT::default())), O2::NONE),
-        Op::Range => (O::RangeOptions(Box::new(fb::RangeOptionsT::default())), O2::NONE),
-        Op::SquaredDifference => (O::SquaredDifferenceOptions(Box::new(fb::SquaredDifferenceOptionsT::default())), O2::NONE),
+        Op::Square => (O::SquareOptions(Box::default()), O2::NONE),
+        Op::ZerosLike => (O::ZerosLikeOptions(Box::default()), O2::NONE),
+        Op::Fill => (O::FillOptions(Box::default()), O2::NONE),
+        Op::Range => (O::RangeOptions(Box::default()), O2::NONE),
+        Op::SquaredDifference => (O::SquaredDifferenceOptions(Box::default()), O2::NONE),
         Op::Unique(x) => (O::UniqueOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Ceil => (O::NONE, O2::NONE),
-        Op::ReverseV2 => (O::ReverseV2Options(Box::new(fb::ReverseV2OptionsT::default())), O2::NONE),
-        Op::AddN => (O::AddNOptions(Box::new(fb::AddNOptionsT::default())), O2::NONE),
-        Op::GatherNd => (O::GatherNdOptions(Box::new(fb::GatherNdOptionsT::default())), O2::NONE),
-        Op::Where => (O::WhereOptions(Box::new(fb::WhereOptionsT::default())), O2::NONE),
-        Op::Rank => (O::RankOptions(Box::new(fb::RankOptionsT::default())), O2::NONE),
+        Op::ReverseV2 => (O::ReverseV2Options(Box::default()), O2::NONE),
+        Op::AddN => (O::AddNOptions(Box::default()), O2::NONE),
+        Op::GatherNd => (O::GatherNdOptions(Box::default()), O2::NONE),
+        Op::Where => (O::WhereOptions(Box::default()), O2::NONE),
+        Op::Rank => (O::RankOptions(Box::default()), O2::NONE),
         Op::Elu => (O::NONE, O2::NONE),
         Op::ReverseSequence(x) => (O::ReverseSequenceOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::MatrixDiag => (O::MatrixDiagOptions(Box::new(fb::MatrixDiagOptionsT::default())), O2::NONE),
-        Op::MatrixSetDiag => (O::MatrixSetDiagOptions(Box::new(fb::MatrixSetDiagOptionsT::default())), O2::NONE),
+        Op::MatrixDiag => (O::MatrixDiagOptions(Box::default()), O2::NONE),
+        Op::MatrixSetDiag => (O::MatrixSetDiagOptions(Box::default()), O2::NONE),
         Op::Round => (O::NONE, O2::NONE),
-        Op::NonMaxSuppressionV4 => (O::NonMaxSuppressionV4Options(Box::new(fb::NonMaxSuppressionV4OptionsT::default())), O2::NONE),
-        Op::NonMaxSuppressionV5 => (O::NonMaxSuppressionV5Options(Box::new(fb::NonMaxSuppressionV5OptionsT::default())), O2::NONE),
-        Op::ScatterNd => (O::ScatterNdOptions(Box::new(fb::ScatterNdOptionsT::default())), O2::NONE),
-        Op::Densify => (O::DensifyOptions(Box::new(fb::DensifyOptionsT::default())), O2::NONE),
-        Op::SegmentSum => (O::SegmentSumOptions(Box::new(fb::SegmentSumOptionsT::default())), O2::NONE),
+        Op::NonMaxSuppressionV4 => (O::NonMaxSuppressionV4Options(Box::default()), O2::NONE),
+        Op::NonMaxSuppressionV5 => (O::NonMaxSuppressionV5Options(Box::default()), O2::NONE),
+        Op::ScatterNd => (O::ScatterNdOptions(Box::default()), O2::NONE),
+        Op::Densify => (O::DensifyOptions(Box::default()), O2::NONE),
+        Op::SegmentSum => (O::SegmentSumOptions(Box::default()), O2::NONE),
         Op::Cumsum(x) => (O::CumsumOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::Rfft2d => (O::Rfft2dOptions(Box::new(fb::Rfft2dOptionsT::default())), O2::NONE),
+        Op::Rfft2d => (O::Rfft2dOptions(Box::default()), O2::NONE),
         Op::Conv3d(x) => (O::Conv3DOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Imag => (O::NONE, O2::NONE),
         Op::Real => (O::NONE, O2::NONE),
         Op::ComplexAbs => (O::NONE, O2::NONE),
         Op::Hashtable(x) => (O::HashtableOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::HashtableFind => (O::HashtableFindOptions(Box::new(fb::HashtableFindOptionsT::default())), O2::NONE),
-        Op::HashtableImport => (O::HashtableImportOptions(Box::new(fb::HashtableImportOptionsT::default())), O2::NONE),
-        Op::HashtableSize => (O::HashtableSizeOptions(Box::new(fb::HashtableSizeOptionsT::default())), O2::NONE),
+        Op::HashtableFind => (O::HashtableFindOptions(Box::default()), O2::NONE),
+        Op::HashtableImport => (O::HashtableImportOptions(Box::default()), O2::NONE),
+        Op::HashtableSize => (O::HashtableSizeOptions(Box::default()), O2::NONE),
         Op::ReduceAll(x) => (O::ReducerOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Conv3dTranspose(x) => (O::Conv3DOptions(Box::new(x.to_fb())), O2::NONE),
         Op::VarHandle(x) => (O::VarHandleOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::ReadVariable => (O::ReadVariableOptions(Box::new(fb::ReadVariableOptionsT::default())), O2::NONE),
-        Op::AssignVariable => (O::AssignVariableOptions(Box::new(fb::AssignVariableOptionsT::default())), O2::NONE),
+        Op::ReadVariable => (O::ReadVariableOptions(Box::default()), O2::NONE),
+        Op::AssignVariable => (O::AssignVariableOptions(Box::default()), O2::NONE),
         Op::BroadcastArgs => (O::NONE, O2::NONE),
         Op::RandomStandardNormal(x) => (O::RandomOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Bucketize(x) => (O::BucketizeOptions(Box::new(x.to_fb())), O2::NONE),
         Op::RandomUniform(x) => (O::RandomOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Multinomial(x) => (O::RandomOptions(Box::new(x.to_fb())), O2::NONE),
-        Op::DynamicUpdateSlice => (O::DynamicUpdateSliceOptions(Box::new(fb::DynamicUpdateSliceOptionsT::default())), O2::NONE),
+        Op::DynamicUpdateSlice => (O::DynamicUpdateSliceOptions(Box::default()), O2::NONE),
         Op::Relu0To1 => (O::NONE, O2::NONE),
-        Op::UnsortedSegmentProd => (O::UnsortedSegmentProdOptions(Box::new(fb::UnsortedSegmentProdOptionsT::default())), O2::NONE),
-        Op::UnsortedSegmentMax => (O::UnsortedSegmentMaxOptions(Box::new(fb::UnsortedSegmentMaxOptionsT::default())), O2::NONE),
-        Op::UnsortedSegmentSum => (O::UnsortedSegmentSumOptions(Box::new(fb::UnsortedSegmentSumOptionsT::default())), O2::NONE),
-        Op::Atan2 => (O::ATan2Options(Box::new(fb::ATan2OptionsT::default())), O2::NONE),
-        Op::UnsortedSegmentMin => (O::UnsortedSegmentMinOptions(Box::new(fb::UnsortedSegmentMinOptionsT::default())), O2::NONE),
-        Op::Sign => (O::SignOptions(Box::new(fb::SignOptionsT::default())), O2::NONE),
-        Op::Bitcast => (O::BitcastOptions(Box::new(fb::BitcastOptionsT::default())), O2::NONE),
-        Op::BitwiseXor => (O::BitwiseXorOptions(Box::new(fb::BitwiseXorOptionsT::default())), O2::NONE),
-        Op::RightShift => (O::RightShiftOptions(Box::new(fb::RightShiftOptionsT::default())), O2::NONE),
+        Op::UnsortedSegmentProd => (O::UnsortedSegmentProdOptions(Box::default()), O2::NONE),
+        Op::UnsortedSegmentMax => (O::UnsortedSegmentMaxOptions(Box::default()), O2::NONE),
+        Op::UnsortedSegmentSum => (O::UnsortedSegmentSumOptions(Box::default()), O2::NONE),
+        Op::Atan2 => (O::ATan2Options(Box::default()), O2::NONE),
+        Op::UnsortedSegmentMin => (O::UnsortedSegmentMinOptions(Box::default()), O2::NONE),
+        Op::Sign => (O::SignOptions(Box::default()), O2::NONE),
+        Op::Bitcast => (O::BitcastOptions(Box::default()), O2::NONE),
+        Op::BitwiseXor => (O::BitwiseXorOptions(Box::default()), O2::NONE),
+        Op::RightShift => (O::RightShiftOptions(Box::default()), O2::NONE),
         Op::StablehloLogistic => (O::NONE, O2::NONE),
         Op::StablehloAdd => (O::NONE, O2::NONE),
         Op::StablehloDivide => (O::NONE, O2::NONE),
@@ -3087,11 +2616,11 @@ pub(crate) fn write_generated(op: &Op) -> Option<(fb::BuiltinOptionsT, fb::Built
         Op::StablehloWhile(x) => (O::NONE, O2::StablehloWhileOptions(Box::new(x.to_fb()))),
         Op::StablehloGather(x) => (O::NONE, O2::StablehloGatherOptions(Box::new(x.to_fb()))),
         Op::StablehloTranspose(x) => (O::NONE, O2::StablehloTransposeOptions(Box::new(x.to_fb()))),
-        Op::Dilate => (O::NONE, O2::DilateOptions(Box::new(fb::DilateOptionsT::default()))),
+        Op::Dilate => (O::NONE, O2::DilateOptions(Box::default())),
         Op::StablehloRngBitGenerator(x) => (O::NONE, O2::StablehloRngBitGeneratorOptions(Box::new(x.to_fb()))),
         Op::ReduceWindow(x) => (O::NONE, O2::ReduceWindowOptions(Box::new(x.to_fb()))),
         Op::StablehloComposite(x) => (O::NONE, O2::StableHLOCompositeOptions(Box::new(x.to_fb()))),
-        Op::StablehloShiftLeft => (O::NONE, O2::StablehloShiftLeftOptions(Box::new(fb::StablehloShiftLeftOptionsT::default()))),
+        Op::StablehloShiftLeft => (O::NONE, O2::StablehloShiftLeftOptions(Box::default())),
         Op::StablehloCbrt => (O::NONE, O2::NONE),
         Op::StablehloCase(x) => (O::NONE, O2::StablehloCaseOptions(Box::new(x.to_fb()))),
         _ => return None,
@@ -3102,214 +2631,214 @@ pub(crate) fn write_generated(op: &Op) -> Option<(fb::BuiltinOptionsT, fb::Built
 pub(crate) fn code_of(op: &Op) -> i32 {
     use fb::BuiltinOperator as B;
     match op {
-        Op::Add { .. } => B::ADD.0,
-        Op::AveragePool2d { .. } => B::AVERAGE_POOL_2D.0,
-        Op::Concatenation { .. } => B::CONCATENATION.0,
-        Op::Conv2d { .. } => B::CONV_2D.0,
-        Op::DepthwiseConv2d { .. } => B::DEPTHWISE_CONV_2D.0,
-        Op::DepthToSpace { .. } => B::DEPTH_TO_SPACE.0,
-        Op::Dequantize { .. } => B::DEQUANTIZE.0,
-        Op::EmbeddingLookup { .. } => B::EMBEDDING_LOOKUP.0,
-        Op::Floor { .. } => B::FLOOR.0,
-        Op::FullyConnected { .. } => B::FULLY_CONNECTED.0,
-        Op::HashtableLookup { .. } => B::HASHTABLE_LOOKUP.0,
-        Op::L2Normalization { .. } => B::L2_NORMALIZATION.0,
-        Op::L2Pool2d { .. } => B::L2_POOL_2D.0,
-        Op::LocalResponseNormalization { .. } => B::LOCAL_RESPONSE_NORMALIZATION.0,
-        Op::Logistic { .. } => B::LOGISTIC.0,
-        Op::LshProjection { .. } => B::LSH_PROJECTION.0,
-        Op::Lstm { .. } => B::LSTM.0,
-        Op::MaxPool2d { .. } => B::MAX_POOL_2D.0,
-        Op::Mul { .. } => B::MUL.0,
-        Op::Relu { .. } => B::RELU.0,
-        Op::ReluN1To1 { .. } => B::RELU_N1_TO_1.0,
-        Op::Relu6 { .. } => B::RELU6.0,
+        Op::Add(..) => B::ADD.0,
+        Op::AveragePool2d(..) => B::AVERAGE_POOL_2D.0,
+        Op::Concatenation(..) => B::CONCATENATION.0,
+        Op::Conv2d(..) => B::CONV_2D.0,
+        Op::DepthwiseConv2d(..) => B::DEPTHWISE_CONV_2D.0,
+        Op::DepthToSpace(_) => B::DEPTH_TO_SPACE.0,
+        Op::Dequantize => B::DEQUANTIZE.0,
+        Op::EmbeddingLookup => B::EMBEDDING_LOOKUP.0,
+        Op::Floor => B::FLOOR.0,
+        Op::FullyConnected(..) => B::FULLY_CONNECTED.0,
+        Op::HashtableLookup => B::HASHTABLE_LOOKUP.0,
+        Op::L2Normalization(_) => B::L2_NORMALIZATION.0,
+        Op::L2Pool2d(..) => B::L2_POOL_2D.0,
+        Op::LocalResponseNormalization(_) => B::LOCAL_RESPONSE_NORMALIZATION.0,
+        Op::Logistic => B::LOGISTIC.0,
+        Op::LshProjection(_) => B::LSH_PROJECTION.0,
+        Op::Lstm(_) => B::LSTM.0,
+        Op::MaxPool2d(..) => B::MAX_POOL_2D.0,
+        Op::Mul(..) => B::MUL.0,
+        Op::Relu => B::RELU.0,
+        Op::ReluN1To1 => B::RELU_N1_TO_1.0,
+        Op::Relu6 => B::RELU6.0,
         Op::Reshape { .. } => B::RESHAPE.0,
-        Op::ResizeBilinear { .. } => B::RESIZE_BILINEAR.0,
-        Op::Rnn { .. } => B::RNN.0,
+        Op::ResizeBilinear(..) => B::RESIZE_BILINEAR.0,
+        Op::Rnn(_) => B::RNN.0,
         Op::Softmax { .. } => B::SOFTMAX.0,
-        Op::SpaceToDepth { .. } => B::SPACE_TO_DEPTH.0,
-        Op::Svdf { .. } => B::SVDF.0,
-        Op::Tanh { .. } => B::TANH.0,
-        Op::ConcatEmbeddings { .. } => B::CONCAT_EMBEDDINGS.0,
-        Op::SkipGram { .. } => B::SKIP_GRAM.0,
-        Op::Call { .. } => B::CALL.0,
-        Op::EmbeddingLookupSparse { .. } => B::EMBEDDING_LOOKUP_SPARSE.0,
-        Op::Pad { .. } => B::PAD.0,
-        Op::UnidirectionalSequenceRnn { .. } => B::UNIDIRECTIONAL_SEQUENCE_RNN.0,
-        Op::Gather { .. } => B::GATHER.0,
-        Op::BatchToSpaceNd { .. } => B::BATCH_TO_SPACE_ND.0,
-        Op::SpaceToBatchNd { .. } => B::SPACE_TO_BATCH_ND.0,
-        Op::Transpose { .. } => B::TRANSPOSE.0,
+        Op::SpaceToDepth(_) => B::SPACE_TO_DEPTH.0,
+        Op::Svdf(_) => B::SVDF.0,
+        Op::Tanh => B::TANH.0,
+        Op::ConcatEmbeddings(_) => B::CONCAT_EMBEDDINGS.0,
+        Op::SkipGram(_) => B::SKIP_GRAM.0,
+        Op::Call(_) => B::CALL.0,
+        Op::EmbeddingLookupSparse(_) => B::EMBEDDING_LOOKUP_SPARSE.0,
+        Op::Pad => B::PAD.0,
+        Op::UnidirectionalSequenceRnn(_) => B::UNIDIRECTIONAL_SEQUENCE_RNN.0,
+        Op::Gather(..) => B::GATHER.0,
+        Op::BatchToSpaceNd => B::BATCH_TO_SPACE_ND.0,
+        Op::SpaceToBatchNd => B::SPACE_TO_BATCH_ND.0,
+        Op::Transpose => B::TRANSPOSE.0,
         Op::Mean { .. } => B::MEAN.0,
-        Op::Sub { .. } => B::SUB.0,
-        Op::Div { .. } => B::DIV.0,
+        Op::Sub(..) => B::SUB.0,
+        Op::Div(..) => B::DIV.0,
         Op::Squeeze { .. } => B::SQUEEZE.0,
-        Op::UnidirectionalSequenceLstm { .. } => B::UNIDIRECTIONAL_SEQUENCE_LSTM.0,
-        Op::StridedSlice { .. } => B::STRIDED_SLICE.0,
-        Op::BidirectionalSequenceRnn { .. } => B::BIDIRECTIONAL_SEQUENCE_RNN.0,
-        Op::Exp { .. } => B::EXP.0,
-        Op::TopkV2 { .. } => B::TOPK_V2.0,
-        Op::Split { .. } => B::SPLIT.0,
-        Op::LogSoftmax { .. } => B::LOG_SOFTMAX.0,
-        Op::Delegate { .. } => B::DELEGATE.0,
-        Op::BidirectionalSequenceLstm { .. } => B::BIDIRECTIONAL_SEQUENCE_LSTM.0,
-        Op::Cast { .. } => B::CAST.0,
-        Op::Prelu { .. } => B::PRELU.0,
-        Op::Maximum { .. } => B::MAXIMUM.0,
+        Op::UnidirectionalSequenceLstm(_) => B::UNIDIRECTIONAL_SEQUENCE_LSTM.0,
+        Op::StridedSlice(..) => B::STRIDED_SLICE.0,
+        Op::BidirectionalSequenceRnn(_) => B::BIDIRECTIONAL_SEQUENCE_RNN.0,
+        Op::Exp => B::EXP.0,
+        Op::TopkV2 => B::TOPK_V2.0,
+        Op::Split(_) => B::SPLIT.0,
+        Op::LogSoftmax => B::LOG_SOFTMAX.0,
+        Op::Delegate => B::DELEGATE.0,
+        Op::BidirectionalSequenceLstm(_) => B::BIDIRECTIONAL_SEQUENCE_LSTM.0,
+        Op::Cast(..) => B::CAST.0,
+        Op::Prelu => B::PRELU.0,
+        Op::Maximum => B::MAXIMUM.0,
         Op::ArgMax { .. } => B::ARG_MAX.0,
-        Op::Minimum { .. } => B::MINIMUM.0,
-        Op::Less { .. } => B::LESS.0,
-        Op::Neg { .. } => B::NEG.0,
-        Op::PadV2 { .. } => B::PADV2.0,
-        Op::Greater { .. } => B::GREATER.0,
-        Op::GreaterEqual { .. } => B::GREATER_EQUAL.0,
-        Op::LessEqual { .. } => B::LESS_EQUAL.0,
-        Op::Select { .. } => B::SELECT.0,
-        Op::Slice { .. } => B::SLICE.0,
-        Op::Sin { .. } => B::SIN.0,
-        Op::TransposeConv { .. } => B::TRANSPOSE_CONV.0,
-        Op::SparseToDense { .. } => B::SPARSE_TO_DENSE.0,
-        Op::Tile { .. } => B::TILE.0,
-        Op::ExpandDims { .. } => B::EXPAND_DIMS.0,
-        Op::Equal { .. } => B::EQUAL.0,
-        Op::NotEqual { .. } => B::NOT_EQUAL.0,
-        Op::Log { .. } => B::LOG.0,
+        Op::Minimum => B::MINIMUM.0,
+        Op::Less => B::LESS.0,
+        Op::Neg => B::NEG.0,
+        Op::PadV2 => B::PADV2.0,
+        Op::Greater => B::GREATER.0,
+        Op::GreaterEqual => B::GREATER_EQUAL.0,
+        Op::LessEqual => B::LESS_EQUAL.0,
+        Op::Select => B::SELECT.0,
+        Op::Slice => B::SLICE.0,
+        Op::Sin => B::SIN.0,
+        Op::TransposeConv(..) => B::TRANSPOSE_CONV.0,
+        Op::SparseToDense(_) => B::SPARSE_TO_DENSE.0,
+        Op::Tile => B::TILE.0,
+        Op::ExpandDims => B::EXPAND_DIMS.0,
+        Op::Equal => B::EQUAL.0,
+        Op::NotEqual => B::NOT_EQUAL.0,
+        Op::Log => B::LOG.0,
         Op::Sum { .. } => B::SUM.0,
-        Op::Sqrt { .. } => B::SQRT.0,
-        Op::Rsqrt { .. } => B::RSQRT.0,
-        Op::Shape { .. } => B::SHAPE.0,
-        Op::Pow { .. } => B::POW.0,
+        Op::Sqrt => B::SQRT.0,
+        Op::Rsqrt => B::RSQRT.0,
+        Op::Shape(_) => B::SHAPE.0,
+        Op::Pow => B::POW.0,
         Op::ArgMin { .. } => B::ARG_MIN.0,
-        Op::FakeQuant { .. } => B::FAKE_QUANT.0,
+        Op::FakeQuant(_) => B::FAKE_QUANT.0,
         Op::ReduceProd { .. } => B::REDUCE_PROD.0,
         Op::ReduceMax { .. } => B::REDUCE_MAX.0,
-        Op::Pack { .. } => B::PACK.0,
-        Op::LogicalOr { .. } => B::LOGICAL_OR.0,
-        Op::OneHot { .. } => B::ONE_HOT.0,
-        Op::LogicalAnd { .. } => B::LOGICAL_AND.0,
-        Op::LogicalNot { .. } => B::LOGICAL_NOT.0,
-        Op::Unpack { .. } => B::UNPACK.0,
+        Op::Pack(_) => B::PACK.0,
+        Op::LogicalOr => B::LOGICAL_OR.0,
+        Op::OneHot(_) => B::ONE_HOT.0,
+        Op::LogicalAnd => B::LOGICAL_AND.0,
+        Op::LogicalNot => B::LOGICAL_NOT.0,
+        Op::Unpack(_) => B::UNPACK.0,
         Op::ReduceMin { .. } => B::REDUCE_MIN.0,
-        Op::FloorDiv { .. } => B::FLOOR_DIV.0,
-        Op::ReduceAny { .. } => B::REDUCE_ANY.0,
-        Op::Square { .. } => B::SQUARE.0,
-        Op::ZerosLike { .. } => B::ZEROS_LIKE.0,
-        Op::Fill { .. } => B::FILL.0,
-        Op::FloorMod { .. } => B::FLOOR_MOD.0,
-        Op::Range { .. } => B::RANGE.0,
-        Op::ResizeNearestNeighbor { .. } => B::RESIZE_NEAREST_NEIGHBOR.0,
+        Op::FloorDiv => B::FLOOR_DIV.0,
+        Op::ReduceAny(_) => B::REDUCE_ANY.0,
+        Op::Square => B::SQUARE.0,
+        Op::ZerosLike => B::ZEROS_LIKE.0,
+        Op::Fill => B::FILL.0,
+        Op::FloorMod => B::FLOOR_MOD.0,
+        Op::Range => B::RANGE.0,
+        Op::ResizeNearestNeighbor(..) => B::RESIZE_NEAREST_NEIGHBOR.0,
         Op::LeakyRelu { .. } => B::LEAKY_RELU.0,
-        Op::SquaredDifference { .. } => B::SQUARED_DIFFERENCE.0,
+        Op::SquaredDifference => B::SQUARED_DIFFERENCE.0,
         Op::MirrorPad { .. } => B::MIRROR_PAD.0,
-        Op::Abs { .. } => B::ABS.0,
+        Op::Abs => B::ABS.0,
         Op::SplitV { .. } => B::SPLIT_V.0,
-        Op::Unique { .. } => B::UNIQUE.0,
-        Op::Ceil { .. } => B::CEIL.0,
-        Op::ReverseV2 { .. } => B::REVERSE_V2.0,
-        Op::AddN { .. } => B::ADD_N.0,
-        Op::GatherNd { .. } => B::GATHER_ND.0,
-        Op::Cos { .. } => B::COS.0,
-        Op::Where { .. } => B::WHERE.0,
-        Op::Rank { .. } => B::RANK.0,
-        Op::Elu { .. } => B::ELU.0,
-        Op::ReverseSequence { .. } => B::REVERSE_SEQUENCE.0,
-        Op::MatrixDiag { .. } => B::MATRIX_DIAG.0,
-        Op::Quantize { .. } => B::QUANTIZE.0,
-        Op::MatrixSetDiag { .. } => B::MATRIX_SET_DIAG.0,
-        Op::Round { .. } => B::ROUND.0,
-        Op::HardSwish { .. } => B::HARD_SWISH.0,
+        Op::Unique(_) => B::UNIQUE.0,
+        Op::Ceil => B::CEIL.0,
+        Op::ReverseV2 => B::REVERSE_V2.0,
+        Op::AddN => B::ADD_N.0,
+        Op::GatherNd => B::GATHER_ND.0,
+        Op::Cos => B::COS.0,
+        Op::Where => B::WHERE.0,
+        Op::Rank => B::RANK.0,
+        Op::Elu => B::ELU.0,
+        Op::ReverseSequence(_) => B::REVERSE_SEQUENCE.0,
+        Op::MatrixDiag => B::MATRIX_DIAG.0,
+        Op::Quantize => B::QUANTIZE.0,
+        Op::MatrixSetDiag => B::MATRIX_SET_DIAG.0,
+        Op::Round => B::ROUND.0,
+        Op::HardSwish => B::HARD_SWISH.0,
         Op::If { .. } => B::IF.0,
         Op::While { .. } => B::WHILE.0,
-        Op::NonMaxSuppressionV4 { .. } => B::NON_MAX_SUPPRESSION_V4.0,
-        Op::NonMaxSuppressionV5 { .. } => B::NON_MAX_SUPPRESSION_V5.0,
-        Op::ScatterNd { .. } => B::SCATTER_ND.0,
-        Op::SelectV2 { .. } => B::SELECT_V2.0,
-        Op::Densify { .. } => B::DENSIFY.0,
-        Op::SegmentSum { .. } => B::SEGMENT_SUM.0,
-        Op::BatchMatMul { .. } => B::BATCH_MATMUL.0,
-        Op::Cumsum { .. } => B::CUMSUM.0,
+        Op::NonMaxSuppressionV4 => B::NON_MAX_SUPPRESSION_V4.0,
+        Op::NonMaxSuppressionV5 => B::NON_MAX_SUPPRESSION_V5.0,
+        Op::ScatterNd => B::SCATTER_ND.0,
+        Op::SelectV2 => B::SELECT_V2.0,
+        Op::Densify => B::DENSIFY.0,
+        Op::SegmentSum => B::SEGMENT_SUM.0,
+        Op::BatchMatMul(..) => B::BATCH_MATMUL.0,
+        Op::Cumsum(_) => B::CUMSUM.0,
         Op::CallOnce { .. } => B::CALL_ONCE.0,
-        Op::BroadcastTo { .. } => B::BROADCAST_TO.0,
-        Op::Rfft2d { .. } => B::RFFT2D.0,
-        Op::Conv3d { .. } => B::CONV_3D.0,
-        Op::Imag { .. } => B::IMAG.0,
-        Op::Real { .. } => B::REAL.0,
-        Op::ComplexAbs { .. } => B::COMPLEX_ABS.0,
-        Op::Hashtable { .. } => B::HASHTABLE.0,
-        Op::HashtableFind { .. } => B::HASHTABLE_FIND.0,
-        Op::HashtableImport { .. } => B::HASHTABLE_IMPORT.0,
-        Op::HashtableSize { .. } => B::HASHTABLE_SIZE.0,
-        Op::ReduceAll { .. } => B::REDUCE_ALL.0,
-        Op::Conv3dTranspose { .. } => B::CONV_3D_TRANSPOSE.0,
-        Op::VarHandle { .. } => B::VAR_HANDLE.0,
-        Op::ReadVariable { .. } => B::READ_VARIABLE.0,
-        Op::AssignVariable { .. } => B::ASSIGN_VARIABLE.0,
-        Op::BroadcastArgs { .. } => B::BROADCAST_ARGS.0,
-        Op::RandomStandardNormal { .. } => B::RANDOM_STANDARD_NORMAL.0,
-        Op::Bucketize { .. } => B::BUCKETIZE.0,
-        Op::RandomUniform { .. } => B::RANDOM_UNIFORM.0,
-        Op::Multinomial { .. } => B::MULTINOMIAL.0,
+        Op::BroadcastTo => B::BROADCAST_TO.0,
+        Op::Rfft2d => B::RFFT2D.0,
+        Op::Conv3d(_) => B::CONV_3D.0,
+        Op::Imag => B::IMAG.0,
+        Op::Real => B::REAL.0,
+        Op::ComplexAbs => B::COMPLEX_ABS.0,
+        Op::Hashtable(_) => B::HASHTABLE.0,
+        Op::HashtableFind => B::HASHTABLE_FIND.0,
+        Op::HashtableImport => B::HASHTABLE_IMPORT.0,
+        Op::HashtableSize => B::HASHTABLE_SIZE.0,
+        Op::ReduceAll(_) => B::REDUCE_ALL.0,
+        Op::Conv3dTranspose(_) => B::CONV_3D_TRANSPOSE.0,
+        Op::VarHandle(_) => B::VAR_HANDLE.0,
+        Op::ReadVariable => B::READ_VARIABLE.0,
+        Op::AssignVariable => B::ASSIGN_VARIABLE.0,
+        Op::BroadcastArgs => B::BROADCAST_ARGS.0,
+        Op::RandomStandardNormal(_) => B::RANDOM_STANDARD_NORMAL.0,
+        Op::Bucketize(_) => B::BUCKETIZE.0,
+        Op::RandomUniform(_) => B::RANDOM_UNIFORM.0,
+        Op::Multinomial(_) => B::MULTINOMIAL.0,
         Op::Gelu { .. } => B::GELU.0,
-        Op::DynamicUpdateSlice { .. } => B::DYNAMIC_UPDATE_SLICE.0,
-        Op::Relu0To1 { .. } => B::RELU_0_TO_1.0,
-        Op::UnsortedSegmentProd { .. } => B::UNSORTED_SEGMENT_PROD.0,
-        Op::UnsortedSegmentMax { .. } => B::UNSORTED_SEGMENT_MAX.0,
-        Op::UnsortedSegmentSum { .. } => B::UNSORTED_SEGMENT_SUM.0,
-        Op::Atan2 { .. } => B::ATAN2.0,
-        Op::UnsortedSegmentMin { .. } => B::UNSORTED_SEGMENT_MIN.0,
-        Op::Sign { .. } => B::SIGN.0,
-        Op::Bitcast { .. } => B::BITCAST.0,
-        Op::BitwiseXor { .. } => B::BITWISE_XOR.0,
-        Op::RightShift { .. } => B::RIGHT_SHIFT.0,
-        Op::StablehloLogistic { .. } => B::STABLEHLO_LOGISTIC.0,
-        Op::StablehloAdd { .. } => B::STABLEHLO_ADD.0,
-        Op::StablehloDivide { .. } => B::STABLEHLO_DIVIDE.0,
-        Op::StablehloMultiply { .. } => B::STABLEHLO_MULTIPLY.0,
-        Op::StablehloMaximum { .. } => B::STABLEHLO_MAXIMUM.0,
-        Op::StablehloReshape { .. } => B::STABLEHLO_RESHAPE.0,
-        Op::StablehloClamp { .. } => B::STABLEHLO_CLAMP.0,
-        Op::StablehloConcatenate { .. } => B::STABLEHLO_CONCATENATE.0,
-        Op::StablehloBroadcastInDim { .. } => B::STABLEHLO_BROADCAST_IN_DIM.0,
-        Op::StablehloConvolution { .. } => B::STABLEHLO_CONVOLUTION.0,
-        Op::StablehloSlice { .. } => B::STABLEHLO_SLICE.0,
-        Op::StablehloCustomCall { .. } => B::STABLEHLO_CUSTOM_CALL.0,
-        Op::StablehloReduce { .. } => B::STABLEHLO_REDUCE.0,
-        Op::StablehloAbs { .. } => B::STABLEHLO_ABS.0,
-        Op::StablehloAnd { .. } => B::STABLEHLO_AND.0,
-        Op::StablehloCosine { .. } => B::STABLEHLO_COSINE.0,
-        Op::StablehloExponential { .. } => B::STABLEHLO_EXPONENTIAL.0,
-        Op::StablehloFloor { .. } => B::STABLEHLO_FLOOR.0,
-        Op::StablehloLog { .. } => B::STABLEHLO_LOG.0,
-        Op::StablehloMinimum { .. } => B::STABLEHLO_MINIMUM.0,
-        Op::StablehloNegate { .. } => B::STABLEHLO_NEGATE.0,
-        Op::StablehloOr { .. } => B::STABLEHLO_OR.0,
-        Op::StablehloPower { .. } => B::STABLEHLO_POWER.0,
-        Op::StablehloRemainder { .. } => B::STABLEHLO_REMAINDER.0,
-        Op::StablehloRsqrt { .. } => B::STABLEHLO_RSQRT.0,
-        Op::StablehloSelect { .. } => B::STABLEHLO_SELECT.0,
-        Op::StablehloSubtract { .. } => B::STABLEHLO_SUBTRACT.0,
-        Op::StablehloTanh { .. } => B::STABLEHLO_TANH.0,
-        Op::StablehloScatter { .. } => B::STABLEHLO_SCATTER.0,
-        Op::StablehloCompare { .. } => B::STABLEHLO_COMPARE.0,
-        Op::StablehloConvert { .. } => B::STABLEHLO_CONVERT.0,
-        Op::StablehloDynamicSlice { .. } => B::STABLEHLO_DYNAMIC_SLICE.0,
-        Op::StablehloDynamicUpdateSlice { .. } => B::STABLEHLO_DYNAMIC_UPDATE_SLICE.0,
-        Op::StablehloPad { .. } => B::STABLEHLO_PAD.0,
-        Op::StablehloIota { .. } => B::STABLEHLO_IOTA.0,
-        Op::StablehloDotGeneral { .. } => B::STABLEHLO_DOT_GENERAL.0,
-        Op::StablehloReduceWindow { .. } => B::STABLEHLO_REDUCE_WINDOW.0,
-        Op::StablehloSort { .. } => B::STABLEHLO_SORT.0,
-        Op::StablehloWhile { .. } => B::STABLEHLO_WHILE.0,
-        Op::StablehloGather { .. } => B::STABLEHLO_GATHER.0,
-        Op::StablehloTranspose { .. } => B::STABLEHLO_TRANSPOSE.0,
-        Op::Dilate { .. } => B::DILATE.0,
-        Op::StablehloRngBitGenerator { .. } => B::STABLEHLO_RNG_BIT_GENERATOR.0,
-        Op::ReduceWindow { .. } => B::REDUCE_WINDOW.0,
-        Op::StablehloComposite { .. } => B::STABLEHLO_COMPOSITE.0,
-        Op::StablehloShiftLeft { .. } => B::STABLEHLO_SHIFT_LEFT.0,
-        Op::StablehloCbrt { .. } => B::STABLEHLO_CBRT.0,
-        Op::StablehloCase { .. } => B::STABLEHLO_CASE.0,
+        Op::DynamicUpdateSlice => B::DYNAMIC_UPDATE_SLICE.0,
+        Op::Relu0To1 => B::RELU_0_TO_1.0,
+        Op::UnsortedSegmentProd => B::UNSORTED_SEGMENT_PROD.0,
+        Op::UnsortedSegmentMax => B::UNSORTED_SEGMENT_MAX.0,
+        Op::UnsortedSegmentSum => B::UNSORTED_SEGMENT_SUM.0,
+        Op::Atan2 => B::ATAN2.0,
+        Op::UnsortedSegmentMin => B::UNSORTED_SEGMENT_MIN.0,
+        Op::Sign => B::SIGN.0,
+        Op::Bitcast => B::BITCAST.0,
+        Op::BitwiseXor => B::BITWISE_XOR.0,
+        Op::RightShift => B::RIGHT_SHIFT.0,
+        Op::StablehloLogistic => B::STABLEHLO_LOGISTIC.0,
+        Op::StablehloAdd => B::STABLEHLO_ADD.0,
+        Op::StablehloDivide => B::STABLEHLO_DIVIDE.0,
+        Op::StablehloMultiply => B::STABLEHLO_MULTIPLY.0,
+        Op::StablehloMaximum => B::STABLEHLO_MAXIMUM.0,
+        Op::StablehloReshape => B::STABLEHLO_RESHAPE.0,
+        Op::StablehloClamp => B::STABLEHLO_CLAMP.0,
+        Op::StablehloConcatenate(_) => B::STABLEHLO_CONCATENATE.0,
+        Op::StablehloBroadcastInDim(_) => B::STABLEHLO_BROADCAST_IN_DIM.0,
+        Op::StablehloConvolution(_) => B::STABLEHLO_CONVOLUTION.0,
+        Op::StablehloSlice(_) => B::STABLEHLO_SLICE.0,
+        Op::StablehloCustomCall(_) => B::STABLEHLO_CUSTOM_CALL.0,
+        Op::StablehloReduce(_) => B::STABLEHLO_REDUCE.0,
+        Op::StablehloAbs => B::STABLEHLO_ABS.0,
+        Op::StablehloAnd => B::STABLEHLO_AND.0,
+        Op::StablehloCosine => B::STABLEHLO_COSINE.0,
+        Op::StablehloExponential => B::STABLEHLO_EXPONENTIAL.0,
+        Op::StablehloFloor => B::STABLEHLO_FLOOR.0,
+        Op::StablehloLog => B::STABLEHLO_LOG.0,
+        Op::StablehloMinimum => B::STABLEHLO_MINIMUM.0,
+        Op::StablehloNegate => B::STABLEHLO_NEGATE.0,
+        Op::StablehloOr => B::STABLEHLO_OR.0,
+        Op::StablehloPower => B::STABLEHLO_POWER.0,
+        Op::StablehloRemainder => B::STABLEHLO_REMAINDER.0,
+        Op::StablehloRsqrt => B::STABLEHLO_RSQRT.0,
+        Op::StablehloSelect => B::STABLEHLO_SELECT.0,
+        Op::StablehloSubtract => B::STABLEHLO_SUBTRACT.0,
+        Op::StablehloTanh => B::STABLEHLO_TANH.0,
+        Op::StablehloScatter(_) => B::STABLEHLO_SCATTER.0,
+        Op::StablehloCompare(_) => B::STABLEHLO_COMPARE.0,
+        Op::StablehloConvert => B::STABLEHLO_CONVERT.0,
+        Op::StablehloDynamicSlice(_) => B::STABLEHLO_DYNAMIC_SLICE.0,
+        Op::StablehloDynamicUpdateSlice => B::STABLEHLO_DYNAMIC_UPDATE_SLICE.0,
+        Op::StablehloPad(_) => B::STABLEHLO_PAD.0,
+        Op::StablehloIota(_) => B::STABLEHLO_IOTA.0,
+        Op::StablehloDotGeneral(_) => B::STABLEHLO_DOT_GENERAL.0,
+        Op::StablehloReduceWindow(_) => B::STABLEHLO_REDUCE_WINDOW.0,
+        Op::StablehloSort(_) => B::STABLEHLO_SORT.0,
+        Op::StablehloWhile(_) => B::STABLEHLO_WHILE.0,
+        Op::StablehloGather(_) => B::STABLEHLO_GATHER.0,
+        Op::StablehloTranspose(_) => B::STABLEHLO_TRANSPOSE.0,
+        Op::Dilate => B::DILATE.0,
+        Op::StablehloRngBitGenerator(_) => B::STABLEHLO_RNG_BIT_GENERATOR.0,
+        Op::ReduceWindow(_) => B::REDUCE_WINDOW.0,
+        Op::StablehloComposite(_) => B::STABLEHLO_COMPOSITE.0,
+        Op::StablehloShiftLeft => B::STABLEHLO_SHIFT_LEFT.0,
+        Op::StablehloCbrt => B::STABLEHLO_CBRT.0,
+        Op::StablehloCase(_) => B::STABLEHLO_CASE.0,
         Op::Custom(_) => B::CUSTOM.0,
         Op::Builtin(o) => o.code,
     }

@@ -13,6 +13,7 @@ fn state(g: &mut SubgraphBuilder, name: &str, dims: [u32; 2]) -> TensorId {
 
 /// An LSTM over `[batch, time, n_in]` (or time-major) with `n_cell` cells
 /// and `n_out` outputs (projection when they differ).
+#[allow(clippy::too_many_arguments)]
 fn lstm_case(name: &str, seed: u64, batch: u32, time: u32, n_in: u32, n_cell: u32, n_out: u32, cifg: bool, peephole: bool, time_major: bool) -> Case {
     let mut r = Rng::new(seed);
     let m = model_of(|g| {
