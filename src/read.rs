@@ -698,4 +698,32 @@ mod op_tests {
         // Codes newer than the schema stay opaque.
         assert!(matches!(op_from(5000, 3, fb::BuiltinOptionsT::NONE, none2), Ok(Op::Builtin(_))));
     }
+
+    #[test]
+    fn opaque_ops_keep_their_versions_apart() {
+        use crate::model::*;
+        // Two ops of a code newer than the schema, at versions 1 and 2, and a
+        // custom op: three op code entries, each version kept (a fuzz finding
+        // once merged them).
+        let opaque = |v: i32| Op::Builtin(OpaqueBuiltin { code: 300, version: v, options: fb::BuiltinOptionsT::NONE, options2: fb::BuiltinOptions2T::NONE });
+        let mut sg = Subgraph::default();
+        for i in 0..4 {
+            sg.tensors.push(Tensor::new(format!("t{i}"), DType::F32, [1u32]));
+        }
+        sg.inputs = vec![TensorId(0)];
+        sg.outputs = vec![TensorId(3)];
+        sg.operators.push(Operator::new(opaque(1), &[TensorId(0)], &[TensorId(1)]));
+        sg.operators.push(Operator::new(opaque(2), &[TensorId(1)], &[TensorId(2)]));
+        sg.operators.push(Operator::new(Op::Custom(CustomOp::new("MyOp", Vec::new())), &[TensorId(2)], &[TensorId(3)]));
+        let mut m = Model::default();
+        m.subgraphs.push(sg);
+        let bytes = crate::write::write_unvalidated(&m, &crate::write::WriteOptions::default()).expect("write");
+        let layout = inspect(&bytes).expect("inspect");
+        let versions: Vec<(i32, i32)> = layout.op_codes.iter().map(|c| (c.builtin_code, c.version)).collect();
+        assert_eq!(versions, vec![(300, 1), (300, 2), (32, 1)]);
+        let mut o = ReadOptions::default();
+        o.validate = false;
+        let back = read_with(&bytes, &o).expect("read back");
+        assert_eq!(back.subgraphs[0].operators, m.subgraphs[0].operators);
+    }
 }

@@ -60,11 +60,32 @@ fn small_limits() -> Limits {
     limits
 }
 
-/// Parses with default and with small limits; the point is not panicking.
+/// Parses with default and with small limits, without panicking, and
+/// checks that the outcomes agree: smaller limits only reject more, an
+/// accepted value re-encodes to bytes that decode to the same encoding,
+/// Flex op options are accepted only when the value is an `[op, NodeDef]`
+/// vector, and every rejection says why.
 fn parse_both(bytes: &[u8]) {
-    let _ = flexbuffers::parse(bytes);
-    let _ = flexbuffers::parse_with(bytes, &small_limits());
-    let _ = flexbuffers::parse_flex_op_options(bytes);
+    let full = flexbuffers::parse(bytes);
+    let small = flexbuffers::parse_with(bytes, &small_limits());
+    match (&full, &small) {
+        (Ok(a), Ok(b)) => assert_eq!(flexbuffers::to_bytes(a), flexbuffers::to_bytes(b), "the limits changed the value"),
+        (Err(_), Ok(_)) => panic!("accepted under small limits but rejected under the defaults"),
+        (_, Err(e)) => assert!(!e.to_string().is_empty()),
+    }
+    if let Ok(v) = &full {
+        let once = flexbuffers::to_bytes(v);
+        let back = flexbuffers::parse(&once).expect("our encoding decodes");
+        assert!(flexbuffers::to_bytes(&back) == once, "re-encoding is not stable");
+    }
+    match flexbuffers::parse_flex_op_options(bytes) {
+        Ok((name, _)) => {
+            let v = full.as_ref().expect("Flex options are a valid value");
+            let items = v.as_vector().expect("Flex options are a vector");
+            assert_eq!(items.first().and_then(|n| n.as_str()), Some(name.as_str()));
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
 }
 
 // ---------------------------------------------------------------------------
