@@ -165,6 +165,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             check_type(t, &[DType::F32, DType::I32, DType::I64], "input")?;
             let len = match (scalar_int(s), scalar_int(l), scalar_int(d)) {
                 (Some(a), Some(b), Some(c)) if c != 0 => {
+                    // In i128: the span of two i64 values overflows i64.
+                    let (a, b, c) = (i128::from(a), i128::from(b), i128::from(c));
                     let n = if (c > 0 && b > a) || (c < 0 && b < a) { ((b - a).abs() + c.abs() - 1) / c.abs() } else { 0 };
                     u32::try_from(n).map(Dim::Fixed).unwrap_or(Dim::Dynamic)
                 }
@@ -260,7 +262,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             let x = need(inputs, 0, "input")?;
             super::rank(x, 4, "input")?;
             let b = positive(o.block_size, "block_size")?;
-            let c = div_dim(dim(x, 3), b * b, "the depth")?;
+            let bb = b.checked_mul(b).ok_or_else(|| format!("block_size {b} overflows"))?;
+            let c = div_dim(dim(x, 3), bb, "the depth")?;
             Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), mul_dim(dim(x, 1), b), mul_dim(dim(x, 2), b), c])))
         }
         Op::SpaceToDepth(o) => {
@@ -269,7 +272,8 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             let b = positive(o.block_size, "block_size")?;
             let h = div_dim(dim(x, 1), b, "the height")?;
             let w = div_dim(dim(x, 2), b, "the width")?;
-            Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), h, w, mul_dim(dim(x, 3), b * b)])))
+            let bb = b.checked_mul(b).ok_or_else(|| format!("block_size {b} overflows"))?;
+            Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), h, w, mul_dim(dim(x, 3), bb)])))
         }
         Op::ReverseV2 => {
             let x = need(inputs, 0, "input")?;
@@ -480,15 +484,15 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
                 }
                 dims[i + 1] = match dims[i + 1] {
                     Dim::Fixed(n) if space_to_batch => {
-                        let padded = i64::from(n) + lo + hi;
-                        if padded % i64::from(bi) != 0 {
+                        let padded = i128::from(n) + i128::from(lo) + i128::from(hi);
+                        if padded % i128::from(bi) != 0 {
                             return Err(format!("padded size {padded} is not a multiple of block {bi}"));
                         }
-                        Dim::Fixed(u32::try_from(padded / i64::from(bi)).map_err(|_| "dimension overflows")?)
+                        Dim::Fixed(u32::try_from(padded / i128::from(bi)).map_err(|_| "dimension overflows")?)
                     }
                     Dim::Fixed(n) => {
-                        let full = i64::from(n) * i64::from(bi) - lo - hi;
-                        Dim::Fixed(u32::try_from(full).map_err(|_| format!("crops {lo}, {hi} exceed size {}", i64::from(n) * i64::from(bi)))?)
+                        let full = i128::from(n) * i128::from(bi) - i128::from(lo) - i128::from(hi);
+                        Dim::Fixed(u32::try_from(full).map_err(|_| format!("crops {lo}, {hi} do not fit size {}", i128::from(n) * i128::from(bi)))?)
                     }
                     Dim::Dynamic => Dim::Dynamic,
                 };
@@ -567,7 +571,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             let with = |d: Dim| Shape::from_dims(lead.iter().copied().chain([d]).collect());
             if o.merge_outputs {
                 let both = match (fw, bw) {
-                    (Dim::Fixed(a), Dim::Fixed(b)) => Dim::Fixed(a + b),
+                    (Dim::Fixed(a), Dim::Fixed(b)) => a.checked_add(b).map_or(Dim::Dynamic, Dim::Fixed),
                     _ => Dim::Dynamic,
                 };
                 Ok(out(x.dtype, with(both)))
@@ -609,7 +613,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             let with = |d: Dim| Shape::from_dims(lead.iter().copied().chain([d]).collect());
             if o.merge_outputs {
                 let both = match (fw, bw) {
-                    (Dim::Fixed(a), Dim::Fixed(b)) => Dim::Fixed(a + b),
+                    (Dim::Fixed(a), Dim::Fixed(b)) => a.checked_add(b).map_or(Dim::Dynamic, Dim::Fixed),
                     _ => Dim::Dynamic,
                 };
                 Ok(out(x.dtype, with(both)))
@@ -710,7 +714,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             super::rank(hash, 2, "hash")?;
             let d = match (o.kind, dim(hash, 0), dim(hash, 1)) {
                 (crate::model::LshProjectionType::Sparse, n, _) => n,
-                (crate::model::LshProjectionType::Dense, Dim::Fixed(n), Dim::Fixed(b)) => Dim::Fixed(n * b),
+                (crate::model::LshProjectionType::Dense, Dim::Fixed(n), Dim::Fixed(b)) => n.checked_mul(b).map_or(Dim::Dynamic, Dim::Fixed),
                 (crate::model::LshProjectionType::Dense, _, _) => Dim::Dynamic,
                 (other, _, _) => return Err(format!("projection type {other:?}")),
             };
