@@ -60,6 +60,111 @@ fn lstm_case(name: &str, seed: u64, batch: u32, time: u32, n_in: u32, n_cell: u3
     Case { rtol: 1e-4, atol: 1e-5, ..Case::new(name, m) }
 }
 
+
+/// The 17 weight inputs of one LSTM direction (input, recurrent, peephole,
+/// bias, projection), in TFLite's order.
+#[allow(clippy::too_many_arguments)]
+fn lstm_weights(g: &mut SubgraphBuilder, r: &mut Rng, tag: &str, n_in: u32, n_cell: u32, n_out: u32, cifg: bool, peephole: bool) -> Vec<Option<TensorId>> {
+    let rec = n_out;
+    let mut ins = Vec::new();
+    for gate in ["input", "forget", "cell", "output"] {
+        ins.push(if cifg && gate == "input" { None } else { Some(g.constant_f32(&format!("{tag}w_{gate}"), [n_cell, n_in], &r.vec((n_cell * n_in) as usize, 0.5))) });
+    }
+    for gate in ["input", "forget", "cell", "output"] {
+        ins.push(if cifg && gate == "input" { None } else { Some(g.constant_f32(&format!("{tag}r_{gate}"), [n_cell, rec], &r.vec((n_cell * rec) as usize, 0.5))) });
+    }
+    for gate in ["input", "forget", "output"] {
+        let on = peephole && !(cifg && gate == "input");
+        ins.push(if on { Some(g.constant_f32(&format!("{tag}p_{gate}"), [n_cell], &r.vec(n_cell as usize, 0.3))) } else { None });
+    }
+    for gate in ["input", "forget", "cell", "output"] {
+        ins.push(if cifg && gate == "input" { None } else { Some(g.constant_f32(&format!("{tag}b_{gate}"), [n_cell], &r.vec(n_cell as usize, 0.2))) });
+    }
+    if n_out != n_cell {
+        ins.push(Some(g.constant_f32(&format!("{tag}proj_w"), [n_out, n_cell], &r.vec((n_out * n_cell) as usize, 0.5))));
+        ins.push(Some(g.constant_f32(&format!("{tag}proj_b"), [n_out], &r.vec(n_out as usize, 0.1))));
+    } else {
+        ins.push(None);
+        ins.push(None);
+    }
+    ins
+}
+
+/// One LSTM step (LSTM, full kernel) on `[batch, n_in]`.
+fn lstm_step_case() -> Case {
+    let mut r = Rng::new(84);
+    let (batch, n_in, n_cell) = (3u32, 4u32, 5u32);
+    let m = model_of(|g| {
+        let x = g.input("x", DType::F32, [batch, n_in]);
+        let mut ins = vec![Some(x)];
+        ins.extend(lstm_weights(g, &mut r, "", n_in, n_cell, n_cell, false, true));
+        ins.push(Some(state(g, "h", [batch, n_cell])));
+        ins.push(Some(state(g, "c", [batch, n_cell])));
+        ins.extend([None, None, None, None]);
+        let mut o = LstmOptions::default();
+        o.fused_activation_function = Activation::Tanh;
+        let ys = g.lstm(&ins, o)?;
+        for (k, y) in ys.iter().enumerate() {
+            g.output(&format!("y{k}"), *y);
+        }
+        Ok(())
+    });
+    Case { rtol: 1e-4, atol: 1e-5, ..Case::new("lstm/f32_peephole", m) }
+}
+
+/// A bidirectional LSTM over a time-major sequence, outputs merged or not;
+/// both directions have `n_out` outputs (LiteRT requires one size), with a
+/// projection when it differs from the cell size.
+fn bidi_lstm_case(name: &str, merge: bool, cifg_bw: bool, n_out: u32) -> Case {
+    let mut r = Rng::new(85);
+    let (time, batch, n_in, n_cell) = (4u32, 2u32, 3u32, 4u32);
+    let m = model_of(|g| {
+        let x = g.input("x", DType::F32, [time, batch, n_in]);
+        let mut ins = vec![Some(x)];
+        ins.extend(lstm_weights(g, &mut r, "fw_", n_in, n_cell, n_out, false, false));
+        ins.extend(lstm_weights(g, &mut r, "bw_", n_in, n_cell, n_out, cifg_bw, cifg_bw));
+        ins.push(Some(state(g, "fw_h", [batch, n_out])));
+        ins.push(Some(state(g, "fw_c", [batch, n_cell])));
+        ins.push(Some(state(g, "bw_h", [batch, n_out])));
+        ins.push(Some(state(g, "bw_c", [batch, n_cell])));
+        ins.extend([None; 9]);
+        let mut o = BidirectionalSequenceLstmOptions::default();
+        o.fused_activation_function = Activation::Tanh;
+        o.merge_outputs = merge;
+        let ys = g.bidirectional_sequence_lstm(&ins, o)?;
+        for (k, y) in ys.iter().enumerate() {
+            g.output(&format!("y{k}"), *y);
+        }
+        Ok(())
+    });
+    Case { rtol: 1e-4, atol: 1e-5, ..Case::new(name, m) }
+}
+
+fn bidi_rnn_case(name: &str, merge: bool) -> Case {
+    let mut r = Rng::new(86);
+    let (time, batch, n_in, fw_u, bw_u) = (3u32, 2u32, 4u32, 5u32, 3u32);
+    let m = model_of(|g| {
+        let x = g.input("x", DType::F32, [batch, time, n_in]);
+        let mut ins = vec![Some(x)];
+        for (tag, u) in [("fw", fw_u), ("bw", bw_u)] {
+            ins.push(Some(g.constant_f32(&format!("{tag}_w"), [u, n_in], &r.vec((u * n_in) as usize, 0.5))));
+            ins.push(Some(g.constant_f32(&format!("{tag}_r"), [u, u], &r.vec((u * u) as usize, 0.4))));
+            ins.push(Some(g.constant_f32(&format!("{tag}_b"), [u], &r.vec(u as usize, 0.2))));
+            ins.push(Some(state(g, &format!("{tag}_h"), [batch, u])));
+        }
+        ins.extend([None, None, None]);
+        let mut o = BidirectionalSequenceRnnOptions::default();
+        o.fused_activation_function = Activation::Tanh;
+        o.merge_outputs = merge;
+        let ys = g.bidirectional_sequence_rnn(&ins, o)?;
+        for (k, y) in ys.iter().enumerate() {
+            g.output(&format!("y{k}"), *y);
+        }
+        Ok(())
+    });
+    Case { rtol: 1e-4, atol: 1e-5, ..Case::new(name, m) }
+}
+
 fn rnn_cases() -> Vec<Case> {
     let mut v = Vec::new();
     let mut r = Rng::new(91);
@@ -100,5 +205,10 @@ pub fn cases() -> Vec<Case> {
         lstm_case("unidirectional_sequence_lstm/cifg_peephole_projection_time_major", 82, 2, 4, 3, 6, 4, true, true, true),
     ];
     v.extend(rnn_cases());
+    v.push(lstm_step_case());
+    v.push(bidi_lstm_case("bidirectional_sequence_lstm/f32_merged", true, false, 4));
+    v.push(bidi_lstm_case("bidirectional_sequence_lstm/f32_projection_cifg_peephole_bw", false, true, 3));
+    v.push(bidi_rnn_case("bidirectional_sequence_rnn/f32_merged", true));
+    v.push(bidi_rnn_case("bidirectional_sequence_rnn/f32_two_outputs", false));
     v
 }

@@ -1,12 +1,17 @@
-//! Kernels of the float recurrent ops: `UNIDIRECTIONAL_SEQUENCE_LSTM`,
-//! `UNIDIRECTIONAL_SEQUENCE_RNN` and `RNN`, as LiteRT's reference kernels
-//! compute them (`lstm_eval.cc`, `basic_rnn.cc`). States are variable
-//! inputs: the evaluator starts them at zero (or their constant data), and
-//! a run does not write them back.
+//! Kernels of the float recurrent ops: `LSTM` (one step),
+//! `UNIDIRECTIONAL_SEQUENCE_LSTM`, `BIDIRECTIONAL_SEQUENCE_LSTM`, `RNN`,
+//! `UNIDIRECTIONAL_SEQUENCE_RNN` and `BIDIRECTIONAL_SEQUENCE_RNN`, as
+//! LiteRT's reference kernels compute them (`lstm_eval.cc`, `basic_rnn.cc`,
+//! `bidirectional_sequence_*.cc`). States are variable inputs: the evaluator
+//! starts them at zero (or their constant data), and a run does not write
+//! them back. Auxiliary inputs and layer normalization are not supported.
 
 use super::{dot, Cx, Result};
 use crate::eval::Value;
-use crate::model::{Activation, RnnOptions, SequenceRnnOptions, UnidirectionalSequenceLstmOptions};
+use crate::model::{
+    Activation, BidirectionalSequenceLstmOptions, BidirectionalSequenceRnnOptions, LstmKernelType, LstmOptions, RnnOptions,
+    SequenceRnnOptions, UnidirectionalSequenceLstmOptions,
+};
 
 fn act(a: Activation) -> fn(f64) -> f64 {
     match a {
@@ -56,169 +61,311 @@ fn vector(cx: &Cx<'_>, v: Option<&Value>, n: usize, what: &str) -> Result<Option
     Ok(Some(cx.real(v)?.into_owned()))
 }
 
-/// `(batch, time, features)` of a sequence input, and a function from
-/// `(b, t)` to the row offset.
+/// A sequence input's `(batch, time, features)`.
 fn sequence(cx: &Cx<'_>, x: &Value, time_major: bool) -> Result<(usize, usize, usize)> {
     let [a, b, f] = <[usize; 3]>::try_from(x.shape.as_slice()).map_err(|_| cx.shape_err(format!("input must have rank 3, has shape {:?}", x.shape)))?;
     Ok(if time_major { (b, a, f) } else { (a, b, f) })
 }
 
-fn row(time_major: bool, batch: usize, time: usize, b: usize, t: usize) -> usize {
-    if time_major { t * batch + b } else { b * time + t }
+/// Where row `(b, t)` of a sequence lives.
+#[derive(Clone, Copy)]
+struct Seq {
+    batch: usize,
+    time: usize,
+    time_major: bool,
+}
+
+impl Seq {
+    fn row(self, b: usize, t: usize) -> usize {
+        if self.time_major { t * self.batch + b } else { b * self.time + t }
+    }
+}
+
+/// One direction of an LSTM: its weights, from input `base` on in the
+/// layout of `UNIDIRECTIONAL_SEQUENCE_LSTM` (input weights at `base`,
+/// recurrent at `base + 4`, peepholes at `base + 8`, biases at `base + 11`,
+/// projection at `base + 15`).
+struct Lstm {
+    w_i: Option<Matrix>,
+    w: [Matrix; 3],
+    r_i: Option<Matrix>,
+    r: [Matrix; 3],
+    p_i: Option<Vec<f64>>,
+    p_f: Option<Vec<f64>>,
+    p_o: Option<Vec<f64>>,
+    b_i: Option<Vec<f64>>,
+    b: [Vec<f64>; 3],
+    proj: Option<(Matrix, Option<Vec<f64>>)>,
+    n_cell: usize,
+    n_out: usize,
+    act: fn(f64) -> f64,
+    cell_clip: f64,
+    proj_clip: f64,
+}
+
+impl Lstm {
+    fn load(cx: &Cx<'_>, base: usize, n_in: usize, a: Activation, cell_clip: f32, proj_clip: f32) -> Result<Lstm> {
+        let w_f = cx.input(base + 1, "input_to_forget_weights")?;
+        let n_cell = *w_f.shape.first().ok_or_else(|| cx.shape_err("input_to_forget_weights must be 2-D"))?;
+        let r_f = cx.input(base + 5, "recurrent_to_forget_weights")?;
+        let n_rec = *r_f.shape.get(1).ok_or_else(|| cx.shape_err("recurrent_to_forget_weights must be 2-D"))?;
+        let proj = cx.optional(base + 15);
+        if proj.is_none() && n_rec != n_cell {
+            return Err(cx.shape_err(format!("without projection the output size {n_rec} must equal the cell size {n_cell}")));
+        }
+        let cifg = cx.optional(base).is_none();
+        let w = |i: usize, what: &str| Matrix::of(cx, cx.input(base + i, what)?, n_cell, n_in, what);
+        let r = |i: usize, what: &str| Matrix::of(cx, cx.input(base + i, what)?, n_cell, n_rec, what);
+        let zero = || vec![0.0; n_cell];
+        let bias = |i: usize, what: &str| -> Result<Vec<f64>> { Ok(vector(cx, cx.optional(base + i), n_cell, what)?.unwrap_or_else(zero)) };
+        Ok(Lstm {
+            w_i: if cifg { None } else { Some(w(0, "input_to_input_weights")?) },
+            w: [w(1, "input_to_forget_weights")?, w(2, "input_to_cell_weights")?, w(3, "input_to_output_weights")?],
+            r_i: if cifg { None } else { Some(r(4, "recurrent_to_input_weights")?) },
+            r: [r(5, "recurrent_to_forget_weights")?, r(6, "recurrent_to_cell_weights")?, r(7, "recurrent_to_output_weights")?],
+            p_i: if cifg { None } else { vector(cx, cx.optional(base + 8), n_cell, "cell_to_input_weights")? },
+            p_f: vector(cx, cx.optional(base + 9), n_cell, "cell_to_forget_weights")?,
+            p_o: vector(cx, cx.optional(base + 10), n_cell, "cell_to_output_weights")?,
+            b_i: if cifg { None } else { Some(bias(11, "input_gate_bias")?) },
+            b: [bias(12, "forget_gate_bias")?, bias(13, "cell_gate_bias")?, bias(14, "output_gate_bias")?],
+            proj: match proj {
+                Some(p) => Some((Matrix::of(cx, p, n_rec, n_cell, "projection_weights")?, vector(cx, cx.optional(base + 16), n_rec, "projection_bias")?)),
+                None => None,
+            },
+            n_cell,
+            n_out: n_rec,
+            act: act(a),
+            cell_clip: f64::from(cell_clip),
+            proj_clip: f64::from(proj_clip),
+        })
+    }
+
+    /// One step for one batch row: updates `h` and `c`.
+    fn step(&self, x: &[f64], h: &mut [f64], c: &mut [f64]) {
+        let gate = |w: &Matrix, r: &Matrix, bias: &[f64], peep: Option<&Vec<f64>>, cell: &[f64], h: &[f64]| {
+            let mut g = bias.to_vec();
+            w.mul_add(x, &mut g);
+            r.mul_add(h, &mut g);
+            if let Some(p) = peep {
+                g.iter_mut().zip(p).zip(cell).for_each(|((g, p), c)| *g += p * c);
+            }
+            g
+        };
+        let f: Vec<f64> = gate(&self.w[0], &self.r[0], &self.b[0], self.p_f.as_ref(), c, h).into_iter().map(sigmoid).collect();
+        let i: Vec<f64> = match (&self.w_i, &self.r_i, &self.b_i) {
+            (Some(w), Some(r), Some(b)) => gate(w, r, b, self.p_i.as_ref(), c, h).into_iter().map(sigmoid).collect(),
+            _ => f.iter().map(|f| 1.0 - f).collect(),
+        };
+        let g: Vec<f64> = gate(&self.w[1], &self.r[1], &self.b[1], None, c, h).into_iter().map(self.act).collect();
+        for k in 0..self.n_cell.min(c.len()) {
+            c[k] = f[k] * c[k] + i[k] * g[k];
+            if self.cell_clip > 0.0 {
+                c[k] = c[k].clamp(-self.cell_clip, self.cell_clip);
+            }
+        }
+        let o: Vec<f64> = gate(&self.w[2], &self.r[2], &self.b[2], self.p_o.as_ref(), c, h).into_iter().map(sigmoid).collect();
+        let m: Vec<f64> = (0..self.n_cell).map(|k| o[k] * (self.act)(c[k])).collect();
+        match &self.proj {
+            Some((w, b)) => {
+                let mut y = b.clone().unwrap_or_else(|| vec![0.0; self.n_out]);
+                w.mul_add(&m, &mut y);
+                if self.proj_clip > 0.0 {
+                    y.iter_mut().for_each(|v| *v = v.clamp(-self.proj_clip, self.proj_clip));
+                }
+                h.copy_from_slice(&y);
+            }
+            None => h.copy_from_slice(&m),
+        }
+    }
+
+    /// Runs over a sequence (backwards when `reverse`), from the states at
+    /// inputs `h0` and `c0`, writing each step's output at column `col` of
+    /// rows `width` wide in `out`.
+    fn run(&self, cx: &Cx<'_>, x: &[f64], n_in: usize, seq: Seq, states: (usize, usize), reverse: bool, out: &mut [f64], width: usize, col: usize) -> Result<()> {
+        let (h0, c0) = (cx.input(states.0, "output_state")?, cx.input(states.1, "cell_state")?);
+        if h0.data.len() != seq.batch * self.n_out || c0.data.len() != seq.batch * self.n_cell {
+            return Err(cx.shape_err(format!("states {:?} and {:?} must be [{}, {}] and [{}, {}]", h0.shape, c0.shape, seq.batch, self.n_out, seq.batch, self.n_cell)));
+        }
+        let mut h = cx.real(h0)?.into_owned();
+        let mut c = cx.real(c0)?.into_owned();
+        for step in 0..seq.time {
+            let t = if reverse { seq.time - 1 - step } else { step };
+            for b in 0..seq.batch {
+                let xr = cx.slice(x, seq.row(b, t) * n_in, n_in)?;
+                let hb = h.get_mut(b * self.n_out..(b + 1) * self.n_out).ok_or_else(|| cx.internal())?;
+                let cb = c.get_mut(b * self.n_cell..(b + 1) * self.n_cell).ok_or_else(|| cx.internal())?;
+                self.step(xr, hb, cb);
+                let at = seq.row(b, t) * width + col;
+                out.get_mut(at..at + self.n_out).ok_or_else(|| cx.internal())?.copy_from_slice(hb);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn no_layer_norm(cx: &Cx<'_>, from: usize, to: usize) -> Result<()> {
+    if (from..to).any(|i| cx.optional(i).is_some()) {
+        return Err(cx.unsupported("layer-normalized LSTM"));
+    }
+    Ok(())
 }
 
 pub(super) fn unidirectional_sequence_lstm(cx: &Cx<'_>, o: &UnidirectionalSequenceLstmOptions) -> Result<Vec<Value>> {
     cx.arity(20, 24)?;
-    if (20..24).any(|i| cx.optional(i).is_some()) {
-        return Err(cx.unsupported("layer-normalized LSTM"));
+    no_layer_norm(cx, 20, 24)?;
+    let x = cx.input(0, "input")?;
+    let (batch, time, n_in) = sequence(cx, x, o.time_major)?;
+    let lstm = Lstm::load(cx, 1, n_in, o.fused_activation_function, o.cell_clip, o.proj_clip)?;
+    let seq = Seq { batch, time, time_major: o.time_major };
+    let shape = if o.time_major { vec![time, batch, lstm.n_out] } else { vec![batch, time, lstm.n_out] };
+    let mut out = vec![0.0; cx.numel(&shape)?];
+    lstm.run(cx, &cx.real(x)?, n_in, seq, (18, 19), false, &mut out, lstm.n_out, 0)?;
+    cx.finish(shape, out)
+}
+
+pub(super) fn lstm(cx: &Cx<'_>, o: &LstmOptions) -> Result<Vec<Value>> {
+    if o.kernel_type == LstmKernelType::Basic || cx.inputs.len() == 5 {
+        return Err(cx.unsupported("the basic LSTM kernel"));
+    }
+    cx.arity(20, 24)?;
+    no_layer_norm(cx, 20, 24)?;
+    let x = cx.input(0, "input")?;
+    let [batch, n_in] = <[usize; 2]>::try_from(x.shape.as_slice()).map_err(|_| cx.shape_err("input must have rank 2"))?;
+    let lstm = Lstm::load(cx, 1, n_in, o.fused_activation_function, o.cell_clip, o.proj_clip)?;
+    let seq = Seq { batch, time: 1, time_major: true };
+    let mut out = vec![0.0; cx.numel(&[batch, lstm.n_out])?];
+    lstm.run(cx, &cx.real(x)?, n_in, seq, (18, 19), false, &mut out, lstm.n_out, 0)?;
+    cx.finish(vec![batch, lstm.n_out], out)
+}
+
+pub(super) fn bidirectional_sequence_lstm(cx: &Cx<'_>, o: &BidirectionalSequenceLstmOptions) -> Result<Vec<Value>> {
+    cx.arity(48, 48)?;
+    if (39..48).any(|i| cx.optional(i).is_some()) {
+        return Err(cx.unsupported("auxiliary inputs"));
     }
     let x = cx.input(0, "input")?;
     let (batch, time, n_in) = sequence(cx, x, o.time_major)?;
-    let w_f = cx.input(2, "input_to_forget_weights")?;
-    let n_cell = *w_f.shape.first().ok_or_else(|| cx.shape_err("input_to_forget_weights must be 2-D"))?;
-    let r_f = cx.input(6, "recurrent_to_forget_weights")?;
-    let n_out = *r_f.shape.get(1).ok_or_else(|| cx.shape_err("recurrent_to_forget_weights must be 2-D"))?;
-    let proj = cx.optional(16);
-    let n_rec = if proj.is_some() { n_out } else { n_cell };
-    if proj.is_none() && n_out != n_cell {
-        return Err(cx.shape_err(format!("without projection the output size {n_out} must equal the cell size {n_cell}")));
-    }
-    let cifg = cx.optional(1).is_none();
-    let w = |i: usize, what: &str| Matrix::of(cx, cx.input(i, what)?, n_cell, n_in, what);
-    let r = |i: usize, what: &str| Matrix::of(cx, cx.input(i, what)?, n_cell, n_rec, what);
-    let w_i = if cifg { None } else { Some(w(1, "input_to_input_weights")?) };
-    let (w_f, w_c, w_o) = (w(2, "input_to_forget_weights")?, w(3, "input_to_cell_weights")?, w(4, "input_to_output_weights")?);
-    let r_i = if cifg { None } else { Some(r(5, "recurrent_to_input_weights")?) };
-    let (r_f, r_c, r_o) = (r(6, "recurrent_to_forget_weights")?, r(7, "recurrent_to_cell_weights")?, r(8, "recurrent_to_output_weights")?);
-    let p_i = if cifg { None } else { vector(cx, cx.optional(9), n_cell, "cell_to_input_weights")? };
-    let p_f = vector(cx, cx.optional(10), n_cell, "cell_to_forget_weights")?;
-    let p_o = vector(cx, cx.optional(11), n_cell, "cell_to_output_weights")?;
-    let b_i = if cifg { None } else { Some(vector(cx, cx.optional(12), n_cell, "input_gate_bias")?.unwrap_or_else(|| vec![0.0; n_cell])) };
-    let zero = || vec![0.0; n_cell];
-    let b_f = vector(cx, cx.optional(13), n_cell, "forget_gate_bias")?.unwrap_or_else(zero);
-    let b_c = vector(cx, cx.optional(14), n_cell, "cell_gate_bias")?.unwrap_or_else(zero);
-    let b_o = vector(cx, cx.optional(15), n_cell, "output_gate_bias")?.unwrap_or_else(zero);
-    let proj_w = proj.map(|p| Matrix::of(cx, p, n_out, n_cell, "projection_weights")).transpose()?;
-    let proj_b = vector(cx, cx.optional(17), n_out, "projection_bias")?;
-    let h0 = cx.input(18, "output_state")?;
-    let c0 = cx.input(19, "cell_state")?;
-    if h0.data.len() != batch * n_out || c0.data.len() != batch * n_cell {
-        return Err(cx.shape_err(format!("states {:?} and {:?} must be [{batch}, {n_out}] and [{batch}, {n_cell}]", h0.shape, c0.shape)));
-    }
-    let act = act(o.fused_activation_function);
+    let fw = Lstm::load(cx, 1, n_in, o.fused_activation_function, o.cell_clip, o.proj_clip)?;
+    let bw = Lstm::load(cx, 18, n_in, o.fused_activation_function, o.cell_clip, o.proj_clip)?;
+    let seq = Seq { batch, time, time_major: o.time_major };
     let xv = cx.real(x)?;
-    let mut h = cx.real(h0)?.into_owned();
-    let mut c = cx.real(c0)?.into_owned();
-    let out_shape = if o.time_major { vec![time, batch, n_out] } else { vec![batch, time, n_out] };
-    let mut out = vec![0.0; cx.numel(&out_shape)?];
-    let (cell_clip, proj_clip) = (f64::from(o.cell_clip), f64::from(o.proj_clip));
-    for t in 0..time {
-        for b in 0..batch {
-            let xr = cx.slice(&xv, row(o.time_major, batch, time, b, t) * n_in, n_in)?;
-            let hb = cx.slice(&h, b * n_out, n_out)?.to_vec();
-            let cb = cx.slice(&c, b * n_cell, n_cell)?.to_vec();
-            let gate = |w: &Matrix, r: &Matrix, bias: &[f64], peep: Option<&Vec<f64>>, cell: &[f64]| {
-                let mut g = bias.to_vec();
-                w.mul_add(xr, &mut g);
-                r.mul_add(&hb, &mut g);
-                if let Some(p) = peep {
-                    g.iter_mut().zip(p).zip(cell).for_each(|((g, p), c)| *g += p * c);
-                }
-                g
-            };
-            let f: Vec<f64> = gate(&w_f, &r_f, &b_f, p_f.as_ref(), &cb).into_iter().map(sigmoid).collect();
-            let i: Vec<f64> = match (&w_i, &r_i, &b_i) {
-                (Some(w), Some(r), Some(bi)) => gate(w, r, bi, p_i.as_ref(), &cb).into_iter().map(sigmoid).collect(),
-                _ => f.iter().map(|f| 1.0 - f).collect(),
-            };
-            let g: Vec<f64> = gate(&w_c, &r_c, &b_c, None, &cb).into_iter().map(act).collect();
-            let mut new_c: Vec<f64> = (0..n_cell).map(|k| f[k] * cb[k] + i[k] * g[k]).collect();
-            if cell_clip > 0.0 {
-                new_c.iter_mut().for_each(|v| *v = v.clamp(-cell_clip, cell_clip));
-            }
-            let og: Vec<f64> = gate(&w_o, &r_o, &b_o, p_o.as_ref(), &new_c).into_iter().map(sigmoid).collect();
-            let m: Vec<f64> = (0..n_cell).map(|k| og[k] * act(new_c[k])).collect();
-            let new_h = match &proj_w {
-                Some(pw) => {
-                    let mut y = proj_b.clone().unwrap_or_else(|| vec![0.0; n_out]);
-                    pw.mul_add(&m, &mut y);
-                    if proj_clip > 0.0 {
-                        y.iter_mut().for_each(|v| *v = v.clamp(-proj_clip, proj_clip));
-                    }
-                    y
-                }
-                None => m,
-            };
-            c.get_mut(b * n_cell..(b + 1) * n_cell).ok_or_else(|| cx.internal())?.copy_from_slice(&new_c);
-            h.get_mut(b * n_out..(b + 1) * n_out).ok_or_else(|| cx.internal())?.copy_from_slice(&new_h);
-            let at = row(o.time_major, batch, time, b, t) * n_out;
-            out.get_mut(at..at + n_out).ok_or_else(|| cx.internal())?.copy_from_slice(&new_h);
-        }
+    let dims = |n: usize| if o.time_major { vec![time, batch, n] } else { vec![batch, time, n] };
+    if o.merge_outputs {
+        let width = fw.n_out + bw.n_out;
+        let mut out = vec![0.0; cx.numel(&dims(width))?];
+        fw.run(cx, &xv, n_in, seq, (35, 36), false, &mut out, width, 0)?;
+        bw.run(cx, &xv, n_in, seq, (37, 38), true, &mut out, width, fw.n_out)?;
+        return cx.finish(dims(width), out);
     }
-    cx.finish(out_shape, out)
+    let mut a = vec![0.0; cx.numel(&dims(fw.n_out))?];
+    let mut b = vec![0.0; cx.numel(&dims(bw.n_out))?];
+    fw.run(cx, &xv, n_in, seq, (35, 36), false, &mut a, fw.n_out, 0)?;
+    bw.run(cx, &xv, n_in, seq, (37, 38), true, &mut b, bw.n_out, 0)?;
+    two_outputs(cx, (dims(fw.n_out), a), (dims(bw.n_out), b))
 }
 
-/// One RNN step for every batch row: `act(W x + R h + b)`.
-fn rnn_step(w: &Matrix, r: &Matrix, bias: &[f64], x: &[f64], h: &[f64], act: fn(f64) -> f64) -> Vec<f64> {
-    let mut y = bias.to_vec();
-    w.mul_add(x, &mut y);
-    r.mul_add(h, &mut y);
-    y.into_iter().map(act).collect()
+fn two_outputs(cx: &Cx<'_>, a: (Vec<usize>, Vec<f64>), b: (Vec<usize>, Vec<f64>)) -> Result<Vec<Value>> {
+    let [oa, ob] = cx.outputs else {
+        return Err(cx.shape_err(format!("has 2 outputs, {} given", cx.outputs.len())));
+    };
+    Ok(vec![
+        crate::eval::convert::encode(a.1, a.0, oa, cx.name())?,
+        crate::eval::convert::encode(b.1, b.0, ob, cx.name())?,
+    ])
 }
 
-struct RnnParts {
+/// One RNN direction: weights from input `base` on (`[weights, recurrent,
+/// bias, hidden_state]`).
+struct Rnn {
     w: Matrix,
     r: Matrix,
     bias: Vec<f64>,
-    h: Vec<f64>,
     units: usize,
+    state: usize,
+    act: fn(f64) -> f64,
 }
 
-fn rnn_parts(cx: &Cx<'_>, n_in: usize, batch: usize) -> Result<RnnParts> {
-    let wv = cx.input(1, "weights")?;
-    let units = *wv.shape.first().ok_or_else(|| cx.shape_err("weights must be 2-D"))?;
-    let w = Matrix::of(cx, wv, units, n_in, "weights")?;
-    let r = Matrix::of(cx, cx.input(2, "recurrent_weights")?, units, units, "recurrent_weights")?;
-    let bias = vector(cx, Some(cx.input(3, "bias")?), units, "bias")?.unwrap_or_default();
-    let h0 = cx.input(4, "hidden_state")?;
-    if h0.data.len() != batch * units {
-        return Err(cx.shape_err(format!("hidden_state {:?} must be [{batch}, {units}]", h0.shape)));
+impl Rnn {
+    fn load(cx: &Cx<'_>, base: usize, n_in: usize, a: Activation) -> Result<Rnn> {
+        let wv = cx.input(base, "weights")?;
+        let units = *wv.shape.first().ok_or_else(|| cx.shape_err("weights must be 2-D"))?;
+        Ok(Rnn {
+            w: Matrix::of(cx, wv, units, n_in, "weights")?,
+            r: Matrix::of(cx, cx.input(base + 1, "recurrent_weights")?, units, units, "recurrent_weights")?,
+            bias: vector(cx, Some(cx.input(base + 2, "bias")?), units, "bias")?.unwrap_or_default(),
+            units,
+            state: base + 3,
+            act: act(a),
+        })
     }
-    Ok(RnnParts { w, r, bias, h: cx.real(h0)?.into_owned(), units })
+
+    fn run(&self, cx: &Cx<'_>, x: &[f64], n_in: usize, seq: Seq, reverse: bool, out: &mut [f64], width: usize, col: usize) -> Result<()> {
+        let h0 = cx.input(self.state, "hidden_state")?;
+        if h0.data.len() != seq.batch * self.units {
+            return Err(cx.shape_err(format!("hidden_state {:?} must be [{}, {}]", h0.shape, seq.batch, self.units)));
+        }
+        let mut h = cx.real(h0)?.into_owned();
+        for step in 0..seq.time {
+            let t = if reverse { seq.time - 1 - step } else { step };
+            for b in 0..seq.batch {
+                let xr = cx.slice(x, seq.row(b, t) * n_in, n_in)?;
+                let hb = h.get_mut(b * self.units..(b + 1) * self.units).ok_or_else(|| cx.internal())?;
+                let mut y = self.bias.clone();
+                self.w.mul_add(xr, &mut y);
+                self.r.mul_add(hb, &mut y);
+                y.iter_mut().for_each(|v| *v = (self.act)(*v));
+                hb.copy_from_slice(&y);
+                let at = seq.row(b, t) * width + col;
+                out.get_mut(at..at + self.units).ok_or_else(|| cx.internal())?.copy_from_slice(&y);
+            }
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn rnn(cx: &Cx<'_>, o: &RnnOptions) -> Result<Vec<Value>> {
     cx.arity(5, 5)?;
     let x = cx.input(0, "input")?;
     let [batch, n_in] = <[usize; 2]>::try_from(x.shape.as_slice()).map_err(|_| cx.shape_err("input must have rank 2"))?;
-    let p = rnn_parts(cx, n_in, batch)?;
-    let act = act(o.fused_activation_function);
-    let xv = cx.real(x)?;
-    let mut out = Vec::with_capacity(batch * p.units);
-    for b in 0..batch {
-        out.extend(rnn_step(&p.w, &p.r, &p.bias, cx.slice(&xv, b * n_in, n_in)?, cx.slice(&p.h, b * p.units, p.units)?, act));
-    }
-    cx.finish(vec![batch, p.units], out)
+    let rnn = Rnn::load(cx, 1, n_in, o.fused_activation_function)?;
+    let mut out = vec![0.0; cx.numel(&[batch, rnn.units])?];
+    rnn.run(cx, &cx.real(x)?, n_in, Seq { batch, time: 1, time_major: true }, false, &mut out, rnn.units, 0)?;
+    cx.finish(vec![batch, rnn.units], out)
 }
 
 pub(super) fn unidirectional_sequence_rnn(cx: &Cx<'_>, o: &SequenceRnnOptions) -> Result<Vec<Value>> {
     cx.arity(5, 5)?;
     let x = cx.input(0, "input")?;
     let (batch, time, n_in) = sequence(cx, x, o.time_major)?;
-    let mut p = rnn_parts(cx, n_in, batch)?;
-    let act = act(o.fused_activation_function);
-    let xv = cx.real(x)?;
-    let n = p.units;
-    let out_shape = if o.time_major { vec![time, batch, n] } else { vec![batch, time, n] };
-    let mut out = vec![0.0; cx.numel(&out_shape)?];
-    for t in 0..time {
-        for b in 0..batch {
-            let xr = cx.slice(&xv, row(o.time_major, batch, time, b, t) * n_in, n_in)?;
-            let y = rnn_step(&p.w, &p.r, &p.bias, xr, cx.slice(&p.h, b * n, n)?, act);
-            p.h.get_mut(b * n..(b + 1) * n).ok_or_else(|| cx.internal())?.copy_from_slice(&y);
-            let at = row(o.time_major, batch, time, b, t) * n;
-            out.get_mut(at..at + n).ok_or_else(|| cx.internal())?.copy_from_slice(&y);
-        }
+    let rnn = Rnn::load(cx, 1, n_in, o.fused_activation_function)?;
+    let shape = if o.time_major { vec![time, batch, rnn.units] } else { vec![batch, time, rnn.units] };
+    let mut out = vec![0.0; cx.numel(&shape)?];
+    rnn.run(cx, &cx.real(x)?, n_in, Seq { batch, time, time_major: o.time_major }, false, &mut out, rnn.units, 0)?;
+    cx.finish(shape, out)
+}
+
+pub(super) fn bidirectional_sequence_rnn(cx: &Cx<'_>, o: &BidirectionalSequenceRnnOptions) -> Result<Vec<Value>> {
+    cx.arity(12, 12)?;
+    if (9..12).any(|i| cx.optional(i).is_some()) {
+        return Err(cx.unsupported("auxiliary inputs"));
     }
-    cx.finish(out_shape, out)
+    let x = cx.input(0, "input")?;
+    let (batch, time, n_in) = sequence(cx, x, o.time_major)?;
+    let fw = Rnn::load(cx, 1, n_in, o.fused_activation_function)?;
+    let bw = Rnn::load(cx, 5, n_in, o.fused_activation_function)?;
+    let seq = Seq { batch, time, time_major: o.time_major };
+    let xv = cx.real(x)?;
+    let dims = |n: usize| if o.time_major { vec![time, batch, n] } else { vec![batch, time, n] };
+    if o.merge_outputs {
+        let width = fw.units + bw.units;
+        let mut out = vec![0.0; cx.numel(&dims(width))?];
+        fw.run(cx, &xv, n_in, seq, false, &mut out, width, 0)?;
+        bw.run(cx, &xv, n_in, seq, true, &mut out, width, fw.units)?;
+        return cx.finish(dims(width), out);
+    }
+    let mut a = vec![0.0; cx.numel(&dims(fw.units))?];
+    let mut b = vec![0.0; cx.numel(&dims(bw.units))?];
+    fw.run(cx, &xv, n_in, seq, false, &mut a, fw.units, 0)?;
+    bw.run(cx, &xv, n_in, seq, true, &mut b, bw.units, 0)?;
+    two_outputs(cx, (dims(fw.units), a), (dims(bw.units), b))
 }

@@ -1,6 +1,7 @@
-"""NumPy references of the recurrent ops (see reference.py):
-UNIDIRECTIONAL_SEQUENCE_LSTM, UNIDIRECTIONAL_SEQUENCE_RNN and RNN, float32,
-as LiteRT's lstm_eval.cc and basic_rnn.cc compute them."""
+"""NumPy references of the recurrent ops (see reference.py): LSTM,
+UNIDIRECTIONAL_SEQUENCE_LSTM, BIDIRECTIONAL_SEQUENCE_LSTM, RNN,
+UNIDIRECTIONAL_SEQUENCE_RNN and BIDIRECTIONAL_SEQUENCE_RNN, float32, as
+LiteRT's lstm_eval.cc and basic_rnn.cc compute them."""
 
 import numpy as np
 
@@ -25,23 +26,19 @@ def register(ops, ref):
         ti = op.inputs[i] if i < len(op.inputs) else -1
         return None if ti < 0 else ctx.val(ti)
 
-    def lstm(ctx, op):
-        o = ref._opts(op, ref.schema.UnidirectionalSequenceLSTMOptionsT)
-        act = _act(ref, o.fusedActivationFunction)
-        x = ctx.val(op.inputs[0])
-        if o.timeMajor:
-            x = np.transpose(x, (1, 0, 2))
-        w = [opt(ctx, op, i) for i in range(1, 5)]
-        r = [opt(ctx, op, i) for i in range(5, 9)]
-        p_i, p_f, p_o = (opt(ctx, op, i) for i in (9, 10, 11))
-        b = [opt(ctx, op, i) for i in range(12, 16)]
-        pw, pb = opt(ctx, op, 16), opt(ctx, op, 17)
-        h = ctx.val(op.inputs[18]).copy()
-        c = ctx.val(op.inputs[19]).copy()
+    def lstm_dir(ctx, op, base, x, h, c, act, o, reverse=False):
+        """One LSTM direction over x [batch, time, n_in]; weights from input
+        `base` on, in UNIDIRECTIONAL_SEQUENCE_LSTM's layout."""
+        w = [opt(ctx, op, base + i) for i in range(0, 4)]
+        r = [opt(ctx, op, base + i) for i in range(4, 8)]
+        p_i, p_f, p_o = (opt(ctx, op, base + i) for i in (8, 9, 10))
+        b = [opt(ctx, op, base + i) for i in range(11, 15)]
+        pw, pb = opt(ctx, op, base + 15), opt(ctx, op, base + 16)
         n_cell = w[1].shape[0]
         b = [np.zeros(n_cell) if v is None else v for v in b]
-        outs = []
-        for t in range(x.shape[1]):
+        steps = range(x.shape[1] - 1, -1, -1) if reverse else range(x.shape[1])
+        outs = [None] * x.shape[1]
+        for t in steps:
             xt = x[:, t, :]
             f = _sig(xt @ w[1].T + h @ r[1].T + b[1] + (0 if p_f is None else p_f * c))
             if w[0] is None:
@@ -59,11 +56,50 @@ def register(ops, ref):
                 if o.projClip > 0:
                     m = np.clip(m, -o.projClip, o.projClip)
             h = m
-            outs.append(h)
-        y = np.stack(outs, axis=1)
+            outs[t] = h
+        return np.stack(outs, axis=1)
+
+    def lstm(ctx, op):
+        o = ref._opts(op, ref.schema.UnidirectionalSequenceLSTMOptionsT)
+        act = _act(ref, o.fusedActivationFunction)
+        x = ctx.val(op.inputs[0])
+        if o.timeMajor:
+            x = np.transpose(x, (1, 0, 2))
+        y = lstm_dir(ctx, op, 1, x, ctx.val(op.inputs[18]), ctx.val(op.inputs[19]), act, o)
         if o.timeMajor:
             y = np.transpose(y, (1, 0, 2))
         ctx.store(op.outputs[0], y)
+
+    def lstm_step(ctx, op):
+        o = ref._opts(op, ref.schema.LSTMOptionsT)
+        act = _act(ref, o.fusedActivationFunction)
+        x = ctx.val(op.inputs[0])[:, None, :]
+        y = lstm_dir(ctx, op, 1, x, ctx.val(op.inputs[18]), ctx.val(op.inputs[19]), act, o)
+        ctx.store(op.outputs[0], y[:, 0, :])
+
+    def bidi_lstm(ctx, op):
+        o = ref._opts(op, ref.schema.BidirectionalSequenceLSTMOptionsT)
+        act = _act(ref, o.fusedActivationFunction)
+        x = ctx.val(op.inputs[0])
+        if o.timeMajor:
+            x = np.transpose(x, (1, 0, 2))
+        fw = lstm_dir(ctx, op, 1, x, ctx.val(op.inputs[35]), ctx.val(op.inputs[36]), act, o)
+        bw = lstm_dir(ctx, op, 18, x, ctx.val(op.inputs[37]), ctx.val(op.inputs[38]), act, o, reverse=True)
+        ys = [np.concatenate([fw, bw], axis=-1)] if o.mergeOutputs else [fw, bw]
+        for k, y in enumerate(ys):
+            if o.timeMajor:
+                y = np.transpose(y, (1, 0, 2))
+            ctx.store(op.outputs[k], y)
+
+    def rnn_dir(ctx, op, base, x, act, reverse=False):
+        w, r, b = (ctx.val(op.inputs[base + i]) for i in (0, 1, 2))
+        h = ctx.val(op.inputs[base + 3])
+        steps = range(x.shape[1] - 1, -1, -1) if reverse else range(x.shape[1])
+        outs = [None] * x.shape[1]
+        for t in steps:
+            h = act(x[:, t, :] @ w.T + h @ r.T + b)
+            outs[t] = h
+        return np.stack(outs, axis=1)
 
     def seq_rnn(ctx, op):
         o = ref._opts(op, ref.schema.SequenceRNNOptionsT)
@@ -71,16 +107,24 @@ def register(ops, ref):
         x = ctx.val(op.inputs[0])
         if o.timeMajor:
             x = np.transpose(x, (1, 0, 2))
-        w, r, b = (ctx.val(op.inputs[i]) for i in (1, 2, 3))
-        h = ctx.val(op.inputs[4]).copy()
-        outs = []
-        for t in range(x.shape[1]):
-            h = act(x[:, t, :] @ w.T + h @ r.T + b)
-            outs.append(h)
-        y = np.stack(outs, axis=1)
+        y = rnn_dir(ctx, op, 1, x, act)
         if o.timeMajor:
             y = np.transpose(y, (1, 0, 2))
         ctx.store(op.outputs[0], y)
+
+    def bidi_rnn(ctx, op):
+        o = ref._opts(op, ref.schema.BidirectionalSequenceRNNOptionsT)
+        act = _act(ref, o.fusedActivationFunction)
+        x = ctx.val(op.inputs[0])
+        if o.timeMajor:
+            x = np.transpose(x, (1, 0, 2))
+        fw = rnn_dir(ctx, op, 1, x, act)
+        bw = rnn_dir(ctx, op, 5, x, act, reverse=True)
+        ys = [np.concatenate([fw, bw], axis=-1)] if o.mergeOutputs else [fw, bw]
+        for k, y in enumerate(ys):
+            if o.timeMajor:
+                y = np.transpose(y, (1, 0, 2))
+            ctx.store(op.outputs[k], y)
 
     def rnn(ctx, op):
         o = ref._opts(op, ref.schema.RNNOptionsT)
@@ -91,3 +135,6 @@ def register(ops, ref):
     ops[ref._BOP.UNIDIRECTIONAL_SEQUENCE_LSTM] = lstm
     ops[ref._BOP.UNIDIRECTIONAL_SEQUENCE_RNN] = seq_rnn
     ops[ref._BOP.RNN] = rnn
+    ops[ref._BOP.LSTM] = lstm_step
+    ops[ref._BOP.BIDIRECTIONAL_SEQUENCE_LSTM] = bidi_lstm
+    ops[ref._BOP.BIDIRECTIONAL_SEQUENCE_RNN] = bidi_rnn
