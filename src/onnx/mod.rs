@@ -1,6 +1,7 @@
 //! The ONNX front end: ONNX bytes in, a verified TFLite [`Model`] out.
 //!
-//! The pipeline is import (protobuf → graph, external data) → lowering (one
+//! The pipeline is import (protobuf → graph, external data) → rewrites of
+//! the ONNX graph (`patterns`, batchnorm folding) → lowering (one
 //! node at a time through the public [lowering table](table), with constant
 //! folding of shape computations, NCHW kept and explicit TRANSPOSEs around
 //! layout-bound ops) → passes (transpose sinking and cancellation,
@@ -18,6 +19,7 @@ mod error;
 pub(crate) mod import;
 pub(crate) mod ir;
 pub mod lower;
+pub(crate) mod patterns;
 pub mod table;
 mod wire;
 
@@ -177,7 +179,7 @@ fn convert_graph(mut graph: ir::OGraph, options: &ConvertOptions) -> Result<Conv
         t = std::time::Instant::now();
     };
     report.folded_batchnorms = lower::batchnorm::fold_into_producers(&mut graph);
-    report.fused_patterns = lower::patterns::fuse_erf_gelu(&mut graph);
+    report.fused_patterns = patterns::fuse_erf_gelu(&mut graph);
     phase("rewrites", &mut report);
     let default_registry;
     let registry = match &options.registry {

@@ -181,7 +181,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("PRelu", 1, &["PRELU"], "float32; rank ≤ 4; slope broadcast to the input (a constant slope gets the input's rank)", lower_prelu),
         Lowering::new("Gelu", 20, &["GELU"], "approximate none or tanh; float32", lower_gelu),
         Lowering::new("Gelu", 0, &["GELU"], "fused by the converter from x·0.5·(1+erf(x/√2)), the form torch's legacy exporter writes", lower_gelu)
-            .in_domain(lower::patterns::FUSED_DOMAIN),
+            .in_domain(super::patterns::FUSED_DOMAIN),
         Lowering::new("Exp", 1, &["EXP"], "float32", lower_exp),
         Lowering::new("Sqrt", 1, &["SQRT"], "float32", lower_sqrt),
         Lowering::new("Neg", 1, &["NEG"], "float32, int32, int64", lower_neg),

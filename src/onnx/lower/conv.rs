@@ -1,9 +1,14 @@
-//! Conv: CONV_2D or DEPTHWISE_CONV_2D between NCHW→NHWC transposes, with
-//! explicit PAD where the ONNX padding is not TFLite's SAME or VALID.
+//! Conv and ConvTranspose, between NCHW→NHWC transposes: CONV_2D or
+//! DEPTHWISE_CONV_2D with explicit PAD where the ONNX padding is not
+//! TFLite's SAME or VALID, and TRANSPOSE_CONV (sliced when TFLite's padding
+//! is not ONNX's). The window padding helpers here serve the pools too.
 
+use super::fold::transpose_data;
+use super::operand::{dtype_err, shape_err, static_dim, typed_input};
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
+use crate::onnx::ir::TensorData;
 
 /// TFLite SAME padding (before, after) for one dimension, if static.
 pub(crate) fn same_pads(input: Dim, k: i64, stride: i64, dilation: i64) -> Option<(i64, i64)> {
@@ -163,6 +168,144 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
         let o = Conv2dOptions::new(pads.padding, strides[0] as i32, strides[1] as i32).with_dilation(dil[0] as i32, dil[1] as i32);
         ctx.g.conv2d(h, ft, Some(b), o)?
     };
+    let out = ctx.to_channels_first(y)?;
+    ctx.set_output(node, 0, out);
+    Ok(())
+}
+
+/// Lowers 2-D `ConvTranspose` (group 1, dilation 1, constant weights) to
+/// TRANSPOSE_CONV between transposes. TFLite derives its padding from the
+/// output size; when that is not ONNX's leading padding, the full VALID
+/// result is computed and the ONNX window sliced out of it.
+pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let xs = ctx.shape(x).clone();
+    if xs.rank() != 4 {
+        return Err(shape_err(format!("ConvTranspose on rank {} (only 2-D)", xs.rank())));
+    }
+    let w = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "ConvTranspose weights must be constant"))?;
+    if w.dims.len() != 4 {
+        return Err(LowerError::invalid(format!("weights of shape {:?}", w.dims)));
+    }
+    let w = TensorData::from_f32(w.dims.clone(), &w.to_f32().ok_or_else(|| dtype_err("non-numeric weights"))?);
+    if node.int_or("group", 1)? != 1 {
+        return Err(LowerError::attr("group other than 1"));
+    }
+    let (cin, cout, kh, kw) = (w.dims[0], w.dims[1], w.dims[2] as i64, w.dims[3] as i64);
+    if xs.dim(1).and_then(|d| d.fixed()).is_some_and(|c| c as usize != cin) {
+        return Err(LowerError::invalid(format!("input {xs} does not match weights {:?}", w.dims)));
+    }
+    if let Some(ks) = node.attr_ints("kernel_shape")?
+        && ks != [kh, kw] {
+            return Err(LowerError::attr(format!("kernel_shape {ks:?} differs from weights {:?}", w.dims)));
+        }
+    let strides = node.attr_ints("strides")?.unwrap_or_else(|| vec![1, 1]);
+    if strides.len() != 2 || strides.iter().any(|s| *s <= 0 || *s > i64::from(i32::MAX)) {
+        return Err(LowerError::attr(format!("strides {strides:?}")));
+    }
+    if node.attr_ints("dilations")?.is_some_and(|d| d.iter().any(|v| *v != 1)) {
+        return Err(LowerError::attr("dilations other than 1 (TRANSPOSE_CONV has none)"));
+    }
+    let out_pad = node.attr_ints("output_padding")?.unwrap_or_else(|| vec![0, 0]);
+    if out_pad.len() != 2 || out_pad.iter().zip(&strides).any(|(p, s)| *p < 0 || p >= s) {
+        return Err(LowerError::attr(format!("output_padding {out_pad:?} for strides {strides:?}")));
+    }
+    let batch = static_dim(&xs, 0, "the batch size")?;
+    let inp = [static_dim(&xs, 2, "the input height")?, static_dim(&xs, 3, "the input width")?];
+    let k = [kh, kw];
+    let full: Vec<i64> = (0..2).map(|i| strides[i] * (inp[i] - 1) + out_pad[i] + k[i]).collect();
+    let auto_pad = node.attr_str("auto_pad")?.unwrap_or_else(|| "NOTSET".into());
+    // (begin, end) pads per spatial dimension. Where the ONNX spec, its
+    // reference implementation and onnxruntime distribute padding
+    // differently (odd SAME totals, an output_shape smaller than the full
+    // output), the node is rejected rather than converted one way.
+    let pads: Vec<(i64, i64)> = if let Some(os) = node.attr_ints("output_shape")? {
+        let os = match os.len() {
+            2 => os,
+            4 => os[2..].to_vec(),
+            _ => return Err(LowerError::attr(format!("output_shape {os:?}"))),
+        };
+        if !matches!(auto_pad.as_str(), "NOTSET" | "") || node.has_attr("pads") {
+            return Err(LowerError::attr("output_shape together with auto_pad or pads"));
+        }
+        (0..2)
+            .map(|i| {
+                let total = full[i] - os[i];
+                if total > 0 {
+                    return Err(LowerError::attr(format!(
+                        "output_shape {os:?} smaller than the full output {full:?} (ONNX implementations disagree on where it is cropped)"
+                    )));
+                }
+                // A larger output gets bias-only rows at the end.
+                Ok((0, total))
+            })
+            .collect::<Result<_, LowerError>>()?
+    } else {
+        match auto_pad.as_str() {
+            "NOTSET" | "" => {
+                let p = node.attr_ints("pads")?.unwrap_or_else(|| vec![0; 4]);
+                if p.len() != 4 || p.iter().any(|v| *v < 0) {
+                    return Err(LowerError::attr(format!("pads {p:?}")));
+                }
+                vec![(p[0], p[2]), (p[1], p[3])]
+            }
+            "VALID" => vec![(0, 0), (0, 0)],
+            "SAME_UPPER" | "SAME_LOWER" => (0..2)
+                .map(|i| {
+                    let total = full[i] - inp[i] * strides[i];
+                    if total < 0 || total % 2 != 0 {
+                        return Err(LowerError::attr(format!(
+                            "auto_pad {auto_pad} with a total padding of {total} (ONNX implementations split odd or negative totals differently)"
+                        )));
+                    }
+                    Ok((total / 2, total / 2))
+                })
+                .collect::<Result<_, LowerError>>()?,
+            other => return Err(LowerError::attr(format!("auto_pad {other}"))),
+        }
+    };
+    if pads.iter().any(|p| p.0 < 0) {
+        return Err(LowerError::attr(format!("pads {pads:?}: a negative leading pad")));
+    }
+    let out: Vec<i64> = (0..2).map(|i| full[i] - pads[i].0 - pads[i].1).collect();
+    if out.iter().any(|o| *o <= 0) {
+        return Err(LowerError::invalid(format!("empty output {out:?}")));
+    }
+    // TFLite SAME: the padding of a convolution from an output of size o.
+    let tfl_same_pad = |o: i64, k: i64, s: i64| ((((o + s - 1) / s - 1) * s + k - o).max(0)) / 2;
+    // The runtime also requires the input size to be the convolution's
+    // output size: ceil(o / s) for SAME, (o - k) / s + 1 for VALID.
+    let same = (0..2).all(|i| tfl_same_pad(out[i], k[i], strides[i]) == pads[i].0 && (out[i] + strides[i] - 1) / strides[i] == inp[i]);
+    let (padding, size, crop) = if same {
+        (Padding::Same, [out[0], out[1]], false)
+    } else {
+        let t: Vec<i64> = (0..2).map(|i| (out[i] + pads[i].0).max(strides[i] * (inp[i] - 1) + k[i])).collect();
+        if (0..2).any(|i| (t[i] - k[i]) / strides[i] + 1 != inp[i]) {
+            return Err(LowerError::attr(format!("output size {out:?} reaches beyond the input's last window (more than stride - 1 bias-only rows)")));
+        }
+        (Padding::Valid, [t[0], t[1]], pads.iter().any(|p| p.0 != 0) || t[0] != out[0] || t[1] != out[1])
+    };
+    let to32 = |v: i64| i32::try_from(v).map_err(|_| shape_err("output size overflows int32"));
+    let name = node.name();
+    // [C_in, C_out, kH, kW] → [C_out, kH, kW, C_in]
+    let f = transpose_data(&w, &[1, 2, 3, 0])?;
+    let ft = ctx.g.constant(&format!("{name}/weights"), DType::F32, [cout as u32, kh as u32, kw as u32, cin as u32], ConstData::from_bytes(f.bytes));
+    let bias = if node.has_input(2) {
+        let b = ctx.const_floats(node, 2, "ConvTranspose bias")?;
+        if b.len() != cout {
+            return Err(LowerError::invalid(format!("bias of {} values for {cout} output channels", b.len())));
+        }
+        Some(ctx.g.constant_f32(&format!("{name}/bias"), [cout as u32], &b))
+    } else {
+        None
+    };
+    let h = ctx.to_channels_last(x)?;
+    let shape = [to32(batch)?, to32(size[0])?, to32(size[1])?, to32(cout as i64)?];
+    let o = TransposeConvOptions::new(padding, strides[0] as i32, strides[1] as i32);
+    let mut y = ctx.g.transpose_conv(h, ft, bias, shape, o)?;
+    if crop {
+        y = ctx.g.slice(y, &[0, to32(pads[0].0)?, to32(pads[1].0)?, 0], &[-1, to32(out[0])?, to32(out[1])?, -1])?;
+    }
     let out = ctx.to_channels_first(y)?;
     ctx.set_output(node, 0, out);
     Ok(())

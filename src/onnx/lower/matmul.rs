@@ -1,5 +1,7 @@
-//! Gemm and MatMul with a constant right operand: FULLY_CONNECTED.
+//! Gemm and MatMul: FULLY_CONNECTED for a constant right operand,
+//! BATCH_MATMUL otherwise.
 
+use super::operand::{dtype_err, first_tensor_type, operand_as, operand_narrowed, shape_err};
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
@@ -25,7 +27,7 @@ fn lower_gemm_dynamic(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Low
         y = ctx.g.mul(y, k)?;
     }
     if node.has_input(2) && beta != 0.0 {
-        let mut c = super::elementwise::operand(ctx, node, 2, Some(DType::F32))?;
+        let mut c = operand_narrowed(ctx, node, 2, Some(DType::F32))?;
         if beta != 1.0 {
             let k = ctx.g.constant_f32(&format!("{name}/beta"), Shape::scalar(), &[beta]);
             c = ctx.g.mul(c, k)?;
@@ -101,6 +103,54 @@ pub fn lower_matmul(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
     let wt = ctx.g.constant(&format!("{name}/weights"), DType::F32, [n as u32, k as u32], ConstData::from_bytes(w.bytes));
     let keep = ctx.shape(a).rank() > 2;
     let y = ctx.g.fully_connected(a, wt, None, FullyConnectedOptions::default().with_keep_num_dims(keep))?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `MatMul`: a constant 2-D right operand goes to FULLY_CONNECTED
+/// ([`lower_matmul`]), anything else to BATCH_MATMUL (1-D operands are
+/// made 2-D and the added dimension removed again).
+pub fn lower_matmul_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let a_const = ctx.const_input(node, 0);
+    let b_const = ctx.const_input(node, 1);
+    if a_const.is_none() {
+        let a = ctx.input(node, 0)?;
+        if b_const.as_ref().is_some_and(|b| b.dims.len() == 2) && ctx.shape(a).rank() >= 2 && ctx.dtype(a) == DType::F32 {
+            return lower_matmul(ctx, node);
+        }
+    }
+    let like = first_tensor_type(ctx, node, [0, 1]).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "no tensor input"))?;
+    if like != DType::F32 {
+        return Err(dtype_err(format!("MatMul on {like}")));
+    }
+    let mut a = operand_as(ctx, node, 0, DType::F32)?;
+    let mut b = operand_as(ctx, node, 1, DType::F32)?;
+    let (ra, rb) = (ctx.shape(a).rank(), ctx.shape(b).rank());
+    if ra == 0 || rb == 0 || ra > 5 || rb > 5 {
+        return Err(shape_err(format!("MatMul of ranks {ra} and {rb}")));
+    }
+    let one_d = |ctx: &mut LowerCtx<'_>, t: TensorId, row: bool| -> Result<TensorId, LowerError> {
+        let n = ctx.shape(t).dims()[0].fixed().map_or(-1, |v| v as i32);
+        Ok(ctx.g.reshape(t, &if row { [1, n] } else { [n, 1] })?)
+    };
+    if ra == 1 {
+        a = one_d(ctx, a, true)?;
+    }
+    if rb == 1 {
+        b = one_d(ctx, b, false)?;
+    }
+    let mut y = ctx.g.batch_matmul(a, b, BatchMatMulOptions::default())?;
+    if ra == 1 || rb == 1 {
+        let r = ctx.shape(y).rank() as i32;
+        let mut dims = Vec::new();
+        if ra == 1 {
+            dims.push(r - 2);
+        }
+        if rb == 1 {
+            dims.push(r - 1);
+        }
+        y = ctx.g.squeeze(y, &dims)?;
+    }
     ctx.set_output(node, 0, y);
     Ok(())
 }

@@ -2,19 +2,53 @@
 //!
 //! Values keep ONNX semantics (NCHW); layout-bound ops are wrapped in
 //! explicit TRANSPOSEs, which the passes later sink and cancel. Constant
-//! and shape computations are folded here instead of being emitted.
+//! and shape computations are folded here ([`fold`]) instead of being
+//! emitted.
+//!
+//! One file per op family, named like the ops it lowers:
+//!
+//! | file | ONNX ops |
+//! |---|---|
+//! | `activation.rs` | Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Clip, LeakyRelu, PRelu, Gelu |
+//! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
+//! | `cast.rs` | Cast, CastLike |
+//! | `conv.rs` | Conv, ConvTranspose |
+//! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
+//! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
+//! | `matmul.rs` | Gemm, MatMul |
+//! | `norm.rs` | LayerNormalization, RMSNormalization |
+//! | `pad.rs` | Pad |
+//! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
+//! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
+//! | `resize.rs` | Resize, Upsample |
+//! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
+//! | `slicing.rs` | Split, Slice, Gather |
+//! | `softmax.rs` | Softmax, LogSoftmax |
+//! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
+//!
+//! `operand.rs` holds what they share (operands, typed constants, errors);
+//! `fold/` folds constant and shape computations. Graph rewrites that run
+//! before lowering are in [`crate::onnx::patterns`] (and, for batchnorm
+//! folding, `batchnorm.rs`).
 
+mod activation;
 pub(crate) mod batchnorm;
+mod cast;
 mod conv;
 mod elementwise;
-mod extra;
-mod logic;
 pub(crate) mod fold;
-pub(crate) mod patterns;
+mod logic;
 mod matmul;
 pub(crate) mod norm;
+mod operand;
+mod pad;
 mod pool;
+mod reduce;
+mod resize;
 mod shape_ops;
+mod slicing;
+mod softmax;
+mod unary;
 
 use std::collections::HashMap;
 
@@ -26,13 +60,20 @@ use crate::build::{ModelBuilder, SubgraphBuilder};
 use crate::model::*;
 use crate::ValidationError;
 
+pub(crate) use activation::*;
+pub(crate) use cast::*;
 pub(crate) use conv::*;
 pub(crate) use elementwise::*;
-pub(crate) use extra::*;
 pub(crate) use logic::*;
 pub(crate) use matmul::*;
+pub(crate) use pad::*;
 pub(crate) use pool::*;
+pub(crate) use reduce::*;
+pub(crate) use resize::*;
 pub(crate) use shape_ops::*;
+pub(crate) use slicing::*;
+pub(crate) use softmax::*;
+pub(crate) use unary::*;
 
 /// Why a lowering failed; the driver adds the node, op and opset.
 #[derive(Debug, Clone, PartialEq)]

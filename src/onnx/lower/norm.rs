@@ -7,7 +7,7 @@
 //!
 //! where `axes = axis..rank` (kept dimensions, so every step broadcasts).
 
-use super::extra::{dtype_err, shape_err, typed_input};
+use super::operand::{dtype_err, shape_err, typed_input};
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
 

@@ -1,6 +1,7 @@
-//! Layout and shape ops on tensors: Flatten, Reshape, Transpose, Concat,
-//! Pad, Squeeze, Unsqueeze, ReduceMean, Identity.
+//! Layout and shape ops on tensors: Reshape, Flatten, Transpose, Concat,
+//! Squeeze, Unsqueeze, Expand, and Identity / Dropout.
 
+use super::operand::{dtype_err, first_tensor_type, operand_narrowed, pass_through, shape_err};
 use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
@@ -120,52 +121,14 @@ pub fn lower_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lo
 /// Lowers `Concat`.
 pub fn lower_concat(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let mut xs = Vec::new();
-    let like = (0..node.num_inputs()).find_map(|i| match ctx.env.get(node.inner.input(i)?) {
-        Some(Val::Tensor(t)) => Some(ctx.g.tensor(*t).dtype),
-        _ => None,
-    });
+    let like = first_tensor_type(ctx, node, 0..node.num_inputs());
     for i in 0..node.num_inputs() {
         if node.has_input(i) {
-            xs.push(super::elementwise::operand(ctx, node, i, like)?);
+            xs.push(operand_narrowed(ctx, node, i, like)?);
         }
     }
     let axis = node.attr_int("axis")?.ok_or_else(|| LowerError::invalid("Concat needs axis"))?;
     let y = ctx.g.concatenation(&xs, axis as i32)?;
-    ctx.set_output(node, 0, y);
-    Ok(())
-}
-
-/// Lowers `Pad` (constant mode, zero value).
-pub fn lower_pad(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    let x = ctx.input(node, 0)?;
-    let r = ctx.shape(x).rank();
-    let mode = node.attr_str("mode")?.unwrap_or_else(|| "constant".into());
-    if mode != "constant" {
-        return Err(LowerError::attr(format!("Pad mode {mode}")));
-    }
-    let (pads, value) = if node.opset() < 11 {
-        (node.attr_ints("pads")?.unwrap_or_default(), node.float_or("value", 0.0)?)
-    } else {
-        let p = ctx.const_ints(node, 1, "pads")?;
-        let v = if node.has_input(2) { ctx.const_floats(node, 2, "constant_value")?.first().copied().unwrap_or(0.0) } else { 0.0 };
-        (p, v)
-    };
-    if value != 0.0 {
-        return Err(LowerError::attr(format!("Pad value {value} (only 0)")));
-    }
-    let axes: Vec<usize> = if node.opset() >= 18 && node.has_input(3) {
-        ctx.const_ints(node, 3, "axes")?.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?
-    } else {
-        (0..r).collect()
-    };
-    if pads.len() != 2 * axes.len() || pads.iter().any(|p| *p < 0) {
-        return Err(LowerError::attr(format!("pads {pads:?} (negative pads are not supported)")));
-    }
-    let mut pp = vec![(0i32, 0i32); r];
-    for (k, a) in axes.iter().enumerate() {
-        pp[*a] = (pads[k] as i32, pads[k + axes.len()] as i32);
-    }
-    let y = ctx.g.pad(x, &pp)?;
     ctx.set_output(node, 0, y);
     Ok(())
 }
@@ -221,26 +184,6 @@ pub fn lower_unsqueeze(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lo
     reshape_to(ctx, node, x, &dims)
 }
 
-/// Lowers `ReduceMean` to MEAN.
-pub fn lower_reduce_mean(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    let x = ctx.input(node, 0)?;
-    let r = ctx.shape(x).rank();
-    let axes = if node.opset() < 18 { node.attr_ints("axes")? } else if node.has_input(1) { Some(ctx.const_ints(node, 1, "axes")?) } else { None };
-    let keep = node.int_or("keepdims", 1)? != 0;
-    let axes: Vec<i32> = match axes {
-        Some(a) if !a.is_empty() => a.iter().map(|a| norm_axis(*a, r).map(|a| a as i32)).collect::<Result<_, _>>()?,
-        _ => {
-            if node.int_or("noop_with_empty_axes", 0)? != 0 {
-                return lower_identity(ctx, node);
-            }
-            (0..r as i32).collect()
-        }
-    };
-    let y = ctx.g.mean(x, &axes, keep)?;
-    ctx.set_output(node, 0, y);
-    Ok(())
-}
-
 /// Lowers `Identity` and inference-mode `Dropout`: the output is the input.
 pub fn lower_identity(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     if node.op_type() == "Dropout" {
@@ -256,11 +199,66 @@ pub fn lower_identity(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Low
             return Err(LowerError::attr("Dropout in training mode"));
         }
     }
-    let name = node.inner.input(0).ok_or_else(|| LowerError::invalid("missing input"))?;
-    let v = ctx.env.get(name).cloned().ok_or_else(|| LowerError::invalid("input not available"))?;
-    ctx.set_val(node, 0, v);
+    pass_through(ctx, node)?;
     if node.op_type() == "Dropout" && node.num_outputs() > 1 && !node.inner.outputs[1].is_empty() {
         return Err(LowerError::attr("Dropout mask output"));
     }
+    Ok(())
+}
+
+/// Lowers `Expand` to BROADCAST_TO. The output shape is the bidirectional
+/// broadcast of the input shape and the given one: with a constant shape it
+/// is computed here; with a shape tensor, a `true` is broadcast to the shape
+/// and SELECT_V2 picks the input everywhere (its three operands broadcast
+/// both ways, and it copies elements exactly).
+pub fn lower_expand(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = ctx.input(node, 0)?;
+    if ctx.const_input(node, 1).is_none() {
+        let s = ctx.input(node, 1)?;
+        let (sd, ss) = (ctx.dtype(s), ctx.shape(s).clone());
+        if !matches!(sd, DType::I32 | DType::I64) {
+            return Err(dtype_err(format!("Expand shape of type {sd}")));
+        }
+        if ss.rank() != 1 || ss.dims()[0].fixed().is_none_or(|n| n > 8) {
+            return Err(shape_err(format!("Expand shape tensor of shape {ss} (needs a static length ≤ 8)")));
+        }
+        const TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64, DType::Bool];
+        if !TYPES.contains(&ctx.dtype(x)) {
+            return Err(dtype_err(format!("Expand on {}", ctx.dtype(x))));
+        }
+        let t = ctx.g.constant(&format!("{}/true", node.name()), DType::Bool, Shape::scalar(), ConstData::from_slice(&[1u8]));
+        let c = ctx.g.apply(Op::BroadcastTo, &[Some(t), Some(s)])?;
+        let y = ctx.g.apply(Op::SelectV2, &[Some(c), Some(x), Some(x)])?;
+        ctx.set_output(node, 0, y);
+        return Ok(());
+    }
+    let want = ctx.const_ints(node, 1, "shape")?;
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank().max(want.len());
+    let mut target: Vec<i32> = Vec::with_capacity(r);
+    for i in 0..r {
+        let xd = (i + xs.rank()).checked_sub(r).map(|j| xs.dims()[j]).unwrap_or(Dim::Fixed(1));
+        let wd = (i + want.len()).checked_sub(r).map(|j| want[j]).unwrap_or(1);
+        let wd = u32::try_from(wd).map_err(|_| LowerError::invalid(format!("Expand shape entry {wd}")))?;
+        let d = match (xd, wd) {
+            (Dim::Fixed(a), 1) => a,
+            (Dim::Fixed(1), b) => b,
+            (Dim::Fixed(a), b) if a == b => a,
+            (Dim::Fixed(a), b) => return Err(LowerError::invalid(format!("Expand of dimension {a} to {b}"))),
+            (Dim::Dynamic, _) => return Err(shape_err(format!("Expand of {xs} with a dynamic dimension"))),
+        };
+        target.push(i32::try_from(d).map_err(|_| shape_err("dimension too large"))?);
+    }
+    if target.len() > 8 {
+        return Err(shape_err(format!("Expand to rank {} (BROADCAST_TO handles at most 8)", target.len())));
+    }
+    let same = xs.rank() == r && xs.dims().iter().zip(&target).all(|(d, t)| d.fixed() == u32::try_from(*t).ok());
+    if same {
+        ctx.set_output(node, 0, x);
+        return Ok(());
+    }
+    let s = ctx.g.constant_i32(&format!("{}/shape", node.name()), [target.len() as u32], &target);
+    let y = ctx.g.apply(Op::BroadcastTo, &[Some(x), Some(s)])?;
+    ctx.set_output(node, 0, y);
     Ok(())
 }

@@ -1,0 +1,188 @@
+//! Activations: Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Clip,
+//! LeakyRelu, PRelu and Gelu.
+
+use super::elementwise::MINMAX_TYPES;
+use super::operand::{dtype_err, pass_through, shape_err, typed_const, typed_input, unary_op};
+use super::{LowerCtx, LowerError, Node};
+use crate::model::*;
+use crate::onnx::error::ReasonCode;
+
+/// Lowers `Relu`.
+pub fn lower_relu(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Relu, &[DType::F32])
+}
+/// Lowers `Sigmoid`.
+pub fn lower_sigmoid(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Logistic, &[DType::F32])
+}
+/// Lowers `Tanh`.
+pub fn lower_tanh(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Tanh, &[DType::F32])
+}
+/// Lowers `HardSwish`.
+pub fn lower_hardswish(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::HardSwish, &[DType::F32])
+}
+
+/// Lowers `Clip` with constant bounds to RELU, RELU6 or RELU_N1_TO_1.
+pub fn lower_clip(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let bound = |i: usize, attr: &str, default: f32| -> Result<f32, LowerError> {
+        if node.opset() < 11 {
+            return node.float_or(attr, default);
+        }
+        if !node.has_input(i) {
+            return Ok(default);
+        }
+        let v = ctx.const_floats(node, i, attr)?;
+        v.first().copied().ok_or_else(|| LowerError::invalid(format!("empty {attr}")))
+    };
+    let lo = bound(1, "min", f32::NEG_INFINITY)?;
+    let hi = bound(2, "max", f32::INFINITY)?;
+    match (lo, hi) {
+        (l, h) if l == 0.0 && h == 6.0 => unary_op(ctx, node, Op::Relu6, &[DType::F32]),
+        (l, h) if l == 0.0 && h == f32::INFINITY => unary_op(ctx, node, Op::Relu, &[DType::F32]),
+        (l, h) if l == -1.0 && h == 1.0 => lower_relu_n1(ctx, node),
+        (l, h) => Err(LowerError::attr(format!("Clip to [{l}, {h}] (supported: [0, inf), [0, 6], [-1, 1])"))),
+    }
+}
+
+fn lower_relu_n1(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    // clip(x, -1, 1) = relu6(3x + 3) / 3 - 1, exact in float for |x| small;
+    // TFLite's RELU_N1_TO_1 has no typed form yet, so compose it.
+    let x = ctx.input(node, 0)?;
+    let name = node.name();
+    let three = ctx.g.constant_f32(&format!("{name}/three"), Shape::scalar(), &[3.0]);
+    let third = ctx.g.constant_f32(&format!("{name}/third"), Shape::scalar(), &[1.0 / 3.0]);
+    let one = ctx.g.constant_f32(&format!("{name}/one"), Shape::scalar(), &[1.0]);
+    let a = ctx.g.mul(x, three)?;
+    let b = ctx.g.add(a, three)?;
+    let c = ctx.g.relu6(b)?;
+    let d = ctx.g.mul(c, third)?;
+    let y = ctx.g.sub(d, one)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `Clip` with any constant bounds: the RELU forms through
+/// [`lower_clip`], others to MAXIMUM and MINIMUM (`min(max(x, lo), hi)`,
+/// which is `hi` everywhere when `lo > hi`, as ONNX defines).
+pub fn lower_clip_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = ctx.input(node, 0)?;
+    let dtype = ctx.dtype(x);
+    let bound = |i: usize, attr: &str| -> Result<Option<f64>, LowerError> {
+        if node.opset() < 11 {
+            return Ok(node.attr_float(attr)?.map(f64::from));
+        }
+        if !node.has_input(i) {
+            return Ok(None);
+        }
+        let d = ctx.const_input(node, i).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, format!("{attr} (input {i}) must be constant")))?;
+        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric bound"))?;
+        v.first().copied().map(Some).ok_or_else(|| LowerError::invalid(format!("empty {attr}")))
+    };
+    let lo = bound(1, "min")?;
+    let hi = bound(2, "max")?;
+    // RELU and RELU6 (exact); other bounds, [-1, 1] included, go to
+    // MAXIMUM / MINIMUM, which are exact too.
+    let relu_form = dtype == DType::F32 && lo == Some(0.0) && hi.is_none_or(|h| h == 6.0 || h == f64::INFINITY);
+    if relu_form {
+        return lower_clip(ctx, node);
+    }
+    if !MINMAX_TYPES.contains(&dtype) {
+        return Err(dtype_err(format!("Clip on {dtype}")));
+    }
+    let name = node.name();
+    let mut y = x;
+    if let Some(l) = lo.filter(|l| *l != f64::NEG_INFINITY) {
+        let c = typed_const(ctx, &format!("{name}/min"), dtype, &[], &[l])?;
+        y = ctx.g.maximum(y, c)?;
+    }
+    if let Some(h) = hi.filter(|h| *h != f64::INFINITY) {
+        let c = typed_const(ctx, &format!("{name}/max"), dtype, &[], &[h])?;
+        y = ctx.g.minimum(y, c)?;
+    }
+    if y == x {
+        // No bounds: the output is the input.
+        return pass_through(ctx, node);
+    }
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `HardSigmoid`: `clip(alpha·x + beta, 0, 1)` = `relu6(6α·x + 6β) / 6`.
+pub fn lower_hardsigmoid(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let alpha = node.float_or("alpha", 0.2)?;
+    let beta = node.float_or("beta", 0.5)?;
+    let x = ctx.input(node, 0)?;
+    let name = node.name();
+    let y = if (beta / alpha - 3.0).abs() < 1e-6 {
+        // The MobileNetV3 form: relu6(x + 3) / 6 · (6α).
+        let three = ctx.g.constant_f32(&format!("{name}/three"), Shape::scalar(), &[3.0]);
+        let a = ctx.g.add(x, three)?;
+        let r = ctx.g.relu6(a)?;
+        let k = ctx.g.constant_f32(&format!("{name}/scale"), Shape::scalar(), &[alpha]);
+        ctx.g.mul(r, k)?
+    } else {
+        let s = ctx.g.constant_f32(&format!("{name}/alpha6"), Shape::scalar(), &[6.0 * alpha]);
+        let b = ctx.g.constant_f32(&format!("{name}/beta6"), Shape::scalar(), &[6.0 * beta]);
+        let sixth = ctx.g.constant_f32(&format!("{name}/sixth"), Shape::scalar(), &[1.0 / 6.0]);
+        let m = ctx.g.mul(x, s)?;
+        let a = ctx.g.add(m, b)?;
+        let r = ctx.g.relu6(a)?;
+        ctx.g.mul(r, sixth)?
+    };
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `LeakyRelu` to LEAKY_RELU.
+pub fn lower_leaky_relu(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let alpha = node.float_or("alpha", 0.01)?;
+    unary_op(ctx, node, Op::LeakyRelu { alpha }, &[DType::F32])
+}
+
+/// Lowers `PRelu` to PRELU. A constant slope is given the input's rank
+/// (leading 1s), which is how it broadcasts in NCHW.
+pub fn lower_prelu(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    if r > 4 {
+        return Err(shape_err(format!("PRelu on rank {r} (TFLite's PRELU handles at most 4 dimensions)")));
+    }
+    let slope = match ctx.const_input(node, 1) {
+        Some(d) => {
+            if d.dims.len() > r {
+                return Err(LowerError::invalid(format!("slope of shape {:?} for input {xs}", d.dims)));
+            }
+            let mut dims = vec![1usize; r - d.dims.len()];
+            dims.extend(&d.dims);
+            let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric slope"))?;
+            typed_const(ctx, &format!("{}/slope", node.name()), DType::F32, &dims, &v)?
+        }
+        None => ctx.input(node, 1)?,
+    };
+    if ctx.dtype(slope) != DType::F32 {
+        return Err(dtype_err(format!("PRelu slope of type {}", ctx.dtype(slope))));
+    }
+    // ONNX broadcasts the slope to the input only (the output has its shape).
+    let ss = ctx.shape(slope).clone();
+    let fits = ss.rank() <= r
+        && ss.dims().iter().rev().zip(xs.dims().iter().rev()).all(|(s, d)| *s == Dim::Fixed(1) || (s == d && *s != Dim::Dynamic));
+    if !fits {
+        return Err(shape_err(format!("slope of shape {ss} does not broadcast to {xs}")));
+    }
+    let y = ctx.g.prelu(x, slope)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `Gelu` (opset 20, and the fused Erf form) to GELU.
+pub fn lower_gelu(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let approximate = match node.attr_str("approximate")?.as_deref().unwrap_or("none") {
+        "none" => false,
+        "tanh" => true,
+        other => return Err(LowerError::attr(format!("approximate {other:?}"))),
+    };
+    unary_op(ctx, node, Op::Gelu { approximate }, &[DType::F32])
+}

@@ -1,0 +1,146 @@
+//! Helpers the lowerings share: error constructors, element types of
+//! inputs, operands with constants materialized in a given type, and the
+//! generic unary and variadic lowerings.
+//!
+//! Two ways of materializing a constant operand exist, and they differ:
+//!
+//! - [`operand_as`] always builds a new constant of exactly the requested
+//!   type (an int64 constant stays int64);
+//! - [`operand_narrowed`] converts a constant only when its type differs
+//!   from the requested one, and then goes through [`LowerCtx::const_tensor`],
+//!   which narrows int64 / float64 to int32 / float32 when exact (as every
+//!   other materialized constant is).
+
+use super::{LowerCtx, LowerError, Node, Val};
+use crate::model::*;
+use crate::onnx::error::ReasonCode;
+use crate::onnx::ir::TensorData;
+
+/// An `unsupported_dtype` error.
+pub(crate) fn dtype_err(detail: impl Into<String>) -> LowerError {
+    LowerError::new(ReasonCode::UnsupportedDtype, detail)
+}
+
+/// An `unsupported_shape` error.
+pub(crate) fn shape_err(detail: impl Into<String>) -> LowerError {
+    LowerError::new(ReasonCode::UnsupportedShape, detail)
+}
+
+/// The element type of input `i` when it is a tensor (not a constant).
+pub(crate) fn tensor_type(ctx: &LowerCtx<'_>, node: &Node<'_>, i: usize) -> Option<DType> {
+    match ctx.env.get(node.inner.input(i)?)? {
+        Val::Tensor(t) => Some(ctx.g.tensor(*t).dtype),
+        _ => None,
+    }
+}
+
+/// The element type of the first tensor (not constant) among inputs `idx`.
+pub(crate) fn first_tensor_type(ctx: &LowerCtx<'_>, node: &Node<'_>, idx: impl IntoIterator<Item = usize>) -> Option<DType> {
+    idx.into_iter().find_map(|i| tensor_type(ctx, node, i))
+}
+
+/// Adds a constant of `dtype` (without narrowing int64 to int32).
+pub(crate) fn typed_const(ctx: &mut LowerCtx<'_>, name: &str, dtype: DType, dims: &[usize], v: &[f64]) -> Result<TensorId, LowerError> {
+    let d = TensorData::from_f64(dtype, dims.to_vec(), v).ok_or_else(|| dtype_err(format!("constant of type {dtype}")))?;
+    let shape = Shape::new(dims.iter().map(|x| *x as u32));
+    Ok(ctx.g.constant(name, dtype, shape, ConstData::from_bytes(d.bytes)))
+}
+
+/// The tensor of input `i`; a constant is materialized in exactly `like`'s
+/// type (no narrowing), as a new tensor named `{node}/const{i}`.
+pub(crate) fn operand_as(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, like: DType) -> Result<TensorId, LowerError> {
+    if let Some(d) = ctx.const_input(node, i) {
+        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric constant"))?;
+        let name = format!("{}/const{i}", node.name());
+        return typed_const(ctx, &name, like, &d.dims, &v);
+    }
+    ctx.input(node, i)
+}
+
+/// The tensor of input `i`. A constant of another type than `like` is
+/// converted to it first; constants are then materialized as
+/// [`LowerCtx::const_tensor`] does, int64 and float64 narrowed to int32 and
+/// float32 when exact.
+pub(crate) fn operand_narrowed(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, like: Option<DType>) -> Result<TensorId, LowerError> {
+    if let (Some(d), Some(like)) = (ctx.const_input(node, i), like)
+        && d.dtype != like {
+            let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric constant"))?;
+            let c = TensorData::from_f64(like, d.dims.clone(), &v).ok_or_else(|| dtype_err(format!("constant as {like}")))?;
+            let name = format!("{}/const{i}", node.name());
+            return ctx.const_tensor(&name, &c);
+        }
+    ctx.input(node, i)
+}
+
+/// The operands `idx` in one element type: that of the first tensor input,
+/// in which constants are materialized ([`operand_as`]). Without a tensor
+/// input the constants are materialized as they are (and must agree).
+pub(crate) fn common_operands(ctx: &mut LowerCtx<'_>, node: &Node<'_>, idx: &[usize]) -> Result<(Vec<TensorId>, DType), LowerError> {
+    let like = first_tensor_type(ctx, node, idx.iter().copied());
+    let mut ts = Vec::with_capacity(idx.len());
+    for i in idx {
+        ts.push(match like {
+            Some(l) => operand_as(ctx, node, *i, l)?,
+            None => ctx.input(node, *i)?,
+        });
+    }
+    let d = ts.first().map(|t| ctx.dtype(*t)).ok_or_else(|| LowerError::invalid("no operands"))?;
+    if let Some(t) = ts.iter().find(|t| ctx.dtype(**t) != d) {
+        return Err(dtype_err(format!("{} on {d} and {}", node.op_type(), ctx.dtype(*t))));
+    }
+    Ok((ts, d))
+}
+
+/// The tensor of input 0, which must have one of `types`.
+pub(crate) fn typed_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>, types: &[DType]) -> Result<TensorId, LowerError> {
+    let x = ctx.input(node, 0)?;
+    let d = ctx.dtype(x);
+    if !types.contains(&d) {
+        return Err(dtype_err(format!("{} on {d}", node.op_type())));
+    }
+    Ok(x)
+}
+
+/// Lowers a one-input node to `op`, on inputs of one of `types`.
+pub(crate) fn unary_op(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, types)?;
+    let y = ctx.g.apply(op, &[Some(x)])?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Chains a broadcasting binary `op` over all present inputs, whose type
+/// (that of the first tensor input) must be one of `types`.
+pub(crate) fn variadic_typed(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
+    let present: Vec<usize> = (0..node.num_inputs()).filter(|i| node.has_input(*i)).collect();
+    let like = first_tensor_type(ctx, node, present.iter().copied())
+        .ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "no tensor input (all-constant inputs fold)"))?;
+    if !types.contains(&like) {
+        return Err(dtype_err(format!("{} on {like}", node.op_type())));
+    }
+    let mut acc: Option<TensorId> = None;
+    for i in present {
+        let t = operand_as(ctx, node, i, like)?;
+        acc = Some(match acc {
+            None => t,
+            Some(a) => ctx.g.apply(op.clone(), &[Some(a), Some(t)])?,
+        });
+    }
+    let y = acc.ok_or_else(|| LowerError::invalid(format!("{} without inputs", node.op_type())))?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Dimension `i` of `s`, which must be static.
+pub(crate) fn static_dim(s: &Shape, i: usize, what: &str) -> Result<i64, LowerError> {
+    s.dim(i).and_then(|d| d.fixed()).map(i64::from).ok_or_else(|| shape_err(format!("{what} must be static")))
+}
+
+/// Lets input 0's value (tensor, constant or shape vector) through as
+/// output 0 unchanged.
+pub(crate) fn pass_through(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let name = node.inner.input(0).ok_or_else(|| LowerError::invalid("missing input"))?;
+    let v = ctx.env.get(name).cloned().ok_or_else(|| LowerError::invalid("input not available"))?;
+    ctx.set_val(node, 0, v);
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Split, Slice and Gather: SPLIT_V, STRIDED_SLICE and GATHER with
+//! constant sizes, bounds and indices.
+
+use super::operand::{dtype_err, shape_err};
+use super::{norm_axis, LowerCtx, LowerError, Node};
+use crate::model::*;
+use crate::onnx::error::ReasonCode;
+
+/// Lowers `Split` to SPLIT_V (sizes from the attribute before opset 13,
+/// the input from 13 on, or `num_outputs` from 18 on).
+pub fn lower_split(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = ctx.input(node, 0)?;
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    let axis = norm_axis(node.int_or("axis", 0)?, r)?;
+    let dim = xs.dims()[axis].fixed().map(i64::from);
+    let sizes: Option<Vec<i64>> = if node.opset() < 13 {
+        node.attr_ints("split")?
+    } else if node.has_input(1) {
+        Some(ctx.const_ints(node, 1, "split")?)
+    } else {
+        None
+    };
+    let n_out = node.num_outputs();
+    let sizes = match sizes {
+        Some(s) => {
+            if s.len() != n_out {
+                return Err(LowerError::invalid(format!("{} split sizes for {n_out} outputs", s.len())));
+            }
+            if let Some(d) = dim
+                && s.iter().sum::<i64>() != d {
+                    return Err(LowerError::invalid(format!("split {s:?} does not add up to {d}")));
+                }
+            s
+        }
+        None => {
+            let n = if node.opset() >= 18 { node.attr_int("num_outputs")?.unwrap_or(n_out as i64) } else { n_out as i64 };
+            if n != n_out as i64 || n <= 0 {
+                return Err(LowerError::invalid(format!("num_outputs {n} for {n_out} outputs")));
+            }
+            let d = dim.ok_or_else(|| shape_err("an even split of a dynamic dimension"))?;
+            if node.opset() < 18 {
+                if d % n != 0 {
+                    return Err(LowerError::invalid(format!("{d} does not split evenly into {n}")));
+                }
+                vec![d / n; n as usize]
+            } else {
+                // Opset 18: ceil(d / n) each, the last one smaller.
+                let c = (d + n - 1) / n;
+                let last = d - c * (n - 1);
+                if last < 0 {
+                    return Err(shape_err(format!("{d} cannot split into {n} parts of {c}")));
+                }
+                let mut v = vec![c; n as usize - 1];
+                v.push(last);
+                v
+            }
+        }
+    };
+    if sizes.iter().any(|s| *s <= 0) {
+        return Err(shape_err(format!("split sizes {sizes:?} (empty outputs are not supported)")));
+    }
+    if sizes.len() == 1 {
+        ctx.set_output(node, 0, x);
+        return Ok(());
+    }
+    let s32: Vec<i32> = sizes.iter().map(|s| i32::try_from(*s).map_err(|_| shape_err("split size overflows int32"))).collect::<Result<_, _>>()?;
+    let outs = ctx.g.split_v(x, &s32, axis as i32)?;
+    for (i, t) in outs.into_iter().enumerate() {
+        ctx.set_output(node, i, t);
+    }
+    Ok(())
+}
+
+fn sat32(v: i64) -> i32 {
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// Lowers `Slice` with constant starts, ends, axes and steps to
+/// STRIDED_SLICE. Static dimensions get exact, non-negative bounds; on
+/// dynamic ones only the cases where TFLite's clamping equals ONNX's pass.
+pub fn lower_slice(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = ctx.input(node, 0)?;
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    if r > 5 {
+        return Err(shape_err(format!("Slice of rank {r} (TFLite slices at most 5 dimensions)")));
+    }
+    let (starts, ends, axes, steps) = if node.opset() < 10 {
+        let s = node.attr_ints("starts")?.ok_or_else(|| LowerError::invalid("Slice needs starts"))?;
+        let e = node.attr_ints("ends")?.ok_or_else(|| LowerError::invalid("Slice needs ends"))?;
+        (s, e, node.attr_ints("axes")?, None)
+    } else {
+        let s = ctx.const_ints(node, 1, "starts")?;
+        let e = ctx.const_ints(node, 2, "ends")?;
+        let a = if node.has_input(3) { Some(ctx.const_ints(node, 3, "axes")?) } else { None };
+        let st = if node.has_input(4) { Some(ctx.const_ints(node, 4, "steps")?) } else { None };
+        (s, e, a, st)
+    };
+    let k = starts.len();
+    let axes: Vec<usize> = match axes {
+        Some(a) => a.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?,
+        None => (0..k).collect(),
+    };
+    let steps = steps.unwrap_or_else(|| vec![1; k]);
+    if ends.len() != k || axes.len() != k || steps.len() != k {
+        return Err(LowerError::invalid("starts, ends, axes and steps differ in length"));
+    }
+    let mut begin = vec![0i32; r];
+    let mut end = vec![0i32; r];
+    let mut stride = vec![1i32; r];
+    let mut begin_mask = 0i32;
+    let mut end_mask = 0i32;
+    let mut seen = vec![false; r];
+    for d in 0..r {
+        begin_mask |= 1 << d;
+        end_mask |= 1 << d;
+    }
+    for i in 0..k {
+        let a = axes[i];
+        if std::mem::replace(&mut seen[a], true) {
+            return Err(LowerError::invalid(format!("axis {a} repeats")));
+        }
+        let (s, e, st) = (starts[i], ends[i], steps[i]);
+        if st == 0 {
+            return Err(LowerError::invalid("slice step 0"));
+        }
+        stride[a] = sat32(st);
+        begin_mask &= !(1 << a);
+        end_mask &= !(1 << a);
+        match xs.dims()[a].fixed().map(i64::from) {
+            Some(0) => return Err(shape_err("slicing an empty dimension")),
+            Some(n) => {
+                let norm = |v: i64| if v < 0 { v.saturating_add(n) } else { v };
+                if st > 0 {
+                    begin[a] = norm(s).clamp(0, n) as i32;
+                    end[a] = norm(e).clamp(0, n) as i32;
+                } else {
+                    begin[a] = norm(s).clamp(0, n - 1) as i32;
+                    let stop = norm(e).clamp(-1, n - 1);
+                    if stop < 0 {
+                        end_mask |= 1 << a;
+                    } else {
+                        end[a] = stop as i32;
+                    }
+                }
+            }
+            None => {
+                if st < 0 && s < -1 {
+                    return Err(shape_err("a negative-step Slice starting before -1 on a dynamic dimension"));
+                }
+                let (b, e) = (sat32(s), sat32(e));
+                // Slices empty for every size (LiteRT's delegate does not
+                // produce empty slices faithfully).
+                let same_sign = (b < 0) == (e < 0);
+                let empty = if st > 0 { e == 0 || e == i32::MIN || (same_sign && b >= e) } else { e == i32::MAX || (same_sign && b <= e) };
+                if empty {
+                    return Err(shape_err(format!("Slice [{s}:{e}:{st}] is empty")));
+                }
+                begin[a] = b;
+                end[a] = e;
+            }
+        }
+    }
+    let o = StridedSliceOptions::default().with_begin_mask(begin_mask).with_end_mask(end_mask);
+    let y = ctx.g.strided_slice(x, &begin, &end, &stride, o)?;
+    if ctx.shape(y).dims().contains(&Dim::Fixed(0)) {
+        // LiteRT's delegate does not produce empty slices faithfully.
+        return Err(shape_err(format!("Slice with an empty result {}", ctx.shape(y))));
+    }
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `Gather` with constant indices to GATHER (negative indices are
+/// resolved against the static axis size).
+pub fn lower_gather(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let idx = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Gather indices must be constant"))?;
+    let x = ctx.input(node, 0)?;
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    let axis = norm_axis(node.int_or("axis", 0)?, r)?;
+    let v = idx.to_i64().ok_or_else(|| dtype_err("non-integer indices"))?;
+    let n = xs.dims()[axis].fixed().map(i64::from);
+    let mut fixed = Vec::with_capacity(v.len());
+    for i in v {
+        let j = match (i < 0, n) {
+            (true, Some(n)) => i + n,
+            (true, None) => return Err(shape_err("negative Gather indices on a dynamic axis")),
+            (false, _) => i,
+        };
+        if j < 0 || n.is_some_and(|n| j >= n) {
+            return Err(LowerError::invalid(format!("index {i} out of range for axis size {n:?}")));
+        }
+        fixed.push(i32::try_from(j).map_err(|_| LowerError::invalid("index overflows int32"))?);
+    }
+    if fixed.is_empty() {
+        return Err(shape_err("Gather with no indices"));
+    }
+    let shape = Shape::new(idx.dims.iter().map(|d| *d as u32));
+    let it = ctx.g.constant(&format!("{}/indices", node.name()), DType::I32, shape, ConstData::from_slice(&fixed));
+    let y = ctx.g.gather(x, it, GatherOptions::new(axis as i32))?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! Unary math: Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg and Abs.
+
+use super::operand::{typed_input, unary_op};
+use super::{LowerCtx, LowerError, Node};
+use crate::model::*;
+
+/// Lowers `Exp`.
+pub fn lower_exp(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Exp, &[DType::F32])
+}
+
+/// Lowers `Log` to LOG.
+pub fn lower_log(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Log, &[DType::F32])
+}
+
+/// Lowers `Sqrt`.
+pub fn lower_sqrt(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Sqrt, &[DType::F32])
+}
+
+/// Lowers `Reciprocal` to DIV(1, x).
+pub fn lower_reciprocal(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let one = ctx.g.constant_f32(&format!("{}/one", node.name()), Shape::scalar(), &[1.0]);
+    let y = ctx.g.div(one, x)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `Sin` to SIN.
+pub fn lower_sin(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Sin, &[DType::F32])
+}
+
+/// Lowers `Cos` to COS.
+pub fn lower_cos(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Cos, &[DType::F32])
+}
+
+/// Lowers `Neg`.
+pub fn lower_neg(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Neg, &[DType::F32, DType::I32, DType::I64])
+}
+
+/// Lowers `Abs`.
+pub fn lower_abs(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Abs, &[DType::F32, DType::I32])
+}
