@@ -320,6 +320,8 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
             if let Some(x) = first
                 && matches!(x.dtype, DType::I8 | DType::U8 | DType::I16)
                     && !matches!(node.op, Op::Reshape { .. } | Op::Transpose | Op::Pad | Op::Concatenation(_) | Op::Mean { .. })
+                    // Ops on raw integers (bits, shifts, integer division).
+                    && !matches!(node.op, Op::BitwiseXor | Op::RightShift | Op::FloorDiv | Op::FloorMod)
                 {
                     // Outputs of other types (a comparison's bools, an
                     // ARG_MAX's indices) carry no quantization.

@@ -67,9 +67,11 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
     }
     let r: R = match op {
         // Float activations and roundings.
-        Op::Floor | Op::Ceil | Op::Round | Op::ReluN1To1 | Op::Relu0To1 => elementwise(inputs, &[DType::F32, DType::F16]),
+        Op::Floor | Op::Ceil | Op::Round => elementwise(inputs, &[DType::F32, DType::F16]),
+        Op::ReluN1To1 | Op::Relu0To1 => elementwise(inputs, &[DType::F32, DType::I8, DType::U8]),
         Op::Elu => elementwise(inputs, &[DType::F32, DType::I8]),
-        Op::Square => elementwise(inputs, &[DType::F32, DType::I32, DType::I8]),
+        // LiteRT's SQUARE is float32 only.
+        Op::Square => elementwise(inputs, &[DType::F32]),
         Op::Sign => elementwise(inputs, &[DType::F32, DType::F64, DType::I32]),
         Op::ZerosLike => elementwise(inputs, &[DType::F32, DType::I32, DType::I64]),
         Op::FakeQuant(o) => {
@@ -103,7 +105,15 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
         // Binary ops with broadcasting.
         Op::SquaredDifference => binary(inputs, &[DType::F32, DType::I32, DType::I8], op),
         Op::FloorDiv => binary(inputs, &[DType::F32, DType::I32, DType::I16, DType::I8], op),
-        Op::Atan2 => binary(inputs, &[DType::F32, DType::F64], op),
+        // LiteRT's ATAN2 takes two tensors of one shape (no broadcasting).
+        Op::Atan2 => {
+            let r = binary(inputs, &[DType::F32, DType::F64], op)?;
+            let (a, b) = (need(inputs, 0, "y")?, need(inputs, 1, "x")?);
+            if !super::shapes_agree(&a.shape, &b.shape) {
+                return Err(format!("ATAN2 inputs {} and {} must have one shape", a.shape, b.shape));
+            }
+            Ok(r)
+        }
         Op::BitwiseXor | Op::RightShift => binary(inputs, INTS, op),
         Op::AddN => {
             let x = need(inputs, 0, "input")?;
