@@ -22,6 +22,8 @@
 //!   select-TF ops run in TensorFlow's interpreter (see tf_tier.rs);
 //! - **stablehlo**: StableHLO ops built alone, read back equal, and run in
 //!   LiteRT against NumPy where its resolver has them (stablehlo_tier.rs);
+//! - **qbuilder**: the float builder cases quantized by us to int8 and 16x8
+//!   run in LiteRT against NumPy (qbuilder_tier.rs);
 //! - **eval**: our reference evaluator against LiteRT on the builder tier's
 //!   float cases (see eval_tier.rs);
 //! - **flexbuffers**: our FlexBuffers encoder and decoder against the
@@ -39,6 +41,7 @@ mod metadata_tier;
 #[path = "../common/npy.rs"]
 mod npy;
 mod onnx_tiers;
+mod qbuilder_tier;
 mod quantize_tier;
 mod stablehlo_tier;
 mod tf_tier;
@@ -113,6 +116,7 @@ fn main() {
         }));
     }
     eval_tier::eval_tier(&common::builder_cases(), &out, &selected, &mut jobs, &mut outcomes);
+    qbuilder_tier::qbuilder_tier(&common::builder_cases(), &out, &selected, &mut jobs, &mut outcomes);
     reader_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut outcomes);
     flex_tier::flex_tier(&root, &python, &out, &selected, &mut outcomes);
