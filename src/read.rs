@@ -194,7 +194,7 @@ fn hand_op(code: i32, o: &fb::BuiltinOptionsT) -> Result<Op, String> {
             asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
             quantized_bias_type: bias_type(x.quantized_bias_type)?,
         }),
-        (B::AVERAGE_POOL_2D | B::MAX_POOL_2D, O::Pool2DOptions(x)) => {
+        (B::AVERAGE_POOL_2D | B::MAX_POOL_2D | B::L2_POOL_2D, O::Pool2DOptions(x)) => {
             let p = Pool2dOptions {
                 padding: padding(x.padding)?,
                 stride_w: x.stride_w,
@@ -203,7 +203,11 @@ fn hand_op(code: i32, o: &fb::BuiltinOptionsT) -> Result<Op, String> {
                 filter_h: x.filter_height,
                 activation: activation(x.fused_activation_function)?,
             };
-            if B(code) == B::MAX_POOL_2D { Op::MaxPool2d(p) } else { Op::AveragePool2d(p) }
+            match B(code) {
+                B::MAX_POOL_2D => Op::MaxPool2d(p),
+                B::L2_POOL_2D => Op::L2Pool2d(p),
+                _ => Op::AveragePool2d(p),
+            }
         }
         (B::MEAN, O::ReducerOptions(x)) => Op::Mean { keep_dims: x.keep_dims },
         (B::RESHAPE, O::ReshapeOptions(x)) => Op::Reshape { new_shape: x.new_shape.clone() },
@@ -306,14 +310,6 @@ fn hand_op(code: i32, o: &fb::BuiltinOptionsT) -> Result<Op, String> {
             body_subgraph: subgraph(x.body_subgraph_index)?,
         },
         (B::CALL_ONCE, O::CallOnceOptions(x)) => Op::CallOnce { init_subgraph: subgraph(x.init_subgraph_index)? },
-        (B::L2_POOL_2D, O::Pool2DOptions(x)) => Op::L2Pool2d(Pool2dOptions {
-            padding: padding(x.padding)?,
-            stride_w: x.stride_w,
-            stride_h: x.stride_h,
-            filter_w: x.filter_width,
-            filter_h: x.filter_height,
-            activation: activation(x.fused_activation_function)?,
-        }),
         (B::MUL, O::NONE) => Op::Mul(Activation::None),
         (B::DIV, O::NONE) => Op::Div(Activation::None),
         (B::SUB, O::NONE) => Op::Sub(AddSubOptions::default()),

@@ -144,21 +144,11 @@ fn collect_buffers(model: &Model) -> Buffers<'_> {
 }
 
 fn activation(a: Activation) -> fb::ActivationFunctionType {
-    match a {
-        Activation::None => fb::ActivationFunctionType::NONE,
-        Activation::Relu => fb::ActivationFunctionType::RELU,
-        Activation::ReluN1To1 => fb::ActivationFunctionType::RELU_N1_TO_1,
-        Activation::Relu6 => fb::ActivationFunctionType::RELU6,
-        Activation::Tanh => fb::ActivationFunctionType::TANH,
-        Activation::SignBit => fb::ActivationFunctionType::SIGN_BIT,
-    }
+    crate::model::activation_to_fb(a)
 }
 
 fn padding(p: Padding) -> fb::Padding {
-    match p {
-        Padding::Same => fb::Padding::SAME,
-        Padding::Valid => fb::Padding::VALID,
-    }
+    crate::model::padding_to_fb(p)
 }
 
 fn bias_type(d: Option<DType>) -> fb::TensorType {
@@ -219,7 +209,7 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
             quantized_bias_type: bias_type(o.quantized_bias_type),
             quant_spec: None,
         })),
-        Op::AveragePool2d(o) | Op::MaxPool2d(o) => O::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
+        Op::AveragePool2d(o) | Op::MaxPool2d(o) | Op::L2Pool2d(o) => O::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
             padding: padding(o.padding),
             stride_w: o.stride_w,
             stride_h: o.stride_h,
@@ -324,14 +314,6 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::BroadcastTo => O::BroadcastToOptions(Box::default()),
         Op::FloorMod => O::FloorModOptions(Box::default()),
         Op::Logistic | Op::Relu | Op::Relu6 | Op::Tanh | Op::Prelu | Op::Sqrt | Op::Rsqrt | Op::Log | Op::Sin | Op::Custom(_) => O::NONE,
-        Op::L2Pool2d(o) => O::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
-            padding: padding(o.padding),
-            stride_w: o.stride_w,
-            stride_h: o.stride_h,
-            filter_width: o.filter_w,
-            filter_height: o.filter_h,
-            fused_activation_function: activation(o.activation),
-        })),
         Op::Builtin(b) => return (b.options.clone(), b.options2.clone()),
         // Generated ops returned above.
         _ => O::NONE,

@@ -10,18 +10,8 @@ use tflite_forge::eval::{Evaluator, Value};
 fuzz_target!(|data: &[u8]| {
     let Ok(model) = tflite_forge::read(data) else { return };
     let Some(sg) = model.subgraphs.first() else { return };
-    let mut inputs = Vec::new();
-    for t in &sg.inputs {
-        let Some(t) = sg.tensor(*t) else { return };
-        if t.dtype.bits().is_none() {
-            return;
-        }
-        let shape: Vec<usize> = t.shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
-        let Some(n) = shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)).filter(|n| *n <= 1 << 16) else { return };
-        let mut v = Value::new(t.dtype, shape, vec![0.0; n]);
-        v.quantization = t.quantization.clone();
-        inputs.push(v);
-    }
+    let inputs: Result<Vec<Value>, _> = sg.inputs.iter().filter_map(|t| sg.tensor(*t)).map(|t| Value::zeros_for(t, Some(1), 1 << 16)).collect();
+    let Ok(inputs) = inputs else { return };
     if let Ok(outs) = Evaluator::new(&model).with_max_elements(1 << 20).with_max_while_iterations(1000).run(0, &inputs) {
         assert_eq!(outs.len(), sg.outputs.len(), "one value per subgraph output");
     }

@@ -271,22 +271,7 @@ impl<'s> Slots<'s> {
         if slot.is_none() && t.is_variable && !t.is_constant() {
             // A variable tensor without data (an RNN or LSTM state) starts
             // at zero, as the runtime initializes it.
-            let shape: Vec<usize> = t
-                .shape
-                .dims()
-                .iter()
-                .map(|d| d.fixed().map(|n| n as usize))
-                .collect::<Option<_>>()
-                .ok_or_else(|| EvalError::Graph { detail: format!("variable tensor {} ({:?}) has a dynamic shape", id.0, t.name) })?;
-            let n = crate::eval::value::num_elements(&shape, max_elements, format_args!("variable tensor {:?}", t.name))?;
-            let mut v = Value::new(t.dtype, shape, vec![0.0; n]);
-            if let Some(q) = &t.quantization {
-                // Zero in the stored numbers of a quantized state is its zero point.
-                let zp = q.zero_point.first().copied().unwrap_or(0) as f64;
-                v.data.iter_mut().for_each(|x| *x = zp);
-                v.quantization = Some(q.clone());
-            }
-            *slot = Some(v);
+            *slot = Some(Value::zeros_for(t, None, max_elements)?);
         }
         if slot.is_none() {
             if !t.is_constant() {

@@ -102,13 +102,7 @@ impl Value {
         if t.sparsity.is_some() {
             return Err(unsupported(format!("tensor {:?} is stored sparse", t.name)));
         }
-        let shape: Vec<usize> = t
-            .shape
-            .dims()
-            .iter()
-            .map(|d| d.fixed().map(|n| n as usize))
-            .collect::<Option<_>>()
-            .ok_or_else(|| graph(format!("constant {:?} has the dynamic shape {}", t.name, t.shape)))?;
+        let shape = concrete_shape(t, None).ok_or_else(|| graph(format!("constant {:?} has the dynamic shape {}", t.name, t.shape)))?;
         let n = num_elements(&shape, max_elements, format_args!("constant {:?}", t.name))?;
         let bytes = data.as_bytes();
         let decoded = match t.dtype {
@@ -128,6 +122,31 @@ impl Value {
             graph(format!("constant {:?} has {} bytes, but {} {} needs {need}", t.name, bytes.len(), t.dtype, t.shape))
         })?;
         Ok(Value { dtype: t.dtype, shape, data, quantization: t.quantization.clone() })
+    }
+
+    /// A value of zeros shaped like tensor `t`, its dynamic dimensions taken
+    /// as `dynamic` (an error when `None`): the zero point for a quantized
+    /// tensor, as the runtime starts a variable tensor and as fuzzing and
+    /// verification feed a model.
+    ///
+    /// ```
+    /// use tflite_forge::eval::Value;
+    /// use tflite_forge::{DType, Dim, Shape, Tensor};
+    /// let t = Tensor::new("x", DType::F32, Shape::from_dims(vec![Dim::Dynamic, Dim::Fixed(3)]));
+    /// let v = Value::zeros_for(&t, Some(2), 1 << 20).unwrap();
+    /// assert_eq!((v.shape.as_slice(), v.data.as_slice()), (&[2, 3][..], &[0.0; 6][..]));
+    /// assert!(Value::zeros_for(&t, None, 1 << 20).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`EvalError::Graph`] for a dynamic dimension without `dynamic`, and
+    /// [`EvalError::Limit`] above `max_elements` elements.
+    pub fn zeros_for(t: &Tensor, dynamic: Option<u32>, max_elements: usize) -> Result<Value, EvalError> {
+        let shape = concrete_shape(t, dynamic).ok_or_else(|| EvalError::Graph { detail: format!("tensor {:?} has the dynamic shape {}", t.name, t.shape) })?;
+        let n = num_elements(&shape, max_elements, format_args!("tensor {:?}", t.name))?;
+        // Zero in the stored numbers of a quantized tensor is its zero point.
+        let zero = t.quantization.as_ref().and_then(|q| q.zero_point.first()).map_or(0.0, |z| *z as f64);
+        Ok(Value { dtype: t.dtype, shape, data: vec![zero; n], quantization: t.quantization.clone() })
     }
 
     /// The stored numbers as `f32`: float values, or the raw integers of
@@ -170,6 +189,11 @@ fn decode<const W: usize>(bytes: &[u8], n: usize, f: impl Fn([u8; W]) -> f64) ->
 
 /// The number of elements of `shape`, or [`EvalError::Limit`] when it
 /// overflows or exceeds `max`.
+/// The dimensions of `t`, with dynamic ones as `dynamic` (none when `None`).
+fn concrete_shape(t: &Tensor, dynamic: Option<u32>) -> Option<Vec<usize>> {
+    t.shape.dims().iter().map(|d| d.fixed().or(dynamic).map(|n| n as usize)).collect()
+}
+
 pub(crate) fn num_elements(shape: &[usize], max: usize, what: impl Display) -> Result<usize, EvalError> {
     match shape.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d)) {
         Some(n) if n <= max => Ok(n),

@@ -48,6 +48,21 @@ fn div_dim(d: Dim, k: u32, what: &str) -> Result<Dim, String> {
     }
 }
 
+/// The outputs of a bidirectional sequence op over `x` (`[a, b, features]`):
+/// one of `fw + bw` features when merged, else one of each.
+fn bidirectional(x: &Tensor, fw: Dim, bw: Dim, merge: bool) -> Vec<Inferred> {
+    let with = |d: Dim| Shape::from_dims(vec![dim(x, 0), dim(x, 1), d]);
+    if merge {
+        let both = match (fw, bw) {
+            (Dim::Fixed(a), Dim::Fixed(b)) => a.checked_add(b).map_or(Dim::Dynamic, Dim::Fixed),
+            _ => Dim::Dynamic,
+        };
+        out(x.dtype, with(both))
+    } else {
+        vec![Inferred { dtype: Some(x.dtype), shape: with(fw) }, Inferred { dtype: Some(x.dtype), shape: with(bw) }]
+    }
+}
+
 fn const_shape(d: &[i64]) -> Result<Shape, String> {
     let dims = d.iter().map(|n| u32::try_from(*n).map(Dim::Fixed).map_err(|_| format!("shape value {n}"))).collect::<Result<Vec<_>, _>>()?;
     Ok(Shape::from_dims(dims))
@@ -577,17 +592,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             check_type(x.dtype, FLOAT, "input")?;
             let fw = dim(need(inputs, 8, "fw_recurrent_to_output_weights")?, 1);
             let bw = dim(need(inputs, 25, "bw_recurrent_to_output_weights")?, 1);
-            let lead = [dim(x, 0), dim(x, 1)];
-            let with = |d: Dim| Shape::from_dims(lead.iter().copied().chain([d]).collect());
-            if o.merge_outputs {
-                let both = match (fw, bw) {
-                    (Dim::Fixed(a), Dim::Fixed(b)) => a.checked_add(b).map_or(Dim::Dynamic, Dim::Fixed),
-                    _ => Dim::Dynamic,
-                };
-                Ok(out(x.dtype, with(both)))
-            } else {
-                Ok(vec![Inferred { dtype: Some(x.dtype), shape: with(fw) }, Inferred { dtype: Some(x.dtype), shape: with(bw) }])
-            }
+            Ok(bidirectional(x, fw, bw, o.merge_outputs))
         }
         Op::Rnn(o) => {
             // The activation of the gates and the cell: tanh is the usual one.
@@ -619,17 +624,7 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             check_type(x.dtype, FLOAT, "input")?;
             let fw = dim(need(inputs, 1, "fw_weights")?, 0);
             let bw = dim(need(inputs, 5, "bw_weights")?, 0);
-            let lead = [dim(x, 0), dim(x, 1)];
-            let with = |d: Dim| Shape::from_dims(lead.iter().copied().chain([d]).collect());
-            if o.merge_outputs {
-                let both = match (fw, bw) {
-                    (Dim::Fixed(a), Dim::Fixed(b)) => a.checked_add(b).map_or(Dim::Dynamic, Dim::Fixed),
-                    _ => Dim::Dynamic,
-                };
-                Ok(out(x.dtype, with(both)))
-            } else {
-                Ok(vec![Inferred { dtype: Some(x.dtype), shape: with(fw) }, Inferred { dtype: Some(x.dtype), shape: with(bw) }])
-            }
+            Ok(bidirectional(x, fw, bw, o.merge_outputs))
         }
         Op::Svdf(o) => {
             // The activation of the gates and the cell: tanh is the usual one.
