@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use super::{clamp, strides, Cx, Result, Window};
 use crate::eval::{convert, Value};
 use crate::model::{
-    Conv3dOptions, DType, DepthToSpaceOptions, Op, OneHotOptions, PackOptions, Pool2dOptions, ReverseSequenceOptions,
+    Conv3dOptions, DType, DepthToSpaceOptions, Op, OneHotOptions, PackOptions, ReverseSequenceOptions,
     SpaceToDepthOptions, UnpackOptions,
 };
 
@@ -55,7 +55,6 @@ pub(super) fn handles(op: &Op) -> bool {
             | Op::UnsortedSegmentMin
             | Op::DynamicUpdateSlice
             | Op::SparseToDense(_)
-            | Op::L2Pool2d(_)
             | Op::Conv3d(_)
             | Op::Where
             | Op::Unique(_)
@@ -91,7 +90,6 @@ pub(super) fn eval(cx: &Cx<'_>) -> Result<Vec<Value>> {
         Op::UnsortedSegmentMin => unsorted_segment(cx, Seg::Min),
         Op::DynamicUpdateSlice => dynamic_update_slice(cx),
         Op::SparseToDense(_) => sparse_to_dense(cx),
-        Op::L2Pool2d(o) => l2_pool2d(cx, o),
         Op::Conv3d(o) => conv3d(cx, o),
         Op::Where => where_true(cx),
         Op::Unique(_) => unique(cx),
@@ -998,42 +996,6 @@ fn unique(cx: &Cx<'_>) -> Result<Vec<Value>> {
 }
 
 // ---- spatial ---------------------------------------------------------------
-
-/// `L2_POOL_2D` (NHWC): the square root of the mean square over each
-/// window's non-padded elements, with a fused activation.
-fn l2_pool2d(cx: &Cx<'_>, o: &Pool2dOptions) -> Result<Vec<Value>> {
-    cx.arity(1, 1)?;
-    let x = cx.input(0, "input")?;
-    let [n, h, wd, c] = cx.dims4(x, "input")?;
-    let bounds = cx.activation(o.activation)?;
-    let fh = cx.positive(o.filter_h, "filter height")?;
-    let fw = cx.positive(o.filter_w, "filter width")?;
-    let ry = Window::new(cx, h, fh, o.stride_h, 1, o.padding, "height")?;
-    let rx = Window::new(cx, wd, fw, o.stride_w, 1, o.padding, "width")?;
-    let shape = vec![n, ry.out, rx.out, c];
-    let total = cx.numel(&shape)?;
-    let xs = cx.real(x)?;
-    let mut out = Vec::with_capacity(total);
-    let mut acc = vec![0.0; c];
-    for b in 0..n {
-        for oy in 0..ry.out {
-            for ox in 0..rx.out {
-                acc.fill(0.0);
-                let (ys, xr) = (ry.span(oy), rx.span(ox));
-                let count = ys.len() * xr.len();
-                for iy in ys {
-                    for ix in xr.clone() {
-                        let row = cx.slice(&xs, ((b * h + iy) * wd + ix) * c, c)?;
-                        acc.iter_mut().zip(row).for_each(|(a, v)| *a += v * v);
-                    }
-                }
-                let div = count.max(1) as f64;
-                out.extend(acc.iter().map(|v| clamp((v / div).sqrt(), bounds)));
-            }
-        }
-    }
-    cx.finish(shape, out)
-}
 
 /// `CONV_3D`: input `[N, D, H, W, C]`, filter `[KD, KH, KW, C, O]`,
 /// optional bias `[O]`, with TensorFlow's SAME / VALID padding.

@@ -49,6 +49,7 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::FullyConnected(o) => fully_connected::fully_connected(&cx, o),
         Op::AveragePool2d(o) => pool::pool2d(&cx, o, pool::Kind::Average),
         Op::MaxPool2d(o) => pool::pool2d(&cx, o, pool::Kind::Max),
+        Op::L2Pool2d(o) => pool::pool2d(&cx, o, pool::Kind::L2),
         Op::Mean { keep_dims } => reduce::reduce(&cx, *keep_dims, reduce::Kind::Mean),
         Op::Sum { keep_dims } => reduce::reduce(&cx, *keep_dims, reduce::Kind::Sum),
         Op::ReduceMax { keep_dims } => reduce::reduce(&cx, *keep_dims, reduce::Kind::Max),

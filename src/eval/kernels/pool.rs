@@ -1,4 +1,4 @@
-//! `AVERAGE_POOL_2D` and `MAX_POOL_2D` on NHWC inputs.
+//! `AVERAGE_POOL_2D`, `MAX_POOL_2D` and `L2_POOL_2D` on NHWC inputs.
 
 use super::{clamp, Cx, Result, Window};
 use crate::eval::Value;
@@ -11,6 +11,8 @@ pub(super) enum Kind {
     Average,
     /// The maximum over the window's non-padded elements.
     Max,
+    /// The root mean square over the window's non-padded elements.
+    L2,
 }
 
 /// Pools each channel over `filter_h × filter_w` windows. Padded positions
@@ -30,7 +32,7 @@ pub(super) fn pool2d(cx: &Cx<'_>, o: &Pool2dOptions, kind: Kind) -> Result<Vec<V
     let xs = cx.real(x)?;
 
     let init = match kind {
-        Kind::Average => 0.0,
+        Kind::Average | Kind::L2 => 0.0,
         Kind::Max => f64::NEG_INFINITY,
     };
     let mut out = Vec::with_capacity(total);
@@ -47,14 +49,19 @@ pub(super) fn pool2d(cx: &Cx<'_>, o: &Pool2dOptions, kind: Kind) -> Result<Vec<V
                         match kind {
                             Kind::Average => acc.iter_mut().zip(row).for_each(|(a, v)| *a += v),
                             Kind::Max => acc.iter_mut().zip(row).for_each(|(a, v)| *a = a.max(*v)),
+                            Kind::L2 => acc.iter_mut().zip(row).for_each(|(a, v)| *a += v * v),
                         }
                     }
                 }
                 let divisor = match kind {
-                    Kind::Average if count > 0 => count as f64,
+                    Kind::Average | Kind::L2 if count > 0 => count as f64,
                     _ => 1.0,
                 };
-                out.extend(acc.iter().map(|v| clamp(v / divisor, bounds)));
+                if kind == Kind::L2 {
+                    out.extend(acc.iter().map(|v| clamp((v / divisor).sqrt(), bounds)));
+                } else {
+                    out.extend(acc.iter().map(|v| clamp(v / divisor, bounds)));
+                }
             }
         }
     }
