@@ -90,11 +90,13 @@ fn main() {
 
     // Builder and reader tiers produce jobs for the Python runner.
     let mut jobs: Vec<Value> = Vec::new();
+    let mut coverage = std::collections::BTreeSet::new();
     for case in common::builder_cases() {
         let name = format!("builder/{}", case.name);
         if !selected(&name) {
             continue;
         }
+        add_coverage(&mut coverage, &case.model);
         let mut opts = WriteOptions::default();
         if case.external_buffers {
             opts.buffers = BufferPlacement::AfterFlatbuffer;
@@ -116,7 +118,18 @@ fn main() {
         }));
     }
     eval_tier::eval_tier(&common::builder_cases(), &out, &selected, &mut jobs, &mut outcomes);
-    qbuilder_tier::qbuilder_tier(&common::builder_cases(), &out, &selected, &mut jobs, &mut outcomes);
+    for m in qbuilder_tier::qbuilder_tier(&common::builder_cases(), &out, &selected, &mut jobs, &mut outcomes) {
+        add_coverage(&mut coverage, &m);
+    }
+    if !coverage.is_empty() {
+        let ops: std::collections::BTreeSet<&str> = coverage.iter().map(|(op, _)| op.as_str()).collect();
+        println!(
+            "builder coverage: {} builtin ops, {} op x input-type pairs run in LiteRT: {}",
+            ops.len(),
+            coverage.len(),
+            coverage.iter().map(|(op, t)| format!("{op}:{t}")).collect::<Vec<_>>().join(" ")
+        );
+    }
     reader_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut outcomes);
     flex_tier::flex_tier(&root, &python, &out, &selected, &mut outcomes);
@@ -172,6 +185,19 @@ fn main() {
     println!("conformance: {passed} passed, {failed} failed, {skipped} skipped");
     if failed > 0 || passed == 0 {
         std::process::exit(1);
+    }
+}
+
+/// Records each builtin op of `m` with the type of its first input.
+fn add_coverage(set: &mut std::collections::BTreeSet<(String, String)>, m: &tflite_forge::Model) {
+    for sg in &m.subgraphs {
+        for node in &sg.operators {
+            if matches!(node.op, tflite_forge::Op::Custom(_)) {
+                continue;
+            }
+            let t = node.input(0).and_then(|t| sg.tensor(t)).map_or("none".to_string(), |t| t.dtype.to_string());
+            set.insert((node.op.name().to_string(), t));
+        }
     }
 }
 

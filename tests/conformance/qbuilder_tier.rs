@@ -26,7 +26,9 @@ fn fits(c: &Case) -> bool {
         && sg.inputs.iter().chain(&sg.outputs).all(|t| sg.tensor(*t).is_some_and(|t| t.dtype == DType::F32 && t.quantization.is_none()))
 }
 
-pub fn qbuilder_tier(cases: &[Case], out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Json>, outcomes: &mut Vec<Outcome>) {
+/// Returns the quantized models it scheduled.
+pub fn qbuilder_tier(cases: &[Case], out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Json>, outcomes: &mut Vec<Outcome>) -> Vec<tflite_forge::Model> {
+    let mut models = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     let mut ran = 0usize;
     for (k, case) in cases.iter().enumerate() {
@@ -83,6 +85,7 @@ pub fn qbuilder_tier(cases: &[Case], out: &Path, selected: &dyn Fn(&str) -> bool
                 "delegate": "none",
             }));
             ran += 1;
+            models.push(q.model);
         }
     }
     if ran + refused.len() > 0 {
@@ -92,4 +95,5 @@ pub fn qbuilder_tier(cases: &[Case], out: &Path, selected: &dyn Fn(&str) -> bool
         ops.dedup();
         println!("qbuilder: {ran} quantized cases run; the quantizer refused {} (ops without a kernel in the mode: {})", refused.len(), ops.join(", "));
     }
+    models
 }
