@@ -383,6 +383,66 @@ pub fn cases() -> Vec<Case> {
         v.push(c);
     }
 
+    {
+        let mut r = Rng::new(37);
+        let w = r.vec(3 * 3 * 3 * 2 * 2, 0.5);
+        let b = r.vec(2, 0.5);
+        let mut c = f32_case("conv_3d_transpose/f32_same_strided", &[1, 2, 3, 2, 2], move |g, x| {
+            let s = g.constant_i32("s", [5], &[1, 4, 5, 4, 2]);
+            let w = g.constant_f32("w", [3, 3, 3, 2, 2], &w);
+            let b = g.constant_f32("b", [2], &b);
+            let mut o = Conv3dOptions::default();
+            o.padding = Padding::Same;
+            (o.stride_d, o.stride_h, o.stride_w) = (2, 2, 2);
+            (o.dilation_d_factor, o.dilation_h_factor, o.dilation_w_factor) = (1, 1, 1);
+            g.conv3d_transpose(&[Some(s), Some(w), Some(x), Some(b)], o)
+        });
+        c.rtol = 1e-4;
+        c.atol = 1e-4;
+        v.push(c);
+        let w = r.vec(2 * 2 * 3 * 3 * 2, 0.5);
+        let mut c = f32_case("conv_3d_transpose/f32_valid_dilated", &[2, 3, 2, 3, 2], move |g, x| {
+            let s = g.constant_i32("s", [5], &[2, 4, 4, 5, 3]);
+            let w = g.constant_f32("w", [2, 2, 3, 3, 2], &w);
+            let mut o = Conv3dOptions::default();
+            o.padding = Padding::Valid;
+            (o.stride_d, o.stride_h, o.stride_w) = (1, 1, 1);
+            (o.dilation_d_factor, o.dilation_h_factor, o.dilation_w_factor) = (1, 2, 1);
+            o.fused_activation_function = Activation::Relu;
+            g.conv3d_transpose(&[Some(s), Some(w), Some(x)], o)
+        });
+        c.rtol = 1e-4;
+        c.atol = 1e-4;
+        v.push(c);
+    }
+
+    v.push(f32_case("dilate/f32", &[2, 3, 2], |g, x| {
+        let d = g.constant_i32("d", [3], &[1, 2, 3]);
+        let p = g.constant_f32("p", Shape::scalar(), &[-1.5]);
+        explicit(g, Op::Dilate, &[x, d, p], "y", DType::F32, &[2, 5, 4])
+    }));
+    v.push(typed("dilate/i32", DType::I32, &[3, 2], |g, x| {
+        let d = g.constant_i32("d", [2], &[3, 2]);
+        let p = scalar_i32(g, "p", 7);
+        explicit(g, Op::Dilate, &[x, d, p], "y", DType::I32, &[7, 3])
+    }));
+
+    for (tag, f, dims, window, wstrides, dil, init, out) in [
+        ("f32_max", ReduceWindowFunction::Maximum, vec![1u32, 6, 5, 2], [1i64, 3, 2, 1], [1i64, 2, 1, 1], [1i64, 1, 2, 1], -100.0f32, vec![1u32, 2, 3, 2]),
+        ("f32_add", ReduceWindowFunction::Add, vec![4, 5, 1, 1], [2, 3, 1, 1], [2, 1, 1, 1], [1, 1, 1, 1], 0.5, vec![2, 3, 1, 1]),
+        ("f32_min_dilated", ReduceWindowFunction::Minimum, vec![2, 7, 3, 1], [1, 2, 2, 1], [1, 3, 1, 1], [1, 3, 2, 1], 100.0, vec![2, 2, 1, 1]),
+    ] {
+        v.push(f32_case(&format!("reduce_window/{tag}"), &dims, move |g, x| {
+            let i = g.constant_f32("init", Shape::scalar(), &[init]);
+            let w = g.constant("window", DType::I64, [4], ConstData::from_slice(&window));
+            let s = g.constant("strides", DType::I64, [4], ConstData::from_slice(&wstrides));
+            let d = g.constant("dilations", DType::I64, [4], ConstData::from_slice(&dil));
+            let mut o = ReduceWindowOptions::default();
+            o.reduce_function = f;
+            explicit(g, Op::ReduceWindow(o), &[x, i, w, s, d], "y", DType::F32, &out)
+        }));
+    }
+
     // Value-dependent output shapes.
     v.push(f32_case("where/f32", &[3, 4], |g, x| {
         let zero = g.constant_f32("zero", [1], &[0.0]);

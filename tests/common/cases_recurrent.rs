@@ -210,5 +210,34 @@ pub fn cases() -> Vec<Case> {
     v.push(bidi_lstm_case("bidirectional_sequence_lstm/f32_projection_cifg_peephole_bw", false, true, 3));
     v.push(bidi_rnn_case("bidirectional_sequence_rnn/f32_merged", true));
     v.push(bidi_rnn_case("bidirectional_sequence_rnn/f32_two_outputs", false));
+    v.extend(svdf_cases());
     v
+}
+
+/// `SVDF` over `[batch, n_in]` with `units * rank` filters of memory `mem`.
+fn svdf_case(name: &str, seed: u64, rank: u32, bias: bool, a: Activation) -> Case {
+    let mut r = Rng::new(seed);
+    let (batch, n_in, units, mem) = (2u32, 4u32, 3u32, 4u32);
+    let nf = units * rank;
+    let m = model_of(|g| {
+        let x = g.input("x", DType::F32, [batch, n_in]);
+        let wf = g.constant_f32("wf", [nf, n_in], &r.vec((nf * n_in) as usize, 0.5));
+        let wt = g.constant_f32("wt", [nf, mem], &r.vec((nf * mem) as usize, 0.5));
+        let b = if bias { Some(g.constant_f32("b", [units], &r.vec(units as usize, 0.2))) } else { None };
+        let s = state(g, "s", [batch, nf * mem]);
+        let mut o = SvdfOptions::default();
+        o.rank = rank as i32;
+        o.fused_activation_function = a;
+        let y = g.svdf(&[Some(x), Some(wf), Some(wt), b, Some(s)], o)?;
+        g.output("y", y);
+        Ok(())
+    });
+    Case { rtol: 1e-4, atol: 1e-5, ..Case::new(name, m) }
+}
+
+fn svdf_cases() -> Vec<Case> {
+    vec![
+        svdf_case("svdf/f32_rank2_bias", 95, 2, true, Activation::None),
+        svdf_case("svdf/f32_rank1_relu", 96, 1, false, Activation::Relu),
+    ]
 }

@@ -5,10 +5,12 @@
 //! `MATRIX_DIAG`, `MATRIX_SET_DIAG`, `REVERSE_SEQUENCE`, `SELECT`,
 //! `EMBEDDING_LOOKUP`, `GATHER_ND`, `SCATTER_ND`, `ONE_HOT`, `TOPK_V2`,
 //! `SEGMENT_SUM`, `UNSORTED_SEGMENT_SUM` / `PROD` / `MAX` / `MIN`,
-//! `DYNAMIC_UPDATE_SLICE`, `SPARSE_TO_DENSE`, `WHERE` and `UNIQUE` copy
-//! stored numbers (quantized values stay as their integers, as in the
-//! runtime), so they work on every element type alike; `L2_POOL_2D` and
-//! `CONV_3D` compute on real values (float only in the runtime).
+//! `DYNAMIC_UPDATE_SLICE`, `SPARSE_TO_DENSE`, `WHERE`, `UNIQUE` and
+//! `DILATE` copy stored numbers (quantized values stay as their integers, as
+//! in the runtime), so they work on every element type alike, as does
+//! `REDUCE_WINDOW` (its add and multiply on floats only); `L2_POOL_2D`,
+//! `CONV_3D` and `CONV_3D_TRANSPOSE` compute on real values (float only in
+//! the runtime).
 //!
 //! Indices out of range are errors (where the runtime clamps, as
 //! `DYNAMIC_UPDATE_SLICE` does, or skips, as the unsorted segment ops do
@@ -21,8 +23,8 @@ use std::collections::HashMap;
 use super::{clamp, strides, Cx, Result, Window};
 use crate::eval::{convert, Value};
 use crate::model::{
-    Conv3dOptions, DType, DepthToSpaceOptions, Op, OneHotOptions, PackOptions, ReverseSequenceOptions,
-    SpaceToDepthOptions, UnpackOptions,
+    Conv3dOptions, DType, DepthToSpaceOptions, Op, OneHotOptions, PackOptions, ReduceWindowFunction,
+    ReduceWindowOptions, ReverseSequenceOptions, SpaceToDepthOptions, UnpackOptions,
 };
 
 /// Whether this module has a kernel for `op`.
@@ -56,6 +58,9 @@ pub(super) fn handles(op: &Op) -> bool {
             | Op::DynamicUpdateSlice
             | Op::SparseToDense(_)
             | Op::Conv3d(_)
+            | Op::Conv3dTranspose(_)
+            | Op::Dilate
+            | Op::ReduceWindow(_)
             | Op::Where
             | Op::Unique(_)
     )
@@ -91,6 +96,9 @@ pub(super) fn eval(cx: &Cx<'_>) -> Result<Vec<Value>> {
         Op::DynamicUpdateSlice => dynamic_update_slice(cx),
         Op::SparseToDense(_) => sparse_to_dense(cx),
         Op::Conv3d(o) => conv3d(cx, o),
+        Op::Conv3dTranspose(o) => conv3d_transpose(cx, o),
+        Op::Dilate => dilate(cx),
+        Op::ReduceWindow(o) => reduce_window(cx, o),
         Op::Where => where_true(cx),
         Op::Unique(_) => unique(cx),
         _ => Err(cx.unsupported("no reference kernel")),
@@ -995,6 +1003,125 @@ fn unique(cx: &Cx<'_>) -> Result<Vec<Value>> {
     Ok(vec![cx.encode_raw(output_at(cx, 0)?, vec![n], values)?, cx.encode_raw(output_at(cx, 1)?, x.shape.clone(), idx)?])
 }
 
+/// `DILATE`: `dilations[d] - 1` copies of the padding value (a scalar of
+/// the input's type) between neighbours along each dimension `d`; each
+/// dimension `n` becomes `(n - 1) * dilations[d] + 1`.
+fn dilate(cx: &Cx<'_>) -> Result<Vec<Value>> {
+    cx.arity(3, 3)?;
+    let x = cx.input(0, "input")?;
+    let dil = cx.ints(cx.input(1, "dilations")?, "dilations")?;
+    let p = cx.input(2, "padding_value")?;
+    cx.same_type(x)?;
+    if p.dtype != x.dtype {
+        return Err(cx.shape_err(format!("padding value of type {} for input of type {}", p.dtype, x.dtype)));
+    }
+    let fill = match p.data.as_slice() {
+        [v] => *v,
+        other => return Err(cx.shape_err(format!("padding value must hold one value, holds {}", other.len()))),
+    };
+    if x.shape.is_empty() || dil.len() != x.shape.len() {
+        return Err(cx.shape_err(format!("{} dilations for input of shape {:?}", dil.len(), x.shape)));
+    }
+    let mut shape = Vec::with_capacity(dil.len());
+    let mut factors = Vec::with_capacity(dil.len());
+    for (n, f) in x.shape.iter().zip(&dil) {
+        let f = usize::try_from(*f)
+            .ok()
+            .filter(|f| *f >= 1)
+            .ok_or_else(|| cx.shape_err(format!("dilations must be at least 1, are {dil:?}")))?;
+        let m = n
+            .checked_sub(1)
+            .ok_or_else(|| cx.shape_err(format!("cannot dilate a dimension of size 0 (shape {:?})", x.shape)))?;
+        shape.push(mul(cx, m, f)?.checked_add(1).ok_or_else(|| cx.shape_err("size overflows"))?);
+        factors.push(f);
+    }
+    let st = strides(&x.shape);
+    let out = gather_map(cx, &x.data, &shape, fill, |idx| {
+        let mut off = 0usize;
+        for ((i, f), s) in idx.iter().zip(&factors).zip(&st) {
+            if i % f != 0 {
+                return Ok(None);
+            }
+            off += (i / f) * s;
+        }
+        Ok(Some(off))
+    })?;
+    cx.finish_raw(shape, out)
+}
+
+/// `REDUCE_WINDOW`: input, init value (a scalar of the input's type), and
+/// int64 window shape, strides and dilations (one per dimension). Each
+/// output element folds `init` with the window's elements in row-major
+/// order; a dimension whose dilated window exceeds the input has no outputs
+/// (no padding). Minimum, maximum, all and any work on stored numbers of
+/// any type; add and multiply only on floats (the runtime wraps integers).
+fn reduce_window(cx: &Cx<'_>, o: &ReduceWindowOptions) -> Result<Vec<Value>> {
+    cx.arity(5, 5)?;
+    let x = cx.input(0, "input")?;
+    let init = cx.input(1, "init_value")?;
+    cx.same_type(x)?;
+    if init.dtype != x.dtype {
+        return Err(cx.shape_err(format!("init value of type {} for input of type {}", init.dtype, x.dtype)));
+    }
+    let init = match init.data.as_slice() {
+        [v] => *v,
+        other => return Err(cx.shape_err(format!("init value must hold one value, holds {}", other.len()))),
+    };
+    let rank = x.shape.len();
+    if rank == 0 {
+        return Err(cx.shape_err("input must have rank 1 or more"));
+    }
+    let param = |i: usize, what: &str| -> Result<Vec<usize>> {
+        let v = cx.ints(cx.input(i, what)?, what)?;
+        if v.len() != rank {
+            return Err(cx.shape_err(format!("{what} holds {} values for rank {rank}", v.len())));
+        }
+        v.iter()
+            .map(|n| usize::try_from(*n).ok().filter(|n| *n >= 1).ok_or_else(|| cx.shape_err(format!("{what} must be at least 1, are {v:?}"))))
+            .collect()
+    };
+    let window = param(2, "window_shape")?;
+    let wstrides = param(3, "window_strides")?;
+    let dilations = param(4, "window_dilations")?;
+    let fold: fn(f64, f64) -> f64 = match o.reduce_function {
+        ReduceWindowFunction::Add if x.dtype.is_float() => |a, b| a + b,
+        ReduceWindowFunction::Mul if x.dtype.is_float() => |a, b| a * b,
+        ReduceWindowFunction::Minimum => |a, b| if a <= b { a } else { b },
+        ReduceWindowFunction::Maximum => |a, b| if a >= b { a } else { b },
+        ReduceWindowFunction::All => |a, b| f64::from(u8::from(a != 0.0 && b != 0.0)),
+        ReduceWindowFunction::Any => |a, b| f64::from(u8::from(a != 0.0 || b != 0.0)),
+        f => return Err(cx.unsupported(format!("reduce function {f:?} on {}", x.dtype))),
+    };
+    let mut shape = Vec::with_capacity(rank);
+    for d in 0..rank {
+        let extent = mul(cx, window[d] - 1, dilations[d])? + 1;
+        shape.push(if x.shape[d] < extent { 0 } else { (x.shape[d] - extent) / wstrides[d] + 1 });
+    }
+    let n = cx.numel(&shape)?;
+    let st = strides(&x.shape);
+    let mut taps = Vec::new();
+    if n > 0 {
+        // Every window fits the input, so it has no more elements than the input.
+        let dil_strides: Vec<usize> = st.iter().zip(&dilations).map(|(s, d)| s.saturating_mul(*d)).collect();
+        each_index(&window, |k| {
+            taps.push(offset(k, &dil_strides));
+            Ok(())
+        })?;
+    }
+    let step: Vec<usize> = st.iter().zip(&wstrides).map(|(s, w)| s.saturating_mul(*w)).collect();
+    let mut out = Vec::with_capacity(n);
+    each_index(&shape, |idx| {
+        let base = offset(idx, &step);
+        let mut acc = init;
+        for t in &taps {
+            acc = fold(acc, at(cx, &x.data, base + t)?);
+        }
+        out.push(acc);
+        Ok(())
+    })?;
+    cx.finish_raw(shape, out)
+}
+
 // ---- spatial ---------------------------------------------------------------
 
 /// `CONV_3D`: input `[N, D, H, W, C]`, filter `[KD, KH, KW, C, O]`,
@@ -1044,6 +1171,90 @@ fn conv3d(cx: &Cx<'_>, o: &Conv3dOptions) -> Result<Vec<Value>> {
                     }
                     out.extend(acc.iter().map(|v| clamp(*v, bounds)));
                 }
+            }
+        }
+    }
+    cx.finish(shape, out)
+}
+
+/// `CONV_3D_TRANSPOSE`: output shape `[N, D, H, W, O]` (int32), filter
+/// `[KD, KH, KW, O, C]`, input `[N, D', H', W', C]`, optional bias `[O]`.
+/// The padding is that of a `CONV_3D` from the output back to the input,
+/// whose spatial sizes must come out as the input's (as LiteRT checks);
+/// each input element scatters into the outputs its taps reach.
+fn conv3d_transpose(cx: &Cx<'_>, o: &Conv3dOptions) -> Result<Vec<Value>> {
+    cx.arity(3, 4)?;
+    let s = cx.input(0, "output_shape")?;
+    let w = cx.input(1, "filter")?;
+    let x = cx.input(2, "input")?;
+    let dims5 = |v: &Value, what: &str| {
+        <[usize; 5]>::try_from(v.shape.as_slice()).map_err(|_| cx.shape_err(format!("{what} must have rank 5, has shape {:?}", v.shape)))
+    };
+    let [n, d, h, wd, c] = dims5(x, "input")?;
+    let [kd, kh, kw, oc, ic] = dims5(w, "filter")?;
+    if ic != c {
+        return Err(cx.shape_err(format!("input channels {c} differ from the filter's {ic}")));
+    }
+    let sv = cx.ints(s, "output_shape")?;
+    if s.shape.len() != 1 || sv.len() != 5 {
+        return Err(cx.shape_err(format!("output_shape must be a vector of 5 values, has shape {:?}", s.shape)));
+    }
+    let shape = sv
+        .iter()
+        .map(|v| non_negative(cx, *v, "output_shape"))
+        .collect::<Result<Vec<usize>>>()?;
+    let [on, od, oh, ow, ooc] = <[usize; 5]>::try_from(shape.as_slice()).map_err(|_| cx.internal())?;
+    if on != n {
+        return Err(cx.shape_err(format!("output batch {on} differs from the input's {n}")));
+    }
+    if ooc != oc {
+        return Err(cx.shape_err(format!("output channels {ooc} differ from the filter's {oc}")));
+    }
+    let bounds = cx.activation(o.fused_activation_function)?;
+    let rd = Window::new(cx, od, kd, o.stride_d, o.dilation_d_factor, o.padding, "depth")?;
+    let ry = Window::new(cx, oh, kh, o.stride_h, o.dilation_h_factor, o.padding, "height")?;
+    let rx = Window::new(cx, ow, kw, o.stride_w, o.dilation_w_factor, o.padding, "width")?;
+    if (rd.out, ry.out, rx.out) != (d, h, wd) {
+        return Err(cx.shape_err(format!(
+            "output_shape {sv:?} convolves back to spatial size {:?}, not the input's {:?}",
+            [rd.out, ry.out, rx.out],
+            [d, h, wd]
+        )));
+    }
+    let total = cx.numel(&shape)?;
+    let xs = cx.real(x)?;
+    let ws = cx.real(w)?;
+    let bias = cx.bias(cx.optional(3), oc)?;
+    let mut out = vec![0.0; total];
+    for b in 0..n {
+        for id in 0..d {
+            for iy in 0..h {
+                for ix in 0..wd {
+                    let xrow = cx.slice(&xs, (((b * d + id) * h + iy) * wd + ix) * c, c)?;
+                    for zd in 0..kd {
+                        let Some(pd) = rd.tap(id, zd) else { continue };
+                        for zy in 0..kh {
+                            let Some(py) = ry.tap(iy, zy) else { continue };
+                            for zx in 0..kw {
+                                let Some(px) = rx.tap(ix, zx) else { continue };
+                                let obase = (((b * od + pd) * oh + py) * ow + px) * oc;
+                                let wbase = ((zd * kh + zy) * kw + zx) * oc * c;
+                                for co in 0..oc {
+                                    let wrow = cx.slice(&ws, wbase + co * c, c)?;
+                                    let acc = out.get_mut(obase + co).ok_or_else(|| cx.internal())?;
+                                    *acc += super::dot(xrow, wrow);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if oc > 0 {
+        for row in out.chunks_mut(oc) {
+            for (v, bv) in row.iter_mut().zip(&bias) {
+                *v = clamp(*v + bv, bounds);
             }
         }
     }

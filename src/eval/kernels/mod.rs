@@ -118,6 +118,7 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::UnidirectionalSequenceLstm(o) => recurrent::unidirectional_sequence_lstm(&cx, o),
         Op::UnidirectionalSequenceRnn(o) => recurrent::unidirectional_sequence_rnn(&cx, o),
         Op::Rnn(o) => recurrent::rnn(&cx, o),
+        Op::Svdf(o) => recurrent::svdf(&cx, o),
         Op::Lstm(o) => recurrent::lstm(&cx, o),
         Op::BidirectionalSequenceLstm(o) => recurrent::bidirectional_sequence_lstm(&cx, o),
         Op::BidirectionalSequenceRnn(o) => recurrent::bidirectional_sequence_rnn(&cx, o),

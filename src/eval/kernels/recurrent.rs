@@ -1,8 +1,8 @@
 //! Kernels of the float recurrent ops: `LSTM` (one step),
 //! `UNIDIRECTIONAL_SEQUENCE_LSTM`, `BIDIRECTIONAL_SEQUENCE_LSTM`, `RNN`,
-//! `UNIDIRECTIONAL_SEQUENCE_RNN` and `BIDIRECTIONAL_SEQUENCE_RNN`, as
+//! `UNIDIRECTIONAL_SEQUENCE_RNN`, `BIDIRECTIONAL_SEQUENCE_RNN` and `SVDF`, as
 //! LiteRT's reference kernels compute them (`lstm_eval.cc`, `basic_rnn.cc`,
-//! `bidirectional_sequence_*.cc`). States are variable inputs: the evaluator
+//! `bidirectional_sequence_*.cc`, `svdf.h`). States are variable inputs: the evaluator
 //! starts them at zero (or their constant data), and a run does not write
 //! them back. Auxiliary inputs and layer normalization are not supported.
 
@@ -10,7 +10,7 @@ use super::{dot, Cx, Result};
 use crate::eval::Value;
 use crate::model::{
     Activation, BidirectionalSequenceLstmOptions, BidirectionalSequenceRnnOptions, LstmKernelType, LstmOptions, RnnOptions,
-    SequenceRnnOptions, UnidirectionalSequenceLstmOptions,
+    SequenceRnnOptions, SvdfOptions, UnidirectionalSequenceLstmOptions,
 };
 
 fn act(a: Activation) -> fn(f64) -> f64 {
@@ -368,4 +368,64 @@ pub(super) fn bidirectional_sequence_rnn(cx: &Cx<'_>, o: &BidirectionalSequenceR
     fw.run(cx, &xv, n_in, seq, false, &mut a, fw.units, 0)?;
     bw.run(cx, &xv, n_in, seq, true, &mut b, bw.units, 0)?;
     two_outputs(cx, (dims(fw.units), a), (dims(bw.units), b))
+}
+
+/// `SVDF` (one step): input `[B, I]`, weights_feature `[F, I]`,
+/// weights_time `[F, M]`, optional bias `[U]`, state `[B, F * M]` with
+/// `F = U * rank`. Each filter's memory shifts left by one, takes the
+/// feature projection of the input as its newest entry, and is weighted by
+/// its time weights; the `rank` filters of a unit are summed.
+pub(super) fn svdf(cx: &Cx<'_>, o: &SvdfOptions) -> Result<Vec<Value>> {
+    cx.arity(5, 5)?;
+    let x = cx.input(0, "input")?;
+    let [batch, n_in] = <[usize; 2]>::try_from(x.shape.as_slice()).map_err(|_| cx.shape_err(format!("input must have rank 2, has shape {:?}", x.shape)))?;
+    let wf = cx.input(1, "weights_feature")?;
+    let n_filter = *wf.shape.first().ok_or_else(|| cx.shape_err("weights_feature must be 2-D"))?;
+    let wf = Matrix::of(cx, wf, n_filter, n_in, "weights_feature")?;
+    let wt = cx.input(2, "weights_time")?;
+    let n_mem = *wt.shape.get(1).ok_or_else(|| cx.shape_err("weights_time must be 2-D"))?;
+    let wt = Matrix::of(cx, wt, n_filter, n_mem, "weights_time")?;
+    let rank = usize::try_from(o.rank).ok().filter(|r| *r > 0).ok_or_else(|| cx.shape_err(format!("rank must be positive, is {}", o.rank)))?;
+    if n_filter % rank != 0 {
+        return Err(cx.shape_err(format!("{n_filter} filters are not a multiple of rank {rank}")));
+    }
+    if n_mem == 0 {
+        return Err(cx.shape_err("weights_time has no memory"));
+    }
+    let units = n_filter / rank;
+    let bias = vector(cx, cx.optional(3), units, "bias")?.unwrap_or_else(|| vec![0.0; units]);
+    let state = cx.input(4, "state")?;
+    let state_cols = n_filter.checked_mul(n_mem).ok_or_else(|| cx.shape_err("state size overflows"))?;
+    if state.shape != [batch, state_cols] {
+        return Err(cx.shape_err(format!("state must be [{batch}, {state_cols}], is {:?}", state.shape)));
+    }
+    let f = match o.fused_activation_function {
+        Activation::SignBit => return Err(cx.unsupported("fused activation SIGN_BIT")),
+        a => act(a),
+    };
+    let shape = vec![batch, units];
+    let total = cx.numel(&shape)?;
+    let xs = cx.real(x)?;
+    let mut mem = cx.real(state)?.into_owned();
+    let mut out = Vec::with_capacity(total);
+    let mut feat = vec![0.0; n_filter];
+    for b in 0..batch {
+        feat.iter_mut().for_each(|v| *v = 0.0);
+        wf.mul_add(cx.slice(&xs, b * n_in, n_in)?, &mut feat);
+        let mut filt = Vec::with_capacity(n_filter);
+        for (k, fv) in feat.iter().enumerate() {
+            let start = (b * n_filter + k) * n_mem;
+            let m = mem.get_mut(start..start + n_mem).ok_or_else(|| cx.internal())?;
+            m.rotate_left(1);
+            if let Some(last) = m.last_mut() {
+                *last = *fv;
+            }
+            filt.push(dot(cx.slice(&wt.data, k * n_mem, n_mem)?, m));
+        }
+        for (u, bv) in bias.iter().enumerate() {
+            let sum: f64 = cx.slice(&filt, u * rank, rank)?.iter().sum();
+            out.push(f(sum + bv));
+        }
+    }
+    cx.finish(shape, out)
 }

@@ -4,10 +4,11 @@ EXPAND_DIMS, TILE, PACK, UNPACK, SPLIT, DEPTH_TO_SPACE, SPACE_TO_DEPTH,
 REVERSE_V2, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND, MATRIX_DIAG,
 MATRIX_SET_DIAG, REVERSE_SEQUENCE, SELECT, EMBEDDING_LOOKUP, GATHER_ND,
 SCATTER_ND, ONE_HOT, TOPK_V2, SEGMENT_SUM, UNSORTED_SEGMENT_SUM / PROD / MAX
-/ MIN, DYNAMIC_UPDATE_SLICE, SPARSE_TO_DENSE, WHERE and UNIQUE copy stored
-numbers, as LiteRT's kernels do (quantized values keep their integers): they
-read ``ctx.raw`` and write ``ctx.values`` in the output's dtype.  L2_POOL_2D
-and CONV_3D compute on real values (float only in LiteRT).
+/ MIN, DYNAMIC_UPDATE_SLICE, SPARSE_TO_DENSE, WHERE, UNIQUE, DILATE and
+REDUCE_WINDOW copy or fold stored numbers, as LiteRT's kernels do (quantized
+values keep their integers): they read ``ctx.raw`` and write ``ctx.values``
+in the output's dtype.  L2_POOL_2D, CONV_3D and CONV_3D_TRANSPOSE compute on
+real values (float only in LiteRT).
 """
 
 import numpy as np
@@ -395,6 +396,87 @@ def register(ops, ref):
             r = r + b.reshape(-1)
         ctx.store(op.outputs[0], ref._fused(r, o.fusedActivationFunction))
 
+    def conv3d_transpose(ctx, op):
+        o = ref._opts(op, schema.Conv3DOptionsT)
+        shape = ints(ctx.raw(op.inputs[0]), "CONV_3D_TRANSPOSE output_shape")
+        w = ctx.val(op.inputs[1]).astype(np.float64)
+        x = ctx.val(op.inputs[2]).astype(np.float64)
+        b = ctx.bias(op.inputs[3]) if len(op.inputs) > 3 else None
+        if len(shape) != 5:
+            raise ValueError("CONV_3D_TRANSPOSE output_shape %s" % shape)
+        n, d, h, wd, c = x.shape
+        kd, kh, kw, oc, ic = w.shape
+        if ic != c or shape[0] != n or shape[4] != oc:
+            raise ValueError("CONV_3D_TRANSPOSE shapes %s %s %s" % (shape, list(w.shape), list(x.shape)))
+        st = (o.strideD, o.strideH, o.strideW)
+        dl = (o.dilationDFactor or 1, o.dilationHFactor or 1, o.dilationWFactor or 1)
+        pads = []
+        for size, k, s, dd, isz in zip(shape[1:4], (kd, kh, kw), st, dl, (d, h, wd)):
+            out, before, _ = ref._out_and_pad(size, k, s, dd, o.padding)
+            if out != isz:
+                raise ValueError("CONV_3D_TRANSPOSE output_shape %s does not convolve to input %s"
+                                 % (shape, list(x.shape)))
+            pads.append(before)
+        # Scatter into a buffer large enough for every tap, then crop.
+        big = [(isz - 1) * s + (k - 1) * dd + 1 for isz, k, s, dd in zip((d, h, wd), (kd, kh, kw), st, dl)]
+        ext = [max(bg, p + sz) for bg, p, sz in zip(big, pads, shape[1:4])]
+        r = np.zeros((n, ext[0], ext[1], ext[2], oc), np.float64)
+        for a in range(kd):
+            for i in range(kh):
+                for j in range(kw):
+                    contrib = x @ w[a, i, j].T  # [n, d, h, wd, oc]
+                    r[:, a * dl[0]: a * dl[0] + (d - 1) * st[0] + 1: st[0],
+                      i * dl[1]: i * dl[1] + (h - 1) * st[1] + 1: st[1],
+                      j * dl[2]: j * dl[2] + (wd - 1) * st[2] + 1: st[2], :] += contrib
+        r = r[:, pads[0]: pads[0] + shape[1], pads[1]: pads[1] + shape[2], pads[2]: pads[2] + shape[3], :]
+        if b is not None:
+            r = r + b.reshape(-1)
+        ctx.store(op.outputs[0], ref._fused(r, o.fusedActivationFunction))
+
+    def dilate(ctx, op):
+        x = raw(ctx, op, 0)
+        d = ints(ctx.raw(op.inputs[1]), "DILATE dilations")
+        p = raw(ctx, op, 2).reshape(-1)
+        if len(d) != x.ndim or x.ndim == 0 or any(f < 1 for f in d) or p.size != 1 or 0 in x.shape:
+            raise ValueError("DILATE dilations %s for shape %s" % (d, list(x.shape)))
+        shape = [(n - 1) * f + 1 for n, f in zip(x.shape, d)]
+        out = np.full(shape, p[0], dtype=x.dtype)
+        out[tuple(slice(None, None, f) for f in d)] = x
+        raw_store(ctx, op.outputs[0], out)
+
+    def reduce_window(ctx, op):
+        # REDUCE_WINDOW's options live in the second options union.
+        o = getattr(op, "builtinOptions2", None) or schema.ReduceWindowOptionsT()
+        x = raw(ctx, op, 0)
+        init = raw(ctx, op, 1).reshape(-1)
+        window = ints(ctx.raw(op.inputs[2]), "REDUCE_WINDOW window_shape")
+        strides = ints(ctx.raw(op.inputs[3]), "REDUCE_WINDOW window_strides")
+        dil = ints(ctx.raw(op.inputs[4]), "REDUCE_WINDOW window_dilations")
+        if init.size != 1 or not (len(window) == len(strides) == len(dil) == x.ndim) \
+                or min(window + strides + dil) < 1:
+            raise ValueError("REDUCE_WINDOW window %s strides %s dilations %s for shape %s"
+                             % (window, strides, dil, list(x.shape)))
+        RF = schema.ReduceWindowFunction
+        fold = {
+            RF.ADD: lambda a, b: a + b,
+            RF.MUL: lambda a, b: a * b,
+            RF.MINIMUM: lambda a, b: np.where(a <= b, a, b),
+            RF.MAXIMUM: lambda a, b: np.where(a >= b, a, b),
+        }.get(o.reduceFunction)
+        if fold is None:
+            raise NotImplementedError("REDUCE_WINDOW function %d" % o.reduceFunction)
+        ext = [(w - 1) * d + 1 for w, d in zip(window, dil)]
+        shape = [0 if n < e else (n - e) // s + 1 for n, e, s in zip(x.shape, ext, strides)]
+        # Fold the init value with the window's taps in row-major order, in
+        # the input's dtype (float32 accumulation as in LiteRT).
+        acc = np.full(shape, init[0], dtype=x.dtype)
+        if 0 not in shape:
+            for k in np.ndindex(*window):
+                sl = tuple(slice(kk * d, kk * d + (n - 1) * s + 1, s)
+                           for kk, d, n, s in zip(k, dil, shape, strides))
+                acc = fold(acc, x[sl]).astype(x.dtype)
+        raw_store(ctx, op.outputs[0], acc)
+
     ops.update({
         B.EXPAND_DIMS: expand_dims,
         B.TILE: tile,
@@ -426,4 +508,7 @@ def register(ops, ref):
         B.UNIQUE: unique,
         B.L2_POOL_2D: l2_pool,
         B.CONV_3D: conv3d,
+        B.CONV_3D_TRANSPOSE: conv3d_transpose,
+        B.DILATE: dilate,
+        B.REDUCE_WINDOW: reduce_window,
     })

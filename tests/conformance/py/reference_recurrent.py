@@ -1,7 +1,7 @@
 """NumPy references of the recurrent ops (see reference.py): LSTM,
 UNIDIRECTIONAL_SEQUENCE_LSTM, BIDIRECTIONAL_SEQUENCE_LSTM, RNN,
-UNIDIRECTIONAL_SEQUENCE_RNN and BIDIRECTIONAL_SEQUENCE_RNN, float32, as
-LiteRT's lstm_eval.cc and basic_rnn.cc compute them."""
+UNIDIRECTIONAL_SEQUENCE_RNN, BIDIRECTIONAL_SEQUENCE_RNN and SVDF, float32, as
+LiteRT's lstm_eval.cc, basic_rnn.cc and reference/svdf.h compute them."""
 
 import numpy as np
 
@@ -132,6 +132,29 @@ def register(ops, ref):
         x, w, r, b, h = (ctx.val(op.inputs[i]) for i in range(5))
         ctx.store(op.outputs[0], act(x @ w.T + h @ r.T + b))
 
+    def svdf(ctx, op):
+        o = ref._opts(op, ref.schema.SVDFOptionsT)
+        act = _act(ref, o.fusedActivationFunction)
+        x, wf, wt = (ctx.val(op.inputs[i]) for i in range(3))
+        b = opt(ctx, op, 3)
+        state = ctx.val(op.inputs[4])
+        batch = x.shape[0]
+        n_filter, n_mem = wt.shape
+        rank = o.rank
+        if rank <= 0 or n_filter % rank:
+            raise ValueError("SVDF rank %d for %d filters" % (rank, n_filter))
+        units = n_filter // rank
+        mem = np.asarray(state, np.float64).reshape(batch, n_filter, n_mem)
+        # Each filter's memory shifts left by one; the newest entry is the
+        # feature projection of the input.
+        mem = np.concatenate([mem[:, :, 1:], (x @ wf.T)[:, :, None]], axis=2)
+        filt = np.einsum("bfm,fm->bf", mem, wt)
+        y = filt.reshape(batch, units, rank).sum(axis=2)
+        if b is not None:
+            y = y + b
+        ctx.store(op.outputs[0], act(y))
+
+    ops[ref._BOP.SVDF] = svdf
     ops[ref._BOP.UNIDIRECTIONAL_SEQUENCE_LSTM] = lstm
     ops[ref._BOP.UNIDIRECTIONAL_SEQUENCE_RNN] = seq_rnn
     ops[ref._BOP.RNN] = rnn
