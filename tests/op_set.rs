@@ -186,3 +186,27 @@ fn nms_keeps_the_best_of_overlapping_boxes() {
     assert_eq!(out[0].data, vec![0.0, 2.0, 0.0]);
     assert_eq!(out[1].data, vec![2.0]);
 }
+
+#[test]
+fn dilate_and_reduce_window_infer_their_shapes() {
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [3, 4]);
+    let d = g.constant_i32("d", [2], &[2, 3]);
+    let pad = g.constant_f32("pad", [], &[0.0]);
+    let y = g.dilate(&[Some(x), Some(d), Some(pad)]).expect("dilate");
+    assert_eq!(g.tensor(y).shape, Shape::from([5, 10]));
+    let init = g.constant_f32("init", [], &[0.0]);
+    let c64 = |g: &mut tflite_forge::SubgraphBuilder, name: &str, v: [i64; 2]| {
+        g.constant(name, DType::I64, [2], tflite_forge::ConstData::from_slice(&v))
+    };
+    let win = c64(&mut g, "win", [2, 2]);
+    let st = c64(&mut g, "st", [1, 2]);
+    let dl = c64(&mut g, "dl", [1, 1]);
+    let mut o = ReduceWindowOptions::default();
+    o.reduce_function = ReduceWindowFunction::Add;
+    let r = g.reduce_window(&[Some(x), Some(init), Some(win), Some(st), Some(dl)], o).expect("reduce_window");
+    assert_eq!(g.tensor(r).shape, Shape::from([2, 2]));
+    let bad = g.constant_i32("bad", [2], &[0, 1]);
+    assert!(g.dilate(&[Some(x), Some(bad), Some(pad)]).is_err(), "a dilation of 0 is an error");
+}

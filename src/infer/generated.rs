@@ -737,6 +737,61 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             ])
         }
 
+        Op::Dilate => {
+            let x = need(inputs, 0, "input")?;
+            let d = need(inputs, 1, "dilations")?;
+            let pad = need(inputs, 2, "padding_value")?;
+            check_type(d.dtype, &[DType::I32], "dilations")?;
+            if pad.dtype != x.dtype {
+                return Err(format!("padding_value is {}, the input {}", pad.dtype, x.dtype));
+            }
+            let Some(dv) = const_ints(d) else { return Ok(Some(dyn_rank(x.dtype, x.shape.rank()))) };
+            if dv.len() != x.shape.rank() {
+                return Err(format!("{} dilations for rank {}", dv.len(), x.shape.rank()));
+            }
+            let dims = x
+                .shape
+                .dims()
+                .iter()
+                .zip(&dv)
+                .map(|(n, k)| {
+                    let k = u32::try_from(*k).ok().filter(|k| *k >= 1).ok_or_else(|| format!("dilation {k} must be at least 1"))?;
+                    Ok(match n {
+                        Dim::Fixed(0) => return Err("DILATE of an empty dimension".to_string()),
+                        Dim::Fixed(n) => (n - 1).checked_mul(k).and_then(|v| v.checked_add(1)).map_or(Dim::Dynamic, Dim::Fixed),
+                        Dim::Dynamic => Dim::Dynamic,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(out(x.dtype, Shape::from_dims(dims)))
+        }
+        Op::ReduceWindow(_) => {
+            let x = need(inputs, 0, "input")?;
+            let r = x.shape.rank();
+            let vals: Vec<Option<Vec<i64>>> = (2..5).map(|i| need(inputs, i, "window operand").ok().and_then(const_ints)).collect();
+            let (Some(win), Some(st), Some(dl)) = (&vals[0], &vals[1], &vals[2]) else { return Ok(Some(dyn_rank(x.dtype, r))) };
+            if win.len() != r || st.len() != r || dl.len() != r {
+                return Err(format!("window, strides and dilations must each hold {r} values"));
+            }
+            let mut dims = Vec::with_capacity(r);
+            for (i, d) in x.shape.dims().iter().enumerate() {
+                let (w, s, k) = (win[i], st[i], dl[i]);
+                if w < 1 || s < 1 || k < 1 {
+                    return Err(format!("window {w}, stride {s} and dilation {k} must be at least 1"));
+                }
+                dims.push(match d {
+                    Dim::Fixed(n) => {
+                        let extent = i128::from(w - 1) * i128::from(k) + 1;
+                        let n = i128::from(*n);
+                        let o = if n < extent { 0 } else { (n - extent) / i128::from(s) + 1 };
+                        u32::try_from(o).map_or(Dim::Dynamic, Dim::Fixed)
+                    }
+                    Dim::Dynamic => Dim::Dynamic,
+                });
+            }
+            Ok(out(x.dtype, Shape::from_dims(dims)))
+        }
+
         // Resources: handles are resource scalars; assignments and imports
         // have no outputs.
         Op::Hashtable(_) | Op::VarHandle(_) => Ok(out(DType::Resource, Shape::from_dims(vec![]))),
