@@ -72,7 +72,20 @@ fn roles(op: &Op, n_inputs: usize, per_channel: bool, fc_per_channel: bool) -> O
         | Op::SplitV { .. }
         | Op::ResizeBilinear(_)
         | Op::ResizeNearestNeighbor(_)
-        | Op::BatchMatMul(_) => values(),
+        | Op::BatchMatMul(_)
+        | Op::ExpandDims
+        | Op::Tile
+        | Op::Pack(_)
+        | Op::Unpack(_)
+        | Op::Split(_)
+        | Op::DepthToSpace(_)
+        | Op::SpaceToDepth(_)
+        | Op::ReverseV2
+        | Op::SpaceToBatchNd
+        | Op::BatchToSpaceNd
+        | Op::GatherNd
+        | Op::TopkV2
+        | Op::BroadcastTo => values(),
         _ => return None,
     })
 }
@@ -93,7 +106,20 @@ fn tied_slots(op: &Op) -> Option<&'static [usize]> {
         | Op::SplitV { .. }
         | Op::ReduceMax { .. }
         | Op::ResizeBilinear(_)
-        | Op::ResizeNearestNeighbor(_) => &[0],
+        | Op::ResizeNearestNeighbor(_)
+        | Op::ExpandDims
+        | Op::Tile
+        | Op::Unpack(_)
+        | Op::DepthToSpace(_)
+        | Op::SpaceToDepth(_)
+        | Op::ReverseV2
+        | Op::SpaceToBatchNd
+        | Op::BatchToSpaceNd
+        | Op::GatherNd
+        | Op::TopkV2
+        | Op::BroadcastTo => &[0],
+        // SPLIT's value is its second input (the first is the axis).
+        Op::Split(_) => &[1],
         // PADV2's pad value is quantized with the input's parameters.
         Op::PadV2 => &[0, 2],
         _ => return None,
@@ -189,7 +215,7 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions,
         // CONCATENATION, MINIMUM and MAXIMUM tie all their inputs.
         let all: Vec<usize>;
         let slots: &[usize] = match (&node.op, tied_slots(&node.op)) {
-            (Op::Concatenation(_) | Op::Minimum | Op::Maximum, _) => {
+            (Op::Concatenation(_) | Op::Pack(_) | Op::Minimum | Op::Maximum, _) => {
                 all = (0..node.inputs.len()).collect();
                 &all
             }

@@ -23,7 +23,12 @@ use crate::model::{DType, Op};
 /// Whether TFLite has a 16x8 kernel for the op. Only ops that
 /// [`super::full`] can quantize get here, so this names the exceptions.
 fn has_kernel(op: &Op) -> bool {
-    !matches!(op, Op::HardSwish | Op::Prelu | Op::Gelu { .. } | Op::Sum { .. } | Op::SplitV { .. })
+    // LiteRT has no int16 DEPTH_TO_SPACE, SPACE_TO_DEPTH or TOPK_V2 kernel
+    // (TensorFlow's 16x8 quantizer refuses them too).
+    !matches!(
+        op,
+        Op::HardSwish | Op::Prelu | Op::Gelu { .. } | Op::Sum { .. } | Op::SplitV { .. } | Op::DepthToSpace(_) | Op::SpaceToDepth(_) | Op::TopkV2
+    )
 }
 
 fn fixed_output(op: &Op) -> Option<(f32, i64)> {
