@@ -40,20 +40,14 @@ fn roles(op: &Op, n_inputs: usize, per_channel: bool, fc_per_channel: bool) -> O
         Op::TransposeConv(_) => {
             vec![Role::Value, Role::Weights { axis: axis(0) }, Role::Value, Role::Bias { input: 2, weights: 1 }]
         }
+        // Ops whose inputs and outputs each get their own parameters.
         Op::Add(_)
         | Op::Sub(_)
         | Op::Mul(_)
-        | Op::AveragePool2d(_)
-        | Op::MaxPool2d(_)
         | Op::Mean { .. }
         | Op::Sum { .. }
-        | Op::ReduceMax { .. }
-        | Op::Reshape { .. }
-        | Op::Transpose
         | Op::Concatenation(_)
-        | Op::Pad
-        | Op::PadV2
-        | Op::MirrorPad { .. }
+        | Op::Pack(_)
         | Op::Softmax { .. }
         | Op::Logistic
         | Op::Tanh
@@ -65,27 +59,9 @@ fn roles(op: &Op, n_inputs: usize, per_channel: bool, fc_per_channel: bool) -> O
         | Op::Gelu { .. }
         | Op::Minimum
         | Op::Maximum
-        | Op::Gather(_)
-        | Op::Slice
-        | Op::StridedSlice(_)
-        | Op::Squeeze { .. }
-        | Op::SplitV { .. }
-        | Op::ResizeBilinear(_)
-        | Op::ResizeNearestNeighbor(_)
-        | Op::BatchMatMul(_)
-        | Op::ExpandDims
-        | Op::Tile
-        | Op::Pack(_)
-        | Op::Unpack(_)
-        | Op::Split(_)
-        | Op::DepthToSpace(_)
-        | Op::SpaceToDepth(_)
-        | Op::ReverseV2
-        | Op::SpaceToBatchNd
-        | Op::BatchToSpaceNd
-        | Op::GatherNd
-        | Op::TopkV2
-        | Op::BroadcastTo => values(),
+        | Op::BatchMatMul(_) => values(),
+        // Ops that move or select values, with parameters tied to their input.
+        _ if tied_slots(op).is_some() => values(),
         _ => return None,
     })
 }
