@@ -189,7 +189,7 @@ fn nms_keeps_the_best_of_overlapping_boxes() {
 
 #[test]
 fn dilate_and_reduce_window_infer_their_shapes() {
-    let mut b = ModelBuilder::new();
+    let b = ModelBuilder::new();
     let mut g = b.subgraph("main");
     let x = g.input("x", DType::F32, [3, 4]);
     let d = g.constant_i32("d", [2], &[2, 3]);

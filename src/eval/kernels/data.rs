@@ -1,4 +1,4 @@
-//! Kernels of the generated data-movement ops: layout, gathers, scatters, segments and spatial ops.
+//! Kernels of the generated data-movement ops: layout, gathers, scatters and segments.
 //!
 //! `EXPAND_DIMS`, `TILE`, `PACK`, `UNPACK`, `SPLIT`, `DEPTH_TO_SPACE`,
 //! `SPACE_TO_DEPTH`, `REVERSE_V2`, `SPACE_TO_BATCH_ND`, `BATCH_TO_SPACE_ND`,
@@ -8,9 +8,8 @@
 //! `DYNAMIC_UPDATE_SLICE`, `SPARSE_TO_DENSE`, `WHERE`, `UNIQUE` and
 //! `DILATE` copy stored numbers (quantized values stay as their integers, as
 //! in the runtime), so they work on every element type alike, as does
-//! `REDUCE_WINDOW` (its add and multiply on floats only); `L2_POOL_2D`,
-//! `CONV_3D` and `CONV_3D_TRANSPOSE` compute on real values (float only in
-//! the runtime).
+//! `REDUCE_WINDOW` (its add and multiply on floats only). (`L2_POOL_2D` is
+//! in pool.rs, `CONV_3D` and `CONV_3D_TRANSPOSE` in conv.rs.)
 //!
 //! Indices out of range are errors (where the runtime clamps, as
 //! `DYNAMIC_UPDATE_SLICE` does, or skips, as the unsorted segment ops do
@@ -20,10 +19,10 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use super::{clamp, strides, Cx, Result, Window};
+use super::{strides, Cx, Result};
 use crate::eval::{convert, Value};
 use crate::model::{
-    Conv3dOptions, DType, DepthToSpaceOptions, Op, OneHotOptions, PackOptions, ReduceWindowFunction,
+    DType, DepthToSpaceOptions, Op, OneHotOptions, PackOptions, ReduceWindowFunction,
     ReduceWindowOptions, ReverseSequenceOptions, SpaceToDepthOptions, UnpackOptions,
 };
 
@@ -57,8 +56,6 @@ pub(super) fn handles(op: &Op) -> bool {
             | Op::UnsortedSegmentMin
             | Op::DynamicUpdateSlice
             | Op::SparseToDense(_)
-            | Op::Conv3d(_)
-            | Op::Conv3dTranspose(_)
             | Op::Dilate
             | Op::ReduceWindow(_)
             | Op::Where
@@ -95,8 +92,6 @@ pub(super) fn eval(cx: &Cx<'_>) -> Result<Vec<Value>> {
         Op::UnsortedSegmentMin => unsorted_segment(cx, Seg::Min),
         Op::DynamicUpdateSlice => dynamic_update_slice(cx),
         Op::SparseToDense(_) => sparse_to_dense(cx),
-        Op::Conv3d(o) => conv3d(cx, o),
-        Op::Conv3dTranspose(o) => conv3d_transpose(cx, o),
         Op::Dilate => dilate(cx),
         Op::ReduceWindow(o) => reduce_window(cx, o),
         Op::Where => where_true(cx),
@@ -150,7 +145,7 @@ fn scalar_int(cx: &Cx<'_>, v: &Value, what: &str) -> Result<i64> {
 }
 
 /// A non-negative integer as a size or index.
-fn non_negative(cx: &Cx<'_>, v: i64, what: &str) -> Result<usize> {
+pub(super) fn non_negative(cx: &Cx<'_>, v: i64, what: &str) -> Result<usize> {
     usize::try_from(v).map_err(|_| cx.shape_err(format!("{what} must not be negative, is {v}")))
 }
 
@@ -1120,143 +1115,4 @@ fn reduce_window(cx: &Cx<'_>, o: &ReduceWindowOptions) -> Result<Vec<Value>> {
         Ok(())
     })?;
     cx.finish_raw(shape, out)
-}
-
-// ---- spatial ---------------------------------------------------------------
-
-/// `CONV_3D`: input `[N, D, H, W, C]`, filter `[KD, KH, KW, C, O]`,
-/// optional bias `[O]`, with TensorFlow's SAME / VALID padding.
-fn conv3d(cx: &Cx<'_>, o: &Conv3dOptions) -> Result<Vec<Value>> {
-    cx.arity(2, 3)?;
-    let x = cx.input(0, "input")?;
-    let w = cx.input(1, "filter")?;
-    let dims5 = |v: &Value, what: &str| {
-        <[usize; 5]>::try_from(v.shape.as_slice()).map_err(|_| cx.shape_err(format!("{what} must have rank 5, has shape {:?}", v.shape)))
-    };
-    let [n, d, h, wd, c] = dims5(x, "input")?;
-    let [kd, kh, kw, ic, oc] = dims5(w, "filter")?;
-    if ic != c {
-        return Err(cx.shape_err(format!("input channels {c} differ from the filter's {ic}")));
-    }
-    let bounds = cx.activation(o.fused_activation_function)?;
-    let rd = Window::new(cx, d, kd, o.stride_d, o.dilation_d_factor, o.padding, "depth")?;
-    let ry = Window::new(cx, h, kh, o.stride_h, o.dilation_h_factor, o.padding, "height")?;
-    let rx = Window::new(cx, wd, kw, o.stride_w, o.dilation_w_factor, o.padding, "width")?;
-    let shape = vec![n, rd.out, ry.out, rx.out, oc];
-    let total = cx.numel(&shape)?;
-    let xs = cx.real(x)?;
-    let ws = cx.real(w)?;
-    let bias = cx.bias(cx.optional(2), oc)?;
-    let mut out = Vec::with_capacity(total);
-    let mut acc = vec![0.0; oc];
-    for b in 0..n {
-        for od in 0..rd.out {
-            for oy in 0..ry.out {
-                for ox in 0..rx.out {
-                    acc.copy_from_slice(&bias);
-                    for zd in 0..kd {
-                        let Some(id) = rd.tap(od, zd) else { continue };
-                        for zy in 0..kh {
-                            let Some(iy) = ry.tap(oy, zy) else { continue };
-                            for zx in 0..kw {
-                                let Some(ix) = rx.tap(ox, zx) else { continue };
-                                let xrow = cx.slice(&xs, (((b * d + id) * h + iy) * wd + ix) * c, c)?;
-                                let wbase = ((zd * kh + zy) * kw + zx) * c * oc;
-                                for (ci, xv) in xrow.iter().enumerate() {
-                                    let wrow = cx.slice(&ws, wbase + ci * oc, oc)?;
-                                    acc.iter_mut().zip(wrow).for_each(|(a, wv)| *a += xv * wv);
-                                }
-                            }
-                        }
-                    }
-                    out.extend(acc.iter().map(|v| clamp(*v, bounds)));
-                }
-            }
-        }
-    }
-    cx.finish(shape, out)
-}
-
-/// `CONV_3D_TRANSPOSE`: output shape `[N, D, H, W, O]` (int32), filter
-/// `[KD, KH, KW, O, C]`, input `[N, D', H', W', C]`, optional bias `[O]`.
-/// The padding is that of a `CONV_3D` from the output back to the input,
-/// whose spatial sizes must come out as the input's (as LiteRT checks);
-/// each input element scatters into the outputs its taps reach.
-fn conv3d_transpose(cx: &Cx<'_>, o: &Conv3dOptions) -> Result<Vec<Value>> {
-    cx.arity(3, 4)?;
-    let s = cx.input(0, "output_shape")?;
-    let w = cx.input(1, "filter")?;
-    let x = cx.input(2, "input")?;
-    let dims5 = |v: &Value, what: &str| {
-        <[usize; 5]>::try_from(v.shape.as_slice()).map_err(|_| cx.shape_err(format!("{what} must have rank 5, has shape {:?}", v.shape)))
-    };
-    let [n, d, h, wd, c] = dims5(x, "input")?;
-    let [kd, kh, kw, oc, ic] = dims5(w, "filter")?;
-    if ic != c {
-        return Err(cx.shape_err(format!("input channels {c} differ from the filter's {ic}")));
-    }
-    let sv = cx.ints(s, "output_shape")?;
-    if s.shape.len() != 1 || sv.len() != 5 {
-        return Err(cx.shape_err(format!("output_shape must be a vector of 5 values, has shape {:?}", s.shape)));
-    }
-    let shape = sv
-        .iter()
-        .map(|v| non_negative(cx, *v, "output_shape"))
-        .collect::<Result<Vec<usize>>>()?;
-    let [on, od, oh, ow, ooc] = <[usize; 5]>::try_from(shape.as_slice()).map_err(|_| cx.internal())?;
-    if on != n {
-        return Err(cx.shape_err(format!("output batch {on} differs from the input's {n}")));
-    }
-    if ooc != oc {
-        return Err(cx.shape_err(format!("output channels {ooc} differ from the filter's {oc}")));
-    }
-    let bounds = cx.activation(o.fused_activation_function)?;
-    let rd = Window::new(cx, od, kd, o.stride_d, o.dilation_d_factor, o.padding, "depth")?;
-    let ry = Window::new(cx, oh, kh, o.stride_h, o.dilation_h_factor, o.padding, "height")?;
-    let rx = Window::new(cx, ow, kw, o.stride_w, o.dilation_w_factor, o.padding, "width")?;
-    if (rd.out, ry.out, rx.out) != (d, h, wd) {
-        return Err(cx.shape_err(format!(
-            "output_shape {sv:?} convolves back to spatial size {:?}, not the input's {:?}",
-            [rd.out, ry.out, rx.out],
-            [d, h, wd]
-        )));
-    }
-    let total = cx.numel(&shape)?;
-    let xs = cx.real(x)?;
-    let ws = cx.real(w)?;
-    let bias = cx.bias(cx.optional(3), oc)?;
-    let mut out = vec![0.0; total];
-    for b in 0..n {
-        for id in 0..d {
-            for iy in 0..h {
-                for ix in 0..wd {
-                    let xrow = cx.slice(&xs, (((b * d + id) * h + iy) * wd + ix) * c, c)?;
-                    for zd in 0..kd {
-                        let Some(pd) = rd.tap(id, zd) else { continue };
-                        for zy in 0..kh {
-                            let Some(py) = ry.tap(iy, zy) else { continue };
-                            for zx in 0..kw {
-                                let Some(px) = rx.tap(ix, zx) else { continue };
-                                let obase = (((b * od + pd) * oh + py) * ow + px) * oc;
-                                let wbase = ((zd * kh + zy) * kw + zx) * oc * c;
-                                for co in 0..oc {
-                                    let wrow = cx.slice(&ws, wbase + co * c, c)?;
-                                    let acc = out.get_mut(obase + co).ok_or_else(|| cx.internal())?;
-                                    *acc += super::dot(xrow, wrow);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if oc > 0 {
-        for row in out.chunks_mut(oc) {
-            for (v, bv) in row.iter_mut().zip(&bias) {
-                *v = clamp(*v + bv, bounds);
-            }
-        }
-    }
-    cx.finish(shape, out)
 }

@@ -85,6 +85,8 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
         Op::ResizeBilinear(o) => resize::resize(&cx, o, resize::Kind::Bilinear),
         Op::ResizeNearestNeighbor(o) => resize::resize(&cx, o, resize::Kind::Nearest),
         Op::TransposeConv(o) => conv::transpose_conv(&cx, o),
+        Op::Conv3d(o) => conv::conv3d(&cx, o),
+        Op::Conv3dTranspose(o) => conv::conv3d_transpose(&cx, o),
         Op::BatchMatMul(o) => matmul::batch_matmul(&cx, o),
         Op::PadV2 => slicing::pad_v2(&cx),
         Op::MirrorPad { mode } => slicing::mirror_pad(&cx, *mode),
