@@ -20,9 +20,7 @@ pub(super) fn binary(cx: &Cx<'_>, arith: Arith, activation: Activation) -> Resul
     let a = cx.input(0, "lhs")?;
     let b = cx.input(1, "rhs")?;
     let bounds = cx.activation(activation)?;
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
-    let n = cx.numel(&shape)?;
+    let (shape, n) = cx.broadcast(a, b)?;
     let (x, y) = (cx.real(a)?, cx.real(b)?);
     let integer = convert::is_raw_integer(a) && convert::is_raw_integer(b);
     if integer && arith == Arith::Div && n > 0 && y.contains(&0.0) {
@@ -52,9 +50,7 @@ pub(super) fn min_max(cx: &Cx<'_>, max: bool) -> Result<Vec<Value>> {
     let b = cx.input(1, "rhs")?;
     cx.same_type(a)?;
     cx.same_type(b)?;
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
-    let n = cx.numel(&shape)?;
+    let (shape, n) = cx.broadcast(a, b)?;
     let mut out = Vec::with_capacity(n);
     let f = |u: f64, v: f64| if max { if u > v { u } else { v } } else if u < v { u } else { v };
     if n > 0 {

@@ -30,9 +30,7 @@ pub(super) fn compare(cx: &Cx<'_>, cmp: Cmp) -> Result<Vec<Value>> {
     if a.dtype != b.dtype {
         return Err(cx.unsupported(format!("operands of types {} and {}", a.dtype, b.dtype)));
     }
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
-    let n = cx.numel(&shape)?;
+    let (shape, n) = cx.broadcast(a, b)?;
     let (x, y) = (cx.real(a)?, cx.real(b)?);
     let f = |u: f64, v: f64| match cmp {
         Cmp::Eq => u == v,
@@ -57,9 +55,7 @@ pub(super) fn logical(cx: &Cx<'_>, and: bool) -> Result<Vec<Value>> {
     if a.dtype != DType::Bool || b.dtype != DType::Bool {
         return Err(cx.unsupported(format!("operands of types {} and {} (bool only)", a.dtype, b.dtype)));
     }
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
-    let n = cx.numel(&shape)?;
+    let (shape, n) = cx.broadcast(a, b)?;
     let mut out = Vec::with_capacity(n);
     if n > 0 {
         zip_broadcast(cx, &a.shape, &b.shape, &shape, &a.data, &b.data, |u, v| {
@@ -163,9 +159,7 @@ pub(super) fn pow_or_mod(cx: &Cx<'_>, pow: bool) -> Result<Vec<Value>> {
     cx.arity(2, 2)?;
     let a = cx.input(0, "lhs")?;
     let b = cx.input(1, "rhs")?;
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
-    let n = cx.numel(&shape)?;
+    let (shape, n) = cx.broadcast(a, b)?;
     let (x, y) = (cx.real(a)?, cx.real(b)?);
     let integer = convert::is_raw_integer(a) && convert::is_raw_integer(b);
     if integer && n > 0 {

@@ -108,9 +108,7 @@ fn binary_real(cx: &Cx<'_>, f: impl Fn(f64, f64) -> f64) -> Result<Vec<Value>> {
     cx.arity(2, 2)?;
     let a = cx.input(0, "lhs")?;
     let b = cx.input(1, "rhs")?;
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
-    let n = cx.numel(&shape)?;
+    let (shape, n) = cx.broadcast(a, b)?;
     let (x, y) = (cx.real(a)?, cx.real(b)?);
     let mut out = Vec::with_capacity(n);
     if n > 0 {
@@ -155,9 +153,7 @@ fn floor_div(cx: &Cx<'_>) -> Result<Vec<Value>> {
     }
     // Integer types divide their stored integers (the runtime ignores any
     // quantization parameters here).
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
-    let n = cx.numel(&shape)?;
+    let (shape, n) = cx.broadcast(a, b)?;
     if n > 0 && b.data.contains(&0.0) {
         return Err(cx.shape_err("integer FLOOR_DIV by zero"));
     }
@@ -195,9 +191,7 @@ fn bitwise(cx: &Cx<'_>, shift: bool) -> Result<Vec<Value>> {
         other => return Err(cx.unsupported(format!("operand type {other} (integers only)"))),
     };
     cx.same_type(a)?;
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| cx.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
-    let n = cx.numel(&shape)?;
+    let (shape, n) = cx.broadcast(a, b)?;
     let mut out = Vec::with_capacity(n);
     if n > 0 {
         zip_broadcast(cx, &a.shape, &b.shape, &shape, &a.data, &b.data, |u, v| {

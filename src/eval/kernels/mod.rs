@@ -208,6 +208,15 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The broadcast shape of two operands and its element count, within
+    /// the limit.
+    fn broadcast(&self, a: &Value, b: &Value) -> Result<(Vec<usize>, usize)> {
+        let shape = elementwise::broadcast_shape(&a.shape, &b.shape)
+            .ok_or_else(|| self.shape_err(format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)))?;
+        let n = self.numel(&shape)?;
+        Ok((shape, n))
+    }
+
     /// The element count of an output shape, within the limit.
     fn numel(&self, shape: &[usize]) -> Result<usize> {
         num_elements(shape, self.max_elements, format_args!("{} output", self.name()))
