@@ -51,7 +51,11 @@ fn reshape(inputs: &[Option<&Tensor>], new_shape: Option<&[i32]>) -> Result<Opti
     };
     match target {
         Some(t) => Ok(Some(out(x.dtype, reshape_target(&x.shape, &t)?))),
-        None => Ok(None),
+        // A shape computed at run time: its length is the rank.
+        None => match inputs.get(1).copied().flatten().filter(|s| s.shape.rank() == 1).and_then(|s| s.shape.dims()[0].fixed()) {
+            Some(r) => Ok(Some(out(x.dtype, Shape::from_dims(vec![Dim::Dynamic; r as usize])))),
+            None => Ok(None),
+        },
     }
 }
 

@@ -16,14 +16,6 @@ pub(crate) enum ODim {
     Unknown,
 }
 
-impl ODim {
-    pub(crate) fn known(&self) -> Option<i64> {
-        match self {
-            ODim::Known(n) => Some(*n),
-            _ => None,
-        }
-    }
-}
 
 /// Constant tensor data: element type, dimensions and little-endian bytes.
 #[derive(Debug, Clone, PartialEq)]

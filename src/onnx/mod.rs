@@ -102,6 +102,9 @@ pub struct Report {
     pub fused_patterns: usize,
     /// TRANSPOSE ops removed by the layout pass.
     pub transposes_removed: usize,
+    /// Input dimensions that stay dynamic (`-1` in `shape_signature`), as
+    /// `input.dim_param` (or `input.dimN` when unnamed).
+    pub dynamic_dims: Vec<String>,
     /// Notes about the conversion.
     pub warnings: Vec<String>,
     /// ONNX opset of the default domain.
@@ -122,6 +125,9 @@ impl std::fmt::Display for Report {
             "folded {} nodes, {} batchnorms; fused {} activations, {} patterns; removed {} transposes",
             self.folded_nodes, self.folded_batchnorms, self.fused_activations, self.fused_patterns, self.transposes_removed
         )?;
+        if !self.dynamic_dims.is_empty() {
+            writeln!(f, "dynamic dimensions: {}", self.dynamic_dims.join(", "))?;
+        }
         if !self.timings.is_empty() {
             let parts: Vec<String> = self.timings.iter().map(|(k, d)| format!("{k} {:.1} ms", d.as_secs_f64() * 1e3)).collect();
             writeln!(f, "phases: {}", parts.join(", "))?;

@@ -222,6 +222,8 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Sum", 1, &["ADD"], "variadic (chained), numpy broadcasting; float32, int32, int64", lower_sum),
         Lowering::new("LayerNormalization", 17, &["MEAN", "SUB", "MUL", "ADD", "RSQRT"], "float32; stash_type 1; any axis (normalizes axis..rank); scale and bias constant or tensors (broadcast); Mean and InvStdDev outputs supported", norm::lower_layer_norm),
         Lowering::new("RMSNormalization", 23, &["MEAN", "MUL", "ADD", "RSQRT"], "float32; stash_type 1; any axis (normalizes axis..rank); scale constant or a tensor (broadcast)", norm::lower_rms_norm),
+        Lowering::new("ConstantOfShape", 9, &["FILL", "SHAPE", "STRIDED_SLICE", "CONCATENATION"], "folded when the shape is constant; otherwise FILL with the shape computed at run time (static length); value of 8/16/32/64-bit type, not float64", lower_constant_of_shape),
+        Lowering::new("Range", 11, &["RANGE", "CAST"], "folded when constant; otherwise RANGE on float32, int32 or int64 scalars", lower_range),
         Lowering::new("Mod", 10, &["FLOOR_MOD"], "fmod=0 on int32/int64; fmod=1 is unsupported", lower_mod),
     ]
 }

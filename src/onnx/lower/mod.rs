@@ -14,6 +14,7 @@
 //! | `cast.rs` | Cast, CastLike |
 //! | `conv.rs` | Conv, ConvTranspose |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
+//! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
 //! | `matmul.rs` | Gemm, MatMul |
 //! | `norm.rs` | LayerNormalization, RMSNormalization |
@@ -27,7 +28,8 @@
 //! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
 //!
 //! `operand.rs` holds what they share (operands, typed constants, errors);
-//! `fold/` folds constant and shape computations. Graph rewrites that run
+//! `fold/` folds constant and shape computations, and `symbolic.rs` carries
+//! the sizes known only at run time and emits the ops that compute them. Graph rewrites that run
 //! before lowering are in [`crate::onnx::patterns`] (and, for batchnorm
 //! folding, `batchnorm.rs`).
 
@@ -37,6 +39,7 @@ mod cast;
 mod conv;
 mod elementwise;
 pub(crate) mod fold;
+mod generate;
 mod logic;
 mod matmul;
 pub(crate) mod norm;
@@ -48,12 +51,14 @@ mod resize;
 mod shape_ops;
 mod slicing;
 mod softmax;
+pub(crate) mod symbolic;
 mod unary;
 
 use std::collections::HashMap;
 
 use super::error::{OnnxError, ReasonCode};
 use super::ir::{Attr, ODim, OGraph, ONode, TensorData};
+use symbolic::SDim;
 use super::table::Registry;
 use super::{ConvertOptions, IoLayout, Report};
 use crate::build::{ModelBuilder, SubgraphBuilder};
@@ -64,6 +69,7 @@ pub(crate) use activation::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
 pub(crate) use elementwise::*;
+pub(crate) use generate::*;
 pub(crate) use logic::*;
 pub(crate) use matmul::*;
 pub(crate) use pad::*;
@@ -203,8 +209,8 @@ pub(crate) enum Val {
     /// A constant, not yet materialized.
     Const(TensorData),
     /// A 1-D int64 vector of possibly symbolic sizes (from `Shape`), or a
-    /// scalar when `scalar`.
-    Shape { dims: Vec<ODim>, scalar: bool },
+    /// scalar when `scalar`; see [`symbolic`].
+    Shape { dims: Vec<SDim>, scalar: bool },
 }
 
 /// The state of a lowering: the subgraph being built and what each ONNX
@@ -215,6 +221,11 @@ pub struct LowerCtx<'a> {
     #[allow(dead_code)] // value infos, for lowerings that need declared types
     pub(crate) graph: &'a OGraph,
     materialized: HashMap<String, TensorId>,
+    /// The SHAPE op emitted for a tensor, so that each is read once.
+    pub(crate) shape_ops: HashMap<TensorId, TensorId>,
+    /// Names of dynamic dimensions (the ONNX `dim_param`s of the inputs),
+    /// by tensor and axis.
+    pub(crate) dim_names: HashMap<(TensorId, usize), String>,
 }
 
 impl<'a> LowerCtx<'a> {
@@ -238,12 +249,15 @@ impl<'a> LowerCtx<'a> {
             Val::Tensor(t) => return Ok(t),
             Val::Const(d) => self.const_tensor(name, &d)?,
             Val::Shape { dims, scalar } => {
-                let v: Option<Vec<i64>> = dims.iter().map(ODim::known).collect();
-                let v = v.ok_or_else(|| {
-                    LowerError::new(ReasonCode::InputMustBeConstant, format!("shape value {name:?} has dynamic entries {dims:?}"))
-                })?;
-                let dims = if scalar { vec![] } else { vec![v.len()] };
-                self.const_tensor(name, &TensorData::from_i64(dims, &v))?
+                let v: Option<Vec<i64>> = dims.iter().map(SDim::known).collect();
+                match v {
+                    Some(v) => {
+                        let dims = if scalar { vec![] } else { vec![v.len()] };
+                        self.const_tensor(name, &TensorData::from_i64(dims, &v))?
+                    }
+                    // Computed at run time, as int32.
+                    None => self.shape_tensor(name, &dims, scalar)?,
+                }
             }
         };
         self.materialized.insert(name.to_string(), t);
@@ -264,7 +278,7 @@ impl<'a> LowerCtx<'a> {
         match self.env.get(name)? {
             Val::Const(d) => Some(d.clone()),
             Val::Shape { dims, scalar } => {
-                let v: Option<Vec<i64>> = dims.iter().map(ODim::known).collect();
+                let v: Option<Vec<i64>> = dims.iter().map(SDim::known).collect();
                 v.map(|v| TensorData::from_i64(if *scalar { vec![] } else { vec![v.len()] }, &v))
             }
             Val::Tensor(_) => None,
@@ -465,20 +479,42 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
         *uses.entry(o.clone()).or_default() += 1;
     }
     let graph: &OGraph = graph;
-    let mut ctx = LowerCtx { g: mb.subgraph("main"), env, graph, materialized: HashMap::new() };
+    let mut ctx = LowerCtx { g: mb.subgraph("main"), env, graph, materialized: HashMap::new(), shape_ops: HashMap::new(), dim_names: HashMap::new() };
     for name in &graph.inputs {
         let v = graph.value(name).cloned().unwrap_or_default();
         let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type, or an element type TFLite does not support")))?;
         let dims = v.shape.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no shape (unknown rank)")))?;
-        let dims = onnx_to_tflite_dims(&dims, name, options)?;
+        let odims = dims;
+        let dims = onnx_to_tflite_dims(&odims, name, options)?;
+        // The name of each dynamic dimension, for messages and the report.
+        let dim_name = |i: usize| match &odims[i] {
+            ODim::Sym(s) => format!("{name}.{s}"),
+            _ => format!("{name}.dim{i}"),
+        };
         let image = dims.len() == 4 && options.layout == IoLayout::Nhwc;
         let t = if image {
             let nhwc = vec![dims[0], dims[2], dims[3], dims[1]];
             let x = ctx.g.input(name, dtype, Shape::from_dims(nhwc));
+            for (axis, onnx_axis) in [0, 2, 3, 1].into_iter().enumerate() {
+                if dims[onnx_axis] == Dim::Dynamic {
+                    ctx.dim_names.insert((x, axis), dim_name(onnx_axis));
+                }
+            }
             ctx.g.transpose(x, &[0, 3, 1, 2]).map_err(OnnxError::Model)?
         } else {
-            ctx.g.input(name, dtype, Shape::from_dims(dims))
+            let x = ctx.g.input(name, dtype, Shape::from_dims(dims.clone()));
+            for (axis, d) in dims.iter().enumerate() {
+                if *d == Dim::Dynamic {
+                    ctx.dim_names.insert((x, axis), dim_name(axis));
+                }
+            }
+            x
         };
+        for (axis, d) in dims.iter().enumerate() {
+            if *d == Dim::Dynamic {
+                report.dynamic_dims.push(dim_name(axis));
+            }
+        }
         ctx.env.insert(name.clone(), Val::Tensor(t));
     }
     for n in &graph.nodes {
@@ -513,12 +549,19 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
             ctx.materialized.insert(name.clone(), t);
         }
         if let Some(Val::Shape { dims, scalar }) = ctx.env.get(name).cloned() {
-            let v: Option<Vec<i64>> = dims.iter().map(ODim::known).collect();
-            if let Some(v) = v {
-                let shape = if scalar { Shape::scalar() } else { Shape::new([v.len() as u32]) };
-                let t = ctx.g.constant(name, DType::I64, shape, ConstData::from_slice(&v));
-                ctx.materialized.insert(name.clone(), t);
-            }
+            let v: Option<Vec<i64>> = dims.iter().map(SDim::known).collect();
+            let t = match v {
+                Some(v) => {
+                    let shape = if scalar { Shape::scalar() } else { Shape::new([v.len() as u32]) };
+                    ctx.g.constant(name, DType::I64, shape, ConstData::from_slice(&v))
+                }
+                // An ONNX shape value is int64: computed in int32, then cast.
+                None => {
+                    let t = ctx.shape_tensor(name, &dims, scalar).map_err(|e| OnnxError::Invalid(format!("output {name:?}: {}", e.detail)))?;
+                    ctx.g.cast(t, DType::I64).map_err(OnnxError::Model)?
+                }
+            };
+            ctx.materialized.insert(name.clone(), t);
         }
         let mut t = ctx.tensor_of(name).map_err(|e| OnnxError::Invalid(format!("output {name:?}: {}", e.detail)))?;
         if options.layout == IoLayout::Nhwc && ctx.g.tensor(t).shape.rank() == 4 {

@@ -5,81 +5,69 @@ use super::operand::{dtype_err, first_tensor_type, operand_narrowed, pass_throug
 use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
-use crate::onnx::ir::ODim;
+use super::symbolic::SDim;
 
-/// Turns an ONNX reshape target (with 0 = copy and symbolic sizes) into a
-/// TFLite one with at most one -1.
-fn tflite_target(input: &Shape, target: &[ODim], allowzero: bool) -> Result<Vec<i32>, LowerError> {
-    let in_dims = input.dims();
-    // Per entry: Some(n) fixed, None unknown; and which input dims are copied.
-    let mut out: Vec<Option<i64>> = Vec::with_capacity(target.len());
-    let mut copied = vec![false; in_dims.len()];
-    let mut infer = None;
-    for (i, t) in target.iter().enumerate() {
-        match t {
-            ODim::Known(-1) => {
-                if infer.replace(i).is_some() {
-                    return Err(LowerError::invalid("two -1 entries in the reshape target"));
-                }
-                out.push(None);
-            }
-            ODim::Known(0) if !allowzero => {
-                let d = in_dims.get(i).ok_or_else(|| LowerError::invalid("0 copies a missing dimension"))?;
-                copied[i] = true;
-                out.push(d.fixed().map(i64::from));
-            }
-            ODim::Known(n) if *n >= 0 => out.push(Some(*n)),
-            ODim::Known(n) => return Err(LowerError::invalid(format!("reshape target entry {n}"))),
-            ODim::Sym(s) => {
-                // `?p`: the dynamic size at position p of some tensor; here we
-                // take it to be the input's dim at the same position.
-                let p = s.strip_prefix('?').and_then(|p| p.parse::<usize>().ok());
-                match p {
-                    Some(p) if p == i && in_dims.get(i) == Some(&Dim::Dynamic) => {
-                        copied[i] = true;
-                        out.push(None);
-                    }
-                    _ => out.push(None),
-                }
-            }
-            ODim::Unknown => out.push(None),
-        }
-    }
-    let unknown: Vec<usize> = (0..out.len()).filter(|i| out[*i].is_none()).collect();
-    if unknown.len() <= 1 {
-        return Ok(out.iter().map(|d| d.map_or(-1, |v| v as i32)).collect());
-    }
-    // Several unknowns: resolve the -1 statically when every dynamic input
-    // dim is copied through, leaving the copies as the single -1.
-    let Some(inf) = infer else {
-        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("reshape target {target:?} has several dynamic sizes")));
-    };
-    let dynamic_in: Vec<usize> = (0..in_dims.len()).filter(|i| in_dims[*i] == Dim::Dynamic).collect();
-    if !dynamic_in.iter().all(|i| copied[*i]) || unknown.len() != dynamic_in.len() + 1 {
-        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("reshape of {input} to {target:?} with dynamic sizes")));
-    }
-    let static_in: i64 = in_dims.iter().enumerate().filter(|(i, _)| !copied[*i]).map(|(_, d)| i64::from(d.fixed().unwrap_or(1))).product();
-    let static_out: i64 = out.iter().enumerate().filter(|(i, d)| *i != inf && d.is_some() && !(copied.get(*i).copied().unwrap_or(false))).map(|(_, d)| d.unwrap_or(1)).product();
-    if static_out == 0 || static_in % static_out != 0 {
-        return Err(LowerError::invalid(format!("cannot reshape {input} to {target:?}")));
-    }
-    out[inf] = Some(static_in / static_out);
-    Ok(out.iter().map(|d| d.map_or(-1, |v| v as i32)).collect())
-}
-
-/// Lowers `Reshape`.
+/// Lowers `Reshape`: the target may be computed at run time (see
+/// [`super::symbolic`]); 0 copies the input's size unless `allowzero`.
 pub fn lower_reshape(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let x = ctx.input(node, 0)?;
     let name = node.inner.input(1).ok_or_else(|| LowerError::invalid("Reshape needs a shape input"))?;
-    let target: Vec<ODim> = match ctx.env.get(name) {
+    let target: Vec<SDim> = match ctx.env.get(name) {
         Some(Val::Shape { dims, .. }) => dims.clone(),
-        Some(Val::Const(d)) => d.to_i64().unwrap_or_default().into_iter().map(ODim::Known).collect(),
-        _ => return Err(LowerError::new(ReasonCode::InputMustBeConstant, "the shape must be constant or computable from static shapes")),
+        Some(Val::Const(d)) => d.to_i64().ok_or_else(|| dtype_err("Reshape shape is not integer"))?.into_iter().map(SDim::Known).collect(),
+        _ => {
+            let y = reshape_by_tensor(ctx, node, x)?;
+            ctx.set_output(node, 0, y);
+            return Ok(());
+        }
     };
-    let t = tflite_target(&ctx.shape(x).clone(), &target, node.int_or("allowzero", 0)? != 0)?;
-    let y = ctx.g.reshape(x, &t)?;
+    let allowzero = node.int_or("allowzero", 0)? != 0;
+    let xs = ctx.symbolic_shape(x);
+    let mut dims = Vec::with_capacity(target.len());
+    for (i, t) in target.into_iter().enumerate() {
+        dims.push(match t {
+            SDim::Known(0) if !allowzero => xs.get(i).cloned().ok_or_else(|| LowerError::invalid("0 copies a missing dimension"))?,
+            // A computed entry is a size unless it may be negative (then it
+            // could be -1 or, unless allowzero, a 0 meaning "copy").
+            d @ SDim::Dyn(_) if !d.nonnegative() => {
+                return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("reshape target entry {d} may be negative")));
+            }
+            d => d,
+        });
+    }
+    let y = ctx.reshape_symbolic(x, &dims)?;
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+/// `Reshape` by a shape tensor known only at run time. RESHAPE reads it
+/// as it is, except that an ONNX 0 (without `allowzero`) copies the
+/// input's size at that position: `SELECT_V2(shape == 0, SHAPE(x), shape)`.
+fn reshape_by_tensor(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<TensorId, LowerError> {
+    let s = ctx.input(node, 1)?;
+    let (sd, ss) = (ctx.dtype(s), ctx.shape(s).clone());
+    if !matches!(sd, DType::I32 | DType::I64) {
+        return Err(dtype_err(format!("Reshape shape of type {sd}")));
+    }
+    let Some(n) = ss.dims().first().and_then(|d| d.fixed()).filter(|_| ss.rank() == 1) else {
+        return Err(shape_err(format!("Reshape shape tensor of shape {ss} (needs a static length)")));
+    };
+    let mut s = if sd == DType::I64 { ctx.g.cast(s, DType::I32)? } else { s };
+    if node.int_or("allowzero", 0)? == 0 {
+        let r = ctx.shape(x).rank();
+        let xs = ctx.symbolic_shape(x);
+        // Input sizes by position; positions past the rank cannot copy (a 0
+        // there stays 0, which the runtime rejects as ONNX does).
+        let mut sizes: Vec<SDim> = xs.into_iter().take(n as usize).collect();
+        sizes.resize(n as usize, SDim::Known(0));
+        let _ = r;
+        let name = format!("{}/sizes", node.name());
+        let sizes = ctx.shape_tensor(&name, &sizes, false)?;
+        let zero = ctx.g.constant_i32(&format!("{}/zero", node.name()), Shape::scalar(), &[0]);
+        let is_zero = ctx.g.apply(Op::Equal, &[Some(s), Some(zero)])?;
+        s = ctx.g.apply(Op::SelectV2, &[Some(is_zero), Some(sizes), Some(s)])?;
+    }
+    Ok(ctx.g.apply(Op::Reshape { new_shape: None }, &[Some(x), Some(s)])?)
 }
 
 /// Lowers `Flatten`.
@@ -207,58 +195,73 @@ pub fn lower_identity(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Low
 }
 
 /// Lowers `Expand` to BROADCAST_TO. The output shape is the bidirectional
-/// broadcast of the input shape and the given one: with a constant shape it
-/// is computed here; with a shape tensor, a `true` is broadcast to the shape
-/// and SELECT_V2 picks the input everywhere (its three operands broadcast
-/// both ways, and it copies elements exactly).
+/// broadcast of the input shape and the given one, worked out here on
+/// symbolic sizes where it can be (a run-time size against a known one is
+/// the known one in any valid model) and computed at run time where it is
+/// symbolic. When two run-time sizes meet, or the shape is an arbitrary
+/// tensor, a `true` is broadcast to the shape and SELECT_V2 picks the input
+/// everywhere (its three operands broadcast both ways, and it copies
+/// elements exactly).
 pub fn lower_expand(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let x = ctx.input(node, 0)?;
-    if ctx.const_input(node, 1).is_none() {
-        let s = ctx.input(node, 1)?;
-        let (sd, ss) = (ctx.dtype(s), ctx.shape(s).clone());
-        if !matches!(sd, DType::I32 | DType::I64) {
-            return Err(dtype_err(format!("Expand shape of type {sd}")));
-        }
-        if ss.rank() != 1 || ss.dims()[0].fixed().is_none_or(|n| n > 8) {
-            return Err(shape_err(format!("Expand shape tensor of shape {ss} (needs a static length ≤ 8)")));
-        }
-        const TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64, DType::Bool];
-        if !TYPES.contains(&ctx.dtype(x)) {
-            return Err(dtype_err(format!("Expand on {}", ctx.dtype(x))));
-        }
-        let t = ctx.g.constant(&format!("{}/true", node.name()), DType::Bool, Shape::scalar(), ConstData::from_slice(&[1u8]));
-        let c = ctx.g.apply(Op::BroadcastTo, &[Some(t), Some(s)])?;
-        let y = ctx.g.apply(Op::SelectV2, &[Some(c), Some(x), Some(x)])?;
-        ctx.set_output(node, 0, y);
-        return Ok(());
+    let name = node.inner.input(1).ok_or_else(|| LowerError::invalid("Expand needs a shape input"))?;
+    let target: Option<Vec<SDim>> = match ctx.env.get(name) {
+        Some(Val::Shape { dims, scalar: false }) => Some(dims.clone()),
+        Some(Val::Const(d)) if d.dims.len() == 1 => Some(d.to_i64().ok_or_else(|| dtype_err("Expand shape is not integer"))?.into_iter().map(SDim::Known).collect()),
+        _ => None,
+    };
+    let Some(target) = target else { return expand_by_select(ctx, node, x) };
+    let xs = ctx.symbolic_shape(x);
+    let r = xs.len().max(target.len());
+    if r > 8 {
+        return Err(shape_err(format!("Expand to rank {r} (BROADCAST_TO handles at most 8)")));
     }
-    let want = ctx.const_ints(node, 1, "shape")?;
-    let xs = ctx.shape(x).clone();
-    let r = xs.rank().max(want.len());
-    let mut target: Vec<i32> = Vec::with_capacity(r);
+    let at = |v: &[SDim], i: usize| (i + v.len()).checked_sub(r).map_or(SDim::Known(1), |j| v[j].clone());
+    let mut out = Vec::with_capacity(r);
     for i in 0..r {
-        let xd = (i + xs.rank()).checked_sub(r).map(|j| xs.dims()[j]).unwrap_or(Dim::Fixed(1));
-        let wd = (i + want.len()).checked_sub(r).map(|j| want[j]).unwrap_or(1);
-        let wd = u32::try_from(wd).map_err(|_| LowerError::invalid(format!("Expand shape entry {wd}")))?;
-        let d = match (xd, wd) {
-            (Dim::Fixed(a), 1) => a,
-            (Dim::Fixed(1), b) => b,
-            (Dim::Fixed(a), b) if a == b => a,
-            (Dim::Fixed(a), b) => return Err(LowerError::invalid(format!("Expand of dimension {a} to {b}"))),
-            (Dim::Dynamic, _) => return Err(shape_err(format!("Expand of {xs} with a dynamic dimension"))),
-        };
-        target.push(i32::try_from(d).map_err(|_| shape_err("dimension too large"))?);
+        let (xd, sd) = (at(&xs, i), at(&target, i));
+        out.push(match (xd.known(), sd.known()) {
+            (_, Some(1)) => xd,
+            (Some(1), _) => sd,
+            _ if xd == sd => xd,
+            (Some(a), Some(b)) => return Err(LowerError::invalid(format!("Expand of dimension {a} to {b}"))),
+            (Some(_), None) => xd,
+            (None, Some(_)) => sd,
+            (None, None) => return expand_by_select(ctx, node, x),
+        });
     }
-    if target.len() > 8 {
-        return Err(shape_err(format!("Expand to rank {} (BROADCAST_TO handles at most 8)", target.len())));
+    if out.iter().any(|d| d.known().is_some_and(|n| n < 0)) {
+        return Err(LowerError::invalid(format!("Expand to {}", super::symbolic::show(&out))));
     }
-    let same = xs.rank() == r && xs.dims().iter().zip(&target).all(|(d, t)| d.fixed() == u32::try_from(*t).ok());
-    if same {
+    if xs.len() == r && out == xs {
         ctx.set_output(node, 0, x);
         return Ok(());
     }
-    let s = ctx.g.constant_i32(&format!("{}/shape", node.name()), [target.len() as u32], &target);
-    let y = ctx.g.apply(Op::BroadcastTo, &[Some(x), Some(s)])?;
+    let shape = ctx.shape_tensor(&format!("{}/shape", node.name()), &out, false)?;
+    let y = ctx.g.apply(Op::BroadcastTo, &[Some(x), Some(shape)])?;
+    super::generate::refine(ctx, y, &out);
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// `Expand` by a shape tensor whose entries are not known here:
+/// `SELECT_V2(BROADCAST_TO(true, shape), x, x)`.
+fn expand_by_select(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<(), LowerError> {
+    let s = ctx.input(node, 1)?;
+    let (sd, ss) = (ctx.dtype(s), ctx.shape(s).clone());
+    if !matches!(sd, DType::I32 | DType::I64) {
+        return Err(dtype_err(format!("Expand shape of type {sd}")));
+    }
+    if ss.rank() != 1 || ss.dims()[0].fixed().is_none_or(|n| n > 8) {
+        return Err(shape_err(format!("Expand shape tensor of shape {ss} (needs a static length ≤ 8)")));
+    }
+    const TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64, DType::Bool];
+    if !TYPES.contains(&ctx.dtype(x)) {
+        return Err(dtype_err(format!("Expand on {}", ctx.dtype(x))));
+    }
+    let t = ctx.g.constant(&format!("{}/true", node.name()), DType::Bool, Shape::scalar(), ConstData::from_slice(&[1u8]));
+    let c = ctx.g.apply(Op::BroadcastTo, &[Some(t), Some(s)])?;
+    let y = ctx.g.apply(Op::SelectV2, &[Some(c), Some(x), Some(x)])?;
     ctx.set_output(node, 0, y);
     Ok(())
 }

@@ -4,7 +4,7 @@
 //!
 //! [`FOLDS`] is the one table of what folds: per ONNX op, a fold on shape
 //! vectors ([`shape`]: 1-D int64 vectors whose entries may be symbolic, such
-//! as a dynamic batch carried as [`ODim::Sym`]) and/or a fold on dense
+//! as a dynamic batch; see [`super::symbolic`]) and/or a fold on dense
 //! constants ([`dense`], over the data kernels of [`data`]). The shape fold
 //! is tried first; when it does not apply (returns `None`), the dense one.
 //! Integer constants fold in exact integer arithmetic, floats in `f64`.
@@ -19,12 +19,13 @@ use super::{LowerCtx, LowerError, Node, Val};
 use crate::model::DType;
 use crate::onnx::error::ReasonCode;
 use crate::onnx::import::onnx_dtype;
-use crate::onnx::ir::{ODim, TensorData};
+use crate::onnx::ir::TensorData;
+use super::symbolic::SDim;
 use data::{Arith, Cmp, Unary};
 
 /// A fold on shape vectors: the resulting vector and whether it is a
 /// scalar, or `None` when the inputs are not shape vectors it handles.
-type ShapeFold = fn(&mut LowerCtx<'_>, &Node<'_>, &[In]) -> Result<Option<(Vec<ODim>, bool)>, LowerError>;
+type ShapeFold = fn(&mut LowerCtx<'_>, &Node<'_>, &[In]) -> Result<Option<(Vec<SDim>, bool)>, LowerError>;
 
 /// A fold on constant data: the result, or `None` to leave the node to
 /// its lowering.
@@ -40,12 +41,15 @@ pub(crate) struct Fold {
     /// input is a constant or a shape vector.
     any_inputs: bool,
     shape: Option<ShapeFold>,
+    /// A fold to a constant that symbolic inputs may still decide
+    /// (`Equal` of a size and -1).
+    decide: Option<fn(&[In]) -> Result<Option<TensorData>, LowerError>>,
     dense: Option<DenseFold>,
 }
 
 impl Fold {
     const fn new(op: &'static str) -> Fold {
-        Fold { op, any_inputs: false, shape: None, dense: None }
+        Fold { op, any_inputs: false, shape: None, decide: None, dense: None }
     }
     const fn any_inputs(mut self) -> Fold {
         self.any_inputs = true;
@@ -53,6 +57,10 @@ impl Fold {
     }
     const fn shape(mut self, f: ShapeFold) -> Fold {
         self.shape = Some(f);
+        self
+    }
+    const fn decide(mut self, f: fn(&[In]) -> Result<Option<TensorData>, LowerError>) -> Fold {
+        self.decide = Some(f);
         self
     }
     const fn dense(mut self, f: DenseFold) -> Fold {
@@ -66,13 +74,13 @@ impl Fold {
 pub(crate) static FOLDS: &[Fold] = &[
     Fold::new("Constant").any_inputs().dense(dense::constant),
     Fold::new("Shape").any_inputs().shape(shape::shape),
-    Fold::new("Size").dense(dense::size),
+    Fold::new("Size").any_inputs().shape(shape::size).dense(dense::size),
     Fold::new("Gather").shape(shape::gather).dense(dense::gather),
     Fold::new("Unsqueeze").shape(shape::unsqueeze).dense(dense::unsqueeze),
     Fold::new("Squeeze").shape(shape::squeeze).dense(dense::squeeze),
     Fold::new("Concat").shape(shape::concat).dense(dense::concat),
     Fold::new("Cast").shape(shape::cast).dense(dense::cast),
-    Fold::new("Reshape").dense(dense::reshape),
+    Fold::new("Reshape").shape(shape::reshape).dense(dense::reshape),
     Fold::new("Slice").shape(shape::slice).dense(dense::slice),
     Fold::new("Add").shape(|_, n, i| shape::arith(n, i, Arith::Add)).dense(|n, i| dense::arith(n, i, Arith::Add)),
     Fold::new("Sub").shape(|_, n, i| shape::arith(n, i, Arith::Sub)).dense(|n, i| dense::arith(n, i, Arith::Sub)),
@@ -86,16 +94,16 @@ pub(crate) static FOLDS: &[Fold] = &[
     Fold::new("Abs").dense(|n, i| dense::unary(n, i, Unary::Abs)),
     Fold::new("Exp").dense(|n, i| dense::unary(n, i, Unary::Exp)),
     Fold::new("Pow").dense(|n, i| dense::arith(n, i, Arith::Pow)),
-    Fold::new("Equal").dense(dense::equal),
-    Fold::new("Where").dense(dense::select),
+    Fold::new("Equal").decide(shape::equal).dense(dense::equal),
+    Fold::new("Where").shape(shape::select).dense(dense::select),
     Fold::new("ConstantOfShape").dense(dense::constant_of_shape),
     Fold::new("Range").dense(dense::range),
     Fold::new("Transpose").dense(dense::transpose),
     Fold::new("Expand").dense(dense::expand),
     Fold::new("Identity").shape(shape::identity).dense(dense::identity),
     Fold::new("Flatten").dense(dense::flatten),
-    Fold::new("Max").dense(|n, i| dense::arith(n, i, Arith::Max)),
-    Fold::new("Min").dense(|n, i| dense::arith(n, i, Arith::Min)),
+    Fold::new("Max").shape(|_, n, i| shape::arith(n, i, Arith::Max)).dense(|n, i| dense::arith(n, i, Arith::Max)),
+    Fold::new("Min").shape(|_, n, i| shape::arith(n, i, Arith::Min)).dense(|n, i| dense::arith(n, i, Arith::Min)),
     Fold::new("Less").dense(|n, i| dense::compare(n, i, Cmp::Lt)),
     Fold::new("LessOrEqual").dense(|n, i| dense::compare(n, i, Cmp::Le)),
     Fold::new("Greater").dense(|n, i| dense::compare(n, i, Cmp::Gt)),
@@ -104,7 +112,7 @@ pub(crate) static FOLDS: &[Fold] = &[
     Fold::new("Or").dense(|n, i| dense::compare(n, i, Cmp::Or)),
     Fold::new("Xor").dense(|n, i| dense::compare(n, i, Cmp::Xor)),
     Fold::new("Not").dense(dense::not),
-    Fold::new("Mod").dense(dense::modulo),
+    Fold::new("Mod").shape(|_, n, i| shape::arith(n, i, Arith::Mod { fmod: n.int_or("fmod", 0)? != 0 })).dense(dense::modulo),
 ];
 
 const fn op_names<const N: usize>(folds: &[Fold]) -> [&'static str; N] {
@@ -169,7 +177,17 @@ pub(crate) fn try_fold(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<bool, 
         ctx.set_val(node, 0, Val::Shape { dims, scalar });
         return Ok(true);
     }
-    if let Some(f) = fold.dense
+    if let Some(f) = fold.decide
+        && let Some(d) = f(&ins)?
+    {
+        ctx.set_val(node, 0, Val::Const(d));
+        return Ok(true);
+    }
+    // A size known only at run time is never folded into a constant: the
+    // node is lowered, and its symbolic inputs are computed at run time.
+    let symbolic = ins.iter().any(|i| matches!(i, In::Shape(d, _) if d.iter().any(|x| x.known().is_none())));
+    if !symbolic
+        && let Some(f) = fold.dense
         && let Some(d) = f(node, &ins)?
     {
         if !fold.any_inputs {
@@ -188,7 +206,7 @@ pub(crate) enum In {
     /// A constant.
     Const(TensorData),
     /// A shape vector (a scalar when the flag is set).
-    Shape(Vec<ODim>, bool),
+    Shape(Vec<SDim>, bool),
     /// A run-time tensor.
     Tensor,
 }
@@ -216,7 +234,7 @@ fn as_const(i: &In) -> Option<TensorData> {
     match i {
         In::Const(d) => Some(d.clone()),
         In::Shape(dims, scalar) => {
-            let v: Option<Vec<i64>> = dims.iter().map(ODim::known).collect();
+            let v: Option<Vec<i64>> = dims.iter().map(SDim::known).collect();
             v.map(|v| TensorData::from_i64(if *scalar { vec![] } else { vec![v.len()] }, &v))
         }
         _ => None,
@@ -230,12 +248,12 @@ fn const_in(ins: &[In], i: usize) -> Option<TensorData> {
 
 /// Input `i` as a shape vector: a shape vector, or an int32 / int64
 /// constant of rank ≤ 1.
-fn as_shape(i: &In) -> Option<(Vec<ODim>, bool)> {
+fn as_shape(i: &In) -> Option<(Vec<SDim>, bool)> {
     match i {
         In::Shape(d, s) => Some((d.clone(), *s)),
         In::Const(d) if matches!(d.dtype, DType::I64 | DType::I32) && d.dims.len() <= 1 => {
             let v = d.to_i64()?;
-            Some((v.into_iter().map(ODim::Known).collect(), d.dims.is_empty()))
+            Some((v.into_iter().map(SDim::Known).collect(), d.dims.is_empty()))
         }
         _ => None,
     }
