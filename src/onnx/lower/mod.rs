@@ -564,6 +564,11 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
             ctx.materialized.insert(name.clone(), t);
         }
         let mut t = ctx.tensor_of(name).map_err(|e| OnnxError::Invalid(format!("output {name:?}: {}", e.detail)))?;
+        // int64 values may be carried as int32 inside (sizes, indices); an
+        // int64 output gives the caller int64.
+        if graph.value(name).and_then(|v| v.dtype) == Some(DType::I64) && ctx.g.tensor(t).dtype == DType::I32 {
+            t = ctx.g.cast(t, DType::I64).map_err(OnnxError::Model)?;
+        }
         if options.layout == IoLayout::Nhwc && ctx.g.tensor(t).shape.rank() == 4 {
             t = ctx.g.transpose(t, &[0, 2, 3, 1]).map_err(OnnxError::Model)?;
         }
