@@ -29,6 +29,8 @@ enum Sink {
     Split,
     /// GATHER of constant 1-D indices along an axis.
     Gather,
+    /// SHAPE: the shape of `x`, gathered by the permutation.
+    Shape,
 }
 
 fn unary_op(op: &Op) -> bool {
@@ -145,6 +147,7 @@ fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &
         Op::SplitV { .. } if node.input(0) == Some(y) && node.input(2).and_then(|t| const_ints(sg, t)).is_some_and(|v| v.len() == 1) => {
             Some(Sink::Split)
         }
+        Op::Shape(_) if node.input(0) == Some(y) => Some(Sink::Shape),
         Op::Gather(g)
             if node.input(0) == Some(y)
                 && g.batch_dims == 0
@@ -252,6 +255,15 @@ fn rewrite(
             let z_new = add_like(sg, z, shape, "/sunk");
             sg.operators[c].outputs[0] = z_new;
             Some(vec![after(sg, p, z_new)])
+        }
+        Sink::Shape => {
+            // shape(T_p(x))[k] = shape(x)[p[k]]: SHAPE of x, then GATHER by p.
+            sg.operators[c].inputs[0] = Some(x);
+            let z_new = add_like(sg, z, sg.tensors[z.index()].shape.clone(), "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            let perm: Vec<i32> = p.iter().map(|v| *v as i32).collect();
+            let pt = add_i32(sg, format!("{}/perm", sg.tensors[z.index()].name), &perm);
+            Some(vec![Operator::new(Op::Gather(GatherOptions::default()), &[z_new, pt], &[z])])
         }
         Sink::Split => {
             let a = const_ints(sg, sg.operators[c].input(2)?)?[0];

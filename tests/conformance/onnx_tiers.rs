@@ -120,6 +120,101 @@ pub fn model_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs
     }
 }
 
+/// Exports the run-time-shape models (export_dynamic_models.py) once per
+/// (requirements, script) version into the cache.
+fn dynamic_exports(root: &Path) -> Result<PathBuf, String> {
+    let py = venv::ensure_from(root, "requirements-models.txt", "models-venv")?;
+    let script = root.join("tests/conformance/py/export_dynamic_models.py");
+    let req = std::fs::read(root.join("tests/conformance/requirements-models.txt")).map_err(|e| e.to_string())?;
+    let code = std::fs::read(&script).map_err(|e| e.to_string())?;
+    let dir = venv::cache_dir().join(format!("dynamic-exports-{:016x}", venv::key(&[&req, &code])));
+    if dir.join(".complete").exists() {
+        return Ok(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("conformance: exporting run-time-shape models to {} (cached for later runs)", dir.display());
+    let out = Command::new(&py).arg(&script).arg(&dir).output().map_err(|e| format!("export_dynamic_models.py: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("export_dynamic_models.py failed: {}", String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")));
+    }
+    std::fs::write(dir.join(".complete"), b"ok").map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// The run-time-shape tier: small transformers, a detector, a text
+/// recogniser and a recurrent preamble, exported with symbolic sizes by
+/// both torch exporters. Each converts once, keeps its symbolic sizes
+/// dynamic, and matches onnxruntime in LiteRT at every size it is run at
+/// (after `resize_tensor_input`), with cosine ≥ 0.9999 and max|diff| ≤
+/// 1e-3 · max|ref|. The TRANSPOSE count is reported.
+pub fn dynamic_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
+    if !selected("dynamic/") {
+        return;
+    }
+    let dir = match dynamic_exports(root) {
+        Ok(d) => d,
+        Err(e) => {
+            outcomes.push(Outcome { name: "dynamic/exports".into(), status: "failed", detail: e });
+            return;
+        }
+    };
+    let index: Vec<Value> = std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    if index.is_empty() {
+        outcomes.push(Outcome { name: "dynamic/exports".into(), status: "failed", detail: "no index.json".into() });
+        return;
+    }
+    for entry in index {
+        let name = format!("dynamic/{}", entry["name"].as_str().unwrap_or("?"));
+        if !selected(&name) {
+            continue;
+        }
+        if let Some(e) = entry["error"].as_str() {
+            outcomes.push(Outcome { name, status: "failed", detail: format!("export failed: {e}") });
+            continue;
+        }
+        let image = entry["image"].as_bool() == Some(true);
+        let conv = match convert_file(dir.join(entry["onnx"].as_str().unwrap_or("")), &ConvertOptions::default()) {
+            Ok(c) => c,
+            Err(e) => {
+                outcomes.push(Outcome { name: format!("{name}/converts"), status: "failed", detail: e.to_string() });
+                continue;
+            }
+        };
+        let sg = &conv.model.subgraphs[0];
+        let dynamic = sg.inputs.iter().flat_map(|t| sg.tensors[t.index()].shape.dims().to_vec()).filter(|d| *d == tflite_forge::Dim::Dynamic).count();
+        let detail = format!(
+            "{} ops, {} TRANSPOSE, {} SHAPE; dynamic input dims: {} ({})",
+            total_ops(&conv.model),
+            count_transposes(&conv.model),
+            sg.operators.iter().filter(|o| matches!(o.op, Op::Shape(_))).count(),
+            dynamic,
+            conv.report.dynamic_dims.join(", ")
+        );
+        outcomes.push(Outcome { name: format!("{name}/converts_with_dynamic_dims"), status: if dynamic > 0 { "passed" } else { "failed" }, detail });
+        let path = out.join(format!("{}.tflite", name.replace('/', "__")));
+        match tflite_forge::write(&conv.model) {
+            Ok(b) => std::fs::write(&path, b).expect("write model"),
+            Err(e) => {
+                outcomes.push(Outcome { name: format!("{name}/writes"), status: "failed", detail: e.to_string() });
+                continue;
+            }
+        }
+        for r in entry["runs"].as_array().into_iter().flatten() {
+            let shape: Vec<String> = r["input_shape"].as_array().into_iter().flatten().map(|v| v.to_string()).collect();
+            let rank4 = shape.len() == 4;
+            jobs.push(json!({
+                "name": format!("{name}/at_{}_matches_onnxruntime", shape.join("x")),
+                "kind": "expected", "model": path,
+                "inputs": [dir.join(r["input"].as_str().unwrap_or(""))],
+                "outputs": [dir.join(r["output"].as_str().unwrap_or(""))],
+                "input_layout": [if image && rank4 { "nhwc" } else { "same" }],
+                "rtol": 0.0, "atol": 1.0, "max_abs_rel_tol": 1e-3, "min_cosine": 0.9999,
+                "resize": true, "delegate": "default",
+            }));
+        }
+    }
+}
+
 /// Runs onnxruntime's latency script for the latency-reported models.
 pub fn ort_latencies(root: &Path) -> Vec<String> {
     let Ok(py) = venv::ensure(root) else { return vec![] };

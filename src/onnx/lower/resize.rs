@@ -1,17 +1,20 @@
 //! Resize (opsets 10+) and Upsample (opsets 7–9) on 4-D NCHW inputs:
 //! RESIZE_BILINEAR or RESIZE_NEAREST_NEIGHBOR between transposes, in the
-//! coordinate modes TFLite's resizes compute exactly.
+//! coordinate modes TFLite's resizes compute exactly. Heights and widths
+//! known only at run time give a size computed at run time.
 
-use super::operand::{dtype_err, shape_err, static_dim, typed_input};
-use super::{norm_axis, LowerCtx, LowerError, Node};
+use super::operand::{dtype_err, shape_err, typed_input};
+use super::symbolic::{show, DimOp, SDim};
+use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
 
 /// How one output coordinate maps to the input, in TFLite's terms.
-fn resize_options(linear: bool, transform: &str, nearest_mode: &str, input: [i64; 2], out: [i64; 2]) -> Result<ResizeOptions, LowerError> {
+fn resize_options(linear: bool, transform: &str, nearest_mode: &str, input: &[SDim; 2], out: &[SDim; 2]) -> Result<ResizeOptions, LowerError> {
     let o = ResizeOptions::default();
     let bad = || LowerError::attr(format!("{} with coordinate_transformation_mode {transform}{}", if linear { "linear" } else { "nearest" }, if linear { String::new() } else { format!(" and nearest_mode {nearest_mode}") }));
-    let pytorch_ok = out.iter().all(|o| *o > 1);
+    // pytorch_half_pixel differs from half_pixel only for an output size 1.
+    let pytorch_ok = out.iter().zip(input).all(|(o, i)| o.known().map_or_else(|| upscale_factor(i, o).is_some_and(|k| k >= 2), |o| o > 1));
     if linear {
         return match transform {
             "asymmetric" => Ok(o),
@@ -24,7 +27,7 @@ fn resize_options(linear: bool, transform: &str, nearest_mode: &str, input: [i64
     // Upsampling by whole factors, half-pixel sampling with either rounding
     // picks input pixel floor(x / s), as asymmetric + floor does: the
     // source coordinate q + (r + 0.5) / s - 0.5 is never a half.
-    let whole_upscale = (0..2).all(|i| input[i] > 0 && out[i] % input[i] == 0);
+    let whole_upscale = (0..2).all(|i| upscale_factor(&input[i], &out[i]).is_some());
     let half_pixel = transform == "half_pixel" || (transform == "pytorch_half_pixel" && pytorch_ok);
     if whole_upscale && half_pixel && matches!(nearest_mode, "round_prefer_floor" | "round_prefer_ceil") {
         return Ok(o);
@@ -38,36 +41,60 @@ fn resize_options(linear: bool, transform: &str, nearest_mode: &str, input: [i64
     }
 }
 
-/// The output size of a resize by `scale`, when ONNX's coordinate mapping
-/// (through `scale`) equals TFLite's (through `in / out`).
-fn scaled_size(input: i64, scale: f32) -> Result<i64, LowerError> {
-    let exact = input as f64 * f64::from(scale);
-    let out = exact.floor();
-    if !(scale > 0.0) || out != exact || out < 1.0 || out > f64::from(i32::MAX) {
-        return Err(LowerError::attr(format!("scale {scale} on size {input} (only scales giving a whole output size)")));
+/// The whole factor `k ≥ 1` with `out = input * k`, when it is certain.
+fn upscale_factor(input: &SDim, out: &SDim) -> Option<i64> {
+    match (input.known(), out.known()) {
+        (Some(i), Some(o)) => (i > 0 && o % i == 0).then(|| o / i),
+        _ => (1..=64).find(|k| SDim::bin(DimOp::Mul, input.clone(), SDim::Known(*k)).ok().as_ref() == Some(out)),
     }
-    Ok(out as i64)
+}
+
+/// The output size of a resize by `scale`, when ONNX's coordinate mapping
+/// (through `scale`) equals TFLite's (through `in / out`): a whole output
+/// size for a known input, a whole factor for a size known at run time.
+fn scaled_size(input: &SDim, scale: f32) -> Result<SDim, LowerError> {
+    if let Some(input) = input.known() {
+        let exact = input as f64 * f64::from(scale);
+        let out = exact.floor();
+        if !(scale > 0.0) || out != exact || out < 1.0 || out > f64::from(i32::MAX) {
+            return Err(LowerError::attr(format!("scale {scale} on size {input} (only scales giving a whole output size)")));
+        }
+        return Ok(SDim::Known(out as i64));
+    }
+    if scale >= 1.0 && scale.fract() == 0.0 && scale <= 4096.0 {
+        return SDim::bin(DimOp::Mul, input.clone(), SDim::Known(scale as i64));
+    }
+    Err(shape_err(format!("scale {scale} on the run-time size {input} (only whole upscale factors when the size is dynamic)")))
 }
 
 /// Emits RESIZE_BILINEAR or RESIZE_NEAREST_NEIGHBOR on the spatial dims
 /// of an NCHW tensor.
-fn emit_resize(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, out: [i64; 2], linear: bool, o: ResizeOptions) -> Result<(), LowerError> {
-    let size = [i32::try_from(out[0]).map_err(|_| shape_err("size overflows"))?, i32::try_from(out[1]).map_err(|_| shape_err("size overflows"))?];
+fn emit_resize(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, out: &[SDim; 2], linear: bool, o: ResizeOptions) -> Result<(), LowerError> {
     let h = ctx.to_channels_last(x)?;
-    let y = if linear { ctx.g.resize_bilinear(h, size, o)? } else { ctx.g.resize_nearest_neighbor(h, size, o)? };
+    let op = if linear { Op::ResizeBilinear(o) } else { Op::ResizeNearestNeighbor(o) };
+    // The size: a constant, or computed at run time from the input's.
+    let size = ctx.shape_tensor(&format!("{}/size", node.name()), out, false)?;
+    let y = ctx.g.apply(op, &[Some(h), Some(size)])?;
+    let dims = ctx.shape(y).dims().to_vec();
+    super::generate::refine(ctx, y, &[dims[0], dims[1], dims[2], dims[3]].iter().enumerate().map(|(i, d)| match (i, d.fixed()) {
+        (1 | 2, _) => out[i - 1].clone(),
+        (_, Some(n)) => SDim::Known(i64::from(n)),
+        _ => SDim::Known(-1),
+    }).collect::<Vec<_>>());
     let y = ctx.to_channels_first(y)?;
     ctx.set_output(node, 0, y);
     Ok(())
 }
 
-/// The 4-D float input of a resize and its static height and width.
-fn resize_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(TensorId, Shape, [i64; 2]), LowerError> {
+/// The 4-D float input of a resize and its (possibly symbolic) height and
+/// width.
+fn resize_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(TensorId, Vec<SDim>, [SDim; 2]), LowerError> {
     let x = typed_input(ctx, node, &[DType::F32])?;
-    let xs = ctx.shape(x).clone();
-    if xs.rank() != 4 {
-        return Err(shape_err(format!("{} on rank {} (only 4-D NCHW)", node.op_type(), xs.rank())));
+    let xs = ctx.symbolic_shape(x);
+    if xs.len() != 4 {
+        return Err(shape_err(format!("{} on rank {} (only 4-D NCHW)", node.op_type(), xs.len())));
     }
-    let hw = [static_dim(&xs, 2, "the input height")?, static_dim(&xs, 3, "the input width")?];
+    let hw = [xs[2].clone(), xs[3].clone()];
     Ok((x, xs, hw))
 }
 
@@ -119,60 +146,68 @@ pub fn lower_resize(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
     } else {
         None
     };
-    let sizes = if sizes_i != usize::MAX && node.has_input(sizes_i) {
-        let d = ctx.const_input(node, sizes_i).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "sizes must be constant"))?;
-        let v = d.to_i64().ok_or_else(|| dtype_err("non-integer sizes"))?;
+    let sizes: Option<Vec<SDim>> = if sizes_i != usize::MAX && node.has_input(sizes_i) {
+        let name = node.inner.input(sizes_i).unwrap_or_default();
+        let v = match ctx.env.get(name) {
+            Some(Val::Shape { dims, scalar: false }) => dims.clone(),
+            _ => {
+                let d = ctx.const_input(node, sizes_i).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "sizes must be constant or computed from sizes"))?;
+                d.to_i64().ok_or_else(|| dtype_err("non-integer sizes"))?.into_iter().map(SDim::Known).collect()
+            }
+        };
         if v.is_empty() { None } else { Some(v) }
     } else {
         None
     };
-    let out: [i64; 2] = match (scales, sizes) {
+    let out: [SDim; 2] = match (scales, sizes) {
         (Some(s), None) => {
             let s: Vec<f32> = widen(s, 1.0)?.into_iter().map(|v| v as f32).collect();
             let [sh, sw] = spatial_scales(&s, "scales")?;
             if linear && node.int_or("antialias", 0)? != 0 && (sh < 1.0 || sw < 1.0) {
                 return Err(LowerError::attr("antialias when downsampling"));
             }
-            [scaled_size(hw[0], sh)?, scaled_size(hw[1], sw)?]
+            [scaled_size(&hw[0], sh)?, scaled_size(&hw[1], sw)?]
         }
         (None, Some(sz)) => {
             let policy = node.attr_str("keep_aspect_ratio_policy")?.unwrap_or_else(|| "stretch".into());
             if policy != "stretch" {
                 return Err(LowerError::attr(format!("keep_aspect_ratio_policy {policy}")));
             }
-            let fill: Vec<f64> = xs.dims().iter().map(|d| d.fixed().map_or(-1.0, f64::from)).collect();
-            let full = match &axes {
-                None => sz.iter().map(|v| *v as f64).collect::<Vec<_>>(),
+            let full: Vec<SDim> = match &axes {
+                None => sz.clone(),
                 Some(a) => {
-                    let mut f = fill.clone();
+                    let mut f = xs.clone();
                     if a.len() != sz.len() {
                         return Err(LowerError::invalid("sizes and axes differ in length"));
                     }
                     for (ax, v) in a.iter().zip(&sz) {
-                        f[*ax] = *v as f64;
+                        f[*ax] = v.clone();
                     }
                     f
                 }
             };
             if full.len() != 4 {
-                return Err(LowerError::invalid(format!("sizes {sz:?} for a 4-D input")));
+                return Err(LowerError::invalid(format!("sizes {} for a 4-D input", show(&sz))));
             }
-            if full[0] != fill[0] || full[1] != fill[1] {
-                return Err(shape_err(format!("sizes {sz:?} resize the batch or channels (or they are dynamic)")));
+            if full[0] != xs[0] || full[1] != xs[1] {
+                return Err(shape_err(format!("sizes {} resize the batch or channels (or cannot be shown not to)", show(&sz))));
             }
-            if linear && node.int_or("antialias", 0)? != 0 && (full[2] < hw[0] as f64 || full[3] < hw[1] as f64) {
-                return Err(LowerError::attr("antialias when downsampling"));
+            for i in 0..2 {
+                match (full[2 + i].known(), hw[i].known()) {
+                    (Some(o), _) if o < 1 => return Err(LowerError::invalid(format!("sizes {}", show(&sz)))),
+                    (Some(o), Some(h)) if linear && node.int_or("antialias", 0)? != 0 && o < h => return Err(LowerError::attr("antialias when downsampling")),
+                    (None, _) if !full[2 + i].nonnegative() => return Err(shape_err(format!("sizes {} may be negative", show(&sz)))),
+                    (None, _) | (_, None) if linear && node.int_or("antialias", 0)? != 0 => return Err(LowerError::attr("antialias with sizes known only at run time")),
+                    _ => {}
+                }
             }
-            if full[2] < 1.0 || full[3] < 1.0 {
-                return Err(LowerError::invalid(format!("sizes {sz:?}")));
-            }
-            [full[2] as i64, full[3] as i64]
+            [full[2].clone(), full[3].clone()]
         }
         (Some(_), Some(_)) => return Err(LowerError::invalid("both scales and sizes given")),
         (None, None) => return Err(LowerError::invalid("neither scales nor sizes given")),
     };
-    let o = resize_options(linear, &transform, &nearest_mode, hw, out)?;
-    emit_resize(ctx, node, x, out, linear, o)
+    let o = resize_options(linear, &transform, &nearest_mode, &hw, &out)?;
+    emit_resize(ctx, node, x, &out, linear, o)
 }
 
 /// Lowers `Upsample` (opsets 7–9): nearest (floor) or linear, asymmetric.
@@ -190,6 +225,6 @@ pub fn lower_upsample(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Low
         ctx.const_floats(node, 1, "scales")?
     };
     let [sh, sw] = spatial_scales(&scales, "scales")?;
-    let out = [scaled_size(hw[0], sh)?, scaled_size(hw[1], sw)?];
-    emit_resize(ctx, node, x, out, linear, ResizeOptions::default())
+    let out = [scaled_size(&hw[0], sh)?, scaled_size(&hw[1], sw)?];
+    emit_resize(ctx, node, x, &out, linear, ResizeOptions::default())
 }

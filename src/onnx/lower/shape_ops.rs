@@ -131,13 +131,20 @@ fn axes_input(ctx: &LowerCtx<'_>, node: &Node<'_>) -> Result<Option<Vec<i64>>, L
     Ok(None)
 }
 
+/// Reshapes `x` to `dims`, which keep the input's dynamic sizes in order
+/// and only drop or insert 1s (Squeeze, Unsqueeze): each dynamic entry is
+/// the input's next dynamic size, computed at run time when there are
+/// several.
 fn reshape_to(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, dims: &[Dim]) -> Result<(), LowerError> {
-    let n_dyn = dims.iter().filter(|d| **d == Dim::Dynamic).count();
-    if n_dyn > 1 {
-        return Err(LowerError::new(ReasonCode::UnsupportedShape, "more than one dynamic dimension"));
+    let mut dynamic = ctx.symbolic_shape(x).into_iter().filter(|d| d.known().is_none());
+    let mut target = Vec::with_capacity(dims.len());
+    for d in dims {
+        target.push(match d {
+            Dim::Fixed(n) => SDim::Known(i64::from(*n)),
+            Dim::Dynamic => dynamic.next().ok_or_else(|| LowerError::invalid("reshape target has more dynamic sizes than its input"))?,
+        });
     }
-    let t: Vec<i32> = dims.iter().map(|d| d.fixed().map_or(-1, |v| v as i32)).collect();
-    let y = ctx.g.reshape(x, &t)?;
+    let y = ctx.reshape_symbolic(x, &target)?;
     ctx.set_output(node, 0, y);
     Ok(())
 }
