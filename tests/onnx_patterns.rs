@@ -59,12 +59,30 @@ fn erf(x: f32) -> f32 {
 
 #[test]
 fn erf_gelu_becomes_one_gelu() {
+    erf_gelu_fuses(false);
+}
+
+#[test]
+fn erf_gelu_with_constant_nodes_becomes_one_gelu() {
+    // Inside nn.TransformerEncoderLayer the legacy exporter writes the
+    // constants as Constant nodes, not initializers.
+    erf_gelu_fuses(true);
+}
+
+fn erf_gelu_fuses(constant_nodes: bool) {
     // The legacy torch exporter's nn.GELU: x · (1 + erf(x / √2)) · 0.5.
     let mut b = OnnxBuilder::new(17);
     let x = b.input("x", FLOAT, &[Some(2), Some(8)]);
-    let s2 = b.init_f32("sqrt2", &[], &[std::f32::consts::SQRT_2]);
-    let one = b.init_f32("one", &[], &[1.0]);
-    let half = b.init_f32("half", &[], &[0.5]);
+    let scalar = |b: &mut OnnxBuilder, name: &str, v: f32| {
+        if constant_nodes {
+            b.node("Constant", &[], vec![attr_float("value_float", v)])
+        } else {
+            b.init_f32(name, &[], &[v])
+        }
+    };
+    let s2 = scalar(&mut b, "sqrt2", std::f32::consts::SQRT_2);
+    let one = scalar(&mut b, "one", 1.0);
+    let half = scalar(&mut b, "half", 0.5);
     let d = b.node("Div", &[&x, &s2], vec![]);
     let e = b.node("Erf", &[&d], vec![]);
     let a = b.node("Add", &[&e, &one], vec![]);

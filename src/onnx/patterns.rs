@@ -6,9 +6,19 @@ use crate::onnx::ir::{Attr, OGraph, ONode};
 /// The domain of nodes fused by these rewrites.
 pub const FUSED_DOMAIN: &str = "tflite_forge";
 
+/// The value of a one-element constant: an initializer, or the output of a
+/// `Constant` node (as torch's legacy exporter writes them).
 fn scalar(g: &OGraph, name: &str) -> Option<f64> {
-    let d = g.constant(name)?;
-    (d.len() == 1).then(|| d.to_f64().and_then(|v| v.first().copied())).flatten()
+    if let Some(d) = g.constant(name) {
+        return (d.len() == 1).then(|| d.to_f64().and_then(|v| v.first().copied())).flatten();
+    }
+    let n = g.nodes.iter().find(|n| n.op_type == "Constant" && n.domain.is_empty() && n.outputs.first().is_some_and(|o| o == name))?;
+    match n.attrs.first().map(|(k, a)| (k.as_str(), a)) {
+        Some(("value", Attr::Tensor(d))) if d.len() == 1 => d.to_f64().and_then(|v| v.first().copied()),
+        Some(("value_float", Attr::Float(f))) => Some(f64::from(*f)),
+        Some(("value_int", Attr::Int(i))) => Some(*i as f64),
+        _ => None,
+    }
 }
 
 fn single_consumer(g: &OGraph, value: &str) -> Option<usize> {
