@@ -173,3 +173,28 @@ fn reshape_by_a_run_time_tensor_copies_zero_entries() {
         assert_eq!(got.shape, want, "target {target:?}");
     }
 }
+
+#[path = "common/onnx_transformer.rs"]
+mod onnx_transformer;
+
+#[test]
+fn a_transformer_encoder_with_symbolic_batch_and_sequence_runs_at_several_sizes() {
+    let conv = convert(&onnx_transformer::transformer_onnx(2, 16, 2), &opts()).expect("converts");
+    let m = &conv.model;
+    assert_eq!(count(m, |o| matches!(o, Op::Gelu { .. })), 2, "the Erf form of GELU is fused in each layer");
+    assert_eq!(out_signature(m, 0), vec![-1, -1, 16]);
+    assert!(conv.report.dynamic_dims.iter().any(|d| d.contains("batch")), "{:?}", conv.report.dynamic_dims);
+    // Each sample is computed on its own: sample 0 gives the same output
+    // alone and in a batch of two; other lengths run too.
+    let a = seq(2 * 3 * 16);
+    let one = run(m, vec![Value::from_f32(vec![1, 3, 16], a[..48].to_vec())]).remove(0);
+    let two = run(m, vec![Value::from_f32(vec![2, 3, 16], a.clone())]).remove(0);
+    assert_eq!(one.shape, vec![1, 3, 16]);
+    assert_eq!(two.shape, vec![2, 3, 16]);
+    for (x, y) in one.data.iter().zip(&two.data[..48]) {
+        assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "sample 0 changed with the batch: {x} vs {y}");
+    }
+    assert!(one.data.iter().all(|v| v.is_finite()));
+    let longer = run(m, vec![Value::from_f32(vec![1, 7, 16], seq(7 * 16))]).remove(0);
+    assert_eq!(longer.shape, vec![1, 7, 16]);
+}

@@ -84,3 +84,37 @@ fn batch_and_named_dimensions_can_be_fixed() {
     assert_eq!(sg.tensors[sg.inputs[0].index()].shape.dim(0), Some(Dim::Fixed(5)));
     assert!(!sg.tensors.iter().any(|t| t.shape.is_dynamic()));
 }
+
+#[test]
+fn only_images_get_the_channels_last_interface() {
+    // An image into a convolution, an attention mask [b, 1, s, s] and a
+    // [b, heads, s, d] tensor: only the image (and the feature map that
+    // comes from the convolution) become NHWC.
+    let mut r = common::Rng::new(2);
+    let mut b = OnnxBuilder::new(13);
+    let img = b.input("image", FLOAT, &[Some(1), Some(3), Some(4), Some(4)]);
+    let mask = b.input("mask", FLOAT, &[Some(1), Some(1), Some(5), Some(5)]);
+    let q = b.input("q", FLOAT, &[Some(1), Some(2), Some(5), Some(8)]);
+    let w = b.init_f32("w", &[2, 3, 1, 1], &r.vec(6, 0.5));
+    b.node_named("Conv", &[&img, &w], &["features"], vec![]);
+    let kt = b.node("Transpose", &[&q], vec![attr_ints("perm", &[0, 1, 3, 2])]);
+    let s = b.node("MatMul", &[&q, &kt], vec![]);
+    let s = b.node("Add", &[&s, &mask], vec![]);
+    let a = b.node("Softmax", &[&s], vec![attr_int("axis", -1)]);
+    b.node_named("MatMul", &[&a, &q], &["context"], vec![]);
+    b.output("features", FLOAT, &[Some(1), Some(2), Some(4), Some(4)]);
+    b.output("context", FLOAT, &[Some(1), Some(2), Some(5), Some(8)]);
+    let conv = convert(&b.build(), &ConvertOptions::default()).unwrap();
+    let layouts: Vec<(&str, &str)> = conv.report.io_layouts.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+    assert_eq!(layouts, [("image", "NHWC"), ("mask", "ONNX"), ("q", "ONNX"), ("features", "NHWC"), ("context", "ONNX")]);
+    let sg = &conv.model.subgraphs[0];
+    let shape = |t: tflite_forge::TensorId| sg.tensors[t.index()].shape.dims().iter().map(|d| d.fixed().unwrap_or(0)).collect::<Vec<_>>();
+    assert_eq!(shape(sg.inputs[0]), [1, 4, 4, 3]);
+    assert_eq!(shape(sg.inputs[1]), [1, 1, 5, 5]);
+    assert_eq!(shape(sg.inputs[2]), [1, 2, 5, 8]);
+    assert_eq!(shape(sg.outputs[0]), [1, 4, 4, 2]);
+    assert_eq!(shape(sg.outputs[1]), [1, 2, 5, 8]);
+    let meta = conv.model.metadata.iter().find(|m| m.name == "tflite_forge:io_layout").expect("layout metadata");
+    assert_eq!(std::str::from_utf8(meta.data.as_bytes()).unwrap(), "image=NHWC\nmask=ONNX\nq=ONNX\nfeatures=NHWC\ncontext=ONNX");
+    assert!(conv.report.to_string().contains("layout: image NHWC, mask ONNX, q ONNX, features NHWC, context ONNX"));
+}

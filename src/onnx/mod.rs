@@ -17,6 +17,7 @@
 
 mod error;
 pub(crate) mod import;
+mod interface;
 pub(crate) mod ir;
 pub mod lower;
 pub(crate) mod patterns;
@@ -102,6 +103,10 @@ pub struct Report {
     pub fused_patterns: usize,
     /// TRANSPOSE ops removed by the layout pass.
     pub transposes_removed: usize,
+    /// The layout of each input and output: `(name, "NHWC")` for an image
+    /// given channels-last, `(name, "ONNX")` for one that keeps the ONNX
+    /// layout.
+    pub io_layouts: Vec<(String, &'static str)>,
     /// Input dimensions that stay dynamic (`-1` in `shape_signature`), as
     /// `input.dim_param` (or `input.dimN` when unnamed).
     pub dynamic_dims: Vec<String>,
@@ -125,6 +130,10 @@ impl std::fmt::Display for Report {
             "folded {} nodes, {} batchnorms; fused {} activations, {} patterns; removed {} transposes",
             self.folded_nodes, self.folded_batchnorms, self.fused_activations, self.fused_patterns, self.transposes_removed
         )?;
+        if !self.io_layouts.is_empty() {
+            let v: Vec<String> = self.io_layouts.iter().map(|(n, l)| format!("{n} {l}")).collect();
+            writeln!(f, "layout: {}", v.join(", "))?;
+        }
         if !self.dynamic_dims.is_empty() {
             writeln!(f, "dynamic dimensions: {}", self.dynamic_dims.join(", "))?;
         }

@@ -359,7 +359,10 @@ fn sink_one(sg: &mut Subgraph) -> bool {
         // Unary consumers first: binary ones may read their outputs.
         let mut steps: Vec<(usize, Sink)> = consumers.into_iter().zip(plan).collect();
         steps.sort_by_key(|(c, how)| (matches!(how, Sink::Binary | Sink::Concat), *c));
-        let before = sg.clone();
+        // A failed rewrite is undone from a snapshot of what rewrites touch
+        // (the consumers, and tensors appended), not a copy of the graph.
+        let n_tensors = sg.tensors.len();
+        let saved: Vec<(usize, Operator)> = steps.iter().map(|(c, _)| (*c, sg.operators[*c].clone())).collect();
         let mut inserts: Vec<(usize, Operator)> = Vec::new();
         let mut renamed = std::collections::HashMap::new();
         let mut ok = true;
@@ -374,7 +377,10 @@ fn sink_one(sg: &mut Subgraph) -> bool {
             }
         }
         if !ok {
-            *sg = before;
+            sg.tensors.truncate(n_tensors);
+            for (c, op) in saved {
+                sg.operators[c] = op;
+            }
             continue;
         }
         inserts.sort_by(|a, b| b.0.cmp(&a.0));

@@ -60,7 +60,7 @@ use super::error::{OnnxError, ReasonCode};
 use super::ir::{Attr, ODim, OGraph, ONode, TensorData};
 use symbolic::SDim;
 use super::table::Registry;
-use super::{ConvertOptions, IoLayout, Report};
+use super::{ConvertOptions, Report};
 use crate::build::{ModelBuilder, SubgraphBuilder};
 use crate::model::*;
 use crate::ValidationError;
@@ -479,6 +479,7 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
         *uses.entry(o.clone()).or_default() += 1;
     }
     let graph: &OGraph = graph;
+    let images = super::interface::image_io(graph, options.layout);
     let mut ctx = LowerCtx { g: mb.subgraph("main"), env, graph, materialized: HashMap::new(), shape_ops: HashMap::new(), dim_names: HashMap::new() };
     for name in &graph.inputs {
         let v = graph.value(name).cloned().unwrap_or_default();
@@ -491,7 +492,8 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
             ODim::Sym(s) => format!("{name}.{s}"),
             _ => format!("{name}.dim{i}"),
         };
-        let image = dims.len() == 4 && options.layout == IoLayout::Nhwc;
+        let image = dims.len() == 4 && images.inputs.contains(name);
+        report.io_layouts.push((name.clone(), if image { "NHWC" } else { "ONNX" }));
         let t = if image {
             let nhwc = vec![dims[0], dims[2], dims[3], dims[1]];
             let x = ctx.g.input(name, dtype, Shape::from_dims(nhwc));
@@ -569,9 +571,11 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
         if graph.value(name).and_then(|v| v.dtype) == Some(DType::I64) && ctx.g.tensor(t).dtype == DType::I32 {
             t = ctx.g.cast(t, DType::I64).map_err(OnnxError::Model)?;
         }
-        if options.layout == IoLayout::Nhwc && ctx.g.tensor(t).shape.rank() == 4 {
+        let image = ctx.g.tensor(t).shape.rank() == 4 && images.outputs.contains(name);
+        if image {
             t = ctx.g.transpose(t, &[0, 2, 3, 1]).map_err(OnnxError::Model)?;
         }
+        report.io_layouts.push((name.clone(), if image { "NHWC" } else { "ONNX" }));
         // A tensor that is already an input, output or constant gets its own copy.
         let is_input = ctx.g.subgraph().inputs.contains(&t);
         if is_input || used_outputs.contains(&t) || ctx.g.tensor(t).is_constant() {
@@ -583,6 +587,10 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
         ctx.g.output(name, t);
     }
     let g = ctx.g;
+    // The interface layout, for tools and apps: `name=NHWC` or `name=ONNX`
+    // per input and output.
+    let layouts: Vec<String> = report.io_layouts.iter().map(|(n, l)| format!("{n}={l}")).collect();
+    mb.metadata("tflite_forge:io_layout", ConstData::from_bytes(layouts.join("\n").into_bytes()));
     let index = mb.finish_subgraph(g).map_err(OnnxError::Model)?;
     mb.signature("serving_default", index);
     Ok(mb.finish()?)
