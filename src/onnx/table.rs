@@ -224,6 +224,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("RMSNormalization", 23, &["MEAN", "MUL", "ADD", "RSQRT"], "float32; stash_type 1; any axis (normalizes axis..rank); scale constant or a tensor (broadcast)", norm::lower_rms_norm),
         Lowering::new("ConstantOfShape", 9, &["FILL", "SHAPE", "STRIDED_SLICE", "CONCATENATION"], "folded when the shape is constant; otherwise FILL with the shape computed at run time (static length); value of 8/16/32/64-bit type, not float64", lower_constant_of_shape),
         Lowering::new("Range", 11, &["RANGE", "CAST"], "folded when constant; otherwise RANGE on float32, int32 or int64 scalars", lower_range),
+        Lowering::new("NonMaxSuppression", 10, &["NON_MAX_SUPPRESSION_V4", "GATHER", "SLICE", "PACK", "CONCATENATION", "CAST", "BITCAST"], "float32; static numbers of batches and classes (one NMS per batch and class, at most 256); corner or center boxes; the IoU threshold made strict as ONNX's; ties between equal scores may be ordered differently", lower_non_max_suppression),
         Lowering::new("Mod", 10, &["FLOOR_MOD"], "fmod=0 on int32/int64; fmod=1 is unsupported", lower_mod),
     ]
 }

@@ -13,6 +13,7 @@
 //! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
 //! | `cast.rs` | Cast, CastLike |
 //! | `conv.rs` | Conv, ConvTranspose |
+//! | `detection.rs` | NonMaxSuppression |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
 //! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
@@ -37,6 +38,7 @@ mod activation;
 pub(crate) mod batchnorm;
 mod cast;
 mod conv;
+mod detection;
 mod elementwise;
 pub(crate) mod fold;
 mod generate;
@@ -68,6 +70,7 @@ use crate::ValidationError;
 pub(crate) use activation::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
+pub(crate) use detection::*;
 pub(crate) use elementwise::*;
 pub(crate) use generate::*;
 pub(crate) use logic::*;
