@@ -1103,3 +1103,104 @@ fn layer_norm_rejects_other_types_and_stash_types() {
     b.output("y", FLOAT, &dims(&[2, 4]));
     assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
 }
+
+// ---------------------------------------------------------------------------
+// Run-time operands (axes, bounds, pads, indices, starts as graph inputs)
+// ---------------------------------------------------------------------------
+
+fn i64_value(shape: &[usize], v: &[i64]) -> Value {
+    Value::new(tflite_forge::DType::I64, shape.to_vec(), v.iter().map(|x| *x as f64).collect())
+}
+
+/// A reduction of a `[2, 3, 2]` float input over run-time int64 `axes` of
+/// static length `n_axes`.
+fn reduce_runtime_axes(opset: i64, op: &str, n_axes: i64, attrs: Vec<onnx_protobuf::AttributeProto>) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(opset);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 2]));
+    let a = b.input("axes", INT64, &dims(&[n_axes]));
+    b.node_named(op, &[&x, &a], &["y"], attrs);
+    b.output("y", FLOAT, &[None, None, None]);
+    b
+}
+
+/// `x[i][j][k]` of the `[2, 3, 2]` test input reduced over `axes` with
+/// `f`, keeping the reduced dimensions as 1: a naive reference.
+fn naive_reduce(x: &[f32], axes: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> (Vec<usize>, Vec<f64>) {
+    let d = [2usize, 3, 2];
+    let out: Vec<usize> = (0..3).map(|i| if axes.contains(&i) { 1 } else { d[i] }).collect();
+    let mut acc = vec![init; out.iter().product()];
+    for i in 0..2 {
+        for j in 0..3 {
+            for k in 0..2 {
+                let o = [i, j, k];
+                let oi: Vec<usize> = (0..3).map(|a| if axes.contains(&a) { 0 } else { o[a] }).collect();
+                let at = (oi[0] * out[1] + oi[1]) * out[2] + oi[2];
+                acc[at] = f(acc[at], f64::from(x[(i * 3 + j) * 2 + k]));
+            }
+        }
+    }
+    (out, acc)
+}
+
+#[test]
+fn reductions_take_run_time_axes() {
+    let xs: Vec<f32> = vec![1.0, -2.0, 3.0, 0.5, 4.0, -1.5, 2.0, 6.0, -3.0, 1.0, 0.25, 5.0];
+    type F = fn(f64, f64) -> f64;
+    let cases: [(&str, i64, f64, F); 4] = [
+        ("ReduceSum", 13, 0.0, |a, b| a + b),
+        ("ReduceMax", 18, f64::NEG_INFINITY, f64::max),
+        ("ReduceMin", 18, f64::INFINITY, f64::min),
+        ("ReduceProd", 18, 1.0, |a, b| a * b),
+    ];
+    for (op, opset, init, f) in cases {
+        // keepdims=1, two axes (one negative), one repeated.
+        let m = to_model(reduce_runtime_axes(opset, op, 3, vec![]));
+        let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[3], &[0, -1, 2])]).remove(0);
+        let (shape, want) = naive_reduce(&xs, &[0, 2], init, f);
+        assert_eq!(got.shape, shape, "{op}");
+        assert_close(&got.data, &want, 1e-6);
+        // The same model with other axes at run time.
+        let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[3], &[1, 1, 1])]).remove(0);
+        let (shape, want) = naive_reduce(&xs, &[1], init, f);
+        assert_eq!(got.shape, shape, "{op}");
+        assert_close(&got.data, &want, 1e-6);
+        // keepdims=0 with a single run-time axis drops it.
+        let m = to_model(reduce_runtime_axes(opset, op, 1, vec![attr_int("keepdims", 0)]));
+        assert_eq!(m.subgraphs[0].tensors[m.subgraphs[0].outputs[0].index()].shape.rank(), 2);
+        let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[1], &[1])]).remove(0);
+        let (_, want) = naive_reduce(&xs, &[1], init, f);
+        assert_eq!(got.shape, [2, 2], "{op}");
+        assert_close(&got.data, &want, 1e-6);
+        // keepdims=0 with several run-time axes: the rank depends on repeats.
+        assert_eq!(reason(reduce_runtime_axes(opset, op, 2, vec![attr_int("keepdims", 0)])), ReasonCode::InputMustBeConstant, "{op}");
+    }
+    // ReduceMean over run-time axes.
+    let m = to_model(reduce_runtime_axes(18, "ReduceMean", 1, vec![]));
+    let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[1], &[-2])]).remove(0);
+    let (shape, sum) = naive_reduce(&xs, &[1], 0.0, |a, b| a + b);
+    assert_eq!(got.shape, shape);
+    assert_close(&got.data, &sum.iter().map(|s| s / 3.0).collect::<Vec<_>>(), 1e-6);
+    // Axes of static length 0: all axes, or the identity with
+    // noop_with_empty_axes.
+    let m = to_model(reduce_runtime_axes(13, "ReduceSum", 0, vec![]));
+    let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[0], &[])]).remove(0);
+    assert_eq!(got.shape, [1, 1, 1]);
+    assert_close(&got.data, &[xs.iter().map(|v| f64::from(*v)).sum()], 1e-6);
+    let m = to_model(reduce_runtime_axes(13, "ReduceSum", 0, vec![attr_int("noop_with_empty_axes", 1)]));
+    let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[0], &[])]).remove(0);
+    assert_eq!(got.data, xs.iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
+    // Axes of dynamic length, and ReduceMax with run-time axes over an input
+    // with an empty dimension, are rejected.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let a = b.input("axes", INT64, &[None]);
+    b.node_named("ReduceSum", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[2, 0]));
+    let a = b.input("axes", INT64, &dims(&[1]));
+    b.node_named("ReduceMax", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+}
