@@ -656,13 +656,6 @@ fn non_constant_parameters_are_rejected() {
 
     let mut b = OnnxBuilder::new(13);
     let x = b.input("x", FLOAT, &dims(&[3]));
-    let lo = b.input("lo", FLOAT, &dims(&[]));
-    b.node_named("Clip", &[&x, &lo], &["y"], vec![]);
-    b.output("y", FLOAT, &dims(&[3]));
-    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
-
-    let mut b = OnnxBuilder::new(13);
-    let x = b.input("x", FLOAT, &dims(&[3]));
     let s = b.input("s", INT64, &dims(&[1]));
     let e = b.init_i64("e", &[1], &[2]);
     b.node_named("Slice", &[&x, &s, &e], &["y"], vec![]);
@@ -1202,5 +1195,40 @@ fn reductions_take_run_time_axes() {
     let a = b.input("axes", INT64, &dims(&[1]));
     b.node_named("ReduceMax", &[&x, &a], &["y"], vec![]);
     b.output("y", FLOAT, &[None, None]);
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+}
+
+#[test]
+fn clip_takes_run_time_bounds() {
+    let xs = vec![-3.0f32, -0.5, 0.0, 0.25, 2.0, 7.5];
+    let clip = |v: f32, lo: Option<f32>, hi: Option<f32>| -> f64 {
+        let v = lo.map_or(v, |l| if v < l { l } else { v });
+        f64::from(hi.map_or(v, |h| if v > h { h } else { v }))
+    };
+    // (lo, hi) given at run time; None leaves the input out.
+    let cases: [(Option<f32>, Option<f32>); 5] = [(Some(-1.0), Some(1.0)), (Some(0.0), None), (None, Some(0.1)), (Some(2.0), Some(1.0)), (Some(0.0), Some(6.0))];
+    for (lo, hi) in cases {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[2, 3]));
+        let l = if lo.is_some() { b.input("lo", FLOAT, &dims(&[])) } else { String::new() };
+        let h = if hi.is_some() { b.input("hi", FLOAT, &dims(&[])) } else { String::new() };
+        let ins: Vec<&str> = if hi.is_some() { vec![&x, &l, &h] } else { vec![&x, &l] };
+        b.node_named("Clip", &ins, &["y"], vec![]);
+        b.output("y", FLOAT, &dims(&[2, 3]));
+        let m = to_model(b);
+        assert!(!has_op(&m, |o| matches!(o, Op::Relu | Op::Relu6)), "run-time bounds are never folded into RELU forms");
+        let mut inputs = vec![input(&[2, 3], xs.clone())];
+        inputs.extend(lo.map(|v| input(&[], vec![v])));
+        inputs.extend(hi.map(|v| input(&[], vec![v])));
+        let got = run(&m, inputs).remove(0);
+        let want: Vec<f64> = xs.iter().map(|v| clip(*v, lo, hi)).collect();
+        assert_eq!((got.shape, got.data), (vec![2, 3], want), "Clip to {lo:?}, {hi:?}");
+    }
+    // A run-time bound of more than one element is not a scalar.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let lo = b.input("lo", FLOAT, &dims(&[3]));
+    b.node_named("Clip", &[&x, &lo], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3]));
     assert_eq!(reason(b), ReasonCode::UnsupportedShape);
 }

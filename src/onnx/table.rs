@@ -176,7 +176,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Unsqueeze", 1, &["RESHAPE"], "axes attribute or constant input", lower_unsqueeze),
         Lowering::new("Max", 1, &["MAXIMUM"], "variadic (chained), numpy broadcasting; float32, int8/16/32/64, uint8", lower_max),
         Lowering::new("Min", 1, &["MINIMUM"], "variadic (chained), numpy broadcasting; float32, int8/16/32/64, uint8", lower_min),
-        Lowering::new("Clip", 1, &["RELU", "RELU6", "MAXIMUM", "MINIMUM"], "constant bounds (attributes before opset 11, inputs after); [0, ∞) and [0, 6] as RELU / RELU6, others as MAXIMUM then MINIMUM", lower_clip_any),
+        Lowering::new("Clip", 1, &["RELU", "RELU6", "MAXIMUM", "MINIMUM"], "bounds as attributes (before opset 11), constant inputs or run-time scalar tensors; constant [0, ∞) and [0, 6] as RELU / RELU6, others as MAXIMUM then MINIMUM", lower_clip_any),
         Lowering::new("LeakyRelu", 1, &["LEAKY_RELU"], "float32", lower_leaky_relu),
         Lowering::new("PRelu", 1, &["PRELU"], "float32; rank ≤ 4; slope broadcast to the input (a constant slope gets the input's rank)", lower_prelu),
         Lowering::new("Gelu", 20, &["GELU"], "approximate none or tanh; float32", lower_gelu),
