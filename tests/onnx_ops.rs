@@ -654,11 +654,13 @@ fn non_constant_parameters_are_rejected() {
     b.output("y", FLOAT, &dims(&[2, 4]));
     assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
 
+    // Slice with run-time starts and run-time axes.
     let mut b = OnnxBuilder::new(13);
     let x = b.input("x", FLOAT, &dims(&[3]));
     let s = b.input("s", INT64, &dims(&[1]));
     let e = b.init_i64("e", &[1], &[2]);
-    b.node_named("Slice", &[&x, &s, &e], &["y"], vec![]);
+    let a = b.input("a", INT64, &dims(&[1]));
+    b.node_named("Slice", &[&x, &s, &e, &a], &["y"], vec![]);
     b.output("y", FLOAT, &[None]);
     assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
 
@@ -1231,4 +1233,43 @@ fn clip_takes_run_time_bounds() {
     b.node_named("Clip", &[&x, &lo], &["y"], vec![]);
     b.output("y", FLOAT, &dims(&[3]));
     assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+}
+
+#[test]
+fn slice_takes_run_time_starts_ends_and_steps() {
+    // x of [4, 6] (dynamic batch in the second model), sliced on axis 1
+    // with every bound a run-time int64 input; steps run-time too.
+    let xs = seq(4 * 6, 1.0, 0.0);
+    let bounds = [(1, 5, 2), (-1, -7, -1), (-2, i64::MIN, -2), (-10, 3, 1), (5, -100, -3), (0, i64::MAX, 3), (-100, 0, -1), (-100, -100, -1), (i64::MAX, 2, -1), (2, 4, 1)];
+    for batch in [Some(4), None] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &[batch, Some(6)]);
+        let s = b.input("s", INT64, &dims(&[1]));
+        let e = b.input("e", INT64, &dims(&[1]));
+        let a = b.init_i64("a", &[1], &[-1]);
+        let t = b.input("t", INT64, &dims(&[1]));
+        b.node_named("Slice", &[&x, &s, &e, &a, &t], &["y"], vec![]);
+        b.output("y", FLOAT, &[batch, None]);
+        let m = to_model(b);
+        assert!(has_op(&m, |o| matches!(o, Op::StridedSlice(_))));
+        for (start, end, step) in bounds {
+            let cols = onnx_slice_indices(6, start, end, step);
+            let got = run(&m, vec![input(&[4, 6], xs.clone()), i64_value(&[1], &[start]), i64_value(&[1], &[end]), i64_value(&[1], &[step])]).remove(0);
+            let want: Vec<f64> = (0..4).flat_map(|r| cols.iter().map(move |c| (r * 6 + *c) as f64)).collect();
+            assert_eq!(got.shape, [4, cols.len()], "slice {start}:{end}:{step}");
+            assert_eq!(got.data, want, "slice {start}:{end}:{step}");
+        }
+    }
+    // Without axes, run-time starts and ends on the leading axes and
+    // constant positive steps.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[4, 6]));
+    let s = b.input("s", INT64, &dims(&[1]));
+    let e = b.input("e", INT64, &dims(&[1]));
+    b.node_named("Slice", &[&x, &s, &e], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, Some(6)]);
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[4, 6], xs.clone()), i64_value(&[1], &[-3]), i64_value(&[1], &[3])]).remove(0);
+    assert_eq!(got.shape, [2, 6]);
+    assert_eq!(got.data, seq(12, 1.0, 6.0).iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
 }

@@ -144,3 +144,55 @@ pub(crate) fn pass_through(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<()
     ctx.set_val(node, 0, v);
     Ok(())
 }
+
+/// Input `i`, a 1-D integer vector (constant or run-time) of static
+/// length, as an int32 tensor: int64 values are saturated to the int32
+/// range first (constants here, run-time tensors by MAXIMUM and MINIMUM
+/// before a CAST), which keeps their meaning as bounds, pads or steps on
+/// dimensions that are below 2³¹. Returns the tensor and its length.
+pub(crate) fn int32_vector(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, what: &str) -> Result<(TensorId, usize), LowerError> {
+    let name = format!("{}/{what}", node.name());
+    if let Some(d) = ctx.const_input(node, i) {
+        let v = d.to_i64().ok_or_else(|| dtype_err(format!("{what} (input {i}) of type {}", d.dtype)))?;
+        if d.dims.len() != 1 {
+            return Err(LowerError::invalid(format!("{what} (input {i}) of shape {:?} (must be 1-D)", d.dims)));
+        }
+        let v32: Vec<i32> = v.iter().map(|x| (*x).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32).collect();
+        return Ok((ctx.g.constant_i32(&name, [v32.len() as u32], &v32), v32.len()));
+    }
+    let t = ctx.input(node, i)?;
+    let s = ctx.shape(t).clone();
+    if s.rank() != 1 {
+        return Err(LowerError::invalid(format!("{what} (input {i}) of shape {s} (must be 1-D)")));
+    }
+    let n = s.dims()[0]
+        .fixed()
+        .ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, format!("{what} (input {i}) of dynamic length must be constant")))?;
+    let t = match ctx.dtype(t) {
+        DType::I32 => t,
+        DType::I64 => {
+            let lo = ctx.g.constant(&format!("{name}/i32_min"), DType::I64, Shape::scalar(), ConstData::from_slice(&[i64::from(i32::MIN)]));
+            let hi = ctx.g.constant(&format!("{name}/i32_max"), DType::I64, Shape::scalar(), ConstData::from_slice(&[i64::from(i32::MAX)]));
+            let a = ctx.g.maximum(t, lo)?;
+            let b = ctx.g.minimum(a, hi)?;
+            ctx.g.cast(b, DType::I32)?
+        }
+        other => return Err(dtype_err(format!("{what} (input {i}) of type {other}"))),
+    };
+    Ok((t, n as usize))
+}
+
+/// A vector of `pos.len()` int32 entries from the `k`-entry vector `v`:
+/// entry `d` is `v[j]` where `pos[d] == Some(j)`, `default` elsewhere
+/// (CONCATENATION with the default, then GATHER; `v` itself when it
+/// already is that vector).
+pub(crate) fn scatter_vector(ctx: &mut LowerCtx<'_>, name: &str, v: TensorId, k: usize, pos: &[Option<usize>], default: i32) -> Result<TensorId, LowerError> {
+    if pos.len() == k && pos.iter().enumerate().all(|(d, p)| *p == Some(d)) {
+        return Ok(v);
+    }
+    let dflt = ctx.g.constant_i32(&format!("{name}/default"), [1u32], &[default]);
+    let cat = ctx.g.concatenation(&[v, dflt], 0)?;
+    let idx: Vec<i32> = pos.iter().map(|p| p.unwrap_or(k) as i32).collect();
+    let it = ctx.g.constant_i32(&format!("{name}/positions"), [idx.len() as u32], &idx);
+    Ok(ctx.g.gather(cat, it, GatherOptions::new(0))?)
+}

@@ -1,7 +1,7 @@
 //! Split, Slice and Gather: SPLIT_V, STRIDED_SLICE and GATHER with
 //! constant sizes, bounds and indices.
 
-use super::operand::{dtype_err, shape_err};
+use super::operand::{dtype_err, int32_vector, scatter_vector, shape_err};
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
@@ -90,6 +90,8 @@ pub fn lower_slice(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
         let s = node.attr_ints("starts")?.ok_or_else(|| LowerError::invalid("Slice needs starts"))?;
         let e = node.attr_ints("ends")?.ok_or_else(|| LowerError::invalid("Slice needs ends"))?;
         (s, e, node.attr_ints("axes")?, None)
+    } else if (1..=4).any(|i| node.has_input(i) && ctx.const_input(node, i).is_none()) {
+        return lower_slice_runtime(ctx, node, x);
     } else {
         let s = ctx.const_ints(node, 1, "starts")?;
         let e = ctx.const_ints(node, 2, "ends")?;
@@ -170,6 +172,95 @@ pub fn lower_slice(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
     }
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+/// Lowers a `Slice` (opset 10+) whose starts, ends or steps are run-time
+/// tensors (axes constant or absent) to STRIDED_SLICE with run-time begin,
+/// end and strides: the entries are saturated to int32, placed at their
+/// axes (other axes are masked whole, stride 1), and each start is raised
+/// to at least `-size`, the one place where TFLite's clamping (to -1 for a
+/// negative step) differs from ONNX's (to 0).
+fn lower_slice_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<(), LowerError> {
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    if node.has_input(3) && ctx.const_input(node, 3).is_none() {
+        return Err(LowerError::new(ReasonCode::InputMustBeConstant, "axes (input 3) must be constant when starts, ends or steps are run-time tensors"));
+    }
+    if declared_empty(ctx, node) {
+        return Err(shape_err("Slice with a declared empty result (LiteRT does not hand out empty dynamic tensors)"));
+    }
+    let name = node.name();
+    let (starts, k) = int32_vector(ctx, node, 1, "starts")?;
+    let (ends, ke) = int32_vector(ctx, node, 2, "ends")?;
+    let axes: Vec<usize> = if node.has_input(3) {
+        ctx.const_ints(node, 3, "axes")?.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?
+    } else {
+        (0..k).collect()
+    };
+    if ke != k || axes.len() != k || k > r {
+        return Err(LowerError::invalid(format!("{k} starts, {ke} ends and {} axes for rank {r}", axes.len())));
+    }
+    let mut pos = vec![None; r];
+    for (j, a) in axes.iter().enumerate() {
+        if pos[*a].replace(j).is_some() {
+            return Err(LowerError::invalid(format!("axis {a} repeats")));
+        }
+    }
+    let const_steps = if node.has_input(4) { ctx.const_input(node, 4).and_then(|d| d.to_i64()) } else { Some(vec![1; k]) };
+    if const_steps.as_ref().is_some_and(|s| s.contains(&0)) {
+        return Err(LowerError::invalid("slice step 0"));
+    }
+    let steps = match &const_steps {
+        Some(s) if s.len() != k => return Err(LowerError::invalid(format!("{} steps for {k} starts", s.len()))),
+        Some(s) => {
+            let v: Vec<i32> = s.iter().map(|x| sat32(*x)).collect();
+            ctx.g.constant_i32(&format!("{name}/steps"), [k as u32], &v)
+        }
+        None => {
+            let (t, ks) = int32_vector(ctx, node, 4, "steps")?;
+            if ks != k {
+                return Err(LowerError::invalid(format!("{ks} steps for {k} starts")));
+            }
+            t
+        }
+    };
+    // Raise the starts to -size where a step may be negative.
+    let starts = if const_steps.as_ref().is_some_and(|s| s.iter().all(|v| *v > 0)) {
+        starts
+    } else {
+        let sizes = axis_sizes(ctx, &name, x, &axes)?;
+        let neg = ctx.g.neg(sizes)?;
+        ctx.g.maximum(starts, neg)?
+    };
+    let begin = scatter_vector(ctx, &format!("{name}/begin"), starts, k, &pos, 0)?;
+    let end = scatter_vector(ctx, &format!("{name}/end"), ends, k, &pos, 0)?;
+    let strides = scatter_vector(ctx, &format!("{name}/strides"), steps, k, &pos, 1)?;
+    let unlisted: i32 = (0..r).filter(|d| pos[*d].is_none()).fold(0, |m, d| m | (1 << d));
+    let o = StridedSliceOptions::default().with_begin_mask(unlisted).with_end_mask(unlisted);
+    let y = ctx.g.apply(Op::StridedSlice(o), &[Some(x), Some(begin), Some(end), Some(strides)])?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// The sizes of `x` along `axes` as an int32 vector: a constant when they
+/// are static, else gathered from SHAPE at run time.
+fn axis_sizes(ctx: &mut LowerCtx<'_>, name: &str, x: TensorId, axes: &[usize]) -> Result<TensorId, LowerError> {
+    let xs = ctx.shape(x).clone();
+    let fixed: Option<Vec<i32>> = axes.iter().map(|a| xs.dims()[*a].fixed().and_then(|n| i32::try_from(n).ok())).collect();
+    if let Some(v) = fixed {
+        return Ok(ctx.g.constant_i32(&format!("{name}/sizes"), [v.len() as u32], &v));
+    }
+    let shape = ctx.g.shape(x, ShapeOptions { out_type: DType::I32 })?;
+    let idx: Vec<i32> = axes.iter().map(|a| *a as i32).collect();
+    let it = ctx.g.constant_i32(&format!("{name}/size_axes"), [idx.len() as u32], &idx);
+    Ok(ctx.g.gather(shape, it, GatherOptions::new(0))?)
+}
+
+/// Whether the model declares output 0 of `node` with a zero dimension.
+fn declared_empty(ctx: &LowerCtx<'_>, node: &Node<'_>) -> bool {
+    let Some(name) = node.inner.outputs.first() else { return false };
+    let dims = ctx.graph.value(name).and_then(|v| v.shape.as_ref());
+    dims.is_some_and(|d| d.iter().any(|d| d.known() == Some(0)))
 }
 
 /// Lowers `Gather` with constant indices to GATHER (negative indices are
