@@ -647,12 +647,13 @@ fn unsupported_types_and_shapes_are_rejected() {
 
 #[test]
 fn non_constant_parameters_are_rejected() {
+    // Run-time Gather indices on a dynamic axis (negative ones need its size).
     let mut b = OnnxBuilder::new(13);
-    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let x = b.input("x", FLOAT, &[None, Some(4)]);
     let i = b.input("i", INT64, &dims(&[2]));
     b.node_named("Gather", &[&x, &i], &["y"], vec![]);
     b.output("y", FLOAT, &dims(&[2, 4]));
-    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
 
     // Slice with run-time starts and run-time axes.
     let mut b = OnnxBuilder::new(13);
@@ -1272,4 +1273,34 @@ fn slice_takes_run_time_starts_ends_and_steps() {
     let got = run(&m, vec![input(&[4, 6], xs.clone()), i64_value(&[1], &[-3]), i64_value(&[1], &[3])]).remove(0);
     assert_eq!(got.shape, [2, 6]);
     assert_eq!(got.data, seq(12, 1.0, 6.0).iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
+}
+
+#[test]
+fn gather_takes_run_time_indices() {
+    // x[3, 4] gathered along axis 1 by run-time [2, 2] int64 indices.
+    let xs = seq(12, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let i = b.input("i", INT64, &dims(&[2, 2]));
+    b.node_named("Gather", &[&x, &i], &["y"], vec![attr_int("axis", -1)]);
+    b.output("y", FLOAT, &dims(&[3, 2, 2]));
+    let m = to_model(b);
+    let idx = [3i64, -1, -4, 0];
+    let got = run(&m, vec![input(&[3, 4], xs.clone()), i64_value(&[2, 2], &idx)]).remove(0);
+    assert_eq!(got.shape, [3, 2, 2]);
+    let want: Vec<f64> = (0..3).flat_map(|r| idx.iter().map(move |i| (r * 4 + (i + 4) % 4) as f64)).collect();
+    assert_eq!(got.data, want);
+    // Indices out of range stay an error (ONNX's too), not a wrapped index.
+    for bad in [4i64, -5] {
+        let r = Evaluator::new(&m).run(0, &[input(&[3, 4], xs.clone()), i64_value(&[2, 2], &[0, bad, 1, 2])]);
+        assert!(r.is_err(), "index {bad} must not be accepted");
+    }
+    // A scalar run-time index drops the axis.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let i = b.input("i", INT64, &dims(&[]));
+    b.node_named("Gather", &[&x, &i], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[4]));
+    let got = run(&to_model(b), vec![input(&[3, 4], xs), i64_value(&[], &[-2])]).remove(0);
+    assert_eq!((got.shape, got.data), (vec![4], vec![4.0, 5.0, 6.0, 7.0]));
 }

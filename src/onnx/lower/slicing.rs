@@ -266,7 +266,9 @@ fn declared_empty(ctx: &LowerCtx<'_>, node: &Node<'_>) -> bool {
 /// Lowers `Gather` with constant indices to GATHER (negative indices are
 /// resolved against the static axis size).
 pub fn lower_gather(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    let idx = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "Gather indices must be constant"))?;
+    let Some(idx) = ctx.const_input(node, 1) else {
+        return lower_gather_runtime(ctx, node);
+    };
     let x = ctx.input(node, 0)?;
     let xs = ctx.shape(x).clone();
     let r = xs.rank();
@@ -293,4 +295,40 @@ pub fn lower_gather(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
     let y = ctx.g.gather(x, it, GatherOptions::new(axis as i32))?;
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+/// Lowers `Gather` with run-time indices to GATHER. ONNX allows negative
+/// indices and TFLite does not, so each negative index gets the (static)
+/// axis size added (LESS, ADD, SELECT_V2); indices still out of range
+/// make the runtime fail, as they make ONNX fail, instead of wrapping.
+fn lower_gather_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = ctx.input(node, 0)?;
+    let idx = ctx.input(node, 1)?;
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    let axis = norm_axis(node.int_or("axis", 0)?, r)?;
+    let it = ctx.dtype(idx);
+    if !matches!(it, DType::I32 | DType::I64) {
+        return Err(dtype_err(format!("Gather indices of type {it}")));
+    }
+    let n = xs.dims()[axis]
+        .fixed()
+        .ok_or_else(|| shape_err(format!("Gather with run-time indices on the dynamic axis {axis} of {xs} (negative indices need its size)")))?;
+    let name = node.name();
+    let size = ctx.g.constant(&format!("{name}/axis_size"), it, Shape::scalar(), int_data(it, i64::from(n)));
+    let zero = ctx.g.constant(&format!("{name}/zero"), it, Shape::scalar(), int_data(it, 0));
+    let negative = ctx.g.apply(Op::Less, &[Some(idx), Some(zero)])?;
+    let wrapped = ctx.g.add(idx, size)?;
+    let fixed = ctx.g.apply(Op::SelectV2, &[Some(negative), Some(wrapped), Some(idx)])?;
+    let y = ctx.g.gather(x, fixed, GatherOptions::new(axis as i32))?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// One integer of type `dtype` (int32 or int64) as constant data.
+fn int_data(dtype: DType, v: i64) -> ConstData {
+    match dtype {
+        DType::I32 => ConstData::from_slice(&[v as i32]),
+        _ => ConstData::from_slice(&[v]),
+    }
 }
