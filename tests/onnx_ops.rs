@@ -1304,3 +1304,38 @@ fn gather_takes_run_time_indices() {
     let got = run(&to_model(b), vec![input(&[3, 4], xs), i64_value(&[], &[-2])]).remove(0);
     assert_eq!((got.shape, got.data), (vec![4], vec![4.0, 5.0, 6.0, 7.0]));
 }
+
+#[test]
+fn split_takes_run_time_sizes() {
+    let xs = seq(14, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 7]));
+    let s = b.input("split", INT64, &dims(&[3]));
+    b.node_named("Split", &[&x, &s], &["y0", "y1", "y2"], vec![attr_int("axis", 1)]);
+    for n in ["y0", "y1", "y2"] {
+        b.output(n, FLOAT, &[Some(2), None]);
+    }
+    let m = to_model(b);
+    assert!(has_op(&m, |o| matches!(o, Op::SplitV { .. })));
+    for parts in [[2usize, 4, 1], [5, 1, 1], [1, 1, 5]] {
+        let sizes: Vec<i64> = parts.iter().map(|p| *p as i64).collect();
+        let outs = run(&m, vec![input(&[2, 7], xs.clone()), i64_value(&[3], &sizes)]);
+        let mut from = 0;
+        for (o, n) in outs.iter().zip(parts) {
+            let want: Vec<f64> = (0..2).flat_map(|r| (from..from + n).map(move |c| (r * 7 + c) as f64)).collect();
+            assert_eq!((o.shape.clone(), o.data.clone()), (vec![2, n], want), "sizes {sizes:?}");
+            from += n;
+        }
+    }
+    // ONNX has no "-1 is the rest" (SPLIT_V has): such sizes fail at run time.
+    let r = Evaluator::new(&m).run(0, &[input(&[2, 7], xs), i64_value(&[3], &[2, -1, 1])]);
+    assert!(r.is_err(), "a negative split size must not be read as the rest");
+    // Declared empty outputs are rejected.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[4]));
+    let s = b.input("split", INT64, &dims(&[2]));
+    b.node_named("Split", &[&x, &s], &["y0", "y1"], vec![]);
+    b.output("y0", FLOAT, &dims(&[0]));
+    b.output("y1", FLOAT, &dims(&[4]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+}

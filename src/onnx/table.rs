@@ -188,7 +188,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Abs", 1, &["ABS"], "float32, int32", lower_abs),
         Lowering::new("Reciprocal", 1, &["DIV"], "float32; 1 / x", lower_reciprocal),
         Lowering::new("Cast", 1, &["CAST"], "between float32/16/64, int8/16/32/64, uint8 and bool; float to uint8 is rejected; float to integer is exact in range (out-of-range values are undefined in ONNX and saturate in TFLite)", lower_cast),
-        Lowering::new("Split", 2, &["SPLIT_V"], "split attribute (opset < 13), constant split input (13+) or num_outputs (18+); no empty outputs", lower_split),
+        Lowering::new("Split", 2, &["SPLIT_V", "LESS", "SELECT_V2"], "split attribute (opset < 13), constant or run-time split input (13+) or num_outputs (18+); no empty outputs", lower_split),
         Lowering::new("Slice", 1, &["STRIDED_SLICE", "CAST", "MAXIMUM", "MINIMUM", "NEG", "CONCATENATION", "GATHER", "SHAPE"], "starts/ends/steps constant or run-time vectors of static length (attributes before opset 10); axes constant or absent; rank ≤ 5", lower_slice),
         Lowering::new("Gather", 1, &["GATHER", "LESS", "ADD", "SELECT_V2"], "constant indices (negative ones need a static axis), or run-time int32/int64 indices on a static axis", lower_gather),
         Lowering::new("ConvTranspose", 1, &["TRANSPOSE_CONV", "SLICE", "TRANSPOSE"], "2-D; group 1; dilations 1; constant weights and bias; static batch and spatial size; pads, output_padding, output_shape, auto_pad", lower_conv_transpose),

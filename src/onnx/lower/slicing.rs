@@ -17,6 +17,9 @@ pub fn lower_split(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
     let sizes: Option<Vec<i64>> = if node.opset() < 13 {
         node.attr_ints("split")?
     } else if node.has_input(1) {
+        if ctx.const_input(node, 1).is_none() {
+            return lower_split_runtime(ctx, node, x, axis);
+        }
         Some(ctx.const_ints(node, 1, "split")?)
     } else {
         None
@@ -70,6 +73,46 @@ pub fn lower_split(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
         ctx.set_output(node, i, t);
     }
     Ok(())
+}
+
+/// Lowers a `Split` (opset 13+) with a run-time `split` vector to SPLIT_V
+/// with run-time sizes. TFLite reads a size of -1 as "the rest" where ONNX
+/// has no negative sizes, so negative sizes become `i32::MAX` first
+/// (LESS, SELECT_V2), which no dimension can match: the runtime fails on
+/// them as ONNX does.
+fn lower_split_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, axis: usize) -> Result<(), LowerError> {
+    let n_out = node.num_outputs();
+    let sizes = ctx.input(node, 1)?;
+    let (ss, st) = (ctx.shape(sizes).clone(), ctx.dtype(sizes));
+    if !matches!(st, DType::I32 | DType::I64) {
+        return Err(dtype_err(format!("split sizes of type {st}")));
+    }
+    if ss.rank() != 1 || ss.dims()[0] != Dim::Fixed(n_out as u32) {
+        return Err(LowerError::invalid(format!("split (input 1) of shape {ss} for {n_out} outputs")));
+    }
+    let xs = ctx.shape(x).clone();
+    if xs.dims()[axis] == Dim::Fixed(0) || (0..n_out).any(|i| declared_empty_output(ctx, node, i)) {
+        return Err(shape_err("Split with empty outputs (LiteRT does not hand out empty dynamic tensors)"));
+    }
+    let name = node.name();
+    let zero = ctx.g.constant(&format!("{name}/zero"), st, Shape::scalar(), int_data(st, 0));
+    let never = ctx.g.constant(&format!("{name}/invalid_size"), st, Shape::scalar(), int_data(st, i64::from(i32::MAX)));
+    let negative = ctx.g.apply(Op::Less, &[Some(sizes), Some(zero)])?;
+    let sizes = ctx.g.apply(Op::SelectV2, &[Some(negative), Some(never), Some(sizes)])?;
+    let a = ctx.g.constant_i32(&format!("{name}/axis"), Shape::scalar(), &[axis as i32]);
+    let num_splits = i32::try_from(n_out).map_err(|_| LowerError::invalid("too many outputs"))?;
+    let outs = ctx.g.apply_multi(Op::SplitV { num_splits }, &[Some(x), Some(sizes), Some(a)])?;
+    for (i, t) in outs.into_iter().enumerate() {
+        ctx.set_output(node, i, t);
+    }
+    Ok(())
+}
+
+/// Whether the model declares output `i` of `node` with a zero dimension.
+fn declared_empty_output(ctx: &LowerCtx<'_>, node: &Node<'_>, i: usize) -> bool {
+    let Some(name) = node.inner.outputs.get(i) else { return false };
+    let dims = ctx.graph.value(name).and_then(|v| v.shape.as_ref());
+    dims.is_some_and(|d| d.iter().any(|d| d.known() == Some(0)))
 }
 
 fn sat32(v: i64) -> i32 {
@@ -186,7 +229,7 @@ fn lower_slice_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> 
     if node.has_input(3) && ctx.const_input(node, 3).is_none() {
         return Err(LowerError::new(ReasonCode::InputMustBeConstant, "axes (input 3) must be constant when starts, ends or steps are run-time tensors"));
     }
-    if declared_empty(ctx, node) {
+    if declared_empty_output(ctx, node, 0) {
         return Err(shape_err("Slice with a declared empty result (LiteRT does not hand out empty dynamic tensors)"));
     }
     let name = node.name();
@@ -254,13 +297,6 @@ fn axis_sizes(ctx: &mut LowerCtx<'_>, name: &str, x: TensorId, axes: &[usize]) -
     let idx: Vec<i32> = axes.iter().map(|a| *a as i32).collect();
     let it = ctx.g.constant_i32(&format!("{name}/size_axes"), [idx.len() as u32], &idx);
     Ok(ctx.g.gather(shape, it, GatherOptions::new(0))?)
-}
-
-/// Whether the model declares output 0 of `node` with a zero dimension.
-fn declared_empty(ctx: &LowerCtx<'_>, node: &Node<'_>) -> bool {
-    let Some(name) = node.inner.outputs.first() else { return false };
-    let dims = ctx.graph.value(name).and_then(|v| v.shape.as_ref());
-    dims.is_some_and(|d| d.iter().any(|d| d.known() == Some(0)))
 }
 
 /// Lowers `Gather` with constant indices to GATHER (negative indices are
