@@ -1339,3 +1339,66 @@ fn split_takes_run_time_sizes() {
     b.output("y1", FLOAT, &dims(&[4]));
     assert_eq!(reason(b), ReasonCode::UnsupportedShape);
 }
+
+/// ONNX constant-mode Pad of a 2-D `[h, w]` input written out: pads
+/// `[b0, b1, e0, e1]`, negative ones cropping. Returns shape and data.
+fn naive_pad_2d(x: &[f32], [h, w]: [i64; 2], pads: [i64; 4], value: f32) -> (Vec<usize>, Vec<f64>) {
+    let (oh, ow) = (h + pads[0] + pads[2], w + pads[1] + pads[3]);
+    let mut out = Vec::new();
+    for i in 0..oh {
+        for j in 0..ow {
+            let (si, sj) = (i - pads[0], j - pads[1]);
+            let inside = (0..h).contains(&si) && (0..w).contains(&sj);
+            out.push(f64::from(if inside { x[(si * w + sj) as usize] } else { value }));
+        }
+    }
+    (vec![oh as usize, ow as usize], out)
+}
+
+#[test]
+fn pad_takes_run_time_pads_and_value() {
+    let xs = seq(12, 1.0, 1.0);
+    // Run-time pads and value on all axes, negative pads cropping.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.input("pads", INT64, &dims(&[4]));
+    let v = b.input("value", FLOAT, &dims(&[]));
+    b.node_named("Pad", &[&x, &p, &v], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    for pads in [[1, 0, 2, 3], [0, 0, 0, 0], [-1, 2, 1, -2], [-2, -1, 0, -1]] {
+        let got = run(&m, vec![input(&[3, 4], xs.clone()), i64_value(&[4], &pads), input(&[], vec![-7.5])]).remove(0);
+        let (shape, want) = naive_pad_2d(&xs, [3, 4], pads, -7.5);
+        assert_eq!((got.shape, got.data), (shape, want), "pads {pads:?}");
+    }
+    // Opset 18 axes (constant, negative) with run-time pads, no value: zeros.
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.input("pads", INT64, &dims(&[2]));
+    let a = b.init_i64("axes", &[1], &[-1]);
+    b.node_named("Pad", &[&x, &p, "", &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[Some(3), None]);
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[3, 4], xs.clone()), i64_value(&[2], &[2, -1])]).remove(0);
+    let (shape, want) = naive_pad_2d(&xs, [3, 4], [0, 2, 0, -1], 0.0);
+    assert_eq!((got.shape, got.data), (shape, want));
+    // Constant pads with a run-time value: one PADV2.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.init_i64("pads", &[4], &[0, 1, 1, 0]);
+    let v = b.input("value", FLOAT, &dims(&[]));
+    b.node_named("Pad", &[&x, &p, &v], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[4, 5]));
+    let m = to_model(b);
+    assert_eq!(m.subgraphs[0].operators.len(), 1);
+    let got = run(&m, vec![input(&[3, 4], xs.clone()), input(&[], vec![9.0])]).remove(0);
+    let (shape, want) = naive_pad_2d(&xs, [3, 4], [0, 1, 1, 0], 9.0);
+    assert_eq!((got.shape, got.data), (shape, want));
+    // Run-time pads in reflect mode stay an error.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.input("pads", INT64, &dims(&[4]));
+    b.node_named("Pad", &[&x, &p], &["y"], vec![attr_str("mode", "reflect")]);
+    b.output("y", FLOAT, &[None, None]);
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+}

@@ -197,7 +197,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("MatMul", 1, &["FULLY_CONNECTED", "BATCH_MATMUL", "RESHAPE", "SQUEEZE"], "constant 2-D right operand as FULLY_CONNECTED, otherwise BATCH_MATMUL (float32, ranks 1–5)", lower_matmul_any),
         Lowering::new("ReduceMax", 1, &["REDUCE_MAX", "CAST"], "float32; axes attribute (opset < 18), constant input, or run-time axes of static length (keepdims=0 needs a single run-time axis); no empty reduced dimension (with run-time axes: no empty dimension)", lower_reduce_max),
         Lowering::new("ReduceSum", 1, &["SUM", "CAST"], "float32; axes attribute (opset < 13), constant input, or run-time axes of static length (keepdims=0 needs a single run-time axis)", lower_reduce_sum),
-        Lowering::new("Pad", 1, &["PAD", "PADV2", "MIRROR_PAD"], "constant mode (any constant value) or reflect (pads < size); constant pads; edge and wrap are unsupported", lower_pad_any),
+        Lowering::new("Pad", 1, &["PAD", "PADV2", "MIRROR_PAD", "CAST", "MAXIMUM", "MINIMUM", "RESHAPE", "CONCATENATION", "GATHER", "TRANSPOSE", "NEG", "SHAPE", "ADD", "STRIDED_SLICE"], "constant mode (value constant or a run-time scalar; pads constant and ≥ 0, or a run-time vector of static length, negative ones cropping; axes constant) or reflect (constant pads < size); edge and wrap are unsupported", lower_pad_any),
         Lowering::new("Equal", 7, &["EQUAL"], "numpy broadcasting; float32, int32, int64, bool", lower_equal),
         Lowering::new("Less", 7, &["LESS"], "numpy broadcasting; float32, int32, int64", lower_less),
         Lowering::new("LessOrEqual", 12, &["LESS_EQUAL"], "numpy broadcasting; float32, int32, int64", lower_less_equal),
