@@ -1402,3 +1402,30 @@ fn pad_takes_run_time_pads_and_value() {
     b.output("y", FLOAT, &[None, None]);
     assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
 }
+
+#[test]
+fn batchnorm_takes_run_time_parameters() {
+    // x [2, 3, 2] with scale and var at run time, bias and mean constant.
+    let xs = seq(12, 0.5, -3.0);
+    let (gamma, beta, mean, var) = ([1.5f32, -0.5, 2.0], [0.25f32, 1.0, -2.0], [0.1f32, -1.0, 0.5], [0.5f32, 2.0, 0.01]);
+    let eps = 0.01f32;
+    let mut b = OnnxBuilder::new(15);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 2]));
+    let s = b.input("s", FLOAT, &dims(&[3]));
+    let bias = b.init_f32("bias", &[3], &beta);
+    let m = b.init_f32("mean", &[3], &mean);
+    let v = b.input("var", FLOAT, &dims(&[3]));
+    b.node_named("BatchNormalization", &[&x, &s, &bias, &m, &v], &["y"], vec![attr_float("epsilon", eps)]);
+    b.output("y", FLOAT, &dims(&[2, 3, 2]));
+    let model = to_model(b);
+    let got = run(&model, vec![input(&[2, 3, 2], xs.clone()), input(&[3], gamma.to_vec()), input(&[3], var.to_vec())]).remove(0);
+    let want: Vec<f64> = (0..12)
+        .map(|i| {
+            let c = (i / 2) % 3;
+            let norm = (f64::from(xs[i]) - f64::from(mean[c])) / (f64::from(var[c]) + f64::from(eps)).sqrt();
+            norm * f64::from(gamma[c]) + f64::from(beta[c])
+        })
+        .collect();
+    assert_eq!(got.shape, [2, 3, 2]);
+    assert_close(&got.data, &want, 1e-5);
+}

@@ -149,7 +149,7 @@ fn builtin() -> Vec<Lowering> {
     use lower::*;
     vec![
         Lowering::new("Conv", 1, &["CONV_2D", "DEPTHWISE_CONV_2D", "PAD", "TRANSPOSE"], "2-D; constant weights; groups 1 or depthwise (grouped via split is unsupported); auto_pad, dilations, asymmetric pads", lower_conv),
-        Lowering::new("BatchNormalization", 1, &["MUL", "ADD"], "inference mode; constant parameters; folded into a preceding Conv/Gemm when possible", batchnorm::lower_batchnorm),
+        Lowering::new("BatchNormalization", 1, &["MUL", "ADD", "SUB", "RSQRT", "RESHAPE"], "inference mode; constant parameters (folded into a preceding Conv/Gemm when possible) or float32 run-time ones of static length (computed at run time)", batchnorm::lower_batchnorm),
         Lowering::new("Relu", 1, &["RELU"], "", lower_relu),
         Lowering::new("Sigmoid", 1, &["LOGISTIC"], "", lower_sigmoid),
         Lowering::new("Tanh", 1, &["TANH"], "", lower_tanh),
