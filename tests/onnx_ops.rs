@@ -365,11 +365,14 @@ fn conv_transpose_matches_the_naive_formula() {
     let (h, w) = (3usize, 4usize);
     let xs = seq(c * h * w, 0.1, -1.0);
     // (strides, pads [t, l, b, r], output_padding)
-    for (s, pads, op) in [([2, 2], [1, 0, 1, 0], [0, 0]), ([2, 1], [0, 1, 2, 0], [1, 0]), ([1, 1], [0, 0, 0, 0], [0, 0]), ([3, 2], [2, 1, 1, 0], [2, 1])] {
+    // Weights and bias constant, then as run-time inputs.
+    let cases = [([2, 2], [1, 0, 1, 0], [0, 0]), ([2, 1], [0, 1, 2, 0], [1, 0]), ([1, 1], [0, 0, 0, 0], [0, 0]), ([3, 2], [2, 1, 1, 0], [2, 1])];
+    for (runtime, (s, pads, op)) in [false, true].into_iter().flat_map(|r| cases.into_iter().map(move |c| (r, c))) {
         let mut b = OnnxBuilder::new(13);
         let x = b.input("x", FLOAT, &dims(&[1, c as i64, h as i64, w as i64]));
-        let wn = b.init_f32("w", &[c as i64, o as i64, kh as i64, kw as i64], &wt);
-        let bn = b.init_f32("b", &[o as i64], &bias);
+        let wdims = [c as i64, o as i64, kh as i64, kw as i64];
+        let wn = if runtime { b.input("w", FLOAT, &dims(&wdims)) } else { b.init_f32("w", &wdims, &wt) };
+        let bn = if runtime { b.input("b", FLOAT, &dims(&[o as i64])) } else { b.init_f32("b", &[o as i64], &bias) };
         let attrs = vec![attr_ints("strides", &[s[0], s[1]]), attr_ints("pads", &pads), attr_ints("output_padding", &op)];
         b.node_named("ConvTranspose", &[&x, &wn, &bn], &["y"], attrs);
         let out = [
@@ -379,7 +382,12 @@ fn conv_transpose_matches_the_naive_formula() {
         b.output("y", FLOAT, &dims(&[1, o as i64, out[0] as i64, out[1] as i64]));
         let m = to_model(b);
         assert!(has_op(&m, |op| matches!(op, Op::TransposeConv(_))));
-        let got = run(&m, vec![input(&[1, c, h, w], xs.clone())]).remove(0);
+        let mut inputs = vec![input(&[1, c, h, w], xs.clone())];
+        if runtime {
+            inputs.push(input(&[c, o, kh, kw], wt.clone()));
+            inputs.push(input(&[o], bias.to_vec()));
+        }
+        let got = run(&m, inputs).remove(0);
         assert_eq!(got.shape, [1, o, out[0], out[1]], "strides {s:?} pads {pads:?}");
         let want = naive_conv_transpose(&xs, [1, c, h, w], &wt, (o, kh, kw), &bias, [s[0] as usize, s[1] as usize], [pads[0] as usize, pads[1] as usize], out);
         assert_close(&got.data, &want, 1e-5);
@@ -594,7 +602,13 @@ fn conv_transpose(attrs: Vec<onnx_protobuf::AttributeProto>, w_dims: [i64; 4], c
 fn conv_transpose_limits() {
     assert_eq!(reason(conv_transpose(vec![attr_int("group", 2)], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
     assert_eq!(reason(conv_transpose(vec![attr_ints("dilations", &[2, 2])], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
-    assert_eq!(reason(conv_transpose(vec![], [2, 1, 2, 2], false)), ReasonCode::InputMustBeConstant);
+    // Run-time weights of a dynamic shape.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 2, 3, 3]));
+    let w = b.input("w", FLOAT, &[Some(2), None, Some(2), Some(2)]);
+    b.node_named("ConvTranspose", &[&x, &w], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None, None]);
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
     // SAME with an odd total padding: ONNX's spec and onnxruntime differ.
     let same = vec![attr_str("auto_pad", "SAME_UPPER"), attr_ints("strides", &[2, 2])];
     assert_eq!(reason(conv_transpose(same, [2, 1, 3, 3], true)), ReasonCode::UnsupportedAttribute);
