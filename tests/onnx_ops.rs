@@ -1443,3 +1443,63 @@ fn batchnorm_takes_run_time_parameters() {
     assert_eq!(got.shape, [2, 3, 2]);
     assert_close(&got.data, &want, 1e-5);
 }
+
+#[test]
+fn squeeze_and_unsqueeze_take_run_time_axes() {
+    // Unsqueeze of x[2, 3] by two run-time axes: rank 4, positions at run time.
+    let xs = seq(6, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let a = b.input("axes", INT64, &dims(&[2]));
+    b.node_named("Unsqueeze", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None, None]);
+    let m = to_model(b);
+    for (axes, shape) in [([0i64, 1], [1usize, 1, 2, 3]), ([3, 0], [1, 2, 3, 1]), ([-1, 1], [2, 1, 3, 1]), ([2, -4], [1, 2, 1, 3]), ([1, 2], [2, 1, 1, 3])] {
+        let got = run(&m, vec![input(&[2, 3], xs.clone()), i64_value(&[2], &axes)]).remove(0);
+        assert_eq!(got.shape, shape, "Unsqueeze axes {axes:?}");
+        assert_eq!(got.to_f32(), xs);
+    }
+    // Repeated or out-of-range axes fail at run time, as in ONNX.
+    for axes in [[1i64, 1], [0, 4], [-5, 0], [1, -3]] {
+        let r = Evaluator::new(&m).run(0, &[input(&[2, 3], xs.clone()), i64_value(&[2], &axes)]);
+        assert!(r.is_err(), "Unsqueeze axes {axes:?} must be rejected");
+    }
+
+    // Squeeze of x[1, 3, 1, 2] by one run-time axis.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 3, 1, 2]));
+    let a = b.input("axes", INT64, &dims(&[1]));
+    b.node_named("Squeeze", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None]);
+    let m = to_model(b);
+    for (axis, shape) in [(0i64, [3usize, 1, 2]), (2, [1, 3, 2]), (-2, [1, 3, 2]), (-4, [3, 1, 2])] {
+        let got = run(&m, vec![input(&[1, 3, 1, 2], xs.clone()), i64_value(&[1], &[axis])]).remove(0);
+        assert_eq!(got.shape, shape, "Squeeze axis {axis}");
+        assert_eq!(got.to_f32(), xs);
+    }
+    // A dimension that is not 1, or an axis out of range, fails.
+    for axis in [1i64, 3, 4, -5] {
+        let r = Evaluator::new(&m).run(0, &[input(&[1, 3, 1, 2], xs.clone()), i64_value(&[1], &[axis])]);
+        assert!(r.is_err(), "Squeeze axis {axis} must be rejected");
+    }
+}
+
+#[test]
+fn squeeze_of_two_run_time_axes() {
+    let xs = seq(6, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 3, 1, 2]));
+    let a = b.input("axes", INT64, &dims(&[2]));
+    b.node_named("Squeeze", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    for axes in [[0i64, 2], [2, -4], [-2, 0]] {
+        let got = run(&m, vec![input(&[1, 3, 1, 2], xs.clone()), i64_value(&[2], &axes)]).remove(0);
+        assert_eq!(got.shape, [3, 2], "Squeeze axes {axes:?}");
+        assert_eq!(got.to_f32(), xs);
+    }
+    for axes in [[0i64, 0], [0, -4], [0, 1]] {
+        let r = Evaluator::new(&m).run(0, &[input(&[1, 3, 1, 2], xs.clone()), i64_value(&[2], &axes)]);
+        assert!(r.is_err(), "Squeeze axes {axes:?} must be rejected");
+    }
+}
