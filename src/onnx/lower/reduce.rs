@@ -6,6 +6,7 @@
 //! run-time int32 tensor and its output dimensions are dynamic.
 
 use super::operand::{shape_err, typed_input};
+use super::shape_ops::squeeze_by_runtime_axes;
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
@@ -131,26 +132,33 @@ pub(crate) fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: 
                 )));
             }
             if !keep && n > 1 {
-                // TFLite drops each distinct axis once; the output rank
-                // depends on whether the run-time axes repeat.
-                return Err(LowerError::new(
-                    ReasonCode::InputMustBeConstant,
-                    format!("axes (input 1): {n} run-time axes with keepdims=0 (the output rank depends on their values)"),
-                ));
+                // TFLite drops each distinct axis once, so the output rank
+                // would depend on whether the run-time axes repeat: reduce
+                // keeping the dimensions, then drop them by a run-time
+                // RESHAPE that fails on repeated axes, as ONNX does.
+                let op = reduce_op(kind, true);
+                let kept = ctx.g.apply(op, &[Some(x), Some(t)])?;
+                let y = squeeze_by_runtime_axes(ctx, node, kept)?;
+                ctx.set_output(node, 0, y);
+                return Ok(());
             }
             t
         }
     };
-    let op = match kind {
-        Reduction::Mean => Op::Mean { keep_dims: keep },
-        Reduction::Max => Op::ReduceMax { keep_dims: keep },
-        Reduction::Sum => Op::Sum { keep_dims: keep },
-        Reduction::Min => Op::ReduceMin { keep_dims: keep },
-        Reduction::Prod => Op::ReduceProd { keep_dims: keep },
-    };
-    let y = ctx.g.apply(op, &[Some(x), Some(axes)])?;
+    let y = ctx.g.apply(reduce_op(kind, keep), &[Some(x), Some(axes)])?;
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+/// The TFLite op of a reduction.
+fn reduce_op(kind: Reduction, keep_dims: bool) -> Op {
+    match kind {
+        Reduction::Mean => Op::Mean { keep_dims },
+        Reduction::Max => Op::ReduceMax { keep_dims },
+        Reduction::Sum => Op::Sum { keep_dims },
+        Reduction::Min => Op::ReduceMin { keep_dims },
+        Reduction::Prod => Op::ReduceProd { keep_dims },
+    }
 }
 
 /// Lowers `ReduceMax` to REDUCE_MAX (axes attribute before opset 18, input

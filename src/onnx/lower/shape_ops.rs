@@ -194,10 +194,19 @@ fn reshape_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, dims: T
 /// dimensions, gathered by SCATTER_ND. A named dimension that is not 1
 /// changes the element count and fails at run time, as in ONNX.
 fn squeeze_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<(), LowerError> {
+    let y = squeeze_by_runtime_axes(ctx, node, x)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// `x` without the dimensions named by the run-time axes in input 1 of
+/// `node` (which must be 1): the run-time Squeeze, also used by the
+/// reductions with keepdims=0 over several run-time axes.
+pub(crate) fn squeeze_by_runtime_axes(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<TensorId, LowerError> {
     let r = ctx.shape(x).rank();
     let (m, bad, k) = runtime_axis_mask(ctx, node, r)?;
     if k >= r {
-        return Err(shape_err(format!("Squeeze of {k} run-time axes of a rank-{r} input (at least one dimension must stay)")));
+        return Err(shape_err(format!("{} dropping {k} run-time axes of a rank-{r} input (at least one dimension must stay)", node.op_type())));
     }
     let name = node.name();
     let out_rank = r - k;
@@ -216,9 +225,7 @@ fn squeeze_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Resu
     let size = ctx.g.constant_i32(&format!("{name}/scatter_shape"), [1u32], &[out_rank as i32 + 1]);
     let scattered = ctx.g.apply(Op::ScatterNd, &[Some(indices), Some(sx), Some(size)])?;
     let dims = ctx.g.slice(scattered, &[0], &[out_rank as i32])?;
-    let y = reshape_runtime(ctx, node, x, dims, bad, out_rank)?;
-    ctx.set_output(node, 0, y);
-    Ok(())
+    reshape_runtime(ctx, node, x, dims, bad, out_rank)
 }
 
 /// Lowers an `Unsqueeze` with run-time axes (of static length `k`):
