@@ -669,13 +669,12 @@ fn non_constant_parameters_are_rejected() {
     b.output("y", FLOAT, &dims(&[2, 4]));
     assert_eq!(reason(b), ReasonCode::UnsupportedShape);
 
-    // Slice with run-time starts and run-time axes.
+    // Slice with run-time starts of a dynamic length.
     let mut b = OnnxBuilder::new(13);
     let x = b.input("x", FLOAT, &dims(&[3]));
-    let s = b.input("s", INT64, &dims(&[1]));
+    let s = b.input("s", INT64, &[None]);
     let e = b.init_i64("e", &[1], &[2]);
-    let a = b.input("a", INT64, &dims(&[1]));
-    b.node_named("Slice", &[&x, &s, &e, &a], &["y"], vec![]);
+    b.node_named("Slice", &[&x, &s, &e], &["y"], vec![]);
     b.output("y", FLOAT, &[None]);
     assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
 
@@ -1509,4 +1508,45 @@ fn squeeze_of_two_run_time_axes() {
         let r = Evaluator::new(&m).run(0, &[input(&[1, 3, 1, 2], xs.clone()), i64_value(&[2], &axes)]);
         assert!(r.is_err(), "Squeeze axes {axes:?} must be rejected");
     }
+}
+
+#[test]
+fn slice_takes_run_time_axes() {
+    // x[4, 6]; starts, ends, axes and steps all run-time, two axes.
+    let xs = seq(24, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[4, 6]));
+    let names = ["s", "e", "a", "t"];
+    for n in names {
+        b.input(n, INT64, &dims(&[2]));
+    }
+    b.node_named("Slice", &[&x, "s", "e", "a", "t"], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    // (starts, ends, axes, steps) per case; the ONNX result per axis from
+    // onnx_slice_indices.
+    let cases: [([i64; 2], [i64; 2], [i64; 2], [i64; 2]); 4] = [
+        ([1, 0], [3, 6], [0, 1], [1, 2]),
+        ([-1, -100], [-100, 5], [1, 0], [-2, 1]),
+        ([4, i64::MAX], [0, i64::MIN], [-1, -2], [-1, -1]),
+        ([-100, 0], [-100, 2], [0, -1], [-1, 1]),
+    ];
+    for (st, en, ax, sp) in cases {
+        let mut sel = [(0..4).collect::<Vec<i64>>(), (0..6).collect::<Vec<i64>>()];
+        for j in 0..2 {
+            let a = if ax[j] < 0 { ax[j] + 2 } else { ax[j] } as usize;
+            sel[a] = onnx_slice_indices([4, 6][a], st[j], en[j], sp[j]);
+        }
+        let vals = [st, en, ax, sp].map(|v| i64_value(&[2], &v));
+        let mut inputs = vec![input(&[4, 6], xs.clone())];
+        inputs.extend(vals);
+        let got = run(&m, inputs).remove(0);
+        let want: Vec<f64> = sel[0].iter().flat_map(|r| sel[1].iter().map(move |c| (r * 6 + c) as f64)).collect();
+        assert_eq!(got.shape, [sel[0].len(), sel[1].len()], "case {st:?} {en:?} {ax:?} {sp:?}");
+        assert_eq!(got.data, want, "case {st:?} {en:?} {ax:?} {sp:?}");
+    }
+    // An axis out of range fails.
+    let mut inputs = vec![input(&[4, 6], xs)];
+    inputs.extend([[0, 0], [2, 2], [0, 2], [1, 1]].map(|v: [i64; 2]| i64_value(&[2], &v)));
+    assert!(Evaluator::new(&m).run(0, &inputs).is_err());
 }

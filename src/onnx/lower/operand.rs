@@ -196,3 +196,43 @@ pub(crate) fn scatter_vector(ctx: &mut LowerCtx<'_>, name: &str, v: TensorId, k:
     let it = ctx.g.constant_i32(&format!("{name}/positions"), [idx.len() as u32], &idx);
     Ok(ctx.g.gather(cat, it, GatherOptions::new(0))?)
 }
+
+/// Run-time axes (input `i`, a vector of static length `k`) against rank
+/// `r`: the axes with negative ones counted from the end (int32 `[k]`;
+/// axes out of `[-r, r)` stay out of range) and the int32 one-hot matrix
+/// `[k, r]` of the positions they name. Returns both and `k`.
+pub(crate) fn runtime_axes_onehot(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, r: usize) -> Result<(TensorId, TensorId, usize), LowerError> {
+    let (a, k) = int32_vector(ctx, node, i, "axes")?;
+    let name = format!("{}/axes", node.name());
+    let zero = ctx.g.constant_i32(&format!("{name}/zero"), Shape::scalar(), &[0]);
+    let rank = ctx.g.constant_i32(&format!("{name}/rank"), Shape::scalar(), &[r as i32]);
+    let negative = ctx.g.apply(Op::Less, &[Some(a), Some(zero)])?;
+    let wrapped = ctx.g.add(a, rank)?;
+    let an = ctx.g.apply(Op::SelectV2, &[Some(negative), Some(wrapped), Some(a)])?;
+    let col = ctx.g.reshape(an, &[k as i32, 1])?;
+    let positions: Vec<i32> = (0..r as i32).collect();
+    let row = ctx.g.constant_i32(&format!("{name}/positions"), [1u32, r as u32], &positions);
+    let hits = ctx.g.apply(Op::Equal, &[Some(col), Some(row)])?;
+    let hits = ctx.g.cast(hits, DType::I32)?;
+    Ok((an, hits, k))
+}
+
+/// The int32 `[r]` vector with the run-time `[k]` vector `v` placed at the
+/// positions of the one-hot `hits` (`[k, r]`, from [`runtime_axes_onehot`])
+/// and `default` elsewhere (MUL, SUM, and for a non-zero default MINIMUM,
+/// SUB, MUL, ADD).
+pub(crate) fn place_by_onehot(ctx: &mut LowerCtx<'_>, name: &str, hits: TensorId, v: TensorId, k: usize, default: i32) -> Result<TensorId, LowerError> {
+    let col = ctx.g.reshape(v, &[k as i32, 1])?;
+    let spread = ctx.g.mul(hits, col)?;
+    let placed = ctx.g.sum(spread, &[0], false)?;
+    if default == 0 {
+        return Ok(placed);
+    }
+    let named = ctx.g.sum(hits, &[0], false)?;
+    let one = ctx.g.constant_i32(&format!("{name}/one"), Shape::scalar(), &[1]);
+    let named = ctx.g.minimum(named, one)?;
+    let unnamed = ctx.g.sub(one, named)?;
+    let d = ctx.g.constant_i32(&format!("{name}/default"), Shape::scalar(), &[default]);
+    let fill = ctx.g.mul(unnamed, d)?;
+    Ok(ctx.g.add(placed, fill)?)
+}

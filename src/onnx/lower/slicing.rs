@@ -1,10 +1,9 @@
 //! Split, Slice and Gather: SPLIT_V, STRIDED_SLICE and GATHER with
 //! constant sizes, bounds and indices.
 
-use super::operand::{dtype_err, int32_vector, scatter_vector, shape_err};
+use super::operand::{dtype_err, int32_vector, place_by_onehot, runtime_axes_onehot, scatter_vector, shape_err};
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
-use crate::onnx::error::ReasonCode;
 
 /// Lowers `Split` to SPLIT_V (sizes from the attribute before opset 13,
 /// the input from 13 on, or `num_outputs` from 18 on).
@@ -226,15 +225,15 @@ pub fn lower_slice(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
 fn lower_slice_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<(), LowerError> {
     let xs = ctx.shape(x).clone();
     let r = xs.rank();
-    if node.has_input(3) && ctx.const_input(node, 3).is_none() {
-        return Err(LowerError::new(ReasonCode::InputMustBeConstant, "axes (input 3) must be constant when starts, ends or steps are run-time tensors"));
-    }
     if declared_empty_output(ctx, node, 0) {
         return Err(shape_err("Slice with a declared empty result (LiteRT does not hand out empty dynamic tensors)"));
     }
     let name = node.name();
     let (starts, k) = int32_vector(ctx, node, 1, "starts")?;
     let (ends, ke) = int32_vector(ctx, node, 2, "ends")?;
+    if node.has_input(3) && ctx.const_input(node, 3).is_none() {
+        return slice_runtime_axes(ctx, node, x, (starts, k), (ends, ke));
+    }
     let axes: Vec<usize> = if node.has_input(3) {
         ctx.const_ints(node, 3, "axes")?.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?
     } else {
@@ -281,6 +280,39 @@ fn lower_slice_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> 
     let unlisted: i32 = (0..r).filter(|d| pos[*d].is_none()).fold(0, |m, d| m | (1 << d));
     let o = StridedSliceOptions::default().with_begin_mask(unlisted).with_end_mask(unlisted);
     let y = ctx.g.apply(Op::StridedSlice(o), &[Some(x), Some(begin), Some(end), Some(strides)])?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// The `Slice` of [`lower_slice_runtime`] with run-time axes too: starts,
+/// ends and steps are placed at their axes by a one-hot matrix of the axes
+/// (unnamed axes: begin 0, end `i32::MAX`, stride 1). The axis sizes are
+/// gathered from SHAPE by the axes, which makes axes out of range fail at
+/// run time, as in ONNX.
+fn slice_runtime_axes(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, (starts, k): (TensorId, usize), (ends, ke): (TensorId, usize)) -> Result<(), LowerError> {
+    let r = ctx.shape(x).rank();
+    let name = node.name();
+    let (an, hits, ka) = runtime_axes_onehot(ctx, node, 3, r)?;
+    let steps = if node.has_input(4) {
+        let (t, ks) = int32_vector(ctx, node, 4, "steps")?;
+        if ks != k {
+            return Err(LowerError::invalid(format!("{ks} steps for {k} starts")));
+        }
+        t
+    } else {
+        ctx.g.constant_i32(&format!("{name}/steps"), [k as u32], &vec![1; k])
+    };
+    if ke != k || ka != k || k > r {
+        return Err(LowerError::invalid(format!("{k} starts, {ke} ends and {ka} axes for rank {r}")));
+    }
+    let shape = ctx.g.shape(x, ShapeOptions { out_type: DType::I32 })?;
+    let sizes = ctx.g.gather(shape, an, GatherOptions::new(0))?;
+    let neg = ctx.g.neg(sizes)?;
+    let starts = ctx.g.maximum(starts, neg)?;
+    let begin = place_by_onehot(ctx, &format!("{name}/begin"), hits, starts, k, 0)?;
+    let end = place_by_onehot(ctx, &format!("{name}/end"), hits, ends, k, i32::MAX)?;
+    let strides = place_by_onehot(ctx, &format!("{name}/strides"), hits, steps, k, 1)?;
+    let y = ctx.g.apply(Op::StridedSlice(StridedSliceOptions::default()), &[Some(x), Some(begin), Some(end), Some(strides)])?;
     ctx.set_output(node, 0, y);
     Ok(())
 }
