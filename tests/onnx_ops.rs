@@ -1550,3 +1550,27 @@ fn slice_takes_run_time_axes() {
     inputs.extend([[0, 0], [2, 2], [0, 2], [1, 1]].map(|v: [i64; 2]| i64_value(&[2], &v)));
     assert!(Evaluator::new(&m).run(0, &inputs).is_err());
 }
+
+#[test]
+fn pad_takes_run_time_axes() {
+    let xs = seq(12, 1.0, 1.0);
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.input("pads", INT64, &dims(&[2]));
+    let v = b.init_f32("value", &[], &[0.5]);
+    let a = b.input("axes", INT64, &dims(&[1]));
+    b.node_named("Pad", &[&x, &p, &v, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    // (axis, [begin, end]) → the full [b0, b1, e0, e1].
+    for (axis, pads, full) in [(0i64, [1i64, 2], [1i64, 0, 2, 0]), (-1, [2, -1], [0, 2, 0, -1]), (1, [0, 3], [0, 0, 0, 3]), (-2, [-1, 1], [-1, 0, 1, 0])] {
+        let got = run(&m, vec![input(&[3, 4], xs.clone()), i64_value(&[2], &pads), i64_value(&[1], &[axis])]).remove(0);
+        let (shape, want) = naive_pad_2d(&xs, [3, 4], full, 0.5);
+        assert_eq!((got.shape, got.data), (shape, want), "axis {axis} pads {pads:?}");
+    }
+    // An axis out of range fails.
+    for axis in [2i64, -3] {
+        let r = Evaluator::new(&m).run(0, &[input(&[3, 4], xs.clone()), i64_value(&[2], &[1, 1]), i64_value(&[1], &[axis])]);
+        assert!(r.is_err(), "axis {axis} must be rejected");
+    }
+}

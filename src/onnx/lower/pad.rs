@@ -1,7 +1,7 @@
 //! Pad: PAD for zeros, PADV2 for another constant value, MIRROR_PAD for
 //! `reflect` (TFLite has no `edge` or `wrap`).
 
-use super::operand::{dtype_err, int32_vector, shape_err, static_dim, typed_const, typed_input};
+use super::operand::{dtype_err, int32_vector, place_by_onehot, runtime_axes_onehot, shape_err, static_dim, typed_const, typed_input};
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
@@ -166,14 +166,15 @@ fn lower_pad_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, mode: &str) -> Res
             Some(t)
         }
     };
-    let axes = pad_axes(ctx, node, r)?;
+    let runtime_axes = node.opset() >= 18 && node.has_input(3) && ctx.const_input(node, 3).is_none();
+    let axes = if runtime_axes { Vec::new() } else { pad_axes(ctx, node, r)? };
     let pad = |ctx: &mut LowerCtx<'_>, p: TensorId| -> Result<TensorId, LowerError> {
         Ok(match value {
             Some(v) => ctx.g.apply(Op::PadV2, &[Some(x), Some(p), Some(v)])?,
             None => ctx.g.apply(Op::Pad, &[Some(x), Some(p)])?,
         })
     };
-    if let Some(pads) = ctx.const_input(node, 1).and_then(|d| d.to_i64()) {
+    if let Some(pads) = ctx.const_input(node, 1).and_then(|d| d.to_i64()).filter(|_| !runtime_axes) {
         // Constant pads, run-time value.
         if pads.len() != 2 * axes.len() || pads.iter().any(|p| *p < 0 || *p > i64::from(i32::MAX)) {
             return Err(LowerError::attr(format!("pads {pads:?} (negative pads are not supported)")));
@@ -189,6 +190,40 @@ fn lower_pad_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, mode: &str) -> Res
         return Ok(());
     }
     let (p, n) = int32_vector(ctx, node, 1, "pads")?;
+    let zero = ctx.g.constant_i32(&format!("{name}/zero"), Shape::scalar(), &[0]);
+    let (m, bad) = if runtime_axes {
+        runtime_pad_matrix(ctx, node, p, n, r)?
+    } else {
+        (static_pad_matrix(ctx, &name, p, n, &axes, r)?, None)
+    };
+    let grow = ctx.g.maximum(m, zero)?;
+    let mut paddings = ctx.g.transpose(grow, &[1, 0])?;
+    if let Some(bad) = bad {
+        // Invalid axes make every padding negative, which PAD rejects.
+        let big = ctx.g.constant_i32(&format!("{name}/poison"), Shape::scalar(), &[1 << 30]);
+        let poison = ctx.g.mul(bad, big)?;
+        paddings = ctx.g.sub(paddings, poison)?;
+    }
+    let padded = pad(ctx, paddings)?;
+    // Crop the negative parts: begin -min(b, 0), end size + min(e, 0).
+    let crop = ctx.g.minimum(m, zero)?;
+    let row = |ctx: &mut LowerCtx<'_>, i: i32| -> Result<TensorId, LowerError> {
+        let it = ctx.g.constant_i32(&format!("{name}/row{i}"), Shape::scalar(), &[i]);
+        Ok(ctx.g.gather(crop, it, GatherOptions::new(0))?)
+    };
+    let (cb, ce) = (row(ctx, 0)?, row(ctx, 1)?);
+    let begin = ctx.g.neg(cb)?;
+    let size = ctx.g.shape(padded, ShapeOptions { out_type: DType::I32 })?;
+    let end = ctx.g.add(size, ce)?;
+    let ones = ctx.g.constant_i32(&format!("{name}/strides"), [r as u32], &vec![1; r]);
+    let y = ctx.g.apply(Op::StridedSlice(StridedSliceOptions::default()), &[Some(padded), Some(begin), Some(end), Some(ones)])?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// The `[2, r]` (begins, ends) matrix of run-time int32 pads `p` (`n`
+/// values) for the constant `axes`.
+fn static_pad_matrix(ctx: &mut LowerCtx<'_>, name: &str, p: TensorId, n: usize, axes: &[usize], r: usize) -> Result<TensorId, LowerError> {
     let k = axes.len();
     if n != 2 * k {
         return Err(LowerError::invalid(format!("{n} pads for {k} axes")));
@@ -205,22 +240,34 @@ fn lower_pad_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, mode: &str) -> Res
         let it = ctx.g.constant_i32(&format!("{name}/pad_positions"), [r as u32], &idx);
         m = ctx.g.gather(cat, it, GatherOptions::new(1))?;
     }
-    let zero = ctx.g.constant_i32(&format!("{name}/zero"), Shape::scalar(), &[0]);
-    let grow = ctx.g.maximum(m, zero)?;
-    let paddings = ctx.g.transpose(grow, &[1, 0])?;
-    let padded = pad(ctx, paddings)?;
-    // Crop the negative parts: begin -min(b, 0), end size + min(e, 0).
-    let crop = ctx.g.minimum(m, zero)?;
-    let row = |ctx: &mut LowerCtx<'_>, i: i32| -> Result<TensorId, LowerError> {
-        let it = ctx.g.constant_i32(&format!("{name}/row{i}"), Shape::scalar(), &[i]);
-        Ok(ctx.g.gather(crop, it, GatherOptions::new(0))?)
-    };
-    let (cb, ce) = (row(ctx, 0)?, row(ctx, 1)?);
-    let begin = ctx.g.neg(cb)?;
-    let size = ctx.g.shape(padded, ShapeOptions { out_type: DType::I32 })?;
-    let end = ctx.g.add(size, ce)?;
-    let ones = ctx.g.constant_i32(&format!("{name}/strides"), [r as u32], &vec![1; r]);
-    let y = ctx.g.apply(Op::StridedSlice(StridedSliceOptions::default()), &[Some(padded), Some(begin), Some(end), Some(ones)])?;
-    ctx.set_output(node, 0, y);
-    Ok(())
+    Ok(m)
+}
+
+/// The `[2, r]` (begins, ends) matrix of int32 pads `p` (`n` values) for
+/// the run-time axes in input 3, placed by a one-hot matrix of the axes,
+/// and an int32 scalar that is 1 when the axes are not distinct positions
+/// in range (else 0).
+fn runtime_pad_matrix(ctx: &mut LowerCtx<'_>, node: &Node<'_>, p: TensorId, n: usize, r: usize) -> Result<(TensorId, Option<TensorId>), LowerError> {
+    let name = node.name();
+    let (_, hits, k) = runtime_axes_onehot(ctx, node, 3, r)?;
+    if n != 2 * k {
+        return Err(LowerError::invalid(format!("{n} pads for {k} axes")));
+    }
+    let m = ctx.g.reshape(p, &[2, k as i32])?;
+    let mut rows = Vec::with_capacity(2);
+    for i in 0..2 {
+        let it = ctx.g.constant_i32(&format!("{name}/pads_row{i}"), Shape::scalar(), &[i]);
+        let v = ctx.g.gather(m, it, GatherOptions::new(0))?;
+        let placed = place_by_onehot(ctx, &format!("{name}/pads{i}"), hits, v, k, 0)?;
+        rows.push(ctx.g.reshape(placed, &[1, r as i32])?);
+    }
+    let full = ctx.g.concatenation(&rows, 0)?;
+    let one = ctx.g.constant_i32(&format!("{name}/one"), Shape::scalar(), &[1]);
+    let named = ctx.g.sum(hits, &[0], false)?;
+    let named = ctx.g.minimum(named, one)?;
+    let distinct = ctx.g.sum(named, &[0], false)?;
+    let kc = ctx.g.constant_i32(&format!("{name}/k"), Shape::scalar(), &[k as i32]);
+    let missing = ctx.g.sub(kc, distinct)?;
+    let bad = ctx.g.minimum(missing, one)?;
+    Ok((full, Some(bad)))
 }
