@@ -1525,7 +1525,8 @@ fn slice_takes_run_time_axes() {
     let m = to_model(b);
     // (starts, ends, axes, steps) per case; the ONNX result per axis from
     // onnx_slice_indices.
-    let cases: [([i64; 2], [i64; 2], [i64; 2], [i64; 2]); 4] = [
+    type Case = ([i64; 2], [i64; 2], [i64; 2], [i64; 2]);
+    let cases: [Case; 4] = [
         ([1, 0], [3, 6], [0, 1], [1, 2]),
         ([-1, -100], [-100, 5], [1, 0], [-2, 1]),
         ([4, i64::MAX], [0, i64::MIN], [-1, -2], [-1, -1]),
