@@ -1569,6 +1569,17 @@ fn pad_takes_run_time_axes() {
         let (shape, want) = naive_pad_2d(&xs, [3, 4], full, 0.5);
         assert_eq!((got.shape, got.data), (shape, want), "axis {axis} pads {pads:?}");
     }
+    // Constant pads with run-time axes.
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.init_i64("pads", &[2], &[0, 2]);
+    let a = b.input("axes", INT64, &dims(&[1]));
+    b.node_named("Pad", &[&x, &p, "", &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m2 = to_model(b);
+    let got = run(&m2, vec![input(&[3, 4], xs.clone()), i64_value(&[1], &[0])]).remove(0);
+    let (shape, want) = naive_pad_2d(&xs, [3, 4], [0, 0, 2, 0], 0.0);
+    assert_eq!((got.shape, got.data), (shape, want));
     // An axis out of range fails.
     for axis in [2i64, -3] {
         let r = Evaluator::new(&m).run(0, &[input(&[3, 4], xs.clone()), i64_value(&[2], &[1, 1]), i64_value(&[1], &[axis])]);

@@ -15,7 +15,8 @@ pub fn lower_pad_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lowe
         let pads_rt = ctx.const_input(node, 1).is_none();
         // The value is read in constant mode only.
         let value_rt = mode == "constant" && node.has_input(2) && ctx.const_input(node, 2).is_none();
-        if pads_rt || value_rt {
+        let axes_rt = mode == "constant" && node.opset() >= 18 && node.has_input(3) && ctx.const_input(node, 3).is_none();
+        if pads_rt || value_rt || axes_rt {
             return lower_pad_runtime(ctx, node, &mode);
         }
     }
@@ -124,8 +125,8 @@ fn pad_axes(ctx: &LowerCtx<'_>, node: &Node<'_>, r: usize) -> Result<Vec<usize>,
     Ok(axes)
 }
 
-/// Lowers a constant-mode `Pad` (opset 11+) whose pads or value are run-time
-/// tensors. A run-time value goes to PADV2 as it is. Run-time pads (ONNX
+/// Lowers a constant-mode `Pad` (opset 11+) whose pads, value or axes are
+/// run-time tensors. A run-time value goes to PADV2 as it is. Run-time pads (ONNX
 /// `[b0..bk, e0..ek]`, negative ones cropping) become the `[r, 2]`
 /// paddings of PAD / PADV2 from their positive parts (RESHAPE to `[2, k]`,
 /// placed at their axes, MAXIMUM with 0, TRANSPOSE), followed by a

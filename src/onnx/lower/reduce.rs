@@ -5,7 +5,7 @@
 //! a run-time tensor of static length: then the TFLite op takes them as a
 //! run-time int32 tensor and its output dimensions are dynamic.
 
-use super::operand::{shape_err, typed_input};
+use super::operand::{int32_vector, shape_err, typed_input};
 use super::shape_ops::squeeze_by_runtime_axes;
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
@@ -50,13 +50,11 @@ fn reduce_axes(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: i64, r
         }
         match s.dims()[0].fixed() {
             Some(0) => None,
-            Some(n) => {
-                let t = match ctx.dtype(t) {
-                    DType::I32 => t,
-                    DType::I64 => ctx.g.cast(t, DType::I32)?,
-                    other => return Err(LowerError::invalid(format!("axes of type {other}"))),
-                };
-                return Ok(Axes::Runtime(t, n as usize));
+            Some(_) => {
+                // Saturated to int32, so that an int64 axis out of range
+                // stays out of range (and fails at run time).
+                let (t, n) = int32_vector(ctx, node, 1, "axes")?;
+                return Ok(Axes::Runtime(t, n));
             }
             None => {
                 return Err(LowerError::new(ReasonCode::InputMustBeConstant, "axes (input 1) of dynamic length must be constant (the empty case means all axes)"));
