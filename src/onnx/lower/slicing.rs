@@ -1,5 +1,6 @@
 //! Split, Slice and Gather: SPLIT_V, STRIDED_SLICE and GATHER with
-//! constant sizes, bounds and indices.
+//! constant sizes, bounds and indices, or with run-time ones (then the
+//! output dimensions they decide are dynamic).
 
 use super::operand::{dtype_err, int32_vector, place_by_onehot, runtime_axes_onehot, scatter_vector, shape_err};
 use super::{norm_axis, LowerCtx, LowerError, Node};
