@@ -232,8 +232,16 @@ fn reduce(inputs: &[Option<&Tensor>], keep_dims: bool, types: &[DType]) -> Resul
                 .collect();
             Shape::from_dims(dims)
         }
-        None if keep_dims => Shape::from_dims(vec![Dim::Dynamic; r]),
-        None => return Ok(None),
+        // Run-time axes: a dimension is kept, or reduced to 1, so one of
+        // size 1 stays 1 under keep_dims; others are unknown.
+        None if keep_dims => Shape::from_dims(x.shape.dims().iter().map(|d| if *d == Dim::Fixed(1) { *d } else { Dim::Dynamic }).collect()),
+        // Without keep_dims the rank is known only when no axis can repeat:
+        // no axes (nothing is reduced) or a single one.
+        None => match axes.shape.num_elements() {
+            Some(0) => x.shape.clone(),
+            Some(1) if r > 0 => Shape::from_dims(vec![Dim::Dynamic; r - 1]),
+            _ => return Ok(None),
+        },
     };
     Ok(Some(out(x.dtype, shape)))
 }

@@ -365,11 +365,14 @@ fn conv_transpose_matches_the_naive_formula() {
     let (h, w) = (3usize, 4usize);
     let xs = seq(c * h * w, 0.1, -1.0);
     // (strides, pads [t, l, b, r], output_padding)
-    for (s, pads, op) in [([2, 2], [1, 0, 1, 0], [0, 0]), ([2, 1], [0, 1, 2, 0], [1, 0]), ([1, 1], [0, 0, 0, 0], [0, 0]), ([3, 2], [2, 1, 1, 0], [2, 1])] {
+    // Weights and bias constant, then as run-time inputs.
+    let cases = [([2, 2], [1, 0, 1, 0], [0, 0]), ([2, 1], [0, 1, 2, 0], [1, 0]), ([1, 1], [0, 0, 0, 0], [0, 0]), ([3, 2], [2, 1, 1, 0], [2, 1])];
+    for (runtime, (s, pads, op)) in [false, true].into_iter().flat_map(|r| cases.into_iter().map(move |c| (r, c))) {
         let mut b = OnnxBuilder::new(13);
         let x = b.input("x", FLOAT, &dims(&[1, c as i64, h as i64, w as i64]));
-        let wn = b.init_f32("w", &[c as i64, o as i64, kh as i64, kw as i64], &wt);
-        let bn = b.init_f32("b", &[o as i64], &bias);
+        let wdims = [c as i64, o as i64, kh as i64, kw as i64];
+        let wn = if runtime { b.input("w", FLOAT, &dims(&wdims)) } else { b.init_f32("w", &wdims, &wt) };
+        let bn = if runtime { b.input("b", FLOAT, &dims(&[o as i64])) } else { b.init_f32("b", &[o as i64], &bias) };
         let attrs = vec![attr_ints("strides", &[s[0], s[1]]), attr_ints("pads", &pads), attr_ints("output_padding", &op)];
         b.node_named("ConvTranspose", &[&x, &wn, &bn], &["y"], attrs);
         let out = [
@@ -379,7 +382,12 @@ fn conv_transpose_matches_the_naive_formula() {
         b.output("y", FLOAT, &dims(&[1, o as i64, out[0] as i64, out[1] as i64]));
         let m = to_model(b);
         assert!(has_op(&m, |op| matches!(op, Op::TransposeConv(_))));
-        let got = run(&m, vec![input(&[1, c, h, w], xs.clone())]).remove(0);
+        let mut inputs = vec![input(&[1, c, h, w], xs.clone())];
+        if runtime {
+            inputs.push(input(&[c, o, kh, kw], wt.clone()));
+            inputs.push(input(&[o], bias.to_vec()));
+        }
+        let got = run(&m, inputs).remove(0);
         assert_eq!(got.shape, [1, o, out[0], out[1]], "strides {s:?} pads {pads:?}");
         let want = naive_conv_transpose(&xs, [1, c, h, w], &wt, (o, kh, kw), &bias, [s[0] as usize, s[1] as usize], [pads[0] as usize, pads[1] as usize], out);
         assert_close(&got.data, &want, 1e-5);
@@ -594,7 +602,13 @@ fn conv_transpose(attrs: Vec<onnx_protobuf::AttributeProto>, w_dims: [i64; 4], c
 fn conv_transpose_limits() {
     assert_eq!(reason(conv_transpose(vec![attr_int("group", 2)], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
     assert_eq!(reason(conv_transpose(vec![attr_ints("dilations", &[2, 2])], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
-    assert_eq!(reason(conv_transpose(vec![], [2, 1, 2, 2], false)), ReasonCode::InputMustBeConstant);
+    // Run-time weights of a dynamic shape.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 2, 3, 3]));
+    let w = b.input("w", FLOAT, &[Some(2), None, Some(2), Some(2)]);
+    b.node_named("ConvTranspose", &[&x, &w], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None, None]);
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
     // SAME with an odd total padding: ONNX's spec and onnxruntime differ.
     let same = vec![attr_str("auto_pad", "SAME_UPPER"), attr_ints("strides", &[2, 2])];
     assert_eq!(reason(conv_transpose(same, [2, 1, 3, 3], true)), ReasonCode::UnsupportedAttribute);
@@ -647,23 +661,18 @@ fn unsupported_types_and_shapes_are_rejected() {
 
 #[test]
 fn non_constant_parameters_are_rejected() {
+    // Run-time Gather indices on a dynamic axis (negative ones need its size).
     let mut b = OnnxBuilder::new(13);
-    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let x = b.input("x", FLOAT, &[None, Some(4)]);
     let i = b.input("i", INT64, &dims(&[2]));
     b.node_named("Gather", &[&x, &i], &["y"], vec![]);
     b.output("y", FLOAT, &dims(&[2, 4]));
-    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
 
+    // Slice with run-time starts of a dynamic length.
     let mut b = OnnxBuilder::new(13);
     let x = b.input("x", FLOAT, &dims(&[3]));
-    let lo = b.input("lo", FLOAT, &dims(&[]));
-    b.node_named("Clip", &[&x, &lo], &["y"], vec![]);
-    b.output("y", FLOAT, &dims(&[3]));
-    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
-
-    let mut b = OnnxBuilder::new(13);
-    let x = b.input("x", FLOAT, &dims(&[3]));
-    let s = b.input("s", INT64, &dims(&[1]));
+    let s = b.input("s", INT64, &[None]);
     let e = b.init_i64("e", &[1], &[2]);
     b.node_named("Slice", &[&x, &s, &e], &["y"], vec![]);
     b.output("y", FLOAT, &[None]);
@@ -1102,4 +1111,478 @@ fn layer_norm_rejects_other_types_and_stash_types() {
     b.node_named("RMSNormalization", &[&x, &s], &["y"], vec![]);
     b.output("y", FLOAT, &dims(&[2, 4]));
     assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
+}
+
+// ---------------------------------------------------------------------------
+// Run-time operands (axes, bounds, pads, indices, starts as graph inputs)
+// ---------------------------------------------------------------------------
+
+fn i64_value(shape: &[usize], v: &[i64]) -> Value {
+    Value::new(tflite_forge::DType::I64, shape.to_vec(), v.iter().map(|x| *x as f64).collect())
+}
+
+/// A reduction of a `[2, 3, 2]` float input over run-time int64 `axes` of
+/// static length `n_axes`.
+fn reduce_runtime_axes(opset: i64, op: &str, n_axes: i64, attrs: Vec<onnx_protobuf::AttributeProto>) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(opset);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 2]));
+    let a = b.input("axes", INT64, &dims(&[n_axes]));
+    b.node_named(op, &[&x, &a], &["y"], attrs);
+    b.output("y", FLOAT, &[None, None, None]);
+    b
+}
+
+/// `x[i][j][k]` of the `[2, 3, 2]` test input reduced over `axes` with
+/// `f`, keeping the reduced dimensions as 1: a naive reference.
+fn naive_reduce(x: &[f32], axes: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> (Vec<usize>, Vec<f64>) {
+    let d = [2usize, 3, 2];
+    let out: Vec<usize> = (0..3).map(|i| if axes.contains(&i) { 1 } else { d[i] }).collect();
+    let mut acc = vec![init; out.iter().product()];
+    for i in 0..2 {
+        for j in 0..3 {
+            for k in 0..2 {
+                let o = [i, j, k];
+                let oi: Vec<usize> = (0..3).map(|a| if axes.contains(&a) { 0 } else { o[a] }).collect();
+                let at = (oi[0] * out[1] + oi[1]) * out[2] + oi[2];
+                acc[at] = f(acc[at], f64::from(x[(i * 3 + j) * 2 + k]));
+            }
+        }
+    }
+    (out, acc)
+}
+
+#[test]
+fn reductions_take_run_time_axes() {
+    let xs: Vec<f32> = vec![1.0, -2.0, 3.0, 0.5, 4.0, -1.5, 2.0, 6.0, -3.0, 1.0, 0.25, 5.0];
+    type F = fn(f64, f64) -> f64;
+    let cases: [(&str, i64, f64, F); 4] = [
+        ("ReduceSum", 13, 0.0, |a, b| a + b),
+        ("ReduceMax", 18, f64::NEG_INFINITY, f64::max),
+        ("ReduceMin", 18, f64::INFINITY, f64::min),
+        ("ReduceProd", 18, 1.0, |a, b| a * b),
+    ];
+    for (op, opset, init, f) in cases {
+        // keepdims=1, two axes (one negative), one repeated.
+        let m = to_model(reduce_runtime_axes(opset, op, 3, vec![]));
+        let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[3], &[0, -1, 2])]).remove(0);
+        let (shape, want) = naive_reduce(&xs, &[0, 2], init, f);
+        assert_eq!(got.shape, shape, "{op}");
+        assert_close(&got.data, &want, 1e-6);
+        // The same model with other axes at run time.
+        let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[3], &[1, 1, 1])]).remove(0);
+        let (shape, want) = naive_reduce(&xs, &[1], init, f);
+        assert_eq!(got.shape, shape, "{op}");
+        assert_close(&got.data, &want, 1e-6);
+        // keepdims=0 with a single run-time axis drops it.
+        let m = to_model(reduce_runtime_axes(opset, op, 1, vec![attr_int("keepdims", 0)]));
+        assert_eq!(m.subgraphs[0].tensors[m.subgraphs[0].outputs[0].index()].shape.rank(), 2);
+        let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[1], &[1])]).remove(0);
+        let (_, want) = naive_reduce(&xs, &[1], init, f);
+        assert_eq!(got.shape, [2, 2], "{op}");
+        assert_close(&got.data, &want, 1e-6);
+        // keepdims=0 with several run-time axes: reduced, then dropped by a
+        // run-time RESHAPE; repeated axes fail.
+        let m = to_model(reduce_runtime_axes(opset, op, 2, vec![attr_int("keepdims", 0)]));
+        let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[2], &[-1, 0])]).remove(0);
+        let (_, want) = naive_reduce(&xs, &[0, 2], init, f);
+        assert_eq!(got.shape, [3], "{op}");
+        assert_close(&got.data, &want, 1e-6);
+        let r = Evaluator::new(&m).run(0, &[input(&[2, 3, 2], xs.clone()), i64_value(&[2], &[1, 1])]);
+        assert!(r.is_err(), "{op}: repeated axes with keepdims=0");
+    }
+    // ReduceMean over run-time axes.
+    let m = to_model(reduce_runtime_axes(18, "ReduceMean", 1, vec![]));
+    let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[1], &[-2])]).remove(0);
+    let (shape, sum) = naive_reduce(&xs, &[1], 0.0, |a, b| a + b);
+    assert_eq!(got.shape, shape);
+    assert_close(&got.data, &sum.iter().map(|s| s / 3.0).collect::<Vec<_>>(), 1e-6);
+    // Axes of static length 0: all axes, or the identity with
+    // noop_with_empty_axes.
+    let m = to_model(reduce_runtime_axes(13, "ReduceSum", 0, vec![]));
+    let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[0], &[])]).remove(0);
+    assert_eq!(got.shape, [1, 1, 1]);
+    assert_close(&got.data, &[xs.iter().map(|v| f64::from(*v)).sum()], 1e-6);
+    let m = to_model(reduce_runtime_axes(13, "ReduceSum", 0, vec![attr_int("noop_with_empty_axes", 1)]));
+    let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[0], &[])]).remove(0);
+    assert_eq!(got.data, xs.iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
+    // Axes of dynamic length, and ReduceMax with run-time axes over an input
+    // with an empty dimension, are rejected.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let a = b.input("axes", INT64, &[None]);
+    b.node_named("ReduceSum", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[2, 0]));
+    let a = b.input("axes", INT64, &dims(&[1]));
+    b.node_named("ReduceMax", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+}
+
+#[test]
+fn clip_takes_run_time_bounds() {
+    let xs = vec![-3.0f32, -0.5, 0.0, 0.25, 2.0, 7.5];
+    let clip = |v: f32, lo: Option<f32>, hi: Option<f32>| -> f64 {
+        let v = lo.map_or(v, |l| if v < l { l } else { v });
+        f64::from(hi.map_or(v, |h| if v > h { h } else { v }))
+    };
+    // (lo, hi) given at run time; None leaves the input out.
+    let cases: [(Option<f32>, Option<f32>); 5] = [(Some(-1.0), Some(1.0)), (Some(0.0), None), (None, Some(0.1)), (Some(2.0), Some(1.0)), (Some(0.0), Some(6.0))];
+    for (lo, hi) in cases {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[2, 3]));
+        let l = if lo.is_some() { b.input("lo", FLOAT, &dims(&[])) } else { String::new() };
+        let h = if hi.is_some() { b.input("hi", FLOAT, &dims(&[])) } else { String::new() };
+        let ins: Vec<&str> = if hi.is_some() { vec![&x, &l, &h] } else { vec![&x, &l] };
+        b.node_named("Clip", &ins, &["y"], vec![]);
+        b.output("y", FLOAT, &dims(&[2, 3]));
+        let m = to_model(b);
+        assert!(!has_op(&m, |o| matches!(o, Op::Relu | Op::Relu6)), "run-time bounds are never folded into RELU forms");
+        let mut inputs = vec![input(&[2, 3], xs.clone())];
+        inputs.extend(lo.map(|v| input(&[], vec![v])));
+        inputs.extend(hi.map(|v| input(&[], vec![v])));
+        let got = run(&m, inputs).remove(0);
+        let want: Vec<f64> = xs.iter().map(|v| clip(*v, lo, hi)).collect();
+        assert_eq!((got.shape, got.data), (vec![2, 3], want), "Clip to {lo:?}, {hi:?}");
+    }
+    // A run-time bound of more than one element is not a scalar.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let lo = b.input("lo", FLOAT, &dims(&[3]));
+    b.node_named("Clip", &[&x, &lo], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[3]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+}
+
+#[test]
+fn slice_takes_run_time_starts_ends_and_steps() {
+    // x of [4, 6] (dynamic batch in the second model), sliced on axis 1
+    // with every bound a run-time int64 input; steps run-time too.
+    let xs = seq(4 * 6, 1.0, 0.0);
+    let bounds = [(1, 5, 2), (-1, -7, -1), (-2, i64::MIN, -2), (-10, 3, 1), (5, -100, -3), (0, i64::MAX, 3), (-100, 0, -1), (-100, -100, -1), (i64::MAX, 2, -1), (2, 4, 1)];
+    for batch in [Some(4), None] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &[batch, Some(6)]);
+        let s = b.input("s", INT64, &dims(&[1]));
+        let e = b.input("e", INT64, &dims(&[1]));
+        let a = b.init_i64("a", &[1], &[-1]);
+        let t = b.input("t", INT64, &dims(&[1]));
+        b.node_named("Slice", &[&x, &s, &e, &a, &t], &["y"], vec![]);
+        b.output("y", FLOAT, &[batch, None]);
+        let m = to_model(b);
+        assert!(has_op(&m, |o| matches!(o, Op::StridedSlice(_))));
+        for (start, end, step) in bounds {
+            let cols = onnx_slice_indices(6, start, end, step);
+            let got = run(&m, vec![input(&[4, 6], xs.clone()), i64_value(&[1], &[start]), i64_value(&[1], &[end]), i64_value(&[1], &[step])]).remove(0);
+            let want: Vec<f64> = (0..4).flat_map(|r| cols.iter().map(move |c| (r * 6 + *c) as f64)).collect();
+            assert_eq!(got.shape, [4, cols.len()], "slice {start}:{end}:{step}");
+            assert_eq!(got.data, want, "slice {start}:{end}:{step}");
+        }
+    }
+    // Without axes, run-time starts and ends on the leading axes and
+    // constant positive steps.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[4, 6]));
+    let s = b.input("s", INT64, &dims(&[1]));
+    let e = b.input("e", INT64, &dims(&[1]));
+    b.node_named("Slice", &[&x, &s, &e], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, Some(6)]);
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[4, 6], xs.clone()), i64_value(&[1], &[-3]), i64_value(&[1], &[3])]).remove(0);
+    assert_eq!(got.shape, [2, 6]);
+    assert_eq!(got.data, seq(12, 1.0, 6.0).iter().map(|v| f64::from(*v)).collect::<Vec<_>>());
+}
+
+#[test]
+fn gather_takes_run_time_indices() {
+    // x[3, 4] gathered along axis 1 by run-time [2, 2] int64 indices.
+    let xs = seq(12, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let i = b.input("i", INT64, &dims(&[2, 2]));
+    b.node_named("Gather", &[&x, &i], &["y"], vec![attr_int("axis", -1)]);
+    b.output("y", FLOAT, &dims(&[3, 2, 2]));
+    let m = to_model(b);
+    let idx = [3i64, -1, -4, 0];
+    let got = run(&m, vec![input(&[3, 4], xs.clone()), i64_value(&[2, 2], &idx)]).remove(0);
+    assert_eq!(got.shape, [3, 2, 2]);
+    let want: Vec<f64> = (0..3).flat_map(|r| idx.iter().map(move |i| (r * 4 + (i + 4) % 4) as f64)).collect();
+    assert_eq!(got.data, want);
+    // Indices out of range stay an error (ONNX's too), not a wrapped index.
+    for bad in [4i64, -5] {
+        let r = Evaluator::new(&m).run(0, &[input(&[3, 4], xs.clone()), i64_value(&[2, 2], &[0, bad, 1, 2])]);
+        assert!(r.is_err(), "index {bad} must not be accepted");
+    }
+    // A scalar run-time index drops the axis.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let i = b.input("i", INT64, &dims(&[]));
+    b.node_named("Gather", &[&x, &i], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[4]));
+    let got = run(&to_model(b), vec![input(&[3, 4], xs), i64_value(&[], &[-2])]).remove(0);
+    assert_eq!((got.shape, got.data), (vec![4], vec![4.0, 5.0, 6.0, 7.0]));
+}
+
+#[test]
+fn split_takes_run_time_sizes() {
+    let xs = seq(14, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 7]));
+    let s = b.input("split", INT64, &dims(&[3]));
+    b.node_named("Split", &[&x, &s], &["y0", "y1", "y2"], vec![attr_int("axis", 1)]);
+    for n in ["y0", "y1", "y2"] {
+        b.output(n, FLOAT, &[Some(2), None]);
+    }
+    let m = to_model(b);
+    assert!(has_op(&m, |o| matches!(o, Op::SplitV { .. })));
+    for parts in [[2usize, 4, 1], [5, 1, 1], [1, 1, 5]] {
+        let sizes: Vec<i64> = parts.iter().map(|p| *p as i64).collect();
+        let outs = run(&m, vec![input(&[2, 7], xs.clone()), i64_value(&[3], &sizes)]);
+        let mut from = 0;
+        for (o, n) in outs.iter().zip(parts) {
+            let want: Vec<f64> = (0..2).flat_map(|r| (from..from + n).map(move |c| (r * 7 + c) as f64)).collect();
+            assert_eq!((o.shape.clone(), o.data.clone()), (vec![2, n], want), "sizes {sizes:?}");
+            from += n;
+        }
+    }
+    // ONNX has no "-1 is the rest" (SPLIT_V has): such sizes fail at run time.
+    let r = Evaluator::new(&m).run(0, &[input(&[2, 7], xs), i64_value(&[3], &[2, -1, 1])]);
+    assert!(r.is_err(), "a negative split size must not be read as the rest");
+    // Declared empty outputs are rejected.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[4]));
+    let s = b.input("split", INT64, &dims(&[2]));
+    b.node_named("Split", &[&x, &s], &["y0", "y1"], vec![]);
+    b.output("y0", FLOAT, &dims(&[0]));
+    b.output("y1", FLOAT, &dims(&[4]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+}
+
+/// ONNX constant-mode Pad of a 2-D `[h, w]` input written out: pads
+/// `[b0, b1, e0, e1]`, negative ones cropping. Returns shape and data.
+fn naive_pad_2d(x: &[f32], [h, w]: [i64; 2], pads: [i64; 4], value: f32) -> (Vec<usize>, Vec<f64>) {
+    let (oh, ow) = (h + pads[0] + pads[2], w + pads[1] + pads[3]);
+    let mut out = Vec::new();
+    for i in 0..oh {
+        for j in 0..ow {
+            let (si, sj) = (i - pads[0], j - pads[1]);
+            let inside = (0..h).contains(&si) && (0..w).contains(&sj);
+            out.push(f64::from(if inside { x[(si * w + sj) as usize] } else { value }));
+        }
+    }
+    (vec![oh as usize, ow as usize], out)
+}
+
+#[test]
+fn pad_takes_run_time_pads_and_value() {
+    let xs = seq(12, 1.0, 1.0);
+    // Run-time pads and value on all axes, negative pads cropping.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.input("pads", INT64, &dims(&[4]));
+    let v = b.input("value", FLOAT, &dims(&[]));
+    b.node_named("Pad", &[&x, &p, &v], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    for pads in [[1, 0, 2, 3], [0, 0, 0, 0], [-1, 2, 1, -2], [-2, -1, 0, -1]] {
+        let got = run(&m, vec![input(&[3, 4], xs.clone()), i64_value(&[4], &pads), input(&[], vec![-7.5])]).remove(0);
+        let (shape, want) = naive_pad_2d(&xs, [3, 4], pads, -7.5);
+        assert_eq!((got.shape, got.data), (shape, want), "pads {pads:?}");
+    }
+    // Opset 18 axes (constant, negative) with run-time pads, no value: zeros.
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.input("pads", INT64, &dims(&[2]));
+    let a = b.init_i64("axes", &[1], &[-1]);
+    b.node_named("Pad", &[&x, &p, "", &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[Some(3), None]);
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[3, 4], xs.clone()), i64_value(&[2], &[2, -1])]).remove(0);
+    let (shape, want) = naive_pad_2d(&xs, [3, 4], [0, 2, 0, -1], 0.0);
+    assert_eq!((got.shape, got.data), (shape, want));
+    // Constant pads with a run-time value: one PADV2.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.init_i64("pads", &[4], &[0, 1, 1, 0]);
+    let v = b.input("value", FLOAT, &dims(&[]));
+    b.node_named("Pad", &[&x, &p, &v], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[4, 5]));
+    let m = to_model(b);
+    assert_eq!(m.subgraphs[0].operators.len(), 1);
+    let got = run(&m, vec![input(&[3, 4], xs.clone()), input(&[], vec![9.0])]).remove(0);
+    let (shape, want) = naive_pad_2d(&xs, [3, 4], [0, 1, 1, 0], 9.0);
+    assert_eq!((got.shape, got.data), (shape, want));
+    // Run-time pads in reflect mode stay an error.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.input("pads", INT64, &dims(&[4]));
+    b.node_named("Pad", &[&x, &p], &["y"], vec![attr_str("mode", "reflect")]);
+    b.output("y", FLOAT, &[None, None]);
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+}
+
+#[test]
+fn batchnorm_takes_run_time_parameters() {
+    // x [2, 3, 2] with scale and var at run time, bias and mean constant.
+    let xs = seq(12, 0.5, -3.0);
+    let (gamma, beta, mean, var) = ([1.5f32, -0.5, 2.0], [0.25f32, 1.0, -2.0], [0.1f32, -1.0, 0.5], [0.5f32, 2.0, 0.01]);
+    let eps = 0.01f32;
+    let mut b = OnnxBuilder::new(15);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 2]));
+    let s = b.input("s", FLOAT, &dims(&[3]));
+    let bias = b.init_f32("bias", &[3], &beta);
+    let m = b.init_f32("mean", &[3], &mean);
+    let v = b.input("var", FLOAT, &dims(&[3]));
+    b.node_named("BatchNormalization", &[&x, &s, &bias, &m, &v], &["y"], vec![attr_float("epsilon", eps)]);
+    b.output("y", FLOAT, &dims(&[2, 3, 2]));
+    let model = to_model(b);
+    let got = run(&model, vec![input(&[2, 3, 2], xs.clone()), input(&[3], gamma.to_vec()), input(&[3], var.to_vec())]).remove(0);
+    let want: Vec<f64> = (0..12)
+        .map(|i| {
+            let c = (i / 2) % 3;
+            let norm = (f64::from(xs[i]) - f64::from(mean[c])) / (f64::from(var[c]) + f64::from(eps)).sqrt();
+            norm * f64::from(gamma[c]) + f64::from(beta[c])
+        })
+        .collect();
+    assert_eq!(got.shape, [2, 3, 2]);
+    assert_close(&got.data, &want, 1e-5);
+}
+
+#[test]
+fn squeeze_and_unsqueeze_take_run_time_axes() {
+    // Unsqueeze of x[2, 3] by two run-time axes: rank 4, positions at run time.
+    let xs = seq(6, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let a = b.input("axes", INT64, &dims(&[2]));
+    b.node_named("Unsqueeze", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None, None]);
+    let m = to_model(b);
+    for (axes, shape) in [([0i64, 1], [1usize, 1, 2, 3]), ([3, 0], [1, 2, 3, 1]), ([-1, 1], [2, 1, 3, 1]), ([2, -4], [1, 2, 1, 3]), ([1, 2], [2, 1, 1, 3])] {
+        let got = run(&m, vec![input(&[2, 3], xs.clone()), i64_value(&[2], &axes)]).remove(0);
+        assert_eq!(got.shape, shape, "Unsqueeze axes {axes:?}");
+        assert_eq!(got.to_f32(), xs);
+    }
+    // Repeated or out-of-range axes fail at run time, as in ONNX.
+    for axes in [[1i64, 1], [0, 4], [-5, 0], [1, -3]] {
+        let r = Evaluator::new(&m).run(0, &[input(&[2, 3], xs.clone()), i64_value(&[2], &axes)]);
+        assert!(r.is_err(), "Unsqueeze axes {axes:?} must be rejected");
+    }
+
+    // Squeeze of x[1, 3, 1, 2] by one run-time axis.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 3, 1, 2]));
+    let a = b.input("axes", INT64, &dims(&[1]));
+    b.node_named("Squeeze", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None]);
+    let m = to_model(b);
+    for (axis, shape) in [(0i64, [3usize, 1, 2]), (2, [1, 3, 2]), (-2, [1, 3, 2]), (-4, [3, 1, 2])] {
+        let got = run(&m, vec![input(&[1, 3, 1, 2], xs.clone()), i64_value(&[1], &[axis])]).remove(0);
+        assert_eq!(got.shape, shape, "Squeeze axis {axis}");
+        assert_eq!(got.to_f32(), xs);
+    }
+    // A dimension that is not 1, or an axis out of range, fails.
+    for axis in [1i64, 3, 4, -5] {
+        let r = Evaluator::new(&m).run(0, &[input(&[1, 3, 1, 2], xs.clone()), i64_value(&[1], &[axis])]);
+        assert!(r.is_err(), "Squeeze axis {axis} must be rejected");
+    }
+}
+
+#[test]
+fn squeeze_of_two_run_time_axes() {
+    let xs = seq(6, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 3, 1, 2]));
+    let a = b.input("axes", INT64, &dims(&[2]));
+    b.node_named("Squeeze", &[&x, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    for axes in [[0i64, 2], [2, -4], [-2, 0]] {
+        let got = run(&m, vec![input(&[1, 3, 1, 2], xs.clone()), i64_value(&[2], &axes)]).remove(0);
+        assert_eq!(got.shape, [3, 2], "Squeeze axes {axes:?}");
+        assert_eq!(got.to_f32(), xs);
+    }
+    for axes in [[0i64, 0], [0, -4], [0, 1]] {
+        let r = Evaluator::new(&m).run(0, &[input(&[1, 3, 1, 2], xs.clone()), i64_value(&[2], &axes)]);
+        assert!(r.is_err(), "Squeeze axes {axes:?} must be rejected");
+    }
+}
+
+#[test]
+fn slice_takes_run_time_axes() {
+    // x[4, 6]; starts, ends, axes and steps all run-time, two axes.
+    let xs = seq(24, 1.0, 0.0);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[4, 6]));
+    let names = ["s", "e", "a", "t"];
+    for n in names {
+        b.input(n, INT64, &dims(&[2]));
+    }
+    b.node_named("Slice", &[&x, "s", "e", "a", "t"], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    // (starts, ends, axes, steps) per case; the ONNX result per axis from
+    // onnx_slice_indices.
+    type Case = ([i64; 2], [i64; 2], [i64; 2], [i64; 2]);
+    let cases: [Case; 4] = [
+        ([1, 0], [3, 6], [0, 1], [1, 2]),
+        ([-1, -100], [-100, 5], [1, 0], [-2, 1]),
+        ([4, i64::MAX], [0, i64::MIN], [-1, -2], [-1, -1]),
+        ([-100, 0], [-100, 2], [0, -1], [-1, 1]),
+    ];
+    for (st, en, ax, sp) in cases {
+        let mut sel = [(0..4).collect::<Vec<i64>>(), (0..6).collect::<Vec<i64>>()];
+        for j in 0..2 {
+            let a = if ax[j] < 0 { ax[j] + 2 } else { ax[j] } as usize;
+            sel[a] = onnx_slice_indices([4, 6][a], st[j], en[j], sp[j]);
+        }
+        let vals = [st, en, ax, sp].map(|v| i64_value(&[2], &v));
+        let mut inputs = vec![input(&[4, 6], xs.clone())];
+        inputs.extend(vals);
+        let got = run(&m, inputs).remove(0);
+        let want: Vec<f64> = sel[0].iter().flat_map(|r| sel[1].iter().map(move |c| (r * 6 + c) as f64)).collect();
+        assert_eq!(got.shape, [sel[0].len(), sel[1].len()], "case {st:?} {en:?} {ax:?} {sp:?}");
+        assert_eq!(got.data, want, "case {st:?} {en:?} {ax:?} {sp:?}");
+    }
+    // An axis out of range fails.
+    let mut inputs = vec![input(&[4, 6], xs)];
+    inputs.extend([[0, 0], [2, 2], [0, 2], [1, 1]].map(|v: [i64; 2]| i64_value(&[2], &v)));
+    assert!(Evaluator::new(&m).run(0, &inputs).is_err());
+}
+
+#[test]
+fn pad_takes_run_time_axes() {
+    let xs = seq(12, 1.0, 1.0);
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.input("pads", INT64, &dims(&[2]));
+    let v = b.init_f32("value", &[], &[0.5]);
+    let a = b.input("axes", INT64, &dims(&[1]));
+    b.node_named("Pad", &[&x, &p, &v, &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    // (axis, [begin, end]) → the full [b0, b1, e0, e1].
+    for (axis, pads, full) in [(0i64, [1i64, 2], [1i64, 0, 2, 0]), (-1, [2, -1], [0, 2, 0, -1]), (1, [0, 3], [0, 0, 0, 3]), (-2, [-1, 1], [-1, 0, 1, 0])] {
+        let got = run(&m, vec![input(&[3, 4], xs.clone()), i64_value(&[2], &pads), i64_value(&[1], &[axis])]).remove(0);
+        let (shape, want) = naive_pad_2d(&xs, [3, 4], full, 0.5);
+        assert_eq!((got.shape, got.data), (shape, want), "axis {axis} pads {pads:?}");
+    }
+    // Constant pads with run-time axes.
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", FLOAT, &dims(&[3, 4]));
+    let p = b.init_i64("pads", &[2], &[0, 2]);
+    let a = b.input("axes", INT64, &dims(&[1]));
+    b.node_named("Pad", &[&x, &p, "", &a], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m2 = to_model(b);
+    let got = run(&m2, vec![input(&[3, 4], xs.clone()), i64_value(&[1], &[0])]).remove(0);
+    let (shape, want) = naive_pad_2d(&xs, [3, 4], [0, 0, 2, 0], 0.0);
+    assert_eq!((got.shape, got.data), (shape, want));
+    // An axis out of range fails.
+    for axis in [2i64, -3] {
+        let r = Evaluator::new(&m).run(0, &[input(&[3, 4], xs.clone()), i64_value(&[2], &[1, 1]), i64_value(&[1], &[axis])]);
+        assert!(r.is_err(), "axis {axis} must be rejected");
+    }
 }

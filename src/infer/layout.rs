@@ -298,6 +298,34 @@ fn slice(inputs: &[Option<&Tensor>]) -> R {
     Ok(out(x.dtype, Shape::from_dims(dims)))
 }
 
+/// The output shape of a STRIDED_SLICE whose bounds are known only at run
+/// time (no ellipsis or new axes): dimensions past the static length of
+/// `begin` are kept, shrunk ones dropped, a dimension with both mask bits
+/// and a constant stride of 1 kept whole, and the others dynamic. `None`
+/// when `begin` has a dynamic length and some dimension shrinks.
+fn runtime_strided_slice(x: &Tensor, begin: &Tensor, strides: Option<&[i64]>, o: &StridedSliceOptions) -> Option<Shape> {
+    let r = x.shape.rank();
+    let n = match dim(begin, 0) {
+        Dim::Fixed(n) => n as usize,
+        Dim::Dynamic if o.shrink_axis_mask == 0 => r,
+        Dim::Dynamic => return None,
+    };
+    let bit = |m: i32, i: usize| (m >> i) & 1 != 0;
+    let mut dims = Vec::with_capacity(r);
+    for (i, d) in x.shape.dims().iter().enumerate() {
+        if i >= n {
+            dims.push(*d);
+        } else if bit(o.shrink_axis_mask, i) {
+            continue;
+        } else if bit(o.begin_mask, i) && bit(o.end_mask, i) && strides.and_then(|s| s.get(i)) == Some(&1) {
+            dims.push(*d);
+        } else {
+            dims.push(Dim::Dynamic);
+        }
+    }
+    Some(Shape::from_dims(dims))
+}
+
 fn strided_slice(inputs: &[Option<&Tensor>], o: &StridedSliceOptions) -> Result<Option<Vec<Inferred>>, String> {
     count(inputs, 4, 4)?;
     let x = need(inputs, 0, "input")?;
@@ -323,8 +351,8 @@ fn strided_slice(inputs: &[Option<&Tensor>], o: &StridedSliceOptions) -> Result<
         // Valid, but not inferred here.
         return Ok(None);
     }
-    let (Some(begin), Some(end), Some(strides)) = (vals[0].take(), vals[1].take(), vals[2].take()) else {
-        return Ok(None);
+    let (Some(begin), Some(end), Some(strides)) = (vals[0].clone(), vals[1].clone(), vals[2].clone()) else {
+        return Ok(runtime_strided_slice(x, need(inputs, 1, "begin")?, vals[2].as_deref(), o).map(|s| out(x.dtype, s)));
     };
     let n = begin.len();
     if end.len() != n || strides.len() != n {

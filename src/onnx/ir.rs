@@ -17,6 +17,16 @@ pub(crate) enum ODim {
 }
 
 
+impl ODim {
+    /// The size, if known.
+    pub(crate) fn known(&self) -> Option<i64> {
+        match self {
+            ODim::Known(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
 /// Constant tensor data: element type, dimensions and little-endian bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TensorData {

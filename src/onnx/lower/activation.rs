@@ -5,7 +5,6 @@ use super::elementwise::MINMAX_TYPES;
 use super::operand::{dtype_err, pass_through, shape_err, typed_const, typed_input, unary_op};
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
-use crate::onnx::error::ReasonCode;
 
 /// Lowers `Relu`.
 pub fn lower_relu(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
@@ -63,28 +62,59 @@ fn lower_relu_n1(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerErr
     Ok(())
 }
 
-/// Lowers `Clip` with any constant bounds: the RELU forms through
-/// [`lower_clip`], others to MAXIMUM and MINIMUM (`min(max(x, lo), hi)`,
-/// which is `hi` everywhere when `lo > hi`, as ONNX defines).
+/// A bound of `Clip`.
+enum Bound {
+    /// Absent (or an attribute left out).
+    None,
+    /// Known at conversion time.
+    Const(f64),
+    /// A run-time one-element tensor of the input's type.
+    Tensor(TensorId),
+}
+
+/// Bound `i` (`attr` before opset 11) of a `Clip` on `x`.
+fn clip_bound(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, i: usize, attr: &str) -> Result<Bound, LowerError> {
+    if node.opset() < 11 {
+        return Ok(node.attr_float(attr)?.map_or(Bound::None, |v| Bound::Const(f64::from(v))));
+    }
+    if !node.has_input(i) {
+        return Ok(Bound::None);
+    }
+    if let Some(d) = ctx.const_input(node, i) {
+        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric bound"))?;
+        return v.first().copied().map(Bound::Const).ok_or_else(|| LowerError::invalid(format!("empty {attr}")));
+    }
+    let t = ctx.input(node, i)?;
+    let (ts, xs) = (ctx.shape(t).clone(), ctx.shape(x).clone());
+    // One element, of no higher rank than the input: broadcasting it leaves
+    // the output shape as the input's.
+    if ts.num_elements() != Some(1) || ts.rank() > xs.rank() {
+        return Err(shape_err(format!("{attr} (input {i}) of shape {ts} (must be a scalar) for an input of shape {xs}")));
+    }
+    if ctx.dtype(t) != ctx.dtype(x) {
+        return Err(dtype_err(format!("{attr} of type {} for an input of type {}", ctx.dtype(t), ctx.dtype(x))));
+    }
+    Ok(Bound::Tensor(t))
+}
+
+/// Lowers `Clip` with any bounds: constant [0, ∞) and [0, 6] through
+/// [`lower_clip`] as RELU / RELU6, others (constant or run-time tensors)
+/// to MAXIMUM and MINIMUM (`min(max(x, lo), hi)`, which is `hi`
+/// everywhere when `lo > hi`, as ONNX defines).
 pub fn lower_clip_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let x = ctx.input(node, 0)?;
     let dtype = ctx.dtype(x);
-    let bound = |i: usize, attr: &str| -> Result<Option<f64>, LowerError> {
-        if node.opset() < 11 {
-            return Ok(node.attr_float(attr)?.map(f64::from));
-        }
-        if !node.has_input(i) {
-            return Ok(None);
-        }
-        let d = ctx.const_input(node, i).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, format!("{attr} (input {i}) must be constant")))?;
-        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric bound"))?;
-        v.first().copied().map(Some).ok_or_else(|| LowerError::invalid(format!("empty {attr}")))
-    };
-    let lo = bound(1, "min")?;
-    let hi = bound(2, "max")?;
+    let lo = clip_bound(ctx, node, x, 1, "min")?;
+    let hi = clip_bound(ctx, node, x, 2, "max")?;
     // RELU and RELU6 (exact); other bounds, [-1, 1] included, go to
     // MAXIMUM / MINIMUM, which are exact too.
-    let relu_form = dtype == DType::F32 && lo == Some(0.0) && hi.is_none_or(|h| h == 6.0 || h == f64::INFINITY);
+    let relu_form = dtype == DType::F32
+        && matches!(lo, Bound::Const(l) if l == 0.0)
+        && match hi {
+            Bound::None => true,
+            Bound::Const(h) => h == 6.0 || h == f64::INFINITY,
+            Bound::Tensor(_) => false,
+        };
     if relu_form {
         return lower_clip(ctx, node);
     }
@@ -93,13 +123,21 @@ pub fn lower_clip_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Low
     }
     let name = node.name();
     let mut y = x;
-    if let Some(l) = lo.filter(|l| *l != f64::NEG_INFINITY) {
-        let c = typed_const(ctx, &format!("{name}/min"), dtype, &[], &[l])?;
-        y = ctx.g.maximum(y, c)?;
+    match lo {
+        Bound::Const(l) if l != f64::NEG_INFINITY => {
+            let c = typed_const(ctx, &format!("{name}/min"), dtype, &[], &[l])?;
+            y = ctx.g.maximum(y, c)?;
+        }
+        Bound::Tensor(t) => y = ctx.g.maximum(y, t)?,
+        _ => {}
     }
-    if let Some(h) = hi.filter(|h| *h != f64::INFINITY) {
-        let c = typed_const(ctx, &format!("{name}/max"), dtype, &[], &[h])?;
-        y = ctx.g.minimum(y, c)?;
+    match hi {
+        Bound::Const(h) if h != f64::INFINITY => {
+            let c = typed_const(ctx, &format!("{name}/max"), dtype, &[], &[h])?;
+            y = ctx.g.minimum(y, c)?;
+        }
+        Bound::Tensor(t) => y = ctx.g.minimum(y, t)?,
+        _ => {}
     }
     if y == x {
         // No bounds: the output is the input.

@@ -139,7 +139,7 @@ pub fn lower_batchnorm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lo
     let eps = node.float_or("epsilon", 1e-5)?;
     let param = |i: usize| ctx.const_input(node, i).and_then(|d| d.to_f32());
     let (Some(gamma), Some(beta), Some(mean), Some(var)) = (param(1), param(2), param(3), param(4)) else {
-        return Err(LowerError::new(ReasonCode::InputMustBeConstant, "batchnorm parameters must be constant"));
+        return lower_batchnorm_runtime(ctx, node, eps);
     };
     let (scale, shift) = scale_shift_of(&gamma, &beta, &mean, &var, eps).ok_or_else(|| LowerError::invalid("batchnorm parameters differ in length"))?;
     let x = ctx.input(node, 0)?;
@@ -155,6 +155,51 @@ pub fn lower_batchnorm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lo
     let b = ctx.g.constant_f32(&format!("{name}/shift"), Shape::new(dims), &shift);
     let m = ctx.g.mul(x, s)?;
     let y = ctx.g.add(m, b)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers an inference-mode `BatchNormalization` whose parameters are (in
+/// part) run-time tensors: each `[C]` parameter is reshaped to
+/// `[C, 1, …]` and `y = (x - mean) · scale + beta` with
+/// `scale = gamma · rsqrt(var + eps)` is computed at run time (ADD, RSQRT,
+/// MUL, SUB, MUL, ADD).
+fn lower_batchnorm_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, eps: f32) -> Result<(), LowerError> {
+    let x = ctx.input(node, 0)?;
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    if r < 2 {
+        return Err(LowerError::new(ReasonCode::UnsupportedShape, "rank < 2"));
+    }
+    if ctx.dtype(x) != DType::F32 {
+        return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("BatchNormalization on {}", ctx.dtype(x))));
+    }
+    let c = xs.dims()[1];
+    let mut params = Vec::with_capacity(4);
+    for (i, what) in [(1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")] {
+        let t = ctx.input(node, i)?;
+        let ts = ctx.shape(t).clone();
+        if ctx.dtype(t) != DType::F32 {
+            return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("{what} (input {i}) of type {}", ctx.dtype(t))));
+        }
+        if ts.rank() != 1 || ts.dims()[0] == Dim::Dynamic {
+            return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("{what} (input {i}) of shape {ts} (must be a vector of static length)")));
+        }
+        if c != Dim::Dynamic && ts.dims()[0] != c {
+            return Err(LowerError::invalid(format!("{what} (input {i}) of shape {ts} for an input of shape {xs}")));
+        }
+        let mut dims = vec![-1i32];
+        dims.extend(std::iter::repeat_n(1, r - 2));
+        params.push(ctx.g.reshape(t, &dims)?);
+    }
+    let name = node.name();
+    let e = ctx.g.constant_f32(&format!("{name}/epsilon"), Shape::scalar(), &[eps]);
+    let ve = ctx.g.add(params[3], e)?;
+    let inv = ctx.g.rsqrt(ve)?;
+    let scale = ctx.g.mul(params[0], inv)?;
+    let centred = ctx.g.sub(x, params[2])?;
+    let scaled = ctx.g.mul(centred, scale)?;
+    let y = ctx.g.add(scaled, params[1])?;
     ctx.set_output(node, 0, y);
     Ok(())
 }

@@ -173,6 +173,33 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     Ok(())
 }
 
+/// The weights of a ConvTranspose: a float32 constant, or a run-time
+/// float32 tensor with its static `[C_in, C_out, kH, kW]` shape.
+enum Weights {
+    Const(TensorData),
+    Runtime(TensorId, [usize; 4]),
+}
+
+fn conv_transpose_weights(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<Weights, LowerError> {
+    if let Some(w) = ctx.const_input(node, 1) {
+        if w.dims.len() != 4 {
+            return Err(LowerError::invalid(format!("weights of shape {:?}", w.dims)));
+        }
+        return Ok(Weights::Const(TensorData::from_f32(w.dims.clone(), &w.to_f32().ok_or_else(|| dtype_err("non-numeric weights"))?)));
+    }
+    let t = ctx.input(node, 1)?;
+    let s = ctx.shape(t).clone();
+    if ctx.dtype(t) != DType::F32 {
+        return Err(dtype_err(format!("ConvTranspose weights of type {}", ctx.dtype(t))));
+    }
+    let dims: Option<Vec<usize>> = s.dims().iter().map(|d| d.fixed().map(|v| v as usize)).collect();
+    match dims.as_deref() {
+        Some(&[a, b, c, d]) => Ok(Weights::Runtime(t, [a, b, c, d])),
+        Some(_) => Err(LowerError::invalid(format!("weights of shape {s}"))),
+        None => Err(shape_err(format!("run-time ConvTranspose weights of shape {s} (their shape must be static)"))),
+    }
+}
+
 /// Lowers 2-D `ConvTranspose` (group 1, dilation 1, constant weights) to
 /// TRANSPOSE_CONV between transposes. TFLite derives its padding from the
 /// output size; when that is not ONNX's leading padding, the full VALID
@@ -183,21 +210,21 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
     if xs.rank() != 4 {
         return Err(shape_err(format!("ConvTranspose on rank {} (only 2-D)", xs.rank())));
     }
-    let w = ctx.const_input(node, 1).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "ConvTranspose weights must be constant"))?;
-    if w.dims.len() != 4 {
-        return Err(LowerError::invalid(format!("weights of shape {:?}", w.dims)));
-    }
-    let w = TensorData::from_f32(w.dims.clone(), &w.to_f32().ok_or_else(|| dtype_err("non-numeric weights"))?);
+    let weights = conv_transpose_weights(ctx, node)?;
+    let wdims = match &weights {
+        Weights::Const(w) => w.dims.clone(),
+        Weights::Runtime(_, d) => d.to_vec(),
+    };
     if node.int_or("group", 1)? != 1 {
         return Err(LowerError::attr("group other than 1"));
     }
-    let (cin, cout, kh, kw) = (w.dims[0], w.dims[1], w.dims[2] as i64, w.dims[3] as i64);
+    let (cin, cout, kh, kw) = (wdims[0], wdims[1], wdims[2] as i64, wdims[3] as i64);
     if xs.dim(1).and_then(|d| d.fixed()).is_some_and(|c| c as usize != cin) {
-        return Err(LowerError::invalid(format!("input {xs} does not match weights {:?}", w.dims)));
+        return Err(LowerError::invalid(format!("input {xs} does not match weights {wdims:?}")));
     }
     if let Some(ks) = node.attr_ints("kernel_shape")?
         && ks != [kh, kw] {
-            return Err(LowerError::attr(format!("kernel_shape {ks:?} differs from weights {:?}", w.dims)));
+            return Err(LowerError::attr(format!("kernel_shape {ks:?} differs from weights {wdims:?}")));
         }
     let strides = node.attr_ints("strides")?.unwrap_or_else(|| vec![1, 1]);
     if strides.len() != 2 || strides.iter().any(|s| *s <= 0 || *s > i64::from(i32::MAX)) {
@@ -288,16 +315,27 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
     let to32 = |v: i64| i32::try_from(v).map_err(|_| shape_err("output size overflows int32"));
     let name = node.name();
     // [C_in, C_out, kH, kW] → [C_out, kH, kW, C_in]
-    let f = transpose_data(&w, &[1, 2, 3, 0])?;
-    let ft = ctx.g.constant(&format!("{name}/weights"), DType::F32, [cout as u32, kh as u32, kw as u32, cin as u32], ConstData::from_bytes(f.bytes));
-    let bias = if node.has_input(2) {
-        let b = ctx.const_floats(node, 2, "ConvTranspose bias")?;
+    let ft = match weights {
+        Weights::Const(w) => {
+            let f = transpose_data(&w, &[1, 2, 3, 0])?;
+            ctx.g.constant(&format!("{name}/weights"), DType::F32, [cout as u32, kh as u32, kw as u32, cin as u32], ConstData::from_bytes(f.bytes))
+        }
+        Weights::Runtime(t, _) => ctx.transpose(t, &[1, 2, 3, 0])?,
+    };
+    let bias = if !node.has_input(2) {
+        None
+    } else if let Some(d) = ctx.const_input(node, 2) {
+        let b = d.to_f32().ok_or_else(|| dtype_err("non-numeric ConvTranspose bias"))?;
         if b.len() != cout {
             return Err(LowerError::invalid(format!("bias of {} values for {cout} output channels", b.len())));
         }
         Some(ctx.g.constant_f32(&format!("{name}/bias"), [cout as u32], &b))
     } else {
-        None
+        let t = ctx.input(node, 2)?;
+        if ctx.dtype(t) != DType::F32 || *ctx.shape(t) != Shape::new([cout as u32]) {
+            return Err(LowerError::invalid(format!("bias of type {} and shape {} for {cout} output channels", ctx.dtype(t), ctx.shape(t))));
+        }
+        Some(t)
     };
     let h = ctx.to_channels_last(x)?;
     let shape = [to32(batch)?, to32(size[0])?, to32(size[1])?, to32(cout as i64)?];

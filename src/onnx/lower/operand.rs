@@ -144,3 +144,95 @@ pub(crate) fn pass_through(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<()
     ctx.set_val(node, 0, v);
     Ok(())
 }
+
+/// Input `i`, a 1-D integer vector (constant or run-time) of static
+/// length, as an int32 tensor: int64 values are saturated to the int32
+/// range first (constants here, run-time tensors by MAXIMUM and MINIMUM
+/// before a CAST), which keeps their meaning as bounds, pads or steps on
+/// dimensions that are below 2³¹. Returns the tensor and its length.
+pub(crate) fn int32_vector(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, what: &str) -> Result<(TensorId, usize), LowerError> {
+    let name = format!("{}/{what}", node.name());
+    if let Some(d) = ctx.const_input(node, i) {
+        let v = d.to_i64().ok_or_else(|| dtype_err(format!("{what} (input {i}) of type {}", d.dtype)))?;
+        if d.dims.len() != 1 {
+            return Err(LowerError::invalid(format!("{what} (input {i}) of shape {:?} (must be 1-D)", d.dims)));
+        }
+        let v32: Vec<i32> = v.iter().map(|x| (*x).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32).collect();
+        return Ok((ctx.g.constant_i32(&name, [v32.len() as u32], &v32), v32.len()));
+    }
+    let t = ctx.input(node, i)?;
+    let s = ctx.shape(t).clone();
+    if s.rank() != 1 {
+        return Err(LowerError::invalid(format!("{what} (input {i}) of shape {s} (must be 1-D)")));
+    }
+    let n = s.dims()[0]
+        .fixed()
+        .ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, format!("{what} (input {i}) of dynamic length must be constant")))?;
+    let t = match ctx.dtype(t) {
+        DType::I32 => t,
+        DType::I64 => {
+            let lo = ctx.g.constant(&format!("{name}/i32_min"), DType::I64, Shape::scalar(), ConstData::from_slice(&[i64::from(i32::MIN)]));
+            let hi = ctx.g.constant(&format!("{name}/i32_max"), DType::I64, Shape::scalar(), ConstData::from_slice(&[i64::from(i32::MAX)]));
+            let a = ctx.g.maximum(t, lo)?;
+            let b = ctx.g.minimum(a, hi)?;
+            ctx.g.cast(b, DType::I32)?
+        }
+        other => return Err(dtype_err(format!("{what} (input {i}) of type {other}"))),
+    };
+    Ok((t, n as usize))
+}
+
+/// A vector of `pos.len()` int32 entries from the `k`-entry vector `v`:
+/// entry `d` is `v[j]` where `pos[d] == Some(j)`, `default` elsewhere
+/// (CONCATENATION with the default, then GATHER; `v` itself when it
+/// already is that vector).
+pub(crate) fn scatter_vector(ctx: &mut LowerCtx<'_>, name: &str, v: TensorId, k: usize, pos: &[Option<usize>], default: i32) -> Result<TensorId, LowerError> {
+    if pos.len() == k && pos.iter().enumerate().all(|(d, p)| *p == Some(d)) {
+        return Ok(v);
+    }
+    let dflt = ctx.g.constant_i32(&format!("{name}/default"), [1u32], &[default]);
+    let cat = ctx.g.concatenation(&[v, dflt], 0)?;
+    let idx: Vec<i32> = pos.iter().map(|p| p.unwrap_or(k) as i32).collect();
+    let it = ctx.g.constant_i32(&format!("{name}/positions"), [idx.len() as u32], &idx);
+    Ok(ctx.g.gather(cat, it, GatherOptions::new(0))?)
+}
+
+/// Run-time axes (input `i`, a vector of static length `k`) against rank
+/// `r`: the axes with negative ones counted from the end (int32 `[k]`;
+/// axes out of `[-r, r)` stay out of range) and the int32 one-hot matrix
+/// `[k, r]` of the positions they name. Returns both and `k`.
+pub(crate) fn runtime_axes_onehot(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, r: usize) -> Result<(TensorId, TensorId, usize), LowerError> {
+    let (a, k) = int32_vector(ctx, node, i, "axes")?;
+    let name = format!("{}/axes", node.name());
+    let zero = ctx.g.constant_i32(&format!("{name}/zero"), Shape::scalar(), &[0]);
+    let rank = ctx.g.constant_i32(&format!("{name}/rank"), Shape::scalar(), &[r as i32]);
+    let negative = ctx.g.apply(Op::Less, &[Some(a), Some(zero)])?;
+    let wrapped = ctx.g.add(a, rank)?;
+    let an = ctx.g.apply(Op::SelectV2, &[Some(negative), Some(wrapped), Some(a)])?;
+    let col = ctx.g.reshape(an, &[k as i32, 1])?;
+    let positions: Vec<i32> = (0..r as i32).collect();
+    let row = ctx.g.constant_i32(&format!("{name}/positions"), [1u32, r as u32], &positions);
+    let hits = ctx.g.apply(Op::Equal, &[Some(col), Some(row)])?;
+    let hits = ctx.g.cast(hits, DType::I32)?;
+    Ok((an, hits, k))
+}
+
+/// The int32 `[r]` vector with the run-time `[k]` vector `v` placed at the
+/// positions of the one-hot `hits` (`[k, r]`, from [`runtime_axes_onehot`])
+/// and `default` elsewhere (MUL, SUM, and for a non-zero default MINIMUM,
+/// SUB, MUL, ADD).
+pub(crate) fn place_by_onehot(ctx: &mut LowerCtx<'_>, name: &str, hits: TensorId, v: TensorId, k: usize, default: i32) -> Result<TensorId, LowerError> {
+    let col = ctx.g.reshape(v, &[k as i32, 1])?;
+    let spread = ctx.g.mul(hits, col)?;
+    let placed = ctx.g.sum(spread, &[0], false)?;
+    if default == 0 {
+        return Ok(placed);
+    }
+    let named = ctx.g.sum(hits, &[0], false)?;
+    let one = ctx.g.constant_i32(&format!("{name}/one"), Shape::scalar(), &[1]);
+    let named = ctx.g.minimum(named, one)?;
+    let unnamed = ctx.g.sub(one, named)?;
+    let d = ctx.g.constant_i32(&format!("{name}/default"), Shape::scalar(), &[default]);
+    let fill = ctx.g.mul(unnamed, d)?;
+    Ok(ctx.g.add(placed, fill)?)
+}

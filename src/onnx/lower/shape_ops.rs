@@ -1,7 +1,7 @@
 //! Layout and shape ops on tensors: Reshape, Flatten, Transpose, Concat,
 //! Squeeze, Unsqueeze, Expand, and Identity / Dropout.
 
-use super::operand::{dtype_err, first_tensor_type, operand_narrowed, pass_through, shape_err};
+use super::operand::{dtype_err, first_tensor_type, int32_vector, operand_narrowed, pass_through, shape_err};
 use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
@@ -131,6 +131,127 @@ fn axes_input(ctx: &LowerCtx<'_>, node: &Node<'_>) -> Result<Option<Vec<i64>>, L
     Ok(None)
 }
 
+/// Whether the axes of a Squeeze / Unsqueeze are a run-time tensor.
+fn runtime_axes(ctx: &LowerCtx<'_>, node: &Node<'_>) -> bool {
+    node.attr_ints("axes").ok().flatten().is_none() && node.has_input(1) && ctx.const_input(node, 1).is_none()
+}
+
+/// The run-time axes (input 1) of a Squeeze / Unsqueeze against rank
+/// `rr`: `(m, bad, k)` with `m` the int32 `[rr]` vector that is 1 at the
+/// named positions (negative axes counted from the end) and 0 elsewhere,
+/// `bad` an int32 scalar that is 0 when the `k` axes name `k` distinct
+/// positions in range and 1 otherwise.
+fn runtime_axis_mask(ctx: &mut LowerCtx<'_>, node: &Node<'_>, rr: usize) -> Result<(TensorId, TensorId, usize), LowerError> {
+    let (a, k) = int32_vector(ctx, node, 1, "axes")?;
+    let name = node.name();
+    let c = |ctx: &mut LowerCtx<'_>, what: &str, dims: &[u32], v: &[i32]| ctx.g.constant_i32(&format!("{name}/{what}"), Shape::new(dims.iter().copied()), v);
+    let zero = c(ctx, "zero", &[], &[0]);
+    let one = c(ctx, "one", &[], &[1]);
+    let rank = c(ctx, "rank", &[], &[rr as i32]);
+    let negative = ctx.g.apply(Op::Less, &[Some(a), Some(zero)])?;
+    let wrapped = ctx.g.add(a, rank)?;
+    let an = ctx.g.apply(Op::SelectV2, &[Some(negative), Some(wrapped), Some(a)])?;
+    let col = ctx.g.reshape(an, &[k as i32, 1])?;
+    let positions: Vec<i32> = (0..rr as i32).collect();
+    let row = c(ctx, "positions", &[1, rr as u32], &positions);
+    let hits = ctx.g.apply(Op::Equal, &[Some(col), Some(row)])?;
+    let hits = ctx.g.cast(hits, DType::I32)?;
+    let count = ctx.g.sum(hits, &[0], false)?;
+    let m = ctx.g.minimum(count, one)?;
+    let distinct = ctx.g.sum(m, &[0], false)?;
+    let kc = c(ctx, "k", &[], &[k as i32]);
+    let missing = ctx.g.sub(kc, distinct)?;
+    let bad = ctx.g.minimum(missing, one)?;
+    Ok((m, bad, k))
+}
+
+/// RESHAPE of `x` to the run-time int32 `dims` of static length `rank`,
+/// poisoned by `bad` (1 adds 2³⁰ to every entry, which no element count
+/// matches, so the runtime fails as ONNX does on invalid axes).
+fn reshape_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, dims: TensorId, bad: TensorId, rank: usize) -> Result<TensorId, LowerError> {
+    let big = ctx.g.constant_i32(&format!("{}/poison", node.name()), Shape::scalar(), &[1 << 30]);
+    let poison = ctx.g.mul(bad, big)?;
+    let dims = ctx.g.add(dims, poison)?;
+    let out = ctx.g.add_tensor(Tensor::new(format!("{}/reshaped", node.name()), ctx.dtype(x), Shape::from_dims(vec![Dim::Dynamic; rank])));
+    ctx.g.add_operator(Operator { op: Op::Reshape { new_shape: None }, inputs: vec![Some(x), Some(dims)], outputs: vec![out], intermediates: Vec::new() })?;
+    Ok(out)
+}
+
+/// Lowers a `Squeeze` with run-time axes (of static length `k`, fewer than
+/// the rank): RESHAPE to the input's run-time shape without the named
+/// dimensions, gathered by SCATTER_ND. A named dimension that is not 1
+/// changes the element count and fails at run time, as in ONNX.
+fn squeeze_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<(), LowerError> {
+    let y = squeeze_by_runtime_axes(ctx, node, x)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// `x` without the dimensions named by the run-time axes in input 1 of
+/// `node` (which must be 1): the run-time Squeeze, also used by the
+/// reductions with keepdims=0 over several run-time axes.
+pub(crate) fn squeeze_by_runtime_axes(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<TensorId, LowerError> {
+    let r = ctx.shape(x).rank();
+    let (m, bad, k) = runtime_axis_mask(ctx, node, r)?;
+    if k >= r {
+        return Err(shape_err(format!("{} dropping {k} run-time axes of a rank-{r} input (at least one dimension must stay)", node.op_type())));
+    }
+    let name = node.name();
+    let out_rank = r - k;
+    // Kept dimension d goes to (number of kept dimensions up to d) - 1,
+    // named ones to a spare last slot.
+    let one = ctx.g.constant_i32(&format!("{name}/one_i"), Shape::scalar(), &[1]);
+    let keep = ctx.g.sub(one, m)?;
+    let axis0 = ctx.g.constant_i32(&format!("{name}/axis0"), Shape::scalar(), &[0]);
+    let upto = ctx.g.apply(Op::Cumsum(CumsumOptions { exclusive: false, reverse: false }), &[Some(keep), Some(axis0)])?;
+    let target = ctx.g.sub(upto, one)?;
+    let named = ctx.g.apply(Op::Equal, &[Some(m), Some(one)])?;
+    let spare = ctx.g.constant_i32(&format!("{name}/spare"), Shape::scalar(), &[out_rank as i32]);
+    let target = ctx.g.apply(Op::SelectV2, &[Some(named), Some(spare), Some(target)])?;
+    let indices = ctx.g.reshape(target, &[r as i32, 1])?;
+    let sx = ctx.g.shape(x, ShapeOptions { out_type: DType::I32 })?;
+    let size = ctx.g.constant_i32(&format!("{name}/scatter_shape"), [1u32], &[out_rank as i32 + 1]);
+    let scattered = ctx.g.apply(Op::ScatterNd, &[Some(indices), Some(sx), Some(size)])?;
+    let dims = ctx.g.slice(scattered, &[0], &[out_rank as i32])?;
+    reshape_runtime(ctx, node, x, dims, bad, out_rank)
+}
+
+/// Lowers an `Unsqueeze` with run-time axes (of static length `k`):
+/// RESHAPE to rank `r + k`, position `p` being 1 where named and else the
+/// input dimension `p - (named positions up to p)` (CUMSUM, GATHER,
+/// SELECT_V2).
+fn unsqueeze_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<(), LowerError> {
+    let r = ctx.shape(x).rank();
+    let axes = ctx.input(node, 1)?;
+    let k = ctx.shape(axes).dims().first().and_then(|d| d.fixed());
+    let k = k.ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "axes (input 1) of dynamic length must be constant"))? as usize;
+    let rr = r + k;
+    let (m, bad, _) = runtime_axis_mask(ctx, node, rr)?;
+    let name = node.name();
+    let one = ctx.g.constant_i32(&format!("{name}/one_i"), Shape::scalar(), &[1]);
+    let named = ctx.g.apply(Op::Equal, &[Some(m), Some(one)])?;
+    let ones = ctx.g.constant_i32(&format!("{name}/ones"), [rr as u32], &vec![1; rr]);
+    let dims = if r == 0 {
+        ones
+    } else {
+        let axis0 = ctx.g.constant_i32(&format!("{name}/axis0"), Shape::scalar(), &[0]);
+        let upto = ctx.g.apply(Op::Cumsum(CumsumOptions { exclusive: false, reverse: false }), &[Some(m), Some(axis0)])?;
+        let positions: Vec<i32> = (0..rr as i32).collect();
+        let pos = ctx.g.constant_i32(&format!("{name}/out_positions"), [rr as u32], &positions);
+        let src = ctx.g.sub(pos, upto)?;
+        let lo = ctx.g.constant_i32(&format!("{name}/lo"), Shape::scalar(), &[0]);
+        let hi = ctx.g.constant_i32(&format!("{name}/hi"), Shape::scalar(), &[r as i32 - 1]);
+        let src = ctx.g.maximum(src, lo)?;
+        let src = ctx.g.minimum(src, hi)?;
+        let sx = ctx.g.shape(x, ShapeOptions { out_type: DType::I32 })?;
+        let g = ctx.g.gather(sx, src, GatherOptions::new(0))?;
+        ctx.g.apply(Op::SelectV2, &[Some(named), Some(ones), Some(g)])?
+    };
+    let y = reshape_runtime(ctx, node, x, dims, bad, rr)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
 /// Reshapes `x` to `dims`, which keep the input's dynamic sizes in order
 /// and only drop or insert 1s (Squeeze, Unsqueeze): each dynamic entry is
 /// the input's next dynamic size, computed at run time when there are
@@ -154,6 +275,9 @@ pub fn lower_squeeze(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lowe
     let x = ctx.input(node, 0)?;
     let s = ctx.shape(x).clone();
     let r = s.rank();
+    if runtime_axes(ctx, node) {
+        return squeeze_runtime(ctx, node, x);
+    }
     let axes: Vec<usize> = match axes_input(ctx, node)? {
         Some(a) => a.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?,
         None => (0..r).filter(|i| s.dims()[*i] == Dim::Fixed(1)).collect(),
@@ -165,6 +289,9 @@ pub fn lower_squeeze(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lowe
 /// Lowers `Unsqueeze`.
 pub fn lower_unsqueeze(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let x = ctx.input(node, 0)?;
+    if runtime_axes(ctx, node) {
+        return unsqueeze_runtime(ctx, node, x);
+    }
     let mut dims = ctx.shape(x).dims().to_vec();
     let axes = axes_input(ctx, node)?.ok_or_else(|| LowerError::invalid("Unsqueeze needs axes"))?;
     let r = dims.len() + axes.len();
