@@ -27,10 +27,13 @@ fn slot(op: &mut Op) -> Option<&mut Activation> {
 /// Fuses RELU and RELU6 into a producer whose only reader they are.
 /// Returns the number fused.
 pub fn fuse_activations(sg: &mut Subgraph) -> usize {
+    // Fusions are independent (each producer output has the activation as
+    // its only reader), so one scan finds them all and they are applied
+    // together: linear in the graph, repeated only if a round fused any.
     let mut fused = 0;
     loop {
         let uses = Uses::of(sg);
-        let mut found = None;
+        let mut found: Vec<(usize, usize, Op)> = Vec::new();
         for (i, op) in sg.operators.iter().enumerate() {
             let Some(act) = activation_of(&op.op) else { continue };
             let Some(x) = op.input(0) else { continue };
@@ -38,26 +41,36 @@ pub fn fuse_activations(sg: &mut Subgraph) -> usize {
             if uses.is_output[x.index()] || uses.consumers[x.index()].len() != 1 || sg.operators[p].outputs.len() != 1 {
                 continue;
             }
-            let mut prod = sg.operators[p].op.clone();
             // Integer ops keep their own output quantization; only fuse float.
             if sg.tensors[x.index()].dtype != DType::F32 {
                 continue;
             }
-            match slot(&mut prod) {
-                Some(a) if *a == Activation::None => {
-                    *a = act;
-                    found = Some((i, p, prod));
-                    break;
-                }
-                _ => {}
+            // A producer that is itself fused away this round stays as it is.
+            if found.iter().any(|(j, _, _)| *j == p) {
+                continue;
+            }
+            let mut prod = sg.operators[p].op.clone();
+            if let Some(a) = slot(&mut prod).filter(|a| **a == Activation::None) {
+                *a = act;
+                found.push((i, p, prod));
             }
         }
-        let Some((i, p, prod)) = found else { break };
-        let y = sg.operators[i].outputs[0];
-        sg.operators[p].op = prod;
-        sg.operators[p].outputs[0] = y;
-        sg.operators.remove(i);
-        fused += 1;
+        if found.is_empty() {
+            break;
+        }
+        let mut remove = vec![false; sg.operators.len()];
+        for (i, p, prod) in found {
+            let y = sg.operators[i].outputs[0];
+            sg.operators[p].op = prod;
+            sg.operators[p].outputs[0] = y;
+            remove[i] = true;
+            fused += 1;
+        }
+        let mut k = 0;
+        sg.operators.retain(|_| {
+            k += 1;
+            !remove[k - 1]
+        });
     }
     super::cleanup::compact(sg);
     fused
@@ -69,7 +82,8 @@ pub fn fold_pads(sg: &mut Subgraph) -> usize {
     let mut folded = 0;
     loop {
         let uses = Uses::of(sg);
-        let mut found = None;
+        // Each PAD has its conv as only reader: all folds apply together.
+        let mut found = Vec::new();
         for (i, op) in sg.operators.iter().enumerate() {
             let (stride, dil, padding) = match &op.op {
                 Op::Conv2d(o) => ((o.stride_h, o.stride_w), (o.dilation_h, o.dilation_w), o.padding),
@@ -104,19 +118,22 @@ pub fn fold_pads(sg: &mut Subgraph) -> usize {
                 }
             }
             if ok {
-                found = Some((i, x));
-                break;
+                found.push((i, x));
             }
         }
-        let Some((i, x)) = found else { break };
-        sg.operators[i].inputs[0] = Some(x);
-        match &mut sg.operators[i].op {
-            Op::Conv2d(o) => o.padding = Padding::Same,
-            Op::DepthwiseConv2d(o) => o.padding = Padding::Same,
-            _ => {}
+        if found.is_empty() {
+            break;
+        }
+        for (i, x) in found {
+            sg.operators[i].inputs[0] = Some(x);
+            match &mut sg.operators[i].op {
+                Op::Conv2d(o) => o.padding = Padding::Same,
+                Op::DepthwiseConv2d(o) => o.padding = Padding::Same,
+                _ => {}
+            }
+            folded += 1;
         }
         super::cleanup::remove_dead(sg);
-        folded += 1;
     }
     folded
 }
