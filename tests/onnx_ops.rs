@@ -660,15 +660,26 @@ fn unsupported_types_and_shapes_are_rejected() {
 }
 
 #[test]
-fn non_constant_parameters_are_rejected() {
-    // Run-time Gather indices on a dynamic axis (negative ones need its size).
+fn gather_with_run_time_indices_on_a_dynamic_axis_reads_its_size_at_run_time() {
+    // Negative indices count from the end of an axis known only at run time.
     let mut b = OnnxBuilder::new(13);
-    let x = b.input("x", FLOAT, &[None, Some(4)]);
-    let i = b.input("i", INT64, &dims(&[2]));
+    let x = b.input("x", FLOAT, &[None, Some(2)]);
+    let i = b.input("i", INT64, &dims(&[3]));
     b.node_named("Gather", &[&x, &i], &["y"], vec![]);
-    b.output("y", FLOAT, &dims(&[2, 4]));
-    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+    b.output("y", FLOAT, &dims(&[3, 2]));
+    let m = to_model(b);
+    for n in [3usize, 5] {
+        let xv = seq(n * 2, 1.0, 0.0);
+        let idx = tflite_forge::eval::Value::new(tflite_forge::DType::I64, vec![3], vec![-1.0, 0.0, -2.0]);
+        let got = run(&m, vec![input(&[n, 2], xv.clone()), idx]).remove(0);
+        let row = |r: usize| vec![f64::from(xv[2 * r]), f64::from(xv[2 * r + 1])];
+        let want: Vec<f64> = [row(n - 1), row(0), row(n - 2)].concat();
+        assert_eq!(got.data, want, "batch {n}");
+    }
+}
 
+#[test]
+fn non_constant_parameters_are_rejected() {
     // Slice with run-time starts of a dynamic length.
     let mut b = OnnxBuilder::new(13);
     let x = b.input("x", FLOAT, &dims(&[3]));

@@ -367,8 +367,8 @@ pub fn lower_gather(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
 }
 
 /// Lowers `Gather` with run-time indices to GATHER. ONNX allows negative
-/// indices and TFLite does not, so each negative index gets the (static)
-/// axis size added (LESS, ADD, SELECT_V2); indices still out of range
+/// indices and TFLite does not, so each negative index gets the axis size
+/// (a constant, or read at run time) added (LESS, ADD, SELECT_V2); indices still out of range
 /// make the runtime fail, as they make ONNX fail, instead of wrapping.
 fn lower_gather_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let x = ctx.input(node, 0)?;
@@ -380,11 +380,16 @@ fn lower_gather_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), L
     if !matches!(it, DType::I32 | DType::I64) {
         return Err(dtype_err(format!("Gather indices of type {it}")));
     }
-    let n = xs.dims()[axis]
-        .fixed()
-        .ok_or_else(|| shape_err(format!("Gather with run-time indices on the dynamic axis {axis} of {xs} (negative indices need its size)")))?;
     let name = node.name();
-    let size = ctx.g.constant(&format!("{name}/axis_size"), it, Shape::scalar(), int_data(it, i64::from(n)));
+    // The axis size: a constant, or read at run time when dynamic.
+    let size = match xs.dims()[axis].fixed() {
+        Some(n) => ctx.g.constant(&format!("{name}/axis_size"), it, Shape::scalar(), int_data(it, i64::from(n))),
+        None => {
+            let d = ctx.symbolic_shape(x)[axis].clone();
+            let s = ctx.shape_tensor(&format!("{name}/axis_size"), &[d], true)?;
+            if it == DType::I32 { s } else { ctx.g.cast(s, it)? }
+        }
+    };
     let zero = ctx.g.constant(&format!("{name}/zero"), it, Shape::scalar(), int_data(it, 0));
     let negative = ctx.g.apply(Op::Less, &[Some(idx), Some(zero)])?;
     let wrapped = ctx.g.add(idx, size)?;

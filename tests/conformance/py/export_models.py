@@ -11,8 +11,9 @@ torch, torchvision, onnxscript, onnx, onnxruntime, numpy); it downloads
 nothing: every model is built with random weights.
 
 For each model (default: resnet18, mobilenet_v2, mobilenet_v3_small,
-squeezenet1_1, shufflenet_v2_x1_0, efficientnet_b0):
-- build it with ``weights=None`` after ``torch.manual_seed(0)``;
+squeezenet1_1, shufflenet_v2_x1_0, efficientnet_b0, convnext_tiny, vit_b_16):
+- build it with ``weights=None`` after ``torch.manual_seed(0)`` (ViT's
+  zero-initialised head gets random weights);
 - warm up the BatchNorm statistics: every BatchNorm gets ``momentum=None``
   (a plain cumulative average) and 4 random batches of [4, 3, 224, 224] go
   through the model in train mode under ``torch.no_grad()``; then ``.eval()``.
@@ -53,7 +54,7 @@ import traceback
 import warnings
 
 DEFAULT_MODELS = ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_1",
-                  "shufflenet_v2_x1_0", "efficientnet_b0"]
+                  "shufflenet_v2_x1_0", "efficientnet_b0", "convnext_tiny", "vit_b_16"]
 EXPORTERS = ["legacy", "dynamo"]
 LEGACY_OPSET = 17
 INPUT_SHAPE = (3, 224, 224)
@@ -83,6 +84,11 @@ def build_model(name):
         raise ValueError("torchvision.models has no %r" % name)
     torch.manual_seed(0)
     model = ctor(weights=None)
+    heads = getattr(model, "heads", None)
+    if heads is not None and hasattr(heads, "head"):
+        # ViT's classification head is zero-initialised: every output would
+        # be 0 and every comparison would pass.
+        torch.nn.init.normal_(heads.head.weight, std=0.05)
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()
