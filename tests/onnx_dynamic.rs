@@ -198,3 +198,52 @@ fn a_transformer_encoder_with_symbolic_batch_and_sequence_runs_at_several_sizes(
     let longer = run(m, vec![Value::from_f32(vec![1, 7, 16], seq(7 * 16))]).remove(0);
     assert_eq!(longer.shape, vec![1, 7, 16]);
 }
+
+#[test]
+fn edge_wrap_and_reflect_padding_on_a_run_time_width() {
+    // Pads beyond the size too: NumPy's reflect repeats, wrap cycles.
+    for (mode, pads) in [("edge", (2i64, 3i64)), ("wrap", (3, 4)), ("reflect", (2, 5))] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &[Some(2), None]);
+        let p = b.init_i64("pads", &[4], &[0, pads.0, 0, pads.1]);
+        b.node_named("Pad", &[&x, &p], &["y"], vec![attr_str("mode", mode)]);
+        b.output("y", FLOAT, &[Some(2), None]);
+        let m = to_model(b);
+        for w in [1usize, 3, 4] {
+            let xv = seq(2 * w);
+            let got = run(&m, vec![Value::from_f32(vec![2, w], xv.clone())]).remove(0);
+            let width = w + (pads.0 + pads.1) as usize;
+            assert_eq!(got.shape, vec![2, width], "{mode} at width {w}");
+            for r in 0..2 {
+                for j in 0..width {
+                    let k = j as i64 - pads.0;
+                    let n = w as i64;
+                    let src = match mode {
+                        "edge" => k.clamp(0, n - 1),
+                        "wrap" => ((k % n) + n) % n,
+                        // NumPy reflect, written as a walk that bounces.
+                        _ => {
+                            let (mut pos, mut dir, mut steps) = (0i64, 1i64, k);
+                            if n == 1 {
+                                0
+                            } else {
+                                if steps < 0 {
+                                    dir = -1;
+                                    steps = -steps;
+                                }
+                                for _ in 0..steps {
+                                    if pos + dir < 0 || pos + dir >= n {
+                                        dir = -dir;
+                                    }
+                                    pos += dir;
+                                }
+                                pos
+                            }
+                        }
+                    };
+                    assert_eq!(got.data[r * width + j], f64::from(xv[r * w + src as usize]), "{mode} width {w} row {r} position {j}");
+                }
+            }
+        }
+    }
+}

@@ -1,14 +1,16 @@
 //! Pad: PAD for zeros, PADV2 for another constant value, MIRROR_PAD for
-//! `reflect` (TFLite has no `edge` or `wrap`).
+//! `reflect`, and GATHER at computed positions for `edge`, `wrap` and the
+//! reflections MIRROR_PAD cannot do (pads beyond the size, sizes known
+//! only at run time).
 
-use super::operand::{dtype_err, int32_vector, place_by_onehot, runtime_axes_onehot, shape_err, static_dim, typed_const, typed_input};
+use super::operand::{dtype_err, int32_vector, place_by_onehot, runtime_axes_onehot, shape_err, typed_const, typed_input};
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
 
-/// Lowers `Pad` in all modes TFLite has: constant zero ([`lower_pad`]),
-/// another constant (PADV2) and reflect (MIRROR_PAD REFLECT). `edge` and
-/// `wrap` have no TFLite op.
+/// Lowers `Pad` in every mode: constant zero ([`lower_pad`]), another
+/// constant (PADV2), reflect (MIRROR_PAD REFLECT, or gathers), and edge and
+/// wrap (gathers).
 pub fn lower_pad_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let mode = node.attr_str("mode")?.unwrap_or_else(|| "constant".into());
     if node.opset() >= 11 {
@@ -58,21 +60,86 @@ pub fn lower_pad_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lowe
             ctx.g.pad_v2(x, &pp, c)?
         }
         "reflect" => {
-            for (i, (a, b)) in pp.iter().enumerate() {
-                if *a == 0 && *b == 0 {
-                    continue;
-                }
-                let n = static_dim(&xs, i, "a reflected dimension")?;
-                if i64::from(*a.max(b)) > n - 1 {
-                    return Err(LowerError::attr(format!("reflect padding ({a}, {b}) of size {n} (at most {})", n - 1)));
-                }
-            }
-            ctx.g.mirror_pad(x, &pp, MirrorPadMode::Reflect)?
+            // MIRROR_PAD where it applies (static sizes, pads below them);
+            // otherwise gathers at reflected positions.
+            let mirror = pp.iter().enumerate().all(|(i, (a, b))| {
+                (*a == 0 && *b == 0) || xs.dims()[i].fixed().is_some_and(|n| i64::from(*a.max(b)) < i64::from(n))
+            });
+            if mirror { ctx.g.mirror_pad(x, &pp, MirrorPadMode::Reflect)? } else { pad_by_gather(ctx, node, x, &pp, &mode)? }
         }
-        other => return Err(LowerError::attr(format!("Pad mode {other} (TFLite has constant and reflect)"))),
+        "edge" | "wrap" => pad_by_gather(ctx, node, x, &pp, &mode)?,
+        other => return Err(LowerError::attr(format!("Pad mode {other}"))),
     };
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+/// Pads `x` by `pp` in `edge`, `wrap` or `reflect` mode with one GATHER
+/// per padded axis, at the source positions of each output position `j`
+/// (`k = j - before`): `clamp(k, 0, n - 1)` for edge, `k mod n` for wrap,
+/// and for reflect `(n - 1) - |(k mod 2(n - 1)) - (n - 1)|`, as NumPy
+/// reflects (repeatedly, for pads beyond the size). The positions are
+/// constants for a static size and computed at run time otherwise.
+fn pad_by_gather(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, pp: &[(i32, i32)], mode: &str) -> Result<TensorId, LowerError> {
+    let name = node.name();
+    let mut y = x;
+    for (axis, (a, b)) in pp.iter().enumerate() {
+        if *a == 0 && *b == 0 {
+            continue;
+        }
+        let (a, b) = (i64::from(*a), i64::from(*b));
+        let n = ctx.symbolic_shape(y)[axis].clone();
+        let idx = match n.known() {
+            Some(0) => return Err(shape_err(format!("{mode} padding of an empty dimension"))),
+            Some(n) => {
+                let v: Vec<i32> = (-a..n + b).map(|k| source_position(mode, k, n) as i32).collect();
+                ctx.g.constant_i32(&format!("{name}/positions{axis}"), [v.len() as u32], &v)
+            }
+            None => {
+                let nt = ctx.shape_tensor(&format!("{name}/size{axis}"), &[n.clone()], true)?;
+                let c = |ctx: &mut LowerCtx<'_>, what: &str, v: i32| ctx.g.constant_i32(&format!("{name}/{what}{axis}"), Shape::scalar(), &[v]);
+                let (lo, one, zero) = (c(ctx, "lo", -(a as i32)), c(ctx, "one", 1), c(ctx, "zero", 0));
+                let hi = {
+                    let bt = c(ctx, "b", b as i32);
+                    ctx.g.add(nt, bt)?
+                };
+                let k = ctx.g.apply(Op::Range, &[Some(lo), Some(hi), Some(one)])?;
+                let last = ctx.g.sub(nt, one)?;
+                match mode {
+                    "edge" => {
+                        let k = ctx.g.maximum(k, zero)?;
+                        ctx.g.minimum(k, last)?
+                    }
+                    "wrap" => ctx.g.apply(Op::FloorMod, &[Some(k), Some(nt)])?,
+                    _ => {
+                        let two = c(ctx, "two", 2);
+                        let period = ctx.g.mul(last, two)?;
+                        let period = ctx.g.maximum(period, one)?;
+                        let m = ctx.g.apply(Op::FloorMod, &[Some(k), Some(period)])?;
+                        let d = ctx.g.sub(m, last)?;
+                        let d = ctx.g.abs(d)?;
+                        ctx.g.sub(last, d)?
+                    }
+                }
+            }
+        };
+        y = ctx.g.gather(y, idx, GatherOptions::new(axis as i32))?;
+    }
+    Ok(y)
+}
+
+/// The source position of padded position `k` (relative to the start of
+/// the data) on an axis of size `n > 0`.
+fn source_position(mode: &str, k: i64, n: i64) -> i64 {
+    match mode {
+        "edge" => k.clamp(0, n - 1),
+        "wrap" => k.rem_euclid(n),
+        _ => {
+            let period = (2 * (n - 1)).max(1);
+            let m = k.rem_euclid(period);
+            (n - 1) - (m - (n - 1)).abs()
+        }
+    }
 }
 
 /// Lowers `Pad` (constant mode, zero value).
