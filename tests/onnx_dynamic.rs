@@ -202,14 +202,18 @@ fn a_transformer_encoder_with_symbolic_batch_and_sequence_runs_at_several_sizes(
 #[test]
 fn edge_wrap_and_reflect_padding_on_a_run_time_width() {
     // Pads beyond the size too: NumPy's reflect repeats, wrap cycles.
-    for (mode, pads) in [("edge", (2i64, 3i64)), ("wrap", (3, 4)), ("reflect", (2, 5))] {
+    // Each on a run-time width, and on static widths (constant positions).
+    let cases = [("edge", (2i64, 3i64)), ("wrap", (3, 4)), ("reflect", (2, 5))];
+    for ((mode, pads), width) in cases.iter().flat_map(|c| [None, Some(1usize), Some(3), Some(4)].map(move |w| (*c, w))) {
         let mut b = OnnxBuilder::new(13);
-        let x = b.input("x", FLOAT, &[Some(2), None]);
+        let x = b.input("x", FLOAT, &[Some(2), width.map(|w| w as i64)]);
         let p = b.init_i64("pads", &[4], &[0, pads.0, 0, pads.1]);
         b.node_named("Pad", &[&x, &p], &["y"], vec![attr_str("mode", mode)]);
         b.output("y", FLOAT, &[Some(2), None]);
         let m = to_model(b);
-        for w in [1usize, 3, 4] {
+        assert_eq!(count(&m, |o| matches!(o, Op::MirrorPad { .. })), 0, "{mode}: MIRROR_PAD cannot pad past the size");
+        let widths: Vec<usize> = width.map_or(vec![1, 3, 4], |w| vec![w]);
+        for w in widths {
             let xv = seq(2 * w);
             let got = run(&m, vec![Value::from_f32(vec![2, w], xv.clone())]).remove(0);
             let width = w + (pads.0 + pads.1) as usize;

@@ -572,9 +572,6 @@ fn pad_with_a_value_and_by_reflection() {
 
 #[test]
 fn unsupported_attributes_are_rejected() {
-    assert_eq!(reason(pad_model(13, "edge", &[0, 1, 0, 1], None)), ReasonCode::UnsupportedAttribute);
-    assert_eq!(reason(pad_model(13, "wrap", &[0, 1, 0, 1], None)), ReasonCode::UnsupportedAttribute);
-    assert_eq!(reason(pad_model(13, "reflect", &[0, 3, 0, 0], None)), ReasonCode::UnsupportedAttribute);
     // Resize: cubic; nearest modes TFLite lacks; scales that do not give a whole size.
     assert_eq!(reason(resize_model(13, vec![attr_str("mode", "cubic")], None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4])), ReasonCode::UnsupportedAttribute);
     assert_eq!(reason(resize_model(13, vec![], None, Some(&[1, 1, 3, 3]), [2, 2], [3, 3])), ReasonCode::UnsupportedAttribute);

@@ -20,7 +20,7 @@ fn random_graph(seed: u64, steps: usize) -> Model {
     for i in 0..steps {
         let shape = g.tensor(x).shape.as_fixed().unwrap_or_default();
         let rank = shape.len();
-        let res = match r.below(15) {
+        let res = match r.below(16) {
             11 if rank == 4 && shape[1].is_multiple_of(2) => {
                 // ShuffleNet's channel shuffle in NCHW.
                 let (n, c, h, w) = (shape[0] as i32, shape[1] as i32, shape[2] as i32, shape[3] as i32);
@@ -76,6 +76,18 @@ fn random_graph(seed: u64, steps: usize) -> Model {
                 let bb = r.below(rank as u64) as usize;
                 perm.swap(a, bb);
                 g.transpose(x, &perm)
+            }
+            14 => {
+                // A position-wise linear layer and its bias as an ADD of a
+                // constant vector (or [1, .., out]), as MatMul + Add lower.
+                let cin = shape[rank - 1];
+                let cout = 1 + r.below(4) as u32;
+                let w = g.constant_f32(&format!("fc{i}"), [cout, cin], &r.vec((cout * cin) as usize, 0.5));
+                let mut o = FullyConnectedOptions::default();
+                o.keep_num_dims = true;
+                let bias_dims: Vec<u32> = if r.below(2) == 0 { vec![cout] } else { vec![1; rank - 1].into_iter().chain([cout]).collect() };
+                let bias = g.constant_f32(&format!("bias{i}"), bias_dims.as_slice(), &r.vec(cout as usize, 1.0));
+                g.fully_connected(x, w, None, o).and_then(|y| if r.below(2) == 0 { g.add(y, bias) } else { g.add(bias, y) })
             }
             9 => g.softmax(x, 1.0),
             _ => g.tanh(x),
@@ -160,4 +172,38 @@ fn random_graphs_exercise_sinking() {
     assert!(gathers > 10 && splits > 5, "{gathers} gathers, {splits} splits");
     assert!(removed > 100, "only {removed} transposes removed over 100 graphs");
     assert!(fused > 5, "only {fused} activations fused");
+}
+
+#[test]
+fn a_constant_bias_add_folds_into_fully_connected() {
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("g");
+    let x = g.input("x", DType::F32, [2, 3, 4]);
+    let w = g.constant_f32("w", [5, 4], &(0..20).map(|i| i as f32 * 0.1 - 1.0).collect::<Vec<_>>());
+    let mut o = FullyConnectedOptions::default();
+    o.keep_num_dims = true;
+    let y = g.fully_connected(x, w, None, o).unwrap();
+    let bias = g.constant_f32("bias", [1, 1, 5], &[0.5, -1.0, 2.0, 0.0, 3.0]);
+    let z = g.add(bias, y).unwrap();
+    let z = g.relu(z).unwrap();
+    g.output("z", z);
+    b.finish_subgraph(g).unwrap();
+    b.signature("serving_default", 0);
+    let m = b.finish().unwrap();
+    let input = Value::from_f32(vec![2, 3, 4], (0..24).map(|i| (i as f32 * 0.37).sin()).collect());
+    let before = run(&m, &input);
+    let mut opt = m.clone();
+    let stats = tflite_forge::passes::optimize(&mut opt);
+    assert_eq!(stats.folded_biases, 1);
+    let ops = &opt.subgraphs[0].operators;
+    assert_eq!(ops.len(), 1, "{:?}", ops.iter().map(|o| o.op.name()).collect::<Vec<_>>());
+    match &ops[0].op {
+        Op::FullyConnected(o) => assert_eq!(o.activation, Activation::Relu),
+        other => panic!("{other:?}"),
+    }
+    assert!(ops[0].input(2).is_some(), "the bias is the FULLY_CONNECTED's third input");
+    // The bias joins the sum in another order: equal up to float rounding.
+    for (a, b) in run(&opt, &input)[0].data.iter().zip(&before[0].data) {
+        assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} vs {b}");
+    }
 }

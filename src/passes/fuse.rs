@@ -1,5 +1,6 @@
-//! Fusions: activations into the op before them, and explicit zero PADs
-//! into convolutions where TFLite's SAME padding is exactly the same.
+//! Fusions: activations into the op before them, explicit zero PADs into
+//! convolutions where TFLite's SAME padding is exactly the same, and a
+//! constant bias ADD into the FULLY_CONNECTED before it.
 
 use super::graph::{const_ints, Uses};
 use crate::model::*;
@@ -136,4 +137,78 @@ pub fn fold_pads(sg: &mut Subgraph) -> usize {
         super::cleanup::remove_dead(sg);
     }
     folded
+}
+
+/// Folds `FULLY_CONNECTED (float, no bias, no activation) → ADD(constant)`
+/// into one FULLY_CONNECTED with that bias, when the constant is a vector
+/// over the output features (`[out]`, or with leading 1s) and the ADD is
+/// the only reader. The ADD's activation moves to the FULLY_CONNECTED.
+/// Returns the number folded.
+pub fn fold_bias_adds(sg: &mut Subgraph) -> usize {
+    let uses = Uses::of(sg);
+    let mut found: Vec<(usize, usize, TensorId)> = Vec::new();
+    for (i, op) in sg.operators.iter().enumerate() {
+        let Op::Add(add) = &op.op else { continue };
+        let (Some(a), Some(b)) = (op.input(0), op.input(1)) else { continue };
+        let (y, c) = if sg.tensors[b.index()].is_constant() { (a, b) } else { (b, a) };
+        let Some(p) = uses.producer[y.index()] else { continue };
+        let fc = &sg.operators[p];
+        let Op::FullyConnected(o) = &fc.op else { continue };
+        let (yt, ct) = (&sg.tensors[y.index()], &sg.tensors[c.index()]);
+        let out_shape = &sg.tensors[op.outputs[0].index()].shape;
+        let features = yt.shape.dims().last().and_then(|d| d.fixed());
+        let vector = features.is_some_and(|n| ct.shape.dims().last() == Some(&Dim::Fixed(n)) && ct.shape.dims().iter().rev().skip(1).all(|d| *d == Dim::Fixed(1)));
+        let ok = o.activation == Activation::None
+            && matches!(add.activation, Activation::None | Activation::Relu | Activation::ReluN1To1 | Activation::Relu6)
+            && fc.inputs.get(2).is_none_or(|b| b.is_none())
+            && fc.outputs.len() == 1
+            && yt.dtype == DType::F32
+            && ct.dtype == DType::F32
+            && ct.quantization.is_none()
+            && yt.quantization.is_none()
+            && ct.is_constant()
+            && vector
+            && ct.shape.rank() <= yt.shape.rank()
+            && *out_shape == yt.shape
+            && uses.consumers[y.index()].len() == 1
+            && !uses.is_output[y.index()]
+            && !found.iter().any(|(_, q, _)| *q == p);
+        if ok {
+            found.push((i, p, c));
+        }
+    }
+    let n = found.len();
+    let mut remove = vec![false; sg.operators.len()];
+    for (i, p, c) in found {
+        let (features, data, name) = {
+            let ct = &sg.tensors[c.index()];
+            (ct.shape.dims().last().and_then(|d| d.fixed()).unwrap_or(0), ct.data.clone(), ct.name.clone())
+        };
+        let mut bias = Tensor::new(format!("{name}/bias"), DType::F32, Shape::new([features]));
+        bias.data = data;
+        sg.tensors.push(bias);
+        let bias = TensorId(sg.tensors.len() as u32 - 1);
+        let act = match &sg.operators[i].op {
+            Op::Add(a) => a.activation,
+            _ => Activation::None,
+        };
+        let z = sg.operators[i].outputs[0];
+        let fc = &mut sg.operators[p];
+        if fc.inputs.len() < 3 {
+            fc.inputs.resize(3, None);
+        }
+        fc.inputs[2] = Some(bias);
+        fc.outputs[0] = z;
+        if let Op::FullyConnected(o) = &mut fc.op {
+            o.activation = act;
+        }
+        remove[i] = true;
+    }
+    let mut k = 0;
+    sg.operators.retain(|_| {
+        k += 1;
+        !remove[k - 1]
+    });
+    super::cleanup::compact(sg);
+    n
 }

@@ -20,6 +20,8 @@ pub struct PassStats {
     pub fused_activations: usize,
     /// PADs folded into SAME convolutions.
     pub folded_pads: usize,
+    /// Constant bias ADDs folded into the FULLY_CONNECTED before them.
+    pub folded_biases: usize,
 }
 
 /// Runs the standard pipeline on every subgraph: transpose sinking, pad
@@ -62,6 +64,7 @@ pub fn optimize(model: &mut Model) -> PassStats {
         let after = sg.operators.iter().filter(|o| o.op == crate::Op::Transpose).count();
         stats.transposes_removed += before.saturating_sub(after);
         stats.folded_pads += fuse::fold_pads(sg);
+        stats.folded_biases += fuse::fold_bias_adds(sg);
         stats.fused_activations += fuse::fuse_activations(sg);
         cleanup::remove_dead(sg);
         for (s, (ins, outs)) in model.signatures.iter_mut().zip(sig_pos) {

@@ -43,7 +43,7 @@ pub fn transformer_onnx(layers: usize, d: i64, heads: i64) -> Vec<u8> {
             let m = b.node("MatMul", &[input, &w], vec![]);
             b.node("Add", &[&bias, &m], vec![])
         };
-        let mut split = |b: &mut OnnxBuilder, t: &str, perm: &[i64]| {
+        let split = |b: &mut OnnxBuilder, t: &str, perm: &[i64]| {
             let r = b.node("Reshape", &[t, &heads_shape], vec![]);
             b.node("Transpose", &[&r], vec![attr_ints("perm", perm)])
         };
