@@ -54,7 +54,7 @@ pub fn lower_non_max_suppression(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Res
         (None, _) => {
             let m = ctx.input(node, 2)?;
             let m = if ctx.dtype(m) == DType::I64 { m } else { ctx.g.cast(m, DType::I64)? };
-            let n = ctx.shape_tensor(&format!("{name}/n"), &[n_boxes.clone()], false)?;
+            let n = ctx.shape_tensor(&format!("{name}/n"), std::slice::from_ref(&n_boxes), false)?;
             let n = ctx.g.cast(n, DType::I64)?;
             let m = ctx.g.reshape(m, &[1])?;
             let m = ctx.g.minimum(m, n)?;

@@ -96,7 +96,7 @@ fn pad_by_gather(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, pp: &[(i3
                 ctx.g.constant_i32(&format!("{name}/positions{axis}"), [v.len() as u32], &v)
             }
             None => {
-                let nt = ctx.shape_tensor(&format!("{name}/size{axis}"), &[n.clone()], true)?;
+                let nt = ctx.shape_tensor(&format!("{name}/size{axis}"), std::slice::from_ref(&n), true)?;
                 let c = |ctx: &mut LowerCtx<'_>, what: &str, v: i32| ctx.g.constant_i32(&format!("{name}/{what}{axis}"), Shape::scalar(), &[v]);
                 let (lo, one, zero) = (c(ctx, "lo", -(a as i32)), c(ctx, "one", 1), c(ctx, "zero", 0));
                 let hi = {
