@@ -9,6 +9,7 @@
 //!
 //! | file | ONNX ops |
 //! |---|---|
+//! | `attention.rs` | Attention |
 //! | `activation.rs` | Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Clip, LeakyRelu, PRelu, Gelu |
 //! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
 //! | `cast.rs` | Cast, CastLike |
@@ -32,6 +33,7 @@
 //! folding, `batchnorm.rs`).
 
 mod activation;
+mod attention;
 pub(crate) mod batchnorm;
 mod cast;
 mod conv;
@@ -61,6 +63,7 @@ use crate::model::*;
 use crate::ValidationError;
 
 pub(crate) use activation::*;
+pub(crate) use attention::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
 pub(crate) use elementwise::*;
