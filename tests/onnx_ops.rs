@@ -1103,3 +1103,122 @@ fn layer_norm_rejects_other_types_and_stash_types() {
     b.output("y", FLOAT, &dims(&[2, 4]));
     assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
 }
+
+// ---------------------------------------------------------------------------
+// Attention
+// ---------------------------------------------------------------------------
+
+/// A direct float64 implementation of ONNX Attention for 4-D inputs with
+/// grouped heads, a key/value cache, a bool mask and causal masking: rows
+/// whose keys are all masked are zero.
+#[allow(clippy::too_many_arguments)]
+fn attention_reference(
+    q: &[f32], k: &[f32], v: &[f32], mask: &[bool], (b, hq, hkv, l, s, d, dv): (usize, usize, usize, usize, usize, usize, usize), past: usize, causal: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let reps = hq / hkv;
+    let scale = 1.0 / (d as f64).sqrt();
+    let mut y = vec![0.0; b * hq * l * dv];
+    let mut probs = vec![0.0; b * hq * l * s];
+    for bi in 0..b {
+        for h in 0..hq {
+            let kh = h / reps;
+            for i in 0..l {
+                let mut logits = vec![f64::NEG_INFINITY; s];
+                for (j, lg) in logits.iter_mut().enumerate() {
+                    let allowed = mask[i * s + j] && (!causal || j <= i + past);
+                    if allowed {
+                        let dot: f64 = (0..d).map(|e| f64::from(q[((bi * hq + h) * l + i) * d + e]) * f64::from(k[((bi * hkv + kh) * s + j) * d + e])).sum();
+                        *lg = dot * scale;
+                    }
+                }
+                let m = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                if m == f64::NEG_INFINITY {
+                    continue;
+                }
+                let z: f64 = logits.iter().map(|x| (x - m).exp()).sum();
+                for j in 0..s {
+                    let p = (logits[j] - m).exp() / z;
+                    probs[((bi * hq + h) * l + i) * s + j] = p;
+                    for e in 0..dv {
+                        y[((bi * hq + h) * l + i) * dv + e] += p * f64::from(v[((bi * hkv + kh) * s + j) * dv + e]);
+                    }
+                }
+            }
+        }
+    }
+    (y, probs)
+}
+
+#[test]
+fn attention_with_grouped_heads_cache_bool_mask_and_causal_matches_a_direct_computation() {
+    let (b, hq, hkv, l, p, sn, d, dv) = (1usize, 4usize, 2usize, 3usize, 2usize, 2usize, 4usize, 3usize);
+    let s = p + sn;
+    let mut o = OnnxBuilder::new(23);
+    let q = o.input("q", FLOAT, &dims(&[b as i64, hq as i64, l as i64, d as i64]));
+    let k = o.input("k", FLOAT, &dims(&[b as i64, hkv as i64, sn as i64, d as i64]));
+    let v = o.input("v", FLOAT, &dims(&[b as i64, hkv as i64, sn as i64, dv as i64]));
+    let m = o.input("m", BOOL, &dims(&[l as i64, s as i64]));
+    let pk = o.input("pk", FLOAT, &dims(&[b as i64, hkv as i64, p as i64, d as i64]));
+    let pv = o.input("pv", FLOAT, &dims(&[b as i64, hkv as i64, p as i64, dv as i64]));
+    o.node_named("Attention", &[&q, &k, &v, &m, &pk, &pv], &["y", "pk_out", "pv_out", "qk"], vec![attr_int("is_causal", 1), attr_int("qk_matmul_output_mode", 3)]);
+    o.output("y", FLOAT, &dims(&[b as i64, hq as i64, l as i64, dv as i64]));
+    o.output("pk_out", FLOAT, &dims(&[b as i64, hkv as i64, s as i64, d as i64]));
+    o.output("pv_out", FLOAT, &dims(&[b as i64, hkv as i64, s as i64, dv as i64]));
+    o.output("qk", FLOAT, &dims(&[b as i64, hq as i64, l as i64, s as i64]));
+    let model = to_model(o);
+    let wave = |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| ((i as f32) * f).sin()).collect() };
+    let (qv, kv, vv) = (wave(b * hq * l * d, 0.7), wave(b * hkv * sn * d, 1.3), wave(b * hkv * sn * dv, 0.4));
+    let (pkv, pvv) = (wave(b * hkv * p * d, 2.1), wave(b * hkv * p * dv, 0.9));
+    // Row 0 masks every key: its output and probabilities are zero.
+    let mask: Vec<bool> = (0..l * s).map(|i| i >= s && i % 3 != 1).collect();
+    let mut full_k = vec![];
+    let mut full_v = vec![];
+    for h in 0..hkv {
+        full_k.extend_from_slice(&pkv[h * p * d..(h + 1) * p * d]);
+        full_k.extend_from_slice(&kv[h * sn * d..(h + 1) * sn * d]);
+        full_v.extend_from_slice(&pvv[h * p * dv..(h + 1) * p * dv]);
+        full_v.extend_from_slice(&vv[h * sn * dv..(h + 1) * sn * dv]);
+    }
+    let (want_y, want_p) = attention_reference(&qv, &full_k, &full_v, &mask, (b, hq, hkv, l, s, d, dv), p, true);
+    let out = run(
+        &model,
+        vec![
+            input(&[b, hq, l, d], qv),
+            input(&[b, hkv, sn, d], kv),
+            input(&[b, hkv, sn, dv], vv),
+            Value::new(tflite_forge::DType::Bool, vec![l, s], mask.iter().map(|m| f64::from(u8::from(*m))).collect()),
+            input(&[b, hkv, p, d], pkv),
+            input(&[b, hkv, p, dv], pvv),
+        ],
+    );
+    assert!(want_y[..dv].iter().all(|x| *x == 0.0) && want_y[dv..].iter().any(|x| *x != 0.0));
+    assert_close(&out[0].data, &want_y, 1e-5);
+    assert_close(&out[1].data, &full_k.iter().map(|x| f64::from(*x)).collect::<Vec<_>>(), 0.0);
+    assert_close(&out[2].data, &full_v.iter().map(|x| f64::from(*x)).collect::<Vec<_>>(), 0.0);
+    assert_close(&out[3].data, &want_p, 1e-5);
+}
+
+#[test]
+fn attention_rejects_what_it_cannot_lower_exactly() {
+    let build = |attrs: Vec<onnx_protobuf::AttributeProto>| {
+        let mut o = OnnxBuilder::new(23);
+        let q = o.input("q", FLOAT, &dims(&[1, 2, 3, 4]));
+        let k = o.input("k", FLOAT, &dims(&[1, 2, 3, 4]));
+        let v = o.input("v", FLOAT, &dims(&[1, 2, 3, 4]));
+        o.node_named("Attention", &[&q, &k, &v], &["y", "", "", "qk"], attrs);
+        o.output("y", FLOAT, &dims(&[1, 2, 3, 4]));
+        o.output("qk", FLOAT, &dims(&[1, 2, 3, 3]));
+        o
+    };
+    // Mode 0 with softcap: the specification and the reference differ.
+    assert_eq!(reason(build(vec![attr_float("softcap", 2.0)])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(build(vec![attr_int("softmax_precision", 10)])), ReasonCode::UnsupportedAttribute);
+    // Three query heads over two key/value heads.
+    let mut o = OnnxBuilder::new(23);
+    let q = o.input("q", FLOAT, &dims(&[1, 3, 3, 4]));
+    let k = o.input("k", FLOAT, &dims(&[1, 2, 3, 4]));
+    let v = o.input("v", FLOAT, &dims(&[1, 2, 3, 4]));
+    o.node_named("Attention", &[&q, &k, &v], &["y"], vec![]);
+    o.output("y", FLOAT, &dims(&[1, 3, 3, 4]));
+    assert_eq!(reason(o), ReasonCode::UnsupportedShape);
+}
