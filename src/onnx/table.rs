@@ -224,5 +224,6 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("RMSNormalization", 23, &["MEAN", "MUL", "ADD", "RSQRT"], "float32; stash_type 1; any axis (normalizes axis..rank); scale constant or a tensor (broadcast)", norm::lower_rms_norm),
         Lowering::new("Mod", 10, &["FLOOR_MOD"], "fmod=0 on int32/int64; fmod=1 is unsupported", lower_mod),
         Lowering::new("Attention", 23, &["BATCH_MATMUL", "MUL", "DIV", "TANH", "ADD", "SOFTMAX", "SELECT_V2", "PADV2", "CONCATENATION", "REDUCE_MAX", "EQUAL", "LESS", "LESS_EQUAL", "LOGICAL_AND", "CAST", "RESHAPE", "TRANSPOSE"], "float32; static shapes; 3-D (q_num_heads / kv_num_heads) or 4-D; grouped-query heads; bool or float attn_mask (broadcast, padded with -inf to the key length); is_causal, left/right windows, nonpad_kv_seqlen and past_key / past_value with present outputs; softcap; qk_matmul_output_mode 0–3 (mode 0 with softcap is refused: the spec and the reference disagree); softmax_precision float or double only", lower_attention),
+        Lowering::new("Erf", 9, &["MINIMUM", "MAXIMUM", "MUL", "ADD", "DIV"], "float32; rational approximation on [-4, 4] (Eigen's / XLA's float erf), within 5e-7 absolute", lower_erf),
     ]
 }

@@ -25,6 +25,7 @@
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
+//! | `unary_math.rs` | Erf |
 //! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
 //!
 //! `operand.rs` holds what they share (operands, typed constants, errors);
@@ -51,6 +52,7 @@ mod shape_ops;
 mod slicing;
 mod softmax;
 mod unary;
+mod unary_math;
 
 use std::collections::HashMap;
 
@@ -77,6 +79,7 @@ pub(crate) use shape_ops::*;
 pub(crate) use slicing::*;
 pub(crate) use softmax::*;
 pub(crate) use unary::*;
+pub(crate) use unary_math::*;
 
 /// Why a lowering failed; the driver adds the node, op and opset.
 #[derive(Debug, Clone, PartialEq)]
