@@ -1261,3 +1261,70 @@ fn erf_is_within_5e_7_of_the_true_erf_on_a_dense_grid() {
     // Odd, and exact at 0.
     assert_eq!(run_unary(13, "Erf", &[2], vec![0.0, -0.75], vec![])[0], 0.0);
 }
+
+// ---------------------------------------------------------------------------
+// Gathers and scatters
+// ---------------------------------------------------------------------------
+
+fn i64_input(shape: &[usize], v: &[i64]) -> Value {
+    Value::new(tflite_forge::DType::I64, shape.to_vec(), v.iter().map(|x| *x as f64).collect())
+}
+
+#[test]
+fn gather_elements_with_run_time_negative_indices() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 3]));
+    let i = b.input("i", INT64, &dims(&[2, 3]));
+    b.node_named("GatherElements", &[&x, &i], &["y"], vec![attr_int("axis", 0)]);
+    b.output("y", FLOAT, &dims(&[2, 3]));
+    let m = to_model(b);
+    let xs = seq(9, 1.0, 1.0);
+    let idx = [-1i64, 0, 2, 1, -3, -2];
+    let got = run(&m, vec![input(&[3, 3], xs.clone()), i64_input(&[2, 3], &idx)]).remove(0);
+    // y[r][c] = x[idx[r][c] mod 3][c].
+    let want: Vec<f64> = (0..6).map(|f| f64::from(xs[(idx[f].rem_euclid(3) as usize) * 3 + f % 3])).collect();
+    assert_eq!(got.data, want);
+}
+
+#[test]
+fn gather_nd_with_batch_dims() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 2]));
+    let i = b.input("i", INT64, &dims(&[2, 2, 1]));
+    b.node_named("GatherND", &[&x, &i], &["y"], vec![attr_int("batch_dims", 1)]);
+    b.output("y", FLOAT, &dims(&[2, 2, 2]));
+    let m = to_model(b);
+    let xs = seq(12, 1.0, 0.0);
+    let got = run(&m, vec![input(&[2, 3, 2], xs), i64_input(&[2, 2, 1], &[2, 0, -1, 1])]).remove(0);
+    // Batch 0 rows 2 and 0; batch 1 rows 2 and 1.
+    assert_eq!(got.data, [4.0, 5.0, 0.0, 1.0, 10.0, 11.0, 8.0, 9.0]);
+}
+
+#[test]
+fn scatters_replace_or_add_and_refuse_other_reductions() {
+    let scatter = |op: &str, reduction: &str, idx_shape: &[i64], upd_shape: &[i64]| {
+        let mut b = OnnxBuilder::new(18);
+        let x = b.input("x", FLOAT, &dims(&[3, 3]));
+        let i = b.input("i", INT64, &dims(idx_shape));
+        let u = b.input("u", FLOAT, &dims(upd_shape));
+        let mut attrs = vec![attr_str("reduction", reduction)];
+        if op == "ScatterElements" {
+            attrs.push(attr_int("axis", 1));
+        }
+        b.node_named(op, &[&x, &i, &u], &["y"], attrs);
+        b.output("y", FLOAT, &dims(&[3, 3]));
+        b
+    };
+    let xs = seq(9, 1.0, 0.0);
+    // ScatterElements along axis 1, duplicates added.
+    let m = to_model(scatter("ScatterElements", "add", &[1, 2], &[1, 2]));
+    let got = run(&m, vec![input(&[3, 3], xs.clone()), i64_input(&[1, 2], &[-1, 2]), input(&[1, 2], vec![10.0, 20.0])]).remove(0);
+    assert_eq!(got.data, [0.0, 1.0, 32.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    // ScatterND replacing row 1.
+    let m = to_model(scatter("ScatterND", "none", &[1, 1], &[1, 3]));
+    let got = run(&m, vec![input(&[3, 3], xs), i64_input(&[1, 1], &[-2]), input(&[1, 3], vec![-1.0, -2.0, -3.0])]).remove(0);
+    assert_eq!(got.data, [0.0, 1.0, 2.0, -1.0, -2.0, -3.0, 6.0, 7.0, 8.0]);
+    for r in ["mul", "max", "min"] {
+        assert_eq!(reason(scatter("ScatterND", r, &[1, 1], &[1, 3])), ReasonCode::UnsupportedAttribute, "{r}");
+    }
+}

@@ -15,6 +15,7 @@
 //! | `cast.rs` | Cast, CastLike |
 //! | `conv.rs` | Conv, ConvTranspose |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
+//! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
 //! | `matmul.rs` | Gemm, MatMul |
 //! | `norm.rs` | LayerNormalization, RMSNormalization |
@@ -40,6 +41,7 @@ mod cast;
 mod conv;
 mod elementwise;
 pub(crate) mod fold;
+mod gather_scatter;
 mod logic;
 mod matmul;
 pub(crate) mod norm;
@@ -69,6 +71,7 @@ pub(crate) use attention::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
 pub(crate) use elementwise::*;
+pub(crate) use gather_scatter::*;
 pub(crate) use logic::*;
 pub(crate) use matmul::*;
 pub(crate) use pad::*;
