@@ -1328,3 +1328,117 @@ fn scatters_replace_or_add_and_refuse_other_reductions() {
         assert_eq!(reason(scatter("ScatterND", r, &[1, 1], &[1, 3])), ReasonCode::UnsupportedAttribute, "{r}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Trilu, CumSum, TopK, OneHot, Tile, DepthToSpace, SpaceToDepth
+// ---------------------------------------------------------------------------
+
+#[test]
+fn trilu_with_constant_and_run_time_k() {
+    let xs = seq(12, 1.0, 1.0);
+    for (upper, k) in [(1i64, 1i64), (0, -1), (1, -2), (0, 2)] {
+        let keep = |i: usize, j: usize| if upper == 1 { j as i64 - i as i64 >= k } else { j as i64 - i as i64 <= k };
+        let want: Vec<f64> = (0..12).map(|f| if keep(f / 4, f % 4) { f64::from(xs[f]) } else { 0.0 }).collect();
+        // Constant k.
+        let mut b = OnnxBuilder::new(14);
+        let x = b.input("x", FLOAT, &dims(&[3, 4]));
+        let kk = b.init_i64("k", &[], &[k]);
+        b.node_named("Trilu", &[&x, &kk], &["y"], vec![attr_int("upper", upper)]);
+        b.output("y", FLOAT, &dims(&[3, 4]));
+        let got = run(&to_model(b), vec![input(&[3, 4], xs.clone())]).remove(0);
+        assert_eq!(got.data, want, "upper={upper} k={k}");
+        // Run-time k.
+        let mut b = OnnxBuilder::new(14);
+        let x = b.input("x", FLOAT, &dims(&[3, 4]));
+        let kk = b.input("k", INT64, &dims(&[]));
+        b.node_named("Trilu", &[&x, &kk], &["y"], vec![attr_int("upper", upper)]);
+        b.output("y", FLOAT, &dims(&[3, 4]));
+        let got = run(&to_model(b), vec![input(&[3, 4], xs.clone()), i64_input(&[], &[k])]).remove(0);
+        assert_eq!(got.data, want, "run-time upper={upper} k={k}");
+    }
+}
+
+#[test]
+fn cumsum_exclusive_reverse_on_a_run_time_axis() {
+    let mut b = OnnxBuilder::new(14);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let a = b.input("a", INT64, &dims(&[]));
+    b.node_named("CumSum", &[&x, &a], &["y"], vec![attr_int("exclusive", 1), attr_int("reverse", 1)]);
+    b.output("y", FLOAT, &dims(&[2, 3]));
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), i64_input(&[], &[-1])]).remove(0);
+    assert_eq!(got.data, [5.0, 3.0, 0.0, 11.0, 6.0, 0.0]);
+}
+
+#[test]
+fn topk_smallest_on_the_first_axis_keeps_lower_indices_first_on_ties() {
+    let mut b = OnnxBuilder::new(11);
+    let x = b.input("x", FLOAT, &dims(&[4, 2]));
+    let k = b.init_i64("k", &[1], &[2]);
+    b.node_named("TopK", &[&x, &k], &["v", "i"], vec![attr_int("axis", 0), attr_int("largest", 0)]);
+    b.output("v", FLOAT, &dims(&[2, 2]));
+    b.output("i", INT64, &dims(&[2, 2]));
+    let m = to_model(b);
+    let out = run(&m, vec![input(&[4, 2], vec![3.0, 1.0, 2.0, 5.0, 2.0, 0.0, 7.0, 1.0])]);
+    assert_eq!(out[0].data, [2.0, 0.0, 2.0, 1.0]);
+    assert_eq!(out[1].data, [1.0, 2.0, 2.0, 0.0]);
+    assert_eq!(out[1].dtype, tflite_forge::DType::I64);
+}
+
+#[test]
+fn one_hot_wraps_negative_indices_and_turns_out_of_range_ones_off() {
+    let mut b = OnnxBuilder::new(11);
+    let i = b.input("i", INT64, &dims(&[4]));
+    let d = b.init_f32("d", &[], &[3.0]);
+    let v = b.init_f32("v", &[2], &[-1.0, 5.0]);
+    b.node_named("OneHot", &[&i, &d, &v], &["y"], vec![attr_int("axis", 0)]);
+    b.output("y", FLOAT, &dims(&[3, 4]));
+    let m = to_model(b);
+    let got = run(&m, vec![i64_input(&[4], &[0, -1, 3, -4])]).remove(0);
+    // Column c is one-hot of index c: 0, 2 (wrapped), none, none.
+    assert_eq!(got.data, [5.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, 5.0, -1.0, -1.0]);
+}
+
+#[test]
+fn tile_with_run_time_repeats() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 2]));
+    let r = b.input("r", INT64, &dims(&[2]));
+    b.node_named("Tile", &[&x, &r], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[2, 2], vec![1.0, 2.0, 3.0, 4.0]), i64_input(&[2], &[1, 2])]).remove(0);
+    assert_eq!(got.shape, [2, 4]);
+    assert_eq!(got.data, [1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]);
+}
+
+#[test]
+fn depth_to_space_and_space_to_depth_in_both_modes() {
+    // x[n][c][h][w] = c * 100 + h * 10 + w, with 8 channels of 2x3.
+    let (c, h, w, bs) = (8usize, 2usize, 3usize, 2usize);
+    let xs: Vec<f32> = (0..c * h * w).map(|f| ((f / (h * w)) * 100 + (f / w % h) * 10 + f % w) as f32).collect();
+    for mode in ["DCR", "CRD"] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[1, c as i64, h as i64, w as i64]));
+        b.node_named("DepthToSpace", &[&x], &["y"], vec![attr_int("blocksize", bs as i64), attr_str("mode", mode)]);
+        b.output("y", FLOAT, &dims(&[1, 2, 4, 6]));
+        let got = run(&to_model(b), vec![input(&[1, c, h, w], xs.clone())]).remove(0);
+        let oc = c / (bs * bs);
+        let want: Vec<f64> = (0..oc * h * bs * w * bs)
+            .map(|f| {
+                let (co, y, x) = (f / (h * bs * w * bs), f / (w * bs) % (h * bs), f % (w * bs));
+                let (by, bx) = (y % bs, x % bs);
+                let ci = if mode == "DCR" { (by * bs + bx) * oc + co } else { co * bs * bs + by * bs + bx };
+                f64::from(xs[(ci * h + y / bs) * w + x / bs])
+            })
+            .collect();
+        assert_eq!(got.data, want, "DepthToSpace {mode}");
+        // SpaceToDepth in the same mode inverts it.
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[1, 2, 4, 6]));
+        b.node_named("SpaceToDepth", &[&x], &["y"], vec![attr_int("blocksize", bs as i64), attr_str("mode", mode)]);
+        b.output("y", FLOAT, &dims(&[1, c as i64, h as i64, w as i64]));
+        let back = run(&to_model(b), vec![Value::new(tflite_forge::DType::F32, vec![1, 2, 4, 6], want.clone())]).remove(0);
+        assert_eq!(back.data, xs.iter().map(|v| f64::from(*v)).collect::<Vec<_>>(), "SpaceToDepth {mode}");
+    }
+}

@@ -230,5 +230,12 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("ScatterND", 11, &["SCATTER_ND", "ADD", "GREATER", "SELECT_V2", "CAST", "LESS"], "static shapes; reduction none (indices must be unique, as ONNX requires) or add; mul, max and min are unsupported; float32, int8/32/64, uint8, bool", lower_scatter_nd),
         Lowering::new("ScatterElements", 11, &["SCATTER_ND", "ADD", "GREATER", "SELECT_V2", "CONCATENATION", "RESHAPE", "CAST", "LESS"], "static shapes; reduction none (unique indices) or add; mul, max and min are unsupported", lower_scatter_elements),
         Lowering { until: Some(10), ..Lowering::new("Scatter", 9, &["SCATTER_ND", "GREATER", "SELECT_V2", "CONCATENATION", "RESHAPE", "CAST", "LESS"], "as ScatterElements without reduction (deprecated in opset 11)", lower_scatter_elements) },
+        Lowering::new("Trilu", 14, &["SELECT_V2", "GREATER_EQUAL", "LESS_EQUAL", "CAST"], "static matrix dimensions; constant or run-time k; float32, int8/16/32/64, uint8, bool", lower_trilu),
+        Lowering::new("CumSum", 11, &["CUMSUM", "CAST"], "float32, int32, int64; exclusive and reverse; constant or run-time axis", lower_cumsum),
+        Lowering::new("TopK", 10, &["TOPK_V2", "CAST", "TRANSPOSE", "NEG"], "float32, int8/16/32/64, uint8; any axis (TRANSPOSE); largest=0 on float32 only (NEG); constant or run-time k; sorted=0 gives sorted output", lower_topk),
+        Lowering::new("OneHot", 9, &["ONE_HOT", "CAST", "GATHER", "LESS", "ADD", "SELECT_V2", "RESHAPE"], "indices and depth cast to int32 (as ONNX casts them); negative indices wrapped; values float32, int8/16/32/64, uint8, bool", lower_one_hot),
+        Lowering::new("Tile", 6, &["TILE"], "constant or run-time repeats; float32, int8/16/32/64, uint8, bool", lower_tile),
+        Lowering::new("DepthToSpace", 1, &["DEPTH_TO_SPACE", "TRANSPOSE", "RESHAPE"], "static 4-D NCHW; DCR as DEPTH_TO_SPACE in NHWC, CRD as RESHAPE/TRANSPOSE", lower_depth_to_space),
+        Lowering::new("SpaceToDepth", 1, &["SPACE_TO_DEPTH", "TRANSPOSE", "RESHAPE"], "static 4-D NCHW; DCR (the default) as SPACE_TO_DEPTH in NHWC, CRD as RESHAPE/TRANSPOSE", lower_space_to_depth),
     ]
 }

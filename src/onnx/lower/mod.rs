@@ -27,6 +27,12 @@
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
 //! | `unary_math.rs` | Erf |
+//! | `cumulative.rs` | CumSum |
+//! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
+//! | `one_hot.rs` | OneHot |
+//! | `tile.rs` | Tile |
+//! | `topk.rs` | TopK |
+//! | `triangular.rs` | Trilu |
 //! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
 //!
 //! `operand.rs` holds what they share (operands, typed constants, errors);
@@ -53,6 +59,12 @@ mod resize;
 mod shape_ops;
 mod slicing;
 mod softmax;
+mod cumulative;
+mod depth_space;
+mod one_hot;
+mod tile;
+mod topk;
+mod triangular;
 mod unary;
 mod unary_math;
 
@@ -81,6 +93,12 @@ pub(crate) use resize::*;
 pub(crate) use shape_ops::*;
 pub(crate) use slicing::*;
 pub(crate) use softmax::*;
+pub(crate) use cumulative::*;
+pub(crate) use depth_space::*;
+pub(crate) use one_hot::*;
+pub(crate) use tile::*;
+pub(crate) use topk::*;
+pub(crate) use triangular::*;
 pub(crate) use unary::*;
 pub(crate) use unary_math::*;
 
