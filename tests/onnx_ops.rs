@@ -1442,3 +1442,106 @@ fn depth_to_space_and_space_to_depth_in_both_modes() {
         assert_eq!(back.data, xs.iter().map(|v| f64::from(*v)).collect::<Vec<_>>(), "SpaceToDepth {mode}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Composite activations and more unary math
+// ---------------------------------------------------------------------------
+
+#[test]
+fn composite_activations_match_their_formulas() {
+    let xs: Vec<f32> = (0..401).map(|i| -20.0 + 0.1 * i as f32).collect();
+    let sp = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+    type Case = (&'static str, Vec<onnx_protobuf::AttributeProto>, Box<dyn Fn(f64) -> f64>);
+    let cases: Vec<Case> = vec![
+        ("Elu", vec![attr_float("alpha", 2.0)], Box::new(|x| if x > 0.0 { x } else { 2.0 * x.exp_m1() })),
+        ("Selu", vec![], Box::new(|x| 1.050_700_987_355_480_5 * if x > 0.0 { x } else { 1.673_263_242_354_377_3 * x.exp_m1() })),
+        ("Celu", vec![attr_float("alpha", 2.0)], Box::new(|x| x.max(0.0) + (2.0 * (x / 2.0).exp_m1()).min(0.0))),
+        ("Softplus", vec![], Box::new(sp)),
+        ("Softsign", vec![], Box::new(|x| x / (1.0 + x.abs()))),
+        ("ThresholdedRelu", vec![attr_float("alpha", 2.0)], Box::new(|x| if x > 2.0 { x } else { 0.0 })),
+        ("Swish", vec![attr_float("alpha", 0.5)], Box::new(|x| x / (1.0 + (-0.5 * x).exp()))),
+        ("Mish", vec![], Box::new(move |x| x * sp(x).tanh())),
+        ("Shrink", vec![attr_float("bias", 1.5), attr_float("lambd", 1.0)], Box::new(|x| if x < -1.0 { x + 1.5 } else if x > 1.0 { x - 1.5 } else { 0.0 })),
+    ];
+    for (op, attrs, f) in cases {
+        let opset = if op == "Swish" { 24 } else { 22 };
+        let got = run_unary(opset, op, &[xs.len()], xs.clone(), attrs);
+        for (x, g) in xs.iter().zip(&got) {
+            let w = f(f64::from(*x));
+            assert!((g - w).abs() <= 2e-6 * w.abs() + 1e-30, "{op}({x}) = {g}, want {w}");
+        }
+    }
+}
+
+#[test]
+fn unary_math_decompositions_are_accurate_to_1e_6_relative() {
+    let grid = |lo: f32, hi: f32, n: usize| -> Vec<f32> { (0..n).map(|i| lo + (hi - lo) * i as f32 / (n - 1) as f32).collect() };
+    type Case = (&'static str, Vec<f32>, fn(f64) -> f64);
+    let cases: Vec<Case> = vec![
+        ("Sinh", grid(-20.0, 20.0, 4001), f64::sinh),
+        ("Cosh", grid(-20.0, 20.0, 4001), f64::cosh),
+        ("Tan", grid(-1.5, 1.5, 3001), f64::tan),
+        ("Atan", grid(-50.0, 50.0, 4001), f64::atan),
+        ("Asin", grid(-1.0, 1.0, 4001), f64::asin),
+        ("Acos", grid(-1.0, 1.0, 4001), f64::acos),
+    ];
+    for (op, xs, f) in cases {
+        let got = run_unary(22, op, &[xs.len()], xs.clone(), vec![]);
+        for (x, g) in xs.iter().zip(&got) {
+            let w = f(f64::from(*x));
+            assert!((g - w).abs() <= 1e-6 * w.abs() + 1e-30, "{op}({x}) = {g}, want {w}");
+        }
+    }
+    // Large arguments stay finite as long as the result does.
+    assert!(run_unary(22, "Cosh", &[1], vec![89.0], vec![])[0].is_finite());
+}
+
+#[test]
+fn sign_round_isnan_isinf() {
+    let xs = vec![-2.5f32, -0.5, 0.0, 0.5, 1.5, 2.5, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+    let n = xs.len();
+    assert_eq!(run_unary(13, "Round", &[n], xs.clone(), vec![])[..6], [-2.0, -0.0, 0.0, 0.0, 2.0, 2.0]);
+    assert_eq!(run_unary(13, "Sign", &[n], xs.clone(), vec![])[..8], [-1.0, -1.0, 0.0, 1.0, 1.0, 1.0, 1.0, -1.0]);
+    let flags = |op: &str, attrs: Vec<onnx_protobuf::AttributeProto>| -> Vec<f64> {
+        let mut b = OnnxBuilder::new(20);
+        let x = b.input("x", FLOAT, &dims(&[n as i64]));
+        b.node_named(op, &[&x], &["y"], attrs);
+        b.output("y", BOOL, &dims(&[n as i64]));
+        run(&to_model(b), vec![input(&[n], xs.clone())]).remove(0).data
+    };
+    assert_eq!(flags("IsNaN", vec![]), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(flags("IsInf", vec![]), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+    assert_eq!(flags("IsInf", vec![attr_int("detect_negative", 0)]), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+    assert_eq!(flags("IsInf", vec![attr_int("detect_positive", 0)]), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn hardmax_mean_lp_normalization_and_bitwise() {
+    // Hardmax over axis 1 of [2, 3, 2]: first maximum wins.
+    let xs = vec![1.0, 5.0, 3.0, 5.0, 3.0, 0.0, 2.0, 2.0, 2.0, 1.0, 0.0, 2.0];
+    let got = run_unary(13, "Hardmax", &[2, 3, 2], xs, vec![attr_int("axis", 1)]);
+    assert_eq!(got, [0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    // Mean of three broadcast inputs.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 2]));
+    let y = b.input("y", FLOAT, &dims(&[2]));
+    let c = b.init_f32("c", &[1], &[3.0]);
+    b.node_named("Mean", &[&x, &y, &c], &["m"], vec![]);
+    b.output("m", FLOAT, &dims(&[2, 2]));
+    let got = run(&to_model(b), vec![input(&[2, 2], vec![0.0, 3.0, 6.0, 9.0]), input(&[2], vec![0.0, 3.0])]).remove(0);
+    assert_eq!(got.data, [1.0, 3.0, 3.0, 5.0]);
+    // L2 normalization along axis 0, zero where the norm is zero.
+    let got = run_unary(22, "LpNormalization", &[2, 2], vec![3.0, 0.0, 4.0, 0.0], vec![attr_int("axis", 0)]);
+    assert_close(&got, &[0.6, 0.0, 0.8, 0.0], 1e-7);
+    let got = run_unary(22, "LpNormalization", &[1, 3], vec![-1.0, 2.0, 1.0], vec![attr_int("p", 1)]);
+    assert_close(&got, &[-0.25, 0.5, 0.25], 1e-7);
+    // BitwiseNot and BitwiseXor on int32.
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", INT32, &dims(&[3]));
+    let y = b.input("y", INT32, &dims(&[3]));
+    let n = b.node("BitwiseNot", &[&x], vec![]);
+    b.node_named("BitwiseXor", &[&n, &y], &["z"], vec![]);
+    b.output("z", INT32, &dims(&[3]));
+    let got = run(&to_model(b), vec![Value::from_i32(vec![3], vec![0, 5, -7]), Value::from_i32(vec![3], vec![1, 3, 0])]).remove(0);
+    assert_eq!(got.data, [f64::from(!0 ^ 1), f64::from(!5 ^ 3), f64::from(!(-7))]);
+}

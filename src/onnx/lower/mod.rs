@@ -26,13 +26,18 @@
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
-//! | `unary_math.rs` | Erf |
+//! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh |
 //! | `cumulative.rs` | CumSum |
 //! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
 //! | `one_hot.rs` | OneHot |
 //! | `tile.rs` | Tile |
 //! | `topk.rs` | TopK |
 //! | `triangular.rs` | Trilu |
+//! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, Mish, Shrink |
+//! | `bitwise.rs` | BitwiseXor, BitwiseNot |
+//! | `hardmax.rs` | Hardmax |
+//! | `lp_norm.rs` | LpNormalization |
+//! | `variadic_mean.rs` | Mean |
 //! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
 //!
 //! `operand.rs` holds what they share (operands, typed constants, errors);
@@ -65,6 +70,11 @@ mod one_hot;
 mod tile;
 mod topk;
 mod triangular;
+mod activation_composite;
+mod bitwise;
+mod hardmax;
+mod lp_norm;
+mod variadic_mean;
 mod unary;
 mod unary_math;
 
@@ -99,6 +109,11 @@ pub(crate) use one_hot::*;
 pub(crate) use tile::*;
 pub(crate) use topk::*;
 pub(crate) use triangular::*;
+pub(crate) use activation_composite::*;
+pub(crate) use bitwise::*;
+pub(crate) use hardmax::*;
+pub(crate) use lp_norm::*;
+pub(crate) use variadic_mean::*;
 pub(crate) use unary::*;
 pub(crate) use unary_math::*;
 

@@ -1,5 +1,5 @@
 //! Unary math beyond TFLite's builtins, decomposed into elementwise ops:
-//! Erf.
+//! Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh and Cosh.
 
 use super::operand::typed_input;
 use super::{LowerCtx, LowerError, Node};
@@ -49,4 +49,147 @@ pub fn lower_erf(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerErr
     let y = ctx.g.div(p, q)?;
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+fn scalar(ctx: &mut LowerCtx<'_>, node: &Node<'_>, what: &str, v: f32) -> TensorId {
+    ctx.g.constant_f32(&format!("{}/{what}", node.name()), Shape::scalar(), &[v])
+}
+
+fn finish(ctx: &mut LowerCtx<'_>, node: &Node<'_>, y: TensorId) -> Result<(), LowerError> {
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `Sign` to SIGN.
+pub fn lower_sign(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32, DType::I32])?;
+    let y = ctx.g.sign(x)?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `Round` to ROUND (halves to even, as ONNX rounds).
+pub fn lower_round(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let y = ctx.g.round(x)?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `IsNaN` to `x != x`.
+pub fn lower_isnan(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let y = ctx.g.apply(Op::NotEqual, &[Some(x), Some(x)])?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `IsInf` to EQUAL with ±∞ (LOGICAL_OR of both when both signs
+/// are detected).
+pub fn lower_isinf(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let pos = node.int_or("detect_positive", 1)? != 0;
+    let neg = node.int_or("detect_negative", 1)? != 0;
+    let y = match (pos, neg) {
+        (true, true) => {
+            let a = ctx.g.abs(x)?;
+            let inf = scalar(ctx, node, "inf", f32::INFINITY);
+            ctx.g.apply(Op::Equal, &[Some(a), Some(inf)])?
+        }
+        (true, false) | (false, true) => {
+            let inf = scalar(ctx, node, "inf", if pos { f32::INFINITY } else { f32::NEG_INFINITY });
+            ctx.g.apply(Op::Equal, &[Some(x), Some(inf)])?
+        }
+        (false, false) => {
+            // Nothing is detected: all false.
+            let e = ctx.g.apply(Op::Equal, &[Some(x), Some(x)])?;
+            let n = ctx.g.apply(Op::NotEqual, &[Some(x), Some(x)])?;
+            ctx.g.apply(Op::LogicalAnd, &[Some(e), Some(n)])?
+        }
+    };
+    finish(ctx, node, y)
+}
+
+/// Lowers `Tan` to SIN / COS.
+pub fn lower_tan(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let s = ctx.g.apply(Op::Sin, &[Some(x)])?;
+    let c = ctx.g.apply(Op::Cos, &[Some(x)])?;
+    let y = ctx.g.div(s, c)?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `Atan` to ATAN2(x, 1).
+pub fn lower_atan(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let one = scalar(ctx, node, "one", 1.0);
+    let z = ctx.g.zeros_like(x)?;
+    let ones = ctx.g.add(z, one)?;
+    let y = ctx.g.atan2(x, ones)?;
+    finish(ctx, node, y)
+}
+
+/// `sqrt((1 - x)(1 + x))`, accurate near |x| = 1.
+fn cosine_of_asin(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId) -> Result<TensorId, LowerError> {
+    let one = scalar(ctx, node, "one", 1.0);
+    let a = ctx.g.sub(one, x)?;
+    let b = ctx.g.add(one, x)?;
+    let p = ctx.g.mul(a, b)?;
+    Ok(ctx.g.sqrt(p)?)
+}
+
+/// Lowers `Asin` to ATAN2(x, sqrt((1 - x)(1 + x))).
+pub fn lower_asin(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let c = cosine_of_asin(ctx, node, x)?;
+    let y = ctx.g.atan2(x, c)?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `Acos` to ATAN2(sqrt((1 - x)(1 + x)), x).
+pub fn lower_acos(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let s = cosine_of_asin(ctx, node, x)?;
+    let y = ctx.g.atan2(s, x)?;
+    finish(ctx, node, y)
+}
+
+/// `(e^(a/2)·½)·e^(a/2)` and `(½/e^(a/2))/e^(a/2)`, that is `e^a / 2` and
+/// `e^-a / 2` without overflowing before the result does.
+fn half_exps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, a: TensorId) -> Result<(TensorId, TensorId), LowerError> {
+    let half = scalar(ctx, node, "half", 0.5);
+    let ah = ctx.g.mul(a, half)?;
+    let h = ctx.g.exp(ah)?;
+    let hh = ctx.g.mul(h, half)?;
+    let up = ctx.g.mul(hh, h)?;
+    let q = ctx.g.div(half, h)?;
+    let down = ctx.g.div(q, h)?;
+    Ok((up, down))
+}
+
+/// Lowers `Sinh`: its Taylor polynomial (to x¹³) for |x| < 1, else
+/// `sign(x)·(e^|x| - e^-|x|)/2`; within 5e-7 relative.
+pub fn lower_sinh(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let name = node.name();
+    let a = ctx.g.abs(x)?;
+    let x2 = ctx.g.mul(x, x)?;
+    let fact = |n: u32| (1..=n).map(f64::from).product::<f64>();
+    let coeffs: Vec<f64> = (0..7).rev().map(|k| 1.0 / fact(2 * k + 1)).collect();
+    let p = horner(ctx, &format!("{name}/taylor"), x2, &coeffs)?;
+    let small = ctx.g.mul(p, x)?;
+    let (up, down) = half_exps(ctx, node, a)?;
+    let big = ctx.g.sub(up, down)?;
+    let s = ctx.g.sign(x)?;
+    let big = ctx.g.mul(big, s)?;
+    let one = scalar(ctx, node, "one", 1.0);
+    let c = ctx.g.apply(Op::Less, &[Some(a), Some(one)])?;
+    let y = ctx.g.apply(Op::SelectV2, &[Some(c), Some(small), Some(big)])?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `Cosh`: `(e^|x| + e^-|x|)/2`.
+pub fn lower_cosh(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let a = ctx.g.abs(x)?;
+    let (up, down) = half_exps(ctx, node, a)?;
+    let y = ctx.g.add(up, down)?;
+    finish(ctx, node, y)
 }
