@@ -1545,3 +1545,71 @@ fn hardmax_mean_lp_normalization_and_bitwise() {
     let got = run(&to_model(b), vec![Value::from_i32(vec![3], vec![0, 5, -7]), Value::from_i32(vec![3], vec![1, 3, 0])]).remove(0);
     assert_eq!(got.data, [f64::from(!0 ^ 1), f64::from(!5 ^ 3), f64::from(!(-7))]);
 }
+
+// ---------------------------------------------------------------------------
+// Losses
+// ---------------------------------------------------------------------------
+
+fn loss_model(op: &str, reduction: &str, ignore: Option<i64>, weights: bool, outputs: &[&str]) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 2]));
+    let t = b.input("t", INT64, &dims(&[2, 2]));
+    let mut ins = vec![x, t];
+    if weights {
+        ins.push(b.init_f32("w", &[3], &[0.5, 2.0, 1.0]));
+    }
+    let mut attrs = vec![attr_str("reduction", reduction)];
+    if let Some(i) = ignore {
+        attrs.push(attr_int("ignore_index", i));
+    }
+    let refs: Vec<&str> = ins.iter().map(|s| s.as_str()).collect();
+    b.node_named(op, &refs, outputs, attrs);
+    b.output(outputs[0], FLOAT, &dims(if reduction == "none" { &[2, 2] } else { &[] }));
+    if outputs.len() > 1 {
+        b.output(outputs[1], FLOAT, &dims(&[2, 3, 2]));
+    }
+    b
+}
+
+#[test]
+fn nll_and_softmax_cross_entropy_losses_with_weights_and_ignore_index() {
+    let xs: Vec<f32> = (0..12).map(|i| ((i * 7 % 12) as f32 - 5.0) * 0.3).collect();
+    let targets = [2i64, -1, 0, 1];
+    let w = [0.5, 2.0, 1.0];
+    // Direct computation: x[n][c][d] at index (n*3 + c)*2 + d.
+    let at = |v: &[f64], n: usize, c: usize, d: usize| v[(n * 3 + c) * 2 + d];
+    let x64: Vec<f64> = xs.iter().map(|v| f64::from(*v)).collect();
+    let mut logp = vec![0.0; 12];
+    for n in 0..2 {
+        for d in 0..2 {
+            let m = (0..3).map(|c| at(&x64, n, c, d)).fold(f64::MIN, f64::max);
+            let z: f64 = (0..3).map(|c| (at(&x64, n, c, d) - m).exp()).sum();
+            for c in 0..3 {
+                logp[(n * 3 + c) * 2 + d] = at(&x64, n, c, d) - m - z.ln();
+            }
+        }
+    }
+    for (op, src) in [("NegativeLogLikelihoodLoss", &x64), ("SoftmaxCrossEntropyLoss", &logp)] {
+        let (mut losses, mut wsum) = (vec![0.0; 4], 0.0);
+        for (k, t) in targets.iter().enumerate() {
+            if *t != -1 {
+                let wt = w[*t as usize];
+                losses[k] = -at(src, k / 2, *t as usize, k % 2) * wt;
+                wsum += wt;
+            }
+        }
+        let inputs = || vec![input(&[2, 3, 2], xs.clone()), i64_input(&[2, 2], &targets)];
+        let got = run(&to_model(loss_model(op, "none", Some(-1), true, &["y"])), inputs()).remove(0);
+        assert_close(&got.data, &losses, 1e-6);
+        let got = run(&to_model(loss_model(op, "mean", Some(-1), true, &["y"])), inputs()).remove(0);
+        assert_close(&got.data, &[losses.iter().sum::<f64>() / wsum], 1e-6);
+        let got = run(&to_model(loss_model(op, "sum", Some(-1), true, &["y"])), inputs()).remove(0);
+        assert_close(&got.data, &[losses.iter().sum::<f64>()], 1e-6);
+    }
+    let out = run(&to_model(loss_model("SoftmaxCrossEntropyLoss", "mean", None, false, &["y", "logp"])), vec![input(&[2, 3, 2], xs.clone()), i64_input(&[2, 2], &[2, 1, 0, 1])]);
+    assert_close(&out[1].data, &logp, 1e-6);
+    let want = -(at(&logp, 0, 2, 0) + at(&logp, 0, 1, 1) + at(&logp, 1, 0, 0) + at(&logp, 1, 1, 1)) / 4.0;
+    assert_close(&out[0].data, &[want], 1e-6);
+    // The reference averages over ignored targets too in this one case.
+    assert_eq!(reason(loss_model("NegativeLogLikelihoodLoss", "mean", Some(-1), false, &["y"])), ReasonCode::UnsupportedAttribute);
+}

@@ -261,5 +261,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("LpNormalization", 1, &["ABS", "MUL", "SUM", "SQRT", "DIV", "EQUAL", "SELECT_V2"], "float32; p = 1 (sum of |x|, as the specification defines; the reference implementation sums x) or 2; zero where the norm is zero", lower_lp_normalization),
         Lowering::new("BitwiseXor", 18, &["BITWISE_XOR"], "int8/16/32, uint8/16/32; numpy broadcasting", lower_bitwise_xor),
         Lowering::new("BitwiseNot", 18, &["BITWISE_XOR"], "int8/16/32, uint8/16/32; XOR with all ones", lower_bitwise_not),
+        Lowering::new("NegativeLogLikelihoodLoss", 12, &["GATHER_ND", "GATHER", "NEG", "MUL", "SELECT_V2", "NOT_EQUAL", "SUM", "DIV", "CAST", "RESHAPE", "CONCATENATION"], "float32 input with a static shape; reduction none, sum or mean (divided by the weights of the targets not ignored); weight; ignore_index (-1 with mean and no weights is refused: the specification and the reference implementation disagree)", lower_nll_loss),
+        Lowering::new("SoftmaxCrossEntropyLoss", 12, &["LOG_SOFTMAX", "TRANSPOSE", "GATHER_ND", "GATHER", "NEG", "MUL", "SELECT_V2", "NOT_EQUAL", "SUM", "DIV", "CAST", "RESHAPE", "CONCATENATION"], "as NegativeLogLikelihoodLoss on LOG_SOFTMAX over the classes; the log-probability output", lower_softmax_cross_entropy_loss),
     ]
 }

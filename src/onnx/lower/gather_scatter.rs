@@ -62,7 +62,7 @@ fn indices(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, bounds: &[i64]) ->
 
 /// An int32 constant of shape `dims + [1]` holding each element's position
 /// along `axis`.
-fn position_grid(ctx: &mut LowerCtx<'_>, name: &str, dims: &[i64], axis: usize) -> Result<TensorId, LowerError> {
+pub(crate) fn position_grid(ctx: &mut LowerCtx<'_>, name: &str, dims: &[i64], axis: usize) -> Result<TensorId, LowerError> {
     let n: i64 = dims.iter().product();
     let inner: i64 = dims[axis + 1..].iter().product();
     let v: Vec<i32> = (0..n).map(|f| to_i32((f / inner.max(1)) % dims[axis].max(1), "position")).collect::<Result<_, _>>()?;

@@ -17,6 +17,7 @@
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
 //! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
+//! | `loss.rs` | NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss |
 //! | `matmul.rs` | Gemm, MatMul |
 //! | `norm.rs` | LayerNormalization, RMSNormalization |
 //! | `pad.rs` | Pad |
@@ -54,6 +55,7 @@ mod elementwise;
 pub(crate) mod fold;
 mod gather_scatter;
 mod logic;
+mod loss;
 mod matmul;
 pub(crate) mod norm;
 mod operand;
@@ -95,6 +97,7 @@ pub(crate) use conv::*;
 pub(crate) use elementwise::*;
 pub(crate) use gather_scatter::*;
 pub(crate) use logic::*;
+pub(crate) use loss::*;
 pub(crate) use matmul::*;
 pub(crate) use pad::*;
 pub(crate) use pool::*;
