@@ -1613,3 +1613,27 @@ fn nll_and_softmax_cross_entropy_losses_with_weights_and_ignore_index() {
     // The reference averages over ignored targets too in this one case.
     assert_eq!(reason(loss_model("NegativeLogLikelihoodLoss", "mean", Some(-1), false, &["y"])), ReasonCode::UnsupportedAttribute);
 }
+
+#[test]
+fn composite_reductions_over_constant_axes() {
+    let xs = vec![1.0f32, -2.0, 3.0, -4.0, 0.5, 6.0];
+    let reduce = |op: &str, keep: i64, data: Vec<f32>| -> Vec<f64> {
+        let mut b = OnnxBuilder::new(18);
+        let x = b.input("x", FLOAT, &dims(&[2, 3]));
+        let a = b.init_i64("a", &[1], &[-1]);
+        b.node_named(op, &[&x, &a], &["y"], vec![attr_int("keepdims", keep)]);
+        b.output("y", FLOAT, &dims(if keep == 1 { &[2, 1] } else { &[2] }));
+        run(&to_model(b), vec![input(&[2, 3], data)]).remove(0).data
+    };
+    let rows: Vec<Vec<f64>> = xs.chunks(3).map(|r| r.iter().map(|v| f64::from(*v)).collect()).collect();
+    let per_row = |f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> { rows.iter().map(|r| f(r)).collect() };
+    assert_close(&reduce("ReduceL1", 0, xs.clone()), &per_row(&|r| r.iter().map(|v| v.abs()).sum()), 1e-6);
+    assert_close(&reduce("ReduceL2", 1, xs.clone()), &per_row(&|r| r.iter().map(|v| v * v).sum::<f64>().sqrt()), 1e-6);
+    assert_close(&reduce("ReduceSumSquare", 0, xs.clone()), &per_row(&|r| r.iter().map(|v| v * v).sum()), 1e-6);
+    let pos: Vec<f32> = xs.iter().map(|v| v.abs()).collect();
+    assert_close(&reduce("ReduceLogSum", 0, pos), &per_row(&|r| r.iter().map(|v| v.abs()).sum::<f64>().ln()), 1e-6);
+    assert_close(&reduce("ReduceLogSumExp", 0, xs.clone()), &per_row(&|r| r.iter().map(|v| v.exp()).sum::<f64>().ln()), 1e-6);
+    // Large values do not overflow; +inf gives +inf.
+    let got = reduce("ReduceLogSumExp", 1, vec![100.0, 100.0, 0.0, f32::INFINITY, 1.0, 2.0]);
+    assert!((got[0] - (100.0 + 2f64.ln())).abs() < 1e-4 && got[1] == f64::INFINITY, "{got:?}");
+}

@@ -263,5 +263,10 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("BitwiseNot", 18, &["BITWISE_XOR"], "int8/16/32, uint8/16/32; XOR with all ones", lower_bitwise_not),
         Lowering::new("NegativeLogLikelihoodLoss", 12, &["GATHER_ND", "GATHER", "NEG", "MUL", "SELECT_V2", "NOT_EQUAL", "SUM", "DIV", "CAST", "RESHAPE", "CONCATENATION"], "float32 input with a static shape; reduction none, sum or mean (divided by the weights of the targets not ignored); weight; ignore_index (-1 with mean and no weights is refused: the specification and the reference implementation disagree)", lower_nll_loss),
         Lowering::new("SoftmaxCrossEntropyLoss", 12, &["LOG_SOFTMAX", "TRANSPOSE", "GATHER_ND", "GATHER", "NEG", "MUL", "SELECT_V2", "NOT_EQUAL", "SUM", "DIV", "CAST", "RESHAPE", "CONCATENATION"], "as NegativeLogLikelihoodLoss on LOG_SOFTMAX over the classes; the log-probability output", lower_softmax_cross_entropy_loss),
+        Lowering::new("ReduceL1", 1, &["ABS", "SUM"], "float32; axes attribute (opset < 18) or constant input; noop_with_empty_axes", lower_reduce_l1),
+        Lowering::new("ReduceL2", 1, &["MUL", "SUM", "SQRT"], "float32; axes attribute (opset < 18) or constant input; noop_with_empty_axes", lower_reduce_l2),
+        Lowering::new("ReduceSumSquare", 1, &["MUL", "SUM"], "float32; axes attribute (opset < 18) or constant input; noop_with_empty_axes", lower_reduce_sum_square),
+        Lowering::new("ReduceLogSum", 1, &["SUM", "LOG"], "float32; axes attribute (opset < 18) or constant input; noop_with_empty_axes", lower_reduce_log_sum),
+        Lowering::new("ReduceLogSumExp", 1, &["REDUCE_MAX", "MINIMUM", "SUB", "EXP", "SUM", "LOG", "ADD", "RESHAPE"], "float32; axes attribute (opset < 18) or constant input; noop_with_empty_axes; log(Σ exp(x − max)) + max", lower_reduce_log_sum_exp),
     ]
 }

@@ -23,6 +23,7 @@
 //! | `pad.rs` | Pad |
 //! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
+//! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
 //! | `resize.rs` | Resize, Upsample |
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
@@ -62,6 +63,7 @@ mod operand;
 mod pad;
 mod pool;
 mod reduce;
+mod reduce_composite;
 mod resize;
 mod shape_ops;
 mod slicing;
@@ -102,6 +104,7 @@ pub(crate) use matmul::*;
 pub(crate) use pad::*;
 pub(crate) use pool::*;
 pub(crate) use reduce::*;
+pub(crate) use reduce_composite::*;
 pub(crate) use resize::*;
 pub(crate) use shape_ops::*;
 pub(crate) use slicing::*;
