@@ -1637,3 +1637,96 @@ fn composite_reductions_over_constant_axes() {
     let got = reduce("ReduceLogSumExp", 1, vec![100.0, 100.0, 0.0, f32::INFINITY, 1.0, 2.0]);
     assert!((got[0] - (100.0 + 2f64.ln())).abs() < 1e-4 && got[1] == f64::INFINITY, "{got:?}");
 }
+
+/// A direct einsum over small float tensors: `labels` per operand, output
+/// `out`, sizes per label.
+fn einsum_direct(ops: &[(&str, &[f32])], out: &str, size: &dyn Fn(char) -> usize) -> Vec<f64> {
+    let mut all: Vec<char> = ops.iter().flat_map(|(l, _)| l.chars()).chain(out.chars()).collect();
+    all.sort_unstable();
+    all.dedup();
+    let total: usize = all.iter().map(|c| size(*c)).product();
+    let out_n: usize = out.chars().map(size).product();
+    let mut res = vec![0.0; out_n];
+    for f in 0..total {
+        let mut idx = std::collections::HashMap::new();
+        let mut rem = f;
+        for c in all.iter().rev() {
+            idx.insert(*c, rem % size(*c));
+            rem /= size(*c);
+        }
+        let flat = |labels: &str| labels.chars().fold(0, |acc, c| acc * size(c) + idx[&c]);
+        let p: f64 = ops.iter().map(|(l, v)| f64::from(v[flat(l)])).product();
+        res[flat(out)] += p;
+    }
+    res
+}
+
+#[test]
+fn einsum_contractions_match_a_direct_sum() {
+    let size = |c: char| match c {
+        'b' => 2,
+        'h' => 3,
+        'i' => 4,
+        'j' => 5,
+        'd' => 3,
+        _ => 2,
+    };
+    let shape = |l: &str| -> Vec<usize> { l.chars().map(size).collect() };
+    let data = |l: &str, k: f32| -> Vec<f32> { (0..shape(l).iter().product::<usize>()).map(|i| ((i as f32) * k).sin()).collect() };
+    for (eq, ins, out) in [
+        ("bhid,bhjd->bhij", vec!["bhid", "bhjd"], "bhij"),
+        ("bhij,bhjd->bihd", vec!["bhij", "bhjd"], "bihd"),
+        ("bid,jd->bij", vec!["bid", "jd"], "bij"),
+        ("ij->ji", vec!["ij"], "ji"),
+        ("ij->i", vec!["ij"], "i"),
+        ("i,j->ij", vec!["i", "j"], "ij"),
+        ("bi,bj,jd->bid", vec!["bi", "bj", "jd"], "bid"),
+    ] {
+        let mut b = OnnxBuilder::new(13);
+        let names: Vec<String> = ins.iter().enumerate().map(|(k, l)| b.input(&format!("x{k}"), FLOAT, &dims(&shape(l).iter().map(|d| *d as i64).collect::<Vec<_>>()))).collect();
+        let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        b.node_named("Einsum", &refs, &["y"], vec![attr_str("equation", eq)]);
+        b.output("y", FLOAT, &dims(&shape(out).iter().map(|d| *d as i64).collect::<Vec<_>>()));
+        let vals: Vec<Vec<f32>> = ins.iter().enumerate().map(|(k, l)| data(l, 0.37 + k as f32)).collect();
+        let inputs: Vec<Value> = ins.iter().zip(&vals).map(|(l, v)| input(&shape(l), v.clone())).collect();
+        let got = run(&to_model(b), inputs).remove(0);
+        let ops: Vec<(&str, &[f32])> = ins.iter().zip(&vals).map(|(l, v)| (*l, v.as_slice())).collect();
+        assert_eq!(got.shape, shape(out), "{eq}");
+        assert_close(&got.data, &einsum_direct(&ops, out, &size), 1e-5);
+    }
+    // A diagonal is refused.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 3]));
+    b.node_named("Einsum", &[&x], &["y"], vec![attr_str("equation", "ii->i")]);
+    b.output("y", FLOAT, &dims(&[3]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedAttribute);
+}
+
+#[test]
+fn einsum_ellipsis_and_implicit_output() {
+    let build = |eq: &str, a: &[i64], b2: &[i64], out: &[i64]| {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(a));
+        let y = b.input("y", FLOAT, &dims(b2));
+        b.node_named("Einsum", &[&x, &y], &["z"], vec![attr_str("equation", eq)]);
+        b.output("z", FLOAT, &dims(out));
+        to_model(b)
+    };
+    let xs = seq(12, 0.25, -1.0);
+    let ys = seq(12, -0.5, 2.0);
+    let inputs = || vec![input(&[2, 2, 3], xs.clone()), input(&[2, 3, 2], ys.clone())];
+    let plain = run(&build("bij,bjk->bik", &[2, 2, 3], &[2, 3, 2], &[2, 2, 2]), inputs()).remove(0);
+    let ellipsis = run(&build("...ij,...jk->...ik", &[2, 2, 3], &[2, 3, 2], &[2, 2, 2]), inputs()).remove(0);
+    let implicit = run(&build("...ij,...jk", &[2, 2, 3], &[2, 3, 2], &[2, 2, 2]), inputs()).remove(0);
+    assert_eq!(plain.data, ellipsis.data);
+    assert_eq!(plain.data, implicit.data);
+    // Inner product to a scalar.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let y = b.input("y", FLOAT, &dims(&[3]));
+    b.node_named("Einsum", &[&x, &y], &["z"], vec![attr_str("equation", "i,i")]);
+    b.output("z", FLOAT, &dims(&[]));
+    let got = run(&to_model(b), vec![input(&[3], vec![1.0, 2.0, 3.0]), input(&[3], vec![4.0, 5.0, 6.0])]).remove(0);
+    assert!(got.shape.is_empty());
+    assert_eq!(got.data, [32.0]);
+}

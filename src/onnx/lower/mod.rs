@@ -14,6 +14,7 @@
 //! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
 //! | `cast.rs` | Cast, CastLike |
 //! | `conv.rs` | Conv, ConvTranspose |
+//! | `einsum.rs` | Einsum |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
 //! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
@@ -52,6 +53,7 @@ mod attention;
 pub(crate) mod batchnorm;
 mod cast;
 mod conv;
+mod einsum;
 mod elementwise;
 pub(crate) mod fold;
 mod gather_scatter;
@@ -96,6 +98,7 @@ pub(crate) use activation::*;
 pub(crate) use attention::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
+pub(crate) use einsum::*;
 pub(crate) use elementwise::*;
 pub(crate) use gather_scatter::*;
 pub(crate) use logic::*;
