@@ -1730,3 +1730,25 @@ fn einsum_ellipsis_and_implicit_output() {
     assert!(got.shape.is_empty());
     assert_eq!(got.data, [32.0]);
 }
+
+#[test]
+fn bitshift_follows_the_out_of_range_rule() {
+    let shift = |dir: &str, elem: i32, dt: tflite_forge::DType, x: &[f64], y: &[f64]| -> Vec<f64> {
+        let mut b = OnnxBuilder::new(11);
+        let xi = b.input("x", elem, &dims(&[x.len() as i64]));
+        let yi = b.input("y", elem, &dims(&[y.len() as i64]));
+        b.node_named("BitShift", &[&xi, &yi], &["z"], vec![attr_str("direction", dir)]);
+        b.output("z", elem, &dims(&[x.len() as i64]));
+        run(&to_model(b), vec![Value::new(dt, vec![x.len()], x.to_vec()), Value::new(dt, vec![y.len()], y.to_vec())]).remove(0).data
+    };
+    const INT8: i32 = 3;
+    let (i8t, i32t, u8t) = (tflite_forge::DType::I8, tflite_forge::DType::I32, tflite_forge::DType::U8);
+    let x = [-100.0, 100.0, -1.0, 7.0, 64.0];
+    let y = [2.0, 1.0, 9.0, -1.0, 8.0];
+    // Right: arithmetic shift; out of range gives the sign.
+    assert_eq!(shift("RIGHT", INT8, i8t, &x, &y), [-25.0, 50.0, -1.0, 0.0, 0.0]);
+    // Left: low bits kept (wrapping); out of range gives 0.
+    assert_eq!(shift("LEFT", INT8, i8t, &x, &y), [f64::from((-100i8).wrapping_shl(2)), f64::from(100i8.wrapping_shl(1)), 0.0, 0.0, 0.0]);
+    assert_eq!(shift("LEFT", INT32, i32t, &[3.0, -5.0], &[30.0, 31.0]), [f64::from(3i32.wrapping_shl(30)), f64::from((-5i32).wrapping_shl(31))]);
+    assert_eq!(shift("RIGHT", UINT8, u8t, &[200.0, 200.0, 255.0], &[3.0, 8.0, 7.0]), [25.0, 0.0, 1.0]);
+}

@@ -37,6 +37,7 @@
 //! | `topk.rs` | TopK |
 //! | `triangular.rs` | Trilu |
 //! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, Mish, Shrink |
+//! | `bitshift.rs` | BitShift |
 //! | `bitwise.rs` | BitwiseXor, BitwiseNot |
 //! | `hardmax.rs` | Hardmax |
 //! | `lp_norm.rs` | LpNormalization |
@@ -77,6 +78,7 @@ mod tile;
 mod topk;
 mod triangular;
 mod activation_composite;
+mod bitshift;
 mod bitwise;
 mod hardmax;
 mod lp_norm;
@@ -119,6 +121,7 @@ pub(crate) use tile::*;
 pub(crate) use topk::*;
 pub(crate) use triangular::*;
 pub(crate) use activation_composite::*;
+pub(crate) use bitshift::*;
 pub(crate) use bitwise::*;
 pub(crate) use hardmax::*;
 pub(crate) use lp_norm::*;
