@@ -1752,3 +1752,37 @@ fn bitshift_follows_the_out_of_range_rule() {
     assert_eq!(shift("LEFT", INT32, i32t, &[3.0, -5.0], &[30.0, 31.0]), [f64::from(3i32.wrapping_shl(30)), f64::from((-5i32).wrapping_shl(31))]);
     assert_eq!(shift("RIGHT", UINT8, u8t, &[200.0, 200.0, 255.0], &[3.0, 8.0, 7.0]), [25.0, 0.0, 1.0]);
 }
+
+#[test]
+fn rotary_embedding_matches_a_direct_rotation() {
+    let (b, h, s, d, rd, npos) = (1usize, 2usize, 3usize, 6usize, 4usize, 5usize);
+    let half = rd / 2;
+    let xs: Vec<f32> = (0..b * h * s * d).map(|i| ((i as f32) * 0.61).sin()).collect();
+    let cos: Vec<f32> = (0..npos * half).map(|i| ((i as f32) * 0.3).cos()).collect();
+    let sin: Vec<f32> = (0..npos * half).map(|i| ((i as f32) * 0.3).sin()).collect();
+    let pos = [4i64, 0, 2];
+    for interleaved in [0i64, 1] {
+        let mut o = OnnxBuilder::new(23);
+        let x = o.input("x", FLOAT, &dims(&[b as i64, h as i64, s as i64, d as i64]));
+        let c = o.init_f32("c", &[npos as i64, half as i64], &cos);
+        let sn = o.init_f32("s", &[npos as i64, half as i64], &sin);
+        let p = o.input("p", INT64, &dims(&[b as i64, s as i64]));
+        o.node_named("RotaryEmbedding", &[&x, &c, &sn, &p], &["y"], vec![attr_int("interleaved", interleaved), attr_int("rotary_embedding_dim", rd as i64)]);
+        o.output("y", FLOAT, &dims(&[b as i64, h as i64, s as i64, d as i64]));
+        let got = run(&to_model(o), vec![input(&[b, h, s, d], xs.clone()), i64_input(&[b, s], &pos)]).remove(0);
+        let mut want: Vec<f64> = xs.iter().map(|v| f64::from(*v)).collect();
+        for hh in 0..h {
+            for ss in 0..s {
+                let base = (hh * s + ss) * d;
+                for k in 0..half {
+                    let (i1, i2) = if interleaved == 1 { (2 * k, 2 * k + 1) } else { (k, k + half) };
+                    let (x1, x2) = (f64::from(xs[base + i1]), f64::from(xs[base + i2]));
+                    let (cv, sv) = (f64::from(cos[pos[ss] as usize * half + k]), f64::from(sin[pos[ss] as usize * half + k]));
+                    want[base + i1] = cv * x1 - sv * x2;
+                    want[base + i2] = sv * x1 + cv * x2;
+                }
+            }
+        }
+        assert_close(&got.data, &want, 1e-6);
+    }
+}

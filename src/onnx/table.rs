@@ -270,5 +270,6 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("ReduceLogSumExp", 1, &["REDUCE_MAX", "MINIMUM", "SUB", "EXP", "SUM", "LOG", "ADD", "RESHAPE"], "float32; axes attribute (opset < 18) or constant input; noop_with_empty_axes; log(Σ exp(x − max)) + max", lower_reduce_log_sum_exp),
         Lowering::new("Einsum", 12, &["TRANSPOSE", "RESHAPE", "SUM", "BATCH_MATMUL"], "float32, static shapes; any number of operands contracted pairwise; ellipsis; implicit output; repeated labels in one operand (diagonals) and broadcast batch dimensions are unsupported", lower_einsum),
         Lowering::new("BitShift", 11, &["RIGHT_SHIFT", "CAST", "LESS", "GREATER_EQUAL", "LOGICAL_OR", "SELECT_V2", "MAXIMUM", "MINIMUM", "GATHER", "MUL"], "int8/16/32, uint8/16/32 (no int64 / uint64); shifts below 0 or of the bit width or more as ONNX defines them; LEFT as an int64 product by 2^y cast back", lower_bitshift),
+        Lowering::new("RotaryEmbedding", 23, &["GATHER", "CAST", "RESHAPE", "TRANSPOSE", "SLICE", "MUL", "SUB", "ADD", "CONCATENATION"], "float32, static shapes; 3-D (num_heads) or 4-D input; interleaved; rotary_embedding_dim; position_ids or per-position caches", lower_rotary_embedding),
     ]
 }

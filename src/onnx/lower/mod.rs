@@ -26,6 +26,7 @@
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
 //! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
 //! | `resize.rs` | Resize, Upsample |
+//! | `rotary.rs` | RotaryEmbedding |
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
@@ -68,6 +69,7 @@ mod pool;
 mod reduce;
 mod reduce_composite;
 mod resize;
+mod rotary;
 mod shape_ops;
 mod slicing;
 mod softmax;
@@ -111,6 +113,7 @@ pub(crate) use pool::*;
 pub(crate) use reduce::*;
 pub(crate) use reduce_composite::*;
 pub(crate) use resize::*;
+pub(crate) use rotary::*;
 pub(crate) use shape_ops::*;
 pub(crate) use slicing::*;
 pub(crate) use softmax::*;
