@@ -1484,6 +1484,9 @@ fn unary_math_decompositions_are_accurate_to_1e_6_relative() {
         ("Atan", grid(-50.0, 50.0, 4001), f64::atan),
         ("Asin", grid(-1.0, 1.0, 4001), f64::asin),
         ("Acos", grid(-1.0, 1.0, 4001), f64::acos),
+        ("Asinh", grid(-50.0, 50.0, 8001), f64::asinh),
+        ("Acosh", grid(1.0, 30.0, 8001), f64::acosh),
+        ("Atanh", grid(-0.999, 0.999, 8001), f64::atanh),
     ];
     for (op, xs, f) in cases {
         let got = run_unary(22, op, &[xs.len()], xs.clone(), vec![]);
@@ -1494,6 +1497,9 @@ fn unary_math_decompositions_are_accurate_to_1e_6_relative() {
     }
     // Large arguments stay finite as long as the result does.
     assert!(run_unary(22, "Cosh", &[1], vec![89.0], vec![])[0].is_finite());
+    let huge = run_unary(22, "Asinh", &[2], vec![3e38, -1e30], vec![]);
+    assert_close(&huge, &[3e38f64.asinh(), (-1e30f64).asinh()], 1e-6);
+    assert!(run_unary(22, "Acosh", &[1], vec![0.5], vec![])[0].is_nan());
 }
 
 #[test]

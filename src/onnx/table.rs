@@ -271,5 +271,8 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Einsum", 12, &["TRANSPOSE", "RESHAPE", "SUM", "BATCH_MATMUL"], "float32, static shapes; any number of operands contracted pairwise; ellipsis; implicit output; repeated labels in one operand (diagonals) and broadcast batch dimensions are unsupported", lower_einsum),
         Lowering::new("BitShift", 11, &["RIGHT_SHIFT", "CAST", "LESS", "GREATER_EQUAL", "LOGICAL_OR", "SELECT_V2", "MAXIMUM", "MINIMUM", "GATHER", "MUL"], "int8/16/32, uint8/16/32 (no int64 / uint64); shifts below 0 or of the bit width or more as ONNX defines them; LEFT as an int64 product by 2^y cast back", lower_bitshift),
         Lowering::new("RotaryEmbedding", 23, &["GATHER", "CAST", "RESHAPE", "TRANSPOSE", "SLICE", "MUL", "SUB", "ADD", "CONCATENATION"], "float32, static shapes; 3-D (num_heads) or 4-D input; interleaved; rotary_embedding_dim; position_ids or per-position caches", lower_rotary_embedding),
+        Lowering::new("Asinh", 9, &["ABS", "MUL", "ADD", "SQRT", "LOG", "GREATER", "LESS", "SELECT_V2", "SIGN"], "float32; series below 1/2, log(a + √(a² + 1)) above", lower_asinh),
+        Lowering::new("Acosh", 9, &["SUB", "MUL", "ADD", "SQRT", "LOG", "GREATER", "LESS", "SELECT_V2"], "float32; log1p(t + √(2t + t²)), t = x − 1, below 2", lower_acosh),
+        Lowering::new("Atanh", 9, &["ABS", "SUB", "ADD", "DIV", "MUL", "LOG", "LESS", "SELECT_V2", "SIGN"], "float32; ½·log1p(2a/(1 − a))", lower_atanh),
     ]
 }

@@ -30,7 +30,7 @@
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
-//! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh |
+//! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
 //! | `cumulative.rs` | CumSum |
 //! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
 //! | `one_hot.rs` | OneHot |

@@ -1,5 +1,6 @@
 //! Unary math beyond TFLite's builtins, decomposed into elementwise ops:
-//! Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh and Cosh.
+//! Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh,
+//! Asinh, Acosh and Atanh.
 
 use super::operand::typed_input;
 use super::{LowerCtx, LowerError, Node};
@@ -191,5 +192,90 @@ pub fn lower_cosh(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     let a = ctx.g.abs(x)?;
     let (up, down) = half_exps(ctx, node, a)?;
     let y = ctx.g.add(up, down)?;
+    finish(ctx, node, y)
+}
+
+/// `log(a) + ln 2` for huge `a` (where `a²` would overflow), else `big`.
+fn huge_log(ctx: &mut LowerCtx<'_>, node: &Node<'_>, a: TensorId, big: TensorId) -> Result<TensorId, LowerError> {
+    let l = ctx.g.apply(Op::Log, &[Some(a)])?;
+    let ln2 = scalar(ctx, node, "ln2", std::f32::consts::LN_2);
+    let far = ctx.g.add(l, ln2)?;
+    let limit = scalar(ctx, node, "huge", 2f32.powi(60));
+    let c = ctx.g.apply(Op::Greater, &[Some(a), Some(limit)])?;
+    Ok(ctx.g.apply(Op::SelectV2, &[Some(c), Some(far), Some(big)])?)
+}
+
+/// Lowers `Asinh`: `sign(x)·asinh(|x|)`, its Maclaurin series (to a²³)
+/// below 1/2, `log(a + √(a² + 1))` above, `log(a) + ln 2` for huge `a`.
+pub fn lower_asinh(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let name = node.name();
+    let a = ctx.g.abs(x)?;
+    let a2 = ctx.g.mul(a, a)?;
+    // c_k = (-1)^k (2k)! / (4^k (k!)² (2k + 1)), highest power first.
+    let mut c = Vec::new();
+    let mut binom = 1.0f64;
+    for k in 0..12u32 {
+        if k > 0 {
+            binom *= f64::from(2 * k - 1) / f64::from(2 * k);
+        }
+        c.push(if k % 2 == 0 { 1.0 } else { -1.0 } * binom / f64::from(2 * k + 1));
+    }
+    c.reverse();
+    let p = horner(ctx, &format!("{name}/series"), a2, &c)?;
+    let small = ctx.g.mul(p, a)?;
+    let one = scalar(ctx, node, "one", 1.0);
+    let s = ctx.g.add(a2, one)?;
+    let r = ctx.g.sqrt(s)?;
+    let u = ctx.g.add(a, r)?;
+    let l = ctx.g.apply(Op::Log, &[Some(u)])?;
+    let big = huge_log(ctx, node, a, l)?;
+    let half = scalar(ctx, node, "half", 0.5);
+    let cond = ctx.g.apply(Op::Less, &[Some(a), Some(half)])?;
+    let v = ctx.g.apply(Op::SelectV2, &[Some(cond), Some(small), Some(big)])?;
+    let sg = ctx.g.sign(x)?;
+    let y = ctx.g.mul(v, sg)?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `Acosh`: `log1p(t + √(2t + t²))` with `t = x − 1` below 2,
+/// `log(x + √(x² − 1))` above, `log(x) + ln 2` for huge `x`.
+pub fn lower_acosh(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let name = node.name();
+    let one = scalar(ctx, node, "one", 1.0);
+    let two = scalar(ctx, node, "two", 2.0);
+    let t = ctx.g.sub(x, one)?;
+    let t2 = ctx.g.mul(t, t)?;
+    let tt = ctx.g.mul(t, two)?;
+    let q = ctx.g.add(tt, t2)?;
+    let r = ctx.g.sqrt(q)?;
+    let v = ctx.g.add(t, r)?;
+    let near = super::activation_composite::log1p_unit(ctx, &name, v)?;
+    let x2 = ctx.g.mul(x, x)?;
+    let w = ctx.g.sub(x2, one)?;
+    let sw = ctx.g.sqrt(w)?;
+    let u = ctx.g.add(x, sw)?;
+    let l = ctx.g.apply(Op::Log, &[Some(u)])?;
+    let far = huge_log(ctx, node, x, l)?;
+    let c = ctx.g.apply(Op::Less, &[Some(x), Some(two)])?;
+    let y = ctx.g.apply(Op::SelectV2, &[Some(c), Some(near), Some(far)])?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `Atanh`: `sign(x)·½·log1p(2a/(1 − a))` with `a = |x|`.
+pub fn lower_atanh(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let name = node.name();
+    let a = ctx.g.abs(x)?;
+    let one = scalar(ctx, node, "one", 1.0);
+    let d = ctx.g.sub(one, a)?;
+    let n = ctx.g.add(a, a)?;
+    let v = ctx.g.div(n, d)?;
+    let l = super::activation_composite::log1p_unit(ctx, &name, v)?;
+    let half = scalar(ctx, node, "half", 0.5);
+    let h = ctx.g.mul(l, half)?;
+    let sg = ctx.g.sign(x)?;
+    let y = ctx.g.mul(h, sg)?;
     finish(ctx, node, y)
 }
