@@ -27,6 +27,10 @@ fn nll(ctx: &mut LowerCtx<'_>, node: &Node<'_>, logp: TensorId, n: i64, c: i64, 
         return Err(LowerError::attr("ignore_index -1 with reduction mean and no weights (the specification and the reference implementation disagree)"));
     }
     let mut t = ctx.input(node, 1)?;
+    let given: Option<Vec<i64>> = ctx.shape(t).as_fixed().map(|d| d.into_iter().map(i64::from).collect());
+    if given.as_deref() != Some(target_dims) {
+        return Err(LowerError::invalid(format!("target of shape {} for input of {n}×{c} and positions {target_dims:?}", ctx.shape(t))));
+    }
     match ctx.dtype(t) {
         DType::I64 => t = ctx.g.cast(t, DType::I32)?,
         DType::I32 => {}

@@ -34,14 +34,14 @@ pub fn lower_trilu(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
         let bytes: Vec<u8> = (0..n * m).map(|f| u8::from(keep(f % m.max(1) - f / m.max(1), k))).collect();
         ctx.g.constant(&format!("{name}/mask"), DType::Bool, Shape::new([n as u32, m as u32]), ConstData::from_bytes(bytes))
     } else {
-        let mut k = ctx.input(node, 1)?;
-        match ctx.dtype(k) {
-            DType::I64 => k = ctx.g.cast(k, DType::I32)?,
-            DType::I32 => {}
+        // Compared in k's own type: a cast to int32 could wrap a huge k.
+        let k = ctx.input(node, 1)?;
+        let kt = ctx.dtype(k);
+        let grid: Vec<f64> = (0..n * m).map(|f| (f % m.max(1) - f / m.max(1)) as f64).collect();
+        let g = match kt {
+            DType::I64 | DType::I32 => typed_const(ctx, &format!("{name}/diagonal_offset"), kt, &[n as usize, m as usize], &grid)?,
             t => return Err(dtype_err(format!("Trilu k of type {t}"))),
-        }
-        let grid: Vec<i32> = (0..n * m).map(|f| (f % m.max(1) - f / m.max(1)) as i32).collect();
-        let g = ctx.g.constant_i32(&format!("{name}/diagonal_offset"), Shape::new([n as u32, m as u32]), &grid);
+        };
         let op = if upper { Op::GreaterEqual } else { Op::LessEqual };
         ctx.g.apply(op, &[Some(g), Some(k)])?
     };
