@@ -1301,7 +1301,7 @@ fn gather_nd_with_batch_dims() {
 }
 
 #[test]
-fn scatters_replace_or_add_and_refuse_other_reductions() {
+fn scatters_replace_add_multiply_and_take_extremes() {
     let scatter = |op: &str, reduction: &str, idx_shape: &[i64], upd_shape: &[i64]| {
         let mut b = OnnxBuilder::new(18);
         let x = b.input("x", FLOAT, &dims(&[3, 3]));
@@ -1324,8 +1324,22 @@ fn scatters_replace_or_add_and_refuse_other_reductions() {
     let m = to_model(scatter("ScatterND", "none", &[1, 1], &[1, 3]));
     let got = run(&m, vec![input(&[3, 3], xs), i64_input(&[1, 1], &[-2]), input(&[1, 3], vec![-1.0, -2.0, -3.0])]).remove(0);
     assert_eq!(got.data, [0.0, 1.0, 2.0, -1.0, -2.0, -3.0, 6.0, 7.0, 8.0]);
-    for r in ["mul", "max", "min"] {
-        assert_eq!(reason(scatter("ScatterND", r, &[1, 1], &[1, 3])), ReasonCode::UnsupportedAttribute, "{r}");
+    // mul / max / min with duplicate targets: every update counts.
+    let data = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    let upd = vec![2.0, 10.0, -1.0, 3.0, 0.5, 4.0];
+    for (r, f) in [("mul", (|a: f64, b: f64| a * b) as fn(f64, f64) -> f64), ("max", f64::max), ("min", f64::min)] {
+        let m = to_model(scatter("ScatterND", r, &[2, 1], &[2, 3]));
+        let got = run(&m, vec![input(&[3, 3], data.clone()), i64_input(&[2, 1], &[2, -1]), input(&[2, 3], upd.clone())]).remove(0);
+        let mut want: Vec<f64> = data.iter().map(|v| f64::from(*v)).collect();
+        for (k, u) in upd.iter().enumerate() {
+            want[6 + k % 3] = f(want[6 + k % 3], f64::from(*u));
+        }
+        assert_eq!(got.data, want, "ScatterND {r}");
+        let m = to_model(scatter("ScatterElements", r, &[1, 2], &[1, 2]));
+        let got = run(&m, vec![input(&[3, 3], data.clone()), i64_input(&[1, 2], &[1, 1]), input(&[1, 2], vec![-3.0, 0.25])]).remove(0);
+        let mut want: Vec<f64> = data.iter().map(|v| f64::from(*v)).collect();
+        want[1] = f(f(want[1], -3.0), 0.25);
+        assert_eq!(got.data, want, "ScatterElements {r}");
     }
 }
 

@@ -8,8 +8,9 @@
 //! (the index along the axis, the position elsewhere) and use the N-D ops.
 //! SCATTER_ND scatters into zeros and sums duplicates, so a scatter into
 //! `data` is `data + scatter(updates)` for reduction `add`, and
-//! `select(scatter(1) > 0, scatter(updates), data)` for `none`;
-//! `mul`, `max` and `min` have no exact form.
+//! `select(scatter(1) > 0, scatter(updates), data)` for `none`; `mul`,
+//! `max` and `min` reduce the updates per element with the unsorted
+//! segment reductions.
 
 use super::operand::{dtype_err, shape_err};
 use super::{norm_axis, LowerCtx, LowerError, Node};
@@ -163,8 +164,54 @@ fn scatter_into(ctx: &mut LowerCtx<'_>, node: &Node<'_>, data: TensorId, ddims: 
             let hit = ctx.g.apply(Op::Greater, &[Some(count), Some(zero)])?;
             Ok(ctx.g.apply(Op::SelectV2, &[Some(hit), Some(scattered), Some(data)])?)
         }
-        other => Err(LowerError::attr(format!("reduction {other:?} (none and add are supported: SCATTER_ND only sums)"))),
+        "mul" | "max" | "min" => segment_reduce(ctx, node, &reduction, data, ddims, coords, updates),
+        other => Err(LowerError::attr(format!("reduction {other:?}"))),
     }
+}
+
+/// A scatter with reduction `mul`, `max` or `min`: the updates are reduced
+/// per target element with UNSORTED_SEGMENT_PROD / _MAX / _MIN (whose empty
+/// segments give 1, the lowest or the highest value, which leave `data`
+/// unchanged) and combined with `data` by MUL / MAXIMUM / MINIMUM.
+fn segment_reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, reduction: &str, data: TensorId, ddims: &[i64], coords: TensorId, updates: TensorId) -> Result<TensorId, LowerError> {
+    let name = node.name();
+    let dt = ctx.dtype(data);
+    if !matches!(dt, DType::F32 | DType::I32) {
+        return Err(dtype_err(format!("reduction {reduction:?} on {dt} (float32 and int32)")));
+    }
+    let cdims = static_shape(ctx, coords, "indices")?;
+    let k = *cdims.last().ok_or_else(|| LowerError::invalid("scalar indices"))? as usize;
+    let lead: i64 = cdims[..cdims.len() - 1].iter().product();
+    let inner: i64 = ddims[k..].iter().product();
+    let total: i64 = ddims.iter().product();
+    let strides: Vec<i32> = (0..k).map(|i| to_i32(ddims[i + 1..].iter().product(), "stride")).collect::<Result<_, _>>()?;
+    let st = ctx.g.constant_i32(&format!("{name}/strides"), Shape::new([k as u32]), &strides);
+    let scaled = ctx.g.mul(coords, st)?;
+    let last = (cdims.len() - 1) as i32;
+    let base = ctx.g.sum(scaled, &[last], false)?;
+    let base = ctx.g.reshape(base, &[to_i32(lead, "count")?, 1])?;
+    // `base` is the element offset of each slice's first element.
+    let start = base;
+    let offs: Vec<i32> = (0..inner).map(|i| to_i32(i, "offset")).collect::<Result<_, _>>()?;
+    let off = ctx.g.constant_i32(&format!("{name}/offsets"), Shape::new([1, inner as u32]), &offs);
+    let seg = ctx.g.add(start, off)?;
+    let n = to_i32(lead * inner, "update count")?;
+    let seg = ctx.g.reshape(seg, &[n])?;
+    let upd = ctx.g.reshape(updates, &[n])?;
+    let num = ctx.g.constant_i32(&format!("{name}/num_segments"), Shape::scalar(), &[to_i32(total, "element count")?]);
+    let inputs = [Some(upd), Some(seg), Some(num)];
+    let r = match reduction {
+        "mul" => ctx.g.unsorted_segment_prod(&inputs)?,
+        "max" => ctx.g.unsorted_segment_max(&inputs)?,
+        _ => ctx.g.unsorted_segment_min(&inputs)?,
+    };
+    let shape: Vec<i32> = ddims.iter().map(|d| to_i32(*d, "dimension")).collect::<Result<_, _>>()?;
+    let r = ctx.g.reshape(r, &shape)?;
+    Ok(match reduction {
+        "mul" => ctx.g.mul(data, r)?,
+        "max" => ctx.g.maximum(data, r)?,
+        _ => ctx.g.minimum(data, r)?,
+    })
 }
 
 /// Lowers `ScatterND` to SCATTER_ND (reduction none or add).
