@@ -9,18 +9,26 @@
 //!
 //! | file | ONNX ops |
 //! |---|---|
-//! | `attention.rs` | Attention |
 //! | `activation.rs` | Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Clip, LeakyRelu, PRelu, Gelu |
+//! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, Mish, Shrink |
+//! | `attention.rs` | Attention |
 //! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
+//! | `bitshift.rs` | BitShift |
+//! | `bitwise.rs` | BitwiseXor, BitwiseNot |
 //! | `cast.rs` | Cast, CastLike |
 //! | `conv.rs` | Conv, ConvTranspose |
+//! | `cumulative.rs` | CumSum |
+//! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
 //! | `einsum.rs` | Einsum |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
-//! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements |
+//! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements, Scatter |
+//! | `hardmax.rs` | Hardmax |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
 //! | `loss.rs` | NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss |
+//! | `lp_norm.rs` | LpNormalization |
 //! | `matmul.rs` | Gemm, MatMul |
 //! | `norm.rs` | LayerNormalization, RMSNormalization |
+//! | `one_hot.rs` | OneHot |
 //! | `pad.rs` | Pad |
 //! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
@@ -30,20 +38,12 @@
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
-//! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
-//! | `cumulative.rs` | CumSum |
-//! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
-//! | `one_hot.rs` | OneHot |
 //! | `tile.rs` | Tile |
 //! | `topk.rs` | TopK |
 //! | `triangular.rs` | Trilu |
-//! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, Mish, Shrink |
-//! | `bitshift.rs` | BitShift |
-//! | `bitwise.rs` | BitwiseXor, BitwiseNot |
-//! | `hardmax.rs` | Hardmax |
-//! | `lp_norm.rs` | LpNormalization |
-//! | `variadic_mean.rs` | Mean |
 //! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
+//! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
+//! | `variadic_mean.rs` | Mean |
 //!
 //! `operand.rs` holds what they share (operands, typed constants, errors);
 //! `fold/` folds constant and shape computations. Graph rewrites that run
