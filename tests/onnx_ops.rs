@@ -1806,3 +1806,15 @@ fn rotary_embedding_matches_a_direct_rotation() {
         assert_close(&got.data, &want, 1e-6);
     }
 }
+
+#[test]
+fn int64_arithmetic_with_an_int64_constant_keeps_int64() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", INT64, &dims(&[3]));
+    let c = b.init_i64("c", &[], &[5]);
+    b.node_named("Sub", &[&x, &c], &["y"], vec![]);
+    b.output("y", INT64, &dims(&[3]));
+    let got = run(&to_model(b), vec![i64_input(&[3], &[7, -2, 5_000_000_000])]).remove(0);
+    assert_eq!(got.dtype, tflite_forge::DType::I64);
+    assert_eq!(got.data, [2.0, -7.0, 4_999_999_995.0]);
+}
