@@ -1260,6 +1260,7 @@ fn erf_is_within_5e_7_of_the_true_erf_on_a_dense_grid() {
     assert!(worst < 5e-7, "max |error| {worst}");
     // Odd, and exact at 0.
     assert_eq!(run_unary(13, "Erf", &[2], vec![0.0, -0.75], vec![])[0], 0.0);
+    assert!(run_unary(13, "Erf", &[1], vec![f32::NAN], vec![])[0].is_nan());
 }
 
 // ---------------------------------------------------------------------------

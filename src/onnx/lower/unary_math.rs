@@ -48,6 +48,9 @@ pub fn lower_erf(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerErr
     let p = ctx.g.mul(p, c)?;
     let q = horner(ctx, &format!("{name}/den"), x2, &ERF_DENOMINATOR)?;
     let y = ctx.g.div(p, q)?;
+    // The clamp may turn NaN into a bound: NaN stays NaN.
+    let nan = ctx.g.apply(Op::NotEqual, &[Some(x), Some(x)])?;
+    let y = ctx.g.apply(Op::SelectV2, &[Some(nan), Some(x), Some(y)])?;
     ctx.set_output(node, 0, y);
     Ok(())
 }
