@@ -1594,3 +1594,719 @@ fn pad_takes_run_time_axes() {
         assert!(r.is_err(), "axis {axis} must be rejected");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Attention
+// ---------------------------------------------------------------------------
+
+/// A direct float64 implementation of ONNX Attention for 4-D inputs with
+/// grouped heads, a key/value cache, a bool mask and causal masking: rows
+/// whose keys are all masked are zero.
+#[allow(clippy::too_many_arguments)]
+fn attention_reference(
+    q: &[f32], k: &[f32], v: &[f32], mask: &[bool], (b, hq, hkv, l, s, d, dv): (usize, usize, usize, usize, usize, usize, usize), past: usize, causal: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let reps = hq / hkv;
+    let scale = 1.0 / (d as f64).sqrt();
+    let mut y = vec![0.0; b * hq * l * dv];
+    let mut probs = vec![0.0; b * hq * l * s];
+    for bi in 0..b {
+        for h in 0..hq {
+            let kh = h / reps;
+            for i in 0..l {
+                let mut logits = vec![f64::NEG_INFINITY; s];
+                for (j, lg) in logits.iter_mut().enumerate() {
+                    let allowed = mask[i * s + j] && (!causal || j <= i + past);
+                    if allowed {
+                        let dot: f64 = (0..d).map(|e| f64::from(q[((bi * hq + h) * l + i) * d + e]) * f64::from(k[((bi * hkv + kh) * s + j) * d + e])).sum();
+                        *lg = dot * scale;
+                    }
+                }
+                let m = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                if m == f64::NEG_INFINITY {
+                    continue;
+                }
+                let z: f64 = logits.iter().map(|x| (x - m).exp()).sum();
+                for j in 0..s {
+                    let p = (logits[j] - m).exp() / z;
+                    probs[((bi * hq + h) * l + i) * s + j] = p;
+                    for e in 0..dv {
+                        y[((bi * hq + h) * l + i) * dv + e] += p * f64::from(v[((bi * hkv + kh) * s + j) * dv + e]);
+                    }
+                }
+            }
+        }
+    }
+    (y, probs)
+}
+
+#[test]
+fn attention_with_grouped_heads_cache_bool_mask_and_causal_matches_a_direct_computation() {
+    let (b, hq, hkv, l, p, sn, d, dv) = (1usize, 4usize, 2usize, 3usize, 2usize, 2usize, 4usize, 3usize);
+    let s = p + sn;
+    let mut o = OnnxBuilder::new(23);
+    let q = o.input("q", FLOAT, &dims(&[b as i64, hq as i64, l as i64, d as i64]));
+    let k = o.input("k", FLOAT, &dims(&[b as i64, hkv as i64, sn as i64, d as i64]));
+    let v = o.input("v", FLOAT, &dims(&[b as i64, hkv as i64, sn as i64, dv as i64]));
+    let m = o.input("m", BOOL, &dims(&[l as i64, s as i64]));
+    let pk = o.input("pk", FLOAT, &dims(&[b as i64, hkv as i64, p as i64, d as i64]));
+    let pv = o.input("pv", FLOAT, &dims(&[b as i64, hkv as i64, p as i64, dv as i64]));
+    o.node_named("Attention", &[&q, &k, &v, &m, &pk, &pv], &["y", "pk_out", "pv_out", "qk"], vec![attr_int("is_causal", 1), attr_int("qk_matmul_output_mode", 3)]);
+    o.output("y", FLOAT, &dims(&[b as i64, hq as i64, l as i64, dv as i64]));
+    o.output("pk_out", FLOAT, &dims(&[b as i64, hkv as i64, s as i64, d as i64]));
+    o.output("pv_out", FLOAT, &dims(&[b as i64, hkv as i64, s as i64, dv as i64]));
+    o.output("qk", FLOAT, &dims(&[b as i64, hq as i64, l as i64, s as i64]));
+    let model = to_model(o);
+    let wave = |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| ((i as f32) * f).sin()).collect() };
+    let (qv, kv, vv) = (wave(b * hq * l * d, 0.7), wave(b * hkv * sn * d, 1.3), wave(b * hkv * sn * dv, 0.4));
+    let (pkv, pvv) = (wave(b * hkv * p * d, 2.1), wave(b * hkv * p * dv, 0.9));
+    // Row 0 masks every key: its output and probabilities are zero.
+    let mask: Vec<bool> = (0..l * s).map(|i| i >= s && i % 3 != 1).collect();
+    let mut full_k = vec![];
+    let mut full_v = vec![];
+    for h in 0..hkv {
+        full_k.extend_from_slice(&pkv[h * p * d..(h + 1) * p * d]);
+        full_k.extend_from_slice(&kv[h * sn * d..(h + 1) * sn * d]);
+        full_v.extend_from_slice(&pvv[h * p * dv..(h + 1) * p * dv]);
+        full_v.extend_from_slice(&vv[h * sn * dv..(h + 1) * sn * dv]);
+    }
+    let (want_y, want_p) = attention_reference(&qv, &full_k, &full_v, &mask, (b, hq, hkv, l, s, d, dv), p, true);
+    let out = run(
+        &model,
+        vec![
+            input(&[b, hq, l, d], qv),
+            input(&[b, hkv, sn, d], kv),
+            input(&[b, hkv, sn, dv], vv),
+            Value::new(tflite_forge::DType::Bool, vec![l, s], mask.iter().map(|m| f64::from(u8::from(*m))).collect()),
+            input(&[b, hkv, p, d], pkv),
+            input(&[b, hkv, p, dv], pvv),
+        ],
+    );
+    assert!(want_y[..dv].iter().all(|x| *x == 0.0) && want_y[dv..].iter().any(|x| *x != 0.0));
+    assert_close(&out[0].data, &want_y, 1e-5);
+    assert_close(&out[1].data, &full_k.iter().map(|x| f64::from(*x)).collect::<Vec<_>>(), 0.0);
+    assert_close(&out[2].data, &full_v.iter().map(|x| f64::from(*x)).collect::<Vec<_>>(), 0.0);
+    assert_close(&out[3].data, &want_p, 1e-5);
+}
+
+#[test]
+fn attention_rejects_what_it_cannot_lower_exactly() {
+    let build = |attrs: Vec<onnx_protobuf::AttributeProto>| {
+        let mut o = OnnxBuilder::new(23);
+        let q = o.input("q", FLOAT, &dims(&[1, 2, 3, 4]));
+        let k = o.input("k", FLOAT, &dims(&[1, 2, 3, 4]));
+        let v = o.input("v", FLOAT, &dims(&[1, 2, 3, 4]));
+        o.node_named("Attention", &[&q, &k, &v], &["y", "", "", "qk"], attrs);
+        o.output("y", FLOAT, &dims(&[1, 2, 3, 4]));
+        o.output("qk", FLOAT, &dims(&[1, 2, 3, 3]));
+        o
+    };
+    // Mode 0 with softcap: the specification and the reference differ.
+    assert_eq!(reason(build(vec![attr_float("softcap", 2.0)])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(build(vec![attr_int("softmax_precision", 10)])), ReasonCode::UnsupportedAttribute);
+    // Three query heads over two key/value heads.
+    let mut o = OnnxBuilder::new(23);
+    let q = o.input("q", FLOAT, &dims(&[1, 3, 3, 4]));
+    let k = o.input("k", FLOAT, &dims(&[1, 2, 3, 4]));
+    let v = o.input("v", FLOAT, &dims(&[1, 2, 3, 4]));
+    o.node_named("Attention", &[&q, &k, &v], &["y"], vec![]);
+    o.output("y", FLOAT, &dims(&[1, 3, 3, 4]));
+    assert_eq!(reason(o), ReasonCode::UnsupportedShape);
+}
+
+// ---------------------------------------------------------------------------
+// Unary math decompositions
+// ---------------------------------------------------------------------------
+
+/// erf in float64: its Maclaurin series below 3, the continued fraction of
+/// erfc above.
+fn erf_f64(x: f64) -> f64 {
+    let a = x.abs();
+    let v = if a < 3.0 {
+        let (mut term, mut sum, mut n) = (a, a, 0.0);
+        while term.abs() > 1e-18 * sum.abs() {
+            n += 1.0;
+            term *= -a * a / n;
+            sum += term / (2.0 * n + 1.0);
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    } else {
+        let mut f = a;
+        for k in (1..200).rev() {
+            f = a + f64::from(k) / 2.0 / f;
+        }
+        1.0 - (-a * a).exp() / (std::f64::consts::PI.sqrt() * f)
+    };
+    v.copysign(x)
+}
+
+#[test]
+fn erf_is_within_5e_7_of_the_true_erf_on_a_dense_grid() {
+    assert!((erf_f64(0.5) - 0.520_499_877_813_046_5).abs() < 1e-15);
+    assert!((erf_f64(3.5) - 0.999_999_256_901_627_7).abs() < 1e-15);
+    let n = 24001;
+    let xs: Vec<f32> = (0..n).map(|i| -6.0 + 12.0 * i as f32 / (n - 1) as f32).collect();
+    let got = run_unary(13, "Erf", &[n], xs.clone(), vec![]);
+    let worst = xs.iter().zip(&got).map(|(x, g)| (g - erf_f64(f64::from(*x))).abs()).fold(0.0, f64::max);
+    assert!(worst < 5e-7, "max |error| {worst}");
+    // Odd, and exact at 0.
+    assert_eq!(run_unary(13, "Erf", &[2], vec![0.0, -0.75], vec![])[0], 0.0);
+    assert!(run_unary(13, "Erf", &[1], vec![f32::NAN], vec![])[0].is_nan());
+}
+
+// ---------------------------------------------------------------------------
+// Gathers and scatters
+// ---------------------------------------------------------------------------
+
+fn i64_input(shape: &[usize], v: &[i64]) -> Value {
+    Value::new(tflite_forge::DType::I64, shape.to_vec(), v.iter().map(|x| *x as f64).collect())
+}
+
+#[test]
+fn gather_elements_with_run_time_negative_indices() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 3]));
+    let i = b.input("i", INT64, &dims(&[2, 3]));
+    b.node_named("GatherElements", &[&x, &i], &["y"], vec![attr_int("axis", 0)]);
+    b.output("y", FLOAT, &dims(&[2, 3]));
+    let m = to_model(b);
+    let xs = seq(9, 1.0, 1.0);
+    let idx = [-1i64, 0, 2, 1, -3, -2];
+    let got = run(&m, vec![input(&[3, 3], xs.clone()), i64_input(&[2, 3], &idx)]).remove(0);
+    // y[r][c] = x[idx[r][c] mod 3][c].
+    let want: Vec<f64> = (0..6).map(|f| f64::from(xs[(idx[f].rem_euclid(3) as usize) * 3 + f % 3])).collect();
+    assert_eq!(got.data, want);
+}
+
+#[test]
+fn gather_nd_with_batch_dims() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 2]));
+    let i = b.input("i", INT64, &dims(&[2, 2, 1]));
+    b.node_named("GatherND", &[&x, &i], &["y"], vec![attr_int("batch_dims", 1)]);
+    b.output("y", FLOAT, &dims(&[2, 2, 2]));
+    let m = to_model(b);
+    let xs = seq(12, 1.0, 0.0);
+    let got = run(&m, vec![input(&[2, 3, 2], xs), i64_input(&[2, 2, 1], &[2, 0, -1, 1])]).remove(0);
+    // Batch 0 rows 2 and 0; batch 1 rows 2 and 1.
+    assert_eq!(got.data, [4.0, 5.0, 0.0, 1.0, 10.0, 11.0, 8.0, 9.0]);
+}
+
+#[test]
+fn scatters_replace_add_multiply_and_take_extremes() {
+    let scatter = |op: &str, reduction: &str, idx_shape: &[i64], upd_shape: &[i64]| {
+        let mut b = OnnxBuilder::new(18);
+        let x = b.input("x", FLOAT, &dims(&[3, 3]));
+        let i = b.input("i", INT64, &dims(idx_shape));
+        let u = b.input("u", FLOAT, &dims(upd_shape));
+        let mut attrs = vec![attr_str("reduction", reduction)];
+        if op == "ScatterElements" {
+            attrs.push(attr_int("axis", 1));
+        }
+        b.node_named(op, &[&x, &i, &u], &["y"], attrs);
+        b.output("y", FLOAT, &dims(&[3, 3]));
+        b
+    };
+    let xs = seq(9, 1.0, 0.0);
+    // ScatterElements along axis 1, duplicates added.
+    let m = to_model(scatter("ScatterElements", "add", &[1, 2], &[1, 2]));
+    let got = run(&m, vec![input(&[3, 3], xs.clone()), i64_input(&[1, 2], &[-1, 2]), input(&[1, 2], vec![10.0, 20.0])]).remove(0);
+    assert_eq!(got.data, [0.0, 1.0, 32.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    // ScatterND replacing row 1.
+    let m = to_model(scatter("ScatterND", "none", &[1, 1], &[1, 3]));
+    let got = run(&m, vec![input(&[3, 3], xs), i64_input(&[1, 1], &[-2]), input(&[1, 3], vec![-1.0, -2.0, -3.0])]).remove(0);
+    assert_eq!(got.data, [0.0, 1.0, 2.0, -1.0, -2.0, -3.0, 6.0, 7.0, 8.0]);
+    // mul / max / min with duplicate targets: every update counts.
+    let data = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    let upd = vec![2.0, 10.0, -1.0, 3.0, 0.5, 4.0];
+    for (r, f) in [("mul", (|a: f64, b: f64| a * b) as fn(f64, f64) -> f64), ("max", f64::max), ("min", f64::min)] {
+        let m = to_model(scatter("ScatterND", r, &[2, 1], &[2, 3]));
+        let got = run(&m, vec![input(&[3, 3], data.clone()), i64_input(&[2, 1], &[2, -1]), input(&[2, 3], upd.clone())]).remove(0);
+        let mut want: Vec<f64> = data.iter().map(|v| f64::from(*v)).collect();
+        for (k, u) in upd.iter().enumerate() {
+            want[6 + k % 3] = f(want[6 + k % 3], f64::from(*u));
+        }
+        assert_eq!(got.data, want, "ScatterND {r}");
+        let m = to_model(scatter("ScatterElements", r, &[1, 2], &[1, 2]));
+        let got = run(&m, vec![input(&[3, 3], data.clone()), i64_input(&[1, 2], &[1, 1]), input(&[1, 2], vec![-3.0, 0.25])]).remove(0);
+        let mut want: Vec<f64> = data.iter().map(|v| f64::from(*v)).collect();
+        want[1] = f(f(want[1], -3.0), 0.25);
+        assert_eq!(got.data, want, "ScatterElements {r}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Trilu, CumSum, TopK, OneHot, Tile, DepthToSpace, SpaceToDepth
+// ---------------------------------------------------------------------------
+
+#[test]
+fn trilu_with_constant_and_run_time_k() {
+    let xs = seq(12, 1.0, 1.0);
+    for (upper, k) in [(1i64, 1i64), (0, -1), (1, -2), (0, 2)] {
+        let keep = |i: usize, j: usize| if upper == 1 { j as i64 - i as i64 >= k } else { j as i64 - i as i64 <= k };
+        let want: Vec<f64> = (0..12).map(|f| if keep(f / 4, f % 4) { f64::from(xs[f]) } else { 0.0 }).collect();
+        // Constant k.
+        let mut b = OnnxBuilder::new(14);
+        let x = b.input("x", FLOAT, &dims(&[3, 4]));
+        let kk = b.init_i64("k", &[], &[k]);
+        b.node_named("Trilu", &[&x, &kk], &["y"], vec![attr_int("upper", upper)]);
+        b.output("y", FLOAT, &dims(&[3, 4]));
+        let got = run(&to_model(b), vec![input(&[3, 4], xs.clone())]).remove(0);
+        assert_eq!(got.data, want, "upper={upper} k={k}");
+        // Run-time k.
+        let mut b = OnnxBuilder::new(14);
+        let x = b.input("x", FLOAT, &dims(&[3, 4]));
+        let kk = b.input("k", INT64, &dims(&[]));
+        b.node_named("Trilu", &[&x, &kk], &["y"], vec![attr_int("upper", upper)]);
+        b.output("y", FLOAT, &dims(&[3, 4]));
+        let got = run(&to_model(b), vec![input(&[3, 4], xs.clone()), i64_input(&[], &[k])]).remove(0);
+        assert_eq!(got.data, want, "run-time upper={upper} k={k}");
+    }
+}
+
+#[test]
+fn cumsum_exclusive_reverse_on_a_run_time_axis() {
+    let mut b = OnnxBuilder::new(14);
+    let x = b.input("x", FLOAT, &dims(&[2, 3]));
+    let a = b.input("a", INT64, &dims(&[]));
+    b.node_named("CumSum", &[&x, &a], &["y"], vec![attr_int("exclusive", 1), attr_int("reverse", 1)]);
+    b.output("y", FLOAT, &dims(&[2, 3]));
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), i64_input(&[], &[-1])]).remove(0);
+    assert_eq!(got.data, [5.0, 3.0, 0.0, 11.0, 6.0, 0.0]);
+}
+
+#[test]
+fn topk_smallest_on_the_first_axis_keeps_lower_indices_first_on_ties() {
+    let mut b = OnnxBuilder::new(11);
+    let x = b.input("x", FLOAT, &dims(&[4, 2]));
+    let k = b.init_i64("k", &[1], &[2]);
+    b.node_named("TopK", &[&x, &k], &["v", "i"], vec![attr_int("axis", 0), attr_int("largest", 0)]);
+    b.output("v", FLOAT, &dims(&[2, 2]));
+    b.output("i", INT64, &dims(&[2, 2]));
+    let m = to_model(b);
+    let out = run(&m, vec![input(&[4, 2], vec![3.0, 1.0, 2.0, 5.0, 2.0, 0.0, 7.0, 1.0])]);
+    assert_eq!(out[0].data, [2.0, 0.0, 2.0, 1.0]);
+    assert_eq!(out[1].data, [1.0, 2.0, 2.0, 0.0]);
+    assert_eq!(out[1].dtype, tflite_forge::DType::I64);
+}
+
+#[test]
+fn one_hot_wraps_negative_indices_and_turns_out_of_range_ones_off() {
+    let mut b = OnnxBuilder::new(11);
+    let i = b.input("i", INT64, &dims(&[4]));
+    let d = b.init_f32("d", &[], &[3.0]);
+    let v = b.init_f32("v", &[2], &[-1.0, 5.0]);
+    b.node_named("OneHot", &[&i, &d, &v], &["y"], vec![attr_int("axis", 0)]);
+    b.output("y", FLOAT, &dims(&[3, 4]));
+    let m = to_model(b);
+    let got = run(&m, vec![i64_input(&[4], &[0, -1, 3, -4])]).remove(0);
+    // Column c is one-hot of index c: 0, 2 (wrapped), none, none.
+    assert_eq!(got.data, [5.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, 5.0, -1.0, -1.0]);
+}
+
+#[test]
+fn tile_with_run_time_repeats() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 2]));
+    let r = b.input("r", INT64, &dims(&[2]));
+    b.node_named("Tile", &[&x, &r], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let m = to_model(b);
+    let got = run(&m, vec![input(&[2, 2], vec![1.0, 2.0, 3.0, 4.0]), i64_input(&[2], &[1, 2])]).remove(0);
+    assert_eq!(got.shape, [2, 4]);
+    assert_eq!(got.data, [1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]);
+}
+
+#[test]
+fn depth_to_space_and_space_to_depth_in_both_modes() {
+    // x[n][c][h][w] = c * 100 + h * 10 + w, with 8 channels of 2x3.
+    let (c, h, w, bs) = (8usize, 2usize, 3usize, 2usize);
+    let xs: Vec<f32> = (0..c * h * w).map(|f| ((f / (h * w)) * 100 + (f / w % h) * 10 + f % w) as f32).collect();
+    for mode in ["DCR", "CRD"] {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[1, c as i64, h as i64, w as i64]));
+        b.node_named("DepthToSpace", &[&x], &["y"], vec![attr_int("blocksize", bs as i64), attr_str("mode", mode)]);
+        b.output("y", FLOAT, &dims(&[1, 2, 4, 6]));
+        let got = run(&to_model(b), vec![input(&[1, c, h, w], xs.clone())]).remove(0);
+        let oc = c / (bs * bs);
+        let want: Vec<f64> = (0..oc * h * bs * w * bs)
+            .map(|f| {
+                let (co, y, x) = (f / (h * bs * w * bs), f / (w * bs) % (h * bs), f % (w * bs));
+                let (by, bx) = (y % bs, x % bs);
+                let ci = if mode == "DCR" { (by * bs + bx) * oc + co } else { co * bs * bs + by * bs + bx };
+                f64::from(xs[(ci * h + y / bs) * w + x / bs])
+            })
+            .collect();
+        assert_eq!(got.data, want, "DepthToSpace {mode}");
+        // SpaceToDepth in the same mode inverts it.
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[1, 2, 4, 6]));
+        b.node_named("SpaceToDepth", &[&x], &["y"], vec![attr_int("blocksize", bs as i64), attr_str("mode", mode)]);
+        b.output("y", FLOAT, &dims(&[1, c as i64, h as i64, w as i64]));
+        let back = run(&to_model(b), vec![Value::new(tflite_forge::DType::F32, vec![1, 2, 4, 6], want.clone())]).remove(0);
+        assert_eq!(back.data, xs.iter().map(|v| f64::from(*v)).collect::<Vec<_>>(), "SpaceToDepth {mode}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Composite activations and more unary math
+// ---------------------------------------------------------------------------
+
+#[test]
+fn composite_activations_match_their_formulas() {
+    let xs: Vec<f32> = (0..401).map(|i| -20.0 + 0.1 * i as f32).collect();
+    let sp = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+    type Case = (&'static str, Vec<onnx_protobuf::AttributeProto>, Box<dyn Fn(f64) -> f64>);
+    let cases: Vec<Case> = vec![
+        ("Elu", vec![attr_float("alpha", 2.0)], Box::new(|x| if x > 0.0 { x } else { 2.0 * x.exp_m1() })),
+        ("Selu", vec![], Box::new(|x| 1.050_700_987_355_480_5 * if x > 0.0 { x } else { 1.673_263_242_354_377_3 * x.exp_m1() })),
+        ("Celu", vec![attr_float("alpha", 2.0)], Box::new(|x| x.max(0.0) + (2.0 * (x / 2.0).exp_m1()).min(0.0))),
+        ("Softplus", vec![], Box::new(sp)),
+        ("Softsign", vec![], Box::new(|x| x / (1.0 + x.abs()))),
+        ("ThresholdedRelu", vec![attr_float("alpha", 2.0)], Box::new(|x| if x > 2.0 { x } else { 0.0 })),
+        ("Swish", vec![attr_float("alpha", 0.5)], Box::new(|x| x / (1.0 + (-0.5 * x).exp()))),
+        ("Mish", vec![], Box::new(move |x| x * sp(x).tanh())),
+        ("Shrink", vec![attr_float("bias", 1.5), attr_float("lambd", 1.0)], Box::new(|x| if x < -1.0 { x + 1.5 } else if x > 1.0 { x - 1.5 } else { 0.0 })),
+    ];
+    for (op, attrs, f) in cases {
+        let opset = if op == "Swish" { 24 } else { 22 };
+        let got = run_unary(opset, op, &[xs.len()], xs.clone(), attrs);
+        for (x, g) in xs.iter().zip(&got) {
+            let w = f(f64::from(*x));
+            assert!((g - w).abs() <= 2e-6 * w.abs() + 1e-30, "{op}({x}) = {g}, want {w}");
+        }
+    }
+}
+
+#[test]
+fn unary_math_decompositions_are_accurate_to_1e_6_relative() {
+    let grid = |lo: f32, hi: f32, n: usize| -> Vec<f32> { (0..n).map(|i| lo + (hi - lo) * i as f32 / (n - 1) as f32).collect() };
+    type Case = (&'static str, Vec<f32>, fn(f64) -> f64);
+    let cases: Vec<Case> = vec![
+        ("Sinh", grid(-20.0, 20.0, 4001), f64::sinh),
+        ("Cosh", grid(-20.0, 20.0, 4001), f64::cosh),
+        ("Tan", grid(-1.5, 1.5, 3001), f64::tan),
+        ("Atan", grid(-50.0, 50.0, 4001), f64::atan),
+        ("Asin", grid(-1.0, 1.0, 4001), f64::asin),
+        ("Acos", grid(-1.0, 1.0, 4001), f64::acos),
+        ("Asinh", grid(-50.0, 50.0, 8001), f64::asinh),
+        ("Acosh", grid(1.0, 30.0, 8001), f64::acosh),
+        ("Atanh", grid(-0.999, 0.999, 8001), f64::atanh),
+    ];
+    for (op, xs, f) in cases {
+        let got = run_unary(22, op, &[xs.len()], xs.clone(), vec![]);
+        for (x, g) in xs.iter().zip(&got) {
+            let w = f(f64::from(*x));
+            assert!((g - w).abs() <= 1e-6 * w.abs() + 1e-30, "{op}({x}) = {g}, want {w}");
+        }
+    }
+    // Large arguments stay finite as long as the result does.
+    assert!(run_unary(22, "Cosh", &[1], vec![89.0], vec![])[0].is_finite());
+    let huge = run_unary(22, "Asinh", &[2], vec![3e38, -1e30], vec![]);
+    assert_close(&huge, &[3e38f64.asinh(), (-1e30f64).asinh()], 1e-6);
+    assert!(run_unary(22, "Acosh", &[1], vec![0.5], vec![])[0].is_nan());
+}
+
+#[test]
+fn sign_round_isnan_isinf() {
+    let xs = vec![-2.5f32, -0.5, 0.0, 0.5, 1.5, 2.5, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+    let n = xs.len();
+    assert_eq!(run_unary(13, "Round", &[n], xs.clone(), vec![])[..6], [-2.0, -0.0, 0.0, 0.0, 2.0, 2.0]);
+    assert_eq!(run_unary(13, "Sign", &[n], xs.clone(), vec![])[..8], [-1.0, -1.0, 0.0, 1.0, 1.0, 1.0, 1.0, -1.0]);
+    let flags = |op: &str, attrs: Vec<onnx_protobuf::AttributeProto>| -> Vec<f64> {
+        let mut b = OnnxBuilder::new(20);
+        let x = b.input("x", FLOAT, &dims(&[n as i64]));
+        b.node_named(op, &[&x], &["y"], attrs);
+        b.output("y", BOOL, &dims(&[n as i64]));
+        run(&to_model(b), vec![input(&[n], xs.clone())]).remove(0).data
+    };
+    assert_eq!(flags("IsNaN", vec![]), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(flags("IsInf", vec![]), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+    assert_eq!(flags("IsInf", vec![attr_int("detect_negative", 0)]), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+    assert_eq!(flags("IsInf", vec![attr_int("detect_positive", 0)]), [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn hardmax_mean_lp_normalization_and_bitwise() {
+    // Hardmax over axis 1 of [2, 3, 2]: first maximum wins.
+    let xs = vec![1.0, 5.0, 3.0, 5.0, 3.0, 0.0, 2.0, 2.0, 2.0, 1.0, 0.0, 2.0];
+    let got = run_unary(13, "Hardmax", &[2, 3, 2], xs, vec![attr_int("axis", 1)]);
+    assert_eq!(got, [0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    // Mean of three broadcast inputs.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 2]));
+    let y = b.input("y", FLOAT, &dims(&[2]));
+    let c = b.init_f32("c", &[1], &[3.0]);
+    b.node_named("Mean", &[&x, &y, &c], &["m"], vec![]);
+    b.output("m", FLOAT, &dims(&[2, 2]));
+    let got = run(&to_model(b), vec![input(&[2, 2], vec![0.0, 3.0, 6.0, 9.0]), input(&[2], vec![0.0, 3.0])]).remove(0);
+    assert_eq!(got.data, [1.0, 3.0, 3.0, 5.0]);
+    // L2 normalization along axis 0, zero where the norm is zero.
+    let got = run_unary(22, "LpNormalization", &[2, 2], vec![3.0, 0.0, 4.0, 0.0], vec![attr_int("axis", 0)]);
+    assert_close(&got, &[0.6, 0.0, 0.8, 0.0], 1e-7);
+    let got = run_unary(22, "LpNormalization", &[1, 3], vec![-1.0, 2.0, 1.0], vec![attr_int("p", 1)]);
+    assert_close(&got, &[-0.25, 0.5, 0.25], 1e-7);
+    // BitwiseNot and BitwiseXor on int32.
+    let mut b = OnnxBuilder::new(18);
+    let x = b.input("x", INT32, &dims(&[3]));
+    let y = b.input("y", INT32, &dims(&[3]));
+    let n = b.node("BitwiseNot", &[&x], vec![]);
+    b.node_named("BitwiseXor", &[&n, &y], &["z"], vec![]);
+    b.output("z", INT32, &dims(&[3]));
+    let got = run(&to_model(b), vec![Value::from_i32(vec![3], vec![0, 5, -7]), Value::from_i32(vec![3], vec![1, 3, 0])]).remove(0);
+    assert_eq!(got.data, [f64::from(!0 ^ 1), f64::from(!5 ^ 3), f64::from(!(-7))]);
+}
+
+// ---------------------------------------------------------------------------
+// Losses
+// ---------------------------------------------------------------------------
+
+fn loss_model(op: &str, reduction: &str, ignore: Option<i64>, weights: bool, outputs: &[&str]) -> OnnxBuilder {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 3, 2]));
+    let t = b.input("t", INT64, &dims(&[2, 2]));
+    let mut ins = vec![x, t];
+    if weights {
+        ins.push(b.init_f32("w", &[3], &[0.5, 2.0, 1.0]));
+    }
+    let mut attrs = vec![attr_str("reduction", reduction)];
+    if let Some(i) = ignore {
+        attrs.push(attr_int("ignore_index", i));
+    }
+    let refs: Vec<&str> = ins.iter().map(|s| s.as_str()).collect();
+    b.node_named(op, &refs, outputs, attrs);
+    b.output(outputs[0], FLOAT, &dims(if reduction == "none" { &[2, 2] } else { &[] }));
+    if outputs.len() > 1 {
+        b.output(outputs[1], FLOAT, &dims(&[2, 3, 2]));
+    }
+    b
+}
+
+#[test]
+fn nll_and_softmax_cross_entropy_losses_with_weights_and_ignore_index() {
+    let xs: Vec<f32> = (0..12).map(|i| ((i * 7 % 12) as f32 - 5.0) * 0.3).collect();
+    let targets = [2i64, -1, 0, 1];
+    let w = [0.5, 2.0, 1.0];
+    // Direct computation: x[n][c][d] at index (n*3 + c)*2 + d.
+    let at = |v: &[f64], n: usize, c: usize, d: usize| v[(n * 3 + c) * 2 + d];
+    let x64: Vec<f64> = xs.iter().map(|v| f64::from(*v)).collect();
+    let mut logp = vec![0.0; 12];
+    for n in 0..2 {
+        for d in 0..2 {
+            let m = (0..3).map(|c| at(&x64, n, c, d)).fold(f64::MIN, f64::max);
+            let z: f64 = (0..3).map(|c| (at(&x64, n, c, d) - m).exp()).sum();
+            for c in 0..3 {
+                logp[(n * 3 + c) * 2 + d] = at(&x64, n, c, d) - m - z.ln();
+            }
+        }
+    }
+    for (op, src) in [("NegativeLogLikelihoodLoss", &x64), ("SoftmaxCrossEntropyLoss", &logp)] {
+        let (mut losses, mut wsum) = (vec![0.0; 4], 0.0);
+        for (k, t) in targets.iter().enumerate() {
+            if *t != -1 {
+                let wt = w[*t as usize];
+                losses[k] = -at(src, k / 2, *t as usize, k % 2) * wt;
+                wsum += wt;
+            }
+        }
+        let inputs = || vec![input(&[2, 3, 2], xs.clone()), i64_input(&[2, 2], &targets)];
+        let got = run(&to_model(loss_model(op, "none", Some(-1), true, &["y"])), inputs()).remove(0);
+        assert_close(&got.data, &losses, 1e-6);
+        let got = run(&to_model(loss_model(op, "mean", Some(-1), true, &["y"])), inputs()).remove(0);
+        assert_close(&got.data, &[losses.iter().sum::<f64>() / wsum], 1e-6);
+        let got = run(&to_model(loss_model(op, "sum", Some(-1), true, &["y"])), inputs()).remove(0);
+        assert_close(&got.data, &[losses.iter().sum::<f64>()], 1e-6);
+    }
+    let out = run(&to_model(loss_model("SoftmaxCrossEntropyLoss", "mean", None, false, &["y", "logp"])), vec![input(&[2, 3, 2], xs.clone()), i64_input(&[2, 2], &[2, 1, 0, 1])]);
+    assert_close(&out[1].data, &logp, 1e-6);
+    let want = -(at(&logp, 0, 2, 0) + at(&logp, 0, 1, 1) + at(&logp, 1, 0, 0) + at(&logp, 1, 1, 1)) / 4.0;
+    assert_close(&out[0].data, &[want], 1e-6);
+    // The reference averages over ignored targets too in this one case.
+    assert_eq!(reason(loss_model("NegativeLogLikelihoodLoss", "mean", Some(-1), false, &["y"])), ReasonCode::UnsupportedAttribute);
+}
+
+#[test]
+fn composite_reductions_over_constant_axes() {
+    let xs = vec![1.0f32, -2.0, 3.0, -4.0, 0.5, 6.0];
+    let reduce = |op: &str, keep: i64, data: Vec<f32>| -> Vec<f64> {
+        let mut b = OnnxBuilder::new(18);
+        let x = b.input("x", FLOAT, &dims(&[2, 3]));
+        let a = b.init_i64("a", &[1], &[-1]);
+        b.node_named(op, &[&x, &a], &["y"], vec![attr_int("keepdims", keep)]);
+        b.output("y", FLOAT, &dims(if keep == 1 { &[2, 1] } else { &[2] }));
+        run(&to_model(b), vec![input(&[2, 3], data)]).remove(0).data
+    };
+    let rows: Vec<Vec<f64>> = xs.chunks(3).map(|r| r.iter().map(|v| f64::from(*v)).collect()).collect();
+    let per_row = |f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> { rows.iter().map(|r| f(r)).collect() };
+    assert_close(&reduce("ReduceL1", 0, xs.clone()), &per_row(&|r| r.iter().map(|v| v.abs()).sum()), 1e-6);
+    assert_close(&reduce("ReduceL2", 1, xs.clone()), &per_row(&|r| r.iter().map(|v| v * v).sum::<f64>().sqrt()), 1e-6);
+    assert_close(&reduce("ReduceSumSquare", 0, xs.clone()), &per_row(&|r| r.iter().map(|v| v * v).sum()), 1e-6);
+    let pos: Vec<f32> = xs.iter().map(|v| v.abs()).collect();
+    assert_close(&reduce("ReduceLogSum", 0, pos), &per_row(&|r| r.iter().map(|v| v.abs()).sum::<f64>().ln()), 1e-6);
+    assert_close(&reduce("ReduceLogSumExp", 0, xs.clone()), &per_row(&|r| r.iter().map(|v| v.exp()).sum::<f64>().ln()), 1e-6);
+    // Large values do not overflow; +inf gives +inf.
+    let got = reduce("ReduceLogSumExp", 1, vec![100.0, 100.0, 0.0, f32::INFINITY, 1.0, 2.0]);
+    assert!((got[0] - (100.0 + 2f64.ln())).abs() < 1e-4 && got[1] == f64::INFINITY, "{got:?}");
+}
+
+/// A direct einsum over small float tensors: `labels` per operand, output
+/// `out`, sizes per label.
+fn einsum_direct(ops: &[(&str, &[f32])], out: &str, size: &dyn Fn(char) -> usize) -> Vec<f64> {
+    let mut all: Vec<char> = ops.iter().flat_map(|(l, _)| l.chars()).chain(out.chars()).collect();
+    all.sort_unstable();
+    all.dedup();
+    let total: usize = all.iter().map(|c| size(*c)).product();
+    let out_n: usize = out.chars().map(size).product();
+    let mut res = vec![0.0; out_n];
+    for f in 0..total {
+        let mut idx = std::collections::HashMap::new();
+        let mut rem = f;
+        for c in all.iter().rev() {
+            idx.insert(*c, rem % size(*c));
+            rem /= size(*c);
+        }
+        let flat = |labels: &str| labels.chars().fold(0, |acc, c| acc * size(c) + idx[&c]);
+        let p: f64 = ops.iter().map(|(l, v)| f64::from(v[flat(l)])).product();
+        res[flat(out)] += p;
+    }
+    res
+}
+
+#[test]
+fn einsum_contractions_match_a_direct_sum() {
+    let size = |c: char| match c {
+        'b' => 2,
+        'h' => 3,
+        'i' => 4,
+        'j' => 5,
+        'd' => 3,
+        _ => 2,
+    };
+    let shape = |l: &str| -> Vec<usize> { l.chars().map(size).collect() };
+    let data = |l: &str, k: f32| -> Vec<f32> { (0..shape(l).iter().product::<usize>()).map(|i| ((i as f32) * k).sin()).collect() };
+    for (eq, ins, out) in [
+        ("bhid,bhjd->bhij", vec!["bhid", "bhjd"], "bhij"),
+        ("bhij,bhjd->bihd", vec!["bhij", "bhjd"], "bihd"),
+        ("bid,jd->bij", vec!["bid", "jd"], "bij"),
+        ("ij->ji", vec!["ij"], "ji"),
+        ("ij->i", vec!["ij"], "i"),
+        ("i,j->ij", vec!["i", "j"], "ij"),
+        ("bi,bj,jd->bid", vec!["bi", "bj", "jd"], "bid"),
+    ] {
+        let mut b = OnnxBuilder::new(13);
+        let names: Vec<String> = ins.iter().enumerate().map(|(k, l)| b.input(&format!("x{k}"), FLOAT, &dims(&shape(l).iter().map(|d| *d as i64).collect::<Vec<_>>()))).collect();
+        let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        b.node_named("Einsum", &refs, &["y"], vec![attr_str("equation", eq)]);
+        b.output("y", FLOAT, &dims(&shape(out).iter().map(|d| *d as i64).collect::<Vec<_>>()));
+        let vals: Vec<Vec<f32>> = ins.iter().enumerate().map(|(k, l)| data(l, 0.37 + k as f32)).collect();
+        let inputs: Vec<Value> = ins.iter().zip(&vals).map(|(l, v)| input(&shape(l), v.clone())).collect();
+        let got = run(&to_model(b), inputs).remove(0);
+        let ops: Vec<(&str, &[f32])> = ins.iter().zip(&vals).map(|(l, v)| (*l, v.as_slice())).collect();
+        assert_eq!(got.shape, shape(out), "{eq}");
+        assert_close(&got.data, &einsum_direct(&ops, out, &size), 1e-5);
+    }
+    // A diagonal is refused.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3, 3]));
+    b.node_named("Einsum", &[&x], &["y"], vec![attr_str("equation", "ii->i")]);
+    b.output("y", FLOAT, &dims(&[3]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedAttribute);
+}
+
+#[test]
+fn einsum_ellipsis_and_implicit_output() {
+    let build = |eq: &str, a: &[i64], b2: &[i64], out: &[i64]| {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(a));
+        let y = b.input("y", FLOAT, &dims(b2));
+        b.node_named("Einsum", &[&x, &y], &["z"], vec![attr_str("equation", eq)]);
+        b.output("z", FLOAT, &dims(out));
+        to_model(b)
+    };
+    let xs = seq(12, 0.25, -1.0);
+    let ys = seq(12, -0.5, 2.0);
+    let inputs = || vec![input(&[2, 2, 3], xs.clone()), input(&[2, 3, 2], ys.clone())];
+    let plain = run(&build("bij,bjk->bik", &[2, 2, 3], &[2, 3, 2], &[2, 2, 2]), inputs()).remove(0);
+    let ellipsis = run(&build("...ij,...jk->...ik", &[2, 2, 3], &[2, 3, 2], &[2, 2, 2]), inputs()).remove(0);
+    let implicit = run(&build("...ij,...jk", &[2, 2, 3], &[2, 3, 2], &[2, 2, 2]), inputs()).remove(0);
+    assert_eq!(plain.data, ellipsis.data);
+    assert_eq!(plain.data, implicit.data);
+    // Inner product to a scalar.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[3]));
+    let y = b.input("y", FLOAT, &dims(&[3]));
+    b.node_named("Einsum", &[&x, &y], &["z"], vec![attr_str("equation", "i,i")]);
+    b.output("z", FLOAT, &dims(&[]));
+    let got = run(&to_model(b), vec![input(&[3], vec![1.0, 2.0, 3.0]), input(&[3], vec![4.0, 5.0, 6.0])]).remove(0);
+    assert!(got.shape.is_empty());
+    assert_eq!(got.data, [32.0]);
+}
+
+#[test]
+fn bitshift_follows_the_out_of_range_rule() {
+    let shift = |dir: &str, elem: i32, dt: tflite_forge::DType, x: &[f64], y: &[f64]| -> Vec<f64> {
+        let mut b = OnnxBuilder::new(11);
+        let xi = b.input("x", elem, &dims(&[x.len() as i64]));
+        let yi = b.input("y", elem, &dims(&[y.len() as i64]));
+        b.node_named("BitShift", &[&xi, &yi], &["z"], vec![attr_str("direction", dir)]);
+        b.output("z", elem, &dims(&[x.len() as i64]));
+        run(&to_model(b), vec![Value::new(dt, vec![x.len()], x.to_vec()), Value::new(dt, vec![y.len()], y.to_vec())]).remove(0).data
+    };
+    const INT8: i32 = 3;
+    let (i8t, i32t, u8t) = (tflite_forge::DType::I8, tflite_forge::DType::I32, tflite_forge::DType::U8);
+    let x = [-100.0, 100.0, -1.0, 7.0, 64.0];
+    let y = [2.0, 1.0, 9.0, -1.0, 8.0];
+    // Right: arithmetic shift; out of range gives the sign.
+    assert_eq!(shift("RIGHT", INT8, i8t, &x, &y), [-25.0, 50.0, -1.0, 0.0, 0.0]);
+    // Left: low bits kept (wrapping); out of range gives 0.
+    assert_eq!(shift("LEFT", INT8, i8t, &x, &y), [f64::from((-100i8).wrapping_shl(2)), f64::from(100i8.wrapping_shl(1)), 0.0, 0.0, 0.0]);
+    assert_eq!(shift("LEFT", INT32, i32t, &[3.0, -5.0], &[30.0, 31.0]), [f64::from(3i32.wrapping_shl(30)), f64::from((-5i32).wrapping_shl(31))]);
+    assert_eq!(shift("RIGHT", UINT8, u8t, &[200.0, 200.0, 255.0], &[3.0, 8.0, 7.0]), [25.0, 0.0, 1.0]);
+}
+
+#[test]
+fn rotary_embedding_matches_a_direct_rotation() {
+    let (b, h, s, d, rd, npos) = (1usize, 2usize, 3usize, 6usize, 4usize, 5usize);
+    let half = rd / 2;
+    let xs: Vec<f32> = (0..b * h * s * d).map(|i| ((i as f32) * 0.61).sin()).collect();
+    let cos: Vec<f32> = (0..npos * half).map(|i| ((i as f32) * 0.3).cos()).collect();
+    let sin: Vec<f32> = (0..npos * half).map(|i| ((i as f32) * 0.3).sin()).collect();
+    let pos = [4i64, 0, 2];
+    for interleaved in [0i64, 1] {
+        let mut o = OnnxBuilder::new(23);
+        let x = o.input("x", FLOAT, &dims(&[b as i64, h as i64, s as i64, d as i64]));
+        let c = o.init_f32("c", &[npos as i64, half as i64], &cos);
+        let sn = o.init_f32("s", &[npos as i64, half as i64], &sin);
+        let p = o.input("p", INT64, &dims(&[b as i64, s as i64]));
+        o.node_named("RotaryEmbedding", &[&x, &c, &sn, &p], &["y"], vec![attr_int("interleaved", interleaved), attr_int("rotary_embedding_dim", rd as i64)]);
+        o.output("y", FLOAT, &dims(&[b as i64, h as i64, s as i64, d as i64]));
+        let got = run(&to_model(o), vec![input(&[b, h, s, d], xs.clone()), i64_input(&[b, s], &pos)]).remove(0);
+        let mut want: Vec<f64> = xs.iter().map(|v| f64::from(*v)).collect();
+        for hh in 0..h {
+            for ss in 0..s {
+                let base = (hh * s + ss) * d;
+                for k in 0..half {
+                    let (i1, i2) = if interleaved == 1 { (2 * k, 2 * k + 1) } else { (k, k + half) };
+                    let (x1, x2) = (f64::from(xs[base + i1]), f64::from(xs[base + i2]));
+                    let (cv, sv) = (f64::from(cos[pos[ss] as usize * half + k]), f64::from(sin[pos[ss] as usize * half + k]));
+                    want[base + i1] = cv * x1 - sv * x2;
+                    want[base + i2] = sv * x1 + cv * x2;
+                }
+            }
+        }
+        assert_close(&got.data, &want, 1e-6);
+    }
+}
+
+#[test]
+fn int64_arithmetic_with_an_int64_constant_keeps_int64() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", INT64, &dims(&[3]));
+    let c = b.init_i64("c", &[], &[5]);
+    b.node_named("Sub", &[&x, &c], &["y"], vec![]);
+    b.output("y", INT64, &dims(&[3]));
+    let got = run(&to_model(b), vec![i64_input(&[3], &[7, -2, 5_000_000_000])]).remove(0);
+    assert_eq!(got.dtype, tflite_forge::DType::I64);
+    assert_eq!(got.data, [2.0, -7.0, 4_999_999_995.0]);
+}

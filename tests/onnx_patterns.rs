@@ -101,16 +101,17 @@ fn erf_gelu_fuses(constant_nodes: bool) {
 }
 
 #[test]
-fn a_lone_erf_stays_unsupported() {
+fn a_lone_erf_is_not_fused_but_lowered_to_its_approximation() {
     let mut b = OnnxBuilder::new(17);
     let x = b.input("x", FLOAT, &[Some(4)]);
     b.node_named("Erf", &[&x], &["y"], vec![]);
     b.output("y", FLOAT, &[Some(4)]);
-    match convert(&b.build(), &ConvertOptions::default()) {
-        Err(tflite_forge::onnx::OnnxError::UnsupportedOnnxOp { op_type, reason_code, .. }) => {
-            assert_eq!(op_type, "Erf");
-            assert_eq!(reason_code, tflite_forge::onnx::ReasonCode::UnsupportedOp);
-        }
-        other => panic!("{:?}", other.map(|c| c.report)),
+    let conv = convert(&b.build(), &ConvertOptions::default()).expect("Erf converts");
+    assert_eq!(conv.report.fused_patterns, 0);
+    assert!(!ops(&conv.model).contains(&"GELU"), "{:?}", ops(&conv.model));
+    let xv = vec![-2.0f32, -0.3, 0.0, 1.1];
+    let got = run(&conv.model, vec![4], xv.clone());
+    for (g, x) in got.iter().zip(&xv) {
+        assert!((g - erf(*x)).abs() < 1e-6, "{g} vs erf({x})");
     }
 }

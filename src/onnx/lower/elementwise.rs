@@ -12,8 +12,14 @@ pub(crate) const MINMAX_TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DT
 /// tensor operand ([`operand_narrowed`]); no type check of its own.
 fn binary(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op) -> Result<(), LowerError> {
     let like = first_tensor_type(ctx, node, [0, 1]);
-    let a = operand_narrowed(ctx, node, 0, like)?;
-    let b = operand_narrowed(ctx, node, 1, like)?;
+    // An int64 tensor needs its constants in int64: narrowing them to int32
+    // (as materialized constants are) would mix the types.
+    let operand = |ctx: &mut LowerCtx<'_>, i: usize| match like {
+        Some(DType::I64) => operand_as(ctx, node, i, DType::I64),
+        _ => operand_narrowed(ctx, node, i, like),
+    };
+    let a = operand(ctx, 0)?;
+    let b = operand(ctx, 1)?;
     let y = ctx.g.apply(op, &[Some(a), Some(b)])?;
     ctx.set_output(node, 0, y);
     Ok(())

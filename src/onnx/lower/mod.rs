@@ -10,23 +10,42 @@
 //! | file | ONNX ops |
 //! |---|---|
 //! | `activation.rs` | Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Clip, LeakyRelu, PRelu, Gelu |
+//! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, Mish, Shrink |
+//! | `attention.rs` | Attention |
 //! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
+//! | `bitshift.rs` | BitShift |
+//! | `bitwise.rs` | BitwiseXor, BitwiseNot |
 //! | `cast.rs` | Cast, CastLike |
 //! | `conv.rs` | Conv, ConvTranspose |
+//! | `cumulative.rs` | CumSum |
+//! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
 //! | `detection.rs` | NonMaxSuppression |
+//! | `einsum.rs` | Einsum |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
+//! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements, Scatter |
 //! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
+//! | `hardmax.rs` | Hardmax |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
+//! | `loss.rs` | NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss |
+//! | `lp_norm.rs` | LpNormalization |
 //! | `matmul.rs` | Gemm, MatMul |
 //! | `norm.rs` | LayerNormalization, RMSNormalization |
+//! | `one_hot.rs` | OneHot |
 //! | `pad.rs` | Pad |
 //! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
+//! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
 //! | `resize.rs` | Resize, Upsample |
+//! | `rotary.rs` | RotaryEmbedding |
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
+//! | `tile.rs` | Tile |
+//! | `topk.rs` | TopK |
+//! | `triangular.rs` | Trilu |
 //! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
+//! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
+//! | `variadic_mean.rs` | Mean |
 //!
 //! `operand.rs` holds what they share (operands, typed constants, errors);
 //! `fold/` folds constant and shape computations, and `symbolic.rs` carries
@@ -35,6 +54,7 @@
 //! folding, `batchnorm.rs`).
 
 mod activation;
+mod attention;
 pub(crate) mod batchnorm;
 mod cast;
 mod conv;
@@ -42,19 +62,37 @@ mod detection;
 mod elementwise;
 pub(crate) mod fold;
 mod generate;
+mod einsum;
+mod gather_scatter;
 mod logic;
+mod loss;
 mod matmul;
 pub(crate) mod norm;
 mod operand;
 mod pad;
 mod pool;
 mod reduce;
+mod reduce_composite;
 mod resize;
+mod rotary;
 mod shape_ops;
 mod slicing;
 mod softmax;
 pub(crate) mod symbolic;
+mod cumulative;
+mod depth_space;
+mod one_hot;
+mod tile;
+mod topk;
+mod triangular;
+mod activation_composite;
+mod bitshift;
+mod bitwise;
+mod hardmax;
+mod lp_norm;
+mod variadic_mean;
 mod unary;
+mod unary_math;
 
 use std::collections::HashMap;
 
@@ -68,21 +106,40 @@ use crate::model::*;
 use crate::ValidationError;
 
 pub(crate) use activation::*;
+pub(crate) use attention::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
 pub(crate) use detection::*;
 pub(crate) use elementwise::*;
 pub(crate) use generate::*;
+pub(crate) use einsum::*;
+pub(crate) use gather_scatter::*;
 pub(crate) use logic::*;
+pub(crate) use loss::*;
 pub(crate) use matmul::*;
 pub(crate) use pad::*;
 pub(crate) use pool::*;
 pub(crate) use reduce::*;
+pub(crate) use reduce_composite::*;
 pub(crate) use resize::*;
+pub(crate) use rotary::*;
 pub(crate) use shape_ops::*;
 pub(crate) use slicing::*;
 pub(crate) use softmax::*;
+pub(crate) use cumulative::*;
+pub(crate) use depth_space::*;
+pub(crate) use one_hot::*;
+pub(crate) use tile::*;
+pub(crate) use topk::*;
+pub(crate) use triangular::*;
+pub(crate) use activation_composite::*;
+pub(crate) use bitshift::*;
+pub(crate) use bitwise::*;
+pub(crate) use hardmax::*;
+pub(crate) use lp_norm::*;
+pub(crate) use variadic_mean::*;
 pub(crate) use unary::*;
+pub(crate) use unary_math::*;
 
 /// Why a lowering failed; the driver adds the node, op and opset.
 #[derive(Debug, Clone, PartialEq)]
