@@ -2310,3 +2310,30 @@ fn int64_arithmetic_with_an_int64_constant_keeps_int64() {
     assert_eq!(got.dtype, tflite_forge::DType::I64);
     assert_eq!(got.data, [2.0, -7.0, 4_999_999_995.0]);
 }
+
+#[test]
+fn composite_reductions_take_run_time_axes() {
+    let xs: Vec<f32> = vec![1.0, -2.0, 3.0, 0.5, 4.0, -1.5, 2.0, 6.0, -3.0, 1.0, 0.25, 5.0];
+    type F = fn(&[f64]) -> f64;
+    let cases: [(&str, F); 4] = [
+        ("ReduceL1", |v| v.iter().map(|x| x.abs()).sum()),
+        ("ReduceL2", |v| v.iter().map(|x| x * x).sum::<f64>().sqrt()),
+        ("ReduceSumSquare", |v| v.iter().map(|x| x * x).sum()),
+        ("ReduceLogSumExp", |v| v.iter().map(|x| x.exp()).sum::<f64>().ln()),
+    ];
+    for (op, f) in cases {
+        for keep in [1i64, 0] {
+            let m = to_model(reduce_runtime_axes(18, op, 2, vec![attr_int("keepdims", keep)]));
+            // Axes 0 and 2 at run time, one given as negative.
+            let got = run(&m, vec![input(&[2, 3, 2], xs.clone()), i64_value(&[2], &[0, -1])]).remove(0);
+            let want: Vec<f64> = (0..3)
+                .map(|j| {
+                    let v: Vec<f64> = (0..2).flat_map(|i| (0..2).map(move |k| (i, k))).map(|(i, k)| f64::from(xs[(i * 3 + j) * 2 + k])).collect();
+                    f(&v)
+                })
+                .collect();
+            assert_eq!(got.shape, if keep == 1 { vec![1, 3, 1] } else { vec![3] }, "{op} keepdims={keep}");
+            assert_close(&got.data, &want, 1e-5);
+        }
+    }
+}

@@ -90,14 +90,22 @@ pub(crate) fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: 
         Reduction::Mean => &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64],
     };
     let x = typed_input(ctx, node, types)?;
+    let keep = node.int_or("keepdims", 1)? != 0;
+    let y = reduce_input(ctx, node, x, axes_input_since, kind, keep)?.unwrap_or(x);
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Reduces `x` (the node's input, or an elementwise function of it, of the
+/// same shape) over the node's axes, constant or run-time, keeping the
+/// reduced dimensions when `keep`. `None` when the node reduces nothing
+/// (`noop_with_empty_axes` without axes). Composite reductions
+/// (ReduceL2, ReduceLogSumExp, ...) are built on it.
+pub(crate) fn reduce_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, axes_input_since: i64, kind: Reduction, keep: bool) -> Result<Option<TensorId>, LowerError> {
     let xs = ctx.shape(x).clone();
     let r = xs.rank();
-    let keep = node.int_or("keepdims", 1)? != 0;
     let axes = match reduce_axes(ctx, node, axes_input_since, r)? {
-        Axes::Noop => {
-            ctx.set_output(node, 0, x);
-            return Ok(());
-        }
+        Axes::Noop => return Ok(None),
         Axes::Static(axes) => {
             if matches!(kind, Reduction::Max | Reduction::Min) && axes.iter().any(|a| xs.dims()[*a] == Dim::Fixed(0)) {
                 return Err(shape_err(format!("{} over an empty dimension (ONNX gives ±inf, TFLite the extreme finite value)", node.op_type())));
@@ -136,16 +144,12 @@ pub(crate) fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: 
                 // RESHAPE that fails on repeated axes, as ONNX does.
                 let op = reduce_op(kind, true);
                 let kept = ctx.g.apply(op, &[Some(x), Some(t)])?;
-                let y = squeeze_by_runtime_axes(ctx, node, kept)?;
-                ctx.set_output(node, 0, y);
-                return Ok(());
+                return Ok(Some(squeeze_by_runtime_axes(ctx, node, kept)?));
             }
             t
         }
     };
-    let y = ctx.g.apply(reduce_op(kind, keep), &[Some(x), Some(axes)])?;
-    ctx.set_output(node, 0, y);
-    Ok(())
+    Ok(Some(ctx.g.apply(reduce_op(kind, keep), &[Some(x), Some(axes)])?))
 }
 
 /// The TFLite op of a reduction.

@@ -1,7 +1,10 @@
 //! Reductions composed from TFLite's: ReduceL1, ReduceL2, ReduceSumSquare,
-//! ReduceLogSum and ReduceLogSumExp (float32, constant axes).
+//! ReduceLogSum and ReduceLogSumExp (float32; constant axes, or run-time
+//! axes through `reduce.rs`).
 
 use super::operand::{pass_through, typed_input};
+use super::reduce::{reduce_input, Reduction};
+use super::shape_ops::squeeze_by_runtime_axes;
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
 
@@ -31,10 +34,53 @@ enum Kind {
     LogSumExp,
 }
 
+/// The reductions over axes given at run time (opset 18+): the elementwise
+/// part, then the run-time reduction of `reduce.rs`.
+fn lower_runtime_axes(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, keep: bool) -> Result<(), LowerError> {
+    let since = 18;
+    let y = match kind {
+        Kind::L1 => {
+            let a = ctx.g.abs(x)?;
+            reduce_input(ctx, node, a, since, Reduction::Sum, keep)?.unwrap_or(a)
+        }
+        Kind::L2 | Kind::SumSquare => {
+            let sq = ctx.g.mul(x, x)?;
+            let s = reduce_input(ctx, node, sq, since, Reduction::Sum, keep)?;
+            match (s, kind) {
+                (Some(s), Kind::L2) => ctx.g.sqrt(s)?,
+                (Some(s), _) => s,
+                // No reduction: the elementwise part, as with constant axes.
+                (None, Kind::L2) => ctx.g.abs(x)?,
+                (None, _) => sq,
+            }
+        }
+        Kind::LogSum => match reduce_input(ctx, node, x, since, Reduction::Sum, keep)? {
+            Some(s) => ctx.g.apply(Op::Log, &[Some(s)])?,
+            None => ctx.g.apply(Op::Log, &[Some(x)])?,
+        },
+        Kind::LogSumExp => {
+            let Some(m) = reduce_input(ctx, node, x, since, Reduction::Max, true)? else { return pass_through(ctx, node) };
+            let big = ctx.g.constant_f32(&format!("{}/max_float", node.name()), Shape::scalar(), &[f32::MAX]);
+            let m = ctx.g.minimum(m, big)?;
+            let d = ctx.g.sub(x, m)?;
+            let e = ctx.g.exp(d)?;
+            let s = reduce_input(ctx, node, e, since, Reduction::Sum, true)?.unwrap_or(e);
+            let l = ctx.g.apply(Op::Log, &[Some(s)])?;
+            let y = ctx.g.add(l, m)?;
+            if keep { y } else { squeeze_by_runtime_axes(ctx, node, y)? }
+        }
+    };
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
 fn lower(ctx: &mut LowerCtx<'_>, node: &Node<'_>, kind: Kind) -> Result<(), LowerError> {
     let x = typed_input(ctx, node, &[DType::F32])?;
     let r = ctx.shape(x).rank();
     let keep = node.int_or("keepdims", 1)? != 0;
+    if node.opset() >= 18 && node.has_input(1) && ctx.const_input(node, 1).is_none() {
+        return lower_runtime_axes(ctx, node, x, kind, keep);
+    }
     let Some(ax) = axes(ctx, node, r)? else {
         // No reduction: the elementwise part alone.
         let y = match kind {
