@@ -20,21 +20,28 @@ fn total_ops(m: &tflite_forge::Model) -> usize {
     m.subgraphs.iter().map(|s| s.operators.len()).sum()
 }
 
-/// Exports the models once per (requirements, script) version into the cache.
+/// Exports the torchvision models once per (requirements, script) version
+/// into the cache.
 pub(crate) fn exports(root: &Path) -> Result<PathBuf, String> {
+    cached_export(root, "export_models.py", "exports", "torchvision models")
+}
+
+/// Runs an export script of the model tier's venv into a cache directory
+/// keyed by the requirements and the script, once; later runs reuse it.
+fn cached_export(root: &Path, script: &str, prefix: &str, what: &str) -> Result<PathBuf, String> {
     let py = venv::ensure_from(root, "requirements-models.txt", "models-venv")?;
-    let script = root.join("tests/conformance/py/export_models.py");
+    let path = root.join("tests/conformance/py").join(script);
     let req = std::fs::read(root.join("tests/conformance/requirements-models.txt")).map_err(|e| e.to_string())?;
-    let code = std::fs::read(&script).map_err(|e| e.to_string())?;
-    let dir = venv::cache_dir().join(format!("exports-{:016x}", venv::key(&[&req, &code])));
+    let code = std::fs::read(&path).map_err(|e| e.to_string())?;
+    let dir = venv::cache_dir().join(format!("{prefix}-{:016x}", venv::key(&[&req, &code])));
     if dir.join(".complete").exists() {
         return Ok(dir);
     }
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("conformance: exporting torchvision models to {} (cached for later runs)", dir.display());
-    let out = Command::new(&py).arg(&script).arg(&dir).output().map_err(|e| format!("export_models.py: {e}"))?;
+    eprintln!("conformance: exporting {what} to {} (cached for later runs)", dir.display());
+    let out = Command::new(&py).arg(&path).arg(&dir).output().map_err(|e| format!("{script}: {e}"))?;
     if !out.status.success() {
-        return Err(format!("export_models.py failed: {}", String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")));
+        return Err(format!("{script} failed: {}", String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")));
     }
     std::fs::write(dir.join(".complete"), b"ok").map_err(|e| e.to_string())?;
     Ok(dir)
@@ -126,25 +133,10 @@ pub fn model_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs
     }
 }
 
-/// Exports the run-time-shape models (export_dynamic_models.py) once per
-/// (requirements, script) version into the cache.
+/// Exports the run-time-shape models (export_dynamic_models.py), cached
+/// like the torchvision exports.
 fn dynamic_exports(root: &Path) -> Result<PathBuf, String> {
-    let py = venv::ensure_from(root, "requirements-models.txt", "models-venv")?;
-    let script = root.join("tests/conformance/py/export_dynamic_models.py");
-    let req = std::fs::read(root.join("tests/conformance/requirements-models.txt")).map_err(|e| e.to_string())?;
-    let code = std::fs::read(&script).map_err(|e| e.to_string())?;
-    let dir = venv::cache_dir().join(format!("dynamic-exports-{:016x}", venv::key(&[&req, &code])));
-    if dir.join(".complete").exists() {
-        return Ok(dir);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("conformance: exporting run-time-shape models to {} (cached for later runs)", dir.display());
-    let out = Command::new(&py).arg(&script).arg(&dir).output().map_err(|e| format!("export_dynamic_models.py: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("export_dynamic_models.py failed: {}", String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")));
-    }
-    std::fs::write(dir.join(".complete"), b"ok").map_err(|e| e.to_string())?;
-    Ok(dir)
+    cached_export(root, "export_dynamic_models.py", "dynamic-exports", "run-time-shape models")
 }
 
 /// The run-time-shape tier: small transformers, a detector, a text
