@@ -75,12 +75,11 @@ fn emit_resize(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, out: &[SDim
     // The size: a constant, or computed at run time from the input's.
     let size = ctx.shape_tensor(&format!("{}/size", node.name()), out, false)?;
     let y = ctx.g.apply(op, &[Some(h), Some(size)])?;
-    let dims = ctx.shape(y).dims().to_vec();
-    super::generate::refine(ctx, y, &[dims[0], dims[1], dims[2], dims[3]].iter().enumerate().map(|(i, d)| match (i, d.fixed()) {
-        (1 | 2, _) => out[i - 1].clone(),
-        (_, Some(n)) => SDim::Known(i64::from(n)),
-        _ => SDim::Known(-1),
-    }).collect::<Vec<_>>());
+    // Inference sees a run-time size: give H and W the sizes known here.
+    let mut known = ctx.symbolic_shape(y);
+    known[1] = out[0].clone();
+    known[2] = out[1].clone();
+    super::generate::refine(ctx, y, &known);
     let y = ctx.to_channels_first(y)?;
     ctx.set_output(node, 0, y);
     Ok(())
