@@ -91,3 +91,16 @@ pub enum OnnxError {
         source: std::io::Error,
     },
 }
+
+impl OnnxError {
+    /// The same error, its message prefixed with where it happened (for
+    /// errors inside a nested graph); node errors already name their node.
+    pub(crate) fn within(self, place: &str) -> OnnxError {
+        match self {
+            OnnxError::Invalid(m) => OnnxError::Invalid(format!("{place}: {m}")),
+            OnnxError::Limit(m) => OnnxError::Limit(format!("{place}: {m}")),
+            OnnxError::Parse(m) => OnnxError::Parse(format!("{place}: {m}")),
+            other => other,
+        }
+    }
+}

@@ -47,6 +47,8 @@ pub(crate) struct ExternalBase<'a> {
 struct Budget<'l> {
     limits: &'l Limits,
     constant_bytes: u64,
+    /// Nodes read so far, nested graphs included.
+    nodes: usize,
 }
 
 fn element_count(dims: &[i64], name: &str, limits: &Limits) -> Result<(Vec<usize>, u64), OnnxError> {
@@ -190,7 +192,13 @@ fn tensor_data(t: &mut TensorProto, base: &ExternalBase<'_>, budget: &mut Budget
     Ok(TensorData { dtype, dims, bytes })
 }
 
-fn attribute(a: &mut onnx_protobuf::AttributeProto, base: &ExternalBase<'_>, budget: &mut Budget<'_>) -> Result<Attr, OnnxError> {
+fn attribute(
+    a: &mut onnx_protobuf::AttributeProto,
+    base: &ExternalBase<'_>,
+    budget: &mut Budget<'_>,
+    scope: &Scope<'_>,
+    opsets: &HashMap<String, i64>,
+) -> Result<Attr, OnnxError> {
     Ok(match a.type_.enum_value() {
         Ok(AttributeType::FLOAT) => Attr::Float(a.f),
         Ok(AttributeType::INT) => Attr::Int(a.i),
@@ -202,7 +210,16 @@ fn attribute(a: &mut onnx_protobuf::AttributeProto, base: &ExternalBase<'_>, bud
         Ok(AttributeType::FLOATS) => Attr::Floats(a.floats.clone()),
         Ok(AttributeType::INTS) => Attr::Ints(a.ints.clone()),
         Ok(AttributeType::STRINGS) => Attr::Strings(a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect()),
-        Ok(AttributeType::GRAPH) | Ok(AttributeType::GRAPHS) => Attr::Other("graph"),
+        Ok(AttributeType::GRAPH) => match a.g.as_mut() {
+            Some(body) => {
+                let mut sub = OGraph { opsets: opsets.clone(), ..Default::default() };
+                read_graph(body, &mut sub, base, budget, scope, opsets)
+                    .map_err(|e| e.within(&format!("graph attribute {:?}", a.name)))?;
+                Attr::Graph(Box::new(sub))
+            }
+            None => return Err(OnnxError::Invalid(format!("attribute {:?} has no graph", a.name))),
+        },
+        Ok(AttributeType::GRAPHS) => Attr::Other("graphs"),
         Ok(AttributeType::SPARSE_TENSOR) | Ok(AttributeType::SPARSE_TENSORS) => Attr::Other("sparse_tensor"),
         Ok(AttributeType::TENSORS) => Attr::Other("tensors"),
         Ok(AttributeType::TYPE_PROTO) | Ok(AttributeType::TYPE_PROTOS) => Attr::Other("type_proto"),
@@ -260,9 +277,6 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
     model.merge_from(&mut stream).and_then(|()| stream.check_eof()).map_err(|e| OnnxError::Parse(e.to_string()))?;
     let producer = format!("{} {}", model.producer_name, model.producer_version);
     let graph = model.graph.as_mut().ok_or_else(|| OnnxError::Invalid("the model has no graph".into()))?;
-    if graph.node.len() > limits.max_nodes {
-        return Err(OnnxError::Limit(format!("{} nodes (limit {})", graph.node.len(), limits.max_nodes)));
-    }
     let mut g = OGraph { producer, ..Default::default() };
     for o in &model.opset_import {
         let d = if o.domain == "ai.onnx" { String::new() } else { o.domain.clone() };
@@ -273,11 +287,39 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
         g.opsets.insert(String::new(), 1);
     }
     g.metadata = model.metadata_props.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
-    let mut budget = Budget { limits, constant_bytes: 0 };
+    let mut budget = Budget { limits, constant_bytes: 0, nodes: 0 };
+    let opsets = g.opsets.clone();
+    read_graph(graph, &mut g, base, &mut budget, &Scope { names: &HashSet::new(), depth: 0 }, &opsets)?;
+    Ok(g)
+}
 
+/// Deepest nesting of graph attributes (If in a Loop body in an If ...).
+pub(crate) const MAX_GRAPH_DEPTH: usize = 8;
+
+/// The values of the enclosing graphs, as seen from a nested graph.
+struct Scope<'s> {
+    names: &'s HashSet<String>,
+    depth: usize,
+}
+
+/// Reads `graph` into `g` (nodes, values, inputs and outputs), recursing into
+/// graph attributes. In a nested graph, names that the graph does not define
+/// but `outer` does are captures.
+fn read_graph(
+    graph: &mut onnx_protobuf::GraphProto,
+    g: &mut OGraph,
+    base: &ExternalBase<'_>,
+    budget: &mut Budget<'_>,
+    outer: &Scope<'_>,
+    opsets: &HashMap<String, i64>,
+) -> Result<(), OnnxError> {
+    budget.nodes = budget.nodes.saturating_add(graph.node.len());
+    if budget.nodes > budget.limits.max_nodes {
+        return Err(OnnxError::Limit(format!("{} nodes (limit {})", budget.nodes, budget.limits.max_nodes)));
+    }
     let mut initializers = HashSet::new();
     for t in graph.initializer.iter_mut() {
-        let data = tensor_data(t, base, &mut budget)?;
+        let data = tensor_data(t, base, budget)?;
         initializers.insert(t.name.clone());
         let v = OValue { dtype: Some(data.dtype), shape: Some(data.dims.iter().map(|d| ODim::Known(*d as i64)).collect()), constant: Some(data) };
         g.values.insert(t.name.clone(), v);
@@ -303,15 +345,34 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
     if g.outputs.is_empty() {
         return Err(OnnxError::Invalid("the graph has no outputs".into()));
     }
+    // What nested graphs may read: ours and our enclosing graphs' values.
+    let mut visible: HashSet<String> = outer.names.clone();
+    let has_graphs = graph.node.iter().any(|n| n.attribute.iter().any(|a| !a.g.is_none() || !a.graphs.is_empty()));
+    if has_graphs {
+        if outer.depth >= MAX_GRAPH_DEPTH {
+            return Err(OnnxError::Limit(format!("graph attributes nested deeper than {MAX_GRAPH_DEPTH}")));
+        }
+        visible.extend(g.inputs.iter().cloned());
+        visible.extend(initializers.iter().cloned());
+        visible.extend(graph.node.iter().flat_map(|n| n.output.iter().filter(|o| !o.is_empty()).cloned()));
+    }
+    let inner = Scope { names: &visible, depth: outer.depth + 1 };
     let mut produced: HashMap<String, usize> = HashMap::new();
     let nodes = std::mem::take(&mut graph.node);
     for (i, mut n) in nodes.into_iter().enumerate() {
         let mut attrs = Vec::with_capacity(n.attribute.len());
+        let mut implicit: Vec<String> = Vec::new();
         for a in n.attribute.iter_mut() {
-            attrs.push((a.name.clone(), attribute(a, base, &mut budget)?));
+            let attr = attribute(a, base, budget, &inner, opsets)?;
+            if let Attr::Graph(sub) = &attr {
+                implicit.extend(sub.captures.iter().cloned());
+            }
+            attrs.push((a.name.clone(), attr));
         }
+        implicit.sort();
+        implicit.dedup();
         for o in n.output.iter().filter(|o| !o.is_empty()) {
-            if produced.insert(o.clone(), i).is_some() || initializers.contains(o) || g.inputs.contains(o) {
+            if produced.insert(o.clone(), i).is_some() || initializers.contains(o) || g.inputs.contains(o) || outer.names.contains(o) {
                 return Err(OnnxError::Invalid(format!("value {o:?} is produced more than once")));
             }
         }
@@ -322,16 +383,34 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
             inputs: std::mem::take(&mut n.input),
             outputs: n.output.clone(),
             attrs,
+            implicit,
         });
     }
-    topo_sort(&mut g)?;
-    Ok(g)
+    // A nested graph reads what it does not define from enclosing scopes.
+    if outer.depth > 0 {
+        let mut defined: HashSet<&String> = g.inputs.iter().chain(initializers.iter()).collect();
+        defined.extend(g.nodes.iter().flat_map(|n| n.outputs.iter()));
+        let mut captures: Vec<String> = g
+            .nodes
+            .iter()
+            .flat_map(|n| n.inputs.iter().chain(n.implicit.iter()))
+            .chain(g.outputs.iter())
+            .filter(|x| !x.is_empty() && !defined.contains(x) && outer.names.contains(*x))
+            .cloned()
+            .collect();
+        captures.sort();
+        captures.dedup();
+        g.captures = captures;
+    }
+    topo_sort(g, outer.names)?;
+    Ok(())
 }
 
 /// Orders nodes so that every input is produced before use; reports cycles
 /// and values that nothing produces.
-fn topo_sort(g: &mut OGraph) -> Result<(), OnnxError> {
+fn topo_sort(g: &mut OGraph, outer: &HashSet<String>) -> Result<(), OnnxError> {
     let mut available: HashSet<String> = g.inputs.iter().cloned().collect();
+    available.extend(outer.iter().cloned());
     for (k, v) in &g.values {
         if v.constant.is_some() {
             available.insert(k.clone());
@@ -343,7 +422,7 @@ fn topo_sort(g: &mut OGraph) -> Result<(), OnnxError> {
         let before = remaining.len();
         let mut rest = Vec::new();
         for n in remaining {
-            if n.inputs.iter().all(|i| i.is_empty() || available.contains(i)) {
+            if n.inputs.iter().chain(&n.implicit).all(|i| i.is_empty() || available.contains(i)) {
                 for o in &n.outputs {
                     available.insert(o.clone());
                 }
@@ -358,7 +437,7 @@ fn topo_sort(g: &mut OGraph) -> Result<(), OnnxError> {
         }
         if remaining.len() == before {
             let n = &remaining[0];
-            let missing: Vec<&String> = n.inputs.iter().filter(|i| !i.is_empty() && !available.contains(*i)).collect();
+            let missing: Vec<&String> = n.inputs.iter().chain(&n.implicit).filter(|i| !i.is_empty() && !available.contains(*i)).collect();
             let produced_later = remaining.iter().any(|m| m.outputs.iter().any(|o| missing.contains(&o)));
             return Err(if produced_later {
                 OnnxError::Invalid(format!("the graph has a cycle through node {:?} ({})", n.label(), n.op_type))

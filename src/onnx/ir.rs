@@ -117,7 +117,9 @@ pub(crate) enum Attr {
     Floats(Vec<f32>),
     Ints(Vec<i64>),
     Strings(Vec<String>),
-    /// Graph-valued and other attributes we do not interpret.
+    /// A graph (the body of If, Loop and Scan).
+    Graph(Box<OGraph>),
+    /// Other attributes we do not interpret.
     Other(&'static str),
 }
 
@@ -131,6 +133,9 @@ pub(crate) struct ONode {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub attrs: Vec<(String, Attr)>,
+    /// Values of enclosing scopes that the node's graph attributes read
+    /// (sorted): they must exist before the node runs.
+    pub implicit: Vec<String>,
 }
 
 impl ONode {
@@ -151,6 +156,14 @@ impl ONode {
     pub(crate) fn input(&self, i: usize) -> Option<&str> {
         self.inputs.get(i).map(String::as_str).filter(|s| !s.is_empty())
     }
+
+    /// The graph attribute `name`.
+    pub(crate) fn graph_attr(&self, name: &str) -> Option<&OGraph> {
+        match self.attr(name) {
+            Some(Attr::Graph(g)) => Some(g),
+            _ => None,
+        }
+    }
 }
 
 /// What is known about a value.
@@ -163,8 +176,8 @@ pub(crate) struct OValue {
     pub constant: Option<TensorData>,
 }
 
-/// A whole ONNX graph.
-#[derive(Debug, Clone, Default)]
+/// A whole ONNX graph, or the body of a control-flow node.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct OGraph {
     pub nodes: Vec<ONode>,
     /// Graph inputs that are not initializers, in order.
@@ -176,6 +189,8 @@ pub(crate) struct OGraph {
     /// `metadata_props` of the model.
     pub metadata: Vec<(String, String)>,
     pub producer: String,
+    /// For a nested graph: the values of enclosing scopes it reads (sorted).
+    pub captures: Vec<String>,
 }
 
 impl OGraph {

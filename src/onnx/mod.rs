@@ -112,6 +112,10 @@ pub struct Report {
     pub dynamic_dims: Vec<String>,
     /// Notes about the conversion.
     pub warnings: Vec<String>,
+    /// The form each recurrent or control-flow node took, as `(node,
+    /// form)`: "unrolled over 8 steps", "WHILE loop", "IF with 2 branch
+    /// subgraphs", "inlined (constant condition)" and the like.
+    pub node_forms: Vec<(String, String)>,
     /// ONNX opset of the default domain.
     pub opset: i64,
     /// Wall time of each phase (import, rewrites, lowering, passes, validation).
@@ -140,6 +144,9 @@ impl std::fmt::Display for Report {
         if !self.timings.is_empty() {
             let parts: Vec<String> = self.timings.iter().map(|(k, d)| format!("{k} {:.1} ms", d.as_secs_f64() * 1e3)).collect();
             writeln!(f, "phases: {}", parts.join(", "))?;
+        }
+        for (node, form) in &self.node_forms {
+            writeln!(f, "node {node}: {form}")?;
         }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;

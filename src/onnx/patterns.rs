@@ -106,6 +106,7 @@ pub(crate) fn fuse_erf_gelu(g: &mut OGraph) -> usize {
             inputs: vec![x],
             outputs: vec![y],
             attrs: vec![("approximate".into(), Attr::Str("none".into()))],
+            implicit: vec![],
         };
         g.nodes[at] = node;
         idx.retain(|i| *i != at);

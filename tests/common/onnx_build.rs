@@ -140,3 +140,31 @@ impl OnnxBuilder {
         m.write_to_bytes().expect("serialize ONNX")
     }
 }
+
+/// A graph-valued attribute (the body of If, Loop or Scan).
+pub fn attr_graph(name: &str, g: GraphProto) -> AttributeProto {
+    let mut a = AttributeProto::new();
+    a.name = name.into();
+    a.type_ = AttributeType::GRAPH.into();
+    a.g = Some(g).into();
+    a
+}
+
+impl OnnxBuilder {
+    /// The graph built so far, as the body of a control-flow node.
+    pub fn into_graph(mut self, name: &str) -> GraphProto {
+        self.graph.name = name.into();
+        self.graph
+    }
+
+    /// A bool initializer.
+    pub fn init_bool(&mut self, name: &str, dims: &[i64], data: &[bool]) -> String {
+        let mut t = TensorProto::new();
+        t.name = name.into();
+        t.data_type = 9;
+        t.dims = dims.to_vec();
+        t.raw_data = data.iter().map(|b| u8::from(*b)).collect();
+        self.graph.initializer.push(t);
+        name.to_string()
+    }
+}

@@ -31,7 +31,7 @@
 //!
 //! Prints one line per case and a closing `N passed, N failed, N skipped`,
 //! writes `target/conformance/report.json`, and exits non-zero on any
-//! failure. `CONFORMANCE_FILTER=substring` runs a subset.
+//! failure. `CONFORMANCE_FILTER=substring` runs a subset (`a|b` for either).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -70,7 +70,8 @@ fn main() {
     let filter = std::env::var("CONFORMANCE_FILTER").unwrap_or_default();
     // A case runs when its name contains the filter; a tier runs when the
     // filter names something inside it.
-    let selected = |name: &str| filter.is_empty() || name.contains(&filter) || filter.starts_with(name);
+    // Alternatives separated by `|`: `node/test_if|node/test_loop`.
+    let selected = |name: &str| filter.is_empty() || filter.split('|').any(|f| name.contains(f) || f.starts_with(name));
 
     let mut outcomes: Vec<Outcome> = Vec::new();
     let python = match venv::ensure(&root) {

@@ -16,6 +16,7 @@
 //! | `bitshift.rs` | BitShift |
 //! | `bitwise.rs` | BitwiseXor, BitwiseNot |
 //! | `cast.rs` | Cast, CastLike |
+//! | `control.rs` | If, Loop, Scan (inlined, unrolled, or TFLite IF / WHILE) |
 //! | `conv.rs` | Conv, ConvTranspose |
 //! | `cumulative.rs` | CumSum |
 //! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
@@ -47,7 +48,9 @@
 //! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
 //! | `variadic_mean.rs` | Mean |
 //!
-//! `operand.rs` holds what they share (operands, typed constants, errors);
+//! `graph.rs` lowers a graph's nodes in order and makes subgraph outputs,
+//! `nested.rs` lowers nested graphs (inlined, or as subgraphs of their own)
+//! for `control.rs` and the recurrent ops. `operand.rs` holds what they share (operands, typed constants, errors);
 //! `fold/` folds constant and shape computations, and `symbolic.rs` carries
 //! the sizes known only at run time and emits the ops that compute them. Graph rewrites that run
 //! before lowering are in [`crate::onnx::patterns`] (and, for batchnorm
@@ -64,6 +67,9 @@ pub(crate) mod fold;
 mod generate;
 mod einsum;
 mod gather_scatter;
+mod graph;
+mod control;
+mod nested;
 mod logic;
 mod loss;
 mod matmul;
@@ -99,6 +105,7 @@ use std::collections::HashMap;
 use super::error::{OnnxError, ReasonCode};
 use super::ir::{Attr, ODim, OGraph, ONode, TensorData};
 use symbolic::SDim;
+use graph::count_uses;
 use super::table::Registry;
 use super::{ConvertOptions, Report};
 use crate::build::{ModelBuilder, SubgraphBuilder};
@@ -109,6 +116,7 @@ pub(crate) use activation::*;
 pub(crate) use attention::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
+pub(crate) use control::*;
 pub(crate) use detection::*;
 pub(crate) use elementwise::*;
 pub(crate) use generate::*;
@@ -286,6 +294,17 @@ pub struct LowerCtx<'a> {
     /// Names of dynamic dimensions (the ONNX `dim_param`s of the inputs),
     /// by tensor and axis.
     pub(crate) dim_names: HashMap<(TensorId, usize), String>,
+    /// The model being built: control-flow and recurrent lowerings add
+    /// subgraphs to it.
+    pub(crate) mb: ModelBuilder,
+    /// The lowering table, for the nodes of nested graphs.
+    pub(crate) registry: Option<&'a Registry>,
+    /// An error of a nested graph's node, passed up unchanged.
+    pub(crate) nested_error: Option<OnnxError>,
+    /// Nodes folded into constants.
+    pub(crate) folded: usize,
+    /// What form each control-flow or recurrent node took, for the report.
+    pub(crate) forms: Vec<(String, String)>,
 }
 
 impl<'a> LowerCtx<'a> {
@@ -395,7 +414,7 @@ impl<'a> LowerCtx<'a> {
 
     /// Drops the constant data of values whose last reader was `n`.
     fn release(&mut self, n: &ONode, uses: &mut HashMap<String, usize>) {
-        for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+        for i in n.inputs.iter().chain(&n.implicit).filter(|i| !i.is_empty()) {
             if let Some(c) = uses.get_mut(i) {
                 *c = c.saturating_sub(1);
                 if *c == 0 && matches!(self.env.get(i), Some(Val::Const(_))) {
@@ -529,18 +548,11 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
             env.insert(name.clone(), Val::Const(c));
         }
     }
-    let mut uses: HashMap<String, usize> = HashMap::new();
-    for n in &graph.nodes {
-        for i in n.inputs.iter().filter(|i| !i.is_empty()) {
-            *uses.entry(i.clone()).or_default() += 1;
-        }
-    }
-    for o in &graph.outputs {
-        *uses.entry(o.clone()).or_default() += 1;
-    }
+    let mut uses = count_uses(graph);
     let graph: &OGraph = graph;
     let images = super::interface::image_io(graph, options.layout);
-    let mut ctx = LowerCtx { g: mb.subgraph("main"), env, graph, materialized: HashMap::new(), shape_ops: HashMap::new(), dim_names: HashMap::new() };
+    let main = mb.reserve_subgraph("main");
+    let mut ctx = LowerCtx::new(main, mb, env, graph, Some(registry));
     for name in &graph.inputs {
         let v = graph.value(name).cloned().unwrap_or_default();
         let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type, or an element type TFLite does not support")))?;
@@ -579,74 +591,22 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
         }
         ctx.env.insert(name.clone(), Val::Tensor(t));
     }
-    for n in &graph.nodes {
-        let opset = graph.opset(&n.domain);
-        let node = Node { inner: n, opset };
-        if fold::try_fold(&mut ctx, &node).map_err(|e| node_error(n, opset, e))? {
-            report.folded_nodes += 1;
-            ctx.release(n, &mut uses);
-            continue;
-        }
-        let entry = registry.find(&n.domain, &n.op_type, opset).map_err(|code| {
-            let detail = match code {
-                ReasonCode::UnsupportedOpset => "no lowering for this opset".to_string(),
-                _ => "no lowering for this op".to_string(),
-            };
-            node_error(n, opset, LowerError::new(code, detail))
-        })?;
-        (entry.lower)(&mut ctx, &node).map_err(|e| node_error(n, opset, e))?;
-        for (i, o) in n.outputs.iter().enumerate() {
-            if !o.is_empty() && !ctx.env.contains_key(o) {
-                return Err(node_error(n, opset, LowerError::invalid(format!("lowering did not produce output {i} ({o:?})"))));
-            }
-        }
-        ctx.release(n, &mut uses);
-    }
+    ctx.lower_nodes(&graph.nodes, &mut uses)?;
+    report.folded_nodes += ctx.folded;
+    report.node_forms.append(&mut ctx.forms);
     let mut used_outputs: Vec<TensorId> = Vec::new();
     for name in &graph.outputs {
-        // A folded output keeps its ONNX type (no narrowing to int32).
-        if let Some(Val::Const(d)) = ctx.env.get(name).cloned() {
-            let shape = Shape::new(d.dims.iter().map(|x| *x as u32));
-            let t = ctx.g.constant(name, d.dtype, shape, ConstData::from_bytes(d.bytes));
-            ctx.materialized.insert(name.clone(), t);
-        }
-        if let Some(Val::Shape { dims, scalar }) = ctx.env.get(name).cloned() {
-            let v: Option<Vec<i64>> = dims.iter().map(SDim::known).collect();
-            let t = match v {
-                Some(v) => {
-                    let shape = if scalar { Shape::scalar() } else { Shape::new([v.len() as u32]) };
-                    ctx.g.constant(name, DType::I64, shape, ConstData::from_slice(&v))
-                }
-                // An ONNX shape value is int64: computed in int32, then cast.
-                None => {
-                    let t = ctx.shape_tensor(name, &dims, scalar).map_err(|e| OnnxError::Invalid(format!("output {name:?}: {}", e.detail)))?;
-                    ctx.g.cast(t, DType::I64).map_err(OnnxError::Model)?
-                }
-            };
-            ctx.materialized.insert(name.clone(), t);
-        }
-        let mut t = ctx.tensor_of(name).map_err(|e| OnnxError::Invalid(format!("output {name:?}: {}", e.detail)))?;
-        // int64 values may be carried as int32 inside (sizes, indices); an
-        // int64 output gives the caller int64.
-        if graph.value(name).and_then(|v| v.dtype) == Some(DType::I64) && ctx.g.tensor(t).dtype == DType::I32 {
-            t = ctx.g.cast(t, DType::I64).map_err(OnnxError::Model)?;
-        }
+        let mut t = ctx.output_value(name)?;
         let image = ctx.g.tensor(t).shape.rank() == 4 && images.outputs.contains(name);
         if image {
             t = ctx.g.transpose(t, &[0, 2, 3, 1]).map_err(OnnxError::Model)?;
         }
         report.io_layouts.push((name.clone(), if image { "NHWC" } else { "ONNX" }));
-        // A tensor that is already an input, output or constant gets its own copy.
-        let is_input = ctx.g.subgraph().inputs.contains(&t);
-        if is_input || used_outputs.contains(&t) || ctx.g.tensor(t).is_constant() {
-            let shape: Vec<i32> = ctx.g.tensor(t).shape.file_shape();
-            let sig = ctx.g.tensor(t).shape.file_signature().unwrap_or(shape);
-            t = ctx.g.reshape(t, &sig).map_err(OnnxError::Model)?;
-        }
+        t = ctx.own_output(t, &used_outputs)?;
         used_outputs.push(t);
         ctx.g.output(name, t);
     }
-    let g = ctx.g;
+    let LowerCtx { g, mut mb, .. } = ctx;
     // The interface layout, for tools and apps: `name=NHWC` or `name=ONNX`
     // per input and output.
     let layouts: Vec<String> = report.io_layouts.iter().map(|(n, l)| format!("{n}={l}")).collect();

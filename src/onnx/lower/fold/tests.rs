@@ -9,14 +9,14 @@ use crate::onnx::ir::{Attr, OGraph, ONode};
 fn fold_node(op: &str, attrs: Vec<(String, Attr)>, inputs: Vec<TensorData>) -> Val {
     let graph = OGraph::default();
     let mb = ModelBuilder::new();
-    let mut ctx = LowerCtx { g: mb.subgraph("main"), env: HashMap::new(), graph: &graph, materialized: HashMap::new(), shape_ops: HashMap::new(), dim_names: HashMap::new() };
+    let mut ctx = LowerCtx::new(mb.subgraph("main"), ModelBuilder::new(), HashMap::new(), &graph, None);
     let mut names = Vec::new();
     for (i, d) in inputs.into_iter().enumerate() {
         let name = format!("in{i}");
         ctx.env.insert(name.clone(), Val::Const(d));
         names.push(name);
     }
-    let onode = ONode { name: "n".into(), op_type: op.into(), domain: String::new(), inputs: names, outputs: vec!["y".into()], attrs };
+    let onode = ONode { name: "n".into(), op_type: op.into(), domain: String::new(), inputs: names, outputs: vec!["y".into()], attrs, implicit: vec![] };
     let node = Node { inner: &onode, opset: 17 };
     assert!(try_fold(&mut ctx, &node).expect("fold"), "{op} did not fold");
     ctx.env.remove("y").expect("output")
