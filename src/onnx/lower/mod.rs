@@ -34,6 +34,7 @@
 //! | `one_hot.rs` | OneHot |
 //! | `pad.rs` | Pad |
 //! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
+//! | `recurrent.rs` | LSTM, GRU, RNN (unrolled, or a WHILE over the sequence) |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
 //! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
 //! | `resize.rs` | Resize, Upsample |
@@ -70,6 +71,7 @@ mod gather_scatter;
 mod graph;
 mod control;
 mod nested;
+mod recurrent;
 mod logic;
 mod loss;
 mod matmul;
@@ -117,6 +119,7 @@ pub(crate) use attention::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
 pub(crate) use control::*;
+pub(crate) use recurrent::*;
 pub(crate) use detection::*;
 pub(crate) use elementwise::*;
 pub(crate) use generate::*;
