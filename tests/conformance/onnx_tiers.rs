@@ -307,3 +307,74 @@ pub fn node_tier(root: &Path, python: &Path, out: &Path, selected: &dyn Fn(&str)
     unsupported.insert("(op not in the table)".into(), out_of_scope);
     unsupported
 }
+
+/// The recurrent and control-flow tier (export_recurrent_models.py): an LSTM
+/// classifier and a bidirectional GRU with dynamic batch and sequence, a
+/// speech model (STFT as a Conv1d, reflect padding, an If on the sample
+/// rate, a 2-layer LSTM with state inputs and outputs) and a CNN+LSTM CTC
+/// recogniser, from both torch exporters. Each converts once, with its
+/// symbolic sizes dynamic, and matches onnxruntime in LiteRT at every size
+/// it is run at with cosine ≥ 0.9999; the form each recurrent and If node
+/// took is reported.
+pub fn recurrent_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
+    if !selected("recurrent/") {
+        return;
+    }
+    let dir = match cached_export(root, "export_recurrent_models.py", "recurrent-exports", "recurrent and control-flow models") {
+        Ok(d) => d,
+        Err(e) => {
+            outcomes.push(Outcome { name: "recurrent/exports".into(), status: "failed", detail: e });
+            return;
+        }
+    };
+    let index: Vec<Value> = std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    if index.is_empty() {
+        outcomes.push(Outcome { name: "recurrent/exports".into(), status: "failed", detail: "no index.json".into() });
+        return;
+    }
+    for entry in index {
+        let name = format!("recurrent/{}", entry["name"].as_str().unwrap_or("?"));
+        if !selected(&name) {
+            continue;
+        }
+        if let Some(e) = entry["error"].as_str() {
+            outcomes.push(Outcome { name, status: "failed", detail: format!("export failed: {e}") });
+            continue;
+        }
+        let conv = match convert_file(dir.join(entry["onnx"].as_str().unwrap_or("")), &ConvertOptions::default()) {
+            Ok(c) => c,
+            Err(e) => {
+                outcomes.push(Outcome { name: format!("{name}/converts"), status: "failed", detail: e.to_string() });
+                continue;
+            }
+        };
+        let forms: Vec<String> = conv.report.node_forms.iter().map(|(n, f)| format!("{n}: {f}")).collect();
+        let detail = format!("{} ops in {} subgraph(s), {} TRANSPOSE; dynamic: {}; forms: {}", total_ops(&conv.model), conv.model.subgraphs.len(), count_transposes(&conv.model), conv.report.dynamic_dims.join(", "), forms.join("; "));
+        let dynamic = !conv.report.dynamic_dims.is_empty();
+        outcomes.push(Outcome { name: format!("{name}/converts_with_dynamic_dims"), status: if dynamic { "passed" } else { "failed" }, detail });
+        let path = out.join(format!("{}.tflite", name.replace('/', "__")));
+        match tflite_forge::write(&conv.model) {
+            Ok(b) => std::fs::write(&path, b).expect("write model"),
+            Err(e) => {
+                outcomes.push(Outcome { name: format!("{name}/writes"), status: "failed", detail: e.to_string() });
+                continue;
+            }
+        }
+        let images: Vec<bool> = entry["image"].as_array().into_iter().flatten().map(|v| v.as_bool() == Some(true)).collect();
+        let fed: Vec<&str> = entry["fed"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+        let all: Vec<&str> = entry["inputs"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+        for (k, r) in entry["runs"].as_array().into_iter().flatten().enumerate() {
+            let files = |key: &str| -> Vec<PathBuf> { r[key].as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(|f| dir.join(f)).collect() };
+            let layouts: Vec<&str> = all.iter().zip(&images).filter(|(n, _)| fed.contains(n)).map(|(_, img)| if *img { "nhwc" } else { "same" }).collect();
+            jobs.push(json!({
+                "name": format!("{name}/run{k}_matches_onnxruntime"),
+                "kind": "expected", "model": path,
+                "inputs": files("inputs"),
+                "outputs": files("outputs"),
+                "input_layout": layouts,
+                "rtol": 0.0, "atol": 1.0, "max_abs_rel_tol": 1e-3, "min_cosine": 0.9999,
+                "resize": true, "delegate": "default",
+            }));
+        }
+    }
+}

@@ -311,10 +311,8 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
                     let row = c.g.reshape(elem, &dims).map_err(OnnxError::Model)?;
                     res.push(c.g.concatenation(&[ins[3 + n_carried + k], row], 0).map_err(OnnxError::Model)?);
                 }
-                for k in 0..cap_inputs.len() {
-                    let t = ins[3 + n_carried + n_scan + k];
-                    res.push(c.own_output(t, &[])?);
-                }
+                // Captures pass through (shared, not copied, by LiteRT).
+                res.extend(ins[3 + n_carried + n_scan..].iter().copied());
                 Ok(res)
             })
             .map_err(|e| ctx.nest(e))?;

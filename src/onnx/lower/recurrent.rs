@@ -688,14 +688,11 @@ fn while_steps(ctx: &mut LowerCtx<'_>, p: &StepParams, xw: TensorId, s0: State, 
     let y_next = body.dynamic_update_slice(&[Some(y_in), Some(row), Some(start)]).map_err(m)?;
     let one = body.constant_i32("one", Shape::scalar(), &[1]);
     let t_next = body.add(t, one).map_err(m)?;
-    // Pass-through variables are copied so that each output is its own tensor.
-    let t_len_out = body.reshape(ins[1], &[]).map_err(m)?;
-    let xw_sig = body.tensor(xw_in).shape.file_signature().unwrap_or_else(|| body.tensor(xw_in).shape.file_shape());
-    let xw_out = body.reshape(xw_in, &xw_sig).map_err(m)?;
-    let mut outs = vec![t_next, t_len_out, xw_out, y_next];
+    // Loop invariants pass through (WHILE in LiteRT then shares their
+    // memory instead of copying).
+    let mut outs = vec![t_next, ins[1], xw_in, y_next];
     if let Some(l) = lens_in {
-        let l_out = body.reshape(l, &[-1]).map_err(m)?;
-        outs.push(l_out);
+        outs.push(l);
     }
     outs.push(next.h.ok_or_else(|| OnnxError::Invalid("no hidden state".into()))?);
     if let Some(c) = next.c {

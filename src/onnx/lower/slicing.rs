@@ -348,7 +348,8 @@ pub fn lower_gather(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
     for i in v {
         let j = match (i < 0, n) {
             (true, Some(n)) => i + n,
-            (true, None) => return Err(shape_err("negative Gather indices on a dynamic axis")),
+            // The axis size is read at run time.
+            (true, None) => return lower_gather_runtime(ctx, node),
             (false, _) => i,
         };
         if j < 0 || n.is_some_and(|n| j >= n) {
