@@ -241,7 +241,63 @@ fn onnx_fixtures() -> Vec<Vec<u8>> {
     b.node_named("Pad", &[&cl, &pads], &["y"], vec![]);
     b.output("y", FLOAT, &[Some(1), Some(4), Some(5), Some(5)]);
     out.push(b.build());
+    out.push(control_flow_fixture(&mut r));
     out
+}
+
+/// If on a run-time condition, a Loop with a run-time trip count whose body
+/// reads an outer value, and an LSTM over a dynamic sequence (a WHILE).
+fn control_flow_fixture(r: &mut Rng) -> Vec<u8> {
+    let mut b = OnnxBuilder::new(14);
+    b.input("x", FLOAT, &[None, Some(2), Some(3)]);
+    b.input("c", 9, &[]);
+    b.input("m", INT64, &[]);
+    let w = b.init_f32("w", &[1, 8, 3], &r.vec(24, 0.5));
+    let rr = b.init_f32("r", &[1, 8, 2], &r.vec(16, 0.5));
+    b.node_named("LSTM", &["x", &w, &rr], &["y", "y_h"], vec![attr_int("hidden_size", 2)]);
+    let mut t = OnnxBuilder::new(14);
+    t.node_named("Relu", &["y_h"], &["t_out"], vec![]);
+    t.output("t_out", FLOAT, &[Some(1), Some(2), Some(2)]);
+    let mut e = OnnxBuilder::new(14);
+    e.node_named("Neg", &["y_h"], &["e_out"], vec![]);
+    e.output("e_out", FLOAT, &[Some(1), Some(2), Some(2)]);
+    b.node_named("If", &["c"], &["z"], vec![attr_graph("then_branch", t.into_graph("then")), attr_graph("else_branch", e.into_graph("else"))]);
+    let mut body = OnnxBuilder::new(14);
+    body.input("i", INT64, &[]);
+    body.input("go", 9, &[]);
+    body.input("acc", FLOAT, &[Some(1), Some(2), Some(2)]);
+    body.node_named("Add", &["acc", "z"], &["acc2"], vec![]);
+    body.node_named("Identity", &["go"], &["go2"], vec![]);
+    body.output("go2", 9, &[]);
+    body.output("acc2", FLOAT, &[Some(1), Some(2), Some(2)]);
+    b.node_named("Loop", &["m", "", "z"], &["out"], vec![attr_graph("body", body.into_graph("body"))]);
+    b.output("out", FLOAT, &[Some(1), Some(2), Some(2)]);
+    b.build()
+}
+
+#[test]
+fn graph_attributes_nested_too_deep_are_a_limit_error() {
+    // If inside If inside ... nine deep.
+    let mut inner = OnnxBuilder::new(13);
+    inner.node_named("Identity", &["x"], &["y0"], vec![]);
+    inner.output("y0", FLOAT, &[Some(1)]);
+    let mut g = inner.into_graph("g0");
+    for depth in 1..=9 {
+        let mut b = OnnxBuilder::new(13);
+        let out = format!("y{depth}");
+        b.node_named("If", &["c"], &[&out], vec![attr_graph("then_branch", g.clone()), attr_graph("else_branch", g)]);
+        b.output(&out, FLOAT, &[Some(1)]);
+        g = b.into_graph(&format!("g{depth}"));
+    }
+    let mut b = OnnxBuilder::new(13);
+    b.input("x", FLOAT, &[Some(1)]);
+    b.input("c", 9, &[]);
+    b.node_named("If", &["c"], &["y"], vec![attr_graph("then_branch", g.clone()), attr_graph("else_branch", g)]);
+    b.output("y", FLOAT, &[Some(1)]);
+    match convert(&b.build(), &limits()) {
+        Err(tflite_forge::onnx::OnnxError::Limit(m)) => assert!(m.contains("nested deeper"), "{m}"),
+        other => panic!("expected a limit error, got {:?}", other.map(|_| ())),
+    }
 }
 
 /// Structured edits at the protobuf level.
