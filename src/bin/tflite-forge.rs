@@ -74,6 +74,11 @@ enum Command {
         /// the converted model's input) used as the representative dataset.
         #[arg(long, requires = "quantize")]
         calibration: Option<PathBuf>,
+        /// Let ONNX ops that no TFLite builtin covers, but a TensorFlow op
+        /// computes exactly, become select-TF (Flex) ops. The app then needs
+        /// the Flex delegate; the report lists each Flex op.
+        #[arg(long)]
+        allow_flex: bool,
     },
     /// Print a .tflite file's inputs, outputs, signatures and op counts.
     Inspect {
@@ -90,10 +95,10 @@ fn parse_dim(s: &str) -> Result<(String, u32), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name, quantize, io, calibration } => {
+        Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name, quantize, io, calibration, allow_flex } => {
             let classifier = labels.map(|labels| Classifier { labels, name });
             let quant = quantize.map(|mode| Quant { mode, io, calibration });
-            convert(input, output, keep_nchw, batch, dims, (mean, std), classifier, quant)
+            convert(input, output, keep_nchw, batch, dims, (mean, std), classifier, quant, allow_flex)
         }
         Command::Inspect { model } => inspect(model),
     };
@@ -129,9 +134,11 @@ fn convert(
     normalization: (Vec<f32>, Vec<f32>),
     classifier: Option<Classifier>,
     quant: Option<Quant>,
+    allow_flex: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     let mut opts = ConvertOptions::default();
+    opts.allow_flex = allow_flex;
     if keep_nchw {
         opts.layout = IoLayout::KeepNchw;
     }

@@ -85,6 +85,11 @@ pub struct ConvertOptions {
     pub registry: Option<Registry>,
     /// Skip the optimisation passes (for debugging: keeps explicit transposes).
     pub no_optimize: bool,
+    /// Let an ONNX op that no builtin lowering takes, but that a TensorFlow
+    /// op computes exactly, become a select-TF (Flex) op. The app then
+    /// needs the Flex delegate; [`Report::flex_ops`] lists them. Off by
+    /// default: without it such an op is an [`OnnxError::UnsupportedOnnxOp`].
+    pub allow_flex: bool,
 }
 
 /// What a conversion did.
@@ -116,6 +121,9 @@ pub struct Report {
     /// form)`: "unrolled over 8 steps", "WHILE loop", "IF with 2 branch
     /// subgraphs", "inlined (constant condition)" and the like.
     pub node_forms: Vec<(String, String)>,
+    /// The select-TF (Flex) ops emitted, as `(node, op)` (only with
+    /// [`ConvertOptions::allow_flex`]): the app needs the Flex delegate.
+    pub flex_ops: Vec<(String, String)>,
     /// ONNX opset of the default domain.
     pub opset: i64,
     /// Wall time of each phase (import, rewrites, lowering, passes, validation).
@@ -144,6 +152,9 @@ impl std::fmt::Display for Report {
         if !self.timings.is_empty() {
             let parts: Vec<String> = self.timings.iter().map(|(k, d)| format!("{k} {:.1} ms", d.as_secs_f64() * 1e3)).collect();
             writeln!(f, "phases: {}", parts.join(", "))?;
+        }
+        for (node, op) in &self.flex_ops {
+            writeln!(f, "flex op {op} for node {node} (needs the Flex delegate)")?;
         }
         for (node, form) in &self.node_forms {
             writeln!(f, "node {node}: {form}")?;

@@ -60,7 +60,7 @@ pub fn tf_tier(root: &Path, python: &Path, out: &Path, selected: &dyn Fn(&str) -
     }
     if want_flex {
         match venv::ensure_from(root, "requirements-flex.txt", "flex-venv") {
-            Ok(flex_py) => flex(root, &flex_py, out, selected, outcomes),
+            Ok(flex_py) => flex(root, &flex_py, python, out, selected, outcomes),
             Err(e) => outcomes.push(fail("tf/flex/venv", e)),
         }
     }
@@ -227,10 +227,71 @@ fn flex_cases() -> Vec<FlexCase> {
     v
 }
 
-fn flex(root: &Path, tf_py: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, outcomes: &mut Vec<Outcome>) {
+/// ONNX backend node tests whose op the Flex fallback covers: converted
+/// with `allow_flex` and a table without that op's builtin lowering (so the
+/// Flex path is the one tested), then run with the Flex delegate against
+/// ONNX's expected outputs.
+const ONNX_FLEX_CASES: &[(&str, &str)] = &[
+    ("test_det_2d", "Det"),
+    ("test_det_nd", "Det"),
+    ("test_bitwise_and_i32_2d", "BitwiseAnd"),
+    ("test_bitwise_or_i32_2d", "BitwiseOr"),
+    ("test_cumsum_2d_axis_1", "CumSum"),
+    ("test_cumsum_1d_reverse_exclusive", "CumSum"),
+    ("test_einsum_transpose", "Einsum"),
+];
+
+fn onnx_flex_jobs(python: &Path, root: &Path, dir: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Json>, outcomes: &mut Vec<Outcome>) {
+    if !ONNX_FLEX_CASES.iter().any(|(c, _)| selected(&format!("tf/flex/onnx_{c}"))) {
+        return;
+    }
+    let cases = dir.join("node_cases");
+    if let Err(e) = run(Command::new(python).arg(root.join("tests/conformance/py/onnx_node_cases.py")).arg(&cases), "onnx_node_cases.py") {
+        return outcomes.push(fail("tf/flex/onnx", e));
+    }
+    for (case, op) in ONNX_FLEX_CASES {
+        let name = format!("tf/flex/onnx_{case}");
+        if !selected(&name) {
+            continue;
+        }
+        let cdir = cases.join(case);
+        let mut opts = tflite_forge::onnx::ConvertOptions::default();
+        opts.layout = tflite_forge::onnx::IoLayout::KeepNchw;
+        opts.allow_flex = true;
+        let mut reg = tflite_forge::onnx::Registry::empty();
+        for e in tflite_forge::onnx::Registry::default().entries().iter().filter(|e| e.op_type != *op) {
+            reg.register(e.clone());
+        }
+        opts.registry = Some(reg);
+        let conv = match tflite_forge::onnx::convert_file(cdir.join("model.onnx"), &opts) {
+            Ok(c) => c,
+            Err(e) => {
+                outcomes.push(fail(&name, format!("convert: {e}")));
+                continue;
+            }
+        };
+        if conv.report.flex_ops.is_empty() {
+            outcomes.push(fail(&name, "no Flex op in the conversion"));
+            continue;
+        }
+        let model = dir.join(format!("onnx_{case}.tflite"));
+        match tflite_forge::write(&conv.model) {
+            Ok(b) => std::fs::write(&model, b).expect("write flex model"),
+            Err(e) => {
+                outcomes.push(fail(&name, format!("write: {e}")));
+                continue;
+            }
+        }
+        let files = |prefix: &str| -> Vec<PathBuf> { (0..8).map(|k| cdir.join(format!("{prefix}_{k}.npy"))).take_while(|p| p.exists()).collect() };
+        jobs.push(json!({"name": name, "model": model, "inputs": files("input"), "outputs": files("output")}));
+    }
+}
+
+fn flex(root: &Path, tf_py: &Path, python: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, outcomes: &mut Vec<Outcome>) {
     let dir = out.join("flex");
     let _ = std::fs::create_dir_all(&dir);
     let mut jobs = Vec::new();
+    onnx_flex_jobs(python, root, &dir, selected, &mut jobs, outcomes);
     for c in flex_cases() {
         let name = format!("tf/flex/{}", c.name);
         if !selected(&name) {

@@ -43,6 +43,8 @@ impl<'a> LowerCtx<'a> {
             nested_error: None,
             folded: 0,
             forms: Vec::new(),
+            allow_flex: false,
+            flex_ops: Vec::new(),
         }
     }
 
@@ -59,17 +61,33 @@ impl<'a> LowerCtx<'a> {
                 continue;
             }
             let registry = self.registry.unwrap_or(&default);
-            let entry = registry.find(&n.domain, &n.op_type, opset).map_err(|code| {
-                let detail = match code {
-                    ReasonCode::UnsupportedOpset => "no lowering for this opset".to_string(),
-                    _ => "no lowering for this op".to_string(),
-                };
-                node_error(n, opset, LowerError::new(code, detail))
-            })?;
-            let lower = entry.lower;
-            if let Err(e) = lower(self, &node) {
+            let flex = if self.allow_flex { super::flex::flex_lowering(&n.domain, &n.op_type) } else { None };
+            let lowered = match registry.find(&n.domain, &n.op_type, opset) {
+                Ok(entry) => {
+                    let lower = entry.lower;
+                    lower(self, &node)
+                }
+                Err(code) => {
+                    let detail = match code {
+                        ReasonCode::UnsupportedOpset => "no lowering for this opset".to_string(),
+                        _ => "no lowering for this op".to_string(),
+                    };
+                    Err(LowerError::new(code, detail))
+                }
+            };
+            if let Err(e) = lowered {
                 // A node of a nested graph failed: report that node.
-                return Err(self.nested_error.take().unwrap_or_else(|| node_error(n, opset, e)));
+                if let Some(inner) = self.nested_error.take() {
+                    return Err(inner);
+                }
+                // With `allow_flex`, what the builtins cannot take may run
+                // as the exact TensorFlow op; a malformed node stays an error.
+                match flex {
+                    Some(f) if e.code != ReasonCode::InvalidNode => f.apply(self, &node).map_err(|fe| {
+                        node_error(n, opset, LowerError::new(e.code, format!("{}; as Flex{}: {}", e.detail, f.tf_op, fe.detail)))
+                    })?,
+                    _ => return Err(node_error(n, opset, e)),
+                }
             }
             for (i, o) in n.outputs.iter().enumerate() {
                 if !o.is_empty() && !self.env.contains_key(o) {

@@ -49,7 +49,7 @@
 //! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
 //! | `variadic_mean.rs` | Mean |
 //!
-//! `graph.rs` lowers a graph's nodes in order and makes subgraph outputs,
+//! `flex.rs` is the opt-in select-TF fallback. `graph.rs` lowers a graph's nodes in order and makes subgraph outputs,
 //! `nested.rs` lowers nested graphs (inlined, or as subgraphs of their own)
 //! for `control.rs` and the recurrent ops. `operand.rs` holds what they share (operands, typed constants, errors);
 //! `fold/` folds constant and shape computations, and `symbolic.rs` carries
@@ -69,6 +69,7 @@ mod generate;
 mod einsum;
 mod gather_scatter;
 mod graph;
+mod flex;
 mod control;
 mod nested;
 mod recurrent;
@@ -308,6 +309,10 @@ pub struct LowerCtx<'a> {
     pub(crate) folded: usize,
     /// What form each control-flow or recurrent node took, for the report.
     pub(crate) forms: Vec<(String, String)>,
+    /// Whether ops without a builtin lowering may become Flex ops.
+    pub(crate) allow_flex: bool,
+    /// The Flex ops emitted, as `(node, op)`.
+    pub(crate) flex_ops: Vec<(String, String)>,
 }
 
 impl<'a> LowerCtx<'a> {
@@ -556,6 +561,7 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
     let images = super::interface::image_io(graph, options.layout);
     let main = mb.reserve_subgraph("main");
     let mut ctx = LowerCtx::new(main, mb, env, graph, Some(registry));
+    ctx.allow_flex = options.allow_flex;
     for name in &graph.inputs {
         let v = graph.value(name).cloned().unwrap_or_default();
         let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type, or an element type TFLite does not support")))?;
@@ -597,6 +603,7 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
     ctx.lower_nodes(&graph.nodes, &mut uses)?;
     report.folded_nodes += ctx.folded;
     report.node_forms.append(&mut ctx.forms);
+    report.flex_ops.append(&mut ctx.flex_ops);
     let mut used_outputs: Vec<TensorId> = Vec::new();
     for name in &graph.outputs {
         let mut t = ctx.output_value(name)?;

@@ -64,6 +64,7 @@ impl LowerCtx<'_> {
         let mb = std::mem::take(&mut self.mb);
         let env = std::mem::take(&mut self.env);
         let mut inner = LowerCtx::new(g, mb, env, graph, self.registry);
+        inner.allow_flex = self.allow_flex;
         inner.materialized = std::mem::take(&mut self.materialized);
         inner.shape_ops = std::mem::take(&mut self.shape_ops);
         inner.dim_names = std::mem::take(&mut self.dim_names);
@@ -91,6 +92,7 @@ impl LowerCtx<'_> {
         self.dim_names = inner.dim_names;
         self.folded += inner.folded;
         self.forms.append(&mut inner.forms);
+        self.flex_ops.append(&mut inner.flex_ops);
         if self.nested_error.is_none() {
             self.nested_error = inner.nested_error;
         }
@@ -114,6 +116,7 @@ impl LowerCtx<'_> {
         let mb = std::mem::take(&mut self.mb);
         let sg = mb.subgraph(name);
         let mut inner = LowerCtx::new(sg, mb, HashMap::new(), graph, self.registry);
+        inner.allow_flex = self.allow_flex;
         let mut ins = Vec::with_capacity(inputs.len());
         for (k, (n, dtype, shape)) in inputs.iter().enumerate() {
             let label = if n.is_empty() { format!("{name}_in{k}") } else { n.clone() };
@@ -133,10 +136,11 @@ impl LowerCtx<'_> {
         }
         let mut uses = local_uses(graph);
         let result = inner.lower_nodes(&graph.nodes, &mut uses).and_then(|()| outputs(&mut inner, &ins));
-        let LowerCtx { g, mb, folded, mut forms, nested_error, .. } = inner;
+        let LowerCtx { g, mb, folded, mut forms, nested_error, mut flex_ops, .. } = inner;
         self.mb = mb;
         self.folded += folded;
         self.forms.append(&mut forms);
+        self.flex_ops.append(&mut flex_ops);
         if self.nested_error.is_none() {
             self.nested_error = nested_error;
         }
