@@ -178,3 +178,42 @@ fn scan_is_unrolled_with_directions_and_axes() {
     assert_eq!(y[1].shape, [2, 3]);
     assert_eq!(y[1].to_f32(), [15.0, 18.0, 19.0, 26.0, 30.0, 32.0]);
 }
+
+#[test]
+fn nested_control_flow_an_if_inside_a_while_loop_reads_the_outer_graph() {
+    // Loop body: acc += x on even iterations, acc -= x on odd ones, by an If
+    // whose branches read `x` from the outermost graph.
+    let mut t = OnnxBuilder::new(13);
+    t.node_named("Add", &["acc_in", "x"], &["t_acc"], vec![]);
+    t.output("t_acc", FLOAT, &[Some(2)]);
+    let mut e = OnnxBuilder::new(13);
+    e.node_named("Sub", &["acc_in", "x"], &["e_acc"], vec![]);
+    e.output("e_acc", FLOAT, &[Some(2)]);
+    let mut g = OnnxBuilder::new(13);
+    g.input("i", INT64, &[]);
+    g.input("cond_in", BOOL, &[]);
+    g.input("acc_in", FLOAT, &[Some(2)]);
+    let two = g.init_i64("two", &[], &[2]);
+    let zero = g.init_i64("zero_i", &[], &[0]);
+    let m = g.node("Mod", &["i", &two], vec![]);
+    let even = g.node("Equal", &[&m, &zero], vec![]);
+    g.node_named("If", &[&even], &["acc_out"], vec![attr_graph("then_branch", t.into_graph("then")), attr_graph("else_branch", e.into_graph("else"))]);
+    g.node_named("Identity", &["cond_in"], &["cond_out"], vec![]);
+    g.output("cond_out", BOOL, &[]);
+    g.output("acc_out", FLOAT, &[Some(2)]);
+    let mut b = OnnxBuilder::new(13);
+    b.input("x", FLOAT, &[Some(2)]);
+    b.input("m", INT64, &[]);
+    let z = b.init_f32("z", &[2], &[0.0, 0.0]);
+    b.node_named("Loop", &["m", "", &z], &["acc"], vec![attr_graph("body", g.into_graph("body"))]);
+    b.output("acc", FLOAT, &[Some(2)]);
+    let c = convert_ok(b);
+    assert_eq!(count(&c, |o| matches!(o, Op::While { .. })), 1);
+    assert_eq!(count(&c, |o| matches!(o, Op::If { .. })), 1);
+    let ev = Evaluator::new(&c.model);
+    for n in [0usize, 1, 2, 5] {
+        let y = ev.run(0, &[Value::from_f32(vec![2], vec![1.5, -2.0]), Value::new(DType::I64, vec![], vec![n as f64])]).unwrap();
+        let s: f32 = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).sum();
+        assert_eq!(y[0].to_f32(), [1.5 * s, -2.0 * s], "n = {n}");
+    }
+}
