@@ -16,6 +16,7 @@
 //! | `bitshift.rs` | BitShift |
 //! | `bitwise.rs` | BitwiseXor, BitwiseNot |
 //! | `cast.rs` | Cast, CastLike |
+//! | `causal_conv.rs` | CausalConvWithState |
 //! | `control.rs` | If, Loop, Scan (inlined, unrolled, or TFLite IF / WHILE) |
 //! | `conv.rs` | Conv, ConvTranspose |
 //! | `cumulative.rs` | CumSum |
@@ -61,6 +62,7 @@ mod activation;
 mod attention;
 pub(crate) mod batchnorm;
 mod cast;
+mod causal_conv;
 mod conv;
 mod detection;
 mod elementwise;
@@ -118,6 +120,7 @@ use crate::ValidationError;
 pub(crate) use activation::*;
 pub(crate) use attention::*;
 pub(crate) use cast::*;
+pub(crate) use causal_conv::*;
 pub(crate) use conv::*;
 pub(crate) use control::*;
 pub(crate) use recurrent::*;
