@@ -27,6 +27,7 @@
 //! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements, Scatter |
 //! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
 //! | `hardmax.rs` | Hardmax |
+//! | `linear_attention.rs` | LinearAttention (unrolled over a static length) |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
 //! | `loss.rs` | NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss |
 //! | `lp_norm.rs` | LpNormalization |
@@ -75,6 +76,7 @@ mod flex;
 mod control;
 mod nested;
 mod recurrent;
+mod linear_attention;
 mod logic;
 mod loss;
 mod matmul;
@@ -129,6 +131,7 @@ pub(crate) use elementwise::*;
 pub(crate) use generate::*;
 pub(crate) use einsum::*;
 pub(crate) use gather_scatter::*;
+pub(crate) use linear_attention::*;
 pub(crate) use logic::*;
 pub(crate) use loss::*;
 pub(crate) use matmul::*;
