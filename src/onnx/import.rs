@@ -246,7 +246,13 @@ fn value_info(v: &onnx_protobuf::ValueInfoProto) -> OValue {
     use onnx_protobuf::tensor_shape_proto::dimension::Value as DV;
     use onnx_protobuf::type_proto::Value as TV;
     let mut out = OValue::default();
-    if let Some(TV::TensorType(t)) = v.type_.as_ref().and_then(|t| t.value.as_ref()) {
+    let mut ty = v.type_.as_ref().and_then(|t| t.value.as_ref());
+    // An optional tensor is taken as the tensor: a TFLite input always
+    // holds a value, so such a model runs when the caller gives one.
+    if let Some(TV::OptionalType(o)) = ty {
+        ty = o.elem_type.as_ref().and_then(|t| t.value.as_ref());
+    }
+    if let Some(TV::TensorType(t)) = ty {
         out.dtype = onnx_dtype(t.elem_type);
         out.shape = t.shape.as_ref().map(|s| {
             s.dim

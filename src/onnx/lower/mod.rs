@@ -34,6 +34,7 @@
 //! | `matmul.rs` | Gemm, MatMul |
 //! | `norm.rs` | LayerNormalization, RMSNormalization |
 //! | `one_hot.rs` | OneHot |
+//! | `optional.rs` | Optional, OptionalHasElement, OptionalGetElement (optionals holding a tensor) |
 //! | `pad.rs` | Pad |
 //! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
 //! | `recurrent.rs` | LSTM, GRU, RNN (unrolled, or a WHILE over the sequence) |
@@ -82,6 +83,7 @@ mod loss;
 mod matmul;
 pub(crate) mod norm;
 mod operand;
+mod optional;
 mod pad;
 mod pool;
 mod reduce;
@@ -135,6 +137,7 @@ pub(crate) use linear_attention::*;
 pub(crate) use logic::*;
 pub(crate) use loss::*;
 pub(crate) use matmul::*;
+pub(crate) use optional::*;
 pub(crate) use pad::*;
 pub(crate) use pool::*;
 pub(crate) use reduce::*;
