@@ -32,6 +32,8 @@
 //! | `norm.rs` | LayerNormalization, RMSNormalization |
 //! | `one_hot.rs` | OneHot |
 //! | `pad.rs` | Pad |
+//! | `quantize_linear.rs` | QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear |
+//! | `qlinear.rs` | QOp (QDQ groups, see [`crate::onnx::qdq`]), QLinearConv, QLinearMatMul, MatMulInteger, ConvInteger |
 //! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
 //! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
@@ -71,6 +73,8 @@ pub(crate) mod norm;
 mod operand;
 mod pad;
 mod pool;
+mod qlinear;
+mod quantize_linear;
 mod reduce;
 mod reduce_composite;
 mod resize;
@@ -119,6 +123,8 @@ pub(crate) use loss::*;
 pub(crate) use matmul::*;
 pub(crate) use pad::*;
 pub(crate) use pool::*;
+pub(crate) use qlinear::*;
+pub(crate) use quantize_linear::*;
 pub(crate) use reduce::*;
 pub(crate) use reduce_composite::*;
 pub(crate) use resize::*;
@@ -286,6 +292,11 @@ pub struct LowerCtx<'a> {
     /// Names of dynamic dimensions (the ONNX `dim_param`s of the inputs),
     /// by tensor and axis.
     pub(crate) dim_names: HashMap<(TensorId, usize), String>,
+    /// The int8 tensor standing for a uint8 quantized tensor (same scale,
+    /// zero point − 128), where one was made.
+    pub(crate) int8_views: HashMap<TensorId, TensorId>,
+    /// Quantized (QDQ) nodes lowered in their float form, and why.
+    pub(crate) qdq_fallbacks: Vec<String>,
 }
 
 impl<'a> LowerCtx<'a> {
@@ -540,7 +551,7 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
     }
     let graph: &OGraph = graph;
     let images = super::interface::image_io(graph, options.layout);
-    let mut ctx = LowerCtx { g: mb.subgraph("main"), env, graph, materialized: HashMap::new(), shape_ops: HashMap::new(), dim_names: HashMap::new() };
+    let mut ctx = LowerCtx { g: mb.subgraph("main"), env, graph, materialized: HashMap::new(), shape_ops: HashMap::new(), dim_names: HashMap::new(), int8_views: HashMap::new(), qdq_fallbacks: Vec::new() };
     for name in &graph.inputs {
         let v = graph.value(name).cloned().unwrap_or_default();
         let dtype = v.dtype.ok_or_else(|| OnnxError::Invalid(format!("input {name:?} has no tensor type, or an element type TFLite does not support")))?;
@@ -645,6 +656,9 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
         }
         used_outputs.push(t);
         ctx.g.output(name, t);
+    }
+    for f in &ctx.qdq_fallbacks {
+        report.warnings.push(format!("quantized node lowered as dequantize → float op → quantize: {f}"));
     }
     let g = ctx.g;
     // The interface layout, for tools and apps: `name=NHWC` or `name=ONNX`
