@@ -207,3 +207,32 @@ fn hostile_scales_and_axes_are_typed_errors() {
     b.output("y", FLOAT, &dims(&[2, 4]));
     assert_eq!(reason(b), ReasonCode::InvalidNode);
 }
+
+#[test]
+fn integer_matmul_is_exact_or_refused() {
+    // uint8 × uint8 with zero points, run-time operands: exact int32.
+    let mut b = OnnxBuilder::new(10);
+    let a = b.input("a", UINT8, &dims(&[2, 3]));
+    let bb = b.input("b", UINT8, &dims(&[3, 2]));
+    let az = b.init_raw("az", UINT8, &[], vec![12]);
+    let bz = b.init_raw("bz", UINT8, &[], vec![200]);
+    b.node_named("MatMulInteger", &[&a, &bb, &az, &bz], &["y"], vec![]);
+    b.output("y", INT32, &dims(&[2, 2]));
+    let m = to_model(b);
+    let av = [255.0, 0.0, 12.0, 1.0, 2.0, 3.0];
+    let bv = [0.0, 255.0, 200.0, 1.0, 17.0, 100.0];
+    let u8v = |s: Vec<usize>, d: &[f64]| Value { dtype: DType::U8, shape: s, data: d.to_vec(), quantization: None };
+    let y = run(&m, vec![u8v(vec![2, 3], &av), u8v(vec![3, 2], &bv)]).remove(0);
+    assert_eq!(y.dtype, DType::I32);
+    let want: Vec<f64> = (0..2)
+        .flat_map(|i| (0..2).map(move |j| (0..3).map(|k| (av[i * 3 + k] - 12.0) * (bv[k * 2 + j] - 200.0)).sum::<f64>()))
+        .collect();
+    assert_eq!(y.data, want);
+    // An inner dimension of 300 uint8 values could sum past 2^24 in float32.
+    let mut b = OnnxBuilder::new(10);
+    let a = b.input("a", UINT8, &dims(&[1, 300]));
+    let bb = b.input("b", UINT8, &dims(&[300, 1]));
+    b.node_named("MatMulInteger", &[&a, &bb], &["y"], vec![]);
+    b.output("y", INT32, &dims(&[1, 1]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
+}

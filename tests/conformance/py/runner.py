@@ -797,7 +797,9 @@ def _run_expected(job):
             if g.shape != r.shape or g.dtype.kind != "f" or not g.size:
                 continue
             steps = np.abs(g.astype(np.float64) - r.astype(np.float64)) / float(step)
-            frac = float(np.mean(steps <= max_steps * (1 + 1e-6)))
+            # A difference of whole steps carries float rounding of the
+            # dequantized values: allow 1e-3 of a step.
+            frac = float(np.mean(steps <= max_steps + 1e-3))
             extra.setdefault("within_steps", {})[label] = frac
             metrics.append("within_%g_steps=%.4f max_steps=%.2f" % (max_steps, frac, float(np.max(steps))))
             if frac < min_frac:
