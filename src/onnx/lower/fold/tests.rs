@@ -9,7 +9,7 @@ use crate::onnx::ir::{Attr, OGraph, ONode};
 fn fold_node(op: &str, attrs: Vec<(String, Attr)>, inputs: Vec<TensorData>) -> Val {
     let graph = OGraph::default();
     let mb = ModelBuilder::new();
-    let mut ctx = LowerCtx { g: mb.subgraph("main"), env: HashMap::new(), graph: &graph, materialized: HashMap::new(), shape_ops: HashMap::new(), dim_names: HashMap::new() };
+    let mut ctx = LowerCtx { g: mb.subgraph("main"), env: HashMap::new(), graph: &graph, materialized: HashMap::new(), shape_ops: HashMap::new(), dim_names: HashMap::new(), int8_views: HashMap::new(), qdq_fallbacks: Vec::new() };
     let mut names = Vec::new();
     for (i, d) in inputs.into_iter().enumerate() {
         let name = format!("in{i}");
