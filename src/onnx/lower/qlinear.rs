@@ -104,6 +104,9 @@ fn input_name(node: &Node<'_>, i: usize) -> String {
 fn parse_slots(node: &Node<'_>) -> Result<(Vec<Slot>, usize, usize), LowerError> {
     let qslots = node.attr_ints("qdq_slots")?.unwrap_or_default();
     let n = node.int_or("qdq_inputs", 0)?;
+    if n < 0 || n as usize > node.num_inputs() {
+        return Err(LowerError::invalid(format!("QOp with qdq_inputs {n} and {} inputs", node.num_inputs())));
+    }
     let mut pos = 0;
     let mut slots = Vec::new();
     for k in 0..n {
@@ -317,6 +320,9 @@ fn const_weights(ctx: &LowerCtx<'_>, node: &Node<'_>, s: QSlot, axis: usize, n: 
     }
     let scales = ctx.const_floats(node, s.s, "weight scale")?;
     check_scales(&scales, "weight scale")?;
+    if scales.is_empty() {
+        return Err(LowerError::invalid("no weight scale"));
+    }
     if node.has_input(s.z) {
         let z = ctx.const_ints(node, s.z, "weight zero point")?;
         if z.iter().any(|v| *v != 0) {
@@ -344,6 +350,9 @@ fn bias_i32(ctx: &LowerCtx<'_>, node: &Node<'_>, slot: Option<Slot>, n: usize, x
             let bs = ctx.const_floats(node, s.s, "bias scale")?;
             check_scales(&bs, "bias scale")?;
             let bz = if node.has_input(s.z) { ctx.const_ints(node, s.z, "bias zero point")? } else { vec![0] };
+            if bs.is_empty() || bz.is_empty() {
+                return Err(LowerError::invalid("empty bias scale or zero point"));
+            }
             let v = b.to_i64().ok_or_else(|| dtype_err("bias"))?;
             let vz: Vec<f64> = v.iter().enumerate().map(|(c, x)| (*x - bz.get(c).copied().unwrap_or(bz[0])) as f64).collect();
             if bs.len() != 1 && bs.len() != v.len() {
@@ -512,13 +521,16 @@ fn centered(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: usize, z: Option<usize>,
         if zs.len() != 1 && zs.len() != axis_len {
             return Err(LowerError::invalid(format!("{} zero points for {axis_len} slices", zs.len())));
         }
-        let inner: usize = per_row_axis.map(|a| d.dims[a + 1..].iter().product()).unwrap_or(1);
+        let inner: usize = per_row_axis.and_then(|a| d.dims.get(a + 1..)).map(|v| v.iter().product()).unwrap_or(1);
         let f: Vec<f32> = v.iter().enumerate().map(|(k, q)| (q - zs[if zs.len() == 1 { 0 } else { (k / inner.max(1)) % zs.len() }]) as f32).collect();
         let m = f.iter().fold(0f64, |m, x| m.max(f64::from(x.abs())));
         let t = ctx.g.constant_f32(&format!("{}/centered{x}", node.name()), Shape::new(d.dims.iter().map(|x| *x as u32)), &f);
         return Ok((t, m));
     }
     let t = ctx.input(node, x)?;
+    if per_row_axis.is_some_and(|a| a >= ctx.shape(t).rank()) {
+        return Err(shape_err(format!("integer operand of rank {}", ctx.shape(t).rank())));
+    }
     let mut f = ctx.g.cast(t, DType::F32)?;
     let mut bound = hi - lo;
     if let Some(z) = z {
