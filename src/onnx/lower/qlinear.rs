@@ -267,8 +267,22 @@ fn int8_generic(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: &str, f: LowerFn, s
         }
     }
     let start = ctx.g.subgraph().operators.len();
-    let out = synth(ctx, &base, op, inputs, inner_attrs(node), f)?;
-    let y = ctx.tensor_of(&out)?;
+    // Activations whose float lowerings take float32 only.
+    let direct = match op {
+        "Relu" => Some(Op::Relu),
+        "Sigmoid" => Some(Op::Logistic),
+        _ => None,
+    };
+    let y = match direct {
+        Some(o) => {
+            let x = ctx.tensor_of(inputs.first().ok_or_else(|| LowerError::invalid(format!("{op} without input")))?)?;
+            ctx.g.apply(o, &[Some(x)])?
+        }
+        None => {
+            let out = synth(ctx, &base, op, inputs, inner_attrs(node), f)?;
+            ctx.tensor_of(&out)?
+        }
+    };
     let sg = ctx.g.subgraph();
     // Everything emitted must be integer: no float op sneaked in.
     for o in &sg.operators[start..] {

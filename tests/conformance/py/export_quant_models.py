@@ -16,6 +16,9 @@ Models:
   on 16 random samples;
 - resnet_qdq_s8: the same network, int8 activations and int8 weights per
   channel;
+- mixed_qdq_u8: convolutions with Sigmoid, Mul, AveragePool, nearest
+  Resize, Concat, Transpose, Reshape and a final Softmax, quantized with
+  quantize_static (QDQ, uint8 activations, int8 per-channel weights);
 - mlp_dynamic: a transformer-style MatMul block (two linear layers with a
   residual, then a linear head) on [1, 8, 32], quantized with
   quantize_dynamic (int8 weights; uint8 activations quantized at run time
@@ -76,6 +79,33 @@ def resnet():
             return self.head(x)
 
     return Net(), (1, 3, 32, 32)
+
+
+def mixed():
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        """Convolutions with the other ops the QDQ rewrite makes int8:
+        Sigmoid, Mul, AveragePool, nearest Resize, Concat, Transpose,
+        Reshape and Softmax."""
+
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, 1, 1)
+            self.c2 = nn.Conv2d(8, 8, 3, 2, 1)
+            self.c3 = nn.Conv2d(16, 4, 1)
+
+        def forward(self, x):
+            a = torch.relu(self.c1(x))
+            g = torch.sigmoid(a) * a
+            d = nn.functional.avg_pool2d(self.c2(g), 2)
+            u = nn.functional.interpolate(d, scale_factor=4, mode="nearest")
+            y = self.c3(torch.cat([u, a], 1))
+            y = y.permute(0, 2, 3, 1).reshape(1, -1, 4)
+            return torch.softmax(y, -1)
+
+    return Net(), (1, 3, 16, 16)
 
 
 def mlp():
@@ -148,6 +178,7 @@ def main():
     specs = [
         ("resnet_qdq_u8", resnet, "static", dict(activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=False)),
         ("resnet_qdq_s8", resnet, "static", dict(activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)),
+        ("mixed_qdq_u8", mixed, "static", dict(activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)),
         ("mlp_dynamic", mlp, "dynamic", dict(weight_type=QuantType.QInt8)),
     ]
     for name, build, kind, kw in specs:
