@@ -236,3 +236,45 @@ fn integer_matmul_is_exact_or_refused() {
     b.output("y", INT32, &dims(&[1, 1]));
     assert_eq!(reason(b), ReasonCode::UnsupportedShape);
 }
+
+/// QLinearConv on uint8 x with int8 per-channel weights and an int32 bias;
+/// with `runtime_scale` the input scale is a graph input (the exact path).
+fn qlinear_conv(runtime_scale: bool) -> (OnnxBuilder, Vec<Value>) {
+    let mut b = OnnxBuilder::new(10);
+    let x = b.input("x", UINT8, &dims(&[1, 2, 5, 5]));
+    let xs = if runtime_scale { b.input("xs", FLOAT, &[]) } else { b.init_f32("xs", &[], &[0.03]) };
+    let xz = b.init_raw("xz", UINT8, &[], vec![100]);
+    let w: Vec<i8> = (0..4 * 2 * 3 * 3).map(|i| ((i * 29) % 255 - 127) as i8).collect();
+    let wq = b.init_raw("w", INT8, &[4, 2, 3, 3], i8s(&w));
+    let ws = b.init_f32("ws", &[4], &[0.01, 0.004, 0.02, 0.007]);
+    let wz = b.init_raw("wz", INT8, &[4], vec![0; 4]);
+    let ys = b.init_f32("ys", &[], &[0.04]);
+    let yz = b.init_raw("yz", UINT8, &[], vec![128]);
+    let bias = b.init_raw("B", INT32, &[4], [300i32, -200, 0, 55].iter().flat_map(|v| v.to_le_bytes()).collect());
+    b.node_named("QLinearConv", &[&x, &xs, &xz, &wq, &ws, &wz, &ys, &yz, &bias], &["y"], vec![attr_ints("pads", &[1, 1, 1, 1]), attr_ints("strides", &[2, 2])]);
+    b.output("y", UINT8, &dims(&[1, 4, 3, 3]));
+    let xv: Vec<f64> = (0..50).map(|i| f64::from((i * 71 % 256) as u8)).collect();
+    let mut inputs = vec![Value { dtype: DType::U8, shape: vec![1, 2, 5, 5], data: xv, quantization: None }];
+    if runtime_scale {
+        inputs.push(Value::from_f32(vec![], vec![0.03]));
+    }
+    (b, inputs)
+}
+
+#[test]
+fn qlinear_conv_with_constant_parameters_is_an_int8_conv() {
+    let (b, inputs) = qlinear_conv(false);
+    let m = to_model(b);
+    let sg = &m.subgraphs[0];
+    let conv = sg.operators.iter().find(|o| matches!(o.op, Op::Conv2d(_))).expect("a CONV_2D");
+    assert_eq!(sg.tensors[conv.inputs[0].expect("x").index()].dtype, DType::I8);
+    let got = run(&m, inputs).remove(0);
+    let (b, inputs) = qlinear_conv(true);
+    let exact = to_model(b);
+    assert!(!exact.subgraphs[0].operators.iter().any(|o| matches!(o.op, Op::Conv2d(_)) && exact.subgraphs[0].tensors[o.outputs[0].index()].dtype == DType::I8));
+    let want = run(&exact, inputs).remove(0);
+    assert_eq!(got.dtype, DType::U8);
+    assert_eq!(got.data.len(), want.data.len());
+    assert!(got.data.iter().zip(&want.data).all(|(a, b)| (a - b).abs() <= 1.0), "{:?} vs {:?}", got.data, want.data);
+    assert!(want.data.iter().any(|v| *v != 128.0 && *v != 0.0 && *v != 255.0), "a test that exercises values: {:?}", want.data);
+}

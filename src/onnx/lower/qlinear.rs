@@ -17,9 +17,10 @@
 //! computed exactly as the ONNX reference defines them: the integer
 //! products in float32 on integers whose sums stay below 2^24 (checked from
 //! the shapes and constant operands, a typed error otherwise), cast to
-//! int32, or rescaled, rounded half to even and saturated. (QLinear nodes
-//! with constant parameters could become int8 ops as `QOp`s do; they are
-//! not yet routed there.)
+//! int32, or rescaled, rounded half to even and saturated. QLinearConv and
+//! QLinearMatMul with constant per-tensor activation parameters and
+//! constant symmetric int8 weights (onnxruntime's QOperator format) become
+//! int8 ops as `QOp`s do instead (within one step of the exact result).
 
 use super::conv::{ints_or, pad_nhwc, window_pads};
 use super::fold::transpose_data;
@@ -45,6 +46,8 @@ struct QSlot {
 enum Slot {
     Quant(QSlot),
     Plain(usize),
+    /// An int32 bias already at `input_scale × weight_scale` (QLinearConv's B).
+    Implied(usize),
 }
 
 /// The float lowering of an op type a `QOp` may wrap.
@@ -170,6 +173,51 @@ fn requantize(ctx: &mut LowerCtx<'_>, t: TensorId, s: f32, z: i64) -> Result<Ten
     Ok(ctx.g.quantize(t, DType::I8, Quantization::per_tensor(s, z))?)
 }
 
+/// The DequantizeLinear `axis` recorded for quantized slot `k` of a `QOp`.
+fn qdq_axis(node: &Node<'_>, k: usize) -> Result<i64, LowerError> {
+    Ok(node.attr_ints("qdq_axes")?.unwrap_or_default().get(k).copied().unwrap_or(1))
+}
+
+/// The ONNX value of an int8 result `y8` with output parameters
+/// `(s_out, z_out)` of type `out_dtype`: itself (int8), or a QUANTIZE to
+/// uint8 (remembered as the int8 view of the result).
+fn finish_int8(ctx: &mut LowerCtx<'_>, y8: TensorId, out_dtype: DType, s_out: f32, z_out: i64) -> Result<TensorId, LowerError> {
+    if out_dtype != DType::U8 {
+        return Ok(y8);
+    }
+    let y = ctx.g.quantize(y8, DType::U8, Quantization::per_tensor(s_out, z_out))?;
+    ctx.int8_views.insert(y, y8);
+    Ok(y)
+}
+
+/// QLinearConv / QLinearMatMul with constant per-tensor activation
+/// parameters and constant symmetric int8 weights as one int8 CONV_2D /
+/// DEPTHWISE_CONV_2D / FULLY_CONNECTED (`None` when they are not).
+fn qlinear_int8(ctx: &mut LowerCtx<'_>, node: &Node<'_>, conv: bool) -> Result<Option<TensorId>, LowerError> {
+    let (Some((sx, _)), Some((s_out, z_out))) = (slot_params(ctx, node, QSlot { q: 0, s: 1, z: 2 }), super::quantize_linear::const_per_tensor(ctx, node, 6, 7)) else {
+        return Ok(None);
+    };
+    if !node.has_input(7) || check_scales(&[sx, s_out], "scale").is_err() {
+        return Ok(None);
+    }
+    let out_dtype = ctx.const_ref(node, 7).map(|d| d.dtype).unwrap_or(DType::F32);
+    let z8 = match out_dtype {
+        DType::I8 => z_out,
+        DType::U8 => z_out - 128,
+        _ => return Ok(None),
+    };
+    let mut slots = vec![Slot::Quant(QSlot { q: 0, s: 1, z: 2 }), Slot::Quant(QSlot { q: 3, s: 4, z: 5 })];
+    if conv && node.has_input(8) {
+        slots.push(Slot::Implied(8));
+    }
+    let r = if conv { int8_conv(ctx, node, &slots, 0, s_out, z8) } else { int8_fc(ctx, node, "MatMul", &slots, 1, s_out, z8) };
+    match r {
+        Ok(y8) => Ok(Some(finish_int8(ctx, y8, out_dtype, s_out, z_out)?)),
+        // The exact float form follows; what the attempt emitted is dead.
+        Err(_) => Ok(None),
+    }
+}
+
 /// Lowers a `QOp` made by the QDQ rewrite.
 pub fn lower_qop(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let op = node.attr_str("qdq_op")?.ok_or_else(|| LowerError::invalid("QOp without qdq_op"))?;
@@ -184,8 +232,8 @@ pub fn lower_qop(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerErr
         other => return Err(dtype_err(format!("QOp output of type {other}"))),
     };
     let attempt = match op.as_str() {
-        "Conv" => int8_conv(ctx, node, &slots, s_out, z8),
-        "MatMul" | "Gemm" => int8_fc(ctx, node, &op, &slots, s_out, z8),
+        "Conv" => int8_conv(ctx, node, &slots, qdq_axis(node, 1)?, s_out, z8),
+        "MatMul" | "Gemm" => int8_fc(ctx, node, &op, &slots, qdq_axis(node, 1)?, s_out, z8),
         _ => int8_generic(ctx, node, &op, f, &slots, s_out, z8),
     };
     let y8 = match attempt {
@@ -199,14 +247,7 @@ pub fn lower_qop(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerErr
     };
     match y8 {
         Some(y8) => {
-            let y = match out_dtype {
-                DType::U8 => {
-                    let y = ctx.g.quantize(y8, DType::U8, Quantization::per_tensor(s_out, z_out))?;
-                    ctx.int8_views.insert(y, y8);
-                    y
-                }
-                _ => y8,
-            };
+            let y = finish_int8(ctx, y8, out_dtype, s_out, z_out)?;
             ctx.set_output(node, 0, y);
         }
         None => float_form(ctx, node, &op, f, &slots, ys, yz)?,
@@ -223,7 +264,7 @@ fn float_form(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: &str, f: LowerFn, slo
     let mut qi = 0;
     for (k, slot) in slots.iter().enumerate() {
         match slot {
-            Slot::Plain(i) => inputs.push(input_name(node, *i)),
+            Slot::Plain(i) | Slot::Implied(i) => inputs.push(input_name(node, *i)),
             Slot::Quant(s) => {
                 let mut attrs = Vec::new();
                 if let Some(a) = axes.get(qi) {
@@ -253,7 +294,7 @@ fn int8_generic(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: &str, f: LowerFn, s
     let mut inputs = Vec::new();
     for (k, slot) in slots.iter().enumerate() {
         match slot {
-            Slot::Plain(i) => inputs.push(input_name(node, *i)),
+            Slot::Plain(i) | Slot::Implied(i) => inputs.push(input_name(node, *i)),
             Slot::Quant(s) => {
                 let (sc, z) = slot_params(ctx, node, *s).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "input parameters must be constant and per tensor"))?;
                 let mut t = int8_view(ctx, &input_name(node, s.q), sc, z)?;
@@ -379,6 +420,10 @@ fn bias_i32(ctx: &LowerCtx<'_>, node: &Node<'_>, slot: Option<Slot>, n: usize, x
             let b = ctx.const_floats(node, i, "bias")?;
             (b.iter().map(|x| f64::from(*x)).collect(), vec![1.0; b.len()])
         }
+        Slot::Implied(i) => {
+            let b = ctx.const_ints(node, i, "bias")?;
+            (b.iter().map(|x| *x as f64).collect(), want.clone())
+        }
     };
     if values.len() != n {
         return Err(shape_err(format!("{} bias values for {n} channels", values.len())));
@@ -392,11 +437,10 @@ fn bias_i32(ctx: &LowerCtx<'_>, node: &Node<'_>, slot: Option<Slot>, n: usize, x
 }
 
 /// Int8 CONV_2D / DEPTHWISE_CONV_2D for a QDQ Conv.
-fn int8_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>, slots: &[Slot], s_out: f32, z8: i64) -> Result<TensorId, LowerError> {
+fn int8_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>, slots: &[Slot], w_axis: i64, s_out: f32, z8: i64) -> Result<TensorId, LowerError> {
     let (Some(Slot::Quant(xs)), Some(Slot::Quant(ws))) = (slots.first().copied(), slots.get(1).copied()) else {
         return Err(LowerError::invalid("Conv without quantized input and weights"));
     };
-    let axes = node.attr_ints("qdq_axes")?.unwrap_or_default();
     let (sx, zx) = slot_params(ctx, node, xs).ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "input parameters must be constant and per tensor"))?;
     let x = int8_view(ctx, &input_name(node, xs.q), sx, zx)?;
     if ctx.shape(x).rank() != 4 {
@@ -407,7 +451,7 @@ fn int8_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>, slots: &[Slot], s_out: f32
         return Err(LowerError::invalid(format!("weights of shape {wd:?}")));
     }
     let (m, cg, kh, kw) = (wd[0], wd[1], wd[2], wd[3]);
-    let (w, wscales) = const_weights(ctx, node, ws, 0, m, axes.get(1).copied().unwrap_or(1))?;
+    let (w, wscales) = const_weights(ctx, node, ws, 0, m, w_axis)?;
     let group = node.int_or("group", 1)?;
     let c = ctx.shape(x).dim(1).and_then(|d| d.fixed()).ok_or_else(|| shape_err("input channels must be static"))? as usize;
     if group <= 0 || c != cg * group as usize || m % group as usize != 0 {
@@ -451,11 +495,10 @@ fn int8_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>, slots: &[Slot], s_out: f32
 
 /// Int8 FULLY_CONNECTED for a QDQ MatMul (constant 2-D right operand) or
 /// Gemm (alpha = beta = 1, no transA).
-fn int8_fc(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: &str, slots: &[Slot], s_out: f32, z8: i64) -> Result<TensorId, LowerError> {
+fn int8_fc(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: &str, slots: &[Slot], w_axis: i64, s_out: f32, z8: i64) -> Result<TensorId, LowerError> {
     let (Some(Slot::Quant(xs)), Some(Slot::Quant(ws))) = (slots.first().copied(), slots.get(1).copied()) else {
         return Err(LowerError::invalid(format!("{op} without quantized operands")));
     };
-    let axes = node.attr_ints("qdq_axes")?.unwrap_or_default();
     let trans_b = op == "Gemm" && node.int_or("transB", 0)? != 0;
     if op == "Gemm" && (node.int_or("transA", 0)? != 0 || node.float_or("alpha", 1.0)? != 1.0 || node.float_or("beta", 1.0)? != 1.0) {
         return Err(LowerError::attr("Gemm with transA, alpha or beta"));
@@ -470,7 +513,7 @@ fn int8_fc(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: &str, slots: &[Slot], s_
         return Err(shape_err("Gemm of rank other than 2"));
     }
     let (n, axis) = if trans_b { (wd[0], 0) } else { (wd[1], 1) };
-    let (w, wscales) = const_weights(ctx, node, ws, axis, n, axes.get(1).copied().unwrap_or(1))?;
+    let (w, wscales) = const_weights(ctx, node, ws, axis, n, w_axis)?;
     let f = if trans_b { w } else { transpose_data(&w, &[1, 0])? };
     let k = f.dims[1];
     let name = node.name();
@@ -698,11 +741,17 @@ fn requantize_float(ctx: &mut LowerCtx<'_>, node: &Node<'_>, acc: TensorId, sa: 
     Ok(ctx.g.cast(d, out)?)
 }
 
-/// Lowers `QLinearMatMul` exactly as ONNX defines it: the integer product
-/// (exact in float32, checked), rescaled by `a_scale · b_scale / y_scale`,
-/// rounded half to even, saturated. Per-tensor scales (per-column ones for
-/// `b` broadcast along the last axis).
+/// Lowers `QLinearMatMul`: one int8 FULLY_CONNECTED when the activation
+/// parameters are constant per tensor and `b` is constant symmetric int8
+/// (2-D); otherwise exactly as ONNX defines it: the integer product (exact
+/// in float32, checked), rescaled by `a_scale · b_scale / y_scale`, rounded
+/// half to even, saturated (per-column `b` parameters broadcast along the
+/// last axis).
 pub fn lower_qlinear_matmul(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    if let Some(y) = qlinear_int8(ctx, node, false)? {
+        ctx.set_output(node, 0, y);
+        return Ok(());
+    }
     let acc = exact_matmul(ctx, node, (0, Some(2)), (3, Some(5)))?;
     let like = match ctx.const_ref(node, 0) {
         Some(d) => d.dtype,
@@ -782,11 +831,17 @@ pub fn lower_conv_integer(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(),
     Ok(())
 }
 
-/// Lowers `QLinearConv` exactly as ONNX defines it: the integer
+/// Lowers `QLinearConv`: one int8 CONV_2D / DEPTHWISE_CONV_2D when the
+/// activation parameters are constant per tensor and the weights constant
+/// symmetric int8; otherwise exactly as ONNX defines it: the integer
 /// convolution plus the int32 bias (exact in float32, checked), rescaled by
 /// `x_scale · w_scale / y_scale` (per output channel for a 1-D `w_scale`),
 /// rounded half to even and saturated.
 pub fn lower_qlinear_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    if let Some(y) = qlinear_int8(ctx, node, true)? {
+        ctx.set_output(node, 0, y);
+        return Ok(());
+    }
     let acc = exact_conv(ctx, node, (0, Some(2)), (3, Some(5)), Some(8))?;
     let like = match ctx.const_ref(node, 0) {
         Some(d) => d.dtype,
