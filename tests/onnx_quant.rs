@@ -278,3 +278,31 @@ fn qlinear_conv_with_constant_parameters_is_an_int8_conv() {
     assert!(got.data.iter().zip(&want.data).all(|(a, b)| (a - b).abs() <= 1.0), "{:?} vs {:?}", got.data, want.data);
     assert!(want.data.iter().any(|v| *v != 128.0 && *v != 0.0 && *v != 255.0), "a test that exercises values: {:?}", want.data);
 }
+
+#[test]
+fn a_value_also_read_as_plain_integers_keeps_no_quantization() {
+    // x is dequantized and also added as uint8 integers. Were x given the
+    // DequantizeLinear's parameters, TFLite's ADD would accept it and add
+    // real values (2·(x − 3) + 3): silently wrong. x keeps no parameters,
+    // so the ADD is refused (TFLite has no plain uint8 ADD) ...
+    let build = |with_add: bool| {
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", UINT8, &dims(&[4]));
+        let s = b.init_f32("s", &[], &[0.5]);
+        let z = b.init_raw("z", UINT8, &[], vec![3]);
+        b.node_named("DequantizeLinear", &[&x, &s, &z], &["y"], vec![]);
+        b.output("y", FLOAT, &dims(&[4]));
+        if with_add {
+            b.node_named("Add", &[&x, &x], &["w"], vec![]);
+            b.output("w", UINT8, &dims(&[4]));
+        }
+        b
+    };
+    assert_eq!(reason(build(true)), ReasonCode::UnsupportedShape);
+    // ... while alone the DequantizeLinear is one DEQUANTIZE on x.
+    let m = to_model(build(false));
+    let sg = &m.subgraphs[0];
+    assert!(sg.tensors[sg.inputs[0].index()].quantization.is_some());
+    let xv = Value { dtype: DType::U8, shape: vec![4], data: vec![3.0, 4.0, 10.0, 100.0], quantization: None };
+    assert_eq!(run(&m, vec![xv]).remove(0).data, [0.0, 0.5, 3.5, 48.5]);
+}

@@ -147,11 +147,11 @@ fn int8_view(ctx: &mut LowerCtx<'_>, name: &str, s: f32, z: i64) -> Result<Tenso
     }
     let have = ctx.g.tensor(t).quantization.clone();
     match &have {
-        None if !ctx.g.tensor(t).is_constant() => {
+        None if super::quantize_linear::only_quantized_readers(ctx, name) => {
             ctx.g.set_quantization(t, want);
         }
         Some(q) if q.scale == want.scale && q.zero_point == want.zero_point => {}
-        _ => return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("{name:?} is read with different quantization parameters"))),
+        _ => return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("{name:?} is read with other quantization parameters, or as plain integers"))),
     }
     match dtype {
         DType::I8 => Ok(t),

@@ -152,6 +152,17 @@ fn check_const_scale(ctx: &LowerCtx<'_>, node: &Node<'_>, i: usize) -> Result<()
     Ok(())
 }
 
+/// Whether every reader of ONNX value `name` reads it as quantized data
+/// (DequantizeLinear, the quantized nodes), so that quantization parameters
+/// may be set on its tensor without changing what another op computes with
+/// it.
+pub(crate) fn only_quantized_readers(ctx: &LowerCtx<'_>, name: &str) -> bool {
+    ctx.graph.nodes.iter().filter(|n| n.inputs.iter().any(|i| i == name)).all(|n| {
+        matches!(n.op_type.as_str(), "DequantizeLinear" | "QLinearConv" | "QLinearMatMul") && (n.domain.is_empty() || n.domain == "ai.onnx")
+            || n.domain == crate::onnx::patterns::FUSED_DOMAIN && n.op_type == crate::onnx::qdq::QOP
+    })
+}
+
 /// The per-tensor constant (scale, zero point) of a node's inputs `s`, `z`,
 /// if both are constant one-element values (zero point 0 when absent).
 pub(crate) fn const_per_tensor(ctx: &LowerCtx<'_>, node: &Node<'_>, s: usize, z: usize) -> Option<(f32, i64)> {
@@ -337,7 +348,7 @@ pub fn lower_dequantize_linear(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Resul
             let want = Quantization::per_tensor(s, z);
             let q = ctx.g.tensor(x).quantization.clone();
             let ok = match &q {
-                None => !ctx.g.tensor(x).is_constant(),
+                None => !ctx.g.tensor(x).is_constant() && node.inner.input(0).is_some_and(|n| only_quantized_readers(ctx, n)),
                 Some(q) => q.scale == want.scale && q.zero_point == want.zero_point,
             };
             if ok {
