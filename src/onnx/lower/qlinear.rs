@@ -673,7 +673,9 @@ pub fn lower_matmul_integer(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
 
 /// `clamp(round_half_even(acc · (s_a · s_b / s_y)) + z_y)` cast to the type
 /// of `z_y` (or `like`), as the ONNX reference computes it, in float32.
-fn requantize_float(ctx: &mut LowerCtx<'_>, node: &Node<'_>, acc: TensorId, sa: usize, sb: usize, sy: usize, zy: usize, like: DType, per_channel_axis: Option<usize>) -> Result<TensorId, LowerError> {
+/// `params` are the input indices of `[s_a, s_b, s_y, z_y]`.
+fn requantize_float(ctx: &mut LowerCtx<'_>, node: &Node<'_>, acc: TensorId, params: [usize; 4], like: DType, per_channel_axis: Option<usize>) -> Result<TensorId, LowerError> {
+    let [sa, sb, sy, zy] = params;
     for i in [sa, sb, sy] {
         let t = match ctx.const_ref(node, i) {
             Some(d) => {
@@ -760,7 +762,7 @@ pub fn lower_qlinear_matmul(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
             ctx.dtype(t)
         }
     };
-    let y = requantize_float(ctx, node, acc, 1, 4, 6, 7, like, None)?;
+    let y = requantize_float(ctx, node, acc, [1, 4, 6, 7], like, None)?;
     ctx.set_output(node, 0, y);
     Ok(())
 }
@@ -850,7 +852,7 @@ pub fn lower_qlinear_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(),
             ctx.dtype(t)
         }
     };
-    let y = requantize_float(ctx, node, acc, 1, 4, 6, 7, like, Some(1))?;
+    let y = requantize_float(ctx, node, acc, [1, 4, 6, 7], like, Some(1))?;
     ctx.set_output(node, 0, y);
     Ok(())
 }
