@@ -73,17 +73,31 @@ pub(crate) fn image_io(g: &OGraph, layout: IoLayout) -> ImageIo {
             producer.insert(o.as_str(), k);
         }
     }
-    let default_domain = |k: usize| g.nodes[k].domain.is_empty() || g.nodes[k].domain == "ai.onnx";
+    // The op a node computes: its type in the default domain, the wrapped
+    // op of a quantized node made from a QDQ group.
+    let op_of = |k: usize| -> Option<&str> {
+        let n = &g.nodes[k];
+        if n.domain.is_empty() || n.domain == "ai.onnx" {
+            return Some(n.op_type.as_str());
+        }
+        if n.domain == super::patterns::FUSED_DOMAIN && n.op_type == super::qdq::QOP {
+            return match n.attr("qdq_op") {
+                Some(super::ir::Attr::Str(s)) => Some(s.as_str()),
+                _ => None,
+            };
+        }
+        None
+    };
     // Forward from each 4-D input through layout-transparent ops.
     for name in g.inputs.iter().filter(|n| rank4(n)) {
         let mut seen = HashSet::new();
         let mut stack = vec![name.as_str()];
         'search: while let Some(v) = stack.pop() {
             for &k in consumers.get(v).into_iter().flatten() {
-                if !seen.insert(k) || !default_domain(k) {
+                if !seen.insert(k) {
                     continue;
                 }
-                let op = g.nodes[k].op_type.as_str();
+                let Some(op) = op_of(k) else { continue };
                 if SPATIAL.contains(&op) {
                     io.inputs.insert(name.clone());
                     break 'search;
@@ -100,10 +114,10 @@ pub(crate) fn image_io(g: &OGraph, layout: IoLayout) -> ImageIo {
         let mut stack = vec![name.as_str()];
         'search: while let Some(v) = stack.pop() {
             let Some(&k) = producer.get(v) else { continue };
-            if !seen.insert(k) || !default_domain(k) {
+            if !seen.insert(k) {
                 continue;
             }
-            let op = g.nodes[k].op_type.as_str();
+            let Some(op) = op_of(k) else { continue };
             if SPATIAL.contains(&op) {
                 io.outputs.insert(name.clone());
                 break 'search;

@@ -21,6 +21,7 @@ mod interface;
 pub(crate) mod ir;
 pub mod lower;
 pub(crate) mod patterns;
+pub(crate) mod qdq;
 pub mod table;
 mod wire;
 
@@ -213,6 +214,7 @@ fn convert_graph(mut graph: ir::OGraph, options: &ConvertOptions) -> Result<Conv
     };
     report.folded_batchnorms = lower::batchnorm::fold_into_producers(&mut graph);
     report.fused_patterns = patterns::fuse_erf_gelu(&mut graph);
+    report.fused_patterns += qdq::fuse_qdq(&mut graph);
     phase("rewrites", &mut report);
     let default_registry;
     let registry = match &options.registry {

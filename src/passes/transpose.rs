@@ -55,6 +55,9 @@ fn unary_op(op: &Op) -> bool {
             | Op::Cos
             | Op::LogicalNot
             | Op::Cast(_)
+            | Op::Round
+            | Op::Floor
+            | Op::Ceil
     )
 }
 

@@ -97,6 +97,17 @@ impl OnnxBuilder {
         name.to_string()
     }
 
+    /// An initializer of ONNX element type `elem` from little-endian bytes.
+    pub fn init_raw(&mut self, name: &str, elem: i32, dims: &[i64], raw: Vec<u8>) -> String {
+        let mut t = TensorProto::new();
+        t.name = name.into();
+        t.data_type = elem;
+        t.dims = dims.to_vec();
+        t.raw_data = raw;
+        self.graph.initializer.push(t);
+        name.to_string()
+    }
+
     /// An int64 initializer.
     pub fn init_i64(&mut self, name: &str, dims: &[i64], data: &[i64]) -> String {
         let mut t = TensorProto::new();

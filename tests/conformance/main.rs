@@ -139,6 +139,7 @@ fn main() {
     onnx_tiers::model_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     onnx_tiers::dynamic_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     onnx_tiers::recurrent_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
+    onnx_tiers::quant_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     quantize_tier::quantize_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
 

@@ -378,3 +378,107 @@ pub fn recurrent_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, 
         }
     }
 }
+
+/// Exports the onnxruntime-quantized models (export_quant_models.py),
+/// cached like the torchvision exports.
+fn quant_exports(root: &Path) -> Result<PathBuf, String> {
+    cached_export(root, "export_quant_models.py", "quant-exports", "onnxruntime-quantized models")
+}
+
+/// The quantized-ONNX tier. A ResNet-style model quantized by
+/// onnxruntime's `quantize_static` (QDQ; uint8 activations with per-tensor
+/// weights, and int8 activations with per-channel weights) must convert to
+/// int8 CONV_2D ops (int8 input, filter and output, no DEQUANTIZE feeding a
+/// CONV_2D, no float CONV_2D) and agree with onnxruntime within one
+/// quantization step of the output on ≥ 99 % of the output elements. A
+/// model quantized by `quantize_dynamic` (DynamicQuantizeLinear,
+/// MatMulInteger) must match onnxruntime within max|diff| ≤ 1e-4·max|ref|:
+/// the integer products are exact here and in onnxruntime, and the
+/// dynamic activation quantization is computed by the same formula, so
+/// only float rounding of the rescaling differs.
+pub fn quant_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
+    if !selected("quant/") {
+        return;
+    }
+    let dir = match quant_exports(root) {
+        Ok(d) => d,
+        Err(e) => {
+            outcomes.push(Outcome { name: "quant/exports".into(), status: "failed", detail: e });
+            return;
+        }
+    };
+    let index: Vec<Value> = std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    if index.is_empty() {
+        outcomes.push(Outcome { name: "quant/exports".into(), status: "failed", detail: "no index.json".into() });
+        return;
+    }
+    for entry in index {
+        let name = format!("quant/{}", entry["name"].as_str().unwrap_or("?"));
+        if !selected(&name) {
+            continue;
+        }
+        if let Some(e) = entry["error"].as_str() {
+            outcomes.push(Outcome { name, status: "failed", detail: format!("export failed: {e}") });
+            continue;
+        }
+        let conv = match convert_file(dir.join(entry["onnx"].as_str().unwrap_or("")), &ConvertOptions::default()) {
+            Ok(c) => c,
+            Err(e) => {
+                outcomes.push(Outcome { name: format!("{name}/converts"), status: "failed", detail: e.to_string() });
+                continue;
+            }
+        };
+        let hist: Vec<String> = conv.report.op_histogram.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+        let static_q = entry["kind"].as_str() == Some("static");
+        if static_q {
+            let sg = &conv.model.subgraphs[0];
+            let dtype = |t: Option<tflite_forge::TensorId>| t.map(|t| sg.tensors[t.index()].dtype);
+            let convs: Vec<_> = sg.operators.iter().filter(|o| matches!(o.op, Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::FullyConnected(_))).collect();
+            let int8 = convs.iter().all(|o| {
+                dtype(o.input(0)) == Some(tflite_forge::DType::I8) && dtype(o.input(1)) == Some(tflite_forge::DType::I8) && dtype(o.outputs.first().copied()) == Some(tflite_forge::DType::I8)
+            });
+            let dq_fed = convs.iter().any(|o| sg.operators.iter().any(|p| p.op == Op::Dequantize && o.input(0).is_some_and(|i| p.outputs.contains(&i))));
+            let n_conv = convs.iter().filter(|o| matches!(o.op, Op::Conv2d(_))).count();
+            let ok = int8 && !dq_fed && n_conv > 0 && conv.report.warnings.iter().all(|w| !w.contains("quantized node"));
+            outcomes.push(Outcome {
+                name: format!("{name}/int8_ops"),
+                status: if ok { "passed" } else { "failed" },
+                detail: format!("{} ({n_conv} CONV_2D, all int8: {int8}, fed by DEQUANTIZE: {dq_fed}); warnings: {:?}", hist.join(" "), conv.report.warnings),
+            });
+        } else {
+            outcomes.push(Outcome { name: format!("{name}/converts"), status: "passed", detail: hist.join(" ") });
+        }
+        let path = out.join(format!("{}.tflite", name.replace('/', "__")));
+        match tflite_forge::write(&conv.model) {
+            Ok(b) => std::fs::write(&path, b).expect("write model"),
+            Err(e) => {
+                outcomes.push(Outcome { name: format!("{name}/writes"), status: "failed", detail: e.to_string() });
+                continue;
+            }
+        }
+        let image = entry["image"].as_bool() == Some(true);
+        for (k, r) in entry["runs"].as_array().into_iter().flatten().enumerate() {
+            let mut job = json!({
+                "name": format!("{name}/run{k}_matches_onnxruntime"),
+                "kind": "expected", "model": path,
+                "inputs": [dir.join(r["input"].as_str().unwrap_or(""))],
+                "outputs": [dir.join(r["output"].as_str().unwrap_or(""))],
+                "input_layout": [if image { "nhwc" } else { "same" }],
+                "delegate": "default",
+            });
+            if static_q {
+                let step = entry["output_scale"].as_f64().unwrap_or(0.0);
+                job["rtol"] = json!(0.0);
+                job["atol"] = json!(8.0 * step);
+                job["step"] = json!(step);
+                job["max_steps"] = json!(1);
+                job["min_fraction"] = json!(0.99);
+            } else {
+                job["rtol"] = json!(0.0);
+                job["atol"] = json!(1.0);
+                job["max_abs_rel_tol"] = json!(1e-4);
+            }
+            jobs.push(job);
+        }
+    }
+}

@@ -45,6 +45,8 @@ impl<'a> LowerCtx<'a> {
             forms: Vec::new(),
             allow_flex: false,
             flex_ops: Vec::new(),
+            int8_views: HashMap::new(),
+            qdq_fallbacks: Vec::new(),
         }
     }
 

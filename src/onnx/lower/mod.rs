@@ -36,6 +36,8 @@
 //! | `one_hot.rs` | OneHot |
 //! | `optional.rs` | Optional, OptionalHasElement, OptionalGetElement (optionals holding a tensor) |
 //! | `pad.rs` | Pad |
+//! | `quantize_linear.rs` | QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear |
+//! | `qlinear.rs` | QOp (QDQ groups, see [`crate::onnx::qdq`]), QLinearConv, QLinearMatMul, MatMulInteger, ConvInteger |
 //! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
 //! | `recurrent.rs` | LSTM, GRU, RNN (unrolled, or a WHILE over the sequence) |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
@@ -86,6 +88,8 @@ mod operand;
 mod optional;
 mod pad;
 mod pool;
+mod qlinear;
+mod quantize_linear;
 mod reduce;
 mod reduce_composite;
 mod resize;
@@ -140,6 +144,8 @@ pub(crate) use matmul::*;
 pub(crate) use optional::*;
 pub(crate) use pad::*;
 pub(crate) use pool::*;
+pub(crate) use qlinear::*;
+pub(crate) use quantize_linear::*;
 pub(crate) use reduce::*;
 pub(crate) use reduce_composite::*;
 pub(crate) use resize::*;
@@ -322,6 +328,11 @@ pub struct LowerCtx<'a> {
     pub(crate) allow_flex: bool,
     /// The Flex ops emitted, as `(node, op)`.
     pub(crate) flex_ops: Vec<(String, String)>,
+    /// The int8 tensor standing for a uint8 quantized tensor (same scale,
+    /// zero point − 128), where one was made.
+    pub(crate) int8_views: HashMap<TensorId, TensorId>,
+    /// Quantized (QDQ) nodes lowered in their float form, and why.
+    pub(crate) qdq_fallbacks: Vec<String>,
 }
 
 impl<'a> LowerCtx<'a> {
@@ -624,6 +635,9 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
         t = ctx.own_output(t, &used_outputs)?;
         used_outputs.push(t);
         ctx.g.output(name, t);
+    }
+    for f in &ctx.qdq_fallbacks {
+        report.warnings.push(format!("quantized node lowered as dequantize → float op → quantize: {f}"));
     }
     let LowerCtx { g, mut mb, .. } = ctx;
     // The interface layout, for tools and apps: `name=NHWC` or `name=ONNX`

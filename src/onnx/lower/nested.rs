@@ -68,6 +68,7 @@ impl LowerCtx<'_> {
         inner.materialized = std::mem::take(&mut self.materialized);
         inner.shape_ops = std::mem::take(&mut self.shape_ops);
         inner.dim_names = std::mem::take(&mut self.dim_names);
+        inner.int8_views = std::mem::take(&mut self.int8_views);
         for (name, v) in bindings {
             inner.env.insert(name, v);
         }
@@ -90,6 +91,8 @@ impl LowerCtx<'_> {
         self.materialized = inner.materialized;
         self.shape_ops = inner.shape_ops;
         self.dim_names = inner.dim_names;
+        self.int8_views = inner.int8_views;
+        self.qdq_fallbacks.append(&mut inner.qdq_fallbacks);
         self.folded += inner.folded;
         self.forms.append(&mut inner.forms);
         self.flex_ops.append(&mut inner.flex_ops);
@@ -136,7 +139,8 @@ impl LowerCtx<'_> {
         }
         let mut uses = local_uses(graph);
         let result = inner.lower_nodes(&graph.nodes, &mut uses).and_then(|()| outputs(&mut inner, &ins));
-        let LowerCtx { g, mb, folded, mut forms, nested_error, mut flex_ops, .. } = inner;
+        let LowerCtx { g, mb, folded, mut forms, nested_error, mut flex_ops, mut qdq_fallbacks, .. } = inner;
+        self.qdq_fallbacks.append(&mut qdq_fallbacks);
         self.mb = mb;
         self.folded += folded;
         self.forms.append(&mut forms);

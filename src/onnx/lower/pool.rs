@@ -62,10 +62,19 @@ fn lower_pool(ctx: &mut LowerCtx<'_>, node: &Node<'_>, max: bool) -> Result<(), 
         pads.explicit = Some(vec![(p[0], p[2]), (p[1], p[3])]);
     } else if max && pads.explicit.is_some() && ctx.is_nonnegative(x) {
         // Zero padding cannot raise the maximum of non-negative values.
-    } else if max && pads.explicit.is_some() && ctx.dtype(x) == DType::F32 {
-        // Pad with the lowest float, which never wins a maximum.
+    } else if max && pads.explicit.is_some() && matches!(ctx.dtype(x), DType::F32 | DType::I8) {
+        // Pad with the lowest value, which never wins a maximum (for int8,
+        // -128 at the input's quantization parameters).
         let p = pads.explicit.take().unwrap_or_default();
-        let lowest = ctx.g.constant_f32(&format!("{}/lowest", node.name()), Shape::scalar(), &[f32::MIN]);
+        let lowest = if ctx.dtype(x) == DType::I8 {
+            let t = ctx.g.constant(&format!("{}/lowest", node.name()), DType::I8, Shape::scalar(), ConstData::from_slice(&[i8::MIN]));
+            if let Some(q) = ctx.g.tensor(x).quantization.clone() {
+                ctx.g.set_quantization(t, q);
+            }
+            t
+        } else {
+            ctx.g.constant_f32(&format!("{}/lowest", node.name()), Shape::scalar(), &[f32::MIN])
+        };
         let h = ctx.to_channels_last(x)?;
         let mut pp = vec![(0, 0)];
         pp.extend(p.iter().map(|(a, b)| (*a as i32, *b as i32)));

@@ -88,7 +88,11 @@ fn emit_resize(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, out: &[SDim
 /// The 4-D float input of a resize and its (possibly symbolic) height and
 /// width.
 fn resize_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(TensorId, Vec<SDim>, [SDim; 2]), LowerError> {
-    let x = typed_input(ctx, node, &[DType::F32])?;
+    // A quantized int8 input (from a QDQ group) resizes in int8.
+    let x = match ctx.input(node, 0) {
+        Ok(t) if ctx.dtype(t) == DType::I8 && ctx.g.tensor(t).quantization.as_ref().is_some_and(|q| q.scale.len() == 1) => t,
+        _ => typed_input(ctx, node, &[DType::F32])?,
+    };
     let xs = ctx.symbolic_shape(x);
     if xs.len() != 4 {
         return Err(shape_err(format!("{} on rank {} (only 4-D NCHW)", node.op_type(), xs.len())));

@@ -57,7 +57,11 @@ expected
        invoke is also timed (default delegate, i.e. XNNPACK, "threads"
        threads, default 1; median of "runs", default 20, after "warmup",
        default 2) and the result gets "latency_ms" (median) and "latency"
-       (median/min/max in ms and the settings).
+       (median/min/max in ms and the settings).  With "step" (and
+       "max_steps", default 1, "min_fraction", default 1), at least
+       min_fraction of each float output's elements must lie within
+       max_steps · step of the expected values (quantized models: step is
+       the output's quantization scale); the fraction is reported.
 
 Exit status: 0 when RESULTS.json was written (whatever the jobs' outcome),
 2 on usage errors.  Only stdlib, numpy and ai_edge_litert are used.
@@ -778,6 +782,28 @@ def _run_expected(job):
             fails.append("%s: max_abs_rel %.3g > %g" % (info["label"], info["max_abs_rel"], rel_tol))
         if min_cos is not None and info.get("cosine") is not None and info["cosine"] < min_cos:
             fails.append("%s: cosine %.9f < %g" % (info["label"], info["cosine"], min_cos))
+
+    # Optional agreement in quantization steps: at least "min_fraction" of
+    # the elements of every float output within "max_steps" steps of size
+    # "step" (the output's quantization scale) of the expected values.
+    step = job.get("step")
+    if step is not None:
+        max_steps = float(job.get("max_steps", 1))
+        min_frac = float(job.get("min_fraction", 1.0))
+        for label, g, r, lay in zip(labels, litert_out, expected, out_layout):
+            g = np.asarray(g)
+            if lay == "nhwc":
+                g = _to_channels_first(g, label)
+            if g.shape != r.shape or g.dtype.kind != "f" or not g.size:
+                continue
+            steps = np.abs(g.astype(np.float64) - r.astype(np.float64)) / float(step)
+            # A difference of whole steps carries float rounding of the
+            # dequantized values: allow 1e-3 of a step.
+            frac = float(np.mean(steps <= max_steps + 1e-3))
+            extra.setdefault("within_steps", {})[label] = frac
+            metrics.append("within_%g_steps=%.4f max_steps=%.2f" % (max_steps, frac, float(np.max(steps))))
+            if frac < min_frac:
+                fails.append("%s: %.4f of elements within %g step(s) of %g < %g" % (label, frac, max_steps, step, min_frac))
 
     lat_note, lat_err = "", None
     if lat_spec is not None:
