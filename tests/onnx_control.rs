@@ -217,3 +217,37 @@ fn nested_control_flow_an_if_inside_a_while_loop_reads_the_outer_graph() {
         assert_eq!(y[0].to_f32(), [1.5 * s, -2.0 * s], "n = {n}");
     }
 }
+
+#[test]
+fn scan_over_a_dynamic_length_becomes_while() {
+    // The same running sum as the unrolled test, over a length known only
+    // at run time: reverse input direction, output on axis 1.
+    let mut g = OnnxBuilder::new(13);
+    g.input("s_in", FLOAT, &[Some(2)]);
+    g.input("row", FLOAT, &[Some(2)]);
+    g.node_named("Add", &["s_in", "row"], &["s_out"], vec![]);
+    g.node_named("Identity", &["s_out"], &["y_row"], vec![]);
+    g.output("s_out", FLOAT, &[Some(2)]);
+    g.output("y_row", FLOAT, &[Some(2)]);
+    let mut b = OnnxBuilder::new(13);
+    b.input("x", FLOAT, &[None, Some(2)]);
+    let s0 = b.init_f32("s0", &[2], &[10.0, 20.0]);
+    b.node_named(
+        "Scan",
+        &[&s0, "x"],
+        &["s", "y"],
+        vec![attr_graph("body", g.into_graph("body")), attr_int("num_scan_inputs", 1), attr_ints("scan_input_directions", &[1]), attr_ints("scan_output_axes", &[1])],
+    );
+    b.output("s", FLOAT, &[Some(2)]);
+    b.output("y", FLOAT, &[Some(2), None]);
+    let c = convert_ok(b);
+    assert_eq!(count(&c, |o| matches!(o, Op::While { .. })), 1);
+    let ev = Evaluator::new(&c.model);
+    let y = ev.run(0, &[Value::from_f32(vec![3, 2], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])]).unwrap();
+    assert_eq!(y[0].to_f32(), [19.0, 32.0]);
+    assert_eq!(y[1].shape, [2, 3]);
+    assert_eq!(y[1].to_f32(), [15.0, 18.0, 19.0, 26.0, 30.0, 32.0]);
+    let y = ev.run(0, &[Value::from_f32(vec![1, 2], vec![-1.0, 1.0])]).unwrap();
+    assert_eq!(y[0].to_f32(), [9.0, 21.0]);
+    assert_eq!(y[1].shape, [2, 1]);
+}

@@ -9,7 +9,8 @@
 //!   each scan output gathered by CONCATENATION.
 //! - **Scan** (opset 9 and later) over a sequence of known length up to
 //!   [`MAX_UNROLL`] is unrolled; otherwise it becomes WHILE, reading one
-//!   slice per iteration with GATHER.
+//!   slice per iteration with GATHER (scan outputs then need a static
+//!   declared element shape).
 
 use super::nested::{renamed, Captures};
 use super::{LowerCtx, LowerError, Node, Val};
@@ -66,8 +67,8 @@ pub fn lower_if(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerErro
     names.sort();
     names.dedup();
     let Captures { args, inputs, consts } = ctx.capture(&names)?;
-    let (mut tb, mut touts) = ctx.lower_body(then_g, "then", &inputs, consts.clone(), |c, _| c.graph_outputs(then_g)).map_err(|e| ctx.nest(e))?;
-    let (mut eb, mut eouts) = ctx.lower_body(else_g, "else", &inputs, consts, |c, _| c.graph_outputs(else_g)).map_err(|e| ctx.nest(e))?;
+    let (mut tb, mut touts) = ctx.lower_body(then_g, "then", &inputs, consts.clone(), |_, _| Ok(Vec::new()), |c, _| c.graph_outputs(then_g)).map_err(|e| ctx.nest(e))?;
+    let (mut eb, mut eouts) = ctx.lower_body(else_g, "else", &inputs, consts, |_, _| Ok(Vec::new()), |c, _| c.graph_outputs(else_g)).map_err(|e| ctx.nest(e))?;
     for k in 0..touts.len() {
         let (td, ed) = (tb.tensor(touts[k]).dtype, eb.tensor(eouts[k]).dtype);
         // An int64 value may be narrowed to int32 in one branch only.
@@ -295,7 +296,7 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
         }
         inputs.extend(cap_inputs.iter().cloned());
         let (bb, outs) = ctx
-            .lower_body(body, "loop_body", &inputs, consts.clone(), |c, ins| {
+            .lower_body(body, "loop_body", &inputs, consts.clone(), |_, _| Ok(Vec::new()), |c, ins| {
                 let outs = c.graph_outputs(body)?;
                 let one = c.g.constant_i32("one", Shape::scalar(), &[1]);
                 let next = c.g.add(ins[0], one).map_err(OnnxError::Model)?;
@@ -368,6 +369,7 @@ pub fn lower_scan(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     }
     let mut scan_ins = Vec::with_capacity(m);
     let mut len: Option<usize> = None;
+    let mut dynamic = false;
     for j in 0..m {
         let t = ctx.input(node, n_state + j)?;
         let rank = ctx.shape(t).rank() as i64;
@@ -375,19 +377,21 @@ pub fn lower_scan(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
         if !(0..rank).contains(&axis) {
             return Err(LowerError::invalid(format!("scan input axis {} out of range for rank {rank}", in_axes[j])));
         }
-        let n = match ctx.shape(t).dims()[axis as usize] {
-            Dim::Fixed(n) => n as usize,
-            Dim::Dynamic => return Err(LowerError::new(ReasonCode::UnsupportedShape, "Scan over a sequence whose length is known only at run time")),
-        };
-        if len.is_some_and(|l| l != n) {
-            return Err(LowerError::invalid("scan inputs differ in length"));
+        match ctx.shape(t).dims()[axis as usize] {
+            Dim::Fixed(n) => {
+                if len.is_some_and(|l| l != n as usize) {
+                    return Err(LowerError::invalid("scan inputs differ in length"));
+                }
+                len = Some(n as usize);
+            }
+            Dim::Dynamic => dynamic = true,
         }
-        len = Some(n);
         scan_ins.push((t, axis as i32));
     }
     let len = len.unwrap_or(0);
-    if len as i64 > MAX_UNROLL {
-        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("Scan over {len} steps (unrolled up to {MAX_UNROLL})")));
+    if dynamic || len as i64 > MAX_UNROLL {
+        let dirs = Directions { in_dirs: &in_dirs, out_axes: &out_axes, out_dirs: &out_dirs };
+        return scan_while(ctx, node, body, n_state, &scan_ins, &dirs);
     }
     let mut state: Vec<Val> = (0..n_state)
         .map(|k| {
@@ -440,5 +444,137 @@ pub fn lower_scan(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
         ctx.set_output(node, n_state + k, t);
     }
     ctx.forms.push((node.name(), format!("unrolled over {len} steps")));
+    Ok(())
+}
+
+/// A Scan's directions and output axes.
+struct Directions<'a> {
+    in_dirs: &'a [i64],
+    out_axes: &'a [i64],
+    out_dirs: &'a [i64],
+}
+
+/// A Scan as WHILE over `[t, T, states..., outputs so far..., scan
+/// inputs..., captures...]`: the body reads slice `t` (or `T - 1 - t`) of
+/// each scan input with GATHER and appends each output row by
+/// CONCATENATION; reversed outputs are reversed (REVERSE_V2) and moved to
+/// their axis (TRANSPOSE) after the loop.
+fn scan_while(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_state: usize, scan_ins: &[(TensorId, i32)], d: &Directions<'_>) -> Result<(), LowerError> {
+    let name = node.name();
+    let m = scan_ins.len();
+    let k_out = body.outputs.len() - n_state;
+    let (first, axis0) = scan_ins[0];
+    let shape = ctx.g.shape(first, crate::model::ShapeOptions { out_type: DType::I32 })?;
+    let so = crate::model::StridedSliceOptions { shrink_axis_mask: 1, ..Default::default() };
+    let t_len = ctx.g.strided_slice(shape, &[axis0], &[axis0 + 1], &[1], so)?;
+    let zero = ctx.g.constant_i32(&format!("{name}_t0"), Shape::scalar(), &[0]);
+    let mut vars = vec![zero, t_len];
+    for k in 0..n_state {
+        vars.push(ctx.input(node, k)?);
+    }
+    for k in 0..k_out {
+        vars.push(empty_scan_output(ctx, body, &body.outputs[n_state + k])?);
+    }
+    vars.extend(scan_ins.iter().map(|(t, _)| *t));
+    let Captures { args, inputs: cap_inputs, consts } = ctx.capture(&body.captures)?;
+    vars.extend(args.iter().copied());
+    let mut shapes: Vec<Shape> = vars.iter().map(|t| ctx.shape(*t).clone()).collect();
+    for s in shapes.iter_mut().skip(2 + n_state).take(k_out) {
+        let mut dims = s.dims().to_vec();
+        dims[0] = Dim::Dynamic;
+        *s = Shape::from_dims(dims);
+    }
+    let dtypes: Vec<DType> = vars.iter().map(|t| ctx.dtype(*t)).collect();
+    let first_in = 2 + n_state + k_out;
+    let mut attempt = 0;
+    let (bb, body_outs) = loop {
+        attempt += 1;
+        let mut inputs: Vec<(String, DType, Shape)> = vec![(String::new(), DType::I32, Shape::scalar()), (String::new(), DType::I32, Shape::scalar())];
+        for k in 0..n_state {
+            inputs.push((body.inputs[k].clone(), dtypes[2 + k], shapes[2 + k].clone()));
+        }
+        for k in 0..k_out + m {
+            inputs.push((String::new(), dtypes[2 + n_state + k], shapes[2 + n_state + k].clone()));
+        }
+        inputs.extend(cap_inputs.iter().cloned());
+        let prelude = |c: &mut LowerCtx<'_>, ins: &[TensorId]| -> Result<Vec<(String, Val)>, OnnxError> {
+            let mut bound = Vec::with_capacity(m);
+            for (j, (_, axis)) in scan_ins.iter().enumerate() {
+                let idx = if d.in_dirs[j] != 0 {
+                    let one = c.g.constant_i32("one", Shape::scalar(), &[1]);
+                    let last = c.g.sub(ins[1], one).map_err(OnnxError::Model)?;
+                    c.g.sub(last, ins[0]).map_err(OnnxError::Model)?
+                } else {
+                    ins[0]
+                };
+                let slice = c.g.gather(ins[first_in + j], idx, GatherOptions { axis: *axis, batch_dims: 0 }).map_err(OnnxError::Model)?;
+                bound.push((body.inputs[n_state + j].clone(), Val::Tensor(slice)));
+            }
+            Ok(bound)
+        };
+        let (bb, outs) = ctx
+            .lower_body(body, "scan_body", &inputs, consts.clone(), prelude, |c, ins| {
+                let outs = c.graph_outputs(body)?;
+                let one = c.g.constant_i32("one", Shape::scalar(), &[1]);
+                let next = c.g.add(ins[0], one).map_err(OnnxError::Model)?;
+                let mut res = vec![next, ins[1]];
+                for k in 0..n_state {
+                    res.push(cast_to(c, outs[k], dtypes[2 + k])?);
+                }
+                for k in 0..k_out {
+                    let elem = cast_to(c, outs[n_state + k], dtypes[2 + n_state + k])?;
+                    let zero_ax = c.g.constant_i32("axis0", Shape::new([1]), &[0]);
+                    let row = c.g.expand_dims(elem, zero_ax).map_err(OnnxError::Model)?;
+                    res.push(c.g.concatenation(&[ins[2 + n_state + k], row], 0).map_err(OnnxError::Model)?);
+                }
+                res.extend(ins[first_in..].iter().copied());
+                Ok(res)
+            })
+            .map_err(|e| ctx.nest(e))?;
+        let mut changed = false;
+        for (k, t) in outs.iter().enumerate() {
+            let seen = bb.tensor(*t).shape.clone();
+            let Some(r) = relax(&shapes[k], &seen) else {
+                return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("scan variable {k} changes rank in the body ({} to {seen})", shapes[k])));
+            };
+            if r != shapes[k] {
+                shapes[k] = r;
+                changed = true;
+            }
+        }
+        if !changed || attempt > 3 {
+            break (bb, outs);
+        }
+    };
+    let mut cg = ctx.mb.subgraph("scan_cond");
+    let cins: Vec<TensorId> = shapes.iter().zip(&dtypes).enumerate().map(|(k, (s, dt))| cg.input(&format!("v{k}"), *dt, s.clone())).collect();
+    let go = cg.apply(Op::Less, &[Some(cins[0]), Some(cins[1])])?;
+    cg.output("go", go);
+    let ci = ctx.mb.finish_subgraph(cg)?;
+    let bi = ctx.finish_body(bb, &body_outs)?;
+    let outs = ctx.g.while_loop(&ctx.mb, ci, bi, &vars)?;
+    for k in 0..n_state {
+        ctx.set_output(node, k, outs[2 + k]);
+    }
+    for k in 0..k_out {
+        let mut y = outs[2 + n_state + k];
+        if d.out_dirs[k] != 0 {
+            let ax = ctx.g.constant_i32(&format!("{name}_rev{k}"), Shape::new([1]), &[0]);
+            y = ctx.g.reverse_v2(y, ax)?;
+        }
+        let rank = ctx.shape(y).rank() as i64;
+        let axis = if d.out_axes[k] < 0 { d.out_axes[k] + rank } else { d.out_axes[k] };
+        if !(0..rank).contains(&axis) {
+            return Err(LowerError::invalid(format!("scan output axis {} out of range", d.out_axes[k])));
+        }
+        if axis != 0 {
+            // Move axis 0 to `axis`.
+            let mut perm: Vec<i32> = (1..rank as i32).collect();
+            perm.insert(axis as usize, 0);
+            y = ctx.g.transpose(y, &perm)?;
+        }
+        ctx.set_output(node, n_state + k, y);
+    }
+    ctx.forms.push((node.name(), format!("WHILE (cond subgraph {ci}, body subgraph {bi})")));
     Ok(())
 }

@@ -104,7 +104,8 @@ impl LowerCtx<'_> {
 
     /// Lowers `graph` into a new subgraph named `name` whose inputs are
     /// `inputs` (bound by name, where the name is not empty) and whose
-    /// constants include `consts`; `outputs` gives its output tensors,
+    /// constants include `consts`; `prelude` may emit ops first and bind
+    /// more names (a scan's slice of this iteration); `outputs` gives its output tensors,
     /// given the context and the input tensors. The subgraph is returned
     /// unfinished, with its outputs, so that the caller can check them
     /// before adding it to the model.
@@ -114,6 +115,7 @@ impl LowerCtx<'_> {
         name: &str,
         inputs: &[(String, DType, Shape)],
         consts: Vec<(String, Val)>,
+        prelude: impl FnOnce(&mut LowerCtx<'_>, &[TensorId]) -> Result<Vec<(String, Val)>, OnnxError>,
         outputs: impl FnOnce(&mut LowerCtx<'_>, &[TensorId]) -> Result<Vec<TensorId>, OnnxError>,
     ) -> Result<(SubgraphBuilder, Vec<TensorId>), OnnxError> {
         let mb = std::mem::take(&mut self.mb);
@@ -138,7 +140,14 @@ impl LowerCtx<'_> {
             }
         }
         let mut uses = local_uses(graph);
-        let result = inner.lower_nodes(&graph.nodes, &mut uses).and_then(|()| outputs(&mut inner, &ins));
+        let result = prelude(&mut inner, &ins)
+            .map(|bound| {
+                for (n, v) in bound {
+                    inner.env.insert(n, v);
+                }
+            })
+            .and_then(|()| inner.lower_nodes(&graph.nodes, &mut uses))
+            .and_then(|()| outputs(&mut inner, &ins));
         let LowerCtx { g, mb, folded, mut forms, nested_error, mut flex_ops, mut qdq_fallbacks, .. } = inner;
         self.qdq_fallbacks.append(&mut qdq_fallbacks);
         self.mb = mb;
