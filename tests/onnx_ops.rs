@@ -597,8 +597,9 @@ fn conv_transpose(attrs: Vec<onnx_protobuf::AttributeProto>, w_dims: [i64; 4], c
 
 #[test]
 fn conv_transpose_limits() {
-    assert_eq!(reason(conv_transpose(vec![attr_int("group", 2)], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
-    assert_eq!(reason(conv_transpose(vec![attr_ints("dilations", &[2, 2])], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
+    // Groups that do not divide the input channels.
+    assert_eq!(reason(conv_transpose(vec![attr_int("group", 3)], [2, 1, 2, 2], true)), ReasonCode::InvalidNode);
+    assert_eq!(reason(conv_transpose(vec![attr_ints("dilations", &[0, 2])], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
     // Run-time weights of a dynamic shape.
     let mut b = OnnxBuilder::new(13);
     let x = b.input("x", FLOAT, &dims(&[1, 2, 3, 3]));
@@ -2335,5 +2336,300 @@ fn composite_reductions_take_run_time_axes() {
             assert_eq!(got.shape, if keep == 1 { vec![1, 3, 1] } else { vec![3] }, "{op} keepdims={keep}");
             assert_close(&got.data, &want, 1e-5);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1-D and grouped convolution, pools from window taps
+// ---------------------------------------------------------------------------
+
+/// ONNX Conv written out naively on N, C, W (1-D; `h = 1` for a plane
+/// flattened as [H=1, W]) with groups, strides, dilation and pads.
+#[allow(clippy::too_many_arguments)]
+fn naive_conv1d(x: &[f32], [n, c, w]: [usize; 3], wt: &[f32], m: usize, k: usize, bias: &[f32], group: usize, s: usize, d: usize, (pb, pe): (usize, usize)) -> (usize, Vec<f64>) {
+    let cg = c / group;
+    let mg = m / group;
+    let ow = (w + pb + pe - ((k - 1) * d + 1)) / s + 1;
+    let mut y = vec![0f64; n * m * ow];
+    for b in 0..n {
+        for o in 0..m {
+            let g = o / mg;
+            for q in 0..ow {
+                let mut acc = f64::from(bias[o]);
+                for ci in 0..cg {
+                    for j in 0..k {
+                        let pos = (q * s + j * d) as i64 - pb as i64;
+                        if pos >= 0 && (pos as usize) < w {
+                            acc += f64::from(x[(b * c + g * cg + ci) * w + pos as usize]) * f64::from(wt[(o * cg + ci) * k + j]);
+                        }
+                    }
+                }
+                y[(b * m + o) * ow + q] = acc;
+            }
+        }
+    }
+    (ow, y)
+}
+
+#[test]
+fn conv1d_with_groups_strides_dilations_and_pads_matches_the_naive_formula() {
+    // (channels, out channels, group, kernel, stride, dilation, pads)
+    let cases: [(usize, usize, usize, usize, usize, usize, (usize, usize)); 5] = [
+        (2, 3, 1, 3, 1, 1, (1, 1)),
+        (4, 4, 2, 2, 2, 1, (0, 1)),
+        (3, 6, 3, 3, 1, 2, (2, 0)),
+        (4, 4, 4, 3, 1, 1, (1, 1)),
+        (6, 4, 2, 1, 3, 1, (0, 0)),
+    ];
+    for (c, m, group, k, s, d, pads) in cases {
+        let w = 9;
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[2, c as i64, w as i64]));
+        let wt = seq(m * (c / group) * k, 0.1, -0.4);
+        let bias = seq(m, 0.5, -1.0);
+        let wn = b.init_f32("w", &[m as i64, (c / group) as i64, k as i64], &wt);
+        let bn = b.init_f32("b", &[m as i64], &bias);
+        let attrs = vec![attr_int("group", group as i64), attr_ints("strides", &[s as i64]), attr_ints("dilations", &[d as i64]), attr_ints("pads", &[pads.0 as i64, pads.1 as i64])];
+        b.node_named("Conv", &[&x, &wn, &bn], &["y"], attrs);
+        let (ow, want) = naive_conv1d(&seq(2 * c * w, 0.3, -2.0), [2, c, w], &wt, m, k, &bias, group, s, d, pads);
+        b.output("y", FLOAT, &dims(&[2, m as i64, ow as i64]));
+        let model = to_model(b);
+        // Groups other than 1 and depthwise are split per group.
+        let grouped = group > 1 && group != c;
+        assert_eq!(has_op(&model, |op| matches!(op, Op::Concatenation(_))), grouped, "case {c} {m} {group}");
+        let y = run(&model, vec![input(&[2, c, w], seq(2 * c * w, 0.3, -2.0))]).remove(0);
+        assert_eq!(y.shape, vec![2, m, ow]);
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+#[test]
+fn a_chain_of_conv1d_layers_keeps_no_transpose_between_them() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 2, 8]));
+    let w1 = b.init_f32("w1", &[3, 2, 3], &seq(18, 0.1, -0.9));
+    let w2 = b.init_f32("w2", &[2, 3, 3], &seq(18, -0.05, 0.4));
+    let c1 = b.node("Conv", &[&x, &w1], vec![attr_ints("pads", &[1, 1])]);
+    let r = b.node("Relu", &[&c1], vec![]);
+    b.node_named("Conv", &[&r, &w2], &["y"], vec![attr_ints("pads", &[1, 1])]);
+    b.output("y", FLOAT, &dims(&[1, 2, 8]));
+    let m = to_model(b);
+    let ops: Vec<&Op> = m.subgraphs[0].operators.iter().map(|o| &o.op).collect();
+    let convs: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| matches!(o, Op::Conv2d(_))).map(|(i, _)| i).collect();
+    assert_eq!(convs.len(), 2, "{ops:?}");
+    assert!(!ops[convs[0]..convs[1]].iter().any(|o| matches!(o, Op::Transpose)), "a TRANSPOSE between the layers: {ops:?}");
+    // And it computes the two layers.
+    let xs = seq(16, 0.25, -2.0);
+    let (_, h) = naive_conv1d(&xs, [1, 2, 8], &seq(18, 0.1, -0.9), 3, 3, &[0.0; 3], 1, 1, 1, (1, 1));
+    let h: Vec<f32> = h.iter().map(|v| v.max(0.0) as f32).collect();
+    let (_, want) = naive_conv1d(&h, [1, 3, 8], &seq(18, -0.05, 0.4), 2, 3, &[0.0; 2], 1, 1, 1, (1, 1));
+    assert_close(&run(&m, vec![input(&[1, 2, 8], xs)]).remove(0).data, &want, 1e-5);
+}
+
+#[test]
+fn conv1d_on_a_dynamic_length() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[Some(1), Some(2), None]);
+    let wt = seq(4 * 2 * 3, 0.1, -1.0);
+    let w = b.init_f32("w", &[4, 2, 3], &wt);
+    b.node_named("Conv", &[&x, &w], &["y"], vec![attr_str("auto_pad", "SAME_UPPER")]);
+    b.output("y", FLOAT, &[Some(1), Some(4), None]);
+    let m = to_model(b);
+    for len in [5usize, 11] {
+        let xs = seq(2 * len, 0.2, -1.0);
+        let (_, want) = naive_conv1d(&xs, [1, 2, len], &wt, 4, 3, &[0.0; 4], 1, 1, 1, (1, 1));
+        let y = run(&m, vec![input(&[1, 2, len], xs)]).remove(0);
+        assert_eq!(y.shape, vec![1, 4, len]);
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+/// A naive N-D pool over `x` of shape [N, C, spatial...] as ONNX,
+/// PyTorch and onnxruntime define it. `kind`: 0 max, 1 average, p > 1 Lp.
+#[allow(clippy::too_many_arguments)]
+fn naive_pool(x: &[f32], shape: &[usize], k: &[usize], s: &[usize], d: &[usize], pads: &[usize], ceil: bool, include_pad: bool, kind: u32) -> (Vec<usize>, Vec<f64>) {
+    let nd = k.len();
+    let out: Vec<usize> = (0..nd)
+        .map(|i| {
+            let span = shape[i + 2] + pads[i] + pads[i + nd] - ((k[i] - 1) * d[i] + 1);
+            if ceil {
+                let o = span.div_ceil(s[i]) + 1;
+                if (o - 1) * s[i] >= shape[i + 2] + pads[i] { o - 1 } else { o }
+            } else {
+                span / s[i] + 1
+            }
+        })
+        .collect();
+    let plane: usize = out.iter().product();
+    let in_plane: usize = shape[2..].iter().product();
+    let taps: usize = k.iter().product();
+    let mut y = Vec::new();
+    for nc in 0..shape[0] * shape[1] {
+        for f in 0..plane {
+            let mut q = vec![0; nd];
+            let mut r = f;
+            for i in (0..nd).rev() {
+                q[i] = r % out[i];
+                r /= out[i];
+            }
+            let (mut acc, mut count) = (if kind == 0 { f64::MIN } else { 0.0 }, 0);
+            for t in 0..taps {
+                let mut r = t;
+                let mut idx = 0usize;
+                let (mut inside, mut in_padded) = (true, true);
+                for i in (0..nd).rev() {
+                    let j = r % k[i];
+                    r /= k[i];
+                    let pos = (q[i] * s[i] + j * d[i]) as i64 - pads[i] as i64;
+                    inside &= pos >= 0 && pos < shape[i + 2] as i64;
+                    in_padded &= pos >= -(pads[i] as i64) && pos < (shape[i + 2] + pads[i + nd]) as i64;
+                    let stride: usize = shape[i + 3..].iter().product();
+                    idx += pos.max(0) as usize * stride;
+                }
+                if inside || (include_pad && in_padded) {
+                    count += 1;
+                }
+                if inside {
+                    let v = f64::from(x[nc * in_plane + idx]);
+                    acc = match kind {
+                        0 => acc.max(v),
+                        1 => acc + v,
+                        p => acc + v.abs().powi(p as i32),
+                    };
+                }
+            }
+            y.push(match kind {
+                0 => acc,
+                1 => acc / count as f64,
+                p => acc.powf(1.0 / f64::from(p)),
+            });
+        }
+    }
+    let mut oshape = shape[..2].to_vec();
+    oshape.extend(&out);
+    (oshape, y)
+}
+
+fn pool_model(op: &str, shape: &[usize], attrs: Vec<onnx_protobuf::AttributeProto>) -> Model {
+    let s: Vec<i64> = shape.iter().map(|v| *v as i64).collect();
+    let mut b = OnnxBuilder::new(19);
+    let x = b.input("x", FLOAT, &dims(&s));
+    b.node_named(op, &[&x], &["y"], attrs);
+    b.output("y", FLOAT, &vec![None; shape.len()]);
+    to_model(b)
+}
+
+#[test]
+fn pools_in_1d_2d_and_3d_with_dilations_ceil_mode_and_padding_match_the_naive_pool() {
+    // (op, shape, kernel, strides, dilations, pads, ceil, count_include_pad, kind)
+    type Case = (&'static str, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, bool, bool, u32);
+    let cases: Vec<Case> = vec![
+        ("MaxPool", vec![1, 2, 9], vec![3], vec![2], vec![1], vec![1, 1], false, false, 0),
+        ("AveragePool", vec![1, 2, 9], vec![3], vec![2], vec![1], vec![1, 0], false, true, 1),
+        ("AveragePool", vec![1, 2, 9], vec![2], vec![1], vec![1], vec![0, 0], false, false, 1),
+        ("MaxPool", vec![1, 1, 7, 6], vec![2, 3], vec![1, 2], vec![2, 1], vec![1, 0, 1, 1], true, false, 0),
+        ("AveragePool", vec![1, 2, 7, 6], vec![3, 2], vec![2, 2], vec![1, 2], vec![1, 1, 0, 1], true, false, 1),
+        ("AveragePool", vec![1, 1, 6, 5], vec![3, 3], vec![2, 2], vec![1, 1], vec![1, 1, 1, 1], true, true, 1),
+        ("MaxPool", vec![1, 2, 5, 4, 6], vec![2, 2, 3], vec![1, 2, 2], vec![1, 1, 2], vec![0, 1, 1, 1, 0, 1], false, false, 0),
+        ("AveragePool", vec![2, 1, 4, 5, 5], vec![2, 3, 2], vec![2, 1, 2], vec![2, 1, 1], vec![1, 0, 1, 0, 1, 1], true, true, 1),
+        ("LpPool", vec![1, 2, 8], vec![3], vec![2], vec![1], vec![1, 1], false, false, 2),
+        ("LpPool", vec![1, 2, 6, 5], vec![2, 2], vec![1, 2], vec![2, 1], vec![0, 1, 1, 0], false, false, 3),
+    ];
+    for (op, shape, k, s, d, pads, ceil, include, kind) in cases {
+        let i64s = |v: &[usize]| v.iter().map(|x| *x as i64).collect::<Vec<_>>();
+        let mut attrs = vec![attr_ints("kernel_shape", &i64s(&k)), attr_ints("strides", &i64s(&s)), attr_ints("dilations", &i64s(&d)), attr_ints("pads", &i64s(&pads))];
+        if op == "LpPool" {
+            attrs.push(attr_int("p", i64::from(kind)));
+        } else {
+            attrs.push(attr_int("ceil_mode", i64::from(ceil)));
+        }
+        if op == "AveragePool" {
+            attrs.push(attr_int("count_include_pad", i64::from(include)));
+        }
+        let m = pool_model(op, &shape, attrs);
+        let n: usize = shape.iter().product();
+        let xs: Vec<f32> = (0..n).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.3).collect();
+        let (oshape, want) = naive_pool(&xs, &shape, &k, &s, &d, &pads, ceil, include, kind);
+        let y = run(&m, vec![input(&shape, xs)]).remove(0);
+        assert_eq!(y.shape, oshape, "{op} {shape:?} {k:?}");
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+#[test]
+fn one_d_pools_use_the_tflite_pools() {
+    let m = pool_model("MaxPool", &[1, 3, 10], vec![attr_ints("kernel_shape", &[3]), attr_ints("strides", &[2])]);
+    assert!(has_op(&m, |op| matches!(op, Op::MaxPool2d(_))));
+    let xs = seq(30, 0.7, -9.0).iter().map(|v| v.sin()).collect::<Vec<_>>();
+    let (_, want) = naive_pool(&xs, &[1, 3, 10], &[3], &[2], &[1], &[0, 0], false, false, 0);
+    assert_close(&run(&m, vec![input(&[1, 3, 10], xs)]).remove(0).data, &want, 1e-6);
+    let m = pool_model("AveragePool", &[1, 3, 10], vec![attr_ints("kernel_shape", &[2]), attr_str("auto_pad", "SAME_UPPER")]);
+    assert!(has_op(&m, |op| matches!(op, Op::AveragePool2d(_))));
+}
+
+#[test]
+fn pool_attributes_out_of_range_are_typed_errors() {
+    let build_n = |n: i64, attrs: Vec<onnx_protobuf::AttributeProto>| {
+        let mut b = OnnxBuilder::new(19);
+        let x = b.input("x", FLOAT, &dims(&[1, 1, n, n]));
+        b.node_named("AveragePool", &[&x], &["y"], attrs);
+        b.output("y", FLOAT, &[None, None, None, None]);
+        b
+    };
+    let build = |attrs| build_n(5, attrs);
+    assert_eq!(reason(build(vec![attr_ints("kernel_shape", &[2, -1])])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(build(vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[0, 1])])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(build(vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("dilations", &[1 << 40, 1])])), ReasonCode::UnsupportedAttribute);
+    // More window taps than the decomposition takes.
+    assert_eq!(reason(build_n(80, vec![attr_ints("kernel_shape", &[33, 33]), attr_ints("dilations", &[1, 2])])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(build(vec![attr_ints("kernel_shape", &[9, 9]), attr_ints("dilations", &[2, 1])])), ReasonCode::InvalidNode);
+}
+
+#[test]
+fn conv_transpose_1d_grouped_and_dilated_matches_the_naive_formula() {
+    // ConvTranspose 1-D: y[o, q] = b[o] + Σ x[c, i] w[c, o', j] where q = i s + j d - pad_begin.
+    for (run_time_weights, group, d) in [(false, 1, 1), (false, 2, 2), (true, 2, 1), (true, 1, 3)] {
+        let (c, og, k, s, w) = (4usize, 3usize, 3usize, 2usize, 5usize);
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[1, c as i64, w as i64]));
+        let wt = seq(c * og * k, 0.07, -0.5);
+        let bias = seq(og * group, 0.3, -0.2);
+        let wn = if run_time_weights {
+            b.input("w", FLOAT, &dims(&[c as i64, og as i64, k as i64]))
+        } else {
+            b.init_f32("w", &[c as i64, og as i64, k as i64], &wt)
+        };
+        let bn = b.init_f32("b", &[(og * group) as i64], &bias);
+        b.node_named("ConvTranspose", &[&x, &wn, &bn], &["y"], vec![attr_int("group", group as i64), attr_ints("strides", &[s as i64]), attr_ints("dilations", &[d as i64]), attr_ints("pads", &[1, 0])]);
+        let full = s * (w - 1) + (k - 1) * d + 1;
+        let ow = full - 1;
+        b.output("y", FLOAT, &dims(&[1, (og * group) as i64, ow as i64]));
+        let m = to_model(b);
+        let xs = seq(c * w, 0.2, -1.5);
+        let cg = c / group;
+        let mut want = vec![0f64; og * group * ow];
+        for o in 0..og * group {
+            let g = o / og;
+            for q in 0..ow {
+                let mut acc = f64::from(bias[o]);
+                for ci in 0..cg {
+                    for i in 0..w {
+                        for j in 0..k {
+                            if i * s + j * d == q + 1 {
+                                acc += f64::from(xs[(g * cg + ci) * w + i]) * f64::from(wt[((g * cg + ci) * og + o % og) * k + j]);
+                            }
+                        }
+                    }
+                }
+                want[o * ow + q] = acc;
+            }
+        }
+        let mut inputs = vec![input(&[1, c, w], xs)];
+        if run_time_weights {
+            inputs.push(input(&[c, og, k], wt.clone()));
+        }
+        let y = run(&m, inputs).remove(0);
+        assert_eq!(y.shape, vec![1, og * group, ow]);
+        assert_close(&y.data, &want, 1e-5);
     }
 }

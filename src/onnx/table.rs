@@ -148,7 +148,7 @@ impl Registry {
 fn builtin() -> Vec<Lowering> {
     use lower::*;
     vec![
-        Lowering::new("Conv", 1, &["CONV_2D", "DEPTHWISE_CONV_2D", "PAD", "TRANSPOSE"], "2-D; constant weights; groups 1 or depthwise (grouped via split is unsupported); auto_pad, dilations, asymmetric pads", lower_conv),
+        Lowering::new("Conv", 1, &["CONV_2D", "DEPTHWISE_CONV_2D", "PAD", "TRANSPOSE", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SPLIT_V", "CONCATENATION"], "float32; 1-D (as 2-D with a unit height) and 2-D; weights constant or run-time of static shape; depthwise, or other groups split into one CONV_2D per group; auto_pad, dilations, asymmetric pads", lower_conv),
         Lowering::new("BatchNormalization", 1, &["MUL", "ADD", "SUB", "RSQRT", "RESHAPE"], "inference mode; constant parameters (folded into a preceding Conv/Gemm when possible) or float32 run-time ones of static length (computed at run time)", batchnorm::lower_batchnorm),
         Lowering::new("Relu", 1, &["RELU"], "", lower_relu),
         Lowering::new("Sigmoid", 1, &["LOGISTIC"], "", lower_sigmoid),
@@ -159,8 +159,9 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Sub", 1, &["SUB"], "numpy broadcasting", lower_sub),
         Lowering::new("Mul", 1, &["MUL"], "numpy broadcasting", lower_mul),
         Lowering::new("Div", 1, &["DIV"], "numpy broadcasting; float", lower_div),
-        Lowering::new("MaxPool", 1, &["MAX_POOL_2D", "PAD", "PADV2", "TRANSPOSE"], "2-D; ceil_mode via extra end padding; padding that is not SAME pads with zeros after a ReLU, else with the lowest float; no dilation; single output", lower_maxpool),
-        Lowering::new("AveragePool", 1, &["AVERAGE_POOL_2D", "PAD", "TRANSPOSE"], "2-D; count_include_pad=0 needs SAME-equivalent pads; ceil_mode", lower_avgpool),
+        Lowering::new("MaxPool", 1, &["MAX_POOL_2D", "PAD", "PADV2", "TRANSPOSE", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "STRIDED_SLICE", "MAXIMUM"], "1-D and 2-D without dilation: MAX_POOL_2D (1-D with a unit height), ceil_mode via extra end padding, padding that is not SAME pads with zeros after a ReLU, else with the lowest float; otherwise (dilations, 3-D) float32 with static spatial sizes, from the window's taps (at most 1024); single output (no indices)", lower_maxpool),
+        Lowering::new("AveragePool", 1, &["AVERAGE_POOL_2D", "PAD", "TRANSPOSE", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "STRIDED_SLICE", "ADD", "DIV"], "1-D and 2-D: AVERAGE_POOL_2D where TFLite's SAME / VALID or an explicit zero PAD gives ONNX's count; otherwise (dilations, 3-D, other pads with count_include_pad=0, ceil_mode) float32 with static spatial sizes, from the window's taps (at most 1024) divided by constant counts", lower_avgpool),
+        Lowering::new("LpPool", 1, &["MUL", "ABS", "POW", "PAD", "STRIDED_SLICE", "ADD", "SQRT"], "float32; static spatial sizes; integer p in 1..=64; from the window's taps (at most 1024); pads, auto_pad, strides, dilations, ceil_mode", lower_lppool),
         Lowering::new("GlobalAveragePool", 1, &["MEAN"], "", lower_global_avgpool),
         Lowering::new("GlobalMaxPool", 1, &["MAX_POOL_2D", "TRANSPOSE"], "4-D with static spatial size", lower_global_maxpool),
         Lowering::new("Flatten", 1, &["RESHAPE"], "", lower_flatten),
@@ -191,7 +192,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Split", 2, &["SPLIT_V", "LESS", "SELECT_V2"], "split attribute (opset < 13), constant or run-time split input (13+) or num_outputs (18+); no empty outputs", lower_split),
         Lowering::new("Slice", 1, &["STRIDED_SLICE", "CAST", "MAXIMUM", "MINIMUM", "NEG", "CONCATENATION", "GATHER", "SHAPE", "LESS", "ADD", "SELECT_V2", "EQUAL", "RESHAPE", "MUL", "SUM", "SUB"], "starts/ends/axes/steps constant or run-time vectors of static length (attributes before opset 10); rank ≤ 5", lower_slice),
         Lowering::new("Gather", 1, &["GATHER", "LESS", "ADD", "SELECT_V2"], "constant indices (negative ones need a static axis), or run-time int32/int64 indices on a static axis", lower_gather),
-        Lowering::new("ConvTranspose", 1, &["TRANSPOSE_CONV", "SLICE", "TRANSPOSE"], "2-D; group 1; dilations 1; weights and bias constant or float32 run-time tensors of static shape; static batch and spatial size; pads, output_padding, output_shape, auto_pad", lower_conv_transpose),
+        Lowering::new("ConvTranspose", 1, &["TRANSPOSE_CONV", "SLICE", "TRANSPOSE"], "1-D (as 2-D with a unit height) and 2-D; group 1; dilations 1; weights and bias constant or float32 run-time tensors of static shape; static batch and spatial size; pads, output_padding, output_shape, auto_pad", lower_conv_transpose),
         Lowering::new("Resize", 10, &["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "TRANSPOSE"], "4-D NCHW resizing H and W; constant scales (giving whole sizes) or sizes; nearest with asymmetric+floor, half_pixel/pytorch_half_pixel/align_corners+round_prefer_ceil, tf_half_pixel_for_nn+floor, or half_pixel with either rounding for whole upscale factors; linear with asymmetric, align_corners, half_pixel, pytorch_half_pixel (output > 1); no antialias when downsampling", lower_resize),
         Lowering::new("Upsample", 7, &["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "TRANSPOSE"], "4-D NCHW; scales giving whole sizes; nearest (floor) or linear, asymmetric", lower_upsample),
         Lowering::new("MatMul", 1, &["FULLY_CONNECTED", "BATCH_MATMUL", "RESHAPE", "SQUEEZE"], "constant 2-D right operand as FULLY_CONNECTED, otherwise BATCH_MATMUL (float32, ranks 1–5)", lower_matmul_any),

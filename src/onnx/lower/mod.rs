@@ -16,7 +16,9 @@
 //! | `bitshift.rs` | BitShift |
 //! | `bitwise.rs` | BitwiseXor, BitwiseNot |
 //! | `cast.rs` | Cast, CastLike |
-//! | `conv.rs` | Conv, ConvTranspose |
+//! | `conv.rs` | Conv (1-D and 2-D, grouped and depthwise) |
+//! | `conv3d.rs` | Conv and ConvTranspose on 3-D inputs |
+//! | `conv_transpose.rs` | ConvTranspose (1-D and 2-D) |
 //! | `cumulative.rs` | CumSum |
 //! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
 //! | `detection.rs` | NonMaxSuppression |
@@ -32,7 +34,7 @@
 //! | `norm.rs` | LayerNormalization, RMSNormalization |
 //! | `one_hot.rs` | OneHot |
 //! | `pad.rs` | Pad |
-//! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
+//! | `pool.rs` | MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
 //! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
 //! | `resize.rs` | Resize, Upsample |
@@ -58,6 +60,8 @@ mod attention;
 pub(crate) mod batchnorm;
 mod cast;
 mod conv;
+mod conv3d;
+mod conv_transpose;
 mod detection;
 mod elementwise;
 pub(crate) mod fold;
@@ -109,6 +113,7 @@ pub(crate) use activation::*;
 pub(crate) use attention::*;
 pub(crate) use cast::*;
 pub(crate) use conv::*;
+pub(crate) use conv_transpose::*;
 pub(crate) use detection::*;
 pub(crate) use elementwise::*;
 pub(crate) use generate::*;
