@@ -2633,3 +2633,131 @@ fn conv_transpose_1d_grouped_and_dilated_matches_the_naive_formula() {
         assert_close(&y.data, &want, 1e-5);
     }
 }
+
+/// Index of `[a, b, c, ...]` in a row-major array of `dims`.
+fn flat(idx: &[usize], dims: &[usize]) -> usize {
+    idx.iter().zip(dims).fold(0, |acc, (i, d)| acc * d + i)
+}
+
+#[test]
+fn conv3d_with_groups_strides_dilations_and_pads_matches_the_naive_formula() {
+    let (n, c, m, group) = (1usize, 4usize, 4usize, 2usize);
+    let sp = [4usize, 5, 6];
+    let k = [2usize, 3, 2];
+    let (s, d) = ([1usize, 2, 1], [2usize, 1, 1]);
+    let pads = [1usize, 1, 0, 0, 1, 1];
+    let cg = c / group;
+    let wt = seq(m * cg * k.iter().product::<usize>(), 0.03, -0.7);
+    let bias = seq(m, 0.25, -0.5);
+    let xs = seq(n * c * sp.iter().product::<usize>(), 0.01, -2.0);
+    let out: Vec<usize> = (0..3).map(|i| (sp[i] + pads[i] + pads[i + 3] - ((k[i] - 1) * d[i] + 1)) / s[i] + 1).collect();
+    let mut want = vec![0f64; m * out.iter().product::<usize>()];
+    for o in 0..m {
+        let g = o / (m / group);
+        for q0 in 0..out[0] {
+            for q1 in 0..out[1] {
+                for q2 in 0..out[2] {
+                    let mut acc = f64::from(bias[o]);
+                    for ci in 0..cg {
+                        for j0 in 0..k[0] {
+                            for j1 in 0..k[1] {
+                                for j2 in 0..k[2] {
+                                    let p = [(q0 * s[0] + j0 * d[0]) as i64 - pads[0] as i64, (q1 * s[1] + j1 * d[1]) as i64 - pads[1] as i64, (q2 * s[2] + j2 * d[2]) as i64 - pads[2] as i64];
+                                    if (0..3).all(|i| p[i] >= 0 && (p[i] as usize) < sp[i]) {
+                                        let xi = flat(&[0, g * cg + ci, p[0] as usize, p[1] as usize, p[2] as usize], &[n, c, sp[0], sp[1], sp[2]]);
+                                        let wi = flat(&[o, ci, j0, j1, j2], &[m, cg, k[0], k[1], k[2]]);
+                                        acc += f64::from(xs[xi]) * f64::from(wt[wi]);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    want[flat(&[o, q0, q1, q2], &[m, out[0], out[1], out[2]])] = acc;
+                }
+            }
+        }
+    }
+    let i64s = |v: &[usize]| v.iter().map(|x| *x as i64).collect::<Vec<_>>();
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[n as i64, c as i64, 4, 5, 6]));
+    let wn = b.init_f32("w", &[m as i64, cg as i64, 2, 3, 2], &wt);
+    let bn = b.init_f32("b", &[m as i64], &bias);
+    b.node_named("Conv", &[&x, &wn, &bn], &["y"], vec![attr_int("group", group as i64), attr_ints("strides", &i64s(&s)), attr_ints("dilations", &i64s(&d)), attr_ints("pads", &i64s(&pads))]);
+    b.output("y", FLOAT, &[None, None, None, None, None]);
+    let model = to_model(b);
+    assert_eq!(model.subgraphs[0].operators.iter().filter(|o| matches!(o.op, Op::Conv3d(_))).count(), group);
+    let y = run(&model, vec![input(&[n, c, 4, 5, 6], xs)]).remove(0);
+    assert_eq!(y.shape, vec![n, m, out[0], out[1], out[2]]);
+    assert_close(&y.data, &want, 1e-5);
+}
+
+#[test]
+fn conv_transpose3d_with_strides_pads_and_output_padding_matches_the_naive_formula() {
+    let (c, m) = (2usize, 3usize);
+    let sp = [2usize, 3, 2];
+    let k = [2usize, 2, 3];
+    let s = [2usize, 1, 2];
+    let pads = [1usize, 0, 1, 0, 1, 1];
+    let out_pad = [1usize, 0, 1];
+    let wt = seq(c * m * k.iter().product::<usize>(), 0.05, -0.6);
+    let bias = seq(m, 0.5, -0.5);
+    let xs = seq(c * sp.iter().product::<usize>(), 0.1, -1.0);
+    let full: Vec<usize> = (0..3).map(|i| s[i] * (sp[i] - 1) + k[i] + out_pad[i]).collect();
+    let out: Vec<usize> = (0..3).map(|i| full[i] - pads[i] - pads[i + 3]).collect();
+    let mut big = vec![0f64; m * full.iter().product::<usize>()];
+    for o in 0..m {
+        for q in 0..full.iter().product::<usize>() {
+            big[o * full.iter().product::<usize>() + q] = f64::from(bias[o]);
+        }
+        for ci in 0..c {
+            for i0 in 0..sp[0] {
+                for i1 in 0..sp[1] {
+                    for i2 in 0..sp[2] {
+                        for j0 in 0..k[0] {
+                            for j1 in 0..k[1] {
+                                for j2 in 0..k[2] {
+                                    let q = [i0 * s[0] + j0, i1 * s[1] + j1, i2 * s[2] + j2];
+                                    let xv = f64::from(xs[flat(&[ci, i0, i1, i2], &[c, sp[0], sp[1], sp[2]])]);
+                                    let wv = f64::from(wt[flat(&[ci, o, j0, j1, j2], &[c, m, k[0], k[1], k[2]])]);
+                                    big[flat(&[o, q[0], q[1], q[2]], &[m, full[0], full[1], full[2]])] += xv * wv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut want = Vec::new();
+    for o in 0..m {
+        for a in 0..out[0] {
+            for b in 0..out[1] {
+                for e in 0..out[2] {
+                    want.push(big[flat(&[o, a + pads[0], b + pads[1], e + pads[2]], &[m, full[0], full[1], full[2]])]);
+                }
+            }
+        }
+    }
+    let i64s = |v: &[usize]| v.iter().map(|x| *x as i64).collect::<Vec<_>>();
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, c as i64, 2, 3, 2]));
+    let wn = b.init_f32("w", &[c as i64, m as i64, 2, 2, 3], &wt);
+    let bn = b.init_f32("b", &[m as i64], &bias);
+    b.node_named("ConvTranspose", &[&x, &wn, &bn], &["y"], vec![attr_ints("strides", &i64s(&s)), attr_ints("pads", &i64s(&pads)), attr_ints("output_padding", &i64s(&out_pad))]);
+    b.output("y", FLOAT, &[None, None, None, None, None]);
+    let model = to_model(b);
+    assert!(has_op(&model, |op| matches!(op, Op::Conv3dTranspose(_))));
+    let y = run(&model, vec![input(&[1, c, 2, 3, 2], xs)]).remove(0);
+    assert_eq!(y.shape, vec![1, m, out[0], out[1], out[2]]);
+    assert_close(&y.data, &want, 1e-5);
+}
+
+#[test]
+fn average_pool_same_upper_counts_the_padding_when_asked() {
+    // 5 wide, kernel 2, stride 1: SAME_UPPER pads (0, 1).
+    let m = pool_model("AveragePool", &[1, 1, 5], vec![attr_ints("kernel_shape", &[2]), attr_str("auto_pad", "SAME_UPPER"), attr_int("count_include_pad", 1)]);
+    let xs = vec![1.0, 2.0, 3.0, 4.0, 5.0];
+    let (_, want) = naive_pool(&xs, &[1, 1, 5], &[2], &[1], &[1], &[0, 1], false, true, 1);
+    assert_eq!(want[4], 2.5);
+    assert_close(&run(&m, vec![input(&[1, 1, 5], xs)]).remove(0).data, &want, 1e-6);
+}

@@ -59,8 +59,11 @@ fn conv_transpose_weights(ctx: &mut LowerCtx<'_>, node: &Node<'_>, rank: usize) 
 pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let x = typed_input(ctx, node, &[DType::F32])?;
     let xs = ctx.shape(x).clone();
+    if xs.rank() == 5 {
+        return super::conv3d::lower_conv_transpose3d(ctx, node);
+    }
     if xs.rank() != 4 && xs.rank() != 3 {
-        return Err(shape_err(format!("ConvTranspose on rank {} (only 1-D and 2-D)", xs.rank())));
+        return Err(shape_err(format!("ConvTranspose on rank {} (1-D, 2-D and 3-D only)", xs.rank())));
     }
     let one_d = xs.rank() == 3;
     let nd = xs.rank() - 2;
