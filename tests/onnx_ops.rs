@@ -2761,3 +2761,94 @@ fn average_pool_same_upper_counts_the_padding_when_asked() {
     assert_eq!(want[4], 2.5);
     assert_close(&run(&m, vec![input(&[1, 1, 5], xs)]).remove(0).data, &want, 1e-6);
 }
+
+// ---------------------------------------------------------------------------
+// Instance, group, mean-variance and local response normalization
+// ---------------------------------------------------------------------------
+
+/// `(v - mean) / sqrt(var + eps)` of each consecutive block of `inner`.
+fn standardize_blocks(v: &[f32], inner: usize, eps: f64) -> Vec<f64> {
+    v.chunks(inner)
+        .flat_map(|b| {
+            let mean = b.iter().map(|x| f64::from(*x)).sum::<f64>() / inner as f64;
+            let var = b.iter().map(|x| (f64::from(*x) - mean).powi(2)).sum::<f64>() / inner as f64;
+            b.iter().map(move |x| (f64::from(*x) - mean) / (var + eps).sqrt()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn instance_and_group_normalization_match_their_formulas() {
+    let (n, c, h, w) = (2usize, 4usize, 3usize, 2usize);
+    let xs: Vec<f32> = (0..n * c * h * w).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.4 + (i / 6) as f32 * 0.1).collect();
+    let scale = [0.5f32, 2.0, -1.0, 1.5];
+    let bias = [0.1f32, -0.2, 0.3, 0.0];
+    // InstanceNormalization, run-time bias.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 4, 3, 2]));
+    let sn = b.init_f32("s", &[4], &scale);
+    let bn = b.input("b", FLOAT, &dims(&[4]));
+    b.node_named("InstanceNormalization", &[&x, &sn, &bn], &["y"], vec![attr_float("epsilon", 1e-3)]);
+    b.output("y", FLOAT, &dims(&[2, 4, 3, 2]));
+    let m = to_model(b);
+    let z = standardize_blocks(&xs, h * w, 1e-3);
+    let want: Vec<f64> = z.iter().enumerate().map(|(i, v)| v * f64::from(scale[i / (h * w) % c]) + f64::from(bias[i / (h * w) % c])).collect();
+    let y = run(&m, vec![input(&[2, 4, 3, 2], xs.clone()), input(&[4], bias.to_vec())]).remove(0);
+    assert_close(&y.data, &want, 1e-5);
+    // GroupNormalization with 2 groups: opset 21 per channel, 18 per group.
+    let z = standardize_blocks(&xs, 2 * h * w, 1e-5);
+    for opset in [18, 21] {
+        let per_group = opset < 21;
+        let (sv, bv): (Vec<f32>, Vec<f32>) = if per_group { (vec![0.5, -2.0], vec![1.0, 0.25]) } else { (scale.to_vec(), bias.to_vec()) };
+        let mut b = OnnxBuilder::new(opset);
+        let x = b.input("x", FLOAT, &dims(&[2, 4, 3, 2]));
+        let sn = b.init_f32("s", &[sv.len() as i64], &sv);
+        let bn = b.init_f32("b", &[bv.len() as i64], &bv);
+        b.node_named("GroupNormalization", &[&x, &sn, &bn], &["y"], vec![attr_int("num_groups", 2)]);
+        b.output("y", FLOAT, &dims(&[2, 4, 3, 2]));
+        let m = to_model(b);
+        let want: Vec<f64> = z
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let ch = i / (h * w) % c;
+                let k = if per_group { ch / 2 } else { ch };
+                v * f64::from(sv[k]) + f64::from(bv[k])
+            })
+            .collect();
+        let y = run(&m, vec![input(&[2, 4, 3, 2], xs.clone())]).remove(0);
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+#[test]
+fn mean_variance_normalization_and_lrn_match_their_formulas() {
+    let shape = [2usize, 3, 2, 2];
+    let xs: Vec<f32> = (0..24).map(|i| ((i * 5 % 13) as f32 - 6.0) * 0.3).collect();
+    // MVN over the default axes [0, 2, 3]: per channel across the batch.
+    let m = to_model(unary(13, "MeanVarianceNormalization", &[2, 3, 2, 2], vec![]));
+    let y = run(&m, vec![input(&shape, xs.clone())]).remove(0);
+    for ch in 0..3 {
+        let idx: Vec<usize> = (0..24).filter(|i| i / 4 % 3 == ch).collect();
+        let vals: Vec<f64> = idx.iter().map(|i| f64::from(xs[*i])).collect();
+        let mean = vals.iter().sum::<f64>() / 8.0;
+        let std = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 8.0).sqrt();
+        for i in idx {
+            let want = (f64::from(xs[i]) - mean) / (std + 1e-9);
+            assert!((y.data[i] - want).abs() < 1e-5, "MVN element {i}: {} vs {want}", y.data[i]);
+        }
+    }
+    // LRN: x / (bias + alpha / size · Σ x² over the size channels around)^beta.
+    let (size, alpha, beta, bias) = (3i64, 0.02f32, 0.75f32, 2.0f32);
+    let m = to_model(unary(13, "LRN", &[2, 3, 2, 2], vec![attr_int("size", size), attr_float("alpha", alpha), attr_float("beta", beta), attr_float("bias", bias)]));
+    assert!(has_op(&m, |op| matches!(op, Op::LocalResponseNormalization(_))));
+    let y = run(&m, vec![input(&shape, xs.clone())]).remove(0);
+    for i in 0..24usize {
+        let (nb, ch, p) = (i / 12, i / 4 % 3, i % 4);
+        let sq: f64 = (ch.saturating_sub(1)..=(ch + 1).min(2)).map(|k| f64::from(xs[nb * 12 + k * 4 + p]).powi(2)).sum();
+        let want = f64::from(xs[i]) / (f64::from(bias) + f64::from(alpha) / size as f64 * sq).powf(f64::from(beta));
+        assert!((y.data[i] - want).abs() < 1e-5, "LRN element {i}: {} vs {want}", y.data[i]);
+    }
+    // An even size has no centred TFLite window.
+    assert_eq!(reason(unary(13, "LRN", &[2, 3, 2, 2], vec![attr_int("size", 2)])), ReasonCode::UnsupportedAttribute);
+}

@@ -27,6 +27,7 @@
 //! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements, Scatter |
 //! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
 //! | `hardmax.rs` | Hardmax |
+//! | `instance_norm.rs` | InstanceNormalization, GroupNormalization, MeanVarianceNormalization, LRN |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
 //! | `loss.rs` | NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss |
 //! | `lp_norm.rs` | LpNormalization |
@@ -68,6 +69,7 @@ pub(crate) mod fold;
 mod generate;
 mod einsum;
 mod gather_scatter;
+mod instance_norm;
 mod logic;
 mod loss;
 mod matmul;
@@ -119,6 +121,7 @@ pub(crate) use elementwise::*;
 pub(crate) use generate::*;
 pub(crate) use einsum::*;
 pub(crate) use gather_scatter::*;
+pub(crate) use instance_norm::*;
 pub(crate) use logic::*;
 pub(crate) use loss::*;
 pub(crate) use matmul::*;
