@@ -2852,3 +2852,152 @@ fn mean_variance_normalization_and_lrn_match_their_formulas() {
     // An even size has no centred TFLite window.
     assert_eq!(reason(unary(13, "LRN", &[2, 3, 2, 2], vec![attr_int("size", 2)])), ReasonCode::UnsupportedAttribute);
 }
+
+// ---------------------------------------------------------------------------
+// DFT, STFT, windows and MelWeightMatrix
+// ---------------------------------------------------------------------------
+
+/// The naive DFT of `x` (complex, `n` samples) at length `l` (zero-padded
+/// or truncated), `sign` -1 forward, +1 inverse (unscaled).
+fn naive_dft(x: &[(f64, f64)], l: usize, sign: f64) -> Vec<(f64, f64)> {
+    (0..l)
+        .map(|k| {
+            x.iter().take(l).enumerate().fold((0.0, 0.0), |(re, im), (j, (a, b))| {
+                let t = sign * 2.0 * std::f64::consts::PI * (j * k) as f64 / l as f64;
+                (re + a * t.cos() - b * t.sin(), im + a * t.sin() + b * t.cos())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn dft_of_real_and_complex_signals_along_an_axis_with_padding_and_one_sided_output() {
+    // x: [2, n, 3, c]; DFT along axis 1 (opset 17).
+    for (c, n, length, onesided) in [(1usize, 6usize, None, false), (1, 6, Some(8usize), true), (2, 7, Some(5), false), (1, 5, None, true)] {
+        let l = length.unwrap_or(n);
+        let total = 2 * n * 3 * c;
+        let xs: Vec<f32> = (0..total).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.25).collect();
+        let mut b = OnnxBuilder::new(17);
+        let x = b.input("x", FLOAT, &dims(&[2, n as i64, 3, c as i64]));
+        let mut inputs = vec![x.clone()];
+        if let Some(l) = length {
+            inputs.push(b.init_i64("len", &[], &[l as i64]));
+        }
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        b.node_named("DFT", &refs, &["y"], vec![attr_int("axis", 1), attr_int("onesided", i64::from(onesided))]);
+        let k = if onesided { l / 2 + 1 } else { l };
+        b.output("y", FLOAT, &dims(&[2, k as i64, 3, 2]));
+        let m = to_model(b);
+        assert!(has_op(&m, |op| matches!(op, Op::FullyConnected(_))));
+        let y = run(&m, vec![input(&[2, n, 3, c], xs.clone())]).remove(0);
+        assert_eq!(y.shape, vec![2, k, 3, 2]);
+        for bi in 0..2 {
+            for col in 0..3 {
+                let sig: Vec<(f64, f64)> = (0..n)
+                    .map(|j| {
+                        let at = ((bi * n + j) * 3 + col) * c;
+                        (f64::from(xs[at]), if c == 2 { f64::from(xs[at + 1]) } else { 0.0 })
+                    })
+                    .collect();
+                let want = naive_dft(&sig, l, -1.0);
+                for q in 0..k {
+                    let at = ((bi * k + q) * 3 + col) * 2;
+                    assert!((y.data[at] - want[q].0).abs() < 1e-4 && (y.data[at + 1] - want[q].1).abs() < 1e-4, "bin {q}: {:?} vs {:?}", &y.data[at..at + 2], want[q]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn inverse_one_sided_dft_recovers_a_real_signal_and_complex_inverses_are_rejected() {
+    // The one-sided spectrum of a real 8-sample signal, inverted (opset 20, constant axis).
+    let sig: Vec<f64> = (0..8).map(|i| (i as f64 * 0.7).sin() + 0.1 * i as f64).collect();
+    let spec = naive_dft(&sig.iter().map(|v| (*v, 0.0)).collect::<Vec<_>>(), 8, -1.0);
+    let half: Vec<f32> = spec[..5].iter().flat_map(|(a, b)| [*a as f32, *b as f32]).collect();
+    let build = |onesided: i64| {
+        let mut b = OnnxBuilder::new(20);
+        let x = b.input("x", FLOAT, &dims(&[1, 5, 2]));
+        let axis = b.init_i64("axis", &[], &[1]);
+        b.node_named("DFT", &[&x, "", &axis], &["y"], vec![attr_int("inverse", 1), attr_int("onesided", onesided)]);
+        b.output("y", FLOAT, &[None, None, None]);
+        b
+    };
+    let m = to_model(build(1));
+    let y = run(&m, vec![input(&[1, 5, 2], half)]).remove(0);
+    assert_eq!(y.shape, vec![1, 8, 1]);
+    assert_close(&y.data, &sig, 1e-5);
+    assert_eq!(reason(build(0)), ReasonCode::UnsupportedAttribute);
+    // A run-time axis cannot choose the matrix.
+    let mut b = OnnxBuilder::new(20);
+    let x = b.input("x", FLOAT, &dims(&[1, 5, 1]));
+    let axis = b.input("axis", 7, &[]);
+    b.node_named("DFT", &[&x, "", &axis], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None]);
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+}
+
+#[test]
+fn stft_with_a_window_matches_framed_dfts() {
+    let len = 20usize;
+    let (step, frame) = (4usize, 8usize);
+    let xs: Vec<f32> = (0..len).map(|i| (i as f32 * 0.9).cos() * 2.0).collect();
+    let window: Vec<f32> = (0..frame).map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / frame as f32).cos()).collect();
+    let mut b = OnnxBuilder::new(17);
+    let x = b.input("x", FLOAT, &dims(&[1, len as i64, 1]));
+    let st = b.init_i64("step", &[], &[step as i64]);
+    let w = b.init_f32("w", &[frame as i64], &window);
+    b.node_named("STFT", &[&x, &st, &w], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None, None]);
+    let m = to_model(b);
+    let y = run(&m, vec![input(&[1, len, 1], xs.clone())]).remove(0);
+    let frames = (len - frame) / step + 1;
+    let bins = frame / 2 + 1;
+    assert_eq!(y.shape, vec![1, frames, bins, 2]);
+    for f in 0..frames {
+        let sig: Vec<(f64, f64)> = (0..frame).map(|j| (f64::from(xs[f * step + j]) * f64::from(window[j]), 0.0)).collect();
+        let want = naive_dft(&sig, frame, -1.0);
+        for q in 0..bins {
+            let at = (f * bins + q) * 2;
+            assert!((y.data[at] - want[q].0).abs() < 1e-4 && (y.data[at + 1] - want[q].1).abs() < 1e-4, "frame {f} bin {q}");
+        }
+    }
+}
+
+#[test]
+fn windows_and_mel_weight_matrix_fold_to_constants() {
+    let window = |op: &str, size: i64, periodic: i64| {
+        let mut b = OnnxBuilder::new(17);
+        let x = b.input("x", FLOAT, &dims(&[1]));
+        let s = b.init_i64("size", &[], &[size]);
+        let w = b.node(op, &[&s], vec![attr_int("periodic", periodic)]);
+        b.node_named("Mul", &[&x, &w], &["y"], vec![]);
+        b.output("y", FLOAT, &dims(&[size]));
+        let m = to_model(b);
+        run(&m, vec![input(&[1], vec![1.0])]).remove(0).data
+    };
+    assert_close(&window("HannWindow", 4, 1), &[0.0, 0.5, 1.0, 0.5], 1e-7);
+    assert_close(&window("HannWindow", 5, 0), &[0.0, 0.5, 1.0, 0.5, 0.0], 1e-7);
+    let (a, b) = (25.0 / 46.0, 21.0 / 46.0);
+    assert_close(&window("HammingWindow", 3, 0), &[a - b, a + b, a - b], 1e-7);
+    let bl = |n: f64, p: f64| 0.42 - 0.5 * (2.0 * std::f64::consts::PI * n / p).cos() + 0.08 * (4.0 * std::f64::consts::PI * n / p).cos();
+    assert_close(&window("BlackmanWindow", 4, 1), &[bl(0.0, 4.0), bl(1.0, 4.0), bl(2.0, 4.0), bl(3.0, 4.0)], 1e-6);
+    // The ONNX backend test's case: 8 mel bins of a 16-point DFT at 8192 Hz.
+    let mut b = OnnxBuilder::new(17);
+    let x = b.input("x", FLOAT, &dims(&[1]));
+    let i32s = |b: &mut OnnxBuilder, name: &str, v: i64| b.init_i64(name, &[], &[v]);
+    let (nb, dl, sr) = (i32s(&mut b, "bins", 8), i32s(&mut b, "dft", 16), i32s(&mut b, "rate", 8192));
+    let lo = b.init_f32("lo", &[], &[0.0]);
+    let hi = b.init_f32("hi", &[], &[4096.0]);
+    let mel = b.node("MelWeightMatrix", &[&nb, &dl, &sr, &lo, &hi], vec![]);
+    b.node_named("Mul", &[&x, &mel], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[9, 8]));
+    let m = to_model(b);
+    let y = run(&m, vec![input(&[1], vec![1.0])]).remove(0);
+    let mut want = vec![0.0; 72];
+    for (row, col) in [(0, 0), (0, 1), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7)] {
+        want[row * 8 + col] = 1.0;
+    }
+    assert_eq!(y.shape, vec![9, 8]);
+    assert_close(&y.data, &want, 0.0);
+}

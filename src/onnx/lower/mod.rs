@@ -41,6 +41,7 @@
 //! | `resize.rs` | Resize, Upsample |
 //! | `rotary.rs` | RotaryEmbedding |
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
+//! | `signal.rs` | DFT, STFT, HannWindow, HammingWindow, BlackmanWindow, MelWeightMatrix |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
 //! | `tile.rs` | Tile |
@@ -82,6 +83,7 @@ mod reduce_composite;
 mod resize;
 mod rotary;
 mod shape_ops;
+mod signal;
 mod slicing;
 mod softmax;
 pub(crate) mod symbolic;
@@ -132,6 +134,7 @@ pub(crate) use reduce_composite::*;
 pub(crate) use resize::*;
 pub(crate) use rotary::*;
 pub(crate) use shape_ops::*;
+pub(crate) use signal::*;
 pub(crate) use slicing::*;
 pub(crate) use softmax::*;
 pub(crate) use cumulative::*;
