@@ -251,7 +251,7 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
     let ksp: Vec<i64> = w_dims[2..].iter().map(|v| *v as i64).collect();
     let group = node.int_or("group", 1)?;
     let c = ctx.shape(x).dim(1).and_then(|d| d.fixed()).ok_or_else(|| LowerError::new(ReasonCode::UnsupportedShape, "Conv input channels must be static"))? as usize;
-    if group <= 0 || c != cg * group as usize || m % group as usize != 0 {
+    if group <= 0 || usize::try_from(group).ok().and_then(|g| cg.checked_mul(g)) != Some(c) || m % group as usize != 0 {
         return Err(LowerError::invalid(format!("group {group} with input channels {c} and weights {w_dims:?}")));
     }
     if let Some(ks) = node.attr_ints("kernel_shape")?

@@ -94,7 +94,7 @@ pub fn lower_conv3d(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
     let k: Vec<i64> = wd[2..].iter().map(|v| *v as i64).collect();
     let group = node.int_or("group", 1)?;
     let c = static_dim(&xs, 1, "Conv input channels")? as usize;
-    if group <= 0 || c != cg * group as usize || m % group as usize != 0 {
+    if group <= 0 || usize::try_from(group).ok().and_then(|g| cg.checked_mul(g)) != Some(c) || m % group as usize != 0 {
         return Err(LowerError::invalid(format!("group {group} with input channels {c} and weights {wd:?}")));
     }
     let group = group as usize;

@@ -190,7 +190,7 @@ impl Geometry {
                 }
                 "SAME_UPPER" | "SAME_LOWER" => {
                     let o = (n + st - 1) / st;
-                    let total = ((o - 1) * st + eff[i] - n).max(0);
+                    let total = ((o - 1).saturating_mul(st).saturating_add(eff[i]) - n).max(0);
                     let (a, b) = (total / 2, total - total / 2);
                     if auto_pad == "SAME_UPPER" { (a, b, o) } else { (b, a, o) }
                 }
@@ -206,6 +206,10 @@ impl Geometry {
 /// The most window taps computed one by one.
 const MAX_TAPS: i64 = 1024;
 
+/// The most output window positions (per channel) of a taps pool, which
+/// the averages' constant counts cover.
+const MAX_PLANE: i64 = 1 << 22;
+
 /// The pool from its taps on the ONNX layout: (for Lp, |x|^p first) pad,
 /// one STRIDED_SLICE per kernel position, MAXIMUM / ADD, then the average's
 /// division by the constant per-window count or Lp's root.
@@ -215,6 +219,10 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
     let dtype = ctx.dtype(x);
     if dtype != DType::F32 {
         return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("{} on {dtype} (float32 only beyond TFLite's 2-D pools)", node.op_type())));
+    }
+    let plane = g.out.iter().try_fold(1i64, |a, o| a.checked_mul(*o)).filter(|p| *p <= MAX_PLANE);
+    if plane.is_none() {
+        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("output window grid {:?} beyond {MAX_PLANE} positions", g.out)));
     }
     let taps = g.kernel.iter().try_fold(1i64, |a, k| a.checked_mul(*k)).filter(|t| *t <= MAX_TAPS);
     let Some(taps) = taps else {
@@ -259,9 +267,10 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
             let j = rem % g.kernel[i];
             rem /= g.kernel[i];
             let b = j * g.dilations[i];
-            begin.insert(2, b as i32);
-            end.insert(2, (b + (g.out[i] - 1) * g.strides[i] + 1) as i32);
-            strides.insert(2, g.strides[i] as i32);
+            let to32 = |v: i64| i32::try_from(v).map_err(|_| LowerError::attr("window beyond int32"));
+            begin.insert(2, to32(b)?);
+            end.insert(2, to32(b + (g.out[i] - 1) * g.strides[i] + 1)?);
+            strides.insert(2, to32(g.strides[i])?);
         }
         let o = StridedSliceOptions { begin_mask: 0b11, end_mask: 0b11, ..Default::default() };
         let s = ctx.g.strided_slice(src, &begin, &end, &strides, o)?;

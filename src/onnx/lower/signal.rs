@@ -258,7 +258,7 @@ fn output_type(node: &Node<'_>) -> Result<DType, LowerError> {
 pub fn lower_window(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let size = ctx.const_ints(node, 0, "size")?;
     let size = match size.as_slice() {
-        [v] if (0..=1 << 24).contains(v) => *v as usize,
+        [v] if (0..=1 << 20).contains(v) => *v as usize,
         _ => return Err(LowerError::invalid(format!("size {size:?}"))),
     };
     let periodic = node.int_or("periodic", 1)? != 0;
