@@ -3001,3 +3001,42 @@ fn windows_and_mel_weight_matrix_fold_to_constants() {
     assert_eq!(y.shape, vec![9, 8]);
     assert_close(&y.data, &want, 0.0);
 }
+
+#[test]
+fn col2im_sums_overlapping_blocks_with_strides_dilations_and_pads() {
+    // (image, block, strides, dilations, pads)
+    type Case = ([usize; 2], [usize; 2], [usize; 2], [usize; 2], [usize; 4]);
+    let cases: [Case; 3] = [([5, 5], [2, 2], [1, 1], [1, 1], [0, 0, 0, 0]), ([6, 5], [3, 2], [2, 2], [1, 2], [1, 0, 0, 1]), ([4, 7], [2, 3], [1, 3], [2, 1], [0, 1, 1, 0])];
+    for (image, block, s, d, p) in cases {
+        let c = 2usize;
+        let grid: Vec<usize> = (0..2).map(|i| (image[i] + p[i] + p[i + 2] - ((block[i] - 1) * d[i] + 1)) / s[i] + 1).collect();
+        let l = grid[0] * grid[1];
+        let taps = block[0] * block[1];
+        let xs: Vec<f32> = (0..c * taps * l).map(|i| ((i * 7 % 19) as f32 - 9.0) * 0.5).collect();
+        let mut want = vec![0f64; c * image[0] * image[1]];
+        for ch in 0..c {
+            for (bi, by) in (0..grid[0]).flat_map(|y| (0..grid[1]).map(move |x| (y, x))).enumerate() {
+                for i in 0..block[0] {
+                    for j in 0..block[1] {
+                        let y = (by.0 * s[0] + i * d[0]) as i64 - p[0] as i64;
+                        let x = (by.1 * s[1] + j * d[1]) as i64 - p[1] as i64;
+                        if y >= 0 && x >= 0 && (y as usize) < image[0] && (x as usize) < image[1] {
+                            want[(ch * image[0] + y as usize) * image[1] + x as usize] += f64::from(xs[((ch * taps) + i * block[1] + j) * l + bi]);
+                        }
+                    }
+                }
+            }
+        }
+        let i64s = |v: &[usize]| v.iter().map(|x| *x as i64).collect::<Vec<_>>();
+        let mut b = OnnxBuilder::new(18);
+        let x = b.input("x", FLOAT, &dims(&[1, (c * taps) as i64, l as i64]));
+        let im = b.init_i64("image", &[2], &i64s(&image));
+        let bl = b.init_i64("block", &[2], &i64s(&block));
+        b.node_named("Col2Im", &[&x, &im, &bl], &["y"], vec![attr_ints("strides", &i64s(&s)), attr_ints("dilations", &i64s(&d)), attr_ints("pads", &i64s(&p))]);
+        b.output("y", FLOAT, &[None, None, None, None]);
+        let m = to_model(b);
+        let y = run(&m, vec![input(&[1, c * taps, l], xs)]).remove(0);
+        assert_eq!(y.shape, vec![1, c, image[0], image[1]], "{image:?} {block:?}");
+        assert_close(&y.data, &want, 1e-5);
+    }
+}

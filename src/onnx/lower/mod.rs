@@ -16,6 +16,7 @@
 //! | `bitshift.rs` | BitShift |
 //! | `bitwise.rs` | BitwiseXor, BitwiseNot |
 //! | `cast.rs` | Cast, CastLike |
+//! | `col2im.rs` | Col2Im (as a ConvTranspose with one-hot weights) |
 //! | `conv.rs` | Conv (1-D and 2-D, grouped and depthwise) |
 //! | `conv3d.rs` | Conv and ConvTranspose on 3-D inputs |
 //! | `conv_transpose.rs` | ConvTranspose (1-D and 2-D) |
@@ -61,6 +62,7 @@ mod activation;
 mod attention;
 pub(crate) mod batchnorm;
 mod cast;
+mod col2im;
 mod conv;
 mod conv3d;
 mod conv_transpose;
@@ -116,6 +118,7 @@ use crate::ValidationError;
 pub(crate) use activation::*;
 pub(crate) use attention::*;
 pub(crate) use cast::*;
+pub(crate) use col2im::*;
 pub(crate) use conv::*;
 pub(crate) use conv_transpose::*;
 pub(crate) use detection::*;
