@@ -3040,3 +3040,46 @@ fn col2im_sums_overlapping_blocks_with_strides_dilations_and_pads() {
         assert_close(&y.data, &want, 1e-5);
     }
 }
+
+#[test]
+fn max_pool_indices_name_the_first_maximum_in_either_storage_order() {
+    let (n, c, h, w) = (2usize, 2usize, 4usize, 5usize);
+    // Few distinct values, so windows hold ties.
+    let xs: Vec<f32> = (0..n * c * h * w).map(|i| ((i * 7) % 5) as f32).collect();
+    let (k, s, p) = ([2usize, 3usize], [2usize, 1usize], [1usize, 1usize, 0usize, 1usize]);
+    for order in [0i64, 1] {
+        let mut b = OnnxBuilder::new(12);
+        let x = b.input("x", FLOAT, &dims(&[n as i64, c as i64, h as i64, w as i64]));
+        b.node_named("MaxPool", &[&x], &["y", "i"], vec![attr_ints("kernel_shape", &[2, 3]), attr_ints("strides", &[2, 1]), attr_ints("pads", &[1, 1, 0, 1]), attr_int("storage_order", order)]);
+        b.output("y", FLOAT, &[None, None, None, None]);
+        b.output("i", 7, &[None, None, None, None]);
+        let m = to_model(b);
+        let out = run(&m, vec![input(&[n, c, h, w], xs.clone())]);
+        let (oh, ow) = ((h + p[0] + p[2] - k[0]) / s[0] + 1, (w + p[1] + p[3] - k[1]) / s[1] + 1);
+        assert_eq!(out[1].shape, vec![n, c, oh, ow]);
+        for nc in 0..n * c {
+            for qy in 0..oh {
+                for qx in 0..ow {
+                    let mut best: Option<(f32, usize, usize)> = None;
+                    for i in 0..k[0] {
+                        for j in 0..k[1] {
+                            let (y, x) = ((qy * s[0] + i) as i64 - p[0] as i64, (qx * s[1] + j) as i64 - p[1] as i64);
+                            if y < 0 || x < 0 || y as usize >= h || x as usize >= w {
+                                continue;
+                            }
+                            let v = xs[(nc * h + y as usize) * w + x as usize];
+                            if best.is_none_or(|b| v > b.0) {
+                                best = Some((v, y as usize, x as usize));
+                            }
+                        }
+                    }
+                    let (v, y, x) = best.expect("a window over the input");
+                    let want = (nc * h * w) + if order == 0 { y * w + x } else { x * h + y };
+                    let at = (nc * oh + qy) * ow + qx;
+                    assert_eq!(out[0].data[at], f64::from(v));
+                    assert_eq!(out[1].data[at], want as f64, "order {order} at {nc} {qy} {qx}");
+                }
+            }
+        }
+    }
+}

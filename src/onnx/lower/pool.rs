@@ -6,7 +6,8 @@
 //! count_include_pad with ceil_mode, LpPool) is computed from its taps:
 //! one STRIDED_SLICE of the padded input per kernel position, combined by
 //! MAXIMUM or ADD, averages divided by a constant count of the elements
-//! each window covers.
+//! each window covers; MaxPool's indices output selects (SELECT_V2 where
+//! GREATER) constant per-tap indices along the way.
 
 use super::conv::{from_planar, ints_or, lift, lift_pads, pad_nhwc, same_pads, to_planar, window_pads};
 use super::{LowerCtx, LowerError, Node};
@@ -37,9 +38,7 @@ enum Kind {
 }
 
 fn lower_pool(ctx: &mut LowerCtx<'_>, node: &Node<'_>, kind: Kind) -> Result<(), LowerError> {
-    if node.num_outputs() > 1 && !node.inner.outputs[1].is_empty() {
-        return Err(LowerError::attr("MaxPool indices output is not supported"));
-    }
+    let indices = node.num_outputs() > 1 && !node.inner.outputs[1].is_empty();
     let x = ctx.input(node, 0)?;
     let rank = ctx.shape(x).rank();
     if !(3..=5).contains(&rank) {
@@ -52,7 +51,7 @@ fn lower_pool(ctx: &mut LowerCtx<'_>, node: &Node<'_>, kind: Kind) -> Result<(),
     }
     let geom = Geometry::of(ctx, node, x, &k)?;
     let dilations = ints_or(node, "dilations", nd, 1)?;
-    let plain = matches!(kind, Kind::Max | Kind::Avg) && ctx.dtype(x) == DType::F32 && nd <= 2 && dilations.iter().all(|d| *d == 1);
+    let plain = !indices && matches!(kind, Kind::Max | Kind::Avg) && ctx.dtype(x) == DType::F32 && nd <= 2 && dilations.iter().all(|d| *d == 1);
     if plain {
         match lower_tflite_pool(ctx, node, x, kind == Kind::Max) {
             Err(e) if e.code == ReasonCode::UnsupportedAttribute => {}
@@ -146,6 +145,8 @@ struct Geometry {
     /// ONNX padding (begin, end).
     pads: Vec<(i64, i64)>,
     out: Vec<i64>,
+    /// The batch size and channel count, if static.
+    batch_channels: Option<(i64, i64)>,
 }
 
 impl Geometry {
@@ -199,7 +200,11 @@ impl Geometry {
             pads.push((pb, pe));
             out.push(o);
         }
-        Ok(Ok(Geometry { size, kernel: k.to_vec(), strides, dilations, pads, out }))
+        let batch_channels = match (s.dims()[0].fixed(), s.dims()[1].fixed()) {
+            (Some(n), Some(c)) => Some((i64::from(n), i64::from(c))),
+            _ => None,
+        };
+        Ok(Ok(Geometry { size, kernel: k.to_vec(), strides, dilations, pads, out, batch_channels }))
     }
 }
 
@@ -258,13 +263,17 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
         };
     }
     let mut acc: Option<TensorId> = None;
+    let mut idx: Option<TensorId> = None;
+    let index_of = if kind == Kind::Max && node.num_outputs() > 1 && !node.inner.outputs[1].is_empty() { Some(IndexOrder::of(node, g)?) } else { None };
     for t in 0..taps {
         let mut rem = t;
         let mut begin = vec![0, 0];
         let mut end = vec![0, 0];
         let mut strides = vec![1, 1];
+        let mut tap = vec![0; nd];
         for i in (0..nd).rev() {
             let j = rem % g.kernel[i];
+            tap[i] = j;
             rem /= g.kernel[i];
             let b = j * g.dilations[i];
             let to32 = |v: i64| i32::try_from(v).map_err(|_| LowerError::attr("window beyond int32"));
@@ -274,11 +283,28 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
         }
         let o = StridedSliceOptions { begin_mask: 0b11, end_mask: 0b11, ..Default::default() };
         let s = ctx.g.strided_slice(src, &begin, &end, &strides, o)?;
+        if let Some(order) = &index_of {
+            // The first maximum in window order wins: update where strictly greater.
+            let it = order.tap_indices(ctx, &format!("{name}/tap{t}"), g, &tap);
+            (acc, idx) = match (acc, idx) {
+                (Some(a), Some(i)) => {
+                    let gt = ctx.g.apply(Op::Greater, &[Some(s), Some(a)])?;
+                    (Some(ctx.g.maximum(a, s)?), Some(ctx.g.apply(Op::SelectV2, &[Some(gt), Some(it), Some(i)])?))
+                }
+                _ => (Some(s), Some(it)),
+            };
+            continue;
+        }
         acc = Some(match acc {
             None => s,
             Some(a) if kind == Kind::Max => ctx.g.maximum(a, s)?,
             Some(a) => ctx.g.add(a, s)?,
         });
+    }
+    if let (Some(order), Some(i)) = (&index_of, idx) {
+        let base = order.channel_offsets(ctx, &format!("{name}/channel_offsets"));
+        let i = ctx.g.add(i, base)?;
+        ctx.set_output(node, 1, i);
     }
     let mut y = acc.ok_or_else(|| LowerError::invalid("empty kernel"))?;
     match kind {
@@ -302,6 +328,71 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
     }
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+/// How MaxPool's indices flatten an input position: row-major (or, with
+/// storage_order 1, column-major over the spatial dims) within each
+/// (batch, channel) plane, planes in order.
+struct IndexOrder {
+    /// Per spatial dim, the index step of one position.
+    steps: Vec<i64>,
+    /// Elements per (batch, channel) plane.
+    plane: i64,
+    batch: i64,
+    channels: i64,
+}
+
+impl IndexOrder {
+    fn of(node: &Node<'_>, g: &Geometry) -> Result<IndexOrder, LowerError> {
+        let nd = g.size.len();
+        let column_major = node.int_or("storage_order", 0)? != 0;
+        let mut steps = vec![1i64; nd];
+        if column_major {
+            for i in 1..nd {
+                steps[i] = steps[i - 1] * g.size[i - 1];
+            }
+        } else {
+            for i in (0..nd.saturating_sub(1)).rev() {
+                steps[i] = steps[i + 1] * g.size[i + 1];
+            }
+        }
+        let (batch, channels) = g.batch_channels.ok_or_else(|| LowerError::new(ReasonCode::UnsupportedShape, "MaxPool indices need a static batch and channel count"))?;
+        let plane = g.size.iter().product();
+        if batch.checked_mul(channels).and_then(|v| v.checked_mul(plane)).is_none_or(|v| v > MAX_PLANE * 64) {
+            return Err(LowerError::new(ReasonCode::UnsupportedShape, "MaxPool indices of a large input"));
+        }
+        Ok(IndexOrder { steps, plane, batch, channels })
+    }
+
+    /// The int64 `[1, 1, out…]` in-plane indices of kernel position `tap`.
+    fn tap_indices(&self, ctx: &mut LowerCtx<'_>, name: &str, g: &Geometry, tap: &[i64]) -> TensorId {
+        let total: usize = g.out.iter().map(|o| *o as usize).product();
+        let v: Vec<i64> = (0..total)
+            .map(|mut f| {
+                let mut at = 0;
+                for i in (0..g.out.len()).rev() {
+                    let q = (f % g.out[i] as usize) as i64;
+                    f /= g.out[i] as usize;
+                    let p = (q * g.strides[i] + tap[i] * g.dilations[i] - g.pads[i].0).clamp(0, g.size[i] - 1);
+                    at += p * self.steps[i];
+                }
+                at
+            })
+            .collect();
+        let mut shape = vec![1u32, 1];
+        shape.extend(g.out.iter().map(|o| *o as u32));
+        ctx.g.constant(name, DType::I64, Shape::new(shape), ConstData::from_slice(&v))
+    }
+
+    /// The int64 `[N, C, 1…]` offsets of each plane.
+    fn channel_offsets(&self, ctx: &mut LowerCtx<'_>, name: &str) -> TensorId {
+        let n = (self.batch * self.channels) as usize;
+        let per = self.plane;
+        let v: Vec<i64> = (0..n as i64).map(|k| k * per).collect();
+        let mut shape = vec![self.batch as u32, self.channels as u32];
+        shape.extend(std::iter::repeat_n(1u32, self.steps.len()));
+        ctx.g.constant(name, DType::I64, Shape::new(shape), ConstData::from_slice(&v))
+    }
 }
 
 /// The number of elements each output window averages, row-major over the
