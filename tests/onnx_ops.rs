@@ -3083,3 +3083,19 @@ fn max_pool_indices_name_the_first_maximum_in_either_storage_order() {
         }
     }
 }
+
+#[test]
+fn max_pool_of_uint8_is_taken_in_int32_and_padded_with_zero() {
+    let mut b = OnnxBuilder::new(12);
+    let x = b.input("x", UINT8, &dims(&[1, 1, 3, 4]));
+    b.node_named("MaxPool", &[&x], &["y"], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1]), attr_ints("strides", &[2, 2])]);
+    b.output("y", UINT8, &[None, None, None, None]);
+    let m = to_model(b);
+    let xs: Vec<f64> = vec![3.0, 250.0, 7.0, 0.0, 1.0, 2.0, 200.0, 9.0, 0.0, 4.0, 5.0, 6.0];
+    let v = Value::new(tflite_forge::DType::U8, vec![1, 1, 3, 4], xs.clone());
+    let y = run(&m, vec![v]).remove(0);
+    assert_eq!(y.dtype, tflite_forge::DType::U8);
+    assert_eq!(y.shape, vec![1, 1, 2, 3]);
+    let (_, want) = naive_pool(&xs.iter().map(|v| *v as f32).collect::<Vec<_>>(), &[1, 1, 3, 4], &[2, 2], &[2, 2], &[1, 1], &[1, 1, 1, 1], false, false, 0);
+    assert_eq!(y.data, want);
+}

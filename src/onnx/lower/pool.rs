@@ -222,9 +222,17 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
     let nd = g.kernel.len();
     let name = node.name();
     let dtype = ctx.dtype(x);
-    if dtype != DType::F32 {
-        return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("{} on {dtype} (float32 only beyond TFLite's 2-D pools)", node.op_type())));
-    }
+    // A maximum of 8-bit integers is taken in int32 (TFLite's slices of
+    // 8-bit tensors want quantization parameters), padded with the type's
+    // lowest value.
+    let lowest_int = match dtype {
+        DType::U8 if kind == Kind::Max => Some(0),
+        DType::I8 if kind == Kind::Max => Some(i32::from(i8::MIN)),
+        DType::I32 if kind == Kind::Max => Some(i32::MIN),
+        DType::F32 => None,
+        _ => return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("{} on {dtype} (float32, or a MaxPool of 8- or 32-bit integers, beyond TFLite's 2-D pools)", node.op_type()))),
+    };
+    let x = if lowest_int.is_some() && dtype != DType::I32 { ctx.g.cast(x, DType::I32)? } else { x };
     let plane = g.out.iter().try_fold(1i64, |a, o| a.checked_mul(*o)).filter(|p| *p <= MAX_PLANE);
     if plane.is_none() {
         return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("output window grid {:?} beyond {MAX_PLANE} positions", g.out)));
@@ -256,7 +264,10 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
     }
     if pad.iter().any(|(a, b)| *a != 0 || *b != 0) {
         src = if kind == Kind::Max {
-            let lowest = ctx.g.constant_f32(&format!("{name}/lowest"), Shape::scalar(), &[f32::MIN]);
+            let lowest = match lowest_int {
+                Some(v) => ctx.g.constant_i32(&format!("{name}/lowest"), Shape::scalar(), &[v]),
+                None => ctx.g.constant_f32(&format!("{name}/lowest"), Shape::scalar(), &[f32::MIN]),
+            };
             ctx.g.pad_v2(src, &pad, lowest)?
         } else {
             ctx.g.pad(src, &pad)?
@@ -307,6 +318,9 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
         ctx.set_output(node, 1, i);
     }
     let mut y = acc.ok_or_else(|| LowerError::invalid("empty kernel"))?;
+    if lowest_int.is_some() && dtype != DType::I32 {
+        y = ctx.g.cast(y, dtype)?;
+    }
     match kind {
         Kind::Max => {}
         Kind::Avg => {
