@@ -288,7 +288,7 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
         if group == 1 {
             ctx.g.conv2d(h, ft, Some(b), o)?
         } else {
-            grouped_conv2d(ctx, h, ft, b, group, m, o)?
+            grouped_conv2d(ctx, h, ft, b, group, o)?
         }
     };
     let out = from_planar(ctx, y, p.one_d)?;
@@ -301,8 +301,7 @@ pub fn lower_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
 /// (SPLIT_V), the `[M, kH, kW, C/g]` filter and the bias into per-group
 /// constants (or by SPLIT_V when computed at run time), and the results
 /// concatenated along channels.
-fn grouped_conv2d(ctx: &mut LowerCtx<'_>, h: TensorId, ft: TensorId, b: TensorId, group: usize, m: usize, o: Conv2dOptions) -> Result<TensorId, LowerError> {
-    debug_assert!(m % group == 0);
+fn grouped_conv2d(ctx: &mut LowerCtx<'_>, h: TensorId, ft: TensorId, b: TensorId, group: usize, o: Conv2dOptions) -> Result<TensorId, LowerError> {
     let cg = ctx.shape(ft).dim(3).and_then(|d| d.fixed()).ok_or_else(|| LowerError::invalid("filter channels"))? as usize;
     let xs = ctx.g.split_v(h, &vec![cg as i32; group], 3)?;
     let fs = split_rows(ctx, ft, group)?;
