@@ -2374,7 +2374,8 @@ fn naive_conv1d(x: &[f32], [n, c, w]: [usize; 3], wt: &[f32], m: usize, k: usize
 #[test]
 fn conv1d_with_groups_strides_dilations_and_pads_matches_the_naive_formula() {
     // (channels, out channels, group, kernel, stride, dilation, pads)
-    let cases: [(usize, usize, usize, usize, usize, usize, (usize, usize)); 5] = [
+    type Case = (usize, usize, usize, usize, usize, usize, (usize, usize));
+    let cases: [Case; 5] = [
         (2, 3, 1, 3, 1, 1, (1, 1)),
         (4, 4, 2, 2, 2, 1, (0, 1)),
         (3, 6, 3, 3, 1, 2, (2, 0)),
@@ -2900,9 +2901,9 @@ fn dft_of_real_and_complex_signals_along_an_axis_with_padding_and_one_sided_outp
                     })
                     .collect();
                 let want = naive_dft(&sig, l, -1.0);
-                for q in 0..k {
+                for (q, w) in want.iter().take(k).enumerate() {
                     let at = ((bi * k + q) * 3 + col) * 2;
-                    assert!((y.data[at] - want[q].0).abs() < 1e-4 && (y.data[at + 1] - want[q].1).abs() < 1e-4, "bin {q}: {:?} vs {:?}", &y.data[at..at + 2], want[q]);
+                    assert!((y.data[at] - w.0).abs() < 1e-4 && (y.data[at + 1] - w.1).abs() < 1e-4, "bin {q}: {:?} vs {w:?}", &y.data[at..at + 2]);
                 }
             }
         }
@@ -2957,9 +2958,9 @@ fn stft_with_a_window_matches_framed_dfts() {
     for f in 0..frames {
         let sig: Vec<(f64, f64)> = (0..frame).map(|j| (f64::from(xs[f * step + j]) * f64::from(window[j]), 0.0)).collect();
         let want = naive_dft(&sig, frame, -1.0);
-        for q in 0..bins {
+        for (q, w) in want.iter().take(bins).enumerate() {
             let at = (f * bins + q) * 2;
-            assert!((y.data[at] - want[q].0).abs() < 1e-4 && (y.data[at + 1] - want[q].1).abs() < 1e-4, "frame {f} bin {q}");
+            assert!((y.data[at] - w.0).abs() < 1e-4 && (y.data[at + 1] - w.1).abs() < 1e-4, "frame {f} bin {q}");
         }
     }
 }

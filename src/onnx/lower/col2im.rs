@@ -28,7 +28,7 @@ pub fn lower_col2im(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
         return Err(shape_err(format!("Col2Im input of rank {} (must be 3)", dims.len())));
     };
     let taps = block.iter().try_fold(1usize, |a, b| a.checked_mul(*b as usize)).ok_or_else(|| shape_err("block too large"))?;
-    if ck as usize % taps != 0 {
+    if !(ck as usize).is_multiple_of(taps) {
         return Err(LowerError::invalid(format!("{ck} columns for blocks of {taps}")));
     }
     let c = ck as usize / taps;

@@ -308,7 +308,7 @@ fn grouped_conv2d(ctx: &mut LowerCtx<'_>, h: TensorId, ft: TensorId, b: TensorId
     let bs = split_rows(ctx, b, group)?;
     let mut ys = Vec::with_capacity(group);
     for g in 0..group {
-        ys.push(ctx.g.conv2d(xs[g], fs[g], Some(bs[g]), o.clone())?);
+        ys.push(ctx.g.conv2d(xs[g], fs[g], Some(bs[g]), o)?);
     }
     Ok(ctx.g.concatenation(&ys, 3)?)
 }
@@ -319,7 +319,7 @@ pub(crate) fn split_rows(ctx: &mut LowerCtx<'_>, t: TensorId, n: usize) -> Resul
     let tensor = ctx.g.tensor(t).clone();
     let dims: Vec<u32> = tensor.shape.as_fixed().ok_or_else(|| LowerError::invalid("split of a dynamic shape"))?.to_vec();
     let rows = *dims.first().ok_or_else(|| LowerError::invalid("split of a scalar"))? as usize;
-    if n == 0 || rows % n != 0 {
+    if n == 0 || !rows.is_multiple_of(n) {
         return Err(LowerError::invalid(format!("{rows} rows in {n} groups")));
     }
     let Some(data) = &tensor.data else {

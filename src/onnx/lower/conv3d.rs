@@ -134,7 +134,7 @@ pub fn lower_conv3d(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
     for (g, hg) in hs.into_iter().enumerate() {
         // [M/g, C/g, kD, kH, kW] → [kD, kH, kW, C/g, M/g]
         let ft = filter(ctx, &w, g, group, &[2, 3, 4, 1, 0], &format!("{name}/filter{g}"))?;
-        ys.push(ctx.g.conv3d(&[Some(hg), Some(ft), Some(bs[g])], o.clone())?);
+        ys.push(ctx.g.conv3d(&[Some(hg), Some(ft), Some(bs[g])], o)?);
     }
     let y = if ys.len() == 1 { ys[0] } else { ctx.g.concatenation(&ys, 4)? };
     let out = ctx.to_channels_first(y)?;

@@ -236,7 +236,7 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
             }
             Weights::Runtime(..) => ctx.transpose(runtime_parts[g], &[1, 2, 3, 0])?,
         };
-        let mut y = ctx.g.transpose_conv(h, ft, biases[g], shape, o.clone())?;
+        let mut y = ctx.g.transpose_conv(h, ft, biases[g], shape, o)?;
         if crop {
             y = ctx.g.slice(y, &[0, to32(pads[0].0)?, to32(pads[1].0)?, 0], &[-1, to32(out[0])?, to32(out[1])?, -1])?;
         }

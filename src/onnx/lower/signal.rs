@@ -22,7 +22,7 @@ const MAX_MATRIX: usize = 1 << 22;
 /// `(cos, sin)` of `2π·m/l`, exact at multiples of a quarter turn.
 fn unit(m: usize, l: usize) -> (f64, f64) {
     let m = m % l;
-    if (4 * m) % l == 0 {
+    if (4 * m).is_multiple_of(l) {
         return [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)][4 * m / l];
     }
     let t = 2.0 * PI * m as f64 / l as f64;
