@@ -242,6 +242,23 @@ fn onnx_fixtures() -> Vec<Vec<u8>> {
     b.output("y", FLOAT, &[Some(1), Some(4), Some(5), Some(5)]);
     out.push(b.build());
     out.push(control_flow_fixture(&mut r));
+    // 1-D grouped convolution, pools from window taps, normalization, DFT.
+    let mut b = OnnxBuilder::new(17);
+    let x = b.input("x", FLOAT, &[Some(1), Some(4), Some(12)]);
+    let w = b.init_f32("w", &[4, 2, 3], &r.vec(24, 0.5));
+    let c = b.node("Conv", &[&x, &w], vec![attr_int("group", 2), attr_ints("pads", &[1, 1]), attr_ints("dilations", &[2])]);
+    let p = b.node("MaxPool", &[&c], vec![attr_ints("kernel_shape", &[2]), attr_ints("dilations", &[2]), attr_int("ceil_mode", 1)]);
+    let l = b.node("LpPool", &[&p], vec![attr_ints("kernel_shape", &[2]), attr_ints("pads", &[0, 1])]);
+    let s = b.init_f32("s", &[4], &r.vec(4, 0.5));
+    let bias = b.init_f32("bias", &[4], &r.vec(4, 0.5));
+    let n = b.node("InstanceNormalization", &[&l, &s, &bias], vec![]);
+    let one = b.init_i64("one", &[1], &[1]);
+    let u = b.node("Unsqueeze", &[&n, &one], vec![]);
+    let last = b.init_i64("last", &[1], &[-1]);
+    let u = b.node("Unsqueeze", &[&u, &last], vec![]);
+    b.node_named("DFT", &[&u], &["y"], vec![attr_int("axis", 3), attr_int("onesided", 1)]);
+    b.output("y", FLOAT, &[None, None, None, None, None]);
+    out.push(b.build());
     out
 }
 

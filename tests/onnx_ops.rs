@@ -597,8 +597,9 @@ fn conv_transpose(attrs: Vec<onnx_protobuf::AttributeProto>, w_dims: [i64; 4], c
 
 #[test]
 fn conv_transpose_limits() {
-    assert_eq!(reason(conv_transpose(vec![attr_int("group", 2)], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
-    assert_eq!(reason(conv_transpose(vec![attr_ints("dilations", &[2, 2])], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
+    // Groups that do not divide the input channels.
+    assert_eq!(reason(conv_transpose(vec![attr_int("group", 3)], [2, 1, 2, 2], true)), ReasonCode::InvalidNode);
+    assert_eq!(reason(conv_transpose(vec![attr_ints("dilations", &[0, 2])], [2, 1, 2, 2], true)), ReasonCode::UnsupportedAttribute);
     // Run-time weights of a dynamic shape.
     let mut b = OnnxBuilder::new(13);
     let x = b.input("x", FLOAT, &dims(&[1, 2, 3, 3]));
@@ -2336,4 +2337,766 @@ fn composite_reductions_take_run_time_axes() {
             assert_close(&got.data, &want, 1e-5);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// 1-D and grouped convolution, pools from window taps
+// ---------------------------------------------------------------------------
+
+/// ONNX Conv written out naively on N, C, W (1-D; `h = 1` for a plane
+/// flattened as [H=1, W]) with groups, strides, dilation and pads.
+#[allow(clippy::too_many_arguments)]
+fn naive_conv1d(x: &[f32], [n, c, w]: [usize; 3], wt: &[f32], m: usize, k: usize, bias: &[f32], group: usize, s: usize, d: usize, (pb, pe): (usize, usize)) -> (usize, Vec<f64>) {
+    let cg = c / group;
+    let mg = m / group;
+    let ow = (w + pb + pe - ((k - 1) * d + 1)) / s + 1;
+    let mut y = vec![0f64; n * m * ow];
+    for b in 0..n {
+        for o in 0..m {
+            let g = o / mg;
+            for q in 0..ow {
+                let mut acc = f64::from(bias[o]);
+                for ci in 0..cg {
+                    for j in 0..k {
+                        let pos = (q * s + j * d) as i64 - pb as i64;
+                        if pos >= 0 && (pos as usize) < w {
+                            acc += f64::from(x[(b * c + g * cg + ci) * w + pos as usize]) * f64::from(wt[(o * cg + ci) * k + j]);
+                        }
+                    }
+                }
+                y[(b * m + o) * ow + q] = acc;
+            }
+        }
+    }
+    (ow, y)
+}
+
+#[test]
+fn conv1d_with_groups_strides_dilations_and_pads_matches_the_naive_formula() {
+    // (channels, out channels, group, kernel, stride, dilation, pads)
+    type Case = (usize, usize, usize, usize, usize, usize, (usize, usize));
+    let cases: [Case; 5] = [
+        (2, 3, 1, 3, 1, 1, (1, 1)),
+        (4, 4, 2, 2, 2, 1, (0, 1)),
+        (3, 6, 3, 3, 1, 2, (2, 0)),
+        (4, 4, 4, 3, 1, 1, (1, 1)),
+        (6, 4, 2, 1, 3, 1, (0, 0)),
+    ];
+    for (c, m, group, k, s, d, pads) in cases {
+        let w = 9;
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[2, c as i64, w as i64]));
+        let wt = seq(m * (c / group) * k, 0.1, -0.4);
+        let bias = seq(m, 0.5, -1.0);
+        let wn = b.init_f32("w", &[m as i64, (c / group) as i64, k as i64], &wt);
+        let bn = b.init_f32("b", &[m as i64], &bias);
+        let attrs = vec![attr_int("group", group as i64), attr_ints("strides", &[s as i64]), attr_ints("dilations", &[d as i64]), attr_ints("pads", &[pads.0 as i64, pads.1 as i64])];
+        b.node_named("Conv", &[&x, &wn, &bn], &["y"], attrs);
+        let (ow, want) = naive_conv1d(&seq(2 * c * w, 0.3, -2.0), [2, c, w], &wt, m, k, &bias, group, s, d, pads);
+        b.output("y", FLOAT, &dims(&[2, m as i64, ow as i64]));
+        let model = to_model(b);
+        // Groups other than 1 and depthwise are split per group.
+        let grouped = group > 1 && group != c;
+        assert_eq!(has_op(&model, |op| matches!(op, Op::Concatenation(_))), grouped, "case {c} {m} {group}");
+        let y = run(&model, vec![input(&[2, c, w], seq(2 * c * w, 0.3, -2.0))]).remove(0);
+        assert_eq!(y.shape, vec![2, m, ow]);
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+#[test]
+fn a_chain_of_conv1d_layers_keeps_no_transpose_between_them() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, 2, 8]));
+    let w1 = b.init_f32("w1", &[3, 2, 3], &seq(18, 0.1, -0.9));
+    let w2 = b.init_f32("w2", &[2, 3, 3], &seq(18, -0.05, 0.4));
+    let c1 = b.node("Conv", &[&x, &w1], vec![attr_ints("pads", &[1, 1])]);
+    let r = b.node("Relu", &[&c1], vec![]);
+    b.node_named("Conv", &[&r, &w2], &["y"], vec![attr_ints("pads", &[1, 1])]);
+    b.output("y", FLOAT, &dims(&[1, 2, 8]));
+    let m = to_model(b);
+    let ops: Vec<&Op> = m.subgraphs[0].operators.iter().map(|o| &o.op).collect();
+    let convs: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| matches!(o, Op::Conv2d(_))).map(|(i, _)| i).collect();
+    assert_eq!(convs.len(), 2, "{ops:?}");
+    assert!(!ops[convs[0]..convs[1]].iter().any(|o| matches!(o, Op::Transpose)), "a TRANSPOSE between the layers: {ops:?}");
+    // And it computes the two layers.
+    let xs = seq(16, 0.25, -2.0);
+    let (_, h) = naive_conv1d(&xs, [1, 2, 8], &seq(18, 0.1, -0.9), 3, 3, &[0.0; 3], 1, 1, 1, (1, 1));
+    let h: Vec<f32> = h.iter().map(|v| v.max(0.0) as f32).collect();
+    let (_, want) = naive_conv1d(&h, [1, 3, 8], &seq(18, -0.05, 0.4), 2, 3, &[0.0; 2], 1, 1, 1, (1, 1));
+    assert_close(&run(&m, vec![input(&[1, 2, 8], xs)]).remove(0).data, &want, 1e-5);
+}
+
+#[test]
+fn conv1d_on_a_dynamic_length() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[Some(1), Some(2), None]);
+    let wt = seq(4 * 2 * 3, 0.1, -1.0);
+    let w = b.init_f32("w", &[4, 2, 3], &wt);
+    b.node_named("Conv", &[&x, &w], &["y"], vec![attr_str("auto_pad", "SAME_UPPER")]);
+    b.output("y", FLOAT, &[Some(1), Some(4), None]);
+    let m = to_model(b);
+    for len in [5usize, 11] {
+        let xs = seq(2 * len, 0.2, -1.0);
+        let (_, want) = naive_conv1d(&xs, [1, 2, len], &wt, 4, 3, &[0.0; 4], 1, 1, 1, (1, 1));
+        let y = run(&m, vec![input(&[1, 2, len], xs)]).remove(0);
+        assert_eq!(y.shape, vec![1, 4, len]);
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+/// A naive N-D pool over `x` of shape [N, C, spatial...] as ONNX,
+/// PyTorch and onnxruntime define it. `kind`: 0 max, 1 average, p > 1 Lp.
+#[allow(clippy::too_many_arguments)]
+fn naive_pool(x: &[f32], shape: &[usize], k: &[usize], s: &[usize], d: &[usize], pads: &[usize], ceil: bool, include_pad: bool, kind: u32) -> (Vec<usize>, Vec<f64>) {
+    let nd = k.len();
+    let out: Vec<usize> = (0..nd)
+        .map(|i| {
+            let span = shape[i + 2] + pads[i] + pads[i + nd] - ((k[i] - 1) * d[i] + 1);
+            if ceil {
+                let o = span.div_ceil(s[i]) + 1;
+                if (o - 1) * s[i] >= shape[i + 2] + pads[i] { o - 1 } else { o }
+            } else {
+                span / s[i] + 1
+            }
+        })
+        .collect();
+    let plane: usize = out.iter().product();
+    let in_plane: usize = shape[2..].iter().product();
+    let taps: usize = k.iter().product();
+    let mut y = Vec::new();
+    for nc in 0..shape[0] * shape[1] {
+        for f in 0..plane {
+            let mut q = vec![0; nd];
+            let mut r = f;
+            for i in (0..nd).rev() {
+                q[i] = r % out[i];
+                r /= out[i];
+            }
+            let (mut acc, mut count) = (if kind == 0 { f64::MIN } else { 0.0 }, 0);
+            for t in 0..taps {
+                let mut r = t;
+                let mut idx = 0usize;
+                let (mut inside, mut in_padded) = (true, true);
+                for i in (0..nd).rev() {
+                    let j = r % k[i];
+                    r /= k[i];
+                    let pos = (q[i] * s[i] + j * d[i]) as i64 - pads[i] as i64;
+                    inside &= pos >= 0 && pos < shape[i + 2] as i64;
+                    in_padded &= pos >= -(pads[i] as i64) && pos < (shape[i + 2] + pads[i + nd]) as i64;
+                    let stride: usize = shape[i + 3..].iter().product();
+                    idx += pos.max(0) as usize * stride;
+                }
+                if inside || (include_pad && in_padded) {
+                    count += 1;
+                }
+                if inside {
+                    let v = f64::from(x[nc * in_plane + idx]);
+                    acc = match kind {
+                        0 => acc.max(v),
+                        1 => acc + v,
+                        p => acc + v.abs().powi(p as i32),
+                    };
+                }
+            }
+            y.push(match kind {
+                0 => acc,
+                1 => acc / count as f64,
+                p => acc.powf(1.0 / f64::from(p)),
+            });
+        }
+    }
+    let mut oshape = shape[..2].to_vec();
+    oshape.extend(&out);
+    (oshape, y)
+}
+
+fn pool_model(op: &str, shape: &[usize], attrs: Vec<onnx_protobuf::AttributeProto>) -> Model {
+    let s: Vec<i64> = shape.iter().map(|v| *v as i64).collect();
+    let mut b = OnnxBuilder::new(19);
+    let x = b.input("x", FLOAT, &dims(&s));
+    b.node_named(op, &[&x], &["y"], attrs);
+    b.output("y", FLOAT, &vec![None; shape.len()]);
+    to_model(b)
+}
+
+#[test]
+fn pools_in_1d_2d_and_3d_with_dilations_ceil_mode_and_padding_match_the_naive_pool() {
+    // (op, shape, kernel, strides, dilations, pads, ceil, count_include_pad, kind)
+    type Case = (&'static str, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, bool, bool, u32);
+    let cases: Vec<Case> = vec![
+        ("MaxPool", vec![1, 2, 9], vec![3], vec![2], vec![1], vec![1, 1], false, false, 0),
+        ("AveragePool", vec![1, 2, 9], vec![3], vec![2], vec![1], vec![1, 0], false, true, 1),
+        ("AveragePool", vec![1, 2, 9], vec![2], vec![1], vec![1], vec![0, 0], false, false, 1),
+        ("MaxPool", vec![1, 1, 7, 6], vec![2, 3], vec![1, 2], vec![2, 1], vec![1, 0, 1, 1], true, false, 0),
+        ("AveragePool", vec![1, 2, 7, 6], vec![3, 2], vec![2, 2], vec![1, 2], vec![1, 1, 0, 1], true, false, 1),
+        ("AveragePool", vec![1, 1, 6, 5], vec![3, 3], vec![2, 2], vec![1, 1], vec![1, 1, 1, 1], true, true, 1),
+        ("MaxPool", vec![1, 2, 5, 4, 6], vec![2, 2, 3], vec![1, 2, 2], vec![1, 1, 2], vec![0, 1, 1, 1, 0, 1], false, false, 0),
+        ("AveragePool", vec![2, 1, 4, 5, 5], vec![2, 3, 2], vec![2, 1, 2], vec![2, 1, 1], vec![1, 0, 1, 0, 1, 1], true, true, 1),
+        ("LpPool", vec![1, 2, 8], vec![3], vec![2], vec![1], vec![1, 1], false, false, 2),
+        ("LpPool", vec![1, 2, 6, 5], vec![2, 2], vec![1, 2], vec![2, 1], vec![0, 1, 1, 0], false, false, 3),
+    ];
+    for (op, shape, k, s, d, pads, ceil, include, kind) in cases {
+        let i64s = |v: &[usize]| v.iter().map(|x| *x as i64).collect::<Vec<_>>();
+        let mut attrs = vec![attr_ints("kernel_shape", &i64s(&k)), attr_ints("strides", &i64s(&s)), attr_ints("dilations", &i64s(&d)), attr_ints("pads", &i64s(&pads))];
+        if op == "LpPool" {
+            attrs.push(attr_int("p", i64::from(kind)));
+        } else {
+            attrs.push(attr_int("ceil_mode", i64::from(ceil)));
+        }
+        if op == "AveragePool" {
+            attrs.push(attr_int("count_include_pad", i64::from(include)));
+        }
+        let m = pool_model(op, &shape, attrs);
+        let n: usize = shape.iter().product();
+        let xs: Vec<f32> = (0..n).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.3).collect();
+        let (oshape, want) = naive_pool(&xs, &shape, &k, &s, &d, &pads, ceil, include, kind);
+        let y = run(&m, vec![input(&shape, xs)]).remove(0);
+        assert_eq!(y.shape, oshape, "{op} {shape:?} {k:?}");
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+#[test]
+fn one_d_pools_use_the_tflite_pools() {
+    let m = pool_model("MaxPool", &[1, 3, 10], vec![attr_ints("kernel_shape", &[3]), attr_ints("strides", &[2])]);
+    assert!(has_op(&m, |op| matches!(op, Op::MaxPool2d(_))));
+    let xs = seq(30, 0.7, -9.0).iter().map(|v| v.sin()).collect::<Vec<_>>();
+    let (_, want) = naive_pool(&xs, &[1, 3, 10], &[3], &[2], &[1], &[0, 0], false, false, 0);
+    assert_close(&run(&m, vec![input(&[1, 3, 10], xs)]).remove(0).data, &want, 1e-6);
+    let m = pool_model("AveragePool", &[1, 3, 10], vec![attr_ints("kernel_shape", &[2]), attr_str("auto_pad", "SAME_UPPER")]);
+    assert!(has_op(&m, |op| matches!(op, Op::AveragePool2d(_))));
+}
+
+#[test]
+fn pool_attributes_out_of_range_are_typed_errors() {
+    let build_n = |n: i64, attrs: Vec<onnx_protobuf::AttributeProto>| {
+        let mut b = OnnxBuilder::new(19);
+        let x = b.input("x", FLOAT, &dims(&[1, 1, n, n]));
+        b.node_named("AveragePool", &[&x], &["y"], attrs);
+        b.output("y", FLOAT, &[None, None, None, None]);
+        b
+    };
+    let build = |attrs| build_n(5, attrs);
+    assert_eq!(reason(build(vec![attr_ints("kernel_shape", &[2, -1])])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(build(vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[0, 1])])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(build(vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("dilations", &[1 << 40, 1])])), ReasonCode::UnsupportedAttribute);
+    // More window taps than the decomposition takes.
+    assert_eq!(reason(build_n(80, vec![attr_ints("kernel_shape", &[33, 33]), attr_ints("dilations", &[1, 2])])), ReasonCode::UnsupportedAttribute);
+    assert_eq!(reason(build(vec![attr_ints("kernel_shape", &[9, 9]), attr_ints("dilations", &[2, 1])])), ReasonCode::InvalidNode);
+}
+
+#[test]
+fn conv_transpose_1d_grouped_and_dilated_matches_the_naive_formula() {
+    // ConvTranspose 1-D: y[o, q] = b[o] + Σ x[c, i] w[c, o', j] where q = i s + j d - pad_begin.
+    for (run_time_weights, group, d) in [(false, 1, 1), (false, 2, 2), (true, 2, 1), (true, 1, 3)] {
+        let (c, og, k, s, w) = (4usize, 3usize, 3usize, 2usize, 5usize);
+        let mut b = OnnxBuilder::new(13);
+        let x = b.input("x", FLOAT, &dims(&[1, c as i64, w as i64]));
+        let wt = seq(c * og * k, 0.07, -0.5);
+        let bias = seq(og * group, 0.3, -0.2);
+        let wn = if run_time_weights {
+            b.input("w", FLOAT, &dims(&[c as i64, og as i64, k as i64]))
+        } else {
+            b.init_f32("w", &[c as i64, og as i64, k as i64], &wt)
+        };
+        let bn = b.init_f32("b", &[(og * group) as i64], &bias);
+        b.node_named("ConvTranspose", &[&x, &wn, &bn], &["y"], vec![attr_int("group", group as i64), attr_ints("strides", &[s as i64]), attr_ints("dilations", &[d as i64]), attr_ints("pads", &[1, 0])]);
+        let full = s * (w - 1) + (k - 1) * d + 1;
+        let ow = full - 1;
+        b.output("y", FLOAT, &dims(&[1, (og * group) as i64, ow as i64]));
+        let m = to_model(b);
+        let xs = seq(c * w, 0.2, -1.5);
+        let cg = c / group;
+        let mut want = vec![0f64; og * group * ow];
+        for o in 0..og * group {
+            let g = o / og;
+            for q in 0..ow {
+                let mut acc = f64::from(bias[o]);
+                for ci in 0..cg {
+                    for i in 0..w {
+                        for j in 0..k {
+                            if i * s + j * d == q + 1 {
+                                acc += f64::from(xs[(g * cg + ci) * w + i]) * f64::from(wt[((g * cg + ci) * og + o % og) * k + j]);
+                            }
+                        }
+                    }
+                }
+                want[o * ow + q] = acc;
+            }
+        }
+        let mut inputs = vec![input(&[1, c, w], xs)];
+        if run_time_weights {
+            inputs.push(input(&[c, og, k], wt.clone()));
+        }
+        let y = run(&m, inputs).remove(0);
+        assert_eq!(y.shape, vec![1, og * group, ow]);
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+/// Index of `[a, b, c, ...]` in a row-major array of `dims`.
+fn flat(idx: &[usize], dims: &[usize]) -> usize {
+    idx.iter().zip(dims).fold(0, |acc, (i, d)| acc * d + i)
+}
+
+#[test]
+fn conv3d_with_groups_strides_dilations_and_pads_matches_the_naive_formula() {
+    let (n, c, m, group) = (1usize, 4usize, 4usize, 2usize);
+    let sp = [4usize, 5, 6];
+    let k = [2usize, 3, 2];
+    let (s, d) = ([1usize, 2, 1], [2usize, 1, 1]);
+    let pads = [1usize, 1, 0, 0, 1, 1];
+    let cg = c / group;
+    let wt = seq(m * cg * k.iter().product::<usize>(), 0.03, -0.7);
+    let bias = seq(m, 0.25, -0.5);
+    let xs = seq(n * c * sp.iter().product::<usize>(), 0.01, -2.0);
+    let out: Vec<usize> = (0..3).map(|i| (sp[i] + pads[i] + pads[i + 3] - ((k[i] - 1) * d[i] + 1)) / s[i] + 1).collect();
+    let mut want = vec![0f64; m * out.iter().product::<usize>()];
+    for o in 0..m {
+        let g = o / (m / group);
+        for q0 in 0..out[0] {
+            for q1 in 0..out[1] {
+                for q2 in 0..out[2] {
+                    let mut acc = f64::from(bias[o]);
+                    for ci in 0..cg {
+                        for j0 in 0..k[0] {
+                            for j1 in 0..k[1] {
+                                for j2 in 0..k[2] {
+                                    let p = [(q0 * s[0] + j0 * d[0]) as i64 - pads[0] as i64, (q1 * s[1] + j1 * d[1]) as i64 - pads[1] as i64, (q2 * s[2] + j2 * d[2]) as i64 - pads[2] as i64];
+                                    if (0..3).all(|i| p[i] >= 0 && (p[i] as usize) < sp[i]) {
+                                        let xi = flat(&[0, g * cg + ci, p[0] as usize, p[1] as usize, p[2] as usize], &[n, c, sp[0], sp[1], sp[2]]);
+                                        let wi = flat(&[o, ci, j0, j1, j2], &[m, cg, k[0], k[1], k[2]]);
+                                        acc += f64::from(xs[xi]) * f64::from(wt[wi]);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    want[flat(&[o, q0, q1, q2], &[m, out[0], out[1], out[2]])] = acc;
+                }
+            }
+        }
+    }
+    let i64s = |v: &[usize]| v.iter().map(|x| *x as i64).collect::<Vec<_>>();
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[n as i64, c as i64, 4, 5, 6]));
+    let wn = b.init_f32("w", &[m as i64, cg as i64, 2, 3, 2], &wt);
+    let bn = b.init_f32("b", &[m as i64], &bias);
+    b.node_named("Conv", &[&x, &wn, &bn], &["y"], vec![attr_int("group", group as i64), attr_ints("strides", &i64s(&s)), attr_ints("dilations", &i64s(&d)), attr_ints("pads", &i64s(&pads))]);
+    b.output("y", FLOAT, &[None, None, None, None, None]);
+    let model = to_model(b);
+    assert_eq!(model.subgraphs[0].operators.iter().filter(|o| matches!(o.op, Op::Conv3d(_))).count(), group);
+    let y = run(&model, vec![input(&[n, c, 4, 5, 6], xs)]).remove(0);
+    assert_eq!(y.shape, vec![n, m, out[0], out[1], out[2]]);
+    assert_close(&y.data, &want, 1e-5);
+}
+
+#[test]
+fn conv_transpose3d_with_strides_pads_and_output_padding_matches_the_naive_formula() {
+    let (c, m) = (2usize, 3usize);
+    let sp = [2usize, 3, 2];
+    let k = [2usize, 2, 3];
+    let s = [2usize, 1, 2];
+    let pads = [1usize, 0, 1, 0, 1, 1];
+    let out_pad = [1usize, 0, 1];
+    let wt = seq(c * m * k.iter().product::<usize>(), 0.05, -0.6);
+    let bias = seq(m, 0.5, -0.5);
+    let xs = seq(c * sp.iter().product::<usize>(), 0.1, -1.0);
+    let full: Vec<usize> = (0..3).map(|i| s[i] * (sp[i] - 1) + k[i] + out_pad[i]).collect();
+    let out: Vec<usize> = (0..3).map(|i| full[i] - pads[i] - pads[i + 3]).collect();
+    let mut big = vec![0f64; m * full.iter().product::<usize>()];
+    for o in 0..m {
+        for q in 0..full.iter().product::<usize>() {
+            big[o * full.iter().product::<usize>() + q] = f64::from(bias[o]);
+        }
+        for ci in 0..c {
+            for i0 in 0..sp[0] {
+                for i1 in 0..sp[1] {
+                    for i2 in 0..sp[2] {
+                        for j0 in 0..k[0] {
+                            for j1 in 0..k[1] {
+                                for j2 in 0..k[2] {
+                                    let q = [i0 * s[0] + j0, i1 * s[1] + j1, i2 * s[2] + j2];
+                                    let xv = f64::from(xs[flat(&[ci, i0, i1, i2], &[c, sp[0], sp[1], sp[2]])]);
+                                    let wv = f64::from(wt[flat(&[ci, o, j0, j1, j2], &[c, m, k[0], k[1], k[2]])]);
+                                    big[flat(&[o, q[0], q[1], q[2]], &[m, full[0], full[1], full[2]])] += xv * wv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut want = Vec::new();
+    for o in 0..m {
+        for a in 0..out[0] {
+            for b in 0..out[1] {
+                for e in 0..out[2] {
+                    want.push(big[flat(&[o, a + pads[0], b + pads[1], e + pads[2]], &[m, full[0], full[1], full[2]])]);
+                }
+            }
+        }
+    }
+    let i64s = |v: &[usize]| v.iter().map(|x| *x as i64).collect::<Vec<_>>();
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[1, c as i64, 2, 3, 2]));
+    let wn = b.init_f32("w", &[c as i64, m as i64, 2, 2, 3], &wt);
+    let bn = b.init_f32("b", &[m as i64], &bias);
+    b.node_named("ConvTranspose", &[&x, &wn, &bn], &["y"], vec![attr_ints("strides", &i64s(&s)), attr_ints("pads", &i64s(&pads)), attr_ints("output_padding", &i64s(&out_pad))]);
+    b.output("y", FLOAT, &[None, None, None, None, None]);
+    let model = to_model(b);
+    assert!(has_op(&model, |op| matches!(op, Op::Conv3dTranspose(_))));
+    let y = run(&model, vec![input(&[1, c, 2, 3, 2], xs)]).remove(0);
+    assert_eq!(y.shape, vec![1, m, out[0], out[1], out[2]]);
+    assert_close(&y.data, &want, 1e-5);
+}
+
+#[test]
+fn average_pool_same_upper_counts_the_padding_when_asked() {
+    // 5 wide, kernel 2, stride 1: SAME_UPPER pads (0, 1).
+    let m = pool_model("AveragePool", &[1, 1, 5], vec![attr_ints("kernel_shape", &[2]), attr_str("auto_pad", "SAME_UPPER"), attr_int("count_include_pad", 1)]);
+    let xs = vec![1.0, 2.0, 3.0, 4.0, 5.0];
+    let (_, want) = naive_pool(&xs, &[1, 1, 5], &[2], &[1], &[1], &[0, 1], false, true, 1);
+    assert_eq!(want[4], 2.5);
+    assert_close(&run(&m, vec![input(&[1, 1, 5], xs)]).remove(0).data, &want, 1e-6);
+}
+
+// ---------------------------------------------------------------------------
+// Instance, group, mean-variance and local response normalization
+// ---------------------------------------------------------------------------
+
+/// `(v - mean) / sqrt(var + eps)` of each consecutive block of `inner`.
+fn standardize_blocks(v: &[f32], inner: usize, eps: f64) -> Vec<f64> {
+    v.chunks(inner)
+        .flat_map(|b| {
+            let mean = b.iter().map(|x| f64::from(*x)).sum::<f64>() / inner as f64;
+            let var = b.iter().map(|x| (f64::from(*x) - mean).powi(2)).sum::<f64>() / inner as f64;
+            b.iter().map(move |x| (f64::from(*x) - mean) / (var + eps).sqrt()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn instance_and_group_normalization_match_their_formulas() {
+    let (n, c, h, w) = (2usize, 4usize, 3usize, 2usize);
+    let xs: Vec<f32> = (0..n * c * h * w).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.4 + (i / 6) as f32 * 0.1).collect();
+    let scale = [0.5f32, 2.0, -1.0, 1.5];
+    let bias = [0.1f32, -0.2, 0.3, 0.0];
+    // InstanceNormalization, run-time bias.
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &dims(&[2, 4, 3, 2]));
+    let sn = b.init_f32("s", &[4], &scale);
+    let bn = b.input("b", FLOAT, &dims(&[4]));
+    b.node_named("InstanceNormalization", &[&x, &sn, &bn], &["y"], vec![attr_float("epsilon", 1e-3)]);
+    b.output("y", FLOAT, &dims(&[2, 4, 3, 2]));
+    let m = to_model(b);
+    let z = standardize_blocks(&xs, h * w, 1e-3);
+    let want: Vec<f64> = z.iter().enumerate().map(|(i, v)| v * f64::from(scale[i / (h * w) % c]) + f64::from(bias[i / (h * w) % c])).collect();
+    let y = run(&m, vec![input(&[2, 4, 3, 2], xs.clone()), input(&[4], bias.to_vec())]).remove(0);
+    assert_close(&y.data, &want, 1e-5);
+    // GroupNormalization with 2 groups: opset 21 per channel, 18 per group.
+    let z = standardize_blocks(&xs, 2 * h * w, 1e-5);
+    for opset in [18, 21] {
+        let per_group = opset < 21;
+        let (sv, bv): (Vec<f32>, Vec<f32>) = if per_group { (vec![0.5, -2.0], vec![1.0, 0.25]) } else { (scale.to_vec(), bias.to_vec()) };
+        let mut b = OnnxBuilder::new(opset);
+        let x = b.input("x", FLOAT, &dims(&[2, 4, 3, 2]));
+        let sn = b.init_f32("s", &[sv.len() as i64], &sv);
+        let bn = b.init_f32("b", &[bv.len() as i64], &bv);
+        b.node_named("GroupNormalization", &[&x, &sn, &bn], &["y"], vec![attr_int("num_groups", 2)]);
+        b.output("y", FLOAT, &dims(&[2, 4, 3, 2]));
+        let m = to_model(b);
+        let want: Vec<f64> = z
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let ch = i / (h * w) % c;
+                let k = if per_group { ch / 2 } else { ch };
+                v * f64::from(sv[k]) + f64::from(bv[k])
+            })
+            .collect();
+        let y = run(&m, vec![input(&[2, 4, 3, 2], xs.clone())]).remove(0);
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+#[test]
+fn mean_variance_normalization_and_lrn_match_their_formulas() {
+    let shape = [2usize, 3, 2, 2];
+    let xs: Vec<f32> = (0..24).map(|i| ((i * 5 % 13) as f32 - 6.0) * 0.3).collect();
+    // MVN over the default axes [0, 2, 3]: per channel across the batch.
+    let m = to_model(unary(13, "MeanVarianceNormalization", &[2, 3, 2, 2], vec![]));
+    let y = run(&m, vec![input(&shape, xs.clone())]).remove(0);
+    for ch in 0..3 {
+        let idx: Vec<usize> = (0..24).filter(|i| i / 4 % 3 == ch).collect();
+        let vals: Vec<f64> = idx.iter().map(|i| f64::from(xs[*i])).collect();
+        let mean = vals.iter().sum::<f64>() / 8.0;
+        let std = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 8.0).sqrt();
+        for i in idx {
+            let want = (f64::from(xs[i]) - mean) / (std + 1e-9);
+            assert!((y.data[i] - want).abs() < 1e-5, "MVN element {i}: {} vs {want}", y.data[i]);
+        }
+    }
+    // LRN: x / (bias + alpha / size · Σ x² over the size channels around)^beta.
+    let (size, alpha, beta, bias) = (3i64, 0.02f32, 0.75f32, 2.0f32);
+    let m = to_model(unary(13, "LRN", &[2, 3, 2, 2], vec![attr_int("size", size), attr_float("alpha", alpha), attr_float("beta", beta), attr_float("bias", bias)]));
+    assert!(has_op(&m, |op| matches!(op, Op::LocalResponseNormalization(_))));
+    let y = run(&m, vec![input(&shape, xs.clone())]).remove(0);
+    for i in 0..24usize {
+        let (nb, ch, p) = (i / 12, i / 4 % 3, i % 4);
+        let sq: f64 = (ch.saturating_sub(1)..=(ch + 1).min(2)).map(|k| f64::from(xs[nb * 12 + k * 4 + p]).powi(2)).sum();
+        let want = f64::from(xs[i]) / (f64::from(bias) + f64::from(alpha) / size as f64 * sq).powf(f64::from(beta));
+        assert!((y.data[i] - want).abs() < 1e-5, "LRN element {i}: {} vs {want}", y.data[i]);
+    }
+    // An even size has no centred TFLite window.
+    assert_eq!(reason(unary(13, "LRN", &[2, 3, 2, 2], vec![attr_int("size", 2)])), ReasonCode::UnsupportedAttribute);
+}
+
+// ---------------------------------------------------------------------------
+// DFT, STFT, windows and MelWeightMatrix
+// ---------------------------------------------------------------------------
+
+/// The naive DFT of `x` (complex, `n` samples) at length `l` (zero-padded
+/// or truncated), `sign` -1 forward, +1 inverse (unscaled).
+fn naive_dft(x: &[(f64, f64)], l: usize, sign: f64) -> Vec<(f64, f64)> {
+    (0..l)
+        .map(|k| {
+            x.iter().take(l).enumerate().fold((0.0, 0.0), |(re, im), (j, (a, b))| {
+                let t = sign * 2.0 * std::f64::consts::PI * (j * k) as f64 / l as f64;
+                (re + a * t.cos() - b * t.sin(), im + a * t.sin() + b * t.cos())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn dft_of_real_and_complex_signals_along_an_axis_with_padding_and_one_sided_output() {
+    // x: [2, n, 3, c]; DFT along axis 1 (opset 17).
+    for (c, n, length, onesided) in [(1usize, 6usize, None, false), (1, 6, Some(8usize), true), (2, 7, Some(5), false), (1, 5, None, true)] {
+        let l = length.unwrap_or(n);
+        let total = 2 * n * 3 * c;
+        let xs: Vec<f32> = (0..total).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.25).collect();
+        let mut b = OnnxBuilder::new(17);
+        let x = b.input("x", FLOAT, &dims(&[2, n as i64, 3, c as i64]));
+        let mut inputs = vec![x.clone()];
+        if let Some(l) = length {
+            inputs.push(b.init_i64("len", &[], &[l as i64]));
+        }
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        b.node_named("DFT", &refs, &["y"], vec![attr_int("axis", 1), attr_int("onesided", i64::from(onesided))]);
+        let k = if onesided { l / 2 + 1 } else { l };
+        b.output("y", FLOAT, &dims(&[2, k as i64, 3, 2]));
+        let m = to_model(b);
+        assert!(has_op(&m, |op| matches!(op, Op::FullyConnected(_))));
+        let y = run(&m, vec![input(&[2, n, 3, c], xs.clone())]).remove(0);
+        assert_eq!(y.shape, vec![2, k, 3, 2]);
+        for bi in 0..2 {
+            for col in 0..3 {
+                let sig: Vec<(f64, f64)> = (0..n)
+                    .map(|j| {
+                        let at = ((bi * n + j) * 3 + col) * c;
+                        (f64::from(xs[at]), if c == 2 { f64::from(xs[at + 1]) } else { 0.0 })
+                    })
+                    .collect();
+                let want = naive_dft(&sig, l, -1.0);
+                for (q, w) in want.iter().take(k).enumerate() {
+                    let at = ((bi * k + q) * 3 + col) * 2;
+                    assert!((y.data[at] - w.0).abs() < 1e-4 && (y.data[at + 1] - w.1).abs() < 1e-4, "bin {q}: {:?} vs {w:?}", &y.data[at..at + 2]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn inverse_one_sided_dft_recovers_a_real_signal_and_complex_inverses_are_rejected() {
+    // The one-sided spectrum of a real 8-sample signal, inverted (opset 20, constant axis).
+    let sig: Vec<f64> = (0..8).map(|i| (i as f64 * 0.7).sin() + 0.1 * i as f64).collect();
+    let spec = naive_dft(&sig.iter().map(|v| (*v, 0.0)).collect::<Vec<_>>(), 8, -1.0);
+    let half: Vec<f32> = spec[..5].iter().flat_map(|(a, b)| [*a as f32, *b as f32]).collect();
+    let build = |onesided: i64| {
+        let mut b = OnnxBuilder::new(20);
+        let x = b.input("x", FLOAT, &dims(&[1, 5, 2]));
+        let axis = b.init_i64("axis", &[], &[1]);
+        b.node_named("DFT", &[&x, "", &axis], &["y"], vec![attr_int("inverse", 1), attr_int("onesided", onesided)]);
+        b.output("y", FLOAT, &[None, None, None]);
+        b
+    };
+    let m = to_model(build(1));
+    let y = run(&m, vec![input(&[1, 5, 2], half)]).remove(0);
+    assert_eq!(y.shape, vec![1, 8, 1]);
+    assert_close(&y.data, &sig, 1e-5);
+    assert_eq!(reason(build(0)), ReasonCode::UnsupportedAttribute);
+    // A run-time axis cannot choose the matrix.
+    let mut b = OnnxBuilder::new(20);
+    let x = b.input("x", FLOAT, &dims(&[1, 5, 1]));
+    let axis = b.input("axis", 7, &[]);
+    b.node_named("DFT", &[&x, "", &axis], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None]);
+    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+}
+
+#[test]
+fn stft_with_a_window_matches_framed_dfts() {
+    let len = 20usize;
+    let (step, frame) = (4usize, 8usize);
+    let xs: Vec<f32> = (0..len).map(|i| (i as f32 * 0.9).cos() * 2.0).collect();
+    let window: Vec<f32> = (0..frame).map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / frame as f32).cos()).collect();
+    let mut b = OnnxBuilder::new(17);
+    let x = b.input("x", FLOAT, &dims(&[1, len as i64, 1]));
+    let st = b.init_i64("step", &[], &[step as i64]);
+    let w = b.init_f32("w", &[frame as i64], &window);
+    b.node_named("STFT", &[&x, &st, &w], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None, None, None]);
+    let m = to_model(b);
+    let y = run(&m, vec![input(&[1, len, 1], xs.clone())]).remove(0);
+    let frames = (len - frame) / step + 1;
+    let bins = frame / 2 + 1;
+    assert_eq!(y.shape, vec![1, frames, bins, 2]);
+    for f in 0..frames {
+        let sig: Vec<(f64, f64)> = (0..frame).map(|j| (f64::from(xs[f * step + j]) * f64::from(window[j]), 0.0)).collect();
+        let want = naive_dft(&sig, frame, -1.0);
+        for (q, w) in want.iter().take(bins).enumerate() {
+            let at = (f * bins + q) * 2;
+            assert!((y.data[at] - w.0).abs() < 1e-4 && (y.data[at + 1] - w.1).abs() < 1e-4, "frame {f} bin {q}");
+        }
+    }
+}
+
+#[test]
+fn windows_and_mel_weight_matrix_fold_to_constants() {
+    let window = |op: &str, size: i64, periodic: i64| {
+        let mut b = OnnxBuilder::new(17);
+        let x = b.input("x", FLOAT, &dims(&[1]));
+        let s = b.init_i64("size", &[], &[size]);
+        let w = b.node(op, &[&s], vec![attr_int("periodic", periodic)]);
+        b.node_named("Mul", &[&x, &w], &["y"], vec![]);
+        b.output("y", FLOAT, &dims(&[size]));
+        let m = to_model(b);
+        run(&m, vec![input(&[1], vec![1.0])]).remove(0).data
+    };
+    assert_close(&window("HannWindow", 4, 1), &[0.0, 0.5, 1.0, 0.5], 1e-7);
+    assert_close(&window("HannWindow", 5, 0), &[0.0, 0.5, 1.0, 0.5, 0.0], 1e-7);
+    let (a, b) = (25.0 / 46.0, 21.0 / 46.0);
+    assert_close(&window("HammingWindow", 3, 0), &[a - b, a + b, a - b], 1e-7);
+    let bl = |n: f64, p: f64| 0.42 - 0.5 * (2.0 * std::f64::consts::PI * n / p).cos() + 0.08 * (4.0 * std::f64::consts::PI * n / p).cos();
+    assert_close(&window("BlackmanWindow", 4, 1), &[bl(0.0, 4.0), bl(1.0, 4.0), bl(2.0, 4.0), bl(3.0, 4.0)], 1e-6);
+    // The ONNX backend test's case: 8 mel bins of a 16-point DFT at 8192 Hz.
+    let mut b = OnnxBuilder::new(17);
+    let x = b.input("x", FLOAT, &dims(&[1]));
+    let i32s = |b: &mut OnnxBuilder, name: &str, v: i64| b.init_i64(name, &[], &[v]);
+    let (nb, dl, sr) = (i32s(&mut b, "bins", 8), i32s(&mut b, "dft", 16), i32s(&mut b, "rate", 8192));
+    let lo = b.init_f32("lo", &[], &[0.0]);
+    let hi = b.init_f32("hi", &[], &[4096.0]);
+    let mel = b.node("MelWeightMatrix", &[&nb, &dl, &sr, &lo, &hi], vec![]);
+    b.node_named("Mul", &[&x, &mel], &["y"], vec![]);
+    b.output("y", FLOAT, &dims(&[9, 8]));
+    let m = to_model(b);
+    let y = run(&m, vec![input(&[1], vec![1.0])]).remove(0);
+    let mut want = vec![0.0; 72];
+    for (row, col) in [(0, 0), (0, 1), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7)] {
+        want[row * 8 + col] = 1.0;
+    }
+    assert_eq!(y.shape, vec![9, 8]);
+    assert_close(&y.data, &want, 0.0);
+}
+
+#[test]
+fn col2im_sums_overlapping_blocks_with_strides_dilations_and_pads() {
+    // (image, block, strides, dilations, pads)
+    type Case = ([usize; 2], [usize; 2], [usize; 2], [usize; 2], [usize; 4]);
+    let cases: [Case; 3] = [([5, 5], [2, 2], [1, 1], [1, 1], [0, 0, 0, 0]), ([6, 5], [3, 2], [2, 2], [1, 2], [1, 0, 0, 1]), ([4, 7], [2, 3], [1, 3], [2, 1], [0, 1, 1, 0])];
+    for (image, block, s, d, p) in cases {
+        let c = 2usize;
+        let grid: Vec<usize> = (0..2).map(|i| (image[i] + p[i] + p[i + 2] - ((block[i] - 1) * d[i] + 1)) / s[i] + 1).collect();
+        let l = grid[0] * grid[1];
+        let taps = block[0] * block[1];
+        let xs: Vec<f32> = (0..c * taps * l).map(|i| ((i * 7 % 19) as f32 - 9.0) * 0.5).collect();
+        let mut want = vec![0f64; c * image[0] * image[1]];
+        for ch in 0..c {
+            for (bi, by) in (0..grid[0]).flat_map(|y| (0..grid[1]).map(move |x| (y, x))).enumerate() {
+                for i in 0..block[0] {
+                    for j in 0..block[1] {
+                        let y = (by.0 * s[0] + i * d[0]) as i64 - p[0] as i64;
+                        let x = (by.1 * s[1] + j * d[1]) as i64 - p[1] as i64;
+                        if y >= 0 && x >= 0 && (y as usize) < image[0] && (x as usize) < image[1] {
+                            want[(ch * image[0] + y as usize) * image[1] + x as usize] += f64::from(xs[((ch * taps) + i * block[1] + j) * l + bi]);
+                        }
+                    }
+                }
+            }
+        }
+        let i64s = |v: &[usize]| v.iter().map(|x| *x as i64).collect::<Vec<_>>();
+        let mut b = OnnxBuilder::new(18);
+        let x = b.input("x", FLOAT, &dims(&[1, (c * taps) as i64, l as i64]));
+        let im = b.init_i64("image", &[2], &i64s(&image));
+        let bl = b.init_i64("block", &[2], &i64s(&block));
+        b.node_named("Col2Im", &[&x, &im, &bl], &["y"], vec![attr_ints("strides", &i64s(&s)), attr_ints("dilations", &i64s(&d)), attr_ints("pads", &i64s(&p))]);
+        b.output("y", FLOAT, &[None, None, None, None]);
+        let m = to_model(b);
+        let y = run(&m, vec![input(&[1, c * taps, l], xs)]).remove(0);
+        assert_eq!(y.shape, vec![1, c, image[0], image[1]], "{image:?} {block:?}");
+        assert_close(&y.data, &want, 1e-5);
+    }
+}
+
+#[test]
+fn max_pool_indices_name_the_first_maximum_in_either_storage_order() {
+    let (n, c, h, w) = (2usize, 2usize, 4usize, 5usize);
+    // Few distinct values, so windows hold ties.
+    let xs: Vec<f32> = (0..n * c * h * w).map(|i| ((i * 7) % 5) as f32).collect();
+    let (k, s, p) = ([2usize, 3usize], [2usize, 1usize], [1usize, 1usize, 0usize, 1usize]);
+    for order in [0i64, 1] {
+        let mut b = OnnxBuilder::new(12);
+        let x = b.input("x", FLOAT, &dims(&[n as i64, c as i64, h as i64, w as i64]));
+        b.node_named("MaxPool", &[&x], &["y", "i"], vec![attr_ints("kernel_shape", &[2, 3]), attr_ints("strides", &[2, 1]), attr_ints("pads", &[1, 1, 0, 1]), attr_int("storage_order", order)]);
+        b.output("y", FLOAT, &[None, None, None, None]);
+        b.output("i", 7, &[None, None, None, None]);
+        let m = to_model(b);
+        let out = run(&m, vec![input(&[n, c, h, w], xs.clone())]);
+        let (oh, ow) = ((h + p[0] + p[2] - k[0]) / s[0] + 1, (w + p[1] + p[3] - k[1]) / s[1] + 1);
+        assert_eq!(out[1].shape, vec![n, c, oh, ow]);
+        for nc in 0..n * c {
+            for qy in 0..oh {
+                for qx in 0..ow {
+                    let mut best: Option<(f32, usize, usize)> = None;
+                    for i in 0..k[0] {
+                        for j in 0..k[1] {
+                            let (y, x) = ((qy * s[0] + i) as i64 - p[0] as i64, (qx * s[1] + j) as i64 - p[1] as i64);
+                            if y < 0 || x < 0 || y as usize >= h || x as usize >= w {
+                                continue;
+                            }
+                            let v = xs[(nc * h + y as usize) * w + x as usize];
+                            if best.is_none_or(|b| v > b.0) {
+                                best = Some((v, y as usize, x as usize));
+                            }
+                        }
+                    }
+                    let (v, y, x) = best.expect("a window over the input");
+                    let want = (nc * h * w) + if order == 0 { y * w + x } else { x * h + y };
+                    let at = (nc * oh + qy) * ow + qx;
+                    assert_eq!(out[0].data[at], f64::from(v));
+                    assert_eq!(out[1].data[at], want as f64, "order {order} at {nc} {qy} {qx}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn max_pool_of_uint8_is_taken_in_int32_and_padded_with_zero() {
+    let mut b = OnnxBuilder::new(12);
+    let x = b.input("x", UINT8, &dims(&[1, 1, 3, 4]));
+    b.node_named("MaxPool", &[&x], &["y"], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1]), attr_ints("strides", &[2, 2])]);
+    b.output("y", UINT8, &[None, None, None, None]);
+    let m = to_model(b);
+    let xs: Vec<f64> = vec![3.0, 250.0, 7.0, 0.0, 1.0, 2.0, 200.0, 9.0, 0.0, 4.0, 5.0, 6.0];
+    let v = Value::new(tflite_forge::DType::U8, vec![1, 1, 3, 4], xs.clone());
+    let y = run(&m, vec![v]).remove(0);
+    assert_eq!(y.dtype, tflite_forge::DType::U8);
+    assert_eq!(y.shape, vec![1, 1, 2, 3]);
+    let (_, want) = naive_pool(&xs.iter().map(|v| *v as f32).collect::<Vec<_>>(), &[1, 1, 3, 4], &[2, 2], &[2, 2], &[1, 1], &[1, 1, 1, 1], false, false, 0);
+    assert_eq!(y.data, want);
 }

@@ -18,7 +18,10 @@
 //! | `cast.rs` | Cast, CastLike |
 //! | `causal_conv.rs` | CausalConvWithState |
 //! | `control.rs` | If, Loop, Scan (inlined, unrolled, or TFLite IF / WHILE) |
-//! | `conv.rs` | Conv, ConvTranspose |
+//! | `col2im.rs` | Col2Im (as a ConvTranspose with one-hot weights) |
+//! | `conv.rs` | Conv (1-D and 2-D, grouped and depthwise) |
+//! | `conv3d.rs` | Conv and ConvTranspose on 3-D inputs |
+//! | `conv_transpose.rs` | ConvTranspose (1-D and 2-D) |
 //! | `cumulative.rs` | CumSum |
 //! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
 //! | `detection.rs` | NonMaxSuppression |
@@ -28,6 +31,7 @@
 //! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
 //! | `hardmax.rs` | Hardmax |
 //! | `linear_attention.rs` | LinearAttention (unrolled over a static length) |
+//! | `instance_norm.rs` | InstanceNormalization, GroupNormalization, MeanVarianceNormalization, LRN |
 //! | `logic.rs` | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, Not, Where |
 //! | `loss.rs` | NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss |
 //! | `lp_norm.rs` | LpNormalization |
@@ -38,13 +42,14 @@
 //! | `pad.rs` | Pad |
 //! | `quantize_linear.rs` | QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear |
 //! | `qlinear.rs` | QOp (QDQ groups, see [`crate::onnx::qdq`]), QLinearConv, QLinearMatMul, MatMulInteger, ConvInteger |
-//! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
 //! | `recurrent.rs` | LSTM, GRU, RNN (unrolled, or a WHILE over the sequence) |
+//! | `pool.rs` | MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
 //! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
 //! | `resize.rs` | Resize, Upsample |
 //! | `rotary.rs` | RotaryEmbedding |
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
+//! | `signal.rs` | DFT, STFT, HannWindow, HammingWindow, BlackmanWindow, MelWeightMatrix |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
 //! | `tile.rs` | Tile |
@@ -67,7 +72,10 @@ mod attention;
 pub(crate) mod batchnorm;
 mod cast;
 mod causal_conv;
+mod col2im;
 mod conv;
+mod conv3d;
+mod conv_transpose;
 mod detection;
 mod elementwise;
 pub(crate) mod fold;
@@ -80,6 +88,7 @@ mod control;
 mod nested;
 mod recurrent;
 mod linear_attention;
+mod instance_norm;
 mod logic;
 mod loss;
 mod matmul;
@@ -95,6 +104,7 @@ mod reduce_composite;
 mod resize;
 mod rotary;
 mod shape_ops;
+mod signal;
 mod slicing;
 mod softmax;
 pub(crate) mod symbolic;
@@ -132,12 +142,15 @@ pub(crate) use causal_conv::*;
 pub(crate) use conv::*;
 pub(crate) use control::*;
 pub(crate) use recurrent::*;
+pub(crate) use col2im::*;
+pub(crate) use conv_transpose::*;
 pub(crate) use detection::*;
 pub(crate) use elementwise::*;
 pub(crate) use generate::*;
 pub(crate) use einsum::*;
 pub(crate) use gather_scatter::*;
 pub(crate) use linear_attention::*;
+pub(crate) use instance_norm::*;
 pub(crate) use logic::*;
 pub(crate) use loss::*;
 pub(crate) use matmul::*;
@@ -151,6 +164,7 @@ pub(crate) use reduce_composite::*;
 pub(crate) use resize::*;
 pub(crate) use rotary::*;
 pub(crate) use shape_ops::*;
+pub(crate) use signal::*;
 pub(crate) use slicing::*;
 pub(crate) use softmax::*;
 pub(crate) use cumulative::*;

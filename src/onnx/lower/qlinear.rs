@@ -464,7 +464,7 @@ fn int8_conv(ctx: &mut LowerCtx<'_>, node: &Node<'_>, slots: &[Slot], w_axis: i6
     let strides = ints_or(node, "strides", 2, 1)?;
     let dil = ints_or(node, "dilations", 2, 1)?;
     let spatial = [ctx.shape(x).dims()[2], ctx.shape(x).dims()[3]];
-    let pads = window_pads(node, &spatial, &[kh as i64, kw as i64], &strides, &dil, &[0, 0])?;
+    let pads = window_pads(node, node.attr_ints("pads")?, &spatial, &[kh as i64, kw as i64], &strides, &dil, &[0, 0])?;
     let bias = bias_i32(ctx, node, slots.get(2).copied(), m, sx, &wscales)?;
     let name = node.name();
     let perm: [usize; 4] = if depthwise { [1, 2, 3, 0] } else { [0, 2, 3, 1] };
