@@ -51,7 +51,10 @@ fn lower_pool(ctx: &mut LowerCtx<'_>, node: &Node<'_>, kind: Kind) -> Result<(),
     }
     let geom = Geometry::of(ctx, node, x, &k)?;
     let dilations = ints_or(node, "dilations", nd, 1)?;
-    let plain = !indices && matches!(kind, Kind::Max | Kind::Avg) && ctx.dtype(x) == DType::F32 && nd <= 2 && dilations.iter().all(|d| *d == 1);
+    // Float32, or an 8-bit tensor with quantization parameters (a QDQ
+    // group's int8 MAX_POOL_2D / AVERAGE_POOL_2D).
+    let quantized = matches!(ctx.dtype(x), DType::I8 | DType::U8) && ctx.g.tensor(x).quantization.is_some();
+    let plain = !indices && matches!(kind, Kind::Max | Kind::Avg) && (ctx.dtype(x) == DType::F32 || quantized) && nd <= 2 && dilations.iter().all(|d| *d == 1);
     if plain {
         match lower_tflite_pool(ctx, node, x, kind == Kind::Max) {
             Err(e) if e.code == ReasonCode::UnsupportedAttribute => {}
@@ -241,6 +244,7 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
         DType::F32 => None,
         _ => return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("{} on {dtype} (float32, or a MaxPool of 8- or 32-bit integers, beyond TFLite's 2-D pools)", node.op_type()))),
     };
+    let input_q = ctx.g.tensor(x).quantization.clone();
     let x = if lowest_int.is_some() && dtype != DType::I32 { ctx.g.cast(x, DType::I32)? } else { x };
     let plane = g.out.iter().try_fold(1i64, |a, o| a.checked_mul(*o)).filter(|p| *p <= MAX_PLANE);
     if plane.is_none() {
@@ -329,6 +333,11 @@ fn lower_taps(ctx: &mut LowerCtx<'_>, node: &Node<'_>, x: TensorId, kind: Kind, 
     let mut y = acc.ok_or_else(|| LowerError::invalid("empty kernel"))?;
     if lowest_int.is_some() && dtype != DType::I32 {
         y = ctx.g.cast(y, dtype)?;
+        // The maximum of quantized values is the maximum of their integers,
+        // at the same parameters.
+        if let Some(q) = input_q {
+            ctx.g.set_quantization(y, q);
+        }
     }
     match kind {
         Kind::Max => {}
