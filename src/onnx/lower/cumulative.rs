@@ -1,4 +1,5 @@
-//! Cumulative sums: CumSum on CUMSUM.
+//! Cumulative sums and products: CumSum on CUMSUM, CumProd by log-step
+//! doubling on MUL.
 
 use super::operand::dtype_err;
 use super::{LowerCtx, LowerError, Node};
@@ -32,6 +33,65 @@ pub fn lower_cumsum(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
     };
     let o = CumsumOptions { exclusive: node.int_or("exclusive", 0)? != 0, reverse: node.int_or("reverse", 0)? != 0 };
     let y = ctx.g.cumsum(x, axis, o)?;
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers `CumProd` by log-step doubling on a static axis of size `n`:
+/// `y ← y · shift(y, s)` for `s = 1, 2, 4, … < n`, where `shift` slices the
+/// first `n − s` entries (SLICE) and pads `s` ones in front (PADV2). Exact
+/// for integers (wrapping as ONNX); for floats the products are associated
+/// pairwise instead of left to right, which rounds differently (within a
+/// few ulps). `exclusive` shifts the result by one more; `reverse` runs on
+/// the input reversed along the axis (REVERSE_V2) and reverses back.
+pub fn lower_cumprod(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let x = ctx.input(node, 0)?;
+    let dt = ctx.dtype(x);
+    if !matches!(dt, DType::F32 | DType::I32 | DType::I64) {
+        return Err(dtype_err(format!("CumProd on {dt} (float32, int32, int64)")));
+    }
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    if r == 0 {
+        return Err(LowerError::invalid("CumProd of a scalar"));
+    }
+    let a = *ctx.const_ints(node, 1, "axis")?.first().ok_or_else(|| LowerError::invalid("empty axis"))?;
+    let axis = super::norm_axis(a, r)?;
+    let n = super::operand::static_dim(&xs, axis, "CumProd: the size of the axis")?;
+    if n == 0 {
+        return Err(super::operand::shape_err("CumProd over an empty axis"));
+    }
+    let name = node.name();
+    let one = super::operand::typed_const(ctx, &format!("{name}/one"), dt, &[], &[1.0])?;
+    let reverse = node.int_or("reverse", 0)? != 0;
+    let ax = ctx.g.constant_i32(&format!("{name}/axis"), [1u32], &[axis as i32]);
+    let mut y = if reverse { ctx.g.reverse_v2(x, ax)? } else { x };
+    // The first n − s entries along the axis, s ones in front.
+    let shift = |ctx: &mut LowerCtx<'_>, y: TensorId, s: i64| -> Result<TensorId, LowerError> {
+        let mut size = vec![-1i32; r];
+        size[axis] = (n - s) as i32;
+        let head = ctx.g.slice(y, &vec![0; r], &size)?;
+        let mut pads = vec![(0i32, 0i32); r];
+        pads[axis] = (s as i32, 0);
+        Ok(ctx.g.pad_v2(head, &pads, one)?)
+    };
+    let mut s = 1;
+    while s < n {
+        let shifted = shift(ctx, y, s)?;
+        y = ctx.g.mul(y, shifted)?;
+        s *= 2;
+    }
+    if node.int_or("exclusive", 0)? != 0 {
+        y = if n == 1 {
+            let z = ctx.g.zeros_like(y)?;
+            ctx.g.add(z, one)?
+        } else {
+            shift(ctx, y, 1)?
+        };
+    }
+    if reverse {
+        y = ctx.g.reverse_v2(y, ax)?;
+    }
     ctx.set_output(node, 0, y);
     Ok(())
 }

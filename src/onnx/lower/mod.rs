@@ -14,14 +14,16 @@
 //! | `attention.rs` | Attention |
 //! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
 //! | `bitshift.rs` | BitShift |
-//! | `bitwise.rs` | BitwiseXor, BitwiseNot |
+//! | `bitwise.rs` | BitwiseXor, BitwiseNot, BitwiseAnd, BitwiseOr |
 //! | `cast.rs` | Cast, CastLike |
 //! | `conv.rs` | Conv, ConvTranspose |
-//! | `cumulative.rs` | CumSum |
+//! | `crop_pad.rs` | CenterCropPad |
+//! | `cumulative.rs` | CumSum, CumProd |
 //! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
 //! | `detection.rs` | NonMaxSuppression |
 //! | `einsum.rs` | Einsum |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
+//! | `eye.rs` | EyeLike |
 //! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements, Scatter |
 //! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
 //! | `hardmax.rs` | Hardmax |
@@ -36,18 +38,21 @@
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
 //! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
 //! | `resize.rs` | Resize, Upsample |
+//! | `reverse_sequence.rs` | ReverseSequence |
 //! | `rotary.rs` | RotaryEmbedding |
+//! | `select.rs` | NonZero, Compress |
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
 //! | `tile.rs` | Tile |
 //! | `topk.rs` | TopK |
 //! | `triangular.rs` | Trilu |
-//! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
+//! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs, Floor, Ceil |
 //! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
 //! | `variadic_mean.rs` | Mean |
 //!
 //! `operand.rs` holds what they share (operands, typed constants, errors);
+//! `widen.rs` computes element types a kernel lacks exactly in a wider type;
 //! `fold/` folds constant and shape computations, and `symbolic.rs` carries
 //! the sizes known only at run time and emits the ops that compute them. Graph rewrites that run
 //! before lowering are in [`crate::onnx::patterns`] (and, for batchnorm
@@ -93,6 +98,11 @@ mod lp_norm;
 mod variadic_mean;
 mod unary;
 mod unary_math;
+mod widen;
+mod crop_pad;
+mod eye;
+mod reverse_sequence;
+mod select;
 
 use std::collections::HashMap;
 
@@ -140,6 +150,10 @@ pub(crate) use lp_norm::*;
 pub(crate) use variadic_mean::*;
 pub(crate) use unary::*;
 pub(crate) use unary_math::*;
+pub(crate) use crop_pad::*;
+pub(crate) use eye::*;
+pub(crate) use reverse_sequence::*;
+pub(crate) use select::*;
 
 /// Why a lowering failed; the driver adds the node, op and opset.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,8 +178,14 @@ impl LowerError {
 }
 
 impl From<ValidationError> for LowerError {
+    /// A builder's refusal of an op: `unsupported_dtype` when the element
+    /// type is what the kernel does not take, `unsupported_shape` otherwise.
     fn from(e: ValidationError) -> Self {
-        LowerError::new(ReasonCode::UnsupportedShape, e.to_string())
+        let code = match &e {
+            ValidationError::Op { detail, .. } if crate::infer::is_type_error(detail) => ReasonCode::UnsupportedDtype,
+            _ => ReasonCode::UnsupportedShape,
+        };
+        LowerError::new(code, e.to_string())
     }
 }
 
@@ -594,7 +614,7 @@ pub(crate) fn lower_graph(graph: &mut OGraph, registry: &Registry, options: &Con
             };
             node_error(n, opset, LowerError::new(code, detail))
         })?;
-        (entry.lower)(&mut ctx, &node).map_err(|e| node_error(n, opset, e))?;
+        widen::lower_via_f32(&mut ctx, &node, entry.lower).map_err(|e| node_error(n, opset, e))?;
         for (i, o) in n.outputs.iter().enumerate() {
             if !o.is_empty() && !ctx.env.contains_key(o) {
                 return Err(node_error(n, opset, LowerError::invalid(format!("lowering did not produce output {i} ({o:?})"))));

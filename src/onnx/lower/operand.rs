@@ -109,28 +109,6 @@ pub(crate) fn unary_op(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &
     Ok(())
 }
 
-/// Chains a broadcasting binary `op` over all present inputs, whose type
-/// (that of the first tensor input) must be one of `types`.
-pub(crate) fn variadic_typed(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
-    let present: Vec<usize> = (0..node.num_inputs()).filter(|i| node.has_input(*i)).collect();
-    let like = first_tensor_type(ctx, node, present.iter().copied())
-        .ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "no tensor input (all-constant inputs fold)"))?;
-    if !types.contains(&like) {
-        return Err(dtype_err(format!("{} on {like}", node.op_type())));
-    }
-    let mut acc: Option<TensorId> = None;
-    for i in present {
-        let t = operand_as(ctx, node, i, like)?;
-        acc = Some(match acc {
-            None => t,
-            Some(a) => ctx.g.apply(op.clone(), &[Some(a), Some(t)])?,
-        });
-    }
-    let y = acc.ok_or_else(|| LowerError::invalid(format!("{} without inputs", node.op_type())))?;
-    ctx.set_output(node, 0, y);
-    Ok(())
-}
-
 /// Dimension `i` of `s`, which must be static.
 pub(crate) fn static_dim(s: &Shape, i: usize, what: &str) -> Result<i64, LowerError> {
     s.dim(i).and_then(|d| d.fixed()).map(i64::from).ok_or_else(|| shape_err(format!("{what} must be static")))
