@@ -346,3 +346,108 @@ fn dropout_mask_in_inference_is_all_true() {
     assert_eq!(out[0].data, [1.0, 2.0, 3.0, 4.0]);
     assert_eq!((out[1].dtype, out[1].data.clone()), (DType::Bool, vec![1.0; 4]));
 }
+
+fn grid_sample(x: &[f32], grid: &[f32], attrs: Vec<onnx_protobuf::AttributeProto>) -> Vec<f64> {
+    let mut b = OnnxBuilder::new(16);
+    let xi = b.input("x", FLOAT, &dims(&[1, 1, 2, 2]));
+    let gi = b.input("g", FLOAT, &dims(&[1, 1, grid.len() / 2, 2]));
+    b.node_named("GridSample", &[&xi, &gi], &["y"], attrs);
+    b.output("y", FLOAT, &dims(&[1, 1, 1, grid.len() / 2]));
+    let m = to_model(b);
+    let out = run(&m, vec![Value::from_f32(vec![1, 1, 2, 2], x.to_vec()), Value::from_f32(vec![1, 1, grid.len() / 2, 2], grid.to_vec())]);
+    out[0].data.clone()
+}
+
+#[test]
+fn grid_sample_interpolates_with_each_padding_rule() {
+    let x = [1.0f32, 2.0, 3.0, 4.0];
+    // (x, y) pairs: the center, the top-left corner, beyond the right edge.
+    let grid = [0.0f32, 0.0, -1.0, -1.0, 2.0, -1.0];
+    let s = |v: &str| attr_str("padding_mode", v);
+    // Without aligned corners the corner (−1, −1) is pixel (−0.5, −0.5):
+    // zeros weigh X[0, 0] by 1/4; border reads it whole. Beyond the right
+    // edge, x = 2.5: zeros give 0; border clamps to column 1 (y = −0.5
+    // keeps row 0 whole); reflection mirrors 2.5 to −0.5 + ... = 0.5.
+    assert_eq!(grid_sample(&x, &grid, vec![]), [2.5, 0.25, 0.0]);
+    assert_eq!(grid_sample(&x, &grid, vec![s("border")]), [2.5, 1.0, 2.0]);
+    assert_eq!(grid_sample(&x, &grid, vec![s("reflection")]), [2.5, 1.0, 1.5]);
+    // Nearest with aligned corners: (0, 0) is pixel (0.5, 0.5), rounded to
+    // even (0, 0); (2, −1) is (2, 0): outside, 0 with zeros padding.
+    let nearest = vec![attr_str("mode", "nearest"), attr_int("align_corners", 1)];
+    assert_eq!(grid_sample(&x, &grid, nearest), [1.0, 1.0, 0.0]);
+    let cubic = {
+        let mut b = OnnxBuilder::new(16);
+        let xi = b.input("x", FLOAT, &dims(&[1, 1, 2, 2]));
+        let gi = b.input("g", FLOAT, &dims(&[1, 1, 1, 2]));
+        b.node_named("GridSample", &[&xi, &gi], &["y"], vec![attr_str("mode", "bicubic")]);
+        b.output("y", FLOAT, &dims(&[1, 1, 1, 1]));
+        b
+    };
+    assert_eq!(reason(cubic), ReasonCode::UnsupportedAttribute);
+}
+
+#[test]
+fn cum_prod_and_center_crop_pad_take_run_time_operands() {
+    // CumProd along a run-time axis (−2 names axis 0).
+    let mut b = OnnxBuilder::new(26);
+    let xi = b.input("x", INT32, &dims(&[2, 3]));
+    let ai = b.input("a", INT64, &dims(&[]));
+    b.node_named("CumProd", &[&xi, &ai], &["y"], vec![]);
+    b.output("y", INT32, &dims(&[2, 3]));
+    let m = to_model(b);
+    let x = Value::new(DType::I32, vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let along = |a: f64| run(&m, vec![x.clone(), Value::new(DType::I64, vec![], vec![a])]).remove(0).data;
+    assert_eq!(along(-2.0), [1.0, 2.0, 3.0, 4.0, 10.0, 18.0]);
+    assert_eq!(along(1.0), [1.0, 2.0, 6.0, 4.0, 20.0, 120.0]);
+    // CenterCropPad to a run-time shape: crop axis 0 from 5 to 2, pad axis 1
+    // from 2 to 5.
+    let mut b = OnnxBuilder::new(18);
+    let xi = b.input("x", FLOAT, &dims(&[5, 2]));
+    let si = b.input("s", INT64, &dims(&[2]));
+    b.node_named("CenterCropPad", &[&xi, &si], &["y"], vec![]);
+    b.output("y", FLOAT, &[None, None]);
+    let x: Vec<f32> = (1..=10).map(|v| v as f32).collect();
+    let got = run(&to_model(b), vec![Value::from_f32(vec![5, 2], x), Value::new(DType::I64, vec![2], vec![2.0, 5.0])]).remove(0);
+    assert_eq!(got.shape, [2, 5]);
+    assert_eq!(got.data, [0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 5.0, 6.0, 0.0, 0.0]);
+}
+
+#[test]
+fn swiglu_gates_with_a_scaled_sigmoid() {
+    let mut b = OnnxBuilder::new(28);
+    let ai = b.input("a", FLOAT, &dims(&[4]));
+    let bi = b.input("b", FLOAT, &dims(&[4]));
+    b.node_named("SwiGLU", &[&ai, &bi], &["y"], vec![attr_float("alpha", 0.5)]);
+    b.output("y", FLOAT, &dims(&[4]));
+    let (a, g) = ([1.0f32, -2.0, 3.0, 0.5], [0.5f32, 1.0, -1.0, 2.0]);
+    let got = run(&to_model(b), vec![Value::from_f32(vec![4], a.to_vec()), Value::from_f32(vec![4], g.to_vec())]).remove(0);
+    for (i, v) in got.data.iter().enumerate() {
+        let (x, y) = (f64::from(a[i]), f64::from(g[i]));
+        let want = x / (1.0 + (-0.5 * x).exp()) * y;
+        assert!((v - want).abs() <= 1e-6 * want.abs().max(1.0), "element {i}: {v} vs {want}");
+    }
+}
+
+#[test]
+fn tensor_scatter_writes_update_rows_linear_and_circular() {
+    // Cache [B=2, L=4, D=1], update [2, 2, 1], axis 1.
+    let cache: Vec<f32> = (0..8).map(|v| v as f32).collect();
+    let update = vec![100.0f32, 101.0, 200.0, 201.0];
+    for (mode, w, want) in [
+        ("linear", [1.0, 2.0], [0.0, 100.0, 101.0, 3.0, 4.0, 5.0, 200.0, 201.0]),
+        ("circular", [1.0, 3.0], [0.0, 100.0, 101.0, 3.0, 201.0, 5.0, 6.0, 200.0]),
+    ] {
+        let mut b = OnnxBuilder::new(24);
+        let ci = b.input("c", FLOAT, &dims(&[2, 4, 1]));
+        let ui = b.input("u", FLOAT, &dims(&[2, 2, 1]));
+        let wi = b.input("w", INT64, &dims(&[2]));
+        b.node_named("TensorScatter", &[&ci, &ui, &wi], &["y"], vec![attr_str("mode", mode), attr_int("axis", 1)]);
+        b.output("y", FLOAT, &dims(&[2, 4, 1]));
+        let got = run(
+            &to_model(b),
+            vec![Value::from_f32(vec![2, 4, 1], cache.clone()), Value::from_f32(vec![2, 2, 1], update.clone()), Value::new(DType::I64, vec![2], w.to_vec())],
+        )
+        .remove(0);
+        assert_eq!(got.data, want, "{mode}");
+    }
+}

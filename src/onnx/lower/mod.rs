@@ -10,7 +10,7 @@
 //! | file | ONNX ops |
 //! |---|---|
 //! | `activation.rs` | Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Clip, LeakyRelu, PRelu, Gelu |
-//! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, Mish, Shrink |
+//! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, SwiGLU, Mish, Shrink |
 //! | `attention.rs` | Attention |
 //! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
 //! | `bitshift.rs` | BitShift |
@@ -24,6 +24,7 @@
 //! | `einsum.rs` | Einsum |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
 //! | `eye.rs` | EyeLike |
+//! | `grid_sample.rs` | GridSample |
 //! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements, Scatter |
 //! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
 //! | `hardmax.rs` | Hardmax |
@@ -44,6 +45,7 @@
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
+//! | `tensor_scatter.rs` | TensorScatter |
 //! | `tile.rs` | Tile |
 //! | `topk.rs` | TopK |
 //! | `triangular.rs` | Trilu |
@@ -101,8 +103,10 @@ mod unary_math;
 mod widen;
 mod crop_pad;
 mod eye;
+mod grid_sample;
 mod reverse_sequence;
 mod select;
+mod tensor_scatter;
 
 use std::collections::HashMap;
 
@@ -152,8 +156,10 @@ pub(crate) use unary::*;
 pub(crate) use unary_math::*;
 pub(crate) use crop_pad::*;
 pub(crate) use eye::*;
+pub(crate) use grid_sample::*;
 pub(crate) use reverse_sequence::*;
 pub(crate) use select::*;
+pub(crate) use tensor_scatter::*;
 
 /// Why a lowering failed; the driver adds the node, op and opset.
 #[derive(Debug, Clone, PartialEq)]

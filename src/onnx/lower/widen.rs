@@ -184,14 +184,14 @@ pub(crate) fn widened_unary(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, kin
 /// node tests' tolerance (`test_attention_4d_causal_fp16_expanded`).
 pub(crate) const F16_VIA_F32: &[&str] = &[
     "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Attention", "AveragePool", "BatchNormalization", "Celu",
-    "Ceil", "Conv", "Cos", "Cosh", "CumSum", "Einsum", "Elu", "Erf", "Exp", "Expand", "Floor", "Gelu", "Gemm", "GlobalAveragePool",
+    "Ceil", "Conv", "Cos", "Cosh", "CumSum", "Einsum", "Elu", "Erf", "Exp", "Expand", "Floor", "Gelu", "GridSample", "Gemm", "GlobalAveragePool",
     "GlobalMaxPool", "HardSigmoid", "HardSwish", "Hardmax", "IsInf", "IsNaN", "LayerNormalization", "LeakyRelu", "Log",
     "LpNormalization", "MatMul", "MaxPool", "Mean", "Mish", "Neg", "Pad", "Pow", "PRelu", "RMSNormalization",
     "Reciprocal", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",
     "ReduceProd", "ReduceSum", "ReduceSumSquare", "Relu", "RotaryEmbedding", "Round", "Selu", "Shrink", "Sigmoid", "Sign",
-    "Sin", "Sinh", "Softplus", "Softsign", "Sqrt", "Swish", "Tan", "Tanh", "ThresholdedRelu",
+    "Sin", "Sinh", "Softplus", "Softsign", "Sqrt", "SwiGLU", "Swish", "Tan", "Tanh", "ThresholdedRelu",
     // Data movement: exact in any type that holds the values.
-    "CenterCropPad", "Compress", "Concat", "Flatten", "Gather", "GatherElements", "GatherND", "NonZero", "Reshape", "ReverseSequence", "Slice", "Split", "Squeeze", "Tile", "Transpose",
+    "CenterCropPad", "Compress", "Concat", "Flatten", "Gather", "GatherElements", "GatherND", "NonZero", "Reshape", "ReverseSequence", "Slice", "Split", "Squeeze", "TensorScatter", "Tile", "Transpose",
     "Trilu", "Unsqueeze", "Where",
 ];
 
