@@ -50,8 +50,13 @@ pub(crate) fn typed_const(ctx: &mut LowerCtx<'_>, name: &str, dtype: DType, dims
 /// type (no narrowing), as a new tensor named `{node}/const{i}`.
 pub(crate) fn operand_as(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, like: DType) -> Result<TensorId, LowerError> {
     if let Some(d) = ctx.const_input(node, i) {
-        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric constant"))?;
         let name = format!("{}/const{i}", node.name());
+        if d.dtype == like {
+            // Its own bytes: int64 values beyond 2⁵³ would not survive f64.
+            let shape = Shape::new(d.dims.iter().map(|x| *x as u32));
+            return Ok(ctx.g.constant(&name, like, shape, ConstData::from_bytes(d.bytes)));
+        }
+        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric constant"))?;
         return typed_const(ctx, &name, like, &d.dims, &v);
     }
     ctx.input(node, i)
