@@ -332,7 +332,14 @@ fn bitwise_and_or_on_narrow_integers() {
     assert_eq!(run_binary("BitwiseOr", INT8, DType::I8, &x, &y, vec![]).data, or);
     let got = run_binary("BitwiseOr", UINT16, DType::U16, &[65535.0, 0x1200 as f64], &[0.0, 0x0034 as f64], vec![]);
     assert_eq!(got.data, [65535.0, 0x1234 as f64]);
-    assert_eq!(reason(binary("BitwiseAnd", 18, INT32, INT32, 2, vec![])), ReasonCode::UnsupportedDtype);
+    // int32 through 16-bit halves.
+    let (x, y) = ([i32::MIN, -1, 0x1234_5678, -0x0f0f_0f10, 65535], [-1, i32::MAX, 0x0ff0_0ff0, 0x7f00_00ff, -65536]);
+    let f = |v: &[i32]| -> Vec<f64> { v.iter().map(|x| f64::from(*x)).collect() };
+    let and: Vec<f64> = x.iter().zip(&y).map(|(a, b)| f64::from(a & b)).collect();
+    let or: Vec<f64> = x.iter().zip(&y).map(|(a, b)| f64::from(a | b)).collect();
+    assert_eq!(run_binary("BitwiseAnd", INT32, DType::I32, &f(&x), &f(&y), vec![]).data, and);
+    assert_eq!(run_binary("BitwiseOr", INT32, DType::I32, &f(&x), &f(&y), vec![]).data, or);
+    assert_eq!(reason(binary("BitwiseAnd", 18, UINT32, UINT32, 2, vec![])), ReasonCode::UnsupportedDtype);
 }
 
 #[test]
@@ -375,15 +382,22 @@ fn grid_sample_interpolates_with_each_padding_rule() {
     // even (0, 0); (2, −1) is (2, 0): outside, 0 with zeros padding.
     let nearest = vec![attr_str("mode", "nearest"), attr_int("align_corners", 1)];
     assert_eq!(grid_sample(&x, &grid, nearest), [1.0, 1.0, 0.0]);
-    let cubic = {
-        let mut b = OnnxBuilder::new(16);
-        let xi = b.input("x", FLOAT, &dims(&[1, 1, 2, 2]));
-        let gi = b.input("g", FLOAT, &dims(&[1, 1, 1, 2]));
-        b.node_named("GridSample", &[&xi, &gi], &["y"], vec![attr_str("mode", "bicubic")]);
-        b.output("y", FLOAT, &dims(&[1, 1, 1, 1]));
-        b
+    // Bicubic at the center: taps −1 … 2 weighted −3/32, 19/32, 19/32,
+    // −3/32; with zeros padding only the inner two read the input.
+    assert_eq!(grid_sample(&x, &[0.0, 0.0], vec![attr_str("mode", "bicubic")]), [0.59375f64 * 0.59375 * 10.0]);
+    // Volumetric: the center of a 2×2×2 cube averages it; nearest with
+    // aligned corners at (x, y, z) = (1, −1, 1) reads [z 1, y 0, x 1].
+    let cube: Vec<f32> = (1..=8).map(|v| v as f32).collect();
+    let sample3 = |grid: [f32; 3], attrs| {
+        let mut b = OnnxBuilder::new(20);
+        let xi = b.input("x", FLOAT, &dims(&[1, 1, 2, 2, 2]));
+        let gi = b.input("g", FLOAT, &dims(&[1, 1, 1, 1, 3]));
+        b.node_named("GridSample", &[&xi, &gi], &["y"], attrs);
+        b.output("y", FLOAT, &dims(&[1, 1, 1, 1, 1]));
+        run(&to_model(b), vec![Value::from_f32(vec![1, 1, 2, 2, 2], cube.clone()), Value::from_f32(vec![1, 1, 1, 1, 3], grid.to_vec())]).remove(0).data
     };
-    assert_eq!(reason(cubic), ReasonCode::UnsupportedAttribute);
+    assert_eq!(sample3([0.0, 0.0, 0.0], vec![]), [4.5]);
+    assert_eq!(sample3([1.0, -1.0, 1.0], vec![attr_str("mode", "nearest"), attr_int("align_corners", 1)]), [6.0]);
 }
 
 #[test]
@@ -450,4 +464,63 @@ fn tensor_scatter_writes_update_rows_linear_and_circular() {
         .remove(0);
         assert_eq!(got.data, want, "{mode}");
     }
+}
+
+#[test]
+fn unique_sorted_and_in_order_of_first_occurrence() {
+    let x = [2.0f32, 1.0, 1.0, 3.0, 4.0, 3.0];
+    for (sorted, y, first, inv, counts) in [
+        (1, vec![1.0, 2.0, 3.0, 4.0], vec![1.0, 0.0, 3.0, 4.0], vec![1.0, 0.0, 0.0, 2.0, 3.0, 2.0], vec![2.0, 1.0, 2.0, 1.0]),
+        (0, vec![2.0, 1.0, 3.0, 4.0], vec![0.0, 1.0, 3.0, 4.0], vec![0.0, 1.0, 1.0, 2.0, 3.0, 2.0], vec![1.0, 2.0, 2.0, 1.0]),
+    ] {
+        let mut b = OnnxBuilder::new(11);
+        let xi = b.input("x", FLOAT, &dims(&[6]));
+        b.node_named("Unique", &[&xi], &["y", "first", "inv", "counts"], vec![attr_int("sorted", sorted)]);
+        b.output("y", FLOAT, &[None]);
+        for o in ["first", "inv", "counts"] {
+            b.output(o, INT64, &[None]);
+        }
+        let out = run(&to_model(b), vec![Value::from_f32(vec![6], x.to_vec())]);
+        assert_eq!(out[0].data, y, "sorted={sorted}");
+        assert_eq!(out[1].data, first, "sorted={sorted}");
+        assert_eq!((out[2].dtype, out[2].data.clone()), (DType::I64, inv), "sorted={sorted}");
+        assert_eq!(out[3].data, counts, "sorted={sorted}");
+    }
+}
+
+#[test]
+fn batchnorm_in_training_mode_uses_batch_statistics() {
+    let mut b = OnnxBuilder::new(15);
+    let xi = b.input("x", FLOAT, &dims(&[2, 2, 1]));
+    let s = b.init_f32("s", &[2], &[1.0, 2.0]);
+    let bias = b.init_f32("bias", &[2], &[0.0, 1.0]);
+    let m = b.init_f32("m", &[2], &[0.0, 0.0]);
+    let v = b.init_f32("v", &[2], &[1.0, 1.0]);
+    b.node_named("BatchNormalization", &[&xi, &s, &bias, &m, &v], &["y", "rm", "rv"], vec![attr_int("training_mode", 1), attr_float("epsilon", 0.0)]);
+    b.output("y", FLOAT, &dims(&[2, 2, 1]));
+    b.output("rm", FLOAT, &dims(&[2]));
+    b.output("rv", FLOAT, &dims(&[2]));
+    // Channel 0 holds 1 and 3 (mean 2, variance 1), channel 1 holds 2 and 6
+    // (mean 4, variance 4).
+    let out = run(&to_model(b), vec![Value::from_f32(vec![2, 2, 1], vec![1.0, 2.0, 3.0, 6.0])]);
+    assert_eq!(out[0].data, [-1.0, -1.0, 1.0, 3.0]);
+    let close = |got: &[f64], want: &[f64]| got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6);
+    assert!(close(&out[1].data, &[0.2, 0.4]), "{:?}", out[1].data);
+    assert!(close(&out[2].data, &[1.0, 1.3]), "{:?}", out[2].data);
+}
+
+#[test]
+fn int64_constants_keep_their_low_bits() {
+    // 2⁶⁰ + 1 is not a float64: an int64 constant must not pass through one.
+    let big = (1i64 << 60) + 1;
+    let mut b = OnnxBuilder::new(13);
+    let xi = b.input("x", INT64, &dims(&[1]));
+    let c = b.init_i64("c", &[1], &[big]);
+    b.node_named("Sub", &[&xi, &c], &["y"], vec![]);
+    b.output("y", INT64, &dims(&[1]));
+    let m = to_model(b);
+    let sg = &m.subgraphs[0];
+    let k = sg.tensors.iter().find(|t| t.data.is_some() && t.dtype == DType::I64).expect("an int64 constant");
+    let bytes = k.data.as_ref().map(|d| d.as_bytes().to_vec()).unwrap_or_default();
+    assert_eq!(bytes, big.to_le_bytes());
 }

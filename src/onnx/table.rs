@@ -149,7 +149,7 @@ fn builtin() -> Vec<Lowering> {
     use lower::*;
     vec![
         Lowering::new("Conv", 1, &["CONV_2D", "DEPTHWISE_CONV_2D", "PAD", "TRANSPOSE"], "2-D; constant weights; groups 1 or depthwise (grouped via split is unsupported); auto_pad, dilations, asymmetric pads", lower_conv),
-        Lowering::new("BatchNormalization", 1, &["MUL", "ADD", "SUB", "RSQRT", "RESHAPE"], "inference mode; constant parameters (folded into a preceding Conv/Gemm when possible) or float32 run-time ones of static length (computed at run time)", batchnorm::lower_batchnorm),
+        Lowering::new("BatchNormalization", 1, &["MUL", "ADD", "SUB", "RSQRT", "RESHAPE", "MEAN", "SQRT", "DIV"], "inference mode: constant parameters (folded into a preceding Conv/Gemm when possible) or float32 run-time ones of static length (computed at run time); training mode (opset 14+, float32, static channels): batch statistics, and the running mean and variance outputs", batchnorm::lower_batchnorm),
         Lowering::new("Relu", 1, &["RELU"], "", lower_relu),
         Lowering::new("Sigmoid", 1, &["LOGISTIC"], "", lower_sigmoid),
         Lowering::new("Tanh", 1, &["TANH"], "", lower_tanh),
@@ -279,16 +279,17 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Asinh", 9, &["ABS", "MUL", "ADD", "SQRT", "LOG", "GREATER", "LESS", "SELECT_V2", "SIGN"], "float32; series below 1/2, log(a + √(a² + 1)) above", lower_asinh),
         Lowering::new("Acosh", 9, &["SUB", "MUL", "ADD", "SQRT", "LOG", "GREATER", "LESS", "SELECT_V2"], "float32; log1p(t + √(2t + t²)), t = x − 1, below 2", lower_acosh),
         Lowering::new("CumProd", 26, &["MUL", "SLICE", "PADV2", "REVERSE_V2", "ZEROS_LIKE", "ADD", "CAST", "RESHAPE", "LESS", "EQUAL", "SELECT_V2"], "float32, int32, int64; static axis sizes; log-step doubling (float products associated pairwise); exclusive, reverse; a run-time axis computes every axis and selects (SELECT_V2)", lower_cumprod),
-        Lowering::new("BitwiseAnd", 18, &["BITWISE_XOR", "CAST", "ADD", "SUB", "DIV"], "int8/16, uint8/16 (no 32-bit types: exact halving needs int64 DIV); (a + b − (a ^ b)) / 2 in int32", lower_bitwise_and),
-        Lowering::new("BitwiseOr", 18, &["BITWISE_XOR", "CAST", "ADD", "DIV"], "as BitwiseAnd, (a + b + (a ^ b)) / 2", lower_bitwise_or),
+        Lowering::new("BitwiseAnd", 18, &["BITWISE_XOR", "CAST", "ADD", "SUB", "DIV", "RIGHT_SHIFT", "MUL"], "int8/16/32, uint8/16 (no uint32 / 64-bit: exact halving needs int64 DIV); (a + b − (a ^ b)) / 2 in int32, on 16-bit halves for int32", lower_bitwise_and),
+        Lowering::new("BitwiseOr", 18, &["BITWISE_XOR", "CAST", "ADD", "SUB", "DIV", "RIGHT_SHIFT", "MUL"], "as BitwiseAnd, (a + b + (a ^ b)) / 2", lower_bitwise_or),
         Lowering::new("EyeLike", 9, &[], "static 2-D input shape; folded into a constant of the dtype attribute's type (the input's by default)", lower_eye_like),
         Lowering::new("ReverseSequence", 10, &["REVERSE_SEQUENCE", "CAST"], "float32, int32, int64 (8/16-bit integers in int32); lengths int32/int64", lower_reverse_sequence),
         Lowering::new("NonZero", 9, &["WHERE", "TRANSPOSE", "CAST"], "bool, float32, int32, int64 (other integers and float16 tested in a wider type); run-time output size; not a scalar", lower_non_zero),
         Lowering::new("Compress", 9, &["WHERE", "RESHAPE", "GATHER"], "1-D bool condition, constant (not all false) or run-time; axis or flattened input", lower_compress),
         Lowering::new("CenterCropPad", 18, &["SLICE", "PAD", "CAST", "MAXIMUM", "MINIMUM", "SUB", "DIV", "CONCATENATION", "GATHER", "RESHAPE"], "static sizes on the axes named; crops centered (SLICE) and pads zeros (PAD), the extra element of an odd difference after; a run-time shape gives run-time begin, size and paddings", lower_center_crop_pad),
-        Lowering::new("GridSample", 16, &["SLICE", "RESHAPE", "ADD", "MUL", "SUB", "ROUND", "LESS", "GREATER", "LOGICAL_OR", "MAXIMUM", "MINIMUM", "SELECT_V2", "DIV", "FLOOR", "FLOOR_MOD", "EQUAL", "CAST", "GREATER_EQUAL", "LESS_EQUAL", "LOGICAL_AND", "TRANSPOSE", "CONCATENATION", "GATHER_ND"], "float32, static shapes; 4-D input and grid (no volumetric); nearest (halves to even) or bilinear / linear (no bicubic); padding zeros, border or reflection; align_corners", lower_grid_sample),
+        Lowering::new("GridSample", 16, &["SLICE", "RESHAPE", "ADD", "MUL", "SUB", "ROUND", "LESS", "GREATER", "LOGICAL_OR", "MAXIMUM", "MINIMUM", "SELECT_V2", "DIV", "FLOOR", "FLOOR_MOD", "EQUAL", "CAST", "GREATER_EQUAL", "LESS_EQUAL", "LOGICAL_AND", "TRANSPOSE", "CONCATENATION", "GATHER_ND"], "float32, static shapes; 4-D or 5-D (volumetric) input and grid; nearest (halves to even), bilinear / linear, bicubic / cubic (4-D); padding zeros, border or reflection; align_corners", lower_grid_sample),
         Lowering::new("SwiGLU", 28, &["MUL", "LOGISTIC"], "float32; a·sigmoid(alpha·a)·b, broadcasting", lower_swiglu),
         Lowering::new("TensorScatter", 24, &["CAST", "RESHAPE", "SUB", "FLOOR_MOD", "GREATER_EQUAL", "LESS_EQUAL", "LOGICAL_AND", "MAXIMUM", "MINIMUM", "GATHER", "SELECT_V2"], "static batch, cache and update lengths; axis ≥ 1; linear or circular; the update rows gathered per batch and selected into the cache", lower_tensor_scatter),
+        Lowering::new("Unique", 11, &["RESHAPE", "UNIQUE", "SHAPE", "UNSORTED_SEGMENT_MIN", "UNSORTED_SEGMENT_SUM", "TOPK_V2", "REVERSE_V2", "GATHER", "CAST"], "float32, int32, int64; static input size; no axis (the input flattened); sorted (TOPK_V2 of the distinct values) or in order of first occurrence; all four outputs", lower_unique),
         Lowering::new("Atanh", 9, &["ABS", "SUB", "ADD", "DIV", "MUL", "LOG", "LESS", "SELECT_V2", "SIGN"], "float32; ½·log1p(2a/(1 − a))", lower_atanh),
     ]
 }

@@ -49,6 +49,7 @@
 //! | `tile.rs` | Tile |
 //! | `topk.rs` | TopK |
 //! | `triangular.rs` | Trilu |
+//! | `unique.rs` | Unique |
 //! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs, Floor, Ceil |
 //! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
 //! | `variadic_mean.rs` | Mean |
@@ -107,6 +108,7 @@ mod grid_sample;
 mod reverse_sequence;
 mod select;
 mod tensor_scatter;
+mod unique;
 
 use std::collections::HashMap;
 
@@ -160,6 +162,7 @@ pub(crate) use grid_sample::*;
 pub(crate) use reverse_sequence::*;
 pub(crate) use select::*;
 pub(crate) use tensor_scatter::*;
+pub(crate) use unique::*;
 
 /// Why a lowering failed; the driver adds the node, op and opset.
 #[derive(Debug, Clone, PartialEq)]
