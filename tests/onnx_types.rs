@@ -524,3 +524,15 @@ fn int64_constants_keep_their_low_bits() {
     let bytes = k.data.as_ref().map(|d| d.as_bytes().to_vec()).unwrap_or_default();
     assert_eq!(bytes, big.to_le_bytes());
 }
+
+#[test]
+fn reduce_max_and_min_of_bools() {
+    for (op, want) in [("ReduceMax", [1.0, 0.0]), ("ReduceMin", [0.0, 0.0])] {
+        let mut b = OnnxBuilder::new(13);
+        let xi = b.input("x", BOOL, &dims(&[2, 2]));
+        b.node_named(op, &[&xi], &["y"], vec![attr_ints("axes", &[1]), attr_int("keepdims", 0)]);
+        b.output("y", BOOL, &dims(&[2]));
+        let got = run(&to_model(b), vec![Value::new(DType::Bool, vec![2, 2], vec![1.0, 0.0, 0.0, 0.0])]).remove(0);
+        assert_eq!((got.dtype, got.data), (DType::Bool, want.to_vec()), "{op}");
+    }
+}

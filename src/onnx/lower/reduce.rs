@@ -90,9 +90,18 @@ pub(crate) fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: 
         // What MEAN takes (checked by the builder).
         Reduction::Mean => &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64],
     };
-    let x = typed_input(ctx, node, types)?;
+    // Max and min of bools and of 8/16-bit integers: in float32, which
+    // holds each of their values exactly, then cast back (a bool from
+    // non-zero).
+    let x = ctx.input(node, 0)?;
+    let dt = ctx.dtype(x);
+    let via_f32 = matches!(kind, Reduction::Max | Reduction::Min) && matches!(dt, DType::Bool | DType::I8 | DType::U8 | DType::I16 | DType::U16);
+    let x = if via_f32 { ctx.g.cast(x, DType::F32)? } else { typed_input(ctx, node, types)? };
     let keep = node.int_or("keepdims", 1)? != 0;
-    let y = reduce_input(ctx, node, x, axes_input_since, kind, keep)?.unwrap_or(x);
+    let mut y = reduce_input(ctx, node, x, axes_input_since, kind, keep)?.unwrap_or(x);
+    if via_f32 {
+        y = ctx.g.cast(y, dt)?;
+    }
     ctx.set_output(node, 0, y);
     Ok(())
 }
