@@ -536,3 +536,14 @@ fn reduce_max_and_min_of_bools() {
         assert_eq!((got.dtype, got.data), (DType::Bool, want.to_vec()), "{op}");
     }
 }
+
+#[test]
+fn max_pool_of_uint8_runs_in_float32() {
+    let mut b = OnnxBuilder::new(13);
+    let xi = b.input("x", UINT8, &dims(&[1, 1, 2, 4]));
+    b.node_named("MaxPool", &[&xi], &["y"], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]);
+    b.output("y", UINT8, &dims(&[1, 1, 1, 2]));
+    let m = to_model(b);
+    let got = run(&m, vec![Value::new(DType::U8, vec![1, 1, 2, 4], vec![1.0, 255.0, 3.0, 4.0, 5.0, 6.0, 200.0, 8.0])]).remove(0);
+    assert_eq!((got.dtype, got.data), (DType::U8, vec![255.0, 200.0]));
+}

@@ -159,7 +159,7 @@ fn builtin() -> Vec<Lowering> {
         Lowering::new("Sub", 1, &["SUB", "CAST"], "as Add", lower_sub),
         Lowering::new("Mul", 1, &["MUL", "CAST"], "as Add, but uint16 in int64 and no uint32 (products need twice the bits)", lower_mul),
         Lowering::new("Div", 1, &["DIV", "CAST"], "numpy broadcasting; float32, int32 (truncating toward zero); 8/16-bit integers in int32, float16 in float32; no int64 / uint32 / uint64 / float64", lower_div),
-        Lowering::new("MaxPool", 1, &["MAX_POOL_2D", "PAD", "PADV2", "TRANSPOSE"], "2-D; ceil_mode via extra end padding; padding that is not SAME pads with zeros after a ReLU, else with the lowest float; no dilation; single output", lower_maxpool),
+        Lowering::new("MaxPool", 1, &["MAX_POOL_2D", "PAD", "PADV2", "TRANSPOSE", "CAST"], "2-D; float32 (float16 and 8/16-bit integers through float32); ceil_mode via extra end padding; padding that is not SAME pads with zeros after a ReLU, else with the lowest float; no dilation; single output", lower_maxpool),
         Lowering::new("AveragePool", 1, &["AVERAGE_POOL_2D", "PAD", "TRANSPOSE"], "2-D; count_include_pad=0 needs SAME-equivalent pads; ceil_mode", lower_avgpool),
         Lowering::new("GlobalAveragePool", 1, &["MEAN"], "", lower_global_avgpool),
         Lowering::new("GlobalMaxPool", 1, &["MAX_POOL_2D", "TRANSPOSE"], "4-D with static spatial size", lower_global_maxpool),

@@ -195,26 +195,32 @@ pub(crate) const F16_VIA_F32: &[&str] = &[
     "Trilu", "Unsqueeze", "Where",
 ];
 
+/// Pools whose float32 lowering also serves 8/16-bit integer inputs: a
+/// maximum picks one of the values, which float32 holds exactly.
+pub(crate) const INT_VIA_F32: &[&str] = &["GlobalMaxPool", "MaxPool"];
+
 /// Runs `lower` on `node`; when the node is one of [`F16_VIA_F32`] and
-/// has float16 inputs, they are presented to it as float32 (a CAST of
-/// each tensor, constants converted), and its float32 outputs that ONNX
-/// declares float16 (or does not declare) are cast back to float16.
+/// has float16 inputs (or one of [`INT_VIA_F32`] with an 8/16-bit integer
+/// input 0), they are presented to it as float32 (a CAST of each tensor,
+/// constants converted), and its float32 outputs that ONNX declares of the
+/// narrow type (or does not declare) are cast back to it.
 pub(crate) fn lower_via_f32(ctx: &mut LowerCtx<'_>, node: &Node<'_>, lower: LowerFn) -> Result<(), LowerError> {
-    if !node.domain().is_empty() || !F16_VIA_F32.contains(&node.op_type()) {
+    if !node.domain().is_empty() {
         return lower(ctx, node);
     }
-    let f16_inputs: Vec<String> = node
-        .inner
-        .inputs
-        .iter()
-        .filter(|n| !n.is_empty())
-        .filter(|n| match ctx.env.get(n.as_str()) {
-            Some(Val::Tensor(t)) => ctx.g.tensor(*t).dtype == DType::F16,
-            Some(Val::Const(d)) => d.dtype == DType::F16,
-            _ => false,
-        })
-        .cloned()
-        .collect();
+    let type_of = |ctx: &LowerCtx<'_>, n: &str| match ctx.env.get(n) {
+        Some(Val::Tensor(t)) => Some(ctx.g.tensor(*t).dtype),
+        Some(Val::Const(d)) => Some(d.dtype),
+        _ => None,
+    };
+    let first = node.inner.input(0).and_then(|n| type_of(ctx, n));
+    let narrow = match first {
+        Some(d @ (DType::I8 | DType::U8 | DType::I16 | DType::U16)) if INT_VIA_F32.contains(&node.op_type()) => d,
+        _ if F16_VIA_F32.contains(&node.op_type()) => DType::F16,
+        _ => return lower(ctx, node),
+    };
+    let f16_inputs: Vec<String> =
+        node.inner.inputs.iter().filter(|n| !n.is_empty()).filter(|n| type_of(ctx, n) == Some(narrow)).cloned().collect();
     if f16_inputs.is_empty() {
         return lower(ctx, node);
     }
@@ -224,7 +230,7 @@ pub(crate) fn lower_via_f32(ctx: &mut LowerCtx<'_>, node: &Node<'_>, lower: Lowe
         let old = ctx.env.get(name).cloned();
         let wide = match &old {
             Some(Val::Const(d)) => {
-                let v = d.to_f32().ok_or_else(|| dtype_err(format!("float16 constant {name:?}")))?;
+                let v = d.to_f32().ok_or_else(|| dtype_err(format!("{narrow} constant {name:?}")))?;
                 Val::Const(TensorData::from_f32(d.dims.clone(), &v))
             }
             _ => {
@@ -250,9 +256,9 @@ pub(crate) fn lower_via_f32(ctx: &mut LowerCtx<'_>, node: &Node<'_>, lower: Lowe
         let declared = ctx.graph.value(out).and_then(|v| v.dtype);
         if let Some(Val::Tensor(t)) = ctx.env.get(out).cloned()
             && ctx.g.tensor(t).dtype == DType::F32
-            && declared.is_none_or(|d| d == DType::F16)
+            && declared.is_none_or(|d| d == narrow)
         {
-            let y = ctx.g.cast(t, DType::F16)?;
+            let y = ctx.g.cast(t, narrow)?;
             ctx.env.insert(out.clone(), Val::Tensor(y));
         }
     }
