@@ -145,6 +145,13 @@ fn window_dim(input: Dim, filter: Dim, stride: u32, dilation: u32, padding: Padd
     u32::try_from(o).map(Dim::Fixed).map_err(|_| "output dimension overflows".to_string())
 }
 
+/// Whether an op error's detail is about element types (from
+/// [`check_type`], [`same_type_check`] or the validator's check that
+/// quantized integer types carry quantization parameters), not shapes.
+pub(crate) fn is_type_error(detail: &str) -> bool {
+    detail.contains(" is not one of ") || detail.contains(" inputs must share a type, got ") || detail.contains(" but has no quantization parameters")
+}
+
 fn same_type_check(ts: &[&Tensor], op: &str) -> Result<DType, String> {
     let d = ts[0].dtype;
     for t in ts {
@@ -305,4 +312,22 @@ pub(crate) fn reshape_target(input: &Shape, target: &[i64]) -> Result<Shape, Str
         _ => {}
     }
     Ok(Shape::from_dims(dims))
+}
+
+#[cfg(test)]
+mod type_error_tests {
+    use super::*;
+
+    #[test]
+    fn type_errors_are_recognized_and_shape_errors_are_not() {
+        let e = check_type(DType::U32, &[DType::F32, DType::I32], "input").unwrap_err();
+        assert!(is_type_error(&e), "{e}");
+        let t = |d| Tensor::new("t", d, Shape::new([2u32]));
+        let (a, b) = (t(DType::F32), t(DType::F64));
+        let e = same_type_check(&[&a, &b], "MUL").unwrap_err();
+        assert!(is_type_error(&e), "{e}");
+        assert!(is_type_error("input is INT8 but has no quantization parameters"));
+        let e = window_dim(Dim::Fixed(2), Dim::Fixed(3), 1, 1, Padding::Valid).unwrap_err();
+        assert!(!is_type_error(&e), "{e}");
+    }
 }

@@ -13,7 +13,6 @@ use tflite_forge::{Model, Op};
 
 const INT32: i32 = 6;
 const BOOL: i32 = 9;
-const FLOAT16: i32 = 10;
 const BFLOAT16: i32 = 16;
 const UINT8: i32 = 2;
 
@@ -631,11 +630,12 @@ fn unsupported_types_and_shapes_are_rejected() {
     assert_eq!(reason(cast(FLOAT, BFLOAT16)), ReasonCode::UnsupportedDtype);
     assert_eq!(reason(cast(FLOAT, 17)), ReasonCode::UnsupportedDtype); // float8
     assert_eq!(reason(cast(FLOAT, UINT8)), ReasonCode::UnsupportedDtype);
+    // float64 has no exact float32 form.
     let mut b = OnnxBuilder::new(13);
-    let x = b.input("x", FLOAT16, &dims(&[2]));
-    let y = b.input("z", FLOAT16, &dims(&[2]));
+    let x = b.input("x", 11, &dims(&[2]));
+    let y = b.input("z", 11, &dims(&[2]));
     b.node_named("Max", &[&x, &y], &["y"], vec![]);
-    b.output("y", FLOAT16, &dims(&[2]));
+    b.output("y", 11, &dims(&[2]));
     assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
     // PRelu on rank 5.
     let mut b = OnnxBuilder::new(13);
@@ -739,10 +739,10 @@ fn comparisons_emit_their_ops_with_bool_outputs() {
     assert!(ins.iter().flatten().all(|t| sg.tensors[t.index()].dtype == tflite_forge::DType::I64));
     let got = run(&m, vec![Value::new(tflite_forge::DType::I64, vec![3], vec![1.0, 2.0, 3.0])]).remove(0);
     assert_eq!(got.data, [0.0, 1.0, 0.0]);
-    // uint8 and int8 comparisons are rejected by type.
+    // uint64 comparisons are rejected by type (no exact wider type).
     let mut b = OnnxBuilder::new(13);
-    let x = b.input("x", UINT8, &dims(&[3]));
-    let y = b.input("z", UINT8, &dims(&[3]));
+    let x = b.input("x", 13, &dims(&[3]));
+    let y = b.input("z", 13, &dims(&[3]));
     b.node_named("Less", &[&x, &y], &["y"], vec![]);
     b.output("y", BOOL, &dims(&[3]));
     assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
@@ -840,7 +840,7 @@ fn log_sin_cos_pow_and_log_softmax() {
 }
 
 #[test]
-fn argmax_argmin_give_int64_and_reject_select_last_index() {
+fn argmax_argmin_give_int64_and_need_a_static_axis_for_select_last_index() {
     let xs = vec![1.0, 5.0, 5.0, -2.0, 0.0, 3.0];
     for (onnx, keep, want_shape, want) in [
         ("ArgMax", 1, vec![2, 1], vec![1.0, 2.0]),
@@ -859,8 +859,11 @@ fn argmax_argmin_give_int64_and_reject_select_last_index() {
         assert_eq!(got.dtype, tflite_forge::DType::I64);
         assert_eq!((got.shape, got.data), (want_shape, want), "{onnx} keepdims={keep}");
     }
-    let b = unary(13, "ArgMax", &[2, 3], vec![attr_int("select_last_index", 1)]);
-    assert_eq!(reason(b), ReasonCode::UnsupportedAttribute);
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[Some(2), None]);
+    b.node_named("ArgMax", &[&x], &["y"], vec![attr_int("axis", 1), attr_int("select_last_index", 1)]);
+    b.output("y", INT64, &dims(&[2, 1]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedShape);
 }
 
 #[test]
@@ -945,13 +948,13 @@ fn expand_cast_like_sum_and_mod() {
     let i64v = |v: &[f64]| Value::new(tflite_forge::DType::I64, vec![v.len()], v.to_vec());
     let got = run(&m, vec![i64v(&[-7.0, 7.0, -7.0, 7.0]), i64v(&[3.0, -3.0, -3.0, 3.0])]).remove(0);
     assert_eq!(got.data, [2.0, -2.0, -1.0, 1.0]);
-    // fmod=1 is rejected.
+    // float64 is rejected (fmod=1 on other types: tests/onnx_types.rs).
     let mut b = OnnxBuilder::new(13);
-    let x = b.input("x", FLOAT, &dims(&[2]));
-    let y = b.input("d", FLOAT, &dims(&[2]));
+    let x = b.input("x", 11, &dims(&[2]));
+    let y = b.input("d", 11, &dims(&[2]));
     b.node_named("Mod", &[&x, &y], &["y"], vec![attr_int("fmod", 1)]);
-    b.output("y", FLOAT, &dims(&[2]));
-    assert_eq!(reason(b), ReasonCode::UnsupportedAttribute);
+    b.output("y", 11, &dims(&[2]));
+    assert_eq!(reason(b), ReasonCode::UnsupportedDtype);
 }
 
 // ---------------------------------------------------------------------------
@@ -1112,11 +1115,11 @@ fn layer_norm_rejects_other_types_and_stash_types() {
         b.output("y", elem, &dims(&[2, 4]));
         b
     };
-    assert_eq!(reason(model(FLOAT16, vec![])), ReasonCode::UnsupportedDtype);
+    assert_eq!(reason(model(11, vec![])), ReasonCode::UnsupportedDtype); // float64
     assert_eq!(reason(model(FLOAT, vec![attr_int("stash_type", 0)])), ReasonCode::UnsupportedAttribute);
     let mut b = OnnxBuilder::new(23);
     let x = b.input("x", FLOAT, &dims(&[2, 4]));
-    let s = b.input("s", FLOAT16, &dims(&[4]));
+    let s = b.input("s", 11, &dims(&[4]));
     b.node_named("RMSNormalization", &[&x, &s], &["y"], vec![]);
     b.output("y", FLOAT, &dims(&[2, 4]));
     assert_eq!(reason(b), ReasonCode::UnsupportedDtype);

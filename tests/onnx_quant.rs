@@ -283,8 +283,8 @@ fn qlinear_conv_with_constant_parameters_is_an_int8_conv() {
 fn a_value_also_read_as_plain_integers_keeps_no_quantization() {
     // x is dequantized and also added as uint8 integers. Were x given the
     // DequantizeLinear's parameters, TFLite's ADD would accept it and add
-    // real values (2·(x − 3) + 3): silently wrong. x keeps no parameters,
-    // so the ADD is refused (TFLite has no plain uint8 ADD) ...
+    // real values (2·(x − 3) + 3): silently wrong. x keeps no parameters
+    // ...
     let build = |with_add: bool| {
         let mut b = OnnxBuilder::new(13);
         let x = b.input("x", UINT8, &dims(&[4]));
@@ -298,8 +298,16 @@ fn a_value_also_read_as_plain_integers_keeps_no_quantization() {
         }
         b
     };
-    assert_eq!(reason(build(true)), ReasonCode::UnsupportedShape);
-    // ... while alone the DequantizeLinear is one DEQUANTIZE on x.
+    // ... and the ADD is computed on the integers (in int32, wrapping back
+    // to uint8 as ONNX does), not on real values.
+    let m = to_model(build(true));
+    let sg = &m.subgraphs[0];
+    assert!(sg.tensors[sg.inputs[0].index()].quantization.is_none());
+    let xv = Value { dtype: DType::U8, shape: vec![4], data: vec![3.0, 4.0, 10.0, 200.0], quantization: None };
+    let out = run(&m, vec![xv]);
+    assert_eq!(out[0].data, [0.0, 0.5, 3.5, 98.5]);
+    assert_eq!(out[1].data, [6.0, 8.0, 20.0, 144.0]);
+    // Alone, the DequantizeLinear is one DEQUANTIZE on x.
     let m = to_model(build(false));
     let sg = &m.subgraphs[0];
     assert!(sg.tensors[sg.inputs[0].index()].quantization.is_some());

@@ -25,6 +25,8 @@ pub(crate) fn int_range(dtype: DType) -> Option<(f64, f64)> {
         DType::I8 => (i8::MIN.into(), i8::MAX.into()),
         DType::U8 => (0.0, u8::MAX.into()),
         DType::I16 => (i16::MIN.into(), i16::MAX.into()),
+        DType::U16 => (0.0, u16::MAX.into()),
+        DType::U32 => (0.0, u32::MAX.into()),
         DType::I32 => (i32::MIN.into(), i32::MAX.into()),
         DType::I64 => (i64::MIN as f64, i64::MAX as f64),
         DType::Bool => (0.0, 1.0),

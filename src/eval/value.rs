@@ -112,6 +112,8 @@ impl Value {
             DType::I8 => decode(bytes, n, |b| i8::from_le_bytes(b).into()),
             DType::U8 => decode(bytes, n, |b| u8::from_le_bytes(b).into()),
             DType::I16 => decode(bytes, n, |b| i16::from_le_bytes(b).into()),
+            DType::U16 => decode(bytes, n, |b| u16::from_le_bytes(b).into()),
+            DType::U32 => decode(bytes, n, |b| u32::from_le_bytes(b).into()),
             DType::I32 => decode(bytes, n, |b| i32::from_le_bytes(b).into()),
             DType::I64 => decode(bytes, n, |b| i64::from_le_bytes(b) as f64),
             DType::Bool => decode(bytes, n, |[b]| if b != 0 { 1.0 } else { 0.0 }),

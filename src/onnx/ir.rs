@@ -100,6 +100,8 @@ impl TensorData {
             DType::I16 => bytemuck::cast_slice(&v.iter().map(|x| *x as i16).collect::<Vec<_>>()).to_vec(),
             DType::I8 => v.iter().map(|x| (*x as i8) as u8).collect(),
             DType::U8 => v.iter().map(|x| *x as u8).collect(),
+            DType::U16 => bytemuck::cast_slice(&v.iter().map(|x| *x as u16).collect::<Vec<_>>()).to_vec(),
+            DType::U32 => bytemuck::cast_slice(&v.iter().map(|x| *x as u32).collect::<Vec<_>>()).to_vec(),
             DType::Bool => v.iter().map(|x| u8::from(*x != 0.0)).collect(),
             _ => return None,
         };

@@ -185,8 +185,8 @@ fn bitwise(cx: &Cx<'_>, shift: bool) -> Result<Vec<Value>> {
     }
     let bits: i64 = match a.dtype {
         DType::I8 | DType::U8 => 8,
-        DType::I16 => 16,
-        DType::I32 => 32,
+        DType::I16 | DType::U16 => 16,
+        DType::I32 | DType::U32 => 32,
         DType::I64 => 64,
         other => return Err(cx.unsupported(format!("operand type {other} (integers only)"))),
     };

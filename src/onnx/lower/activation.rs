@@ -2,6 +2,7 @@
 //! LeakyRelu, PRelu and Gelu.
 
 use super::elementwise::MINMAX_TYPES;
+use super::widen::{compute_type, Kind};
 use super::operand::{dtype_err, pass_through, shape_err, typed_const, typed_input, unary_op};
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
@@ -118,30 +119,44 @@ pub fn lower_clip_any(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Low
     if relu_form {
         return lower_clip(ctx, node);
     }
-    if !MINMAX_TYPES.contains(&dtype) {
-        return Err(dtype_err(format!("Clip on {dtype}")));
-    }
+    // Types MAXIMUM / MINIMUM lack are clipped exactly in a wider one.
+    let compute = compute_type(dtype, Kind::Select, MINMAX_TYPES).ok_or_else(|| dtype_err(format!("Clip on {dtype}")))?;
     let name = node.name();
-    let mut y = x;
+    let wide = |ctx: &mut LowerCtx<'_>, t: TensorId| -> Result<TensorId, LowerError> { if compute == dtype { Ok(t) } else { Ok(ctx.g.cast(t, compute)?) } };
+    let active = |b: &Bound, unbounded: f64| match b {
+        Bound::None => false,
+        Bound::Const(v) => *v != unbounded,
+        Bound::Tensor(_) => true,
+    };
+    if !active(&lo, f64::NEG_INFINITY) && !active(&hi, f64::INFINITY) {
+        // No bounds: the output is the input.
+        return pass_through(ctx, node);
+    }
+    let mut y = wide(ctx, x)?;
     match lo {
         Bound::Const(l) if l != f64::NEG_INFINITY => {
-            let c = typed_const(ctx, &format!("{name}/min"), dtype, &[], &[l])?;
+            let c = typed_const(ctx, &format!("{name}/min"), compute, &[], &[l])?;
             y = ctx.g.maximum(y, c)?;
         }
-        Bound::Tensor(t) => y = ctx.g.maximum(y, t)?,
+        Bound::Tensor(t) => {
+            let t = wide(ctx, t)?;
+            y = ctx.g.maximum(y, t)?
+        }
         _ => {}
     }
     match hi {
         Bound::Const(h) if h != f64::INFINITY => {
-            let c = typed_const(ctx, &format!("{name}/max"), dtype, &[], &[h])?;
+            let c = typed_const(ctx, &format!("{name}/max"), compute, &[], &[h])?;
             y = ctx.g.minimum(y, c)?;
         }
-        Bound::Tensor(t) => y = ctx.g.minimum(y, t)?,
+        Bound::Tensor(t) => {
+            let t = wide(ctx, t)?;
+            y = ctx.g.minimum(y, t)?
+        }
         _ => {}
     }
-    if y == x {
-        // No bounds: the output is the input.
-        return pass_through(ctx, node);
+    if compute != dtype {
+        y = ctx.g.cast(y, dtype)?;
     }
     ctx.set_output(node, 0, y);
     Ok(())

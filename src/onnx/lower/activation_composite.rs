@@ -1,6 +1,6 @@
 //! Activations without a TFLite builtin of their own, composed from
 //! elementwise ops: Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu,
-//! Swish, Mish and Shrink (float32). Each follows the ONNX reference
+//! Swish, SwiGLU, Mish and Shrink (float32). Each follows the ONNX reference
 //! formula; Softplus uses the overflow-free `max(x, 0) + log1p(exp(-|x|))`
 //! with an accurate `log1p` (a series for small arguments).
 
@@ -140,6 +140,27 @@ pub fn lower_swish(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerE
     };
     let s = ctx.g.logistic(ax)?;
     let y = ctx.g.mul(x, s)?;
+    finish(ctx, node, y)
+}
+
+/// Lowers `SwiGLU`: `a · sigmoid(alpha · a) · b` (MUL, LOGISTIC, MUL, MUL;
+/// `a` and `b` broadcast).
+pub fn lower_swiglu(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let a = typed_input(ctx, node, &[DType::F32])?;
+    let b = ctx.input(node, 1)?;
+    if ctx.dtype(b) != DType::F32 {
+        return Err(super::operand::dtype_err(format!("SwiGLU second input of type {}", ctx.dtype(b))));
+    }
+    let alpha = node.float_or("alpha", 1.0)?;
+    let aa = if alpha == 1.0 {
+        a
+    } else {
+        let k = scalar(ctx, node, "alpha", alpha);
+        ctx.g.mul(a, k)?
+    };
+    let s = ctx.g.logistic(aa)?;
+    let sw = ctx.g.mul(a, s)?;
+    let y = ctx.g.mul(sw, b)?;
     finish(ctx, node, y)
 }
 

@@ -133,10 +133,10 @@ pub(crate) fn fold_into_producers(g: &mut OGraph) -> usize {
 
 /// Lowers a standalone `BatchNormalization` to `x · scale + shift` per channel.
 pub fn lower_batchnorm(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    if node.int_or("training_mode", 0)? != 0 {
-        return Err(LowerError::attr("training_mode = 1"));
-    }
     let eps = node.float_or("epsilon", 1e-5)?;
+    if node.int_or("training_mode", 0)? != 0 {
+        return lower_batchnorm_training(ctx, node, eps);
+    }
     let param = |i: usize| ctx.const_input(node, i).and_then(|d| d.to_f32());
     let (Some(gamma), Some(beta), Some(mean), Some(var)) = (param(1), param(2), param(3), param(4)) else {
         return lower_batchnorm_runtime(ctx, node, eps);
@@ -201,5 +201,64 @@ fn lower_batchnorm_runtime(ctx: &mut LowerCtx<'_>, node: &Node<'_>, eps: f32) ->
     let scaled = ctx.g.mul(centred, scale)?;
     let y = ctx.g.add(scaled, params[1])?;
     ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// Lowers a `BatchNormalization` in training mode (opset 14 on): the batch
+/// statistics over every axis but the channels (MEAN of `x` and of the
+/// squared deviations: the population variance), `y = scale · (x − mean) /
+/// √(var + ε) + B` with them (the reference's order of operations), and
+/// the running statistics `input · momentum + batch · (1 − momentum)` as
+/// the optional outputs 1 and 2. float32; static channel count.
+fn lower_batchnorm_training(ctx: &mut LowerCtx<'_>, node: &Node<'_>, eps: f32) -> Result<(), LowerError> {
+    if node.opset() < 14 {
+        return Err(LowerError::attr("training_mode before opset 14 (other outputs)"));
+    }
+    let momentum = node.float_or("momentum", 0.9)?;
+    let x = ctx.input(node, 0)?;
+    let xs = ctx.shape(x).clone();
+    let r = xs.rank();
+    if r < 2 {
+        return Err(LowerError::new(ReasonCode::UnsupportedShape, "rank < 2"));
+    }
+    if ctx.dtype(x) != DType::F32 {
+        return Err(LowerError::new(ReasonCode::UnsupportedDtype, format!("BatchNormalization on {}", ctx.dtype(x))));
+    }
+    let c = xs.dims()[1].fixed().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedShape, format!("training BatchNormalization on {xs} (static channels)")))? as i32;
+    let mut pdims = vec![c];
+    pdims.extend(std::iter::repeat_n(1, r - 2));
+    let mut params = Vec::with_capacity(4);
+    for (i, what) in [(1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")] {
+        let t = super::operand::operand_as(ctx, node, i, DType::F32)?;
+        if ctx.dtype(t) != DType::F32 || ctx.shape(t).num_elements() != Some(c as u64) {
+            return Err(LowerError::invalid(format!("{what} (input {i}) of type {} and shape {} for an input of shape {xs}", ctx.dtype(t), ctx.shape(t))));
+        }
+        params.push(ctx.g.reshape(t, &pdims)?);
+    }
+    let axes: Vec<i32> = (0..r as i32).filter(|a| *a != 1).collect();
+    let mean = ctx.g.mean(x, &axes, true)?;
+    let centred = ctx.g.sub(x, mean)?;
+    let sq = ctx.g.mul(centred, centred)?;
+    let var = ctx.g.mean(sq, &axes, true)?;
+    let name = node.name();
+    let e = ctx.g.constant_f32(&format!("{name}/epsilon"), Shape::scalar(), &[eps]);
+    let ve = ctx.g.add(var, e)?;
+    let sd = ctx.g.sqrt(ve)?;
+    let scaled = ctx.g.mul(params[0], centred)?;
+    let normed = ctx.g.div(scaled, sd)?;
+    let y = ctx.g.add(normed, params[1])?;
+    ctx.set_output(node, 0, y);
+    let mom = ctx.g.constant_f32(&format!("{name}/momentum"), Shape::scalar(), &[momentum]);
+    let rest = ctx.g.constant_f32(&format!("{name}/one_minus_momentum"), Shape::scalar(), &[1.0 - momentum]);
+    for (out, input, batch) in [(1, params[2], mean), (2, params[3], var)] {
+        if node.num_outputs() > out && !node.inner.outputs[out].is_empty() {
+            let batch = ctx.g.reshape(batch, &[c])?;
+            let input = ctx.g.reshape(input, &[c])?;
+            let a = ctx.g.mul(input, mom)?;
+            let b = ctx.g.mul(batch, rest)?;
+            let running = ctx.g.add(a, b)?;
+            ctx.set_output(node, out, running);
+        }
+    }
     Ok(())
 }

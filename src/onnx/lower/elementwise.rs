@@ -1,60 +1,51 @@
 //! Elementwise arithmetic: Add, Sub, Mul, Div, Pow, Mod and the variadic
 //! Max, Min and Sum (NumPy broadcasting throughout).
 
-use super::operand::{common_operands, dtype_err, first_tensor_type, operand_as, operand_narrowed, typed_input, variadic_typed};
+use super::operand::{dtype_err, operand_as, typed_const, typed_input};
+use super::widen::{widened_binary, widened_operands, widened_variadic, Kind};
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
 
-/// Types MINIMUM and MAXIMUM take.
-pub(crate) const MINMAX_TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64];
+/// Types MINIMUM and MAXIMUM take on raw (not quantized) values.
+pub(crate) const MINMAX_TYPES: &[DType] = &[DType::F32, DType::I32, DType::I64];
 
-/// A broadcasting binary op on inputs 0 and 1, constants in the type of the
-/// tensor operand ([`operand_narrowed`]); no type check of its own.
-fn binary(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op) -> Result<(), LowerError> {
-    let like = first_tensor_type(ctx, node, [0, 1]);
-    // An int64 tensor needs its constants in int64: narrowing them to int32
-    // (as materialized constants are) would mix the types.
-    let operand = |ctx: &mut LowerCtx<'_>, i: usize| match like {
-        Some(DType::I64) => operand_as(ctx, node, i, DType::I64),
-        _ => operand_narrowed(ctx, node, i, like),
-    };
-    let a = operand(ctx, 0)?;
-    let b = operand(ctx, 1)?;
-    let y = ctx.g.apply(op, &[Some(a), Some(b)])?;
-    ctx.set_output(node, 0, y);
-    Ok(())
-}
+/// Types ADD, SUB and MUL take on raw (not quantized) values.
+const ARITH_TYPES: &[DType] = &[DType::F32, DType::I32, DType::I64];
+/// Types DIV takes on raw values (int32 truncates toward zero, as ONNX).
+const DIV_TYPES: &[DType] = &[DType::F32, DType::I32];
 
-/// Lowers `Add`.
+/// Lowers `Add`: float32, int32, int64; other types computed exactly in a
+/// wider one ([`widen`](super::widen)).
 pub fn lower_add(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    binary(ctx, node, Op::Add(AddSubOptions::default()))
+    widened_binary(ctx, node, Op::Add(AddSubOptions::default()), Kind::Sum, ARITH_TYPES)
 }
-/// Lowers `Sub`.
+/// Lowers `Sub`, as `Add`.
 pub fn lower_sub(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    binary(ctx, node, Op::Sub(AddSubOptions::default()))
+    widened_binary(ctx, node, Op::Sub(AddSubOptions::default()), Kind::Sum, ARITH_TYPES)
 }
-/// Lowers `Mul`.
+/// Lowers `Mul`, as `Add` (products of uint16 in int64; uint32 is refused).
 pub fn lower_mul(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    binary(ctx, node, Op::Mul(Activation::None))
+    widened_binary(ctx, node, Op::Mul(Activation::None), Kind::Product, ARITH_TYPES)
 }
-/// Lowers `Div`.
+/// Lowers `Div`: float32 and int32 (truncating toward zero, as ONNX);
+/// 8/16-bit integers and float16 computed in int32 / float32.
 pub fn lower_div(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    binary(ctx, node, Op::Div(Activation::None))
+    widened_binary(ctx, node, Op::Div(Activation::None), Kind::Quotient, DIV_TYPES)
 }
 
 /// Lowers `Max` (variadic, broadcasting) to a chain of MAXIMUM.
 pub fn lower_max(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    variadic_typed(ctx, node, Op::Maximum, MINMAX_TYPES)
+    widened_variadic(ctx, node, Op::Maximum, Kind::Select, MINMAX_TYPES)
 }
 
 /// Lowers `Min` (variadic, broadcasting) to a chain of MINIMUM.
 pub fn lower_min(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    variadic_typed(ctx, node, Op::Minimum, MINMAX_TYPES)
+    widened_variadic(ctx, node, Op::Minimum, Kind::Select, MINMAX_TYPES)
 }
 
 /// Lowers `Sum` (variadic, broadcasting) to a chain of ADD.
 pub fn lower_sum(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    variadic_typed(ctx, node, Op::Add(AddSubOptions::default()), &[DType::F32, DType::I32, DType::I64])
+    widened_variadic(ctx, node, Op::Add(AddSubOptions::default()), Kind::Sum, ARITH_TYPES)
 }
 
 /// Lowers `Pow`: float32 bases to POW (a constant exponent 2 to MUL, an
@@ -101,18 +92,56 @@ pub fn lower_pow(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerErr
     Ok(())
 }
 
-/// Lowers `Mod` with `fmod=0` on integers to FLOOR_MOD (the remainder takes
-/// the divisor's sign, as in both). `fmod=1` (truncated remainder) has no
-/// exact TFLite lowering here.
+/// Types FLOOR_MOD takes here.
+const MOD_TYPES: &[DType] = &[DType::F32, DType::I32, DType::I64];
+
+/// Lowers `Mod`. `fmod=0` (the remainder takes the divisor's sign, NumPy's
+/// `mod`) is FLOOR_MOD, which computes exactly that for integers and floats
+/// (`fmod`, then the divisor added once when the signs differ). `fmod=1`
+/// (the remainder takes the dividend's sign, C's `fmod`): for integers
+/// FLOOR_MOD minus the divisor where the signs of dividend and divisor
+/// differ and the remainder is not zero (exact for every value, INT_MIN
+/// included); for floats `fmod(|x|, |y|)` as FLOOR_MOD of the absolute
+/// values, negated where `x < 0` (exact). 8/16-bit integers, uint32 and
+/// float16 are computed in a wider type ([`widen`](super::widen)).
 pub fn lower_mod(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    if node.int_or("fmod", 0)? != 0 {
-        return Err(LowerError::attr("fmod=1 (truncated remainder; TFLite's FLOOR_MOD follows the divisor's sign)"));
-    }
-    let (ts, d) = common_operands(ctx, node, &[0, 1])?;
-    if !matches!(d, DType::I32 | DType::I64) {
-        return Err(dtype_err(format!("Mod (fmod=0) on {d}")));
-    }
-    let y = ctx.g.apply(Op::FloorMod, &[Some(ts[0]), Some(ts[1])])?;
+    let w = widened_operands(ctx, node, &[0, 1], Kind::Quotient, MOD_TYPES)?;
+    let (a, b) = (w.ts[0], w.ts[1]);
+    let y = if node.int_or("fmod", 0)? == 0 {
+        ctx.g.apply(Op::FloorMod, &[Some(a), Some(b)])?
+    } else if w.compute.is_float() {
+        truncated_float_rem(ctx, node, a, b)?
+    } else {
+        truncated_int_rem(ctx, node, a, b, w.compute)?
+    };
+    let y = w.narrow(ctx, y)?;
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+/// `fmod(a, b)` on floats: FLOOR_MOD of `|a|` and `|b|` (no adjustment
+/// fires: both are ≥ 0), negated where `a < 0`.
+fn truncated_float_rem(ctx: &mut LowerCtx<'_>, node: &Node<'_>, a: TensorId, b: TensorId) -> Result<TensorId, LowerError> {
+    let aa = ctx.g.apply(Op::Abs, &[Some(a)])?;
+    let ab = ctx.g.apply(Op::Abs, &[Some(b)])?;
+    let m = ctx.g.apply(Op::FloorMod, &[Some(aa), Some(ab)])?;
+    let neg = ctx.g.apply(Op::Neg, &[Some(m)])?;
+    let zero = typed_const(ctx, &format!("{}/zero", node.name()), ctx.dtype(a), &[], &[0.0])?;
+    let below = ctx.g.apply(Op::Less, &[Some(a), Some(zero)])?;
+    Ok(ctx.g.apply(Op::SelectV2, &[Some(below), Some(neg), Some(m)])?)
+}
+
+/// `fmod(a, b)` on integers: `r = floor_mod(a, b)`, then `r − b` where
+/// `r ≠ 0` and `a`, `b` differ in sign (`r` then has `b`'s sign and
+/// `|r| < |b|`, so `r − b` does not overflow).
+fn truncated_int_rem(ctx: &mut LowerCtx<'_>, node: &Node<'_>, a: TensorId, b: TensorId, d: DType) -> Result<TensorId, LowerError> {
+    let r = ctx.g.apply(Op::FloorMod, &[Some(a), Some(b)])?;
+    let zero = typed_const(ctx, &format!("{}/zero", node.name()), d, &[], &[0.0])?;
+    let an = ctx.g.apply(Op::Less, &[Some(a), Some(zero)])?;
+    let bn = ctx.g.apply(Op::Less, &[Some(b), Some(zero)])?;
+    let differ = ctx.g.apply(Op::NotEqual, &[Some(an), Some(bn)])?;
+    let nonzero = ctx.g.apply(Op::NotEqual, &[Some(r), Some(zero)])?;
+    let fix = ctx.g.apply(Op::LogicalAnd, &[Some(differ), Some(nonzero)])?;
+    let rb = ctx.g.sub(r, b)?;
+    Ok(ctx.g.apply(Op::SelectV2, &[Some(fix), Some(rb), Some(r)])?)
 }

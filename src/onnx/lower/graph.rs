@@ -65,10 +65,8 @@ impl<'a> LowerCtx<'a> {
             let registry = self.registry.unwrap_or(&default);
             let flex = if self.allow_flex { super::flex::flex_lowering(&n.domain, &n.op_type) } else { None };
             let lowered = match registry.find(&n.domain, &n.op_type, opset) {
-                Ok(entry) => {
-                    let lower = entry.lower;
-                    lower(self, &node)
-                }
+                // Element types the kernels lack run exactly in a wider type.
+                Ok(entry) => super::widen::lower_via_f32(self, &node, entry.lower),
                 Err(code) => {
                     let detail = match code {
                         ReasonCode::UnsupportedOpset => "no lowering for this opset".to_string(),

@@ -5,6 +5,7 @@
 //! rejected with a reason code.
 
 use super::operand::{common_operands, dtype_err, operand_as, unary_op};
+use super::widen::{widened_binary, Kind};
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
 
@@ -14,17 +15,14 @@ const EQ_TYPES: &[DType] = &[DType::F32, DType::I32, DType::I64, DType::Bool];
 /// Types LESS, LESS_EQUAL, GREATER and GREATER_EQUAL compare here.
 const ORDER_TYPES: &[DType] = &[DType::F32, DType::I32, DType::I64];
 
+/// A comparison or logic op on inputs 0 and 1 whose kernel takes `types`;
+/// other integer types and float16 are compared exactly in a wider type
+/// ([`widen`](super::widen)).
 fn binary_typed(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
     if node.opset() < 7 && node.has_attr("broadcast") {
         return Err(LowerError::attr("legacy broadcast attribute (opset < 7)"));
     }
-    let (ts, d) = common_operands(ctx, node, &[0, 1])?;
-    if !types.contains(&d) {
-        return Err(dtype_err(format!("{} on {d}", node.op_type())));
-    }
-    let y = ctx.g.apply(op, &[Some(ts[0]), Some(ts[1])])?;
-    ctx.set_output(node, 0, y);
-    Ok(())
+    widened_binary(ctx, node, op, Kind::Compare, types)
 }
 
 /// Lowers `Equal` to EQUAL.

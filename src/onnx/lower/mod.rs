@@ -10,11 +10,11 @@
 //! | file | ONNX ops |
 //! |---|---|
 //! | `activation.rs` | Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Clip, LeakyRelu, PRelu, Gelu |
-//! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, Mish, Shrink |
+//! | `activation_composite.rs` | Elu, Selu, Celu, Softplus, Softsign, ThresholdedRelu, Swish, SwiGLU, Mish, Shrink |
 //! | `attention.rs` | Attention |
 //! | `batchnorm.rs` | BatchNormalization (and its folding into Conv / Gemm) |
 //! | `bitshift.rs` | BitShift |
-//! | `bitwise.rs` | BitwiseXor, BitwiseNot |
+//! | `bitwise.rs` | BitwiseXor, BitwiseNot, BitwiseAnd, BitwiseOr |
 //! | `cast.rs` | Cast, CastLike |
 //! | `causal_conv.rs` | CausalConvWithState |
 //! | `control.rs` | If, Loop, Scan (inlined, unrolled, or TFLite IF / WHILE) |
@@ -22,11 +22,14 @@
 //! | `conv.rs` | Conv (1-D and 2-D, grouped and depthwise) |
 //! | `conv3d.rs` | Conv and ConvTranspose on 3-D inputs |
 //! | `conv_transpose.rs` | ConvTranspose (1-D and 2-D) |
-//! | `cumulative.rs` | CumSum |
+//! | `crop_pad.rs` | CenterCropPad |
+//! | `cumulative.rs` | CumSum, CumProd |
 //! | `depth_space.rs` | DepthToSpace, SpaceToDepth |
 //! | `detection.rs` | NonMaxSuppression |
 //! | `einsum.rs` | Einsum |
 //! | `elementwise.rs` | Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum |
+//! | `eye.rs` | EyeLike |
+//! | `grid_sample.rs` | GridSample |
 //! | `gather_scatter.rs` | GatherElements, GatherND, ScatterND, ScatterElements, Scatter |
 //! | `generate.rs` | ConstantOfShape, Range (sizes known at run time) |
 //! | `hardmax.rs` | Hardmax |
@@ -47,21 +50,26 @@
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
 //! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
 //! | `resize.rs` | Resize, Upsample |
+//! | `reverse_sequence.rs` | ReverseSequence |
 //! | `rotary.rs` | RotaryEmbedding |
+//! | `select.rs` | NonZero, Compress |
 //! | `shape_ops.rs` | Reshape, Flatten, Transpose, Concat, Squeeze, Unsqueeze, Expand, Identity, Dropout |
 //! | `signal.rs` | DFT, STFT, HannWindow, HammingWindow, BlackmanWindow, MelWeightMatrix |
 //! | `slicing.rs` | Split, Slice, Gather |
 //! | `softmax.rs` | Softmax, LogSoftmax |
+//! | `tensor_scatter.rs` | TensorScatter |
 //! | `tile.rs` | Tile |
 //! | `topk.rs` | TopK |
 //! | `triangular.rs` | Trilu |
-//! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs |
+//! | `unique.rs` | Unique |
+//! | `unary.rs` | Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs, Floor, Ceil |
 //! | `unary_math.rs` | Erf, Sign, Round, IsNaN, IsInf, Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh |
 //! | `variadic_mean.rs` | Mean |
 //!
 //! `flex.rs` is the opt-in select-TF fallback. `graph.rs` lowers a graph's nodes in order and makes subgraph outputs,
 //! `nested.rs` lowers nested graphs (inlined, or as subgraphs of their own)
 //! for `control.rs` and the recurrent ops. `operand.rs` holds what they share (operands, typed constants, errors);
+//! `widen.rs` computes element types a kernel lacks exactly in a wider type;
 //! `fold/` folds constant and shape computations, and `symbolic.rs` carries
 //! the sizes known only at run time and emits the ops that compute them. Graph rewrites that run
 //! before lowering are in [`crate::onnx::patterns`] (and, for batchnorm
@@ -122,6 +130,14 @@ mod lp_norm;
 mod variadic_mean;
 mod unary;
 mod unary_math;
+mod widen;
+mod crop_pad;
+mod eye;
+mod grid_sample;
+mod reverse_sequence;
+mod select;
+mod tensor_scatter;
+mod unique;
 
 use std::collections::HashMap;
 
@@ -181,6 +197,13 @@ pub(crate) use lp_norm::*;
 pub(crate) use variadic_mean::*;
 pub(crate) use unary::*;
 pub(crate) use unary_math::*;
+pub(crate) use crop_pad::*;
+pub(crate) use eye::*;
+pub(crate) use grid_sample::*;
+pub(crate) use reverse_sequence::*;
+pub(crate) use select::*;
+pub(crate) use tensor_scatter::*;
+pub(crate) use unique::*;
 
 /// Why a lowering failed; the driver adds the node, op and opset.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,8 +228,14 @@ impl LowerError {
 }
 
 impl From<ValidationError> for LowerError {
+    /// A builder's refusal of an op: `unsupported_dtype` when the element
+    /// type is what the kernel does not take, `unsupported_shape` otherwise.
     fn from(e: ValidationError) -> Self {
-        LowerError::new(ReasonCode::UnsupportedShape, e.to_string())
+        let code = match &e {
+            ValidationError::Op { detail, .. } if crate::infer::is_type_error(detail) => ReasonCode::UnsupportedDtype,
+            _ => ReasonCode::UnsupportedShape,
+        };
+        LowerError::new(code, e.to_string())
     }
 }
 

@@ -50,8 +50,13 @@ pub(crate) fn typed_const(ctx: &mut LowerCtx<'_>, name: &str, dtype: DType, dims
 /// type (no narrowing), as a new tensor named `{node}/const{i}`.
 pub(crate) fn operand_as(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, like: DType) -> Result<TensorId, LowerError> {
     if let Some(d) = ctx.const_input(node, i) {
-        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric constant"))?;
         let name = format!("{}/const{i}", node.name());
+        if d.dtype == like {
+            // Its own bytes: int64 values beyond 2⁵³ would not survive f64.
+            let shape = Shape::new(d.dims.iter().map(|x| *x as u32));
+            return Ok(ctx.g.constant(&name, like, shape, ConstData::from_bytes(d.bytes)));
+        }
+        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric constant"))?;
         return typed_const(ctx, &name, like, &d.dims, &v);
     }
     ctx.input(node, i)
@@ -105,28 +110,6 @@ pub(crate) fn typed_input(ctx: &mut LowerCtx<'_>, node: &Node<'_>, types: &[DTyp
 pub(crate) fn unary_op(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
     let x = typed_input(ctx, node, types)?;
     let y = ctx.g.apply(op, &[Some(x)])?;
-    ctx.set_output(node, 0, y);
-    Ok(())
-}
-
-/// Chains a broadcasting binary `op` over all present inputs, whose type
-/// (that of the first tensor input) must be one of `types`.
-pub(crate) fn variadic_typed(ctx: &mut LowerCtx<'_>, node: &Node<'_>, op: Op, types: &[DType]) -> Result<(), LowerError> {
-    let present: Vec<usize> = (0..node.num_inputs()).filter(|i| node.has_input(*i)).collect();
-    let like = first_tensor_type(ctx, node, present.iter().copied())
-        .ok_or_else(|| LowerError::new(ReasonCode::InputMustBeConstant, "no tensor input (all-constant inputs fold)"))?;
-    if !types.contains(&like) {
-        return Err(dtype_err(format!("{} on {like}", node.op_type())));
-    }
-    let mut acc: Option<TensorId> = None;
-    for i in present {
-        let t = operand_as(ctx, node, i, like)?;
-        acc = Some(match acc {
-            None => t,
-            Some(a) => ctx.g.apply(op.clone(), &[Some(a), Some(t)])?,
-        });
-    }
-    let y = acc.ok_or_else(|| LowerError::invalid(format!("{} without inputs", node.op_type())))?;
     ctx.set_output(node, 0, y);
     Ok(())
 }

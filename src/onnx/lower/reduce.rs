@@ -5,7 +5,8 @@
 //! a run-time tensor of static length: then the TFLite op takes them as a
 //! run-time int32 tensor and its output dimensions are dynamic.
 
-use super::operand::{int32_vector, shape_err, typed_input};
+use super::operand::{int32_vector, shape_err, static_dim, typed_input};
+use super::widen::{widened_operands, Kind};
 use super::shape_ops::squeeze_by_runtime_axes;
 use super::{norm_axis, LowerCtx, LowerError, Node};
 use crate::model::*;
@@ -89,9 +90,18 @@ pub(crate) fn reduce(ctx: &mut LowerCtx<'_>, node: &Node<'_>, axes_input_since: 
         // What MEAN takes (checked by the builder).
         Reduction::Mean => &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64],
     };
-    let x = typed_input(ctx, node, types)?;
+    // Max and min of bools and of 8/16-bit integers: in float32, which
+    // holds each of their values exactly, then cast back (a bool from
+    // non-zero).
+    let x = ctx.input(node, 0)?;
+    let dt = ctx.dtype(x);
+    let via_f32 = matches!(kind, Reduction::Max | Reduction::Min) && matches!(dt, DType::Bool | DType::I8 | DType::U8 | DType::I16 | DType::U16);
+    let x = if via_f32 { ctx.g.cast(x, DType::F32)? } else { typed_input(ctx, node, types)? };
     let keep = node.int_or("keepdims", 1)? != 0;
-    let y = reduce_input(ctx, node, x, axes_input_since, kind, keep)?.unwrap_or(x);
+    let mut y = reduce_input(ctx, node, x, axes_input_since, kind, keep)?.unwrap_or(x);
+    if via_f32 {
+        y = ctx.g.cast(y, dt)?;
+    }
     ctx.set_output(node, 0, y);
     Ok(())
 }
@@ -187,11 +197,14 @@ pub fn lower_reduce_prod(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), 
     reduce(ctx, node, 18, Reduction::Prod)
 }
 
+/// ArgMax / ArgMin: ARG_MAX / ARG_MIN (the first extreme index, as ONNX by
+/// default) on float32 or int32 (other integer types and float16 compared
+/// in int32 / int64 / float32, exact). `select_last_index=1`: the same on
+/// the input reversed along the axis (REVERSE_V2), the index `i` found
+/// there mapped back to `n − 1 − i` (static axis size `n`).
 fn arg_extreme(ctx: &mut LowerCtx<'_>, node: &Node<'_>, max: bool) -> Result<(), LowerError> {
-    let x = typed_input(ctx, node, &[DType::F32, DType::I32])?;
-    if node.int_or("select_last_index", 0)? != 0 {
-        return Err(LowerError::attr("select_last_index=1 (TFLite returns the first index)"));
-    }
+    let x = widened_operands(ctx, node, &[0], Kind::Compare, &[DType::F32, DType::I32])?.ts[0];
+    let last = node.int_or("select_last_index", 0)? != 0;
     let xs = ctx.shape(x).clone();
     let r = xs.rank();
     if r == 0 {
@@ -201,10 +214,21 @@ fn arg_extreme(ctx: &mut LowerCtx<'_>, node: &Node<'_>, max: bool) -> Result<(),
     if xs.dims()[axis] == Dim::Fixed(0) {
         return Err(shape_err(format!("{} over an empty dimension", node.op_type())));
     }
+    let n = if last { static_dim(&xs, axis, "select_last_index=1: the size of the axis")? } else { 0 };
+    let x = if last {
+        let ax = ctx.g.constant_i32(&format!("{}/reverse_axis", node.name()), [1u32], &[axis as i32]);
+        ctx.g.reverse_v2(x, ax)?
+    } else {
+        x
+    };
     let keep = node.int_or("keepdims", 1)? != 0;
     let a = ctx.g.constant_i32(&format!("{}/axis", node.name()), [1u32], &[axis as i32]);
     let op = if max { Op::ArgMax { output_type: DType::I64 } } else { Op::ArgMin { output_type: DType::I64 } };
     let mut y = ctx.g.apply_with(op, &[Some(x), Some(a)], Some(DType::I64), None)?;
+    if last {
+        let top = ctx.g.constant(&format!("{}/last", node.name()), DType::I64, Shape::scalar(), ConstData::from_slice(&[n - 1]));
+        y = ctx.g.sub(top, y)?;
+    }
     if keep {
         let mut dims: Vec<i32> = Vec::with_capacity(r);
         for (i, d) in xs.dims().iter().enumerate() {

@@ -6,6 +6,7 @@ use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::*;
 use crate::onnx::error::ReasonCode;
 use super::symbolic::SDim;
+use crate::onnx::ir::TensorData;
 
 /// Lowers `Reshape`: the target may be computed at run time (see
 /// [`super::symbolic`]); 0 copies the input's size unless `allowzero`.
@@ -323,7 +324,16 @@ pub fn lower_identity(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Low
     }
     pass_through(ctx, node)?;
     if node.op_type() == "Dropout" && node.num_outputs() > 1 && !node.inner.outputs[1].is_empty() {
-        return Err(LowerError::attr("Dropout mask output"));
+        // In inference the mask is all true, a constant of the input's shape.
+        let x = ctx.input(node, 0)?;
+        let xs = ctx.shape(x).clone();
+        let dims: Option<Vec<usize>> = xs.dims().iter().map(|d| d.fixed().map(|v| v as usize)).collect();
+        let dims = dims.ok_or_else(|| LowerError::new(ReasonCode::UnsupportedShape, format!("Dropout mask output for an input of dynamic shape {xs}")))?;
+        let n: usize = dims.iter().product();
+        if n > 1 << 26 {
+            return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("Dropout mask of shape {xs} is too large for a constant")));
+        }
+        ctx.set_val(node, 1, Val::Const(TensorData { dtype: DType::Bool, dims, bytes: vec![1; n] }));
     }
     Ok(())
 }

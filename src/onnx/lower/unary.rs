@@ -1,6 +1,7 @@
-//! Unary math: Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg and Abs.
+//! Unary math: Exp, Log, Sqrt, Reciprocal, Sin, Cos, Neg, Abs, Floor and Ceil.
 
 use super::operand::{typed_input, unary_op};
+use super::widen::{widened_unary, Kind};
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
 
@@ -38,12 +39,24 @@ pub fn lower_cos(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerErr
     unary_op(ctx, node, Op::Cos, &[DType::F32])
 }
 
-/// Lowers `Neg`.
+/// Lowers `Neg`: float32, int32, int64; 8/16-bit integers negated in
+/// int32 and wrapped back (−(−128) is −128 in int8, as in NumPy).
 pub fn lower_neg(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    unary_op(ctx, node, Op::Neg, &[DType::F32, DType::I32, DType::I64])
+    widened_unary(ctx, node, Op::Neg, Kind::Sum, &[DType::F32, DType::I32, DType::I64])
 }
 
-/// Lowers `Abs`.
+/// Lowers `Abs`: float32, int32; 8/16-bit integers and uint32 in a wider
+/// type, wrapped back.
 pub fn lower_abs(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
-    unary_op(ctx, node, Op::Abs, &[DType::F32, DType::I32])
+    widened_unary(ctx, node, Op::Abs, Kind::Sum, &[DType::F32, DType::I32])
+}
+
+/// Lowers `Floor` to FLOOR.
+pub fn lower_floor(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Floor, &[DType::F32])
+}
+
+/// Lowers `Ceil` to CEIL.
+pub fn lower_ceil(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    unary_op(ctx, node, Op::Ceil, &[DType::F32])
 }
