@@ -314,3 +314,30 @@ fn a_value_also_read_as_plain_integers_keeps_no_quantization() {
     let xv = Value { dtype: DType::U8, shape: vec![4], data: vec![3.0, 4.0, 10.0, 100.0], quantization: None };
     assert_eq!(run(&m, vec![xv]).remove(0).data, [0.0, 0.5, 3.5, 48.5]);
 }
+
+#[test]
+fn qdq_add_and_maxpool_stay_int8_quantized_ops() {
+    // The conv's int8 output added to itself and max-pooled, each in a QDQ
+    // group: a quantized ADD and MAX_POOL_2D on int8 tensors with
+    // parameters, never widened to int32 integer arithmetic (which would
+    // add the integers, not the real values).
+    let mut b = qdq_conv(0);
+    let ys = b.init_f32("ys2", &[], &[0.05]);
+    let yz = b.init_raw("yz2", UINT8, &[], vec![120]);
+    let a = b.node("Add", &["y", "y"], vec![]);
+    let aq = b.node("QuantizeLinear", &[&a, &ys, &yz], vec![]);
+    let ad = b.node("DequantizeLinear", &[&aq, &ys, &yz], vec![]);
+    let p = b.node("MaxPool", &[&ad], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]);
+    let pq = b.node("QuantizeLinear", &[&p, &ys, &yz], vec![]);
+    b.node_named("DequantizeLinear", &[&pq, &ys, &yz], &["z"], vec![]);
+    b.output("z", FLOAT, &dims(&[1, 3, 2, 2]));
+    let m = to_model(b);
+    let sg = &m.subgraphs[0];
+    let quantized_int8 = |o: &tflite_forge::Operator| {
+        let t = &sg.tensors[o.outputs[0].index()];
+        t.dtype == DType::I8 && t.quantization.is_some()
+    };
+    assert!(sg.operators.iter().any(|o| matches!(o.op, Op::Add(_)) && quantized_int8(o)), "a quantized int8 ADD");
+    assert!(sg.operators.iter().any(|o| matches!(o.op, Op::MaxPool2d(_)) && quantized_int8(o)), "a quantized int8 MAX_POOL_2D");
+    assert!(!sg.operators.iter().any(|o| matches!(o.op, Op::Cast(_)) && sg.tensors[o.outputs[0].index()].dtype == DType::I32), "no int32 widening");
+}

@@ -95,6 +95,14 @@ impl Widened {
     }
 }
 
+/// Whether input `i` of `node` is a tensor with quantization parameters.
+pub(crate) fn is_quantized(ctx: &LowerCtx<'_>, node: &Node<'_>, i: usize) -> bool {
+    match node.inner.input(i).and_then(|n| ctx.env.get(n)) {
+        Some(Val::Tensor(t)) => ctx.g.tensor(*t).quantization.is_some(),
+        _ => false,
+    }
+}
+
 /// The ONNX element type of the operands `idx`: that of the first tensor
 /// operand, else of the first constant.
 fn operand_type(ctx: &LowerCtx<'_>, node: &Node<'_>, idx: &[usize]) -> Option<DType> {
@@ -108,6 +116,13 @@ fn operand_type(ctx: &LowerCtx<'_>, node: &Node<'_>, idx: &[usize]) -> Option<DT
 /// when neither fits.
 pub(crate) fn widened_operands(ctx: &mut LowerCtx<'_>, node: &Node<'_>, idx: &[usize], kind: Kind, native: &[DType]) -> Result<Widened, LowerError> {
     let dtype = operand_type(ctx, node, idx).ok_or_else(|| LowerError::invalid(format!("{} without operands", node.op_type())))?;
+    // Quantized 8/16-bit tensors stand for real values: TFLite's quantized
+    // kernels take them as they are, and widening their integers would
+    // compute on the integers instead.
+    if idx.iter().any(|i| is_quantized(ctx, node, *i)) {
+        let ts = idx.iter().map(|i| ctx.input(node, *i)).collect::<Result<Vec<_>, _>>()?;
+        return Ok(Widened { ts, dtype, compute: dtype });
+    }
     let compute = compute_type(dtype, kind, native).ok_or_else(|| {
         let names: Vec<String> = native.iter().map(|d| d.to_string()).collect();
         dtype_err(format!("{} on {dtype} (TFLite computes it in {}, and no wider type gives the exact result)", node.op_type(), names.join(", ")))
@@ -214,6 +229,9 @@ pub(crate) fn lower_via_f32(ctx: &mut LowerCtx<'_>, node: &Node<'_>, lower: Lowe
         _ => None,
     };
     let first = node.inner.input(0).and_then(|n| type_of(ctx, n));
+    if is_quantized(ctx, node, 0) {
+        return lower(ctx, node);
+    }
     let narrow = match first {
         Some(d @ (DType::I8 | DType::U8 | DType::I16 | DType::U16)) if INT_VIA_F32.contains(&node.op_type()) => d,
         _ if F16_VIA_F32.contains(&node.op_type()) => DType::F16,
