@@ -251,3 +251,28 @@ fn scan_over_a_dynamic_length_becomes_while() {
     assert_eq!(y[0].to_f32(), [9.0, 21.0]);
     assert_eq!(y[1].shape, [2, 1]);
 }
+
+#[test]
+fn while_loop_scan_outputs_without_declared_types_are_probed_from_the_body() {
+    // tf2onnx-style bodies often declare no type or shape for their
+    // outputs: the scan output's element type and shape come from the body.
+    let mut body = loop_body();
+    body.output[2].type_ = None.into();
+    let mut b = OnnxBuilder::new(13);
+    b.input("x", FLOAT, &[Some(2)]);
+    b.input("m", INT64, &[]);
+    let zero = b.init_f32("zero", &[2], &[0.0, 0.0]);
+    b.node_named("Loop", &["m", "", &zero], &["acc", "rows"], vec![attr_graph("body", body)]);
+    b.output("acc", FLOAT, &[Some(2)]);
+    b.output("rows", FLOAT, &[None, Some(2)]);
+    let c = convert_ok(b);
+    assert_eq!(count(&c, |o| matches!(o, Op::While { .. })), 1);
+    let e = Evaluator::new(&c.model);
+    for n in [0usize, 3] {
+        let y = e.run(0, &[Value::from_f32(vec![2], vec![1.0, 2.0]), Value::new(DType::I64, vec![], vec![n as f64])]).unwrap();
+        let (acc, rows) = loop_reference([1.0, 2.0], n);
+        assert_eq!(y[0].to_f32(), acc);
+        assert_eq!(y[1].to_f32(), rows);
+        assert_eq!(y[1].shape, [n, 2]);
+    }
+}

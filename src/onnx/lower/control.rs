@@ -133,6 +133,36 @@ fn empty_scan_output(ctx: &mut LowerCtx<'_>, graph: &OGraph, name: &str) -> Resu
     Ok(ctx.g.constant(name, dtype, shape, ConstData::from_bytes(Vec::new())))
 }
 
+/// The declared element type and static shape of scan output `name`.
+fn declared_elem(graph: &OGraph, name: &str) -> Option<(DType, Vec<u32>)> {
+    let v = graph.value(name)?;
+    let dims: Option<Vec<u32>> = v.shape.as_ref()?.iter().map(|d| d.known().and_then(|n| u32::try_from(n).ok())).collect();
+    Some((v.dtype?, dims?))
+}
+
+/// The element type and static shape of a Loop's scan outputs as its body
+/// computes them: the body is lowered once to read them, for outputs whose
+/// type or shape the model does not declare.
+fn probe_scan_outputs(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried: usize, n_scan: usize) -> Result<Vec<Option<(DType, Vec<u32>)>>, LowerError> {
+    let mut inputs: Vec<(String, DType, Shape)> = vec![
+        (body.inputs[0].clone(), DType::I32, Shape::scalar()),
+        (body.inputs[1].clone(), DType::Bool, Shape::scalar()),
+    ];
+    for k in 0..n_carried {
+        let t = ctx.input(node, k + 2)?;
+        inputs.push((body.inputs[2 + k].clone(), ctx.dtype(t), ctx.shape(t).clone()));
+    }
+    let Captures { inputs: cap_inputs, consts, .. } = ctx.capture(&body.captures)?;
+    inputs.extend(cap_inputs);
+    let (g, outs) = ctx.lower_body(body, "loop_probe", &inputs, consts, |_, _| Ok(Vec::new()), |c, _| c.graph_outputs(body)).map_err(|e| ctx.nest(e))?;
+    Ok((0..n_scan)
+        .map(|k| {
+            let t = g.tensor(outs[1 + n_carried + k]);
+            t.shape.as_fixed().map(|d| (t.dtype, d))
+        })
+        .collect())
+}
+
 /// Lowers `Loop`.
 pub fn lower_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let body = graph_attr(node, "body")?;
@@ -265,8 +295,15 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
     for k in 0..n_carried {
         vars.push(ctx.input(node, k + 2)?);
     }
+    let declared: Vec<Option<(DType, Vec<u32>)>> = (0..n_scan).map(|k| declared_elem(body, &body.outputs[1 + n_carried + k])).collect();
+    let probed = if declared.iter().any(Option::is_none) { Some(probe_scan_outputs(ctx, node, body, n_carried, n_scan)?) } else { None };
     for k in 0..n_scan {
-        vars.push(empty_scan_output(ctx, body, &body.outputs[1 + n_carried + k])?);
+        let oname = &body.outputs[1 + n_carried + k];
+        let (dtype, dims) = declared[k].clone().or_else(|| probed.as_ref().and_then(|p| p[k].clone())).ok_or_else(|| {
+            LowerError::new(ReasonCode::UnsupportedShape, format!("scan output {oname:?} has no static element shape (its rows are gathered in a WHILE loop)"))
+        })?;
+        let shape = Shape::new(std::iter::once(0).chain(dims));
+        vars.push(ctx.g.constant(&format!("{name}_scan{k}"), dtype, shape, ConstData::from_bytes(Vec::new())));
     }
     let Captures { args, inputs: cap_inputs, consts } = ctx.capture(&body.captures)?;
     vars.extend(args.iter().copied());
