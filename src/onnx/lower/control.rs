@@ -13,6 +13,7 @@
 //!   declared element shape).
 
 use super::nested::{renamed, Captures};
+use crate::build::SubgraphBuilder;
 use super::{LowerCtx, LowerError, Node, Val};
 use crate::model::{ConstData, Dim, DType, GatherOptions, Op, PackOptions, Shape, TensorId};
 use crate::onnx::error::{OnnxError, ReasonCode};
@@ -248,6 +249,24 @@ fn relax(shape: &Shape, seen: &Shape) -> Option<Shape> {
     (shape.rank() == seen.rank()).then(|| Shape::from_dims(shape.dims().iter().zip(seen.dims()).map(|(a, b)| if a == b { *a } else { Dim::Dynamic }).collect()))
 }
 
+/// Relaxes each loop variable's declared shape (`shapes`) to the body's
+/// output for it (`outs` in `body`); whether any changed. A variable whose
+/// rank changes is an error.
+fn relax_all(shapes: &mut [Shape], body: &SubgraphBuilder, outs: &[TensorId]) -> Result<bool, LowerError> {
+    let mut changed = false;
+    for (k, t) in outs.iter().enumerate() {
+        let seen = body.tensor(*t).shape.clone();
+        let Some(r) = relax(&shapes[k], &seen) else {
+            return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("loop variable {k} changes rank in the body ({} to {seen})", shapes[k])));
+        };
+        if r != shapes[k] {
+            shapes[k] = r;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
 /// Casts `t` to `dtype` unless it already is.
 fn cast_to(ctx: &mut LowerCtx<'_>, t: TensorId, dtype: DType) -> Result<TensorId, OnnxError> {
     if ctx.dtype(t) == dtype {
@@ -354,17 +373,7 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
                 Ok(res)
             })
             .map_err(|e| ctx.nest(e))?;
-        let mut changed = false;
-        for (k, t) in outs.iter().enumerate() {
-            let seen = bb.tensor(*t).shape.clone();
-            let Some(r) = relax(&shapes[k], &seen) else {
-                return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("loop variable {k} changes rank in the body ({} to {seen})", shapes[k])));
-            };
-            if r != shapes[k] {
-                shapes[k] = r;
-                changed = true;
-            }
-        }
+        let changed = relax_all(&mut shapes, &bb, &outs)?;
         if !changed || attempt > 3 {
             break (bb, outs);
         }
@@ -568,17 +577,7 @@ fn scan_while(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_state: u
                 Ok(res)
             })
             .map_err(|e| ctx.nest(e))?;
-        let mut changed = false;
-        for (k, t) in outs.iter().enumerate() {
-            let seen = bb.tensor(*t).shape.clone();
-            let Some(r) = relax(&shapes[k], &seen) else {
-                return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("scan variable {k} changes rank in the body ({} to {seen})", shapes[k])));
-            };
-            if r != shapes[k] {
-                shapes[k] = r;
-                changed = true;
-            }
-        }
+        let changed = relax_all(&mut shapes, &bb, &outs)?;
         if !changed || attempt > 3 {
             break (bb, outs);
         }
