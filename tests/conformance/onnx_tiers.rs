@@ -133,10 +133,39 @@ pub fn model_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs
     }
 }
 
-/// Exports the run-time-shape models (export_dynamic_models.py), cached
-/// like the torchvision exports.
-fn dynamic_exports(root: &Path) -> Result<PathBuf, String> {
-    cached_export(root, "export_dynamic_models.py", "dynamic-exports", "run-time-shape models")
+/// The entries of an export script's index (`[script, cache prefix,
+/// what]`, cached by [`cached_export`]) that `selected` picks, named
+/// `tier/<entry>`; an export that failed becomes a failed outcome. `None`
+/// when the tier is not selected or the export as a whole failed.
+fn exported_entries(root: &Path, tier: &str, [script, prefix, what]: [&str; 3], selected: &dyn Fn(&str) -> bool, outcomes: &mut Vec<Outcome>) -> Option<(PathBuf, Vec<(String, Value)>)> {
+    if !selected(&format!("{tier}/")) {
+        return None;
+    }
+    let fail = |detail: String| Outcome { name: format!("{tier}/exports"), status: "failed", detail };
+    let dir = match cached_export(root, script, prefix, what) {
+        Ok(d) => d,
+        Err(e) => {
+            outcomes.push(fail(e));
+            return None;
+        }
+    };
+    let index: Vec<Value> = std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    if index.is_empty() {
+        outcomes.push(fail("no index.json".into()));
+        return None;
+    }
+    let mut entries = Vec::new();
+    for entry in index {
+        let name = format!("{tier}/{}", entry["name"].as_str().unwrap_or("?"));
+        if !selected(&name) {
+            continue;
+        }
+        match entry["error"].as_str() {
+            Some(e) => outcomes.push(Outcome { name, status: "failed", detail: format!("export failed: {e}") }),
+            None => entries.push((name, entry)),
+        }
+    }
+    Some((dir, entries))
 }
 
 /// The run-time-shape tier: small transformers, a detector, a text
@@ -146,30 +175,8 @@ fn dynamic_exports(root: &Path) -> Result<PathBuf, String> {
 /// (after `resize_tensor_input`), with cosine ≥ 0.9999 and max|diff| ≤
 /// 1e-3 · max|ref|. The TRANSPOSE count is reported.
 pub fn dynamic_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
-    if !selected("dynamic/") {
-        return;
-    }
-    let dir = match dynamic_exports(root) {
-        Ok(d) => d,
-        Err(e) => {
-            outcomes.push(Outcome { name: "dynamic/exports".into(), status: "failed", detail: e });
-            return;
-        }
-    };
-    let index: Vec<Value> = std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-    if index.is_empty() {
-        outcomes.push(Outcome { name: "dynamic/exports".into(), status: "failed", detail: "no index.json".into() });
-        return;
-    }
-    for entry in index {
-        let name = format!("dynamic/{}", entry["name"].as_str().unwrap_or("?"));
-        if !selected(&name) {
-            continue;
-        }
-        if let Some(e) = entry["error"].as_str() {
-            outcomes.push(Outcome { name, status: "failed", detail: format!("export failed: {e}") });
-            continue;
-        }
+    let Some((dir, entries)) = exported_entries(root, "dynamic", ["export_dynamic_models.py", "dynamic-exports", "run-time-shape models"], selected, outcomes) else { return };
+    for (name, entry) in entries {
         let image = entry["image"].as_bool() == Some(true);
         let conv = match convert_file(dir.join(entry["onnx"].as_str().unwrap_or("")), &ConvertOptions::default()) {
             Ok(c) => c,
@@ -317,30 +324,8 @@ pub fn node_tier(root: &Path, python: &Path, out: &Path, selected: &dyn Fn(&str)
 /// it is run at with cosine ≥ 0.9999; the form each recurrent and If node
 /// took is reported.
 pub fn recurrent_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
-    if !selected("recurrent/") {
-        return;
-    }
-    let dir = match cached_export(root, "export_recurrent_models.py", "recurrent-exports", "recurrent and control-flow models") {
-        Ok(d) => d,
-        Err(e) => {
-            outcomes.push(Outcome { name: "recurrent/exports".into(), status: "failed", detail: e });
-            return;
-        }
-    };
-    let index: Vec<Value> = std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-    if index.is_empty() {
-        outcomes.push(Outcome { name: "recurrent/exports".into(), status: "failed", detail: "no index.json".into() });
-        return;
-    }
-    for entry in index {
-        let name = format!("recurrent/{}", entry["name"].as_str().unwrap_or("?"));
-        if !selected(&name) {
-            continue;
-        }
-        if let Some(e) = entry["error"].as_str() {
-            outcomes.push(Outcome { name, status: "failed", detail: format!("export failed: {e}") });
-            continue;
-        }
+    let Some((dir, entries)) = exported_entries(root, "recurrent", ["export_recurrent_models.py", "recurrent-exports", "recurrent and control-flow models"], selected, outcomes) else { return };
+    for (name, entry) in entries {
         let conv = match convert_file(dir.join(entry["onnx"].as_str().unwrap_or("")), &ConvertOptions::default()) {
             Ok(c) => c,
             Err(e) => {
@@ -379,12 +364,6 @@ pub fn recurrent_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, 
     }
 }
 
-/// Exports the onnxruntime-quantized models (export_quant_models.py),
-/// cached like the torchvision exports.
-fn quant_exports(root: &Path) -> Result<PathBuf, String> {
-    cached_export(root, "export_quant_models.py", "quant-exports", "onnxruntime-quantized models")
-}
-
 /// The quantized-ONNX tier. A ResNet-style model quantized by
 /// onnxruntime's `quantize_static` (QDQ; uint8 activations with per-tensor
 /// weights, and int8 activations with per-channel weights) must convert to
@@ -397,30 +376,8 @@ fn quant_exports(root: &Path) -> Result<PathBuf, String> {
 /// dynamic activation quantization is computed by the same formula, so
 /// only float rounding of the rescaling differs.
 pub fn quant_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
-    if !selected("quant/") {
-        return;
-    }
-    let dir = match quant_exports(root) {
-        Ok(d) => d,
-        Err(e) => {
-            outcomes.push(Outcome { name: "quant/exports".into(), status: "failed", detail: e });
-            return;
-        }
-    };
-    let index: Vec<Value> = std::fs::read(dir.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-    if index.is_empty() {
-        outcomes.push(Outcome { name: "quant/exports".into(), status: "failed", detail: "no index.json".into() });
-        return;
-    }
-    for entry in index {
-        let name = format!("quant/{}", entry["name"].as_str().unwrap_or("?"));
-        if !selected(&name) {
-            continue;
-        }
-        if let Some(e) = entry["error"].as_str() {
-            outcomes.push(Outcome { name, status: "failed", detail: format!("export failed: {e}") });
-            continue;
-        }
+    let Some((dir, entries)) = exported_entries(root, "quant", ["export_quant_models.py", "quant-exports", "onnxruntime-quantized models"], selected, outcomes) else { return };
+    for (name, entry) in entries {
         let conv = match convert_file(dir.join(entry["onnx"].as_str().unwrap_or("")), &ConvertOptions::default()) {
             Ok(c) => c,
             Err(e) => {
