@@ -596,8 +596,12 @@ fn unrolled(ctx: &mut LowerCtx<'_>, p: &StepParams, xw: TensorId, s0: State, len
 /// it is dynamic.
 fn zero_state(g: &mut SubgraphBuilder, xw: TensorId, hidden: usize) -> Result<TensorId, ValidationError> {
     let b = g.tensor(xw).shape.dims()[1];
+    // A small state is a constant; a large one (or a dynamic batch) is
+    // filled at run time rather than stored in the file.
     if let Dim::Fixed(b) = b {
-        return Ok(g.constant_f32("zero_state", Shape::new([b, hidden as u32]), &vec![0.0; b as usize * hidden]));
+        if (b as usize).saturating_mul(hidden) <= 1 << 16 {
+            return Ok(g.constant_f32("zero_state", Shape::new([b, hidden as u32]), &vec![0.0; b as usize * hidden]));
+        }
     }
     let shape = g.shape(xw, crate::model::ShapeOptions { out_type: DType::I32 })?;
     let b = g.strided_slice(shape, &[1], &[2], &[1], Default::default())?;
