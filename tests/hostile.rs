@@ -523,3 +523,43 @@ fn retargeted_subgraph_calls_fail_cleanly() {
     assert!(stats.cases >= 90);
     assert!(stats.accepted > 0 && stats.accepted < stats.cases);
 }
+
+#[test]
+fn nested_constant_loops_do_not_multiply_without_bound() {
+    // Loop(64) in Loop(64) in Loop(64) in Loop(64): unrolled fully that
+    // would be 16.7 million copies of the body. Unrolling stops at its
+    // budget and the rest become WHILE loops; the result still computes
+    // 64^4 increments.
+    let mut inner = OnnxBuilder::new(13);
+    inner.input("i4", INT64, &[]);
+    inner.input("c4", 9, &[]);
+    inner.input("a4", FLOAT, &[Some(1)]);
+    let one = inner.init_f32("one", &[1], &[1.0]);
+    inner.node_named("Add", &["a4", &one], &["a4o"], vec![]);
+    inner.node_named("Identity", &["c4"], &["c4o"], vec![]);
+    inner.output("c4o", 9, &[]);
+    inner.output("a4o", FLOAT, &[Some(1)]);
+    let mut body = inner.into_graph("l4");
+    for level in (1..=3).rev() {
+        let mut b = OnnxBuilder::new(13);
+        b.input(&format!("i{level}"), INT64, &[]);
+        b.input(&format!("c{level}"), 9, &[]);
+        b.input(&format!("a{level}"), FLOAT, &[Some(1)]);
+        let m = b.init_i64(&format!("m{level}"), &[], &[64]);
+        b.node_named("Loop", &[&m, "", &format!("a{level}")], &[&format!("a{level}o")], vec![attr_graph("body", body)]);
+        b.node_named("Identity", &[&format!("c{level}")], &[&format!("c{level}o")], vec![]);
+        b.output(&format!("c{level}o"), 9, &[]);
+        b.output(&format!("a{level}o"), FLOAT, &[Some(1)]);
+        body = b.into_graph(&format!("l{level}"));
+    }
+    let mut b = OnnxBuilder::new(13);
+    b.input("x", FLOAT, &[Some(1)]);
+    let m = b.init_i64("m0", &[], &[64]);
+    b.node_named("Loop", &[&m, "", "x"], &["y"], vec![attr_graph("body", body)]);
+    b.output("y", FLOAT, &[Some(1)]);
+    let c = convert(&b.build(), &limits()).expect("converts");
+    let whiles = c.model.subgraphs.iter().flat_map(|s| &s.operators).filter(|o| matches!(o.op, tflite_forge::Op::While { .. })).count();
+    assert!(whiles >= 1, "past the unrolling budget the loops are WHILE loops");
+    let ops: usize = c.model.subgraphs.iter().map(|s| s.operators.len()).sum();
+    assert!(ops < 200_000, "{ops} ops");
+}

@@ -22,6 +22,22 @@ use crate::onnx::ir::{OGraph, TensorData};
 /// Longest loop or scan that is unrolled instead of becoming WHILE.
 pub(crate) const MAX_UNROLL: i64 = 64;
 
+/// Most ONNX nodes that unrolling may inline in one conversion (nested
+/// loops multiply); past it, loops and scans become WHILE.
+pub(crate) const MAX_UNROLLED_NODES: usize = 50_000;
+
+/// Whether `iterations` copies of `body` still fit the unrolling budget;
+/// if so, they are counted against it.
+fn unroll_fits(ctx: &mut LowerCtx<'_>, body: &OGraph, iterations: usize) -> bool {
+    let more = super::nested::node_count(body).saturating_mul(iterations);
+    let total = ctx.unrolled.saturating_add(more);
+    if total > MAX_UNROLLED_NODES {
+        return false;
+    }
+    ctx.unrolled = total;
+    true
+}
+
 fn graph_attr<'n>(node: &Node<'n>, name: &str) -> Result<&'n OGraph, LowerError> {
     node.inner.graph_attr(name).ok_or_else(|| LowerError::invalid(format!("attribute {name} (a graph) is missing")))
 }
@@ -187,7 +203,7 @@ pub fn lower_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
         return Err(LowerError::new(ReasonCode::UnsupportedAttribute, "a Loop with neither a trip count nor a condition never ends"));
     }
     if let (Some(m), Some(c)) = (trip, cond) {
-        if (0..=MAX_UNROLL).contains(&m) {
+        if (0..=MAX_UNROLL).contains(&m) && unroll_fits(ctx, body, m as usize) {
             if let Some(done) = unroll_loop(ctx, node, body, m, c, n_carried, n_scan)? {
                 ctx.forms.push((node.name(), format!("unrolled over {done} iterations")));
                 return Ok(());
@@ -435,7 +451,7 @@ pub fn lower_scan(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerEr
         scan_ins.push((t, axis as i32));
     }
     let len = len.unwrap_or(0);
-    if dynamic || len as i64 > MAX_UNROLL {
+    if dynamic || len as i64 > MAX_UNROLL || !unroll_fits(ctx, body, len) {
         let dirs = Directions { in_dirs: &in_dirs, out_axes: &out_axes, out_dirs: &out_dirs };
         return scan_while(ctx, node, body, n_state, &scan_ins, &dirs);
     }

@@ -45,6 +45,7 @@ impl<'a> LowerCtx<'a> {
             forms: Vec::new(),
             allow_flex: false,
             flex_ops: Vec::new(),
+            unrolled: 0,
             int8_views: HashMap::new(),
             qdq_fallbacks: Vec::new(),
         }

@@ -371,6 +371,9 @@ pub struct LowerCtx<'a> {
     pub(crate) allow_flex: bool,
     /// The Flex ops emitted, as `(node, op)`.
     pub(crate) flex_ops: Vec<(String, String)>,
+    /// ONNX nodes inlined by unrolling so far (bounded, so that nested
+    /// loops cannot multiply a hostile graph without end).
+    pub(crate) unrolled: usize,
     /// The int8 tensor standing for a uint8 quantized tensor (same scale,
     /// zero point − 128), where one was made.
     pub(crate) int8_views: HashMap<TensorId, TensorId>,

@@ -65,6 +65,7 @@ impl LowerCtx<'_> {
         let env = std::mem::take(&mut self.env);
         let mut inner = LowerCtx::new(g, mb, env, graph, self.registry);
         inner.allow_flex = self.allow_flex;
+        inner.unrolled = self.unrolled;
         inner.materialized = std::mem::take(&mut self.materialized);
         inner.shape_ops = std::mem::take(&mut self.shape_ops);
         inner.dim_names = std::mem::take(&mut self.dim_names);
@@ -94,6 +95,7 @@ impl LowerCtx<'_> {
         self.int8_views = inner.int8_views;
         self.qdq_fallbacks.append(&mut inner.qdq_fallbacks);
         self.folded += inner.folded;
+        self.unrolled = inner.unrolled;
         self.forms.append(&mut inner.forms);
         self.flex_ops.append(&mut inner.flex_ops);
         if self.nested_error.is_none() {
@@ -122,6 +124,7 @@ impl LowerCtx<'_> {
         let sg = mb.subgraph(name);
         let mut inner = LowerCtx::new(sg, mb, HashMap::new(), graph, self.registry);
         inner.allow_flex = self.allow_flex;
+        inner.unrolled = self.unrolled;
         let mut ins = Vec::with_capacity(inputs.len());
         for (k, (n, dtype, shape)) in inputs.iter().enumerate() {
             let label = if n.is_empty() { format!("{name}_in{k}") } else { n.clone() };
@@ -148,7 +151,8 @@ impl LowerCtx<'_> {
             })
             .and_then(|()| inner.lower_nodes(&graph.nodes, &mut uses))
             .and_then(|()| outputs(&mut inner, &ins));
-        let LowerCtx { g, mb, folded, mut forms, nested_error, mut flex_ops, mut qdq_fallbacks, .. } = inner;
+        let LowerCtx { g, mb, folded, mut forms, nested_error, mut flex_ops, mut qdq_fallbacks, unrolled, .. } = inner;
+        self.unrolled = unrolled;
         self.qdq_fallbacks.append(&mut qdq_fallbacks);
         self.mb = mb;
         self.folded += folded;
@@ -244,4 +248,15 @@ fn rename_in(graph: &OGraph, map: &HashMap<String, String>) -> OGraph {
         }
     }
     g
+}
+
+/// The number of nodes in `graph` and the graphs nested in it.
+pub(crate) fn node_count(graph: &OGraph) -> usize {
+    graph.nodes.len()
+        + graph
+            .nodes
+            .iter()
+            .flat_map(|n| n.attrs.iter())
+            .map(|(_, a)| if let Attr::Graph(g) = a { node_count(g) } else { 0 })
+            .sum::<usize>()
 }
