@@ -8,7 +8,7 @@ mod onnx_build;
 
 use onnx_build::*;
 use tflite_forge::eval::{Evaluator, Value};
-use tflite_forge::onnx::{convert, ConvertOptions, IoLayout, OnnxError, ReasonCode};
+use tflite_forge::onnx::{convert, ConvertOptions, IoLayout, ReasonCode};
 use tflite_forge::{Model, Op};
 
 const INT32: i32 = 6;
@@ -16,33 +16,8 @@ const BOOL: i32 = 9;
 const BFLOAT16: i32 = 16;
 const UINT8: i32 = 2;
 
-fn opts() -> ConvertOptions {
-    let mut o = ConvertOptions::default();
-    o.layout = IoLayout::KeepNchw;
-    o
-}
-
 fn dims(d: &[i64]) -> Vec<Option<i64>> {
     d.iter().map(|v| Some(*v)).collect()
-}
-
-fn to_model(b: OnnxBuilder) -> Model {
-    match convert(&b.build(), &opts()) {
-        Ok(c) => c.model,
-        Err(e) => panic!("conversion failed: {e}"),
-    }
-}
-
-fn reason(b: OnnxBuilder) -> ReasonCode {
-    match convert(&b.build(), &opts()) {
-        Err(OnnxError::UnsupportedOnnxOp { reason_code, .. }) => reason_code,
-        Err(e) => panic!("unexpected error: {e}"),
-        Ok(_) => panic!("conversion unexpectedly succeeded"),
-    }
-}
-
-fn run(m: &Model, inputs: Vec<Value>) -> Vec<Value> {
-    Evaluator::new(m).run(0, &inputs).expect("evaluation succeeds")
 }
 
 fn input(shape: &[usize], data: Vec<f32>) -> Value {

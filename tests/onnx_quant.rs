@@ -6,41 +6,16 @@
 mod onnx_build;
 
 use onnx_build::*;
-use tflite_forge::eval::{Evaluator, Value};
-use tflite_forge::onnx::{convert, ConvertOptions, IoLayout, OnnxError, ReasonCode};
-use tflite_forge::{DType, Model, Op};
+use tflite_forge::eval::Value;
+use tflite_forge::onnx::{convert, ReasonCode};
+use tflite_forge::{DType, Op};
 
 const UINT8: i32 = 2;
 const INT8: i32 = 3;
 const INT32: i32 = 6;
 
-fn opts() -> ConvertOptions {
-    let mut o = ConvertOptions::default();
-    o.layout = IoLayout::KeepNchw;
-    o
-}
-
 fn dims(d: &[i64]) -> Vec<Option<i64>> {
     d.iter().map(|v| Some(*v)).collect()
-}
-
-fn to_model(b: OnnxBuilder) -> Model {
-    match convert(&b.build(), &opts()) {
-        Ok(c) => c.model,
-        Err(e) => panic!("conversion failed: {e}"),
-    }
-}
-
-fn reason(b: OnnxBuilder) -> ReasonCode {
-    match convert(&b.build(), &opts()) {
-        Err(OnnxError::UnsupportedOnnxOp { reason_code, .. }) => reason_code,
-        Err(e) => panic!("unexpected error: {e}"),
-        Ok(_) => panic!("conversion unexpectedly succeeded"),
-    }
-}
-
-fn run(m: &Model, inputs: Vec<Value>) -> Vec<Value> {
-    Evaluator::new(m).run(0, &inputs).expect("evaluation succeeds")
 }
 
 fn i8s(v: &[i8]) -> Vec<u8> {
@@ -137,7 +112,7 @@ fn qdq_conv_becomes_an_int8_conv_that_matches_the_float_form() {
     assert_eq!(sg.tensors[conv.outputs[0].index()].quantization.as_ref().map(|q| (q.scale[0], q.zero_point[0])), Some((0.05, -8)));
     // An asymmetric weight zero point cannot be an int8 CONV_2D: the exact
     // float form (DEQUANTIZE, float CONV_2D, quantize) is used instead.
-    let float = convert(&qdq_conv(3).build(), &opts()).expect("converts");
+    let float = convert(&qdq_conv(3).build(), &nchw_opts()).expect("converts");
     assert!(float.report.warnings.iter().any(|w| w.contains("asymmetric")), "{:?}", float.report.warnings);
     let fsg = &float.model.subgraphs[0];
     assert!(fsg.operators.iter().any(|o| matches!(o.op, Op::Conv2d(_)) && fsg.tensors[o.outputs[0].index()].dtype == DType::F32));

@@ -9,8 +9,8 @@
 mod onnx_build;
 
 use onnx_build::*;
-use tflite_forge::eval::{Evaluator, Value};
-use tflite_forge::onnx::{convert, ConvertOptions, IoLayout, OnnxError, ReasonCode};
+use tflite_forge::eval::Value;
+use tflite_forge::onnx::ReasonCode;
 use tflite_forge::{DType, Model, Op};
 
 const UINT8: i32 = 2;
@@ -23,33 +23,8 @@ const FLOAT16: i32 = 10;
 const UINT32: i32 = 12;
 const UINT64: i32 = 13;
 
-fn opts() -> ConvertOptions {
-    let mut o = ConvertOptions::default();
-    o.layout = IoLayout::KeepNchw;
-    o
-}
-
 fn dims(d: &[usize]) -> Vec<Option<i64>> {
     d.iter().map(|v| Some(*v as i64)).collect()
-}
-
-fn to_model(b: OnnxBuilder) -> Model {
-    match convert(&b.build(), &opts()) {
-        Ok(c) => c.model,
-        Err(e) => panic!("conversion failed: {e}"),
-    }
-}
-
-fn reason(b: OnnxBuilder) -> ReasonCode {
-    match convert(&b.build(), &opts()) {
-        Err(OnnxError::UnsupportedOnnxOp { reason_code, .. }) => reason_code,
-        Err(e) => panic!("unexpected error: {e}"),
-        Ok(_) => panic!("conversion unexpectedly succeeded"),
-    }
-}
-
-fn run(m: &Model, inputs: Vec<Value>) -> Vec<Value> {
-    Evaluator::new(m).run(0, &inputs).expect("evaluation succeeds")
 }
 
 fn has_op(m: &Model, f: impl Fn(&Op) -> bool) -> bool {

@@ -179,3 +179,32 @@ impl OnnxBuilder {
         name.to_string()
     }
 }
+
+/// Conversion options of the op tests: the ONNX (NCHW) interface kept.
+pub fn nchw_opts() -> tflite_forge::onnx::ConvertOptions {
+    let mut o = tflite_forge::onnx::ConvertOptions::default();
+    o.layout = tflite_forge::onnx::IoLayout::KeepNchw;
+    o
+}
+
+/// The model converted with [`nchw_opts`]; panics with the error otherwise.
+pub fn to_model(b: OnnxBuilder) -> tflite_forge::Model {
+    match tflite_forge::onnx::convert(&b.build(), &nchw_opts()) {
+        Ok(c) => c.model,
+        Err(e) => panic!("conversion failed: {e}"),
+    }
+}
+
+/// The reason code of a conversion that must fail with a typed node error.
+pub fn reason(b: OnnxBuilder) -> tflite_forge::onnx::ReasonCode {
+    match tflite_forge::onnx::convert(&b.build(), &nchw_opts()) {
+        Err(tflite_forge::onnx::OnnxError::UnsupportedOnnxOp { reason_code, .. }) => reason_code,
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("conversion unexpectedly succeeded"),
+    }
+}
+
+/// Runs subgraph 0 of `m` in the reference evaluator.
+pub fn run(m: &tflite_forge::Model, inputs: Vec<tflite_forge::eval::Value>) -> Vec<tflite_forge::eval::Value> {
+    tflite_forge::eval::Evaluator::new(m).run(0, &inputs).expect("evaluation succeeds")
+}
