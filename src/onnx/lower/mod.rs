@@ -44,7 +44,8 @@
 //! | `optional.rs` | Optional, OptionalHasElement, OptionalGetElement (optionals holding a tensor) |
 //! | `pad.rs` | Pad |
 //! | `quantize_linear.rs` | QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear |
-//! | `qlinear.rs` | QOp (QDQ groups, see [`crate::onnx::qdq`]), QLinearConv, QLinearMatMul, MatMulInteger, ConvInteger |
+//! | `qlinear.rs` | QOp (QDQ groups, see [`crate::onnx::qdq`]) and QLinearConv / QLinearMatMul as int8 ops |
+//! | `integer_ops.rs` | MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv computed exactly |
 //! | `recurrent.rs` | LSTM, GRU, RNN (unrolled, or a WHILE over the sequence) |
 //! | `pool.rs` | MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
@@ -105,6 +106,7 @@ mod operand;
 mod optional;
 mod pad;
 mod pool;
+mod integer_ops;
 mod qlinear;
 mod quantize_linear;
 mod reduce;
@@ -173,6 +175,7 @@ pub(crate) use matmul::*;
 pub(crate) use optional::*;
 pub(crate) use pad::*;
 pub(crate) use pool::*;
+pub(crate) use integer_ops::*;
 pub(crate) use qlinear::*;
 pub(crate) use quantize_linear::*;
 pub(crate) use reduce::*;
