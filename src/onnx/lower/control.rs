@@ -283,6 +283,26 @@ fn relax_all(shapes: &mut [Shape], body: &SubgraphBuilder, outs: &[TensorId]) ->
     Ok(changed)
 }
 
+/// `acc` with `row` appended along a new axis 0 (EXPAND_DIMS, CONCATENATION).
+fn append_row(c: &mut LowerCtx<'_>, acc: TensorId, row: TensorId) -> Result<TensorId, OnnxError> {
+    let zero_ax = c.g.constant_i32("axis0", Shape::new([1]), &[0]);
+    let row = c.g.expand_dims(row, zero_ax).map_err(OnnxError::Model)?;
+    c.g.concatenation(&[acc, row], 0).map_err(OnnxError::Model)
+}
+
+/// The cond subgraph of a counting WHILE over variables of `shapes` and
+/// `dtypes`: `v0 < v1`, and with `flag`, `&& v2`. Gives its index.
+fn counter_cond(ctx: &mut LowerCtx<'_>, name: &str, shapes: &[Shape], dtypes: &[DType], flag: bool) -> Result<u32, LowerError> {
+    let mut cg = ctx.mb.subgraph(name);
+    let cins: Vec<TensorId> = shapes.iter().zip(dtypes).enumerate().map(|(k, (s, d))| cg.input(&format!("v{k}"), *d, s.clone())).collect();
+    let mut go = cg.apply(Op::Less, &[Some(cins[0]), Some(cins[1])])?;
+    if flag {
+        go = cg.apply(Op::LogicalAnd, &[Some(go), Some(cins[2])])?;
+    }
+    cg.output("go", go);
+    Ok(ctx.mb.finish_subgraph(cg)?)
+}
+
 /// Casts `t` to `dtype` unless it already is.
 fn cast_to(ctx: &mut LowerCtx<'_>, t: TensorId, dtype: DType) -> Result<TensorId, OnnxError> {
     if ctx.dtype(t) == dtype {
@@ -379,10 +399,7 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
                 }
                 for k in 0..n_scan {
                     let elem = cast_to(c, outs[1 + n_carried + k], dtypes[3 + n_carried + k])?;
-                    let mut dims: Vec<i32> = c.shape(elem).file_signature().unwrap_or_else(|| c.shape(elem).file_shape());
-                    dims.insert(0, 1);
-                    let row = c.g.reshape(elem, &dims).map_err(OnnxError::Model)?;
-                    res.push(c.g.concatenation(&[ins[3 + n_carried + k], row], 0).map_err(OnnxError::Model)?);
+                    res.push(append_row(c, ins[3 + n_carried + k], elem)?);
                 }
                 // Captures pass through (shared, not copied, by LiteRT).
                 res.extend(ins[3 + n_carried + n_scan..].iter().copied());
@@ -395,12 +412,7 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
         }
     };
     // cond(i, m, c, ...) = i < m && c
-    let mut cg = ctx.mb.subgraph("loop_cond");
-    let cins: Vec<TensorId> = shapes.iter().zip(&dtypes).enumerate().map(|(k, (s, d))| cg.input(&format!("v{k}"), *d, s.clone())).collect();
-    let less = cg.apply(Op::Less, &[Some(cins[0]), Some(cins[1])])?;
-    let go = cg.apply(Op::LogicalAnd, &[Some(less), Some(cins[2])])?;
-    cg.output("go", go);
-    let ci = ctx.mb.finish_subgraph(cg)?;
+    let ci = counter_cond(ctx, "loop_cond", &shapes, &dtypes, true)?;
     let bi = ctx.finish_body(bb, &body_outs)?;
     let outs = ctx.g.while_loop(&ctx.mb, ci, bi, &vars)?;
     for k in 0..n_carried + n_scan {
@@ -585,9 +597,7 @@ fn scan_while(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_state: u
                 }
                 for k in 0..k_out {
                     let elem = cast_to(c, outs[n_state + k], dtypes[2 + n_state + k])?;
-                    let zero_ax = c.g.constant_i32("axis0", Shape::new([1]), &[0]);
-                    let row = c.g.expand_dims(elem, zero_ax).map_err(OnnxError::Model)?;
-                    res.push(c.g.concatenation(&[ins[2 + n_state + k], row], 0).map_err(OnnxError::Model)?);
+                    res.push(append_row(c, ins[2 + n_state + k], elem)?);
                 }
                 res.extend(ins[first_in..].iter().copied());
                 Ok(res)
@@ -598,11 +608,7 @@ fn scan_while(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_state: u
             break (bb, outs);
         }
     };
-    let mut cg = ctx.mb.subgraph("scan_cond");
-    let cins: Vec<TensorId> = shapes.iter().zip(&dtypes).enumerate().map(|(k, (s, dt))| cg.input(&format!("v{k}"), *dt, s.clone())).collect();
-    let go = cg.apply(Op::Less, &[Some(cins[0]), Some(cins[1])])?;
-    cg.output("go", go);
-    let ci = ctx.mb.finish_subgraph(cg)?;
+    let ci = counter_cond(ctx, "scan_cond", &shapes, &dtypes, false)?;
     let bi = ctx.finish_body(bb, &body_outs)?;
     let outs = ctx.g.while_loop(&ctx.mb, ci, bi, &vars)?;
     for k in 0..n_state {
