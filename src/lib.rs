@@ -38,6 +38,7 @@ pub mod metadata;
 pub mod flexbuffers;
 mod infer;
 pub mod model;
+pub mod npy;
 pub mod onnx;
 pub mod passes;
 pub mod quantize;

@@ -689,7 +689,8 @@ fn read_local<'a>(
     let header = span(start, LOCAL_LEN as u64 + variable, end.cd_start, cd)?;
     let data = span(header.end as u64, u64::from(cd.size), end.cd_start, cd)?;
     let raw_name = &bytes[header.start + LOCAL_LEN..][..usize::from(le16(h, 26))];
-    check_local_fields(h, raw_name, cd)?;
+    let extra = &bytes[header.start + LOCAL_LEN + raw_name.len()..header.end];
+    check_local_fields(h, raw_name, extra, cd)?;
     let data_bytes = &bytes[data.clone()];
     let actual = crc32(data_bytes);
     if actual != cd.crc {
@@ -705,6 +706,7 @@ fn read_local<'a>(
 fn check_local_fields(
     h: &[u8; LOCAL_LEN],
     raw_name: &[u8],
+    extra: &[u8],
     cd: &CentralHeader<'_>,
 ) -> Result<(), ZipError> {
     let flags = le16(h, 6);
@@ -731,6 +733,15 @@ fn check_local_fields(
         if le32(h, 14) != cd.crc {
             return mismatch("CRC-32");
         }
+        // Python's zipfile (and so NumPy's `np.savez`) may write small
+        // entries with ZIP64 local sizes: both fields 0xFFFFFFFF and the
+        // real sizes in a ZIP64 extra field.
+        if le32(h, 18) == u32::MAX && le32(h, 22) == u32::MAX {
+            return match zip64_local_sizes(extra) {
+                Some((u, c)) if u == u64::from(cd.size) && c == u64::from(cd.size) => Ok(()),
+                _ => mismatch("ZIP64 sizes"),
+            };
+        }
         if le32(h, 18) != cd.size {
             return mismatch("compressed size");
         }
@@ -739,6 +750,23 @@ fn check_local_fields(
         }
     }
     Ok(())
+}
+
+/// The uncompressed and compressed sizes of a local header's ZIP64 extra
+/// field (header ID 1), if it has one.
+fn zip64_local_sizes(mut extra: &[u8]) -> Option<(u64, u64)> {
+    while extra.len() >= 4 {
+        let id = u16::from_le_bytes([extra[0], extra[1]]);
+        let len = usize::from(u16::from_le_bytes([extra[2], extra[3]]));
+        let body = extra.get(4..4 + len)?;
+        if id == 1 {
+            let u = u64::from_le_bytes(body.get(0..8)?.try_into().ok()?);
+            let c = u64::from_le_bytes(body.get(8..16)?.try_into().ok()?);
+            return Some((u, c));
+        }
+        extra = &extra[4 + len..];
+    }
+    None
 }
 
 /// `start..start + len` as a range of positions before `limit`.

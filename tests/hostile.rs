@@ -563,3 +563,33 @@ fn nested_constant_loops_do_not_multiply_without_bound() {
     let ops: usize = c.model.subgraphs.iter().map(|s| s.operators.len()).sum();
     assert!(ops < 200_000, "{ops} ops");
 }
+
+/// `.npy`/`.npz` files (calibration samples, `verify` inputs) from NumPy,
+/// mutated: arrays or a typed error, within the allocation bound.
+#[test]
+fn mutated_npy_and_npz_files_fail_cleanly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stats = Stats { cases: 0, accepted: 0, worst_alloc: 0, worst_time: Duration::ZERO };
+    let mut r = Rng::new(77);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npy");
+    let mut fixtures: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("npy fixtures")
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).expect("fixture")))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 3);
+    for (name, bytes) in &fixtures {
+        for k in 0..1500 {
+            let m = mutate_bytes(&mut r, bytes);
+            measure(&mut stats, &format!("{name} mutation {k}"), || {
+                let npy = tflite_forge::npy::read_npy(&m).map_err(rejected).is_ok();
+                let npz = tflite_forge::npy::read_npz(&m).map_err(rejected).is_ok();
+                npy || npz
+            });
+        }
+    }
+    eprintln!("npy: {} cases, {} accepted, peak {} KiB", stats.cases, stats.accepted, stats.worst_alloc >> 10);
+    assert!(stats.cases >= 4500);
+    assert!(stats.accepted > 0, "some mutations keep a valid file");
+}
