@@ -138,6 +138,15 @@ impl OnnxBuilder {
         self.graph.node.push(n);
     }
 
+    /// A node of a custom domain (imported at version 1); returns its output.
+    pub fn node_in_domain(&mut self, domain: &str, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+        let out = self.node(op, inputs, attrs);
+        if let Some(n) = self.graph.node.last_mut() {
+            n.domain = domain.into();
+        }
+        out
+    }
+
     /// Serializes the model.
     pub fn build(mut self) -> Vec<u8> {
         self.graph.name = "graph".into();
@@ -147,6 +156,15 @@ impl OnnxBuilder {
         let mut o = OperatorSetIdProto::new();
         o.version = self.opset;
         m.opset_import.push(o);
+        let mut domains: Vec<String> = self.graph.node.iter().map(|n| n.domain.clone()).filter(|d| !d.is_empty()).collect();
+        domains.sort();
+        domains.dedup();
+        for d in domains {
+            let mut o = OperatorSetIdProto::new();
+            o.domain = d;
+            o.version = 1;
+            m.opset_import.push(o);
+        }
         m.graph = Some(self.graph).into();
         m.write_to_bytes().expect("serialize ONNX")
     }
