@@ -1,9 +1,13 @@
-//! Resize (opsets 10+) and Upsample (opsets 7–9) on 4-D NCHW inputs:
-//! RESIZE_BILINEAR or RESIZE_NEAREST_NEIGHBOR between transposes, in the
-//! coordinate modes TFLite's resizes compute exactly. Heights and widths
-//! known only at run time give a size computed at run time.
+//! Resize (opsets 10+) and Upsample (opsets 7–9). On 4-D NCHW inputs in
+//! the coordinate modes TFLite's resizes compute exactly: RESIZE_BILINEAR
+//! or RESIZE_NEAREST_NEIGHBOR between transposes (heights and widths known
+//! only at run time give a size computed at run time). Everything else —
+//! scales or sizes given at run time, fractional output sizes, cubic, the
+//! other roundings and transforms, any rank and axis — is computed with
+//! gathers ([`super::resize_gather`]).
 
-use super::operand::{dtype_err, shape_err, typed_input};
+use super::operand::{dtype_err, int32_vector, shape_err, typed_input};
+use super::resize_gather::{refuse, resize_by_gathers, AxisPlan, Kernel, Rounding, Target, Transform};
 use super::symbolic::{show, DimOp, SDim};
 use super::{norm_axis, LowerCtx, LowerError, Node, Val};
 use crate::model::*;
@@ -110,10 +114,24 @@ fn spatial_scales(scales: &[f32], what: &str) -> Result<[f32; 2], LowerError> {
     }
 }
 
-/// Lowers `Resize` (opsets 10–19) on 4-D NCHW inputs, resizing H and W,
-/// with constant scales or sizes: `nearest` and `linear` in the coordinate
-/// modes TFLite's resizes compute exactly.
+/// Lowers `Resize` (opsets 10+): with TFLite's resize ops where they
+/// compute ONNX's result exactly, otherwise with gathers.
 pub fn lower_resize(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    match lower_resize_native(ctx, node) {
+        Err(e) if falls_back(&e) => lower_resize_gathers(ctx, node),
+        done => done,
+    }
+}
+
+/// Whether the native lowering's refusal leaves the gather form to try.
+fn falls_back(e: &LowerError) -> bool {
+    matches!(e.code, ReasonCode::UnsupportedAttribute | ReasonCode::UnsupportedShape | ReasonCode::InputMustBeConstant | ReasonCode::UnsupportedDtype)
+}
+
+/// `Resize` on 4-D NCHW inputs, resizing H and W, with constant scales or
+/// sizes: `nearest` and `linear` in the coordinate modes TFLite's resizes
+/// compute exactly.
+fn lower_resize_native(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let mode = node.attr_str("mode")?.unwrap_or_else(|| "nearest".into());
     let linear = match mode.as_str() {
         "nearest" => false,
@@ -213,8 +231,16 @@ pub fn lower_resize(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Lower
     emit_resize(ctx, node, x, &out, linear, o)
 }
 
-/// Lowers `Upsample` (opsets 7–9): nearest (floor) or linear, asymmetric.
+/// Lowers `Upsample` (opsets 7–9): nearest (floor) or linear, asymmetric;
+/// RESIZE_* where exact, otherwise gathers.
 pub fn lower_upsample(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    match lower_upsample_native(ctx, node) {
+        Err(e) if falls_back(&e) => lower_upsample_gathers(ctx, node),
+        done => done,
+    }
+}
+
+fn lower_upsample_native(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
     let mode = node.attr_str("mode")?.unwrap_or_else(|| "nearest".into());
     let linear = match mode.as_str() {
         "nearest" => false,
@@ -230,4 +256,225 @@ pub fn lower_upsample(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), Low
     let [sh, sw] = spatial_scales(&scales, "scales")?;
     let out = [scaled_size(&hw[0], sh)?, scaled_size(&hw[1], sw)?];
     emit_resize(ctx, node, x, &out, linear, ResizeOptions::default())
+}
+
+/// A resize input that is given and not empty.
+fn present(ctx: &LowerCtx<'_>, node: &Node<'_>, i: usize) -> bool {
+    if !node.has_input(i) {
+        return false;
+    }
+    match ctx.const_input(node, i) {
+        Some(d) => d.dims.iter().product::<usize>() > 0,
+        None => {
+            let name = node.inner.input(i).unwrap_or_default();
+            match ctx.env.get(name) {
+                Some(Val::Shape { dims, .. }) => !dims.is_empty(),
+                _ => node
+                    .inner
+                    .input(i)
+                    .and_then(|n| ctx.graph.value(n))
+                    .and_then(|v| v.shape.as_ref())
+                    .is_none_or(|d| d.iter().all(|d| d.known() != Some(0))),
+            }
+        }
+    }
+}
+
+/// Per-axis float32 scalars of a float vector input: constants when it is
+/// constant, GATHERs of the run-time vector otherwise.
+fn scale_targets(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, n: usize) -> Result<Vec<Target>, LowerError> {
+    let name = node.name();
+    if let Some(d) = ctx.const_input(node, i) {
+        let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric scales"))?;
+        if v.len() != n {
+            return Err(LowerError::invalid(format!("{} scales for {n} axes", v.len())));
+        }
+        return Ok(v
+            .iter()
+            .enumerate()
+            .map(|(k, s)| Target::Scale(ctx.g.constant_f32(&format!("{name}/scale{k}"), Shape::scalar(), &[*s as f32]), Some(*s as f32)))
+            .collect());
+    }
+    let t = typed_input(ctx, node, &[DType::F32]).and_then(|_| ctx.input(node, i))?;
+    if ctx.dtype(t) != DType::F32 {
+        return Err(dtype_err(format!("scales of type {}", ctx.dtype(t))));
+    }
+    if ctx.shape(t).num_elements() != Some(n as u64) {
+        return Err(LowerError::invalid(format!("scales of shape {} for {n} axes", ctx.shape(t))));
+    }
+    (0..n)
+        .map(|k| {
+            let idx = ctx.g.constant_i32(&format!("{name}/scale_at{k}"), Shape::scalar(), &[k as i32]);
+            Ok(Target::Scale(ctx.g.gather(t, idx, GatherOptions::new(0))?, None))
+        })
+        .collect()
+}
+
+/// Per-axis int32 scalars of the sizes input: constants, computed shape
+/// entries, or GATHERs of the run-time vector.
+fn size_targets(ctx: &mut LowerCtx<'_>, node: &Node<'_>, i: usize, n: usize) -> Result<Vec<(Target, Option<SDim>)>, LowerError> {
+    let name = node.name();
+    let input = node.inner.input(i).unwrap_or_default().to_string();
+    if let Some(Val::Shape { dims, scalar: false }) = ctx.env.get(&input).cloned() {
+        if dims.len() != n {
+            return Err(LowerError::invalid(format!("{} sizes for {n} axes", dims.len())));
+        }
+        return dims
+            .iter()
+            .enumerate()
+            .map(|(k, d)| Ok((Target::Size(ctx.shape_tensor(&format!("{name}/size{k}"), std::slice::from_ref(d), true)?, d.known()), Some(d.clone()))))
+            .collect();
+    }
+    let (t, len) = int32_vector(ctx, node, i, "sizes")?;
+    if len != n {
+        return Err(LowerError::invalid(format!("{len} sizes for {n} axes")));
+    }
+    let known = ctx.const_input(node, i).and_then(|d| d.to_i64());
+    (0..n)
+        .map(|k| {
+            let idx = ctx.g.constant_i32(&format!("{name}/size_at{k}"), Shape::scalar(), &[k as i32]);
+            let v = known.as_ref().and_then(|v| v.get(k).copied());
+            Ok((Target::Size(ctx.g.gather(t, idx, GatherOptions::new(0))?, v), v.map(SDim::Known)))
+        })
+        .collect()
+}
+
+/// `Resize` computed with gathers (see [`super::resize_gather`]).
+fn lower_resize_gathers(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let mode = node.attr_str("mode")?.unwrap_or_else(|| "nearest".into());
+    let default_transform = if node.opset() < 11 { "asymmetric" } else { "half_pixel" };
+    let transform = node.attr_str("coordinate_transformation_mode")?.unwrap_or_else(|| default_transform.into());
+    let nearest_mode = if node.opset() < 11 { "floor".to_string() } else { node.attr_str("nearest_mode")?.unwrap_or_else(|| "round_prefer_floor".into()) };
+    let kernel = match mode.as_str() {
+        "nearest" => Kernel::Nearest(Rounding::parse(&nearest_mode)?),
+        "linear" => Kernel::Linear,
+        "cubic" => Kernel::Cubic { a: node.float_or("cubic_coeff_a", -0.75)?, exclude_outside: node.int_or("exclude_outside", 0)? != 0 },
+        other => return Err(refuse(format!("mode {other}"))),
+    };
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let dims = ctx.symbolic_shape(x);
+    let r = dims.len();
+    let axes: Vec<usize> = match node.attr_ints("axes")? {
+        Some(a) => a.iter().map(|a| norm_axis(*a, r)).collect::<Result<_, _>>()?,
+        None => (0..r).collect(),
+    };
+    let policy = node.attr_str("keep_aspect_ratio_policy")?.unwrap_or_else(|| "stretch".into());
+    let (scales_i, sizes_i) = if node.opset() < 11 { (1, usize::MAX) } else { (2, 3) };
+    let with_scales = present(ctx, node, scales_i);
+    let with_sizes = sizes_i != usize::MAX && present(ctx, node, sizes_i);
+    let targets: Vec<(Target, Option<SDim>)> = match (with_scales, with_sizes) {
+        (true, false) => scale_targets(ctx, node, scales_i, axes.len())?.into_iter().map(|t| (t, None)).collect(),
+        (false, true) => size_targets(ctx, node, sizes_i, axes.len())?,
+        (true, true) => return Err(LowerError::invalid("both scales and sizes given")),
+        (false, false) => return Err(LowerError::invalid("neither scales nor sizes given")),
+    };
+    // keep_aspect_ratio_policy applies to sizes only.
+    let policy = if with_scales { "stretch".to_string() } else { policy };
+    // tf_crop_and_resize's roi: per axis (start, end) float32 scalars and
+    // whether they are provably (0, 1).
+    let roi: Option<Vec<(TensorId, TensorId, bool)>> = if transform == "tf_crop_and_resize" {
+        let n = axes.len();
+        let name = node.name();
+        if let Some(d) = ctx.const_input(node, 1) {
+            let v = d.to_f64().ok_or_else(|| dtype_err("non-numeric roi"))?;
+            if v.len() != 2 * n {
+                return Err(LowerError::invalid(format!("{} roi values for {n} axes", v.len())));
+            }
+            Some(
+                (0..n)
+                    .map(|k| {
+                        let s = ctx.g.constant_f32(&format!("{name}/roi_start{k}"), Shape::scalar(), &[v[k] as f32]);
+                        let e = ctx.g.constant_f32(&format!("{name}/roi_end{k}"), Shape::scalar(), &[v[k + n] as f32]);
+                        (s, e, v[k] == 0.0 && v[k + n] == 1.0)
+                    })
+                    .collect(),
+            )
+        } else {
+            let t = ctx.input(node, 1)?;
+            if ctx.dtype(t) != DType::F32 || ctx.shape(t).num_elements() != Some(2 * n as u64) {
+                return Err(LowerError::invalid(format!("roi of type {} and shape {} for {n} axes", ctx.dtype(t), ctx.shape(t))));
+            }
+            let at = |ctx: &mut LowerCtx<'_>, i: usize| -> Result<TensorId, LowerError> {
+                let idx = ctx.g.constant_i32(&format!("{name}/roi_at{i}"), Shape::scalar(), &[i as i32]);
+                Ok(ctx.g.gather(t, idx, GatherOptions::new(0))?)
+            };
+            Some((0..n).map(|k| Ok((at(ctx, k)?, at(ctx, k + n)?, false))).collect::<Result<_, LowerError>>()?)
+        }
+    } else {
+        None
+    };
+    let extrapolation = node.float_or("extrapolation_value", 0.0)?;
+    let antialias = node.int_or("antialias", 0)? != 0 && mode != "nearest";
+    let mut plans = Vec::new();
+    for (k, (&axis, (target, size_dim))) in axes.iter().zip(targets).enumerate() {
+        let t = match transform.as_str() {
+            "half_pixel" => Transform::HalfPixel,
+            "half_pixel_symmetric" => Transform::HalfPixelSymmetric,
+            "pytorch_half_pixel" => Transform::PytorchHalfPixel,
+            "align_corners" => Transform::AlignCorners,
+            "asymmetric" => Transform::Asymmetric,
+            "tf_crop_and_resize" => {
+                let &(start, end, _) = roi.as_ref().and_then(|r| r.get(k)).ok_or_else(|| LowerError::invalid("tf_crop_and_resize without roi"))?;
+                Transform::TfCropAndResize { start, end, extrapolation }
+            }
+            other => return Err(refuse(format!("coordinate_transformation_mode {other}"))),
+        };
+        let full_roi = roi.as_ref().is_none_or(|r| r.get(k).is_some_and(|e| e.2));
+        // Axes that provably stay as they are (ONNX's reference skips them too).
+        let identity = policy == "stretch"
+            && full_roi
+            && match target {
+                Target::Scale(_, Some(s)) => s == 1.0,
+                Target::Size(..) => size_dim.as_ref() == Some(&dims[axis]),
+                Target::Scale(_, None) => false,
+            };
+        if antialias {
+            match target {
+                Target::Scale(_, Some(s)) if s >= 1.0 => {}
+                Target::Size(_, Some(o)) if dims[axis].known().is_some_and(|l| o >= l) => {}
+                _ if identity => {}
+                _ => return Err(refuse("antialias when downsampling, or with scales or sizes known only at run time")),
+            }
+        }
+        if !identity {
+            plans.push(AxisPlan { axis, target, transform: t });
+        }
+    }
+    let y = if plans.is_empty() { x } else { resize_by_gathers(ctx, node, x, kernel, &plans, &policy)? };
+    ctx.set_output(node, 0, y);
+    Ok(())
+}
+
+/// `Upsample` computed with gathers: asymmetric, nearest (floor) or linear.
+fn lower_upsample_gathers(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), LowerError> {
+    let mode = node.attr_str("mode")?.unwrap_or_else(|| "nearest".into());
+    let kernel = match mode.as_str() {
+        "nearest" => Kernel::Nearest(Rounding::Floor),
+        "linear" | "bilinear" => Kernel::Linear,
+        other => return Err(refuse(format!("mode {other}"))),
+    };
+    let x = typed_input(ctx, node, &[DType::F32])?;
+    let r = ctx.symbolic_shape(x).len();
+    let targets = if node.opset() < 9 {
+        let s = node.attr_floats("scales")?.ok_or_else(|| LowerError::invalid("Upsample needs scales"))?;
+        if s.len() != r {
+            return Err(LowerError::invalid(format!("{} scales for rank {r}", s.len())));
+        }
+        let name = node.name();
+        s.iter()
+            .enumerate()
+            .map(|(k, v)| Target::Scale(ctx.g.constant_f32(&format!("{name}/scale{k}"), Shape::scalar(), &[*v]), Some(*v)))
+            .collect()
+    } else {
+        scale_targets(ctx, node, 1, r)?
+    };
+    let plans: Vec<AxisPlan> = targets
+        .into_iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Target::Scale(_, Some(s)) if *s == 1.0))
+        .map(|(axis, target)| AxisPlan { axis, target, transform: Transform::Asymmetric })
+        .collect();
+    let y = if plans.is_empty() { x } else { resize_by_gathers(ctx, node, x, kernel, &plans, "stretch")? };
+    ctx.set_output(node, 0, y);
+    Ok(())
 }
