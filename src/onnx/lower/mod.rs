@@ -50,7 +50,7 @@
 //! | `pool.rs` | MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool |
 //! | `reduce.rs` | ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ArgMax, ArgMin |
 //! | `reduce_composite.rs` | ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp |
-//! | `resize.rs` | Resize, Upsample |
+//! | `resize.rs` | Resize, Upsample (RESIZE_* where exact; else `resize_gather.rs`: per-axis GATHERs) |
 //! | `reverse_sequence.rs` | ReverseSequence |
 //! | `rotary.rs` | RotaryEmbedding |
 //! | `select.rs` | NonZero, Compress |
