@@ -259,6 +259,19 @@ fn onnx_fixtures() -> Vec<Vec<u8>> {
     b.node_named("DFT", &[&u], &["y"], vec![attr_int("axis", 3), attr_int("onesided", 1)]);
     b.output("y", FLOAT, &[None, None, None, None, None]);
     out.push(b.build());
+    // Resizes by gathers: run-time scales (cubic), constant fractional
+    // sizes with roi (tf_crop_and_resize).
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[Some(1), Some(2), Some(5), Some(5)]);
+    let sc = b.input("scales", FLOAT, &[Some(4)]);
+    let c = b.node("Resize", &[&x, "", &sc], vec![attr_str("mode", "cubic"), attr_int("exclude_outside", 1)]);
+    let roi = b.init_f32("roi", &[8], &[0.0, 0.0, 0.1, 0.2, 1.0, 1.0, 0.9, 0.7]);
+    let sizes = b.init_i64("sizes", &[4], &[1, 2, 3, 7]);
+    b.node_named("Identity", &[&c], &["z"], vec![]);
+    b.node_named("Resize", &[&x, &roi, "", &sizes], &["y"], vec![attr_str("mode", "linear"), attr_str("coordinate_transformation_mode", "tf_crop_and_resize")]);
+    b.output("y", FLOAT, &[Some(1), Some(2), Some(3), Some(7)]);
+    b.output("z", FLOAT, &[None, None, None, None]);
+    out.push(b.build());
     out
 }
 
