@@ -11,14 +11,22 @@ use clap::{Parser, Subcommand};
 
 #[path = "tflite-forge/convert.rs"]
 mod convert;
+#[path = "tflite-forge/diff.rs"]
+mod diff;
+#[path = "tflite-forge/dot.rs"]
+mod dot;
 #[path = "tflite-forge/inspect.rs"]
 mod inspect;
 #[path = "tflite-forge/json.rs"]
 mod json;
 #[path = "tflite-forge/npy.rs"]
 mod npy;
+#[path = "tflite-forge/metadata.rs"]
+mod metadata;
 #[path = "tflite-forge/output.rs"]
 mod output;
+#[path = "tflite-forge/verify.rs"]
+mod verify;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success (diff: the files are equal; verify: every output is within tolerance)
@@ -48,6 +56,21 @@ enum Command {
     /// Print a .tflite file's ops, tensors, signatures, metadata and sizes.
     #[command(after_help = EXIT_CODES)]
     Inspect(inspect::Args),
+    /// Compare two .tflite files structurally (ops, tensors, shapes,
+    /// quantization, buffers by hash, metadata); exit 1 when they differ.
+    #[command(after_help = EXIT_CODES)]
+    Diff(diff::Args),
+    /// Write the graph in Graphviz DOT: op types, shapes, subgraphs as clusters.
+    #[command(after_help = EXIT_CODES)]
+    Dot(dot::Args),
+    /// Add or edit TFLite Support metadata (labels, normalisation, name,
+    /// author, license) of an existing .tflite file made by any tool.
+    #[command(after_help = EXIT_CODES)]
+    Metadata(metadata::Args),
+    /// Check a .tflite against its ONNX model with the reference evaluator
+    /// on both sides; exit 1 when an output is above tolerance.
+    #[command(after_help = EXIT_CODES)]
+    Verify(verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +78,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Convert(a) => convert::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Dot(a) => dot::run(a),
+        Command::Metadata(a) => metadata::run(a),
+        Command::Verify(a) => verify::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
