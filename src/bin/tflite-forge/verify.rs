@@ -136,20 +136,20 @@ fn to_tensor_type(v: &Value, t: &tflite_forge::Tensor) -> Value {
     let mut out = v.clone();
     out.dtype = t.dtype;
     out.quantization = None;
-    if let (Some(q), true) = (&t.quantization, matches!(t.dtype, DType::I8 | DType::U8 | DType::I16)) {
-        if let (Some(&scale), Some(&zp)) = (q.scale.first(), q.zero_point.first())
-            && scale > 0.0
-        {
-            let (lo, hi) = match t.dtype {
-                DType::I8 => (-128.0, 127.0),
-                DType::U8 => (0.0, 255.0),
-                _ => (-32768.0, 32767.0),
-            };
-            for x in &mut out.data {
-                *x = ((*x / f64::from(scale)).round() + zp as f64).clamp(lo, hi);
-            }
-            out.quantization = Some(q.clone());
+    if let Some(q) = &t.quantization
+        && matches!(t.dtype, DType::I8 | DType::U8 | DType::I16)
+        && let (Some(&scale), Some(&zp)) = (q.scale.first(), q.zero_point.first())
+        && scale > 0.0
+    {
+        let (lo, hi) = match t.dtype {
+            DType::I8 => (-128.0, 127.0),
+            DType::U8 => (0.0, 255.0),
+            _ => (-32768.0, 32767.0),
+        };
+        for x in &mut out.data {
+            *x = ((*x / f64::from(scale)).round() + zp as f64).clamp(lo, hi);
         }
+        out.quantization = Some(q.clone());
     }
     out
 }
@@ -279,7 +279,12 @@ pub fn run(a: Args) -> CliResult {
             nb += y * y;
         }
         let rel = if ref_max > 0.0 { max_abs / ref_max } else if max_abs == 0.0 { 0.0 } else { f64::INFINITY };
-        let cosine = if na == 0.0 && nb == 0.0 { 1.0 } else { dot / (na.sqrt() * nb.sqrt()) };
+        // Both all-zero: the same; one all-zero: no similarity.
+        let cosine = match (na == 0.0, nb == 0.0) {
+            (true, true) => 1.0,
+            (true, false) | (false, true) => 0.0,
+            _ => dot / (na.sqrt() * nb.sqrt()),
+        };
         let pass = max_abs <= a.tolerance || rel <= a.rel_tolerance;
         results.push(Compared { name, max_abs, rel, cosine, pass });
     }
