@@ -494,6 +494,11 @@ fn verify_passes_a_faithful_file_and_catches_a_corrupted_weight() {
     let out = cli(&[os("verify"), onnx.as_os_str(), bad.as_os_str()]);
     assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("FAIL") && stdout(&out).contains("above tolerance"), "{}", stdout(&out));
+    // A dynamic ONNX batch takes the file's size (3).
+    let dynamic = converted(&d, "dyn", relu_model("Relu"), &["--batch", "3"]);
+    let out = cli(&[os("verify"), d.join("dyn.onnx").as_os_str(), dynamic.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("[3, 4]"), "{}", stdout(&out));
     // A loose tolerance accepts it.
     let out = cli(&[os("verify"), onnx.as_os_str(), bad.as_os_str(), os("--tolerance"), os("10"), os("--rel-tolerance"), os("10")]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

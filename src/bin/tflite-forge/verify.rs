@@ -49,6 +49,7 @@ pub struct Args {
 /// The per-output comparison.
 struct Compared {
     name: String,
+    shape: Vec<usize>,
     max_abs: f64,
     rel: f64,
     cosine: f64,
@@ -171,6 +172,7 @@ pub fn run(a: Args) -> CliResult {
         })?
         .model;
     let (_, model) = read_model(&a.tflite)?;
+    let layouts = io_layouts(&model);
     if model.subgraphs.is_empty() || reference.subgraphs.is_empty() {
         return Err(CliError::input(format!("{}: has no subgraph", a.tflite.display())));
     }
@@ -202,7 +204,25 @@ pub fn run(a: Args) -> CliResult {
                 return Err(CliError::input(format!("input {name:?} is not in {}", p.display())).hint(format!("the .npz needs one array per ONNX input, named {name:?}")));
             }
             (None, None) => {
-                let shape: Vec<usize> = t.shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
+                // A dynamic ONNX dimension takes the .tflite's size (in the
+                // ONNX order, by the file's io_layout), else 1.
+                let file_dims: Option<Vec<Option<u32>>> = named(&model, false).into_iter().find(|(n, _)| *n == name).and_then(|(_, p)| {
+                    let ft = model.subgraphs[0].tensors.get(model.subgraphs[0].inputs.get(p)?.index())?;
+                    let d: Vec<Option<u32>> = ft.shape.dims().iter().map(|d| d.fixed()).collect();
+                    match (layouts.get(&name).map(String::as_str), d.as_slice()) {
+                        (Some("NHWC"), [n, h, w, c]) => Some(vec![*n, *c, *h, *w]),
+                        _ => Some(d),
+                    }
+                });
+                let shape: Vec<usize> = t
+                    .shape
+                    .dims()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| {
+                        d.fixed().or_else(|| file_dims.as_ref().filter(|f| f.len() == t.shape.rank()).and_then(|f| f[i])).unwrap_or(1) as usize
+                    })
+                    .collect();
                 let n = shape.iter().try_fold(1usize, |x, y| x.checked_mul(*y)).filter(|n| *n <= MAX_RANDOM_ELEMENTS).ok_or_else(|| {
                     CliError::input(format!("input {name:?} of shape {} is too large for random data", t.shape)).hint("pass --inputs")
                 })?;
@@ -229,7 +249,6 @@ pub fn run(a: Args) -> CliResult {
         })?;
     // The file's inputs: same names, layout per its io_layout metadata or,
     // without it, by shape.
-    let layouts = io_layouts(&model);
     let sg = &model.subgraphs[0];
     let mut inputs = Vec::new();
     for (name, pos) in named(&model, false) {
@@ -252,6 +271,7 @@ pub fn run(a: Args) -> CliResult {
         .map_err(|e| {
             progress.done();
             CliError::input(format!("{}: {e}", a.tflite.display()))
+                .hint("if the shapes differ, fix the ONNX dimensions as the file was converted (--batch), or pass --inputs")
         })?;
     progress.done();
     let ref_names = named(&reference, true);
@@ -286,14 +306,15 @@ pub fn run(a: Args) -> CliResult {
             _ => dot / (na.sqrt() * nb.sqrt()),
         };
         let pass = max_abs <= a.tolerance || rel <= a.rel_tolerance;
-        results.push(Compared { name, max_abs, rel, cosine, pass });
+        results.push(Compared { name, shape: r.shape.clone(), max_abs, rel, cosine, pass });
     }
     println!("{} vs {} ({} reference ops, {} ops)", a.tflite.display(), a.onnx.display(), n_ref, n);
     for r in &results {
         println!(
-            "  {} {:<24} max abs {:.3e}  rel {:.3e}  cosine {:.8}",
+            "  {} {:<24} {:<16} max abs {:.3e}  rel {:.3e}  cosine {:.8}",
             if r.pass { "ok  " } else { "FAIL" },
             r.name,
+            format!("{:?}", r.shape),
             r.max_abs,
             r.rel,
             r.cosine
