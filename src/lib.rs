@@ -32,6 +32,7 @@
 extern crate alloc;
 
 pub mod build;
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod metadata;
@@ -45,6 +46,7 @@ pub mod quantize;
 mod util;
 pub mod read;
 mod schema;
+pub mod stats;
 pub mod validate;
 pub mod version;
 pub mod write;

@@ -191,3 +191,349 @@ fn uint8_image_model_takes_raw_pixels_and_keeps_labels() {
     assert!(input_md.process_units.is_empty(), "{input_md:?}");
     assert_eq!(model.associated_file("labels.txt"), Some(&b"red\ngreen\nblue\n"[..]));
 }
+
+/// Runs the binary with these arguments.
+fn cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+/// Converts `onnx` (bytes) into `dir/name.tflite`, returning its path.
+fn converted(dir: &std::path::Path, name: &str, onnx: Vec<u8>, extra: &[&str]) -> std::path::PathBuf {
+    let (src, dst) = (dir.join(format!("{name}.onnx")), dir.join(format!("{name}.tflite")));
+    std::fs::write(&src, onnx).unwrap();
+    let out = Command::new(BIN).arg("convert").arg(&src).arg("-o").arg(&dst).args(extra).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dst
+}
+
+/// A cached model made by another tool, if present.
+fn cached(rel: &str) -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let p = std::path::Path::new(&home).join(".cache/tflite-forge").join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is not cached (the conformance tf tier downloads it)", p.display());
+        None
+    }
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Checks the documented schema (docs/inspect-json.md) of an
+/// `inspect --json` object and that the text output agrees with it.
+fn check_inspect(path: &std::path::Path) -> serde_json::Value {
+    let out = cli(&[os("inspect"), os("--json"), path.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("inspect --json parses");
+    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["size_bytes"].as_u64(), Some(std::fs::metadata(path).unwrap().len()));
+    let subgraphs = j["subgraphs"].as_array().unwrap();
+    assert!(!subgraphs.is_empty());
+    let (mut ops, mut params, mut macs) = (0u64, 0u64, 0u64);
+    let mut const_elems = 0u64;
+    for sg in subgraphs {
+        for t in sg["tensors"].as_array().unwrap() {
+            for k in ["index", "name", "dtype", "shape", "shape_signature", "constant", "buffer_bytes", "quantization"] {
+                assert!(t.get(k).is_some(), "tensor field {k} missing: {t}");
+            }
+            assert_eq!(t["shape"].as_array().unwrap().len(), t["shape_signature"].as_array().unwrap().len());
+            if t["constant"].as_bool().unwrap() {
+                const_elems += t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).product::<u64>();
+                assert_eq!(t["buffer_hash"].as_str().unwrap().len(), 16);
+            }
+        }
+        for o in sg["ops"].as_array().unwrap() {
+            for k in ["index", "op", "builtin_code", "version", "inputs", "outputs", "params", "macs"] {
+                assert!(o.get(k).is_some(), "op field {k} missing: {o}");
+            }
+            assert!(o["version"].as_i64().unwrap() >= 1, "{o}");
+            ops += 1;
+            params += o["params"].as_u64().unwrap();
+            macs += o["macs"].as_u64().unwrap();
+        }
+    }
+    let totals = &j["totals"];
+    assert_eq!(totals["ops"].as_u64(), Some(ops));
+    assert_eq!(totals["macs"].as_u64(), Some(macs));
+    assert_eq!(totals["params"].as_u64(), Some(const_elems));
+    // Shared constants are counted once in the total, once per op in the ops.
+    assert!(params >= const_elems, "per-op params {params} < constant elements {const_elems}");
+    assert_eq!(j["op_counts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>(), ops);
+    assert!(j["min_runtime_version"].get("required").is_some() && j["min_runtime_version"].get("recorded").is_some());
+    for k in ["signatures", "buffers", "metadata", "associated_files"] {
+        assert!(j[k].is_array(), "{k}");
+    }
+    // The text says the same.
+    let out = cli(&[os("inspect"), path.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("params {} (", totals["params"])), "{text}");
+    assert!(text.contains(&format!("MACs {}\n", totals["macs"])), "{text}");
+    for sg in subgraphs {
+        let mut table = std::collections::BTreeMap::<String, usize>::new();
+        for o in sg["ops"].as_array().unwrap() {
+            *table.entry(format!("{} v{}", o["op"].as_str().unwrap(), o["version"])).or_default() += 1;
+        }
+        for (k, n) in table {
+            let want = format!("{k} {n}");
+            assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == want), "{want:?} not in {text}");
+        }
+    }
+    for m in j["metadata"].as_array().unwrap() {
+        assert!(text.contains(&format!("metadata {}: {} bytes", m["name"], m["bytes"])), "{text}");
+    }
+    j
+}
+
+#[test]
+fn inspect_json_follows_the_schema_and_agrees_with_text() {
+    let d = tmp("inspect");
+    std::fs::write(d.join("labels.txt"), "red\ngreen\nblue\n").unwrap();
+    let labels = d.join("labels.txt");
+    let m = converted(&d, "m", classifier_model(), &["--labels", labels.to_str().unwrap(), "--mean", "127.5", "--std", "127.5"]);
+    let j = check_inspect(&m);
+    // A 1x1 conv of 3 channels on 8x8: 8*8*3 outputs of 3 products each.
+    assert_eq!(j["totals"]["macs"], 8 * 8 * 3 * 3);
+    assert_eq!(j["signatures"][0]["inputs"][0]["name"], "image");
+    let sg = &j["subgraphs"][0];
+    let input = &sg["tensors"][sg["inputs"][0].as_u64().unwrap() as usize];
+    assert_eq!(input["shape"], serde_json::json!([1, 8, 8, 3]));
+    assert_eq!(input["dtype"], "FLOAT32");
+    assert_eq!(j["associated_files"][0]["name"], "labels.txt");
+    assert_eq!(j["associated_files"][0]["bytes"], 15);
+    let md = &j["support_metadata"];
+    assert_eq!(md["name"], "m");
+    assert_eq!(md["tensors"][0]["normalization"]["mean"], serde_json::json!([127.5]));
+    assert_eq!(md["tensors"][1]["associated_files"][0]["type"], "TensorAxisLabels");
+
+    // A dynamic batch: -1 in the signature, 1 in the shape.
+    let dynamic = converted(&d, "dyn", relu_model("Relu"), &[]);
+    let j = check_inspect(&dynamic);
+    let t = &j["subgraphs"][0]["tensors"][0];
+    assert_eq!((t["shape"].clone(), t["shape_signature"].clone()), (serde_json::json!([1, 4]), serde_json::json!([-1, 4])));
+
+    // Files made by MediaPipe and by TensorFlow's converter.
+    if let Some(p) = cached("mediapipe-models-mediapipe-0.10.21/hand_landmark_lite.tflite") {
+        let j = check_inspect(&p);
+        assert!(j["totals"]["macs"].as_u64().unwrap() > 100_000_000, "{}", j["totals"]);
+        assert_eq!(j["support_metadata"]["name"], "HandLandmarkDetector");
+    }
+    let tf = std::fs::read_dir(std::path::Path::new(&std::env::var("HOME").unwrap()).join(".cache/tflite-forge"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("tf-converter-"))
+        .map(|e| e.path().join("conv_3d_fp32.tflite"))
+        .find(|p| p.exists());
+    match tf {
+        Some(p) => {
+            let j = check_inspect(&p);
+            assert!(j["subgraphs"][0]["ops"].as_array().unwrap().iter().any(|o| o["op"] == "CONV_3D" && o["macs"].as_u64().unwrap() > 0), "{j}");
+        }
+        None => eprintln!("skipped: no TensorFlow-converter file cached"),
+    }
+}
+
+/// Relu -> Relu: the second op can be changed to another activation.
+fn two_op_model(second: &str) -> Vec<u8> {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[Some(2), Some(4)]);
+    let h = b.node("Neg", &[&x], vec![]);
+    b.node_named(second, &[&h], &["y"], vec![]);
+    b.output("y", FLOAT, &[Some(2), Some(4)]);
+    b.build()
+}
+
+#[test]
+fn diff_exits_0_when_equal_1_when_different_naming_the_op() {
+    let d = tmp("diff");
+    let a = converted(&d, "a", two_op_model("Relu"), &[]);
+    let b = converted(&d, "b", two_op_model("Sigmoid"), &[]);
+    let out = cli(&[os("diff"), a.as_os_str(), a.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("equal"));
+    let out = cli(&[os("diff"), a.as_os_str(), b.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("subgraph 0 op 1 RELU: op: RELU -> LOGISTIC"), "{text}");
+    assert!(!text.contains("op 0 NEG"), "{text}");
+    // An input error: exit 2, one line naming the file, with a hint.
+    let out = cli(&[os("diff"), a.as_os_str(), d.join("a.onnx").as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("a.onnx") && err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn dot_draws_ops_shapes_and_clusters() {
+    let d = tmp("dot");
+    let m = converted(&d, "m", classifier_model(), &[]);
+    let out = cli(&[os("dot"), m.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("digraph tflite {") && text.trim_end().ends_with('}'), "{text}");
+    assert_eq!(text.matches('{').count(), text.matches('}').count());
+    assert_eq!(text.matches("subgraph cluster_").count(), 1);
+    let model = tflite_forge::read(&std::fs::read(&m).unwrap()).unwrap();
+    for (i, o) in model.subgraphs[0].operators.iter().enumerate() {
+        assert!(text.contains(&format!("s0_op{i} [label=\"{}\\n", o.op.name())), "op {i} missing: {text}");
+    }
+    assert!(text.contains("input image\\nFLOAT32 [1, 8, 8, 3]"), "{text}");
+    assert!(text.contains("-> s0_out"), "{text}");
+    // -o writes the same text.
+    let dot_file = d.join("m.dot");
+    let out = cli(&[os("dot"), m.as_os_str(), os("-o"), dot_file.as_os_str()]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&dot_file).unwrap(), text);
+    match Command::new("dot").arg("-Tsvg").arg(&dot_file).output() {
+        Ok(r) => {
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            assert!(String::from_utf8_lossy(&r.stdout).contains("<svg"));
+        }
+        Err(_) => eprintln!("skipped rendering: Graphviz `dot` is not installed (the DOT structure was checked)"),
+    }
+}
+
+#[test]
+fn metadata_adds_labels_to_an_existing_file_and_changes_nothing_else() {
+    let d = tmp("metadata");
+    let plain = converted(&d, "plain", classifier_model(), &[]);
+    std::fs::write(d.join("labels.txt"), "red\ngreen\nblue\n").unwrap();
+    let out_path = d.join("labelled.tflite");
+    let args = |extra: &[&str], out: &std::path::Path| {
+        let mut v = vec![os("metadata").to_owned(), plain.clone().into_os_string(), os("-o").to_owned(), out.as_os_str().to_owned()];
+        v.extend(extra.iter().map(|s| std::ffi::OsString::from(*s)));
+        Command::new(BIN).args(v).output().unwrap()
+    };
+    let labels = d.join("labels.txt");
+    let out = args(&["--labels", labels.to_str().unwrap(), "--mean", "127.5", "--std", "127.5", "--name", "toy", "--author", "me", "--license", "MIT"], &out_path);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model = tflite_forge::read(&std::fs::read(&out_path).unwrap()).unwrap();
+    assert_eq!(model.associated_file("labels.txt"), Some(&b"red\ngreen\nblue\n"[..]));
+    let md = model.support_metadata().unwrap().unwrap();
+    assert_eq!((md.name.as_deref(), md.author.as_deref(), md.license.as_deref()), (Some("toy"), Some("me"), Some("MIT")));
+    // Everything else is the same: the diff names only metadata.
+    let out = cli(&[os("diff"), plain.as_os_str(), out_path.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.ends_with("difference(s)")).collect();
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.starts_with("metadata \"TFLITE_METADATA\"") || l.starts_with("packed file \"labels.txt\"")), "{text}");
+    // Editing a field keeps the labels.
+    let edited = d.join("edited.tflite");
+    let out = cli(&[os("metadata"), out_path.as_os_str(), os("-o"), edited.as_os_str(), os("--author"), os("you")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model = tflite_forge::read(&std::fs::read(&edited).unwrap()).unwrap();
+    let md = model.support_metadata().unwrap().unwrap();
+    assert_eq!((md.name.as_deref(), md.author.as_deref()), (Some("toy"), Some("you")));
+    assert!(model.associated_file("labels.txt").is_some());
+    // Errors: exit 2, one line, no output file.
+    let bad = d.join("bad.tflite");
+    let out = cli(&[os("metadata"), plain.as_os_str(), os("-o"), bad.as_os_str(), os("--author"), os("x")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no TFLite Support metadata") && stderr(&out).lines().count() == 1, "{}", stderr(&out));
+    std::fs::write(d.join("two.txt"), "a\nb\n").unwrap();
+    let two = d.join("two.txt");
+    let out = args(&["--labels", two.to_str().unwrap(), "--mean", "0", "--std", "1"], &bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("does not end in the 2 labels"), "{}", stderr(&out));
+    assert!(!bad.exists());
+
+    // A MediaPipe file: labels added, the graph untouched.
+    if let Some(mp) = cached("mediapipe-models-mediapipe-0.10.21/hand_recrop.tflite") {
+        std::fs::write(d.join("four.txt"), "x\ny\ns\nr\n").unwrap();
+        let out_mp = d.join("recrop.tflite");
+        let out = cli(&[os("metadata"), mp.as_os_str(), os("-o"), out_mp.as_os_str(), os("--labels"), d.join("four.txt").as_os_str(), os("--mean"), os("0"), os("--std"), os("255")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let a = tflite_forge::read(&std::fs::read(&mp).unwrap()).unwrap();
+        let b = tflite_forge::read(&std::fs::read(&out_mp).unwrap()).unwrap();
+        assert_eq!(a.subgraphs, b.subgraphs);
+        assert_eq!(b.associated_file("labels.txt"), Some(&b"x\ny\ns\nr\n"[..]));
+    }
+}
+
+#[test]
+fn verify_passes_a_faithful_file_and_catches_a_corrupted_weight() {
+    let d = tmp("verify");
+    let onnx = d.join("m.onnx");
+    let good = converted(&d, "m", classifier_model(), &[]);
+    let out = cli(&[os("verify"), onnx.as_os_str(), good.as_os_str(), os("--seed"), os("3")]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("ok") && stdout(&out).contains("scores"), "{}", stdout(&out));
+    // Given inputs, in the ONNX layout.
+    let x = tflite_forge::eval::Value::from_f32(vec![1, 3, 8, 8], (0..192).map(|i| (i % 17) as f32 / 8.0 - 1.0).collect());
+    std::fs::write(d.join("in.npz"), tflite_forge::npy::write_npz(&[("image", &x)]).unwrap()).unwrap();
+    let out = cli(&[os("verify"), onnx.as_os_str(), good.as_os_str(), os("--inputs"), d.join("in.npz").as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    std::fs::write(d.join("wrong.npz"), tflite_forge::npy::write_npz(&[("img", &x)]).unwrap()).unwrap();
+    let out = cli(&[os("verify"), onnx.as_os_str(), good.as_os_str(), os("--inputs"), d.join("wrong.npz").as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("\"image\"") && stderr(&out).contains("hint:"), "{}", stderr(&out));
+
+    // Flip one weight: 1.0 -> 0.0 in the conv filter.
+    let mut model = tflite_forge::read(&std::fs::read(&good).unwrap()).unwrap();
+    let sg = &mut model.subgraphs[0];
+    let t = sg.tensors.iter_mut().filter(|t| t.data.is_some() && t.dtype == tflite_forge::DType::F32).max_by_key(|t| t.data.as_ref().unwrap().len()).unwrap();
+    let mut w: Vec<f32> = t.data.as_ref().unwrap().to_vec();
+    let k = w.iter().position(|v| *v != 0.0).unwrap();
+    w[k] = 0.0;
+    t.data = Some(tflite_forge::ConstData::from_slice(&w));
+    let bad = d.join("bad.tflite");
+    std::fs::write(&bad, tflite_forge::write(&model).unwrap()).unwrap();
+    let out = cli(&[os("verify"), onnx.as_os_str(), bad.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("FAIL") && stdout(&out).contains("above tolerance"), "{}", stdout(&out));
+    // A dynamic ONNX batch takes the file's size (3).
+    let dynamic = converted(&d, "dyn", relu_model("Relu"), &["--batch", "3"]);
+    let out = cli(&[os("verify"), d.join("dyn.onnx").as_os_str(), dynamic.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("[3, 4]"), "{}", stdout(&out));
+    // A loose tolerance accepts it.
+    let out = cli(&[os("verify"), onnx.as_os_str(), bad.as_os_str(), os("--tolerance"), os("10"), os("--rel-tolerance"), os("10")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn convert_json_prints_the_report() {
+    let d = tmp("convert-json");
+    std::fs::write(d.join("m.onnx"), classifier_model()).unwrap();
+    let out = cli(&[os("convert"), d.join("m.onnx").as_os_str(), os("-o"), d.join("m.tflite").as_os_str(), os("--json")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON object on stdout");
+    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["opset"], 13);
+    let model = tflite_forge::read(&std::fs::read(d.join("m.tflite")).unwrap()).unwrap();
+    assert_eq!(j["op_count"].as_u64(), Some(model.subgraphs[0].operators.len() as u64));
+    assert_eq!(j["io_layouts"][0], serde_json::json!({"name": "image", "layout": "NHWC"}));
+    assert!(j["timings_ms"].as_array().is_some_and(|t| !t.is_empty()), "{j}");
+    for k in ["folded_nodes", "folded_batchnorms", "fused_activations", "fused_patterns", "transposes_removed", "dynamic_dims", "warnings"] {
+        assert!(j.get(k).is_some(), "{k} missing");
+    }
+    assert_eq!(j["output_bytes"].as_u64(), Some(std::fs::metadata(d.join("m.tflite")).unwrap().len()));
+}
+
+#[test]
+fn every_subcommand_has_help_with_exit_codes_and_usage_errors_exit_2() {
+    for sub in ["convert", "inspect", "diff", "dot", "metadata", "verify"] {
+        let out = cli(&[os(sub), os("--help")]);
+        assert!(out.status.success(), "{sub}");
+        let text = stdout(&out);
+        assert!(text.contains("Exit codes:") && text.contains("2  usage or input error"), "{sub}: {text}");
+    }
+    let out = cli(&[os("diff"), os("only-one.tflite")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = cli(&[os("inspect"), os("/nonexistent/x.tflite")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}

@@ -1,27 +1,48 @@
-//! The `tflite-forge` command-line tool.
+//! The `tflite-forge` command-line tool: one module per subcommand under
+//! `src/bin/tflite-forge/`.
 //!
-//! ```text
-//! tflite-forge convert IN.onnx -o OUT.tflite [--keep-nchw] [--batch N]
-//!     [--labels labels.txt --mean M[,M,M] --std S[,S,S] [--name NAME]]
-//!     [--quantize int8|int16x8|dynamic|float16 [--io float|int8|uint8|int16] [--calibration DIR]]
-//! tflite-forge inspect MODEL.tflite
-//! ```
+//! Exit codes: 0 success (`diff`: equal; `verify`: within tolerance);
+//! 1 the check failed (`diff`: different; `verify`: above tolerance);
+//! 2 usage or input error.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use tflite_forge::metadata::{ContentProperties, ImageClassifierInfo, ProcessUnit};
-use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout};
-use tflite_forge::quantize::{quantize, IoType, QuantizeOptions};
 
+#[path = "tflite-forge/convert.rs"]
+mod convert;
+#[path = "tflite-forge/diff.rs"]
+mod diff;
+#[path = "tflite-forge/dot.rs"]
+mod dot;
+#[path = "tflite-forge/inspect.rs"]
+mod inspect;
+#[path = "tflite-forge/json.rs"]
+mod json;
 #[path = "tflite-forge/npy.rs"]
 mod npy;
+#[path = "tflite-forge/metadata.rs"]
+mod metadata;
+#[path = "tflite-forge/output.rs"]
+mod output;
+#[path = "tflite-forge/verify.rs"]
+mod verify;
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success (diff: the files are equal; verify: every output is within tolerance)
+  1  the check failed (diff: the files differ; verify: an output is above tolerance)
+  2  usage or input error (bad arguments, unreadable or invalid file, unsupported op)
+
+Errors are one line on stderr naming the file, node or tensor, with a hint.
+Output files are written atomically: on error no partial file is left.";
 
 #[derive(Parser)]
-#[command(name = "tflite-forge", version, about = "Convert ONNX models to TensorFlow Lite and inspect .tflite files")]
+#[command(
+    name = "tflite-forge",
+    version,
+    about = "Convert ONNX models to TensorFlow Lite, and inspect, diff, draw, label and verify .tflite files",
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,307 +51,43 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Convert an ONNX model to a .tflite file.
-    Convert {
-        /// The ONNX model (external data is read from its directory).
-        input: PathBuf,
-        /// Where to write the .tflite file (written atomically).
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Keep the ONNX NCHW interface for 4-D inputs and outputs.
-        #[arg(long)]
-        keep_nchw: bool,
-        /// Fix the batch dimension of every input.
-        #[arg(long)]
-        batch: Option<u32>,
-        /// Fix a named symbolic dimension: NAME=SIZE (repeatable).
-        #[arg(long = "dim", value_parser = parse_dim)]
-        dims: Vec<(String, u32)>,
-        /// Add image-classifier metadata (TFLite Support) with these labels,
-        /// one per line, packed into the model as labels.txt.
-        #[arg(long)]
-        labels: Option<PathBuf>,
-        /// The image normalisation the model expects, on 0..255 pixels: one
-        /// mean or one per channel, comma-separated. Recorded in the labels
-        /// metadata; with --quantize int8 --io uint8 it moves into the graph
-        /// so that the model takes raw pixels.
-        #[arg(long, value_delimiter = ',', requires = "std")]
-        mean: Vec<f32>,
-        /// The normalisation's standard deviation(s) (see --mean).
-        #[arg(long, value_delimiter = ',', requires = "mean")]
-        std: Vec<f32>,
-        /// Model name recorded in the metadata (with --labels).
-        #[arg(long, requires = "labels")]
-        name: Option<String>,
-        /// Quantize after converting: int8 (full integer), int16x8 (int16
-        /// activations, int8 weights), both needing --calibration;
-        /// dynamic (int8 weights, float activations) or float16.
-        #[arg(long, value_parser = ["int8", "int16x8", "dynamic", "float16"])]
-        quantize: Option<String>,
-        /// Input and output type: float, int8 or uint8 (int8 models), int16
-        /// (int16x8 models).
-        #[arg(long, value_parser = ["float", "int8", "uint8", "int16"], default_value = "float", requires = "quantize")]
-        io: String,
-        /// A directory of .npy files (float32, one per sample, shaped like
-        /// the converted model's input) used as the representative dataset.
-        #[arg(long, requires = "quantize")]
-        calibration: Option<PathBuf>,
-        /// Let ONNX ops that no TFLite builtin covers, but a TensorFlow op
-        /// computes exactly, become select-TF (Flex) ops. The app then needs
-        /// the Flex delegate; the report lists each Flex op.
-        #[arg(long)]
-        allow_flex: bool,
-    },
-    /// Print a .tflite file's inputs, outputs, signatures and op counts.
-    Inspect {
-        /// The .tflite file.
-        model: PathBuf,
-    },
-}
-
-fn parse_dim(s: &str) -> Result<(String, u32), String> {
-    let (k, v) = s.split_once('=').ok_or("expected NAME=SIZE")?;
-    Ok((k.to_string(), v.parse().map_err(|e| format!("{v}: {e}"))?))
+    #[command(after_help = EXIT_CODES)]
+    Convert(convert::Args),
+    /// Print a .tflite file's ops, tensors, signatures, metadata and sizes.
+    #[command(after_help = EXIT_CODES)]
+    Inspect(inspect::Args),
+    /// Compare two .tflite files structurally (ops, tensors, shapes,
+    /// quantization, buffers by hash, metadata); exit 1 when they differ.
+    #[command(after_help = EXIT_CODES)]
+    Diff(diff::Args),
+    /// Write the graph in Graphviz DOT: op types, shapes, subgraphs as clusters.
+    #[command(after_help = EXIT_CODES)]
+    Dot(dot::Args),
+    /// Add or edit TFLite Support metadata (labels, normalisation, name,
+    /// author, license) of an existing .tflite file made by any tool.
+    #[command(after_help = EXIT_CODES)]
+    Metadata(metadata::Args),
+    /// Check a .tflite against its ONNX model with the reference evaluator
+    /// on both sides; exit 1 when an output is above tolerance.
+    #[command(after_help = EXIT_CODES)]
+    Verify(verify::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name, quantize, io, calibration, allow_flex } => {
-            let classifier = labels.map(|labels| Classifier { labels, name });
-            let quant = quantize.map(|mode| Quant { mode, io, calibration });
-            convert(input, output, keep_nchw, batch, dims, (mean, std), classifier, quant, allow_flex)
-        }
-        Command::Inspect { model } => inspect(model),
+        Command::Convert(a) => convert::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Dot(a) => dot::run(a),
+        Command::Metadata(a) => metadata::run(a),
+        Command::Verify(a) => verify::run(a),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Image-classifier metadata asked for on the command line.
-struct Classifier {
-    labels: PathBuf,
-    name: Option<String>,
-}
-
-/// Quantization asked for on the command line.
-struct Quant {
-    mode: String,
-    io: String,
-    calibration: Option<PathBuf>,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn convert(
-    input: PathBuf,
-    output: PathBuf,
-    keep_nchw: bool,
-    batch: Option<u32>,
-    dims: Vec<(String, u32)>,
-    normalization: (Vec<f32>, Vec<f32>),
-    classifier: Option<Classifier>,
-    quant: Option<Quant>,
-    allow_flex: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let t0 = Instant::now();
-    let mut opts = ConvertOptions::default();
-    opts.allow_flex = allow_flex;
-    if keep_nchw {
-        opts.layout = IoLayout::KeepNchw;
-    }
-    opts.batch = batch;
-    opts.fixed_dims = dims.into_iter().collect();
-    let mut conv = convert_file(&input, &opts)?;
-    let (mut mean, mut std) = (normalization.0, normalization.1);
-    if let Some(q) = quant {
-        // A uint8 image model takes raw pixels: the normalisation moves
-        // into the graph, and the calibration samples into pixel units.
-        let pixels = q.mode == "int8" && q.io == "uint8" && !mean.is_empty();
-        if pixels {
-            tflite_forge::passes::normalize::prepend_normalization(&mut conv.model, 0, 0, &mean, &std)?;
-            println!("input normalisation moved into the graph: the uint8 input takes raw pixels 0..255");
-        }
-        conv.model = quantize_model(&conv.model, &q, pixels.then_some((mean.as_slice(), std.as_slice())))?;
-        if pixels {
-            (mean, std) = (Vec::new(), Vec::new());
-        }
-    }
-    if let Some(c) = classifier {
-        let text = std::fs::read_to_string(&c.labels).map_err(|e| format!("{}: {e}", c.labels.display()))?;
-        let labels: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
-        let name = c.name.unwrap_or_else(|| input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-        let mut info = ImageClassifierInfo::new(name, labels);
-        info.mean = mean;
-        info.std = std;
-        info.apply(&mut conv.model)?;
-    }
-    let t1 = Instant::now();
-    let bytes = tflite_forge::write(&conv.model)?;
-    tflite_forge::write::atomic_write(&output, &bytes)?;
-    let t2 = Instant::now();
-    let in_size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
-    println!("{} ({:.1} MB) -> {} ({:.1} MB)", input.display(), in_size as f64 / 1e6, output.display(), bytes.len() as f64 / 1e6);
-    print_io(&conv.model);
-    print!("{}", conv.report);
-    println!("time: convert {:.1} ms, write {:.1} ms", (t1 - t0).as_secs_f64() * 1e3, (t2 - t1).as_secs_f64() * 1e3);
-    Ok(())
-}
-
-/// Quantizes; with `pixels`, the calibration samples (normalised, as the
-/// converted model took them) are mapped back to pixel values.
-fn quantize_model(
-    model: &tflite_forge::Model,
-    q: &Quant,
-    pixels: Option<(&[f32], &[f32])>,
-) -> Result<tflite_forge::Model, Box<dyn std::error::Error>> {
-    let io = match q.io.as_str() {
-        "int8" => IoType::Int8,
-        "uint8" => IoType::Uint8,
-        "int16" => IoType::Int16,
-        _ => IoType::Float,
-    };
-    let mut options = match q.mode.as_str() {
-        "float16" => QuantizeOptions::float16(),
-        "dynamic" => QuantizeOptions::dynamic_range(),
-        "int16x8" => QuantizeOptions::int16x8(io),
-        _ => QuantizeOptions::int8(io),
-    };
-    let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8");
-    if !calibrated && q.io != "float" {
-        return Err(format!("--quantize {} keeps float inputs and outputs; --io {} needs int8 or int16x8", q.mode, q.io).into());
-    }
-    let mut data = match &q.calibration {
-        Some(dir) => npy::load_dataset(dir, model)?,
-        None if calibrated => return Err(format!("--quantize {} needs --calibration DIR (a representative dataset)", q.mode).into()),
-        None => Vec::new(),
-    };
-    if let Some((mean, std)) = pixels {
-        options.input_range = Some((0.0, 255.0));
-        for v in data.iter_mut().flatten() {
-            let c = v.shape.last().copied().unwrap_or(1).max(1);
-            for (i, x) in v.data.iter_mut().enumerate() {
-                let k = if mean.len() == 1 { 0 } else { i % c };
-                *x = *x * f64::from(std[k]) + f64::from(mean[k]);
-            }
-        }
-    }
-    let t = Instant::now();
-    let result = quantize(model, &options, &data)?;
-    println!("quantized ({}, {} I/O) from {} sample(s) in {:.1} s", q.mode, q.io, data.len(), t.elapsed().as_secs_f64());
-    if let Some(r) = &result.report {
-        println!("quantization error: outputs cosine {:.6}, SNR {:.1} dB", r.output_cosine, r.output_snr_db);
-        let mut worst: Vec<_> = r.layers.iter().collect();
-        worst.sort_by(|a, b| a.snr_db.total_cmp(&b.snr_db));
-        for l in worst.iter().take(3) {
-            println!("  low SNR: op {} {} {:?}: {:.1} dB", l.operator, l.op, l.tensor, l.snr_db);
-        }
-    }
-    Ok(result.model)
-}
-
-fn print_io(model: &tflite_forge::Model) {
-    for s in &model.signatures {
-        let sg = &model.subgraphs[s.subgraph as usize];
-        println!("signature {:?}:", s.key);
-        for (n, t) in &s.inputs {
-            let t = &sg.tensors[t.index()];
-            println!("  input  {n:<20} {} {}{}", t.dtype, t.shape, quant_text(t));
-        }
-        for (n, t) in &s.outputs {
-            let t = &sg.tensors[t.index()];
-            println!("  output {n:<20} {} {}{}", t.dtype, t.shape, quant_text(t));
-        }
-    }
-}
-
-/// " scale S zero_point Z" for a per-tensor quantized tensor.
-fn quant_text(t: &tflite_forge::Tensor) -> String {
-    match &t.quantization {
-        Some(q) if q.scale.len() == 1 => format!(" scale {} zero_point {}", q.scale[0], q.zero_point.first().copied().unwrap_or(0)),
-        _ => String::new(),
-    }
-}
-
-fn inspect(path: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let model = tflite_forge::read(&bytes)?;
-    println!("{}: {} bytes, {} subgraph(s)", path.display(), bytes.len(), model.subgraphs.len());
-    if !model.description.is_empty() {
-        println!("description: {}", model.description);
-    }
-    print_io(&model);
-    for (i, sg) in model.subgraphs.iter().enumerate() {
-        let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
-        for o in &sg.operators {
-            *ops.entry(o.op.name()).or_default() += 1;
-        }
-        println!("subgraph {i} {:?}: {} tensors, {} ops", sg.name, sg.tensors.len(), sg.operators.len());
-        for (k, v) in ops {
-            println!("  {k:<24}{v}");
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for o in &sg.operators {
-            let tflite_forge::Op::Custom(c) = &o.op else { continue };
-            if !seen.insert(c.name.clone()) {
-                continue;
-            }
-            match (c.flex_op(), c.options_value()) {
-                (Some(Ok((tf_op, node_def))), _) => {
-                    println!("  custom {}: select-TF op {tf_op} (NodeDef {} bytes; needs the Flex delegate)", c.name, node_def.len())
-                }
-                (_, Some(Ok(v))) => {
-                    let text = format!("{v:?}");
-                    println!("  custom {}: options {}", c.name, text.chars().take(200).collect::<String>());
-                }
-                (_, Some(Err(e))) => println!("  custom {}: options not FlexBuffers ({e})", c.name),
-                _ => println!("  custom {}: {} option bytes", c.name, c.options.len()),
-            }
-        }
-    }
-    for m in &model.metadata {
-        println!("metadata {:?}: {} bytes", m.name, m.data.len());
-    }
-    if let Some(md) = model.support_metadata()? {
-        print_support_metadata(&md);
-    }
-    for f in &model.associated_files {
-        println!("packed file {:?}: {} bytes", f.name, f.data.len());
-    }
-    Ok(())
-}
-
-fn print_support_metadata(md: &tflite_forge::metadata::ModelMetadata) {
-    let text = |s: &Option<String>| s.clone().unwrap_or_default();
-    println!(
-        "TFLite Support metadata: name {:?}, version {:?}, min parser {}",
-        text(&md.name),
-        text(&md.version),
-        text(&md.min_parser_version)
-    );
-    for (i, sub) in md.subgraph_metadata.iter().enumerate() {
-        for (dir, tensors) in [("input", &sub.input_tensor_metadata), ("output", &sub.output_tensor_metadata)] {
-            for t in tensors {
-                let mut parts = Vec::new();
-                match t.content.as_ref().map(|c| &c.properties) {
-                    Some(ContentProperties::Image { color_space, .. }) => parts.push(format!("image {color_space:?}")),
-                    Some(ContentProperties::Feature) => parts.push("feature".into()),
-                    Some(other) => parts.push(format!("{other:?}")),
-                    None => {}
-                }
-                for u in &t.process_units {
-                    if let ProcessUnit::Normalization { mean, std } = u {
-                        parts.push(format!("normalize mean {mean:?} std {std:?}"));
-                    }
-                }
-                for f in &t.associated_files {
-                    parts.push(format!("{:?} ({:?})", f.name, f.file_type));
-                }
-                println!("  subgraph {i} {dir} {:?}: {}", text(&t.name), parts.join(", "));
-            }
+            eprintln!("{}", e.line());
+            ExitCode::from(e.code)
         }
     }
 }

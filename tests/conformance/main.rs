@@ -132,7 +132,7 @@ fn main() {
         );
     }
     reader_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
-    metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut outcomes);
+    metadata_tier::metadata_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
     flex_tier::flex_tier(&root, &python, &out, &selected, &mut outcomes);
     tf_tier::tf_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
     stablehlo_tier::stablehlo_tier(&root, &python, &out, &selected, &mut outcomes);

@@ -14,6 +14,11 @@
 //!   our reference evaluator; a file populated by the official metadata
 //!   writer is read by us, and our rewrite shows the same metadata JSON and
 //!   classifies the same.
+//! - `metadata/file/cli_labels_on_mediapipe`: `tflite-forge metadata` (the
+//!   library route when the test is built without feature `cli`) adds labels
+//!   to MediaPipe's hand_recrop.tflite: the official reader reads them back,
+//!   and LiteRT gives bit-identical outputs for the original and the edit
+//!   (a `same` job of the runner).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,7 +58,7 @@ fn check_py(root: &Path, python: &Path, args: &[&std::ffi::OsStr]) -> Result<Val
     serde_json::from_str(last).map_err(|e| format!("metadata_check.py printed no JSON ({e}): {text}"))
 }
 
-pub fn metadata_tier(root: &Path, python: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, outcomes: &mut Vec<Outcome>) {
+pub fn metadata_tier(root: &Path, python: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
     if !selected("metadata/") {
         return;
     }
@@ -73,7 +78,7 @@ pub fn metadata_tier(root: &Path, python: &Path, out: &Path, selected: &dyn Fn(&
         variants(root, &support, &dir, outcomes);
     }
     if selected("metadata/file") {
-        files(root, &support, &dir, outcomes);
+        files(root, &support, &dir, jobs, outcomes);
     }
 }
 
@@ -185,7 +190,7 @@ fn labels_text() -> String {
     LABELS.iter().map(|l| format!("{l}\n")).collect()
 }
 
-fn files(root: &Path, support: &Path, dir: &Path, outcomes: &mut Vec<Outcome>) {
+fn files(root: &Path, support: &Path, dir: &Path, jobs: &mut Vec<Value>, outcomes: &mut Vec<Outcome>) {
     let labels = labels_text();
     let mut cases: Vec<Value> = Vec::new();
 
@@ -263,11 +268,34 @@ fn files(root: &Path, support: &Path, dir: &Path, outcomes: &mut Vec<Outcome>) {
         Err(e) => outcomes.push(fail(name, e)),
     }
 
-    let jobs = dir.join("file_jobs.json");
-    if let Err(e) = std::fs::write(&jobs, json!({"cases": cases}).to_string()) {
+    // 3. `tflite-forge metadata` on a file made by another tool (MediaPipe).
+    let name = "metadata/file/cli_labels_on_mediapipe";
+    let mp = crate::venv::cache_dir().join("mediapipe-models-mediapipe-0.10.21").join("hand_recrop.tflite");
+    if !mp.exists() {
+        outcomes.push(Outcome {
+            name: name.into(),
+            status: "skipped",
+            detail: format!("{} not cached yet (the tf/mediapipe tier downloads it)", mp.display()),
+        });
+    } else {
+        let edited = dir.join("hand_recrop_labelled.tflite");
+        match label_existing(&mp, &edited, &dir.join("recrop_labels.txt")) {
+            Ok(()) => {
+                cases.push(json!({"name": name, "model": edited, "files": {"labels.txt": RECROP_LABELS}}));
+                jobs.push(json!({
+                    "name": format!("{name}/identical_outputs"), "kind": "same", "model": mp, "other": edited,
+                    "seed": 11, "delegate": "default",
+                }));
+            }
+            Err(e) => outcomes.push(fail(name, e)),
+        }
+    }
+
+    let jobs_file = dir.join("file_jobs.json");
+    if let Err(e) = std::fs::write(&jobs_file, json!({"cases": cases}).to_string()) {
         return outcomes.push(fail("metadata/file", e.to_string()));
     }
-    match check_py(root, support, &["check-files".as_ref(), jobs.as_os_str()]) {
+    match check_py(root, support, &["check-files".as_ref(), jobs_file.as_os_str()]) {
         Ok(v) => {
             for case in &cases {
                 let n = case["name"].as_str().unwrap_or("?");
@@ -284,6 +312,36 @@ fn files(root: &Path, support: &Path, dir: &Path, outcomes: &mut Vec<Outcome>) {
         }
         Err(e) => outcomes.push(fail("metadata/file", e)),
     }
+}
+
+/// Labels of hand_recrop.tflite's 4 outputs, as packed.
+const RECROP_LABELS: &str = "center_x\ncenter_y\nscale\nrotation\n";
+
+/// Adds image-classifier metadata to an existing file: with the
+/// `tflite-forge metadata` command when the test is built with feature
+/// `cli`, else with the library calls that command makes.
+fn label_existing(model: &Path, out: &Path, labels: &Path) -> Result<(), String> {
+    std::fs::write(labels, RECROP_LABELS).map_err(|e| e.to_string())?;
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_tflite-forge") {
+        let o = Command::new(bin)
+            .arg("metadata")
+            .arg(model)
+            .arg("-o")
+            .arg(out)
+            .arg("--labels")
+            .arg(labels)
+            .args(["--mean", "0", "--std", "255", "--name", "hand recrop", "--license", "Apache-2.0"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        return if o.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&o.stderr).trim().to_string()) };
+    }
+    let mut m = tflite_forge::read(&std::fs::read(model).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let mut info = ImageClassifierInfo::new("hand recrop", RECROP_LABELS.lines());
+    info.mean = vec![0.0];
+    info.std = vec![255.0];
+    info.license = Some("Apache-2.0".into());
+    info.apply(&mut m).map_err(|e| e.to_string())?;
+    std::fs::write(out, tflite_forge::write(&m).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
 }
 
 /// The classifier quantized to int8 with uint8 raw-pixel input, with labels;
