@@ -4,6 +4,8 @@
 //! tflite-forge convert IN.onnx -o OUT.tflite [--keep-nchw] [--batch N]
 //!     [--labels labels.txt --mean M[,M,M] --std S[,S,S] [--name NAME]]
 //!     [--quantize int8|int16x8|dynamic|float16 [--io float|int8|uint8|int16] [--calibration DIR]]
+//! tflite-forge quantize IN.tflite -o OUT.tflite --mode int8|int16x8|dynamic|float16
+//!     [--io float|int8|uint8|int16] [--calibration DIR]
 //! tflite-forge inspect MODEL.tflite
 //! ```
 
@@ -19,6 +21,11 @@ use tflite_forge::quantize::{quantize, IoType, QuantizeOptions};
 
 #[path = "tflite-forge/npy.rs"]
 mod npy;
+#[path = "tflite-forge/quantize_cmd.rs"]
+mod quantize_cmd;
+
+/// The quantization modes of `convert --quantize` and `quantize --mode`.
+const MODES: [&str; 4] = ["int8", "int16x8", "dynamic", "float16"];
 
 #[derive(Parser)]
 #[command(name = "tflite-forge", version, about = "Convert ONNX models to TensorFlow Lite and inspect .tflite files")]
@@ -64,7 +71,7 @@ enum Command {
         /// Quantize after converting: int8 (full integer), int16x8 (int16
         /// activations, int8 weights), both needing --calibration;
         /// dynamic (int8 weights, float activations) or float16.
-        #[arg(long, value_parser = ["int8", "int16x8", "dynamic", "float16"])]
+        #[arg(long, value_parser = MODES)]
         quantize: Option<String>,
         /// Input and output type: float, int8 or uint8 (int8 models), int16
         /// (int16x8 models).
@@ -80,6 +87,9 @@ enum Command {
         #[arg(long)]
         allow_flex: bool,
     },
+    /// Quantize a float .tflite file (from tflite-forge, TensorFlow's
+    /// converter, MediaPipe, ...).
+    Quantize(quantize_cmd::QuantizeArgs),
     /// Print a .tflite file's inputs, outputs, signatures and op counts.
     Inspect {
         /// The .tflite file.
@@ -100,6 +110,7 @@ fn main() -> ExitCode {
             let quant = quantize.map(|mode| Quant { mode, io, calibration });
             convert(input, output, keep_nchw, batch, dims, (mean, std), classifier, quant, allow_flex)
         }
+        Command::Quantize(args) => quantize_cmd::run(args),
         Command::Inspect { model } => inspect(model),
     };
     match result {

@@ -60,6 +60,7 @@ mod float16;
 mod full;
 mod int16x8;
 mod params;
+mod prepare;
 mod report;
 mod scheme;
 
@@ -70,6 +71,7 @@ use crate::eval::{EvalError, Value};
 use crate::model::Model;
 
 pub use calibrate::{calibrate, Ranges};
+pub use prepare::fold_constant_dequantize;
 pub use report::{quantize_input, report, LayerError, QuantReport};
 
 /// What to quantize to.
@@ -299,6 +301,11 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
     if !io_ok {
         return Err(QuantizeError::Options(format!("{:?} inputs and outputs in mode {:?}", options.io, options.mode)));
     }
+    // Files from TensorFlow's converter and MediaPipe store float16 weights
+    // behind DEQUANTIZE ops: quantize their float32 values.
+    let mut prepared = model.clone();
+    fold_constant_dequantize(&mut prepared);
+    let model = &prepared;
     let full = |scheme: &scheme::Scheme| -> Result<Model, QuantizeError> {
         if dataset.is_empty() {
             return Err(QuantizeError::Calibration(format!("{} quantization needs at least one representative sample", scheme.name)));

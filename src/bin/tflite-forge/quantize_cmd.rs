@@ -1,0 +1,66 @@
+//! `tflite-forge quantize IN.tflite -o OUT.tflite`: quantizes an existing
+//! float `.tflite` file, made by tflite-forge or by another tool
+//! (TensorFlow's converter, MediaPipe: their float16 weights behind
+//! DEQUANTIZE ops are folded to float32 first).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::{print_io, quantize_model, Quant};
+
+/// The `quantize` subcommand's arguments.
+#[derive(Args)]
+pub struct QuantizeArgs {
+    /// The float .tflite file.
+    input: PathBuf,
+    /// Where to write the quantized .tflite file (written atomically).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// int8 (full integer) or int16x8 (int16 activations, int8 weights),
+    /// both needing --calibration; dynamic (int8 weights, float
+    /// activations), float16, weight-int8 (int8 weights dequantized to
+    /// float), int4 (full int8 with int4 weights, needing --calibration) or
+    /// dynamic-int4 (int4 FULLY_CONNECTED weights, float activations).
+    #[arg(long, visible_alias = "quantize", value_parser = crate::MODES)]
+    mode: String,
+    /// Input and output type: float, int8 or uint8 (int8 models), int16
+    /// (int16x8 models).
+    #[arg(long, value_parser = ["float", "int8", "uint8", "int16"], default_value = "float")]
+    io: String,
+    /// A directory of .npy files (float32, one per sample, shaped like the
+    /// model's input) used as the representative dataset.
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+}
+
+/// Runs the subcommand.
+pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let t0 = Instant::now();
+    let input = &args.input;
+    let bytes = std::fs::read(input).map_err(|e| format!("{}: {e} (hint: give the path of a .tflite file)", input.display()))?;
+    let model = tflite_forge::read(&bytes)
+        .map_err(|e| format!("{}: not a readable .tflite file: {e} (hint: quantize takes .tflite; use `convert` for .onnx)", input.display()))?;
+    let q = Quant { mode: args.mode, io: args.io, calibration: args.calibration };
+    let quantized = quantize_model(&model, &q, None).map_err(|e| {
+        let hint = match e.to_string() {
+            s if s.contains("already") || s.contains("QUANTIZE") => "the file looks quantized already; quantize its float original",
+            s if s.contains("calibration") => "give --calibration DIR with .npy samples shaped like the model input",
+            _ => "see `tflite-forge inspect` for the model's ops; `--mode dynamic` or `float16` need no kernels beyond the float ones",
+        };
+        format!("{e} (hint: {hint})")
+    })?;
+    let out = tflite_forge::write(&quantized)?;
+    tflite_forge::write::atomic_write(&args.output, &out)?;
+    println!(
+        "{} ({:.2} MB) -> {} ({:.2} MB) in {:.1} s",
+        input.display(),
+        bytes.len() as f64 / 1e6,
+        args.output.display(),
+        out.len() as f64 / 1e6,
+        t0.elapsed().as_secs_f64()
+    );
+    print_io(&quantized);
+    Ok(())
+}
