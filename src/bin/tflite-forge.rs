@@ -3,8 +3,8 @@
 //! ```text
 //! tflite-forge convert IN.onnx -o OUT.tflite [--keep-nchw] [--batch N]
 //!     [--labels labels.txt --mean M[,M,M] --std S[,S,S] [--name NAME]]
-//!     [--quantize int8|int16x8|dynamic|float16 [--io float|int8|uint8|int16] [--calibration DIR]]
-//! tflite-forge quantize IN.tflite -o OUT.tflite --mode int8|int16x8|dynamic|float16
+//!     [--quantize int8|int16x8|int4|dynamic|dynamic-int4|float16 [--io float|int8|uint8|int16] [--calibration DIR]]
+//! tflite-forge quantize IN.tflite -o OUT.tflite --mode int8|int16x8|int4|dynamic|dynamic-int4|float16
 //!     [--io float|int8|uint8|int16] [--calibration DIR]
 //! tflite-forge inspect MODEL.tflite
 //! ```
@@ -25,7 +25,7 @@ mod npy;
 mod quantize_cmd;
 
 /// The quantization modes of `convert --quantize` and `quantize --mode`.
-const MODES: [&str; 4] = ["int8", "int16x8", "dynamic", "float16"];
+const MODES: [&str; 6] = ["int8", "int16x8", "dynamic", "float16", "int4", "dynamic-int4"];
 
 #[derive(Parser)]
 #[command(name = "tflite-forge", version, about = "Convert ONNX models to TensorFlow Lite and inspect .tflite files")]
@@ -69,8 +69,10 @@ enum Command {
         #[arg(long, requires = "labels")]
         name: Option<String>,
         /// Quantize after converting: int8 (full integer), int16x8 (int16
-        /// activations, int8 weights), both needing --calibration;
-        /// dynamic (int8 weights, float activations) or float16.
+        /// activations, int8 weights), int4 (int8 with int4 CONV_2D,
+        /// DEPTHWISE_CONV_2D and FULLY_CONNECTED weights), all needing
+        /// --calibration; dynamic (int8 weights, float activations),
+        /// dynamic-int4 (int4 FULLY_CONNECTED weights) or float16.
         #[arg(long, value_parser = MODES)]
         quantize: Option<String>,
         /// Input and output type: float, int8 or uint8 (int8 models), int16
@@ -160,7 +162,7 @@ fn convert(
     if let Some(q) = quant {
         // A uint8 image model takes raw pixels: the normalisation moves
         // into the graph, and the calibration samples into pixel units.
-        let pixels = q.mode == "int8" && q.io == "uint8" && !mean.is_empty();
+        let pixels = matches!(q.mode.as_str(), "int8" | "int4") && q.io == "uint8" && !mean.is_empty();
         if pixels {
             tflite_forge::passes::normalize::prepend_normalization(&mut conv.model, 0, 0, &mean, &std)?;
             println!("input normalisation moved into the graph: the uint8 input takes raw pixels 0..255");
@@ -208,11 +210,13 @@ fn quantize_model(
         "float16" => QuantizeOptions::float16(),
         "dynamic" => QuantizeOptions::dynamic_range(),
         "int16x8" => QuantizeOptions::int16x8(io),
+        "int4" => QuantizeOptions::int8(io).with_int4_weights(true),
+        "dynamic-int4" => QuantizeOptions::dynamic_range().with_int4_weights(true),
         _ => QuantizeOptions::int8(io),
     };
-    let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8");
+    let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8" | "int4");
     if !calibrated && q.io != "float" {
-        return Err(format!("--quantize {} keeps float inputs and outputs; --io {} needs int8 or int16x8", q.mode, q.io).into());
+        return Err(format!("mode {} keeps float inputs and outputs; --io {} needs int8, int4 or int16x8", q.mode, q.io).into());
     }
     let mut data = match &q.calibration {
         Some(dir) => npy::load_dataset(dir, model)?,

@@ -59,6 +59,7 @@ mod dynamic;
 mod float16;
 mod full;
 mod int16x8;
+mod int4;
 mod params;
 mod prepare;
 mod report;
@@ -72,6 +73,7 @@ use crate::model::Model;
 
 pub use calibrate::{calibrate, Ranges};
 pub use prepare::fold_constant_dequantize;
+pub(crate) use int4::unpack_int4;
 pub use report::{quantize_input, report, LayerError, QuantReport};
 
 /// What to quantize to.
@@ -139,11 +141,19 @@ pub struct QuantizeOptions {
     /// hybrid kernels' on-the-fly input quantization costs more than the
     /// smaller weights save.
     pub min_weight_elements: usize,
+    /// Int4 weights (symmetric in `[-7, 7]`, packed two per byte): in
+    /// [`Mode::Int8`] for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED
+    /// (LiteRT's reference kernels unpack them to int8; XNNPACK takes the
+    /// FULLY_CONNECTED ones), in [`Mode::DynamicRange`] for
+    /// FULLY_CONNECTED (the hybrid kernel, as for transformer-style
+    /// models). About half the weight bytes of int8, at 16× the rounding
+    /// step: check the report.
+    pub int4_weights: bool,
 }
 
 impl QuantizeOptions {
     fn new(mode: Mode, io: IoType) -> QuantizeOptions {
-        QuantizeOptions { mode, io, per_channel: true, input_range: None, min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS }
+        QuantizeOptions { mode, io, per_channel: true, input_range: None, min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS, int4_weights: false }
     }
 
     /// Float16 constants.
@@ -225,6 +235,33 @@ impl QuantizeOptions {
         self
     }
 
+    /// Sets [`QuantizeOptions::int4_weights`].
+    ///
+    /// ```
+    /// use tflite_forge::quantize::{quantize, QuantizeOptions};
+    /// use tflite_forge::{DType, FullyConnectedOptions, ModelBuilder};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [1, 64]);
+    /// let w: Vec<f32> = (0..32 * 64).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
+    /// let w = g.constant_f32("w", [32, 64], &w);
+    /// let y = g.fully_connected(x, w, None, FullyConnectedOptions::default())?;
+    /// g.output("y", y);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// let q = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_weights(true), &[])?;
+    /// let sg = &q.model.subgraphs[0];
+    /// let w = &sg.tensors[sg.operators[0].inputs[1].unwrap().index()];
+    /// assert_eq!((w.dtype, w.data.as_ref().unwrap().len()), (DType::I4, 32 * 64 / 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_int4_weights(mut self, int4: bool) -> QuantizeOptions {
+        self.int4_weights = int4;
+        self
+    }
+
     /// Sets [`QuantizeOptions::min_weight_elements`].
     pub fn with_min_weight_elements(mut self, n: usize) -> QuantizeOptions {
         self.min_weight_elements = n;
@@ -298,6 +335,9 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
         Mode::Int8 => matches!(options.io, IoType::Float | IoType::Int8 | IoType::Uint8),
         Mode::Int16x8 => matches!(options.io, IoType::Float | IoType::Int16),
     };
+    if options.int4_weights && !matches!(options.mode, Mode::Int8 | Mode::DynamicRange) {
+        return Err(QuantizeError::Options(format!("int4 weights in mode {:?} (int8 and dynamic range have them)", options.mode)));
+    }
     if !io_ok {
         return Err(QuantizeError::Options(format!("{:?} inputs and outputs in mode {:?}", options.io, options.mode)));
     }

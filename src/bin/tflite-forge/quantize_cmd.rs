@@ -20,9 +20,9 @@ pub struct QuantizeArgs {
     output: PathBuf,
     /// int8 (full integer) or int16x8 (int16 activations, int8 weights),
     /// both needing --calibration; dynamic (int8 weights, float
-    /// activations), float16, weight-int8 (int8 weights dequantized to
-    /// float), int4 (full int8 with int4 weights, needing --calibration) or
-    /// dynamic-int4 (int4 FULLY_CONNECTED weights, float activations).
+    /// activations), float16, int4 (full int8 with int4 CONV_2D,
+    /// DEPTHWISE_CONV_2D and FULLY_CONNECTED weights, needing --calibration)
+    /// or dynamic-int4 (int4 FULLY_CONNECTED weights, float activations).
     #[arg(long, visible_alias = "quantize", value_parser = crate::MODES)]
     mode: String,
     /// Input and output type: float, int8 or uint8 (int8 models), int16
