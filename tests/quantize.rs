@@ -398,3 +398,31 @@ fn dynamic_int4_quantizes_fully_connected_weights_only() {
     let bad = quantize(&model, &QuantizeOptions::int16x8(IoType::Float).with_int4_weights(true), &samples(&model, 1, 3));
     assert!(matches!(bad, Err(QuantizeError::Options(_))), "{bad:?}");
 }
+
+#[test]
+fn weight_only_int8_dequantizes_int8_weights_to_float() {
+    let model = resnet_like(3, Dim::Fixed(1));
+    let q = quantize(&model, &QuantizeOptions::weight_only_int8().with_min_weight_elements(1), &samples(&model, 4, 3)).unwrap();
+    let report = q.report.as_ref().unwrap();
+    assert!(report.output_cosine > 0.9999, "{report}");
+    let sg = &q.model.subgraphs[0];
+    let deq: Vec<_> = sg.operators.iter().filter(|o| matches!(o.op, Op::Dequantize)).collect();
+    assert!(deq.len() >= 3);
+    for d in &deq {
+        let w = &sg.tensors[d.inputs[0].unwrap().index()];
+        assert_eq!(w.dtype, DType::I8, "{}", w.name);
+        assert_eq!(sg.tensors[d.outputs[0].index()].dtype, DType::F32);
+    }
+    // Every weight-reading op still computes in float.
+    for (i, node) in sg.operators.iter().enumerate() {
+        if matches!(node.op, Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::FullyConnected(_)) {
+            assert_eq!(input(&q.model, i, 1).dtype, DType::F32);
+            assert_eq!(input(&q.model, i, 0).dtype, DType::F32);
+        }
+    }
+    assert!(const_bytes(&q.model) < const_bytes(&model) / 2, "{} vs {}", const_bytes(&q.model), const_bytes(&model));
+    assert!(matches!(
+        quantize(&model, &QuantizeOptions::weight_only_int8().with_int4_weights(true), &[]),
+        Err(QuantizeError::Options(_))
+    ));
+}

@@ -3,8 +3,8 @@
 //! ```text
 //! tflite-forge convert IN.onnx -o OUT.tflite [--keep-nchw] [--batch N]
 //!     [--labels labels.txt --mean M[,M,M] --std S[,S,S] [--name NAME]]
-//!     [--quantize int8|int16x8|int4|dynamic|dynamic-int4|float16 [--io float|int8|uint8|int16] [--calibration DIR]]
-//! tflite-forge quantize IN.tflite -o OUT.tflite --mode int8|int16x8|int4|dynamic|dynamic-int4|float16
+//!     [--quantize int8|int16x8|int4|dynamic|dynamic-int4|weight-int8|float16 [--io float|int8|uint8|int16] [--calibration DIR]]
+//! tflite-forge quantize IN.tflite -o OUT.tflite --mode int8|int16x8|int4|dynamic|dynamic-int4|weight-int8|float16
 //!     [--io float|int8|uint8|int16] [--calibration DIR]
 //! tflite-forge inspect MODEL.tflite
 //! ```
@@ -25,7 +25,7 @@ mod npy;
 mod quantize_cmd;
 
 /// The quantization modes of `convert --quantize` and `quantize --mode`.
-const MODES: [&str; 6] = ["int8", "int16x8", "dynamic", "float16", "int4", "dynamic-int4"];
+const MODES: [&str; 7] = ["int8", "int16x8", "dynamic", "float16", "int4", "dynamic-int4", "weight-int8"];
 
 #[derive(Parser)]
 #[command(name = "tflite-forge", version, about = "Convert ONNX models to TensorFlow Lite and inspect .tflite files")]
@@ -72,7 +72,8 @@ enum Command {
         /// activations, int8 weights), int4 (int8 with int4 CONV_2D,
         /// DEPTHWISE_CONV_2D and FULLY_CONNECTED weights), all needing
         /// --calibration; dynamic (int8 weights, float activations),
-        /// dynamic-int4 (int4 FULLY_CONNECTED weights) or float16.
+        /// dynamic-int4 (int4 FULLY_CONNECTED weights), weight-int8 (int8
+        /// weights dequantized to float at run time) or float16.
         #[arg(long, value_parser = MODES)]
         quantize: Option<String>,
         /// Input and output type: float, int8 or uint8 (int8 models), int16
@@ -212,6 +213,7 @@ fn quantize_model(
         "int16x8" => QuantizeOptions::int16x8(io),
         "int4" => QuantizeOptions::int8(io).with_int4_weights(true),
         "dynamic-int4" => QuantizeOptions::dynamic_range().with_int4_weights(true),
+        "weight-int8" => QuantizeOptions::weight_only_int8(),
         _ => QuantizeOptions::int8(io),
     };
     let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8" | "int4");

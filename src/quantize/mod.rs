@@ -64,6 +64,7 @@ mod params;
 mod prepare;
 mod report;
 mod scheme;
+mod weight_only;
 
 use thiserror::Error;
 
@@ -89,6 +90,10 @@ pub enum Mode {
     Int8,
     /// Full integer 16x8: int16 activations, int8 weights, int64 biases.
     Int16x8,
+    /// Weight-only int8: int8 weights (of the ops [`Mode::DynamicRange`]
+    /// quantizes, and TRANSPOSE_CONV), each dequantized to float32 at run
+    /// time; every op computes in float. No dataset is needed.
+    WeightOnlyInt8,
 }
 
 /// The default of [`QuantizeOptions::min_weight_elements`]: 1024, as in
@@ -187,6 +192,34 @@ impl QuantizeOptions {
     /// ```
     pub fn dynamic_range() -> QuantizeOptions {
         QuantizeOptions::new(Mode::DynamicRange, IoType::Float)
+    }
+
+    /// Weight-only int8 ([`Mode::WeightOnlyInt8`]); needs no dataset.
+    ///
+    /// ```
+    /// use tflite_forge::quantize::{quantize, QuantizeOptions};
+    /// use tflite_forge::{DType, FullyConnectedOptions, ModelBuilder, Op};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [1, 64]);
+    /// let w: Vec<f32> = (0..32 * 64).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
+    /// let w = g.constant_f32("w", [32, 64], &w);
+    /// let y = g.fully_connected(x, w, None, FullyConnectedOptions::default())?;
+    /// g.output("y", y);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// let q = quantize(&model, &QuantizeOptions::weight_only_int8(), &[])?;
+    /// let sg = &q.model.subgraphs[0];
+    /// assert!(matches!(sg.operators[0].op, Op::Dequantize));
+    /// assert_eq!(sg.tensors[sg.operators[0].inputs[0].unwrap().index()].dtype, DType::I8);
+    /// // The FULLY_CONNECTED computes in float on the dequantized weights.
+    /// assert_eq!(sg.tensors[sg.operators[1].inputs[1].unwrap().index()].dtype, DType::F32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn weight_only_int8() -> QuantizeOptions {
+        QuantizeOptions::new(Mode::WeightOnlyInt8, IoType::Float)
     }
 
     /// Full int8 with the given input/output type.
@@ -331,7 +364,7 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
         )));
     }
     let io_ok = match options.mode {
-        Mode::Float16 | Mode::DynamicRange => options.io == IoType::Float,
+        Mode::Float16 | Mode::DynamicRange | Mode::WeightOnlyInt8 => options.io == IoType::Float,
         Mode::Int8 => matches!(options.io, IoType::Float | IoType::Int8 | IoType::Uint8),
         Mode::Int16x8 => matches!(options.io, IoType::Float | IoType::Int16),
     };
@@ -356,6 +389,7 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
     let quantized = match options.mode {
         Mode::Float16 => float16::rewrite(model)?,
         Mode::DynamicRange => dynamic::rewrite(model, options)?,
+        Mode::WeightOnlyInt8 => weight_only::rewrite(model, options)?,
         Mode::Int8 => full(&scheme::INT8)?,
         Mode::Int16x8 => full(&int16x8::INT16X8)?,
     };

@@ -250,6 +250,7 @@ fn subjects(root: &Path, dir: &Path, selected: &dyn Fn(&str) -> bool, outcomes: 
         // Int4 CONV_2D filters (and FULLY_CONNECTED weights) in the int8
         // model, on LiteRT's reference kernels and with XNNPACK.
         case("int4_int8_io", QuantizeOptions::int8(IoType::Int8).with_int4_weights(true), INT4_RESNET_LIKE, 2),
+        case("weight_only_int8", QuantizeOptions::weight_only_int8().with_min_weight_elements(1), 0.999, 0),
         builtin_kernels("int4_float_io_builtin_kernels", QuantizeOptions::int8(IoType::Float).with_int4_weights(true), INT4_RESNET_LIKE),
     ];
     let mut v = vec![Subject { name: "resnet_like", model: resnet_like(3, Dim::Fixed(1)), calibration: 16, held_out: 8, modes: resnet_like_modes, data: None }];
@@ -296,6 +297,7 @@ fn subjects(root: &Path, dir: &Path, selected: &dyn Fn(&str) -> bool, outcomes: 
     let fc_modes = vec![
         case("dynamic_range", QuantizeOptions::dynamic_range(), 0.999, 0),
         case("dynamic_int4", QuantizeOptions::dynamic_range().with_int4_weights(true), INT4_FC_DYNAMIC, 0),
+        case("weight_only_int8", QuantizeOptions::weight_only_int8(), 0.999, 0),
         builtin_kernels("dynamic_int4_builtin_kernels", QuantizeOptions::dynamic_range().with_int4_weights(true), INT4_FC_DYNAMIC),
         case("int8_float_io", QuantizeOptions::int8(IoType::Float), 0.99, 1),
         case("int4_float_io", QuantizeOptions::int8(IoType::Float).with_int4_weights(true), INT4_FC_FULL, 1),

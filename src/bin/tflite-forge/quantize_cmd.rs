@@ -22,7 +22,8 @@ pub struct QuantizeArgs {
     /// both needing --calibration; dynamic (int8 weights, float
     /// activations), float16, int4 (full int8 with int4 CONV_2D,
     /// DEPTHWISE_CONV_2D and FULLY_CONNECTED weights, needing --calibration)
-    /// or dynamic-int4 (int4 FULLY_CONNECTED weights, float activations).
+    /// dynamic-int4 (int4 FULLY_CONNECTED weights, float activations) or
+    /// weight-int8 (int8 weights dequantized to float at run time).
     #[arg(long, visible_alias = "quantize", value_parser = crate::MODES)]
     mode: String,
     /// Input and output type: float, int8 or uint8 (int8 models), int16
