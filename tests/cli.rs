@@ -525,7 +525,7 @@ fn convert_json_prints_the_report() {
 
 #[test]
 fn every_subcommand_has_help_with_exit_codes_and_usage_errors_exit_2() {
-    for sub in ["convert", "inspect", "diff", "dot", "metadata", "verify"] {
+    for sub in ["convert", "inspect", "diff", "dot", "metadata", "verify", "quantize"] {
         let out = cli(&[os(sub), os("--help")]);
         assert!(out.status.success(), "{sub}");
         let text = stdout(&out);
@@ -536,4 +536,50 @@ fn every_subcommand_has_help_with_exit_codes_and_usage_errors_exit_2() {
     let out = cli(&[os("inspect"), os("/nonexistent/x.tflite")]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn quantize_existing_tflite_files() {
+    let d = tmp("quantize-cmd");
+    std::fs::write(d.join("m.onnx"), classifier_model()).unwrap();
+    std::fs::create_dir_all(d.join("calib")).unwrap();
+    for i in 0..4 {
+        let v: Vec<f32> = (0..192).map(|k| ((k * 5 + i * 11) % 40) as f32 / 20.0 - 1.0).collect();
+        std::fs::write(d.join("calib").join(format!("{i}.npy")), npy::npy_f32(&[1, 8, 8, 3], &v)).unwrap();
+    }
+    let convert = |extra: &[&str], out: &str| {
+        let o = Command::new(BIN).args(["convert"]).arg(d.join("m.onnx")).arg("-o").arg(d.join(out)).args(extra).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    convert(&[], "f32.tflite");
+    // A float16-weight file, as TensorFlow's converter and MediaPipe ship
+    // them (float16 constants behind DEQUANTIZE).
+    convert(&["--quantize", "float16"], "f16.tflite");
+    let calib = d.join("calib");
+    let quantize = |input: &str, extra: &[&str], out: &str| {
+        Command::new(BIN).arg("quantize").arg(d.join(input)).arg("-o").arg(d.join(out)).args(extra).output().unwrap()
+    };
+    for input in ["f32.tflite", "f16.tflite"] {
+        let o = quantize(input, &["--mode", "int8", "--io", "uint8", "--calibration", calib.to_str().unwrap()], "q.tflite");
+        assert!(o.status.success(), "{input}: {}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("quantized (int8, uint8 I/O) from 4 sample(s)") && text.contains("outputs cosine"), "{text}");
+        let model = tflite_forge::read(&std::fs::read(d.join("q.tflite")).unwrap()).unwrap();
+        let sg = &model.subgraphs[0];
+        assert_eq!(sg.tensors[sg.inputs[0].index()].dtype, tflite_forge::DType::U8);
+        assert!(sg.operators.iter().all(|o| !matches!(o.op, tflite_forge::Op::Dequantize)), "{input}: DEQUANTIZE left");
+        std::fs::remove_file(d.join("q.tflite")).unwrap();
+    }
+    let o = quantize("f16.tflite", &["--mode", "dynamic"], "d.tflite");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Failures: one line with a hint, exit code 2 (input error), no file.
+    let o = quantize("f32.tflite", &["--mode", "int8"], "bad.tflite");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("--calibration") && err.lines().count() == 1, "{err}");
+    let o = quantize("m.onnx", &["--mode", "dynamic"], "bad.tflite");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("hint: the file must be a valid .tflite") && err.lines().count() == 1, "{err}");
+    assert!(!d.join("bad.tflite").exists());
 }

@@ -341,3 +341,88 @@ fn new_modes_say_what_they_cannot_do() {
     assert!(matches!(quantize(&model, &QuantizeOptions::int16x8(IoType::Int16), &[]), Err(QuantizeError::Calibration(_))));
     assert!(quantize(&model, &QuantizeOptions::dynamic_range(), &[]).unwrap().report.is_none());
 }
+
+#[test]
+fn int4_weights_halve_the_int8_weights_and_run_in_the_evaluator() {
+    let model = resnet_like(3, Dim::Fixed(1));
+    let data = samples(&model, 16, 5);
+    let int8 = quantize(&model, &QuantizeOptions::int8(IoType::Int8), &data).unwrap();
+    let int4 = quantize(&model, &QuantizeOptions::int8(IoType::Int8).with_int4_weights(true), &data).unwrap();
+    let r4 = int4.report.as_ref().unwrap();
+    let r8 = int8.report.as_ref().unwrap();
+    // Coarser weights cost accuracy, but the model still computes the same
+    // thing (the report runs the int4 file in the evaluator).
+    assert!(r4.output_cosine > 0.99 && r4.output_cosine < r8.output_cosine, "int4:\n{r4}\nint8:\n{r8}");
+    let sg = &int4.model.subgraphs[0];
+    let mut filters = 0;
+    for (i, node) in sg.operators.iter().enumerate() {
+        if matches!(node.op, Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::FullyConnected(_)) {
+            let w = input(&int4.model, i, 1);
+            let n = w.shape.num_elements().unwrap() as usize;
+            assert_eq!((w.dtype, w.data.as_ref().unwrap().len()), (DType::I4, n.div_ceil(2)), "{}", w.name);
+            // Every packed value is in [-7, 7] (no -8 nibble).
+            assert!(w.data.as_ref().unwrap().as_bytes().iter().all(|b| b & 0x0f != 8 && b >> 4 != 8), "{}", w.name);
+            // Conv 2-D with int8 activations and int4 filters is version 7.
+            if matches!(node.op, Op::Conv2d(_)) {
+                assert_eq!(op_version(sg, node), 7);
+            }
+            filters += 1;
+        }
+    }
+    assert!(filters >= 3);
+    let (w8, w4) = (const_bytes(&int8.model), const_bytes(&int4.model));
+    assert!(w4 < w8 * 2 / 3, "int8 constants {w8} B, int4 {w4} B");
+    // Round trip through the file keeps the packed bytes.
+    let back = tflite_forge::read(&tflite_forge::write(&int4.model).unwrap()).unwrap();
+    let x = common::random_samples(&model, 1, 77, 1.0).remove(0);
+    let inputs: Vec<Value> = x.iter().zip(&sg.inputs).map(|(v, t)| tflite_forge::quantize::quantize_input(v, &sg.tensors[t.index()])).collect();
+    assert_eq!(Evaluator::new(&back).run(0, &inputs).unwrap(), Evaluator::new(&int4.model).run(0, &inputs).unwrap());
+}
+
+#[test]
+fn dynamic_int4_quantizes_fully_connected_weights_only() {
+    let model = resnet_like(3, Dim::Fixed(1));
+    let options = QuantizeOptions::dynamic_range().with_min_weight_elements(1).with_int4_weights(true);
+    let q = quantize(&model, &options, &samples(&model, 4, 3)).unwrap();
+    assert!(q.report.as_ref().unwrap().output_cosine > 0.99, "{}", q.report.unwrap());
+    let sg = &q.model.subgraphs[0];
+    for (i, node) in sg.operators.iter().enumerate() {
+        let want = match node.op {
+            Op::FullyConnected(_) => DType::I4,
+            Op::Conv2d(_) | Op::DepthwiseConv2d(_) => DType::I8,
+            _ => continue,
+        };
+        assert_eq!(input(&q.model, i, 1).dtype, want, "{}", node.op.name());
+    }
+    // Other modes say they have no int4 weights.
+    let bad = quantize(&model, &QuantizeOptions::int16x8(IoType::Float).with_int4_weights(true), &samples(&model, 1, 3));
+    assert!(matches!(bad, Err(QuantizeError::Options(_))), "{bad:?}");
+}
+
+#[test]
+fn weight_only_int8_dequantizes_int8_weights_to_float() {
+    let model = resnet_like(3, Dim::Fixed(1));
+    let q = quantize(&model, &QuantizeOptions::weight_only_int8().with_min_weight_elements(1), &samples(&model, 4, 3)).unwrap();
+    let report = q.report.as_ref().unwrap();
+    assert!(report.output_cosine > 0.9999, "{report}");
+    let sg = &q.model.subgraphs[0];
+    let deq: Vec<_> = sg.operators.iter().filter(|o| matches!(o.op, Op::Dequantize)).collect();
+    assert!(deq.len() >= 3);
+    for d in &deq {
+        let w = &sg.tensors[d.inputs[0].unwrap().index()];
+        assert_eq!(w.dtype, DType::I8, "{}", w.name);
+        assert_eq!(sg.tensors[d.outputs[0].index()].dtype, DType::F32);
+    }
+    // Every weight-reading op still computes in float.
+    for (i, node) in sg.operators.iter().enumerate() {
+        if matches!(node.op, Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::FullyConnected(_)) {
+            assert_eq!(input(&q.model, i, 1).dtype, DType::F32);
+            assert_eq!(input(&q.model, i, 0).dtype, DType::F32);
+        }
+    }
+    assert!(const_bytes(&q.model) < const_bytes(&model) / 2, "{} vs {}", const_bytes(&q.model), const_bytes(&model));
+    assert!(matches!(
+        quantize(&model, &QuantizeOptions::weight_only_int8().with_int4_weights(true), &[]),
+        Err(QuantizeError::Options(_))
+    ));
+}

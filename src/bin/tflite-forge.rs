@@ -27,6 +27,11 @@ mod metadata;
 mod output;
 #[path = "tflite-forge/verify.rs"]
 mod verify;
+#[path = "tflite-forge/quantize_cmd.rs"]
+mod quantize_cmd;
+
+/// The quantization modes of `convert --quantize` and `quantize --mode`.
+const MODES: [&str; 7] = ["int8", "int16x8", "dynamic", "float16", "int4", "dynamic-int4", "weight-int8"];
 
 const EXIT_CODES: &str = "Exit codes:
   0  success (diff: the files are equal; verify: every output is within tolerance)
@@ -71,6 +76,10 @@ enum Command {
     /// on both sides; exit 1 when an output is above tolerance.
     #[command(after_help = EXIT_CODES)]
     Verify(verify::Args),
+    /// Quantize a float .tflite file (from tflite-forge, TensorFlow's
+    /// converter, MediaPipe, ...).
+    #[command(after_help = EXIT_CODES)]
+    Quantize(quantize_cmd::QuantizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +91,7 @@ fn main() -> ExitCode {
         Command::Dot(a) => dot::run(a),
         Command::Metadata(a) => metadata::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Quantize(a) => quantize_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

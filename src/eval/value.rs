@@ -105,6 +105,16 @@ impl Value {
         let shape = concrete_shape(t, None).ok_or_else(|| graph(format!("constant {:?} has the dynamic shape {}", t.name, t.shape)))?;
         let n = num_elements(&shape, max_elements, format_args!("constant {:?}", t.name))?;
         let bytes = data.as_bytes();
+        // INT4 constants (packed two per byte, low nibble first) are
+        // computed on as the int8 values they unpack to, as LiteRT's
+        // kernels do.
+        if t.dtype == DType::I4 {
+            let v = crate::quantize::unpack_int4(bytes, n).ok_or_else(|| {
+                graph(format!("constant {:?} has {} bytes, but INT4 {} needs {}", t.name, bytes.len(), t.shape, n.div_ceil(2)))
+            })?;
+            let data = v.into_iter().map(f64::from).collect();
+            return Ok(Value { dtype: DType::I8, shape, data, quantization: t.quantization.clone() });
+        }
         let decoded = match t.dtype {
             DType::F32 => decode(bytes, n, |b| f32::from_le_bytes(b).into()),
             DType::F16 => decode(bytes, n, |b| f16::from_le_bytes(b).to_f64()),

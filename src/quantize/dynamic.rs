@@ -88,23 +88,37 @@ pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<Model,
         // their own tensors.
         let hybrid: usize = by_axis.values().map(Vec::len).sum();
         let mut reuse = hybrid == readers(sg, t);
+        // Int4 weights only where every hybrid reader is FULLY_CONNECTED.
+        let int4 = options.int4_weights
+            && by_axis.values().flatten().all(|(oi, _)| matches!(sg.operators[*oi].op, Op::FullyConnected(_)));
         for (axis, slots) in by_axis {
-            let (quant, q) = symmetric_weights(&values, &dims, axis).ok_or_else(|| QuantizeError::Unsupported {
+            let quantized = if int4 {
+                super::int4::symmetric_int4(&values, &dims, axis).map(|(q, v)| (q, v, true))
+            } else {
+                symmetric_weights(&values, &dims, axis).map(|(q, v)| (q, v, false))
+            };
+            let (quant, q, packed) = quantized.ok_or_else(|| QuantizeError::Unsupported {
                 operator: slots[0].0,
                 op: sg.operators[slots[0].0].op.name().to_string(),
                 detail: format!("weights {:?} of shape {} have no axis {axis:?}", float.name, float.shape),
             })?;
             let mut int8 = float.clone();
-            int8.dtype = DType::I8;
             int8.quantization = Some(quant);
-            int8.data = Some(ConstData::from_slice(&q));
+            if packed {
+                int8.dtype = DType::I4;
+                int8.data = Some(ConstData::from_bytes(super::int4::pack_int4(&q)));
+            } else {
+                int8.dtype = DType::I8;
+                int8.data = Some(ConstData::from_slice(&q));
+            }
             let id = if std::mem::take(&mut reuse) {
                 sg.tensors[t] = int8;
                 TensorId(t as u32)
             } else {
+                let bits = if packed { "int4" } else { "int8" };
                 int8.name = match axis {
-                    Some(a) => format!("{}/int8_axis{a}", float.name),
-                    None => format!("{}/int8", float.name),
+                    Some(a) => format!("{}/{bits}_axis{a}", float.name),
+                    None => format!("{}/{bits}", float.name),
                 };
                 let id = TensorId(u32::try_from(sg.tensors.len()).map_err(|_| QuantizeError::Model("too many tensors".into()))?);
                 sg.tensors.push(int8);

@@ -266,10 +266,16 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions,
         let t = &sg.tensors[i];
         let w = t.data.as_ref().map(|d| d.to_vec::<f32>()).unwrap_or_default();
         let dims: Vec<usize> = t.shape.dims().iter().map(|d| d.fixed().unwrap_or(1) as usize).collect();
-        let Some((quant, q)) = symmetric_weights(&w, &dims, axis) else {
+        let int4 = options.int4_weights && matches!(sg.operators[oi].op, Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::FullyConnected(_));
+        let quantized = if int4 { super::int4::symmetric_int4(&w, &dims, axis) } else { symmetric_weights(&w, &dims, axis) };
+        let Some((quant, q)) = quantized else {
             return Err(unsupported(oi, &sg.operators[oi].op, format!("weights {:?} of unexpected rank", t.name)));
         };
-        new_q[i] = Some((DType::I8, quant, Some(ConstData::from_slice(&q))));
+        new_q[i] = Some(if int4 {
+            (DType::I4, quant, Some(ConstData::from_bytes(super::int4::pack_int4(&q))))
+        } else {
+            (DType::I8, quant, Some(ConstData::from_slice(&q)))
+        });
     }
     for i in 0..n {
         let Some((Role::Bias { input, weights }, oi)) = role[i] else { continue };

@@ -59,9 +59,12 @@ mod dynamic;
 mod float16;
 mod full;
 mod int16x8;
+mod int4;
 mod params;
+mod prepare;
 mod report;
 mod scheme;
+mod weight_only;
 
 use thiserror::Error;
 
@@ -70,6 +73,8 @@ use crate::eval::{EvalError, Value};
 use crate::model::Model;
 
 pub use calibrate::{calibrate, Ranges};
+pub use prepare::fold_constant_dequantize;
+pub(crate) use int4::unpack_int4;
 pub use report::{quantize_input, report, LayerError, QuantReport};
 
 /// What to quantize to.
@@ -85,6 +90,10 @@ pub enum Mode {
     Int8,
     /// Full integer 16x8: int16 activations, int8 weights, int64 biases.
     Int16x8,
+    /// Weight-only int8: int8 weights (of the ops [`Mode::DynamicRange`]
+    /// quantizes, and TRANSPOSE_CONV), each dequantized to float32 at run
+    /// time; every op computes in float. No dataset is needed.
+    WeightOnlyInt8,
 }
 
 /// The default of [`QuantizeOptions::min_weight_elements`]: 1024, as in
@@ -137,11 +146,19 @@ pub struct QuantizeOptions {
     /// hybrid kernels' on-the-fly input quantization costs more than the
     /// smaller weights save.
     pub min_weight_elements: usize,
+    /// Int4 weights (symmetric in `[-7, 7]`, packed two per byte): in
+    /// [`Mode::Int8`] for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED
+    /// (LiteRT's reference kernels unpack them to int8; XNNPACK takes the
+    /// FULLY_CONNECTED ones), in [`Mode::DynamicRange`] for
+    /// FULLY_CONNECTED (the hybrid kernel, as for transformer-style
+    /// models). About half the weight bytes of int8, at 16× the rounding
+    /// step: check the report.
+    pub int4_weights: bool,
 }
 
 impl QuantizeOptions {
     fn new(mode: Mode, io: IoType) -> QuantizeOptions {
-        QuantizeOptions { mode, io, per_channel: true, input_range: None, min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS }
+        QuantizeOptions { mode, io, per_channel: true, input_range: None, min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS, int4_weights: false }
     }
 
     /// Float16 constants.
@@ -175,6 +192,34 @@ impl QuantizeOptions {
     /// ```
     pub fn dynamic_range() -> QuantizeOptions {
         QuantizeOptions::new(Mode::DynamicRange, IoType::Float)
+    }
+
+    /// Weight-only int8 ([`Mode::WeightOnlyInt8`]); needs no dataset.
+    ///
+    /// ```
+    /// use tflite_forge::quantize::{quantize, QuantizeOptions};
+    /// use tflite_forge::{DType, FullyConnectedOptions, ModelBuilder, Op};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [1, 64]);
+    /// let w: Vec<f32> = (0..32 * 64).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
+    /// let w = g.constant_f32("w", [32, 64], &w);
+    /// let y = g.fully_connected(x, w, None, FullyConnectedOptions::default())?;
+    /// g.output("y", y);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// let q = quantize(&model, &QuantizeOptions::weight_only_int8(), &[])?;
+    /// let sg = &q.model.subgraphs[0];
+    /// assert!(matches!(sg.operators[0].op, Op::Dequantize));
+    /// assert_eq!(sg.tensors[sg.operators[0].inputs[0].unwrap().index()].dtype, DType::I8);
+    /// // The FULLY_CONNECTED computes in float on the dequantized weights.
+    /// assert_eq!(sg.tensors[sg.operators[1].inputs[1].unwrap().index()].dtype, DType::F32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn weight_only_int8() -> QuantizeOptions {
+        QuantizeOptions::new(Mode::WeightOnlyInt8, IoType::Float)
     }
 
     /// Full int8 with the given input/output type.
@@ -220,6 +265,33 @@ impl QuantizeOptions {
     /// Sets [`QuantizeOptions::per_channel`].
     pub fn with_per_channel(mut self, per_channel: bool) -> QuantizeOptions {
         self.per_channel = per_channel;
+        self
+    }
+
+    /// Sets [`QuantizeOptions::int4_weights`].
+    ///
+    /// ```
+    /// use tflite_forge::quantize::{quantize, QuantizeOptions};
+    /// use tflite_forge::{DType, FullyConnectedOptions, ModelBuilder};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [1, 64]);
+    /// let w: Vec<f32> = (0..32 * 64).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
+    /// let w = g.constant_f32("w", [32, 64], &w);
+    /// let y = g.fully_connected(x, w, None, FullyConnectedOptions::default())?;
+    /// g.output("y", y);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// let q = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_weights(true), &[])?;
+    /// let sg = &q.model.subgraphs[0];
+    /// let w = &sg.tensors[sg.operators[0].inputs[1].unwrap().index()];
+    /// assert_eq!((w.dtype, w.data.as_ref().unwrap().len()), (DType::I4, 32 * 64 / 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_int4_weights(mut self, int4: bool) -> QuantizeOptions {
+        self.int4_weights = int4;
         self
     }
 
@@ -292,13 +364,21 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
         )));
     }
     let io_ok = match options.mode {
-        Mode::Float16 | Mode::DynamicRange => options.io == IoType::Float,
+        Mode::Float16 | Mode::DynamicRange | Mode::WeightOnlyInt8 => options.io == IoType::Float,
         Mode::Int8 => matches!(options.io, IoType::Float | IoType::Int8 | IoType::Uint8),
         Mode::Int16x8 => matches!(options.io, IoType::Float | IoType::Int16),
     };
+    if options.int4_weights && !matches!(options.mode, Mode::Int8 | Mode::DynamicRange) {
+        return Err(QuantizeError::Options(format!("int4 weights in mode {:?} (int8 and dynamic range have them)", options.mode)));
+    }
     if !io_ok {
         return Err(QuantizeError::Options(format!("{:?} inputs and outputs in mode {:?}", options.io, options.mode)));
     }
+    // Files from TensorFlow's converter and MediaPipe store float16 weights
+    // behind DEQUANTIZE ops: quantize their float32 values.
+    let mut prepared = model.clone();
+    fold_constant_dequantize(&mut prepared);
+    let model = &prepared;
     let full = |scheme: &scheme::Scheme| -> Result<Model, QuantizeError> {
         if dataset.is_empty() {
             return Err(QuantizeError::Calibration(format!("{} quantization needs at least one representative sample", scheme.name)));
@@ -309,6 +389,7 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
     let quantized = match options.mode {
         Mode::Float16 => float16::rewrite(model)?,
         Mode::DynamicRange => dynamic::rewrite(model, options)?,
+        Mode::WeightOnlyInt8 => weight_only::rewrite(model, options)?,
         Mode::Int8 => full(&scheme::INT8)?,
         Mode::Int16x8 => full(&int16x8::INT16X8)?,
     };

@@ -45,9 +45,12 @@ pub struct Args {
     #[arg(long, requires = "labels")]
     name: Option<String>,
     /// Quantize after converting: int8 (full integer), int16x8 (int16
-    /// activations, int8 weights), both needing --calibration;
-    /// dynamic (int8 weights, float activations) or float16.
-    #[arg(long, value_parser = ["int8", "int16x8", "dynamic", "float16"])]
+    /// activations, int8 weights), int4 (int8 with int4 CONV_2D,
+    /// DEPTHWISE_CONV_2D and FULLY_CONNECTED weights), all needing
+    /// --calibration; dynamic (int8 weights, float activations),
+    /// dynamic-int4 (int4 FULLY_CONNECTED weights), weight-int8 (int8
+    /// weights dequantized to float at run time) or float16.
+    #[arg(long, value_parser = crate::MODES)]
     quantize: Option<String>,
     /// Input and output type: float, int8 or uint8 (int8 models), int16
     /// (int16x8 models).
@@ -74,10 +77,10 @@ fn parse_dim(s: &str) -> Result<(String, u32), String> {
 }
 
 /// Quantization asked for on the command line.
-struct Quant {
-    mode: String,
-    io: String,
-    calibration: Option<PathBuf>,
+pub(crate) struct Quant {
+    pub(crate) mode: String,
+    pub(crate) io: String,
+    pub(crate) calibration: Option<PathBuf>,
 }
 
 /// Runs `convert`.
@@ -103,7 +106,7 @@ pub fn run(a: Args) -> CliResult {
         let q = Quant { mode, io: a.io, calibration: a.calibration };
         // A uint8 image model takes raw pixels: the normalisation moves
         // into the graph, and the calibration samples into pixel units.
-        let pixels = q.mode == "int8" && q.io == "uint8" && !mean.is_empty();
+        let pixels = matches!(q.mode.as_str(), "int8" | "int4") && q.io == "uint8" && !mean.is_empty();
         if pixels {
             tflite_forge::passes::normalize::prepend_normalization(&mut conv.model, 0, 0, &mean, &std)?;
             notes.push("input normalisation moved into the graph: the uint8 input takes raw pixels 0..255".to_string());
@@ -149,7 +152,7 @@ pub fn run(a: Args) -> CliResult {
 
 /// Quantizes; with `pixels`, the calibration samples (normalised, as the
 /// converted model took them) are mapped back to pixel values.
-fn quantize_model(
+pub(crate) fn quantize_model(
     model: &tflite_forge::Model,
     q: &Quant,
     pixels: Option<(&[f32], &[f32])>,
@@ -165,11 +168,14 @@ fn quantize_model(
         "float16" => QuantizeOptions::float16(),
         "dynamic" => QuantizeOptions::dynamic_range(),
         "int16x8" => QuantizeOptions::int16x8(io),
+        "int4" => QuantizeOptions::int8(io).with_int4_weights(true),
+        "dynamic-int4" => QuantizeOptions::dynamic_range().with_int4_weights(true),
+        "weight-int8" => QuantizeOptions::weight_only_int8(),
         _ => QuantizeOptions::int8(io),
     };
-    let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8");
+    let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8" | "int4");
     if !calibrated && q.io != "float" {
-        return Err(CliError::input(format!("--quantize {} keeps float inputs and outputs; --io {} needs int8 or int16x8", q.mode, q.io)));
+        return Err(CliError::input(format!("mode {} keeps float inputs and outputs; --io {} needs int8, int4 or int16x8", q.mode, q.io)));
     }
     let mut data = match &q.calibration {
         Some(dir) => npy::load_dataset(dir, model).map_err(CliError::input)?,
