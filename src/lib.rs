@@ -32,6 +32,7 @@
 extern crate alloc;
 
 pub mod build;
+pub mod delegate;
 pub mod error;
 pub mod eval;
 pub mod metadata;
