@@ -41,3 +41,17 @@ fn main() {
     };
     print!("{}", delegate::report(&model));
 }
+
+#[test]
+fn small_model_report() {
+    use delegate::{Delegate, Reason};
+    let r = delegate::report(&small_model());
+    let names: Vec<&str> = r.ops.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["CONV_2D", "RELU", "CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED"]);
+    assert_eq!(r.ops[3].verdict(Delegate::Xnnpack).reason, Some(Reason::OpNotSupported));
+    assert!(r.ops[3].verdict(Delegate::Gpu).is_supported());
+    assert!(matches!(r.ops[5].verdict(Delegate::CoreMl).reason, Some(Reason::Option { name: "keep_dims", .. })));
+    let x = r.summary(Delegate::Xnnpack);
+    assert_eq!((x.ops_taken, x.partitions), (6, 2));
+    assert!(r.to_string().contains("RESIZE_NEAREST_NEIGHBOR v1; xnnpack: no (op not supported)"));
+}
