@@ -26,7 +26,7 @@
 //! assert_eq!(back, model);
 //! ```
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 // The generated schema code names `alloc::` paths.
 extern crate alloc;

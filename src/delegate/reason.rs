@@ -6,6 +6,7 @@ use crate::model::DType;
 
 /// Which tensor of an operator a [`Reason`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TensorRef {
     /// Input `i` of the operator.
     Input(usize),
