@@ -36,6 +36,8 @@ pub mod delegate;
 pub mod error;
 pub mod eval;
 pub mod metadata;
+// Public: custom-op options are FlexBuffers (`CustomOp::with_options`,
+// `CustomOp::options_value`), so users build and read them.
 pub mod flexbuffers;
 mod infer;
 pub mod model;
@@ -45,9 +47,15 @@ pub mod quantize;
 mod util;
 pub mod read;
 mod schema;
+// Public: `validate::validate_with` checks a model (subgraph calls,
+// limits) without writing it.
 pub mod validate;
 pub mod version;
 pub mod write;
+// Public but narrow: the stored-zip codec behind `Model::associated_files`.
+// Kept public for tools that locate the archive in a file
+// (`zip::find_archive`) and for tests/zip.rs, whose allocation-bounding
+// tests need a counting global allocator (unsafe, so not a unit test here).
 pub mod zip;
 
 pub use build::{ModelBuilder, SubgraphBuilder};
