@@ -233,7 +233,27 @@ pub enum WriteError {
     TooLarge(String),
 }
 
-/// Any error of this crate.
+/// Any error of this crate: every error type a public function returns
+/// converts into it with `?`.
+///
+/// It covers [`ReadError`], [`ValidationError`], [`WriteError`], ONNX
+/// conversion ([`OnnxError`](crate::onnx::OnnxError)), quantization
+/// ([`QuantizeError`](crate::quantize::QuantizeError)), the reference
+/// evaluator ([`EvalError`](crate::eval::EvalError)), TFLite Support
+/// metadata ([`MetadataError`](crate::metadata::MetadataError)),
+/// FlexBuffers ([`FlexError`](crate::flexbuffers::FlexError)), the archive
+/// of associated files (`ZipError`) and I/O. (A custom lowering's
+/// [`LowerError`](crate::onnx::LowerError) is a reason, not an error: the
+/// converter reports it inside an [`OnnxError`](crate::onnx::OnnxError).)
+///
+/// ```
+/// fn load(bytes: &[u8]) -> tflite_forge::Result<usize> {
+///     let model = tflite_forge::read(bytes)?; // ReadError -> Error
+///     let _ = tflite_forge::write(&model)?; // WriteError -> Error
+///     Ok(model.subgraphs.len())
+/// }
+/// assert!(matches!(load(b"not a model"), Err(tflite_forge::Error::Read(_))));
+/// ```
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -246,6 +266,24 @@ pub enum Error {
     /// Writing failed.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// Converting an ONNX model failed.
+    #[error(transparent)]
+    Onnx(#[from] crate::onnx::OnnxError),
+    /// Quantizing failed.
+    #[error(transparent)]
+    Quantize(#[from] crate::quantize::QuantizeError),
+    /// The reference evaluator failed.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
+    /// TFLite Support metadata is invalid.
+    #[error(transparent)]
+    Metadata(#[from] crate::metadata::MetadataError),
+    /// FlexBuffers data (custom-op options) is invalid.
+    #[error(transparent)]
+    Flex(#[from] crate::flexbuffers::FlexError),
+    /// The archive of associated files is invalid.
+    #[error(transparent)]
+    Zip(#[from] crate::zip::ZipError),
     /// I/O failed.
     #[error("{path}: {source}")]
     Io {

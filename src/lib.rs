@@ -26,16 +26,19 @@
 //! assert_eq!(back, model);
 //! ```
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 // The generated schema code names `alloc::` paths.
 extern crate alloc;
 
 pub mod build;
 pub mod diff;
+pub mod delegate;
 pub mod error;
 pub mod eval;
 pub mod metadata;
+// Public: custom-op options are FlexBuffers (`CustomOp::with_options`,
+// `CustomOp::options_value`), so users build and read them.
 pub mod flexbuffers;
 mod infer;
 pub mod model;
@@ -47,9 +50,15 @@ mod util;
 pub mod read;
 mod schema;
 pub mod stats;
+// Public: `validate::validate_with` checks a model (subgraph calls,
+// limits) without writing it.
 pub mod validate;
 pub mod version;
 pub mod write;
+// Public but narrow: the stored-zip codec behind `Model::associated_files`.
+// Kept public for tools that locate the archive in a file
+// (`zip::find_archive`) and for tests/zip.rs, whose allocation-bounding
+// tests need a counting global allocator (unsafe, so not a unit test here).
 pub mod zip;
 
 pub use build::{ModelBuilder, SubgraphBuilder};

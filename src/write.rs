@@ -646,7 +646,25 @@ fn align_up(n: u64) -> u64 {
     n.div_ceil(ALIGN as u64) * ALIGN as u64
 }
 
-/// Writes a model to bytes.
+/// Writes a model to bytes with options (e.g. constants after the
+/// flatbuffer, as models over 2 GiB need).
+///
+/// ```
+/// use tflite_forge::write::{write_with, BufferPlacement, WriteOptions};
+/// use tflite_forge::{DType, ModelBuilder};
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [2]);
+/// let c = g.constant_f32("c", [2], &[1.0, 2.0]);
+/// let y = g.add(x, c).unwrap();
+/// g.output("y", y);
+/// b.finish_subgraph(g).unwrap();
+/// let model = b.finish().unwrap();
+/// let mut opts = WriteOptions::default();
+/// opts.buffers = BufferPlacement::AfterFlatbuffer;
+/// let bytes = write_with(&model, &opts).unwrap();
+/// assert_eq!(tflite_forge::read(&bytes).unwrap(), model);
+/// ```
 pub fn write_with(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
     validate(model)?;
     write_unvalidated(model, options)

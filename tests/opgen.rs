@@ -538,7 +538,7 @@ impl Gen<'_> {
             let _ = writeln!(s, "#[derive({derive})]\n#[non_exhaustive]\npub struct {rn} {{");
             for f in fields {
                 let ty = ty_of(self.schema, &f.ty);
-                let _ = writeln!(s, "    /// The schema field `{}` ({}).", f.name, f.ty);
+                let _ = writeln!(s, "    /// The schema field `{}` (`{}`).", f.name, f.ty);
                 let _ = writeln!(s, "    pub {}: {},", field_name(&f.name), rust_ty(&ty));
             }
             s.push_str("}\n\n");

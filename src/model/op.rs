@@ -24,6 +24,7 @@ pub enum Activation {
 
 /// Spatial padding of convolutions and pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Padding {
     /// Output size `ceil(in / stride)`, padding split with the extra at the end.
     #[default]
@@ -138,6 +139,7 @@ impl DepthwiseConv2dOptions {
 
 /// Weight layout of `FULLY_CONNECTED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum WeightsFormat {
     /// `[out, in]`.
     #[default]
@@ -423,6 +425,7 @@ impl BatchMatMulOptions {
 
 /// How `MIRROR_PAD` mirrors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum MirrorPadMode {
     /// Without the edge element (`[1 2 3]` padded by 2 before: `3 2 1 2 3`).
     #[default]
@@ -938,6 +941,7 @@ pub enum Op {
 
 /// The format of a custom op's options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum CustomOptionsFormat {
     /// FlexBuffers (the only format TFLite defines).
     #[default]

@@ -293,17 +293,17 @@ impl StablehloPrecisionConfig {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct BidirectionalSequenceLstmOptions {
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
-    /// The schema field `cell_clip` (float).
+    /// The schema field `cell_clip` (`float`).
     pub cell_clip: f32,
-    /// The schema field `proj_clip` (float).
+    /// The schema field `proj_clip` (`float`).
     pub proj_clip: f32,
-    /// The schema field `merge_outputs` (bool).
+    /// The schema field `merge_outputs` (`bool`).
     pub merge_outputs: bool,
-    /// The schema field `time_major` (bool).
+    /// The schema field `time_major` (`bool`).
     pub time_major: bool,
-    /// The schema field `asymmetric_quantize_inputs` (bool).
+    /// The schema field `asymmetric_quantize_inputs` (`bool`).
     pub asymmetric_quantize_inputs: bool,
 }
 
@@ -347,13 +347,13 @@ impl BidirectionalSequenceLstmOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct BidirectionalSequenceRnnOptions {
-    /// The schema field `time_major` (bool).
+    /// The schema field `time_major` (`bool`).
     pub time_major: bool,
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
-    /// The schema field `merge_outputs` (bool).
+    /// The schema field `merge_outputs` (`bool`).
     pub merge_outputs: bool,
-    /// The schema field `asymmetric_quantize_inputs` (bool).
+    /// The schema field `asymmetric_quantize_inputs` (`bool`).
     pub asymmetric_quantize_inputs: bool,
 }
 
@@ -380,7 +380,7 @@ impl BidirectionalSequenceRnnOptions {
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BucketizeOptions {
-    /// The schema field `boundaries` ([float]).
+    /// The schema field `boundaries` (`[float]`).
     pub boundaries: Vec<f32>,
 }
 
@@ -401,7 +401,7 @@ impl BucketizeOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct CallOptions {
-    /// The schema field `subgraph` (uint).
+    /// The schema field `subgraph` (`uint`).
     pub subgraph: u32,
 }
 
@@ -422,11 +422,11 @@ impl CallOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct ConcatEmbeddingsOptions {
-    /// The schema field `num_channels` (int).
+    /// The schema field `num_channels` (`int`).
     pub num_channels: i32,
-    /// The schema field `num_columns_per_channel` ([int]).
+    /// The schema field `num_columns_per_channel` (`[int]`).
     pub num_columns_per_channel: Vec<i32>,
-    /// The schema field `embedding_dim_per_channel` ([int]).
+    /// The schema field `embedding_dim_per_channel` (`[int]`).
     pub embedding_dim_per_channel: Vec<i32>,
 }
 
@@ -451,21 +451,21 @@ impl ConcatEmbeddingsOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Conv3dOptions {
-    /// The schema field `padding` (Padding).
+    /// The schema field `padding` (`Padding`).
     pub padding: Padding,
-    /// The schema field `stride_d` (int).
+    /// The schema field `stride_d` (`int`).
     pub stride_d: i32,
-    /// The schema field `stride_w` (int).
+    /// The schema field `stride_w` (`int`).
     pub stride_w: i32,
-    /// The schema field `stride_h` (int).
+    /// The schema field `stride_h` (`int`).
     pub stride_h: i32,
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
-    /// The schema field `dilation_d_factor` (int).
+    /// The schema field `dilation_d_factor` (`int`).
     pub dilation_d_factor: i32,
-    /// The schema field `dilation_w_factor` (int).
+    /// The schema field `dilation_w_factor` (`int`).
     pub dilation_w_factor: i32,
-    /// The schema field `dilation_h_factor` (int).
+    /// The schema field `dilation_h_factor` (`int`).
     pub dilation_h_factor: i32,
 }
 
@@ -515,9 +515,9 @@ impl Conv3dOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct CumsumOptions {
-    /// The schema field `exclusive` (bool).
+    /// The schema field `exclusive` (`bool`).
     pub exclusive: bool,
-    /// The schema field `reverse` (bool).
+    /// The schema field `reverse` (`bool`).
     pub reverse: bool,
 }
 
@@ -540,7 +540,7 @@ impl CumsumOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct DepthToSpaceOptions {
-    /// The schema field `block_size` (int).
+    /// The schema field `block_size` (`int`).
     pub block_size: i32,
 }
 
@@ -561,7 +561,7 @@ impl DepthToSpaceOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct EmbeddingLookupSparseOptions {
-    /// The schema field `combiner` (CombinerType).
+    /// The schema field `combiner` (`CombinerType`).
     pub combiner: CombinerType,
 }
 
@@ -582,13 +582,13 @@ impl EmbeddingLookupSparseOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct FakeQuantOptions {
-    /// The schema field `min` (float).
+    /// The schema field `min` (`float`).
     pub min: f32,
-    /// The schema field `max` (float).
+    /// The schema field `max` (`float`).
     pub max: f32,
-    /// The schema field `num_bits` (int).
+    /// The schema field `num_bits` (`int`).
     pub num_bits: i32,
-    /// The schema field `narrow_range` (bool).
+    /// The schema field `narrow_range` (`bool`).
     pub narrow_range: bool,
 }
 
@@ -615,11 +615,11 @@ impl FakeQuantOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct HashtableOptions {
-    /// The schema field `table_id` (int).
+    /// The schema field `table_id` (`int`).
     pub table_id: i32,
-    /// The schema field `key_dtype` (TensorType).
+    /// The schema field `key_dtype` (`TensorType`).
     pub key_dtype: DType,
-    /// The schema field `value_dtype` (TensorType).
+    /// The schema field `value_dtype` (`TensorType`).
     pub value_dtype: DType,
 }
 
@@ -654,7 +654,7 @@ impl HashtableOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct L2NormOptions {
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
 }
 
@@ -675,7 +675,7 @@ impl L2NormOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct LshProjectionOptions {
-    /// The schema field `type` (LSHProjectionType).
+    /// The schema field `type` (`LSHProjectionType`).
     pub kind: LshProjectionType,
 }
 
@@ -696,15 +696,15 @@ impl LshProjectionOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct LstmOptions {
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
-    /// The schema field `cell_clip` (float).
+    /// The schema field `cell_clip` (`float`).
     pub cell_clip: f32,
-    /// The schema field `proj_clip` (float).
+    /// The schema field `proj_clip` (`float`).
     pub proj_clip: f32,
-    /// The schema field `kernel_type` (LSTMKernelType).
+    /// The schema field `kernel_type` (`LSTMKernelType`).
     pub kernel_type: LstmKernelType,
-    /// The schema field `asymmetric_quantize_inputs` (bool).
+    /// The schema field `asymmetric_quantize_inputs` (`bool`).
     pub asymmetric_quantize_inputs: bool,
 }
 
@@ -733,13 +733,13 @@ impl LstmOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct LocalResponseNormalizationOptions {
-    /// The schema field `radius` (int).
+    /// The schema field `radius` (`int`).
     pub radius: i32,
-    /// The schema field `bias` (float).
+    /// The schema field `bias` (`float`).
     pub bias: f32,
-    /// The schema field `alpha` (float).
+    /// The schema field `alpha` (`float`).
     pub alpha: f32,
-    /// The schema field `beta` (float).
+    /// The schema field `beta` (`float`).
     pub beta: f32,
 }
 
@@ -766,7 +766,7 @@ impl LocalResponseNormalizationOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct OneHotOptions {
-    /// The schema field `axis` (int).
+    /// The schema field `axis` (`int`).
     pub axis: i32,
 }
 
@@ -787,9 +787,9 @@ impl OneHotOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct PackOptions {
-    /// The schema field `values_count` (int).
+    /// The schema field `values_count` (`int`).
     pub values_count: i32,
-    /// The schema field `axis` (int).
+    /// The schema field `axis` (`int`).
     pub axis: i32,
 }
 
@@ -812,9 +812,9 @@ impl PackOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct RnnOptions {
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
-    /// The schema field `asymmetric_quantize_inputs` (bool).
+    /// The schema field `asymmetric_quantize_inputs` (`bool`).
     pub asymmetric_quantize_inputs: bool,
 }
 
@@ -837,9 +837,9 @@ impl RnnOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct RandomOptions {
-    /// The schema field `seed` (long).
+    /// The schema field `seed` (`long`).
     pub seed: i64,
-    /// The schema field `seed2` (long).
+    /// The schema field `seed2` (`long`).
     pub seed2: i64,
 }
 
@@ -862,7 +862,7 @@ impl RandomOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct ReduceWindowOptions {
-    /// The schema field `reduce_function` (ReduceWindowFunction).
+    /// The schema field `reduce_function` (`ReduceWindowFunction`).
     pub reduce_function: ReduceWindowFunction,
 }
 
@@ -883,7 +883,7 @@ impl ReduceWindowOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct ReducerOptions {
-    /// The schema field `keep_dims` (bool).
+    /// The schema field `keep_dims` (`bool`).
     pub keep_dims: bool,
 }
 
@@ -904,9 +904,9 @@ impl ReducerOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct ReverseSequenceOptions {
-    /// The schema field `seq_dim` (int).
+    /// The schema field `seq_dim` (`int`).
     pub seq_dim: i32,
-    /// The schema field `batch_dim` (int).
+    /// The schema field `batch_dim` (`int`).
     pub batch_dim: i32,
 }
 
@@ -929,11 +929,11 @@ impl ReverseSequenceOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SvdfOptions {
-    /// The schema field `rank` (int).
+    /// The schema field `rank` (`int`).
     pub rank: i32,
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
-    /// The schema field `asymmetric_quantize_inputs` (bool).
+    /// The schema field `asymmetric_quantize_inputs` (`bool`).
     pub asymmetric_quantize_inputs: bool,
 }
 
@@ -958,11 +958,11 @@ impl SvdfOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SequenceRnnOptions {
-    /// The schema field `time_major` (bool).
+    /// The schema field `time_major` (`bool`).
     pub time_major: bool,
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
-    /// The schema field `asymmetric_quantize_inputs` (bool).
+    /// The schema field `asymmetric_quantize_inputs` (`bool`).
     pub asymmetric_quantize_inputs: bool,
 }
 
@@ -987,7 +987,7 @@ impl SequenceRnnOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct ShapeOptions {
-    /// The schema field `out_type` (TensorType).
+    /// The schema field `out_type` (`TensorType`).
     pub out_type: DType,
 }
 
@@ -1016,11 +1016,11 @@ impl ShapeOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SkipGramOptions {
-    /// The schema field `ngram_size` (int).
+    /// The schema field `ngram_size` (`int`).
     pub ngram_size: i32,
-    /// The schema field `max_skip_size` (int).
+    /// The schema field `max_skip_size` (`int`).
     pub max_skip_size: i32,
-    /// The schema field `include_all_ngrams` (bool).
+    /// The schema field `include_all_ngrams` (`bool`).
     pub include_all_ngrams: bool,
 }
 
@@ -1045,7 +1045,7 @@ impl SkipGramOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SpaceToDepthOptions {
-    /// The schema field `block_size` (int).
+    /// The schema field `block_size` (`int`).
     pub block_size: i32,
 }
 
@@ -1066,7 +1066,7 @@ impl SpaceToDepthOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SparseToDenseOptions {
-    /// The schema field `validate_indices` (bool).
+    /// The schema field `validate_indices` (`bool`).
     pub validate_indices: bool,
 }
 
@@ -1087,7 +1087,7 @@ impl SparseToDenseOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct SplitOptions {
-    /// The schema field `num_splits` (int).
+    /// The schema field `num_splits` (`int`).
     pub num_splits: i32,
 }
 
@@ -1108,15 +1108,15 @@ impl SplitOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloCompositeOptions {
-    /// The schema field `name` (string).
+    /// The schema field `name` (`string`).
     pub name: String,
-    /// The schema field `decomposition_subgraph_index` (int).
+    /// The schema field `decomposition_subgraph_index` (`int`).
     pub decomposition_subgraph_index: i32,
-    /// The schema field `composite_attributes` ([ubyte]).
+    /// The schema field `composite_attributes` (`[ubyte]`).
     pub composite_attributes: Vec<u8>,
-    /// The schema field `composite_attributes_format` (CustomOptionsFormat).
+    /// The schema field `composite_attributes_format` (`CustomOptionsFormat`).
     pub composite_attributes_format: CustomOptionsFormat,
-    /// The schema field `version` (int).
+    /// The schema field `version` (`int`).
     pub version: i32,
 }
 
@@ -1145,7 +1145,7 @@ impl StablehloCompositeOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloBroadcastInDimOptions {
-    /// The schema field `broadcast_dimensions` ([long]).
+    /// The schema field `broadcast_dimensions` (`[long]`).
     pub broadcast_dimensions: Vec<i64>,
 }
 
@@ -1166,7 +1166,7 @@ impl StablehloBroadcastInDimOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloCaseOptions {
-    /// The schema field `branch_subgraph_indices` ([int]).
+    /// The schema field `branch_subgraph_indices` (`[int]`).
     pub branch_subgraph_indices: Vec<i32>,
 }
 
@@ -1187,9 +1187,9 @@ impl StablehloCaseOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloCompareOptions {
-    /// The schema field `comparison_direction` (StablehloComparisonDirection).
+    /// The schema field `comparison_direction` (`StablehloComparisonDirection`).
     pub comparison_direction: StablehloComparisonDirection,
-    /// The schema field `compare_type` (StablehloComparisonType).
+    /// The schema field `compare_type` (`StablehloComparisonType`).
     pub compare_type: StablehloComparisonType,
 }
 
@@ -1212,7 +1212,7 @@ impl StablehloCompareOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloConcatenateOptions {
-    /// The schema field `dimension` (long).
+    /// The schema field `dimension` (`long`).
     pub dimension: i64,
 }
 
@@ -1233,39 +1233,39 @@ impl StablehloConcatenateOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloConvolutionOptions {
-    /// The schema field `window_strides` ([long]).
+    /// The schema field `window_strides` (`[long]`).
     pub window_strides: Vec<i64>,
-    /// The schema field `padding` ([long]).
+    /// The schema field `padding` (`[long]`).
     pub padding: Vec<i64>,
-    /// The schema field `lhs_dilation` ([long]).
+    /// The schema field `lhs_dilation` (`[long]`).
     pub lhs_dilation: Vec<i64>,
-    /// The schema field `rhs_dilation` ([long]).
+    /// The schema field `rhs_dilation` (`[long]`).
     pub rhs_dilation: Vec<i64>,
-    /// The schema field `window_reversal` ([bool]).
+    /// The schema field `window_reversal` (`[bool]`).
     pub window_reversal: Vec<bool>,
-    /// The schema field `input_batch_dimension` (long).
+    /// The schema field `input_batch_dimension` (`long`).
     pub input_batch_dimension: i64,
-    /// The schema field `input_feature_dimension` (long).
+    /// The schema field `input_feature_dimension` (`long`).
     pub input_feature_dimension: i64,
-    /// The schema field `input_spatial_dimensions` ([long]).
+    /// The schema field `input_spatial_dimensions` (`[long]`).
     pub input_spatial_dimensions: Vec<i64>,
-    /// The schema field `kernel_input_feature_dimension` (long).
+    /// The schema field `kernel_input_feature_dimension` (`long`).
     pub kernel_input_feature_dimension: i64,
-    /// The schema field `kernel_output_feature_dimension` (long).
+    /// The schema field `kernel_output_feature_dimension` (`long`).
     pub kernel_output_feature_dimension: i64,
-    /// The schema field `kernel_spatial_dimensions` ([long]).
+    /// The schema field `kernel_spatial_dimensions` (`[long]`).
     pub kernel_spatial_dimensions: Vec<i64>,
-    /// The schema field `output_batch_dimension` (long).
+    /// The schema field `output_batch_dimension` (`long`).
     pub output_batch_dimension: i64,
-    /// The schema field `output_feature_dimension` (long).
+    /// The schema field `output_feature_dimension` (`long`).
     pub output_feature_dimension: i64,
-    /// The schema field `output_spatial_dimensions` ([long]).
+    /// The schema field `output_spatial_dimensions` (`[long]`).
     pub output_spatial_dimensions: Vec<i64>,
-    /// The schema field `feature_group_count` (long).
+    /// The schema field `feature_group_count` (`long`).
     pub feature_group_count: i64,
-    /// The schema field `batch_group_count` (long).
+    /// The schema field `batch_group_count` (`long`).
     pub batch_group_count: i64,
-    /// The schema field `precision_config` ([StablehloPrecisionConfig]).
+    /// The schema field `precision_config` (`[StablehloPrecisionConfig]`).
     pub precision_config: Vec<StablehloPrecisionConfig>,
 }
 
@@ -1318,17 +1318,17 @@ impl StablehloConvolutionOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloCustomCallOptions {
-    /// The schema field `call_target_name` (string).
+    /// The schema field `call_target_name` (`string`).
     pub call_target_name: String,
-    /// The schema field `has_side_effect` (bool).
+    /// The schema field `has_side_effect` (`bool`).
     pub has_side_effect: bool,
-    /// The schema field `backend_config` (string).
+    /// The schema field `backend_config` (`string`).
     pub backend_config: String,
-    /// The schema field `api_version` (int).
+    /// The schema field `api_version` (`int`).
     pub api_version: i32,
-    /// The schema field `called_computations` ([int]).
+    /// The schema field `called_computations` (`[int]`).
     pub called_computations: Vec<i32>,
-    /// The schema field `custom_attributes` ([ubyte]).
+    /// The schema field `custom_attributes` (`[ubyte]`).
     pub custom_attributes: Vec<u8>,
 }
 
@@ -1359,15 +1359,15 @@ impl StablehloCustomCallOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloDotGeneralOptions {
-    /// The schema field `lhs_batching_dimensions` ([long]).
+    /// The schema field `lhs_batching_dimensions` (`[long]`).
     pub lhs_batching_dimensions: Vec<i64>,
-    /// The schema field `rhs_batching_dimensions` ([long]).
+    /// The schema field `rhs_batching_dimensions` (`[long]`).
     pub rhs_batching_dimensions: Vec<i64>,
-    /// The schema field `lhs_contracting_dimensions` ([long]).
+    /// The schema field `lhs_contracting_dimensions` (`[long]`).
     pub lhs_contracting_dimensions: Vec<i64>,
-    /// The schema field `rhs_contracting_dimensions` ([long]).
+    /// The schema field `rhs_contracting_dimensions` (`[long]`).
     pub rhs_contracting_dimensions: Vec<i64>,
-    /// The schema field `precision_config` ([StablehloPrecisionConfig]).
+    /// The schema field `precision_config` (`[StablehloPrecisionConfig]`).
     pub precision_config: Vec<StablehloPrecisionConfig>,
 }
 
@@ -1396,7 +1396,7 @@ impl StablehloDotGeneralOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloDynamicSliceOptions {
-    /// The schema field `slice_sizes` ([long]).
+    /// The schema field `slice_sizes` (`[long]`).
     pub slice_sizes: Vec<i64>,
 }
 
@@ -1417,17 +1417,17 @@ impl StablehloDynamicSliceOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloGatherOptions {
-    /// The schema field `offset_dims` ([long]).
+    /// The schema field `offset_dims` (`[long]`).
     pub offset_dims: Vec<i64>,
-    /// The schema field `collapsed_slice_dims` ([long]).
+    /// The schema field `collapsed_slice_dims` (`[long]`).
     pub collapsed_slice_dims: Vec<i64>,
-    /// The schema field `start_index_map` ([long]).
+    /// The schema field `start_index_map` (`[long]`).
     pub start_index_map: Vec<i64>,
-    /// The schema field `index_vector_dim` (long).
+    /// The schema field `index_vector_dim` (`long`).
     pub index_vector_dim: i64,
-    /// The schema field `slice_sizes` ([long]).
+    /// The schema field `slice_sizes` (`[long]`).
     pub slice_sizes: Vec<i64>,
-    /// The schema field `indices_are_sorted` (bool).
+    /// The schema field `indices_are_sorted` (`bool`).
     pub indices_are_sorted: bool,
 }
 
@@ -1458,7 +1458,7 @@ impl StablehloGatherOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloIotaOptions {
-    /// The schema field `iota_dimension` (long).
+    /// The schema field `iota_dimension` (`long`).
     pub iota_dimension: i64,
 }
 
@@ -1479,11 +1479,11 @@ impl StablehloIotaOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloPadOptions {
-    /// The schema field `edge_padding_low` ([long]).
+    /// The schema field `edge_padding_low` (`[long]`).
     pub edge_padding_low: Vec<i64>,
-    /// The schema field `edge_padding_high` ([long]).
+    /// The schema field `edge_padding_high` (`[long]`).
     pub edge_padding_high: Vec<i64>,
-    /// The schema field `interior_padding` ([long]).
+    /// The schema field `interior_padding` (`[long]`).
     pub interior_padding: Vec<i64>,
 }
 
@@ -1508,9 +1508,9 @@ impl StablehloPadOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloReduceOptions {
-    /// The schema field `dimensions` ([long]).
+    /// The schema field `dimensions` (`[long]`).
     pub dimensions: Vec<i64>,
-    /// The schema field `body_subgraph_index` (int).
+    /// The schema field `body_subgraph_index` (`int`).
     pub body_subgraph_index: i32,
 }
 
@@ -1533,17 +1533,17 @@ impl StablehloReduceOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloReduceWindowOptions {
-    /// The schema field `window_dimensions` ([long]).
+    /// The schema field `window_dimensions` (`[long]`).
     pub window_dimensions: Vec<i64>,
-    /// The schema field `window_strides` ([long]).
+    /// The schema field `window_strides` (`[long]`).
     pub window_strides: Vec<i64>,
-    /// The schema field `base_dilations` ([long]).
+    /// The schema field `base_dilations` (`[long]`).
     pub base_dilations: Vec<i64>,
-    /// The schema field `window_dilations` ([long]).
+    /// The schema field `window_dilations` (`[long]`).
     pub window_dilations: Vec<i64>,
-    /// The schema field `padding` ([long]).
+    /// The schema field `padding` (`[long]`).
     pub padding: Vec<i64>,
-    /// The schema field `body_subgraph_index` (int).
+    /// The schema field `body_subgraph_index` (`int`).
     pub body_subgraph_index: i32,
 }
 
@@ -1574,7 +1574,7 @@ impl StablehloReduceWindowOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloRngBitGeneratorOptions {
-    /// The schema field `algorithm` (RngAlgorithm).
+    /// The schema field `algorithm` (`RngAlgorithm`).
     pub algorithm: RngAlgorithm,
 }
 
@@ -1595,19 +1595,19 @@ impl StablehloRngBitGeneratorOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloScatterOptions {
-    /// The schema field `indices_are_sorted` (bool).
+    /// The schema field `indices_are_sorted` (`bool`).
     pub indices_are_sorted: bool,
-    /// The schema field `update_window_dims` ([long]).
+    /// The schema field `update_window_dims` (`[long]`).
     pub update_window_dims: Vec<i64>,
-    /// The schema field `inserted_window_dims` ([long]).
+    /// The schema field `inserted_window_dims` (`[long]`).
     pub inserted_window_dims: Vec<i64>,
-    /// The schema field `scatter_dims_to_operand_dims` ([long]).
+    /// The schema field `scatter_dims_to_operand_dims` (`[long]`).
     pub scatter_dims_to_operand_dims: Vec<i64>,
-    /// The schema field `index_vector_dim` (long).
+    /// The schema field `index_vector_dim` (`long`).
     pub index_vector_dim: i64,
-    /// The schema field `unique_indices` (bool).
+    /// The schema field `unique_indices` (`bool`).
     pub unique_indices: bool,
-    /// The schema field `update_computation_subgraph_index` (int).
+    /// The schema field `update_computation_subgraph_index` (`int`).
     pub update_computation_subgraph_index: i32,
 }
 
@@ -1640,11 +1640,11 @@ impl StablehloScatterOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloSliceOptions {
-    /// The schema field `start_indices` ([long]).
+    /// The schema field `start_indices` (`[long]`).
     pub start_indices: Vec<i64>,
-    /// The schema field `limit_indices` ([long]).
+    /// The schema field `limit_indices` (`[long]`).
     pub limit_indices: Vec<i64>,
-    /// The schema field `strides` ([long]).
+    /// The schema field `strides` (`[long]`).
     pub strides: Vec<i64>,
 }
 
@@ -1669,11 +1669,11 @@ impl StablehloSliceOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloSortOptions {
-    /// The schema field `dimension` (long).
+    /// The schema field `dimension` (`long`).
     pub dimension: i64,
-    /// The schema field `is_stable` (bool).
+    /// The schema field `is_stable` (`bool`).
     pub is_stable: bool,
-    /// The schema field `comparator_subgraph_index` (int).
+    /// The schema field `comparator_subgraph_index` (`int`).
     pub comparator_subgraph_index: i32,
 }
 
@@ -1698,7 +1698,7 @@ impl StablehloSortOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloTransposeOptions {
-    /// The schema field `permutation` ([long]).
+    /// The schema field `permutation` (`[long]`).
     pub permutation: Vec<i64>,
 }
 
@@ -1719,9 +1719,9 @@ impl StablehloTransposeOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct StablehloWhileOptions {
-    /// The schema field `cond_subgraph_index` (int).
+    /// The schema field `cond_subgraph_index` (`int`).
     pub cond_subgraph_index: i32,
-    /// The schema field `body_subgraph_index` (int).
+    /// The schema field `body_subgraph_index` (`int`).
     pub body_subgraph_index: i32,
 }
 
@@ -1744,17 +1744,17 @@ impl StablehloWhileOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct UnidirectionalSequenceLstmOptions {
-    /// The schema field `fused_activation_function` (ActivationFunctionType).
+    /// The schema field `fused_activation_function` (`ActivationFunctionType`).
     pub fused_activation_function: Activation,
-    /// The schema field `cell_clip` (float).
+    /// The schema field `cell_clip` (`float`).
     pub cell_clip: f32,
-    /// The schema field `proj_clip` (float).
+    /// The schema field `proj_clip` (`float`).
     pub proj_clip: f32,
-    /// The schema field `time_major` (bool).
+    /// The schema field `time_major` (`bool`).
     pub time_major: bool,
-    /// The schema field `asymmetric_quantize_inputs` (bool).
+    /// The schema field `asymmetric_quantize_inputs` (`bool`).
     pub asymmetric_quantize_inputs: bool,
-    /// The schema field `diagonal_recurrent_tensors` (bool).
+    /// The schema field `diagonal_recurrent_tensors` (`bool`).
     pub diagonal_recurrent_tensors: bool,
 }
 
@@ -1785,7 +1785,7 @@ impl UnidirectionalSequenceLstmOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct UniqueOptions {
-    /// The schema field `idx_out_type` (TensorType).
+    /// The schema field `idx_out_type` (`TensorType`).
     pub idx_out_type: DType,
 }
 
@@ -1814,9 +1814,9 @@ impl UniqueOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct UnpackOptions {
-    /// The schema field `num` (int).
+    /// The schema field `num` (`int`).
     pub num: i32,
-    /// The schema field `axis` (int).
+    /// The schema field `axis` (`int`).
     pub axis: i32,
 }
 
@@ -1839,9 +1839,9 @@ impl UnpackOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct VarHandleOptions {
-    /// The schema field `container` (string).
+    /// The schema field `container` (`string`).
     pub container: String,
-    /// The schema field `shared_name` (string).
+    /// The schema field `shared_name` (`string`).
     pub shared_name: String,
 }
 

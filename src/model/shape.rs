@@ -4,6 +4,7 @@ use std::fmt;
 
 /// One dimension of a tensor shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Dim {
     /// A dimension whose size is known when the model is built.
     Fixed(u32),

@@ -178,11 +178,66 @@ pub struct Conversion {
 }
 
 /// Converts ONNX bytes. External data is not available (use [`convert_file`]).
+///
+/// ```
+/// use onnx_protobuf::{tensor_shape_proto as tsp, type_proto, GraphProto, Message, ModelProto, NodeProto};
+/// use onnx_protobuf::{OperatorSetIdProto, TensorShapeProto, TypeProto, ValueInfoProto};
+/// use tflite_forge::onnx::{convert, ConvertOptions};
+///
+/// // A one-node ONNX model: y = Relu(x), x: float[1, 4].
+/// let value = |name: &str| {
+///     let mut shape = TensorShapeProto::new();
+///     for n in [1, 4] {
+///         let mut d = tsp::Dimension::new();
+///         d.value = Some(tsp::dimension::Value::DimValue(n));
+///         shape.dim.push(d);
+///     }
+///     let mut t = type_proto::Tensor::new();
+///     t.elem_type = 1; // FLOAT
+///     t.shape = Some(shape).into();
+///     let mut tp = TypeProto::new();
+///     tp.value = Some(type_proto::Value::TensorType(t));
+///     let mut v = ValueInfoProto::new();
+///     v.name = name.into();
+///     v.type_ = Some(tp).into();
+///     v
+/// };
+/// let mut node = NodeProto::new();
+/// node.op_type = "Relu".into();
+/// node.input = vec!["x".into()];
+/// node.output = vec!["y".into()];
+/// let mut graph = GraphProto::new();
+/// graph.name = "g".into();
+/// graph.node.push(node);
+/// graph.input.push(value("x"));
+/// graph.output.push(value("y"));
+/// let mut opset = OperatorSetIdProto::new();
+/// opset.version = 17;
+/// let mut m = ModelProto::new();
+/// m.ir_version = 8;
+/// m.opset_import.push(opset);
+/// m.graph = Some(graph).into();
+/// let onnx = m.write_to_bytes()?;
+///
+/// let conversion = convert(&onnx, &ConvertOptions::default())?;
+/// assert_eq!(conversion.model.subgraphs[0].operators[0].op.name(), "RELU");
+/// let tflite = tflite_forge::write(&conversion.model)?;
+/// # let _ = tflite;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn convert(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion, OnnxError> {
     convert_with_base(bytes, None, options)
 }
 
 /// Converts an ONNX file, resolving external data next to it.
+///
+/// ```
+/// use tflite_forge::onnx::{convert_file, ConvertOptions, OnnxError};
+/// // A missing file is an I/O error naming the path.
+/// let err = convert_file("no/such/model.onnx", &ConvertOptions::default()).unwrap_err();
+/// assert!(matches!(err, OnnxError::Io { .. }));
+/// assert!(err.to_string().contains("no/such/model.onnx"));
+/// ```
 pub fn convert_file(path: impl AsRef<Path>, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| OnnxError::Io { path: path.to_path_buf(), source })?;

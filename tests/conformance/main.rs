@@ -27,7 +27,9 @@
 //! - **eval**: our reference evaluator against LiteRT on the builder tier's
 //!   float cases (see eval_tier.rs);
 //! - **flexbuffers**: our FlexBuffers encoder and decoder against the
-//!   reference implementation in the `flatbuffers` wheel.
+//!   reference implementation in the `flatbuffers` wheel;
+//! - **delegate**: our delegate-compatibility report against the operators
+//!   LiteRT's default XNNPACK delegate claims (see delegate_tier.rs).
 //!
 //! Prints one line per case and a closing `N passed, N failed, N skipped`,
 //! writes `target/conformance/report.json`, and exits non-zero on any
@@ -46,6 +48,7 @@ mod quantize_tier;
 mod stablehlo_tier;
 mod tf_tier;
 mod venv;
+mod delegate_tier;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -142,6 +145,7 @@ fn main() {
     onnx_tiers::quant_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     quantize_tier::quantize_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
+    delegate_tier::delegate_tier(&root, &python, &out, &selected, &mut outcomes);
 
     if !jobs.is_empty() {
         outcomes.extend(run_jobs(&root, &python, &out, &jobs));

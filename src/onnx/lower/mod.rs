@@ -2,7 +2,7 @@
 //!
 //! Values keep ONNX semantics (NCHW); layout-bound ops are wrapped in
 //! explicit TRANSPOSEs, which the passes later sink and cancel. Constant
-//! and shape computations are folded here ([`fold`]) instead of being
+//! and shape computations are folded here (`fold`) instead of being
 //! emitted.
 //!
 //! One file per op family, named like the ops it lowers:
@@ -44,7 +44,7 @@
 //! | `optional.rs` | Optional, OptionalHasElement, OptionalGetElement (optionals holding a tensor) |
 //! | `pad.rs` | Pad |
 //! | `quantize_linear.rs` | QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear |
-//! | `qlinear.rs` | QOp (QDQ groups, see [`crate::onnx::qdq`]) and QLinearConv / QLinearMatMul as int8 ops |
+//! | `qlinear.rs` | QOp (QDQ groups, see `onnx/qdq.rs`) and QLinearConv / QLinearMatMul as int8 ops |
 //! | `integer_ops.rs` | MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv computed exactly |
 //! | `recurrent.rs` | LSTM, GRU, RNN (unrolled, or a WHILE over the sequence) |
 //! | `pool.rs` | MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool |
@@ -73,7 +73,7 @@
 //! `widen.rs` computes element types a kernel lacks exactly in a wider type;
 //! `fold/` folds constant and shape computations, and `symbolic.rs` carries
 //! the sizes known only at run time and emits the ops that compute them. Graph rewrites that run
-//! before lowering are in [`crate::onnx::patterns`] (and, for batchnorm
+//! before lowering are in `onnx/patterns.rs` (and, for batchnorm
 //! folding, `batchnorm.rs`).
 
 mod activation;
