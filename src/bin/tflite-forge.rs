@@ -3,7 +3,10 @@
 //! ```text
 //! tflite-forge convert IN.onnx -o OUT.tflite [--keep-nchw] [--batch N]
 //!     [--labels labels.txt --mean M[,M,M] --std S[,S,S] [--name NAME]]
-//!     [--quantize int8|int16x8|dynamic|float16 [--io float|int8|uint8|int16] [--calibration DIR]]
+//!     [--quantize int8|int16x8|dynamic|float16 [--io float|int8|uint8|int16]
+//!      [--calibration DIR|FILE [--calibration-layout auto|onnx|tflite]
+//!       [--calibration-method minmax|percentile[:P]|mse] [--keep-float N] [--keep-float-db X]
+//!       [--report report.json]] [--keep-float-ops NAME,...] [--integer-only]]
 //! tflite-forge inspect MODEL.tflite
 //! ```
 
@@ -15,10 +18,11 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use tflite_forge::metadata::{ContentProperties, ImageClassifierInfo, ProcessUnit};
 use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout};
-use tflite_forge::quantize::{quantize, IoType, QuantizeOptions};
 
-#[path = "tflite-forge/npy.rs"]
-mod npy;
+#[path = "tflite-forge/quant_args.rs"]
+mod quant_args;
+
+use quant_args::QuantArgs;
 
 #[derive(Parser)]
 #[command(name = "tflite-forge", version, about = "Convert ONNX models to TensorFlow Lite and inspect .tflite files")]
@@ -61,19 +65,9 @@ enum Command {
         /// Model name recorded in the metadata (with --labels).
         #[arg(long, requires = "labels")]
         name: Option<String>,
-        /// Quantize after converting: int8 (full integer), int16x8 (int16
-        /// activations, int8 weights), both needing --calibration;
-        /// dynamic (int8 weights, float activations) or float16.
-        #[arg(long, value_parser = ["int8", "int16x8", "dynamic", "float16"])]
-        quantize: Option<String>,
-        /// Input and output type: float, int8 or uint8 (int8 models), int16
-        /// (int16x8 models).
-        #[arg(long, value_parser = ["float", "int8", "uint8", "int16"], default_value = "float", requires = "quantize")]
-        io: String,
-        /// A directory of .npy files (float32, one per sample, shaped like
-        /// the converted model's input) used as the representative dataset.
-        #[arg(long, requires = "quantize")]
-        calibration: Option<PathBuf>,
+        /// Quantization (after converting).
+        #[command(flatten)]
+        quant: QuantArgs,
         /// Let ONNX ops that no TFLite builtin covers, but a TensorFlow op
         /// computes exactly, become select-TF (Flex) ops. The app then needs
         /// the Flex delegate; the report lists each Flex op.
@@ -95,9 +89,8 @@ fn parse_dim(s: &str) -> Result<(String, u32), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name, quantize, io, calibration, allow_flex } => {
+        Command::Convert { input, output, keep_nchw, batch, dims, labels, mean, std, name, quant, allow_flex } => {
             let classifier = labels.map(|labels| Classifier { labels, name });
-            let quant = quantize.map(|mode| Quant { mode, io, calibration });
             convert(input, output, keep_nchw, batch, dims, (mean, std), classifier, quant, allow_flex)
         }
         Command::Inspect { model } => inspect(model),
@@ -117,13 +110,6 @@ struct Classifier {
     name: Option<String>,
 }
 
-/// Quantization asked for on the command line.
-struct Quant {
-    mode: String,
-    io: String,
-    calibration: Option<PathBuf>,
-}
-
 #[allow(clippy::too_many_arguments)]
 fn convert(
     input: PathBuf,
@@ -133,7 +119,7 @@ fn convert(
     dims: Vec<(String, u32)>,
     normalization: (Vec<f32>, Vec<f32>),
     classifier: Option<Classifier>,
-    quant: Option<Quant>,
+    quant: QuantArgs,
     allow_flex: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
@@ -146,15 +132,15 @@ fn convert(
     opts.fixed_dims = dims.into_iter().collect();
     let mut conv = convert_file(&input, &opts)?;
     let (mut mean, mut std) = (normalization.0, normalization.1);
-    if let Some(q) = quant {
+    if let Some(options) = quant.options()? {
         // A uint8 image model takes raw pixels: the normalisation moves
         // into the graph, and the calibration samples into pixel units.
-        let pixels = q.mode == "int8" && q.io == "uint8" && !mean.is_empty();
+        let pixels = quant.quantize.as_deref() == Some("int8") && quant.io == "uint8" && !mean.is_empty();
         if pixels {
             tflite_forge::passes::normalize::prepend_normalization(&mut conv.model, 0, 0, &mean, &std)?;
             println!("input normalisation moved into the graph: the uint8 input takes raw pixels 0..255");
         }
-        conv.model = quantize_model(&conv.model, &q, pixels.then_some((mean.as_slice(), std.as_slice())))?;
+        conv.model = quantize_model(&conv.model, &quant, options, pixels.then_some((mean.as_slice(), std.as_slice())))?;
         if pixels {
             (mean, std) = (Vec::new(), Vec::new());
         }
@@ -184,30 +170,11 @@ fn convert(
 /// converted model took them) are mapped back to pixel values.
 fn quantize_model(
     model: &tflite_forge::Model,
-    q: &Quant,
+    q: &QuantArgs,
+    mut options: tflite_forge::quantize::QuantizeOptions,
     pixels: Option<(&[f32], &[f32])>,
 ) -> Result<tflite_forge::Model, Box<dyn std::error::Error>> {
-    let io = match q.io.as_str() {
-        "int8" => IoType::Int8,
-        "uint8" => IoType::Uint8,
-        "int16" => IoType::Int16,
-        _ => IoType::Float,
-    };
-    let mut options = match q.mode.as_str() {
-        "float16" => QuantizeOptions::float16(),
-        "dynamic" => QuantizeOptions::dynamic_range(),
-        "int16x8" => QuantizeOptions::int16x8(io),
-        _ => QuantizeOptions::int8(io),
-    };
-    let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8");
-    if !calibrated && q.io != "float" {
-        return Err(format!("--quantize {} keeps float inputs and outputs; --io {} needs int8 or int16x8", q.mode, q.io).into());
-    }
-    let mut data = match &q.calibration {
-        Some(dir) => npy::load_dataset(dir, model)?,
-        None if calibrated => return Err(format!("--quantize {} needs --calibration DIR (a representative dataset)", q.mode).into()),
-        None => Vec::new(),
-    };
+    let mut data = q.dataset(model)?;
     if let Some((mean, std)) = pixels {
         options.input_range = Some((0.0, 255.0));
         for v in data.iter_mut().flatten() {
@@ -218,18 +185,7 @@ fn quantize_model(
             }
         }
     }
-    let t = Instant::now();
-    let result = quantize(model, &options, &data)?;
-    println!("quantized ({}, {} I/O) from {} sample(s) in {:.1} s", q.mode, q.io, data.len(), t.elapsed().as_secs_f64());
-    if let Some(r) = &result.report {
-        println!("quantization error: outputs cosine {:.6}, SNR {:.1} dB", r.output_cosine, r.output_snr_db);
-        let mut worst: Vec<_> = r.layers.iter().collect();
-        worst.sort_by(|a, b| a.snr_db.total_cmp(&b.snr_db));
-        for l in worst.iter().take(3) {
-            println!("  low SNR: op {} {} {:?}: {:.1} dB", l.operator, l.op, l.tensor, l.snr_db);
-        }
-    }
-    Ok(result.model)
+    Ok(quant_args::run(model, q, &options, &data)?.model)
 }
 
 fn print_io(model: &tflite_forge::Model) {
