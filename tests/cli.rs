@@ -151,9 +151,73 @@ fn convert_and_quantize() {
     // int8 without data, and data of the wrong shape: errors, no file.
     let out = run(&["--quantize", "int8"], "bad.tflite");
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--calibration"));
-    std::fs::write(d.join("calib").join("z.npy"), npy::npy_f32(&[1, 3, 8, 8], &[0.0; 192])).unwrap();
+    std::fs::write(d.join("calib").join("z.npy"), npy::npy_f32(&[1, 4, 8, 8], &[0.0; 256])).unwrap();
     let out = run(&["--quantize", "int8", "--calibration", calib.to_str().unwrap()], "bad.tflite");
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("does not fit the model input"), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("z.npy") && err.contains("[1, 3, 8, 8] (ONNX layout) or [1, 8, 8, 3] (converted layout)"), "{err}");
+    assert!(!d.join("bad.tflite").exists());
+}
+
+/// `[1, 8, 8, 3]` sample `i` in NCHW order (`[1, 3, 8, 8]`).
+fn nchw_sample(i: usize) -> Vec<f32> {
+    let nhwc: Vec<f32> = (0..192).map(|k| ((k * 7 + i * 13) % 50) as f32 / 25.0 - 1.0).collect();
+    (0..192).map(|k| (k / 64, (k % 64) / 8, k % 8)).map(|(c, y, x)| nhwc[(y * 8 + x) * 3 + c]).collect()
+}
+
+#[test]
+fn calibration_in_the_onnx_layout_methods_and_json_report() {
+    let d = tmp("quant_layout");
+    std::fs::write(d.join("m.onnx"), classifier_model()).unwrap();
+    std::fs::create_dir_all(d.join("nhwc")).unwrap();
+    std::fs::create_dir_all(d.join("nchw")).unwrap();
+    let mut stacked = Vec::new();
+    for i in 0..4 {
+        let v: Vec<f32> = (0..192).map(|k| ((k * 7 + i * 13) % 50) as f32 / 25.0 - 1.0).collect();
+        std::fs::write(d.join("nhwc").join(format!("{i}.npy")), npy::npy_f32(&[1, 8, 8, 3], &v)).unwrap();
+        std::fs::write(d.join("nchw").join(format!("{i}.npy")), npy::npy_f32(&[1, 3, 8, 8], &nchw_sample(i))).unwrap();
+        stacked.extend(nchw_sample(i));
+    }
+    std::fs::write(d.join("stacked.npy"), npy::npy_f32(&[4, 3, 8, 8], &stacked)).unwrap();
+    let run = |extra: &[&str], out: &str| {
+        Command::new(BIN).args(["convert"]).arg(d.join("m.onnx")).arg("-o").arg(d.join(out)).args(extra).output().unwrap()
+    };
+    let p = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let base = ["--quantize", "int8", "--io", "uint8", "--calibration"];
+    for (src, out) in [("nhwc", "a.tflite"), ("nchw", "b.tflite"), ("stacked.npy", "c.tflite")] {
+        let o = run(&[&base[..], &[p(src).as_str()]].concat(), out);
+        assert!(o.status.success(), "{src}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("from 4 sample(s)"), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+    // The same samples in either layout, or stacked: the same bytes.
+    let a = std::fs::read(d.join("a.tflite")).unwrap();
+    assert_eq!(a, std::fs::read(d.join("b.tflite")).unwrap());
+    assert_eq!(a, std::fs::read(d.join("c.tflite")).unwrap());
+    // Forcing the converted layout on NCHW files fails.
+    let o = run(&[&base[..], &[p("nchw").as_str(), "--calibration-layout", "tflite"]].concat(), "bad.tflite");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("in the converted layout"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Percentile, a layer kept in float, and the JSON report.
+    let o = run(
+        &[&base[..], &[p("nchw").as_str(), "--calibration-method", "percentile:99.9", "--keep-float-ops", "scores", "--report", p("r.json").as_str()]].concat(),
+        "k.tflite",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("float: op") && text.contains("kept on request"), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("r.json")).unwrap()).unwrap();
+    assert_eq!(json["calibration_method"], "percentile:99.9");
+    assert_eq!(json["samples"], 4);
+    assert_eq!(json["float_ops"][0]["reason"], "requested");
+    assert!(json["output_cosine"].as_f64().unwrap() > 0.9, "{json}");
+    let layers = json["layers"].as_array().unwrap();
+    assert!(!layers.is_empty() && layers.iter().all(|l| l["op"].is_string() && l["cosine"].is_number()), "{json}");
+    let ranges = json["ranges"].as_array().unwrap();
+    assert!(ranges.iter().any(|r| r["tensor"] == "image" && r["min"].as_f64().unwrap() < 0.0), "{json}");
+    // Bad method and unknown layer names are errors.
+    let o = run(&[&base[..], &[p("nchw").as_str(), "--calibration-method", "kl"]].concat(), "bad.tflite");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("unknown calibration method"));
+    let o = run(&[&base[..], &[p("nchw").as_str(), "--keep-float-ops", "nope"]].concat(), "bad.tflite");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("\"nope\""), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!d.join("bad.tflite").exists());
 }
 

@@ -124,10 +124,18 @@ fn typed_errors_for_what_cannot_be_quantized() {
     b.finish_subgraph(g).unwrap();
     let model = b.finish().unwrap();
     let data = vec![vec![Value::from_f32(vec![4], vec![0.0, 1.0, 2.0, 3.0])]];
-    match quantize(&model, &QuantizeOptions::int8(IoType::Int8), &data) {
+    match quantize(&model, &QuantizeOptions::int8(IoType::Int8).with_integer_only(true), &data) {
         Err(QuantizeError::Unsupported { operator: 0, op, .. }) => assert_eq!(op, "EXP"),
         other => panic!("{other:?}"),
     }
+    // Without integer_only, EXP runs in float between DEQUANTIZE and
+    // QUANTIZE, and the report sees its int8 output.
+    let q = quantize(&model, &QuantizeOptions::int8(IoType::Int8), &data).unwrap();
+    assert_eq!(q.float_ops[0].op, "EXP");
+    let ops: Vec<&str> = q.model.subgraphs[0].operators.iter().map(|o| o.op.name()).collect();
+    assert_eq!(ops, ["DEQUANTIZE", "EXP", "QUANTIZE"]);
+    let layer = &q.report.unwrap().layers[0];
+    assert!(layer.scale > 0.0 && layer.snr_db.is_finite() && layer.snr_db > 30.0, "{layer:?}");
     // No samples, and samples that do not fit the inputs.
     let relu = {
         let mut b = ModelBuilder::new();
@@ -322,9 +330,11 @@ fn new_modes_say_what_they_cannot_do() {
     b.finish_subgraph(g).unwrap();
     let model = b.finish().unwrap();
     let data = vec![vec![Value::from_f32(vec![1, 4], vec![-1.0, 0.0, 1.0, 3.0])]];
-    // HARD_SWISH has int8 kernels but no 16x8 one.
-    assert!(quantize(&model, &QuantizeOptions::int8(IoType::Int8), &data).is_ok());
-    match quantize(&model, &QuantizeOptions::int16x8(IoType::Float), &data) {
+    // HARD_SWISH has int8 kernels but no 16x8 one: it falls back to float,
+    // or with integer_only is an error.
+    assert!(quantize(&model, &QuantizeOptions::int8(IoType::Int8), &data).unwrap().float_ops.is_empty());
+    assert_eq!(quantize(&model, &QuantizeOptions::int16x8(IoType::Float), &data).unwrap().float_ops.len(), 1);
+    match quantize(&model, &QuantizeOptions::int16x8(IoType::Float).with_integer_only(true), &data) {
         Err(e @ QuantizeError::Unsupported { operator: 1, .. }) => {
             assert!(e.to_string().contains("HARD_SWISH") && e.to_string().contains("int16x8"), "{e}");
         }

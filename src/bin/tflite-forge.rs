@@ -19,14 +19,14 @@ mod dot;
 mod inspect;
 #[path = "tflite-forge/json.rs"]
 mod json;
-#[path = "tflite-forge/npy.rs"]
-mod npy;
 #[path = "tflite-forge/metadata.rs"]
 mod metadata;
 #[path = "tflite-forge/output.rs"]
 mod output;
 #[path = "tflite-forge/verify.rs"]
 mod verify;
+#[path = "tflite-forge/quant_args.rs"]
+mod quant_args;
 #[path = "tflite-forge/quantize_cmd.rs"]
 mod quantize_cmd;
 

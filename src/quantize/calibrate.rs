@@ -1,6 +1,7 @@
 //! Calibration: the float range of every tensor of subgraph 0 over a
 //! representative dataset, recorded with the reference evaluator.
 
+use super::methods::{CalibrationMethod, Histogram};
 use super::QuantizeError;
 use crate::eval::{Evaluator, Value};
 use crate::model::{DType, Model};
@@ -17,6 +18,11 @@ impl Ranges {
     /// The `(min, max)` seen for a tensor, if any finite value was.
     pub fn get(&self, tensor: usize) -> Option<(f32, f32)> {
         self.seen.get(tensor).copied().unwrap_or(false).then(|| (self.min[tensor], self.max[tensor]))
+    }
+
+    /// The tensors with a range, and the range, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, (f32, f32))> + '_ {
+        (0..self.seen.len()).filter_map(|i| self.get(i).map(|r| (i, r)))
     }
 
     fn record(&mut self, tensor: usize, values: &[f64]) {
@@ -51,9 +57,55 @@ impl Ranges {
 /// assert_eq!(ranges.get(y.index()), Some((0.0, 2.0)));
 /// ```
 pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, QuantizeError> {
+    calibrate_with(model, dataset, CalibrationMethod::MinMax, 255.0, &mut |_, _| {})
+}
+
+/// [`calibrate`] with a [`CalibrationMethod`] for quantization to
+/// `levels` steps (255 for int8, 65535 for int16), calling
+/// `progress(samples_done, total)` after each sample.
+///
+/// ```
+/// use tflite_forge::eval::Value;
+/// use tflite_forge::quantize::{calibrate_with, CalibrationMethod};
+/// use tflite_forge::{DType, ModelBuilder};
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [100]);
+/// let y = g.relu(x)?;
+/// g.output("y", y);
+/// b.finish_subgraph(g)?;
+/// let model = b.finish()?;
+/// // One sample in a thousand holds a spike of 1000.
+/// let data: Vec<Vec<Value>> = (0..1000)
+///     .map(|i| vec![Value::from_f32(vec![100], (0..100).map(|k| if i == 7 && k == 0 { 1000.0 } else { k as f32 / 100.0 }).collect())])
+///     .collect();
+/// let mut done = 0;
+/// let r = calibrate_with(&model, &data, CalibrationMethod::Percentile(99.99), 255.0, &mut |d, _| done = d)?;
+/// let (_, hi) = r.get(y.index()).unwrap();
+/// assert!(hi < 1.1, "{hi}");
+/// assert_eq!(done, 1000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`calibrate`].
+pub fn calibrate_with(
+    model: &Model,
+    dataset: &[Vec<Value>],
+    method: CalibrationMethod,
+    levels: f64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Ranges, QuantizeError> {
     let sg = model.subgraphs.first().ok_or_else(|| QuantizeError::Model("no subgraph".into()))?;
     let n = sg.tensors.len();
     let mut ranges = Ranges { min: vec![0.0; n], max: vec![0.0; n], seen: vec![false; n] };
+    let mut hist: Vec<Option<Histogram>> = vec![None; if method.needs_histogram() { n } else { 0 }];
+    let mut record = |ranges: &mut Ranges, t: usize, values: &[f64]| {
+        ranges.record(t, values);
+        if let Some(h) = hist.get_mut(t) {
+            h.get_or_insert_with(Histogram::new).add(values);
+        }
+    };
     let eval = Evaluator::new(model);
     for (si, sample) in dataset.iter().enumerate() {
         if sample.len() != sg.inputs.len() {
@@ -67,15 +119,21 @@ pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, Quanti
             if v.dtype != DType::F32 {
                 return Err(QuantizeError::Calibration(format!("sample {si}: input {t} is {}, expected FLOAT32", v.dtype)));
             }
-            ranges.record(t.index(), &v.data);
+            record(&mut ranges, t.index(), &v.data);
         }
         eval.run_observed(0, sample, &mut |oi, k, value| {
             if let Some(t) = sg.operators.get(oi).and_then(|o| o.outputs.get(k))
                 && value.dtype == DType::F32
             {
-                ranges.record(t.index(), &value.data);
+                record(&mut ranges, t.index(), &value.data);
             }
         })?;
+        progress(si + 1, dataset.len());
+    }
+    for (t, h) in hist.iter().enumerate() {
+        if let (Some(h), Some((lo, hi))) = (h, ranges.get(t)) {
+            (ranges.min[t], ranges.max[t]) = h.range(method, lo, hi, levels);
+        }
     }
     Ok(ranges)
 }

@@ -13,6 +13,7 @@
 //!    scheme's kernels, and the inputs and outputs get the requested type.
 
 use super::params::{encode_ints, int_range, quantize_value, symmetric_weights};
+use super::fallback::{isolate, FloatOp, FloatReason, Islands};
 use super::scheme::Scheme;
 use super::{IoType, QuantizeError, QuantizeOptions, Ranges};
 use crate::model::*;
@@ -135,9 +136,47 @@ fn const_range(t: &Tensor) -> Option<(f32, f32)> {
 }
 
 /// Quantizes subgraph 0 of `model` with `scheme`, from calibrated `ranges`.
-pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions, scheme: &Scheme) -> Result<Model, QuantizeError> {
+/// `keep` marks ops (of subgraph 0) to leave in float; ops without a kernel
+/// in the scheme join them unless [`QuantizeOptions::integer_only`]. Returns
+/// the model and the ops left in float.
+pub(super) fn rewrite(
+    model: &Model,
+    ranges: &Ranges,
+    options: &QuantizeOptions,
+    scheme: &Scheme,
+    keep: &[bool],
+) -> Result<(Model, Vec<FloatOp>), QuantizeError> {
     let mut out = model.clone();
     let sg = &mut out.subgraphs[0];
+
+    // 0. Float islands: kept ops and ops without a kernel.
+    let mut float_ops = Vec::new();
+    let mut to_float = vec![false; sg.operators.len()];
+    for (oi, node) in sg.operators.iter().enumerate() {
+        let float_io = node.inputs.iter().flatten().chain(&node.outputs).any(|t| is_float(&sg.tensors[t.index()]));
+        if !float_io {
+            continue;
+        }
+        let has = roles(&node.op, node.inputs.len(), options.per_channel, scheme.fc_per_channel).is_some() && (scheme.has_kernel)(&node.op);
+        let reason = if keep.get(oi).copied().unwrap_or(false) {
+            FloatReason::Requested
+        } else if !has {
+            if options.integer_only {
+                return Err(unsupported(oi, &node.op, format!("no {} kernel for this op", scheme.name)));
+            }
+            FloatReason::NoKernel
+        } else {
+            continue;
+        };
+        to_float[oi] = true;
+        let tensor = node.outputs.first().map(|t| sg.tensors[t.index()].name.clone()).unwrap_or_default();
+        float_ops.push(FloatOp { operator: oi, op: node.op.name().to_string(), tensor, reason });
+    }
+    let islands = if float_ops.is_empty() {
+        Islands { float_op: vec![false; sg.operators.len()], float_tensor: vec![false; sg.tensors.len()] }
+    } else {
+        isolate(sg, &to_float, options.io == IoType::Float)?
+    };
     let n = sg.tensors.len();
     let (act_lo, act_hi) = int_range(scheme.activation)
         .ok_or_else(|| QuantizeError::Model(format!("activation type {} is not an integer type", scheme.activation)))?;
@@ -146,6 +185,9 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions,
     let mut role: Vec<Option<(Role, usize)>> = vec![None; n];
     let mut quantized_op = vec![false; sg.operators.len()];
     for (oi, node) in sg.operators.iter().enumerate() {
+        if islands.float_op[oi] {
+            continue;
+        }
         let float_io = node.inputs.iter().flatten().chain(&node.outputs).any(|t| is_float(&sg.tensors[t.index()]));
         let r = roles(&node.op, node.inputs.len(), options.per_channel, scheme.fc_per_channel).filter(|_| (scheme.has_kernel)(&node.op));
         let Some(r) = r else {
@@ -182,7 +224,7 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions,
     // 2. Ties.
     let mut parent: Vec<usize> = (0..n).collect();
     let mut fixed: Vec<Option<(f32, i64)>> = vec![None; n];
-    for node in &sg.operators {
+    for (node, _) in sg.operators.iter().zip(&islands.float_op).filter(|(_, f)| !**f) {
         if let Some(p) = (scheme.fixed_output)(&node.op) {
             for t in &node.outputs {
                 fixed[t.index()] = Some(p);
@@ -211,7 +253,7 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions,
     let mut group_fixed: Vec<Option<(f32, i64)>> = vec![None; n];
     for i in 0..n {
         let t = &sg.tensors[i];
-        if !is_float(t) || !matches!(role[i], None | Some((Role::Value, _))) {
+        if islands.float_tensor[i] || !is_float(t) || !matches!(role[i], None | Some((Role::Value, _))) {
             continue;
         }
         let r = match options.input_range {
@@ -239,7 +281,7 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions,
     let mut params: Vec<Option<(f32, i64)>> = vec![None; n];
     for i in 0..n {
         let t = &sg.tensors[i];
-        if !is_float(t) || !matches!(role[i], None | Some((Role::Value, _))) {
+        if islands.float_tensor[i] || !is_float(t) || !matches!(role[i], None | Some((Role::Value, _))) {
             continue;
         }
         let g = find(&mut parent, i);
@@ -339,7 +381,7 @@ pub(super) fn rewrite(model: &Model, ranges: &Ranges, options: &QuantizeOptions,
 
     // 4d. Inputs and outputs.
     boundaries(sg, options.io, scheme.activation)?;
-    Ok(out)
+    Ok((out, float_ops))
 }
 
 /// Gives the subgraph's inputs and outputs the requested type. Tensor

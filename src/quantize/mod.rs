@@ -56,13 +56,17 @@
 
 mod calibrate;
 mod dynamic;
+mod fallback;
 mod float16;
 mod full;
 mod int16x8;
 mod int4;
+mod keep;
+mod methods;
 mod params;
 mod prepare;
 mod report;
+mod samples;
 mod scheme;
 mod weight_only;
 
@@ -72,10 +76,14 @@ use crate::error::ValidationError;
 use crate::eval::{EvalError, Value};
 use crate::model::Model;
 
-pub use calibrate::{calibrate, Ranges};
-pub use prepare::fold_constant_dequantize;
+pub use calibrate::{calibrate, calibrate_with, Ranges};
+pub use fallback::{FloatOp, FloatReason};
 pub(crate) use int4::unpack_int4;
+pub use keep::KeepFloat;
+pub use methods::{CalibrationMethod, BINS, DEFAULT_PERCENTILE};
+pub use prepare::fold_constant_dequantize;
 pub use report::{quantize_input, report, LayerError, QuantReport};
+pub use samples::{InputSpec, SampleAdapter, SampleLayout, IO_LAYOUT_METADATA};
 
 /// What to quantize to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,11 +162,29 @@ pub struct QuantizeOptions {
     /// models). About half the weight bytes of int8, at 16× the rounding
     /// step: check the report.
     pub int4_weights: bool,
+    /// How calibration turns the values seen into ranges
+    /// ([`Mode::Int8`], [`Mode::Int16x8`]).
+    pub calibration: CalibrationMethod,
+    /// Fail with [`QuantizeError::Unsupported`] for an op without a kernel
+    /// in the mode, instead of leaving it in float (full-integer modes).
+    pub integer_only: bool,
+    /// Ops to leave in float (full-integer modes).
+    pub keep_float: KeepFloat,
 }
 
 impl QuantizeOptions {
     fn new(mode: Mode, io: IoType) -> QuantizeOptions {
-        QuantizeOptions { mode, io, per_channel: true, input_range: None, min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS, int4_weights: false }
+        QuantizeOptions {
+            mode,
+            io,
+            per_channel: true,
+            input_range: None,
+            min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS,
+            int4_weights: false,
+            calibration: CalibrationMethod::MinMax,
+            integer_only: false,
+            keep_float: KeepFloat::default(),
+        }
     }
 
     /// Float16 constants.
@@ -295,6 +321,24 @@ impl QuantizeOptions {
         self
     }
 
+    /// Sets [`QuantizeOptions::calibration`].
+    pub fn with_calibration(mut self, method: CalibrationMethod) -> QuantizeOptions {
+        self.calibration = method;
+        self
+    }
+
+    /// Sets [`QuantizeOptions::integer_only`].
+    pub fn with_integer_only(mut self, integer_only: bool) -> QuantizeOptions {
+        self.integer_only = integer_only;
+        self
+    }
+
+    /// Sets [`QuantizeOptions::keep_float`].
+    pub fn with_keep_float(mut self, keep: KeepFloat) -> QuantizeOptions {
+        self.keep_float = keep;
+        self
+    }
+
     /// Sets [`QuantizeOptions::min_weight_elements`].
     pub fn with_min_weight_elements(mut self, n: usize) -> QuantizeOptions {
         self.min_weight_elements = n;
@@ -343,20 +387,69 @@ pub struct Quantized {
     pub model: Model,
     /// Per-layer errors against the float model on the dataset.
     pub report: Option<QuantReport>,
+    /// Ops left in float (no kernel in the mode, or kept on request), in
+    /// op order.
+    pub float_ops: Vec<FloatOp>,
+    /// The calibrated ranges (full-integer modes), per tensor index of the
+    /// float model's subgraph 0.
+    pub ranges: Option<Ranges>,
 }
 
 /// Quantizes `model` (subgraph 0, the entry point).
 ///
 /// `dataset` holds representative samples, each one value per input of
-/// subgraph 0 in order, in float. [`Mode::Int8`] and [`Mode::Int16x8`] need
-/// at least one sample; with any samples the result has a [`QuantReport`].
+/// subgraph 0 in order, in float, in the model's layout (see
+/// [`SampleAdapter`] for samples in the ONNX layout or keyed by name).
+/// [`Mode::Int8`] and [`Mode::Int16x8`] need at least one sample; with any
+/// samples the result has a [`QuantReport`].
+///
+/// In the full-integer modes an op without a kernel in the mode stays in
+/// float, between `DEQUANTIZE` and `QUANTIZE`, and is listed in
+/// [`Quantized::float_ops`] (unless [`QuantizeOptions::integer_only`]);
+/// so are the ops named by [`QuantizeOptions::keep_float`].
 ///
 /// # Errors
 /// [`QuantizeError::Options`] for an input/output type the mode does not
 /// have; [`QuantizeError::Unsupported`] for an op without a kernel in the
-/// mode (naming the op); [`QuantizeError::Calibration`] and
+/// mode with [`QuantizeOptions::integer_only`] (naming the op), or that
+/// dynamic range cannot handle; [`QuantizeError::Calibration`] and
 /// [`QuantizeError::Eval`] when the dataset does not fit the model.
 pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]) -> Result<Quantized, QuantizeError> {
+    quantize_with_progress(model, options, dataset, &mut |_, _| {})
+}
+
+/// [`quantize`], calling `progress(samples_done, total)` during
+/// calibration.
+///
+/// ```
+/// use tflite_forge::eval::Value;
+/// use tflite_forge::quantize::{quantize_with_progress, IoType, QuantizeOptions};
+/// use tflite_forge::{DType, ModelBuilder};
+///
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [1, 4]);
+/// let y = g.hard_swish(x)?;
+/// g.output("y", y);
+/// b.finish_subgraph(g)?;
+/// let model = b.finish()?;
+/// let data: Vec<Vec<Value>> = (0..4).map(|i| vec![Value::from_f32(vec![1, 4], vec![i as f32, -1.0, 0.5, 3.0])]).collect();
+/// let mut seen = Vec::new();
+/// // No int16 HARD_SWISH kernel: the op stays in float.
+/// let q = quantize_with_progress(&model, &QuantizeOptions::int16x8(IoType::Float), &data, &mut |done, total| seen.push((done, total)))?;
+/// assert_eq!(seen.last(), Some(&(4, 4)));
+/// assert_eq!(q.float_ops[0].op, "HARD_SWISH");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`quantize`].
+pub fn quantize_with_progress(
+    model: &Model,
+    options: &QuantizeOptions,
+    dataset: &[Vec<Value>],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Quantized, QuantizeError> {
     if model.subgraphs.len() != 1 {
         return Err(QuantizeError::Model(format!(
             "{} subgraphs; quantization handles single-subgraph models (no control flow)",
@@ -379,21 +472,39 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
     let mut prepared = model.clone();
     fold_constant_dequantize(&mut prepared);
     let model = &prepared;
-    let full = |scheme: &scheme::Scheme| -> Result<Model, QuantizeError> {
-        if dataset.is_empty() {
-            return Err(QuantizeError::Calibration(format!("{} quantization needs at least one representative sample", scheme.name)));
+    let report_of = |q: &Model| -> Result<Option<QuantReport>, QuantizeError> {
+        if dataset.is_empty() { Ok(None) } else { Ok(Some(report::report(model, q, dataset)?)) }
+    };
+    let scheme = match options.mode {
+        Mode::Float16 | Mode::DynamicRange | Mode::WeightOnlyInt8 => {
+            let quantized = match options.mode {
+                Mode::Float16 => float16::rewrite(model)?,
+                Mode::DynamicRange => dynamic::rewrite(model, options)?,
+                _ => weight_only::rewrite(model, options)?,
+            };
+            crate::validate::validate(&quantized)?;
+            let report = report_of(&quantized)?;
+            return Ok(Quantized { model: quantized, report, float_ops: Vec::new(), ranges: None });
         }
-        let ranges = calibrate(model, dataset)?;
-        full::rewrite(model, &ranges, options, scheme)
+        Mode::Int8 => &scheme::INT8,
+        Mode::Int16x8 => &int16x8::INT16X8,
     };
-    let quantized = match options.mode {
-        Mode::Float16 => float16::rewrite(model)?,
-        Mode::DynamicRange => dynamic::rewrite(model, options)?,
-        Mode::WeightOnlyInt8 => weight_only::rewrite(model, options)?,
-        Mode::Int8 => full(&scheme::INT8)?,
-        Mode::Int16x8 => full(&int16x8::INT16X8)?,
-    };
+    if dataset.is_empty() {
+        return Err(QuantizeError::Calibration(format!("{} quantization needs at least one representative sample", scheme.name)));
+    }
+    let levels = if scheme.activation == crate::model::DType::I16 { 65535.0 } else { 255.0 };
+    let ranges = calibrate_with(model, dataset, options.calibration, levels, progress)?;
+    let sg = &model.subgraphs[0];
+    let mut keep = options.keep_float.named(sg)?;
+    let (mut quantized, mut float_ops) = full::rewrite(model, &ranges, options, scheme, &keep)?;
     crate::validate::validate(&quantized)?;
-    let report = if dataset.is_empty() { None } else { Some(report::report(model, &quantized, dataset)?) };
-    Ok(Quantized { model: quantized, report })
+    let mut report = report_of(&quantized)?;
+    if let Some(r) = &report
+        && options.keep_float.by_error(sg, r, if levels > 255.0 { 16.0 } else { 8.0 }, &mut keep)
+    {
+        (quantized, float_ops) = full::rewrite(model, &ranges, options, scheme, &keep)?;
+        crate::validate::validate(&quantized)?;
+        report = report_of(&quantized)?;
+    }
+    Ok(Quantized { model: quantized, report, float_ops, ranges: Some(ranges) })
 }

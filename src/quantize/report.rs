@@ -147,6 +147,8 @@ pub fn report(float: &Model, quant: &Model, dataset: &[Vec<Value>]) -> Result<su
         .iter()
         .filter(|o| matches!(o.op, crate::model::Op::Quantize | crate::model::Op::Dequantize))
         .filter_map(|o| Some((o.outputs.first()?.index(), o.inputs.first().copied().flatten()?.index())))
+        // (not the QUANTIZE after an op left in float, whose input is float)
+        .filter(|(_, src)| qsg.tensors.get(*src).is_some_and(|t| t.quantization.is_some()))
         .filter(|(out, _)| qsg.outputs.iter().any(|t| t.index() == *out))
         .collect();
     let locate = |t: usize| boundary_src.get(&t).copied().unwrap_or(t);

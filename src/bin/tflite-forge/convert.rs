@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use tflite_forge::metadata::ImageClassifierInfo;
 use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout};
-use tflite_forge::quantize::{quantize, IoType, QuantizeOptions};
+use tflite_forge::quantize::QuantizeOptions;
 
-use crate::npy;
+use crate::quant_args::{self, QuantArgs};
 use crate::output::{print_io, write_atomic, CliError, CliResult, Progress, EXIT_OK};
 
 /// Arguments of `convert`.
@@ -44,22 +44,9 @@ pub struct Args {
     /// Model name recorded in the metadata (with --labels).
     #[arg(long, requires = "labels")]
     name: Option<String>,
-    /// Quantize after converting: int8 (full integer), int16x8 (int16
-    /// activations, int8 weights), int4 (int8 with int4 CONV_2D,
-    /// DEPTHWISE_CONV_2D and FULLY_CONNECTED weights), all needing
-    /// --calibration; dynamic (int8 weights, float activations),
-    /// dynamic-int4 (int4 FULLY_CONNECTED weights), weight-int8 (int8
-    /// weights dequantized to float at run time) or float16.
-    #[arg(long, value_parser = crate::MODES)]
-    quantize: Option<String>,
-    /// Input and output type: float, int8 or uint8 (int8 models), int16
-    /// (int16x8 models).
-    #[arg(long, value_parser = ["float", "int8", "uint8", "int16"], default_value = "float", requires = "quantize")]
-    io: String,
-    /// A directory of .npy files (float32, one per sample, shaped like
-    /// the converted model's input) used as the representative dataset.
-    #[arg(long, requires = "quantize")]
-    calibration: Option<PathBuf>,
+    /// Quantization after converting.
+    #[command(flatten)]
+    quant: QuantArgs,
     /// Let ONNX ops that no TFLite builtin covers, but a TensorFlow op
     /// computes exactly, become select-TF (Flex) ops. The app then needs
     /// the Flex delegate; the report lists each Flex op.
@@ -74,13 +61,6 @@ pub struct Args {
 fn parse_dim(s: &str) -> Result<(String, u32), String> {
     let (k, v) = s.split_once('=').ok_or("expected NAME=SIZE")?;
     Ok((k.to_string(), v.parse().map_err(|e| format!("{v}: {e}"))?))
-}
-
-/// Quantization asked for on the command line.
-pub(crate) struct Quant {
-    pub(crate) mode: String,
-    pub(crate) io: String,
-    pub(crate) calibration: Option<PathBuf>,
 }
 
 /// Runs `convert`.
@@ -102,17 +82,18 @@ pub fn run(a: Args) -> CliResult {
     })?;
     let mut notes = Vec::new();
     let (mut mean, mut std) = (a.mean, a.std);
-    if let Some(mode) = a.quantize {
-        let q = Quant { mode, io: a.io, calibration: a.calibration };
+    if let Some(options) = a.quant.options().map_err(CliError::input)? {
+        let q = &a.quant;
+        let mode = q.quantize.clone().unwrap_or_default();
         // A uint8 image model takes raw pixels: the normalisation moves
         // into the graph, and the calibration samples into pixel units.
-        let pixels = matches!(q.mode.as_str(), "int8" | "int4") && q.io == "uint8" && !mean.is_empty();
+        let pixels = matches!(mode.as_str(), "int8" | "int4") && q.io == "uint8" && !mean.is_empty();
         if pixels {
             tflite_forge::passes::normalize::prepend_normalization(&mut conv.model, 0, 0, &mean, &std)?;
             notes.push("input normalisation moved into the graph: the uint8 input takes raw pixels 0..255".to_string());
         }
-        progress.set(&format!("quantizing ({})", q.mode));
-        let result = quantize_model(&conv.model, &q, pixels.then_some((mean.as_slice(), std.as_slice())), &mut notes);
+        progress.set(&format!("quantizing ({mode})"));
+        let result = quantize_model(&conv.model, q, options, pixels.then_some((mean.as_slice(), std.as_slice())), &mut notes);
         progress.done();
         conv.model = result?;
         if pixels {
@@ -150,40 +131,19 @@ pub fn run(a: Args) -> CliResult {
     Ok(EXIT_OK)
 }
 
-/// Quantizes; with `pixels`, the calibration samples (normalised, as the
-/// converted model took them) are mapped back to pixel values.
+/// Quantizes as `q` asks; with `pixels`, the calibration samples
+/// (normalised, as the converted model took them) are mapped back to pixel
+/// values.
 pub(crate) fn quantize_model(
     model: &tflite_forge::Model,
-    q: &Quant,
+    q: &QuantArgs,
+    mut options: QuantizeOptions,
     pixels: Option<(&[f32], &[f32])>,
     notes: &mut Vec<String>,
 ) -> Result<tflite_forge::Model, CliError> {
-    let io = match q.io.as_str() {
-        "int8" => IoType::Int8,
-        "uint8" => IoType::Uint8,
-        "int16" => IoType::Int16,
-        _ => IoType::Float,
-    };
-    let mut options = match q.mode.as_str() {
-        "float16" => QuantizeOptions::float16(),
-        "dynamic" => QuantizeOptions::dynamic_range(),
-        "int16x8" => QuantizeOptions::int16x8(io),
-        "int4" => QuantizeOptions::int8(io).with_int4_weights(true),
-        "dynamic-int4" => QuantizeOptions::dynamic_range().with_int4_weights(true),
-        "weight-int8" => QuantizeOptions::weight_only_int8(),
-        _ => QuantizeOptions::int8(io),
-    };
-    let calibrated = matches!(q.mode.as_str(), "int8" | "int16x8" | "int4");
-    if !calibrated && q.io != "float" {
-        return Err(CliError::input(format!("mode {} keeps float inputs and outputs; --io {} needs int8, int4 or int16x8", q.mode, q.io)));
-    }
-    let mut data = match &q.calibration {
-        Some(dir) => npy::load_dataset(dir, model).map_err(CliError::input)?,
-        None if calibrated => {
-            return Err(CliError::input(format!("--quantize {} needs --calibration DIR (a representative dataset)", q.mode)));
-        }
-        None => Vec::new(),
-    };
+    let mut data = q.dataset(model).map_err(|e| {
+        CliError::input(e).hint("calibration samples are .npy/.npz arrays in the ONNX (NCHW) or the converted layout; see --calibration-layout")
+    })?;
     if let Some((mean, std)) = pixels {
         options.input_range = Some((0.0, 255.0));
         for v in data.iter_mut().flatten() {
@@ -194,16 +154,5 @@ pub(crate) fn quantize_model(
             }
         }
     }
-    let t = Instant::now();
-    let result = quantize(model, &options, &data)?;
-    notes.push(format!("quantized ({}, {} I/O) from {} sample(s) in {:.1} s", q.mode, q.io, data.len(), t.elapsed().as_secs_f64()));
-    if let Some(r) = &result.report {
-        notes.push(format!("quantization error: outputs cosine {:.6}, SNR {:.1} dB", r.output_cosine, r.output_snr_db));
-        let mut worst: Vec<_> = r.layers.iter().collect();
-        worst.sort_by(|a, b| a.snr_db.total_cmp(&b.snr_db));
-        for l in worst.iter().take(3) {
-            notes.push(format!("  low SNR: op {} {} {:?}: {:.1} dB", l.operator, l.op, l.tensor, l.snr_db));
-        }
-    }
-    Ok(result.model)
+    Ok(quant_args::run(model, q, &options, &data, notes).map_err(|e| CliError::input(e.to_string()))?.model)
 }
