@@ -11,6 +11,7 @@ mod data;
 mod detection;
 mod elementwise;
 mod fully_connected;
+mod gemm;
 mod logic;
 mod math;
 mod matmul;
