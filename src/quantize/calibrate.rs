@@ -19,6 +19,20 @@ impl Ranges {
         self.seen.get(tensor).copied().unwrap_or(false).then(|| (self.min[tensor], self.max[tensor]))
     }
 
+    /// Widens these ranges by `other`'s.
+    fn merge(&mut self, other: &Ranges) {
+        for t in 0..self.seen.len() {
+            if let Some((lo, hi)) = other.get(t) {
+                if self.seen[t] {
+                    self.min[t] = self.min[t].min(lo);
+                    self.max[t] = self.max[t].max(hi);
+                } else {
+                    (self.min[t], self.max[t], self.seen[t]) = (lo, hi, true);
+                }
+            }
+        }
+    }
+
     fn record(&mut self, tensor: usize, values: &[f64]) {
         let Some(seen) = self.seen.get_mut(tensor) else { return };
         for v in values.iter().map(|v| *v as f32).filter(|v| v.is_finite()) {
@@ -33,7 +47,8 @@ impl Ranges {
 }
 
 /// Runs every sample through subgraph 0 and records the range of each
-/// float input and op output.
+/// float input and op output, on one thread per core (see
+/// [`calibrate_with_threads`]).
 ///
 /// ```
 /// use tflite_forge::eval::Value;
@@ -50,12 +65,46 @@ impl Ranges {
 /// assert_eq!(ranges.get(x.index()), Some((-3.0, 2.0)));
 /// assert_eq!(ranges.get(y.index()), Some((0.0, 2.0)));
 /// ```
+///
+/// # Errors
+/// [`QuantizeError::Calibration`] when a sample does not fit the inputs,
+/// [`QuantizeError::Eval`] when the evaluator fails on one (the first
+/// failing sample in dataset order is reported).
 pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, QuantizeError> {
+    calibrate_with_threads(model, dataset, 0)
+}
+
+/// [`calibrate`] on `threads` threads (0: one per core). Samples run in
+/// parallel; ranges are minima and maxima, so the result is the same for
+/// any thread count.
+///
+/// ```
+/// use tflite_forge::eval::Value;
+/// use tflite_forge::quantize::calibrate_with_threads;
+/// use tflite_forge::{DType, ModelBuilder};
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [2]);
+/// let y = g.relu(x).unwrap();
+/// g.output("y", y);
+/// b.finish_subgraph(g).unwrap();
+/// let model = b.finish().unwrap();
+/// let data: Vec<Vec<Value>> = (0..6).map(|i| vec![Value::from_f32(vec![2], vec![-(i as f32), i as f32 / 2.0])]).collect();
+/// let one = calibrate_with_threads(&model, &data, 1).unwrap();
+/// assert_eq!(one, calibrate_with_threads(&model, &data, 4).unwrap());
+/// assert_eq!(one.get(y.index()), Some((0.0, 2.5)));
+/// ```
+///
+/// # Errors
+/// As [`calibrate`].
+pub fn calibrate_with_threads(model: &Model, dataset: &[Vec<Value>], threads: usize) -> Result<Ranges, QuantizeError> {
     let sg = model.subgraphs.first().ok_or_else(|| QuantizeError::Model("no subgraph".into()))?;
     let n = sg.tensors.len();
-    let mut ranges = Ranges { min: vec![0.0; n], max: vec![0.0; n], seen: vec![false; n] };
+    let empty = Ranges { min: vec![0.0; n], max: vec![0.0; n], seen: vec![false; n] };
     let eval = Evaluator::new(model);
-    for (si, sample) in dataset.iter().enumerate() {
+    let per_sample = super::parallel::map(dataset.len(), threads, |si| {
+        let sample = &dataset[si];
+        let mut ranges = empty.clone();
         if sample.len() != sg.inputs.len() {
             return Err(QuantizeError::Calibration(format!(
                 "sample {si} has {} values for {} inputs",
@@ -76,6 +125,11 @@ pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, Quanti
                 ranges.record(t.index(), &value.data);
             }
         })?;
+        Ok(ranges)
+    })?;
+    let mut ranges = empty;
+    for r in &per_sample {
+        ranges.merge(r);
     }
     Ok(ranges)
 }

@@ -59,6 +59,7 @@ mod dynamic;
 mod float16;
 mod full;
 mod int16x8;
+mod parallel;
 mod params;
 mod report;
 mod scheme;
@@ -69,8 +70,8 @@ use crate::error::ValidationError;
 use crate::eval::{EvalError, Value};
 use crate::model::Model;
 
-pub use calibrate::{calibrate, Ranges};
-pub use report::{quantize_input, report, LayerError, QuantReport};
+pub use calibrate::{calibrate, calibrate_with_threads, Ranges};
+pub use report::{quantize_input, report, report_with_threads, LayerError, QuantReport};
 
 /// What to quantize to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,10 @@ pub enum Mode {
 /// The default of [`QuantizeOptions::min_weight_elements`]: 1024, as in
 /// TensorFlow's converter.
 pub const DEFAULT_MIN_WEIGHT_ELEMENTS: usize = 1024;
+
+/// The default of [`QuantizeOptions::report_samples`]: the error report
+/// compares the float and quantized models on the first 16 samples.
+pub const DEFAULT_REPORT_SAMPLES: usize = 16;
 
 /// Element type of the quantized model's inputs and outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,11 +142,28 @@ pub struct QuantizeOptions {
     /// hybrid kernels' on-the-fly input quantization costs more than the
     /// smaller weights save.
     pub min_weight_elements: usize,
+    /// Threads for calibration and the error report (samples run in
+    /// parallel); 0, the default, means one per core. The result is the
+    /// same for any thread count.
+    pub threads: usize,
+    /// How many samples of the dataset (the first ones) the error report
+    /// compares, default [`DEFAULT_REPORT_SAMPLES`]; calibration always uses
+    /// all of them. 0 skips the report. The report says how many it used
+    /// ([`QuantReport::samples`] of [`QuantReport::dataset_samples`]).
+    pub report_samples: usize,
 }
 
 impl QuantizeOptions {
     fn new(mode: Mode, io: IoType) -> QuantizeOptions {
-        QuantizeOptions { mode, io, per_channel: true, input_range: None, min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS }
+        QuantizeOptions {
+            mode,
+            io,
+            per_channel: true,
+            input_range: None,
+            min_weight_elements: DEFAULT_MIN_WEIGHT_ELEMENTS,
+            threads: 0,
+            report_samples: DEFAULT_REPORT_SAMPLES,
+        }
     }
 
     /// Float16 constants.
@@ -223,6 +245,18 @@ impl QuantizeOptions {
         self
     }
 
+    /// Sets [`QuantizeOptions::threads`] (0: one per core).
+    pub fn with_threads(mut self, threads: usize) -> QuantizeOptions {
+        self.threads = threads;
+        self
+    }
+
+    /// Sets [`QuantizeOptions::report_samples`] (0: no report).
+    pub fn with_report_samples(mut self, samples: usize) -> QuantizeOptions {
+        self.report_samples = samples;
+        self
+    }
+
     /// Sets [`QuantizeOptions::min_weight_elements`].
     pub fn with_min_weight_elements(mut self, n: usize) -> QuantizeOptions {
         self.min_weight_elements = n;
@@ -277,7 +311,10 @@ pub struct Quantized {
 ///
 /// `dataset` holds representative samples, each one value per input of
 /// subgraph 0 in order, in float. [`Mode::Int8`] and [`Mode::Int16x8`] need
-/// at least one sample; with any samples the result has a [`QuantReport`].
+/// at least one sample; with any samples the result has a [`QuantReport`]
+/// on the first [`QuantizeOptions::report_samples`] of them. Calibration
+/// and the report run samples on [`QuantizeOptions::threads`] threads; the
+/// quantized model and the report do not depend on the thread count.
 ///
 /// # Errors
 /// [`QuantizeError::Options`] for an input/output type the mode does not
@@ -303,7 +340,7 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
         if dataset.is_empty() {
             return Err(QuantizeError::Calibration(format!("{} quantization needs at least one representative sample", scheme.name)));
         }
-        let ranges = calibrate(model, dataset)?;
+        let ranges = calibrate_with_threads(model, dataset, options.threads)?;
         full::rewrite(model, &ranges, options, scheme)
     };
     let quantized = match options.mode {
@@ -313,6 +350,13 @@ pub fn quantize(model: &Model, options: &QuantizeOptions, dataset: &[Vec<Value>]
         Mode::Int16x8 => full(&int16x8::INT16X8)?,
     };
     crate::validate::validate(&quantized)?;
-    let report = if dataset.is_empty() { None } else { Some(report::report(model, &quantized, dataset)?) };
+    let compared = &dataset[..dataset.len().min(options.report_samples)];
+    let report = if compared.is_empty() {
+        None
+    } else {
+        let mut r = report::report_with_threads(model, &quantized, compared, options.threads)?;
+        r.dataset_samples = dataset.len();
+        Some(r)
+    };
     Ok(Quantized { model: quantized, report })
 }
