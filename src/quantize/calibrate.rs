@@ -33,15 +33,28 @@ impl Ranges {
         }
     }
 
+    /// Widens the range of `tensor` by the finite values of `values`
+    /// (float32 values, held exactly as `f64`).
     fn record(&mut self, tensor: usize, values: &[f64]) {
-        let Some(seen) = self.seen.get_mut(tensor) else { return };
-        for v in values.iter().map(|v| *v as f32).filter(|v| v.is_finite()) {
-            if *seen {
-                self.min[tensor] = self.min[tensor].min(v);
-                self.max[tensor] = self.max[tensor].max(v);
-            } else {
-                (self.min[tensor], self.max[tensor], *seen) = (v, v, true);
-            }
+        // Branch-free minimum and maximum, so the loop vectorizes; values
+        // that are not finite as float32 are left out.
+        let fold = |(lo, hi): (f64, f64), v: &f64| {
+            let finite = (*v as f32).abs() < f32::INFINITY;
+            (if finite && *v < lo { *v } else { lo }, if finite && *v > hi { *v } else { hi })
+        };
+        let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), fold);
+        if lo > hi {
+            return;
+        }
+        let (lo, hi) = (lo as f32, hi as f32);
+        let (Some(seen), Some(min), Some(max)) = (self.seen.get_mut(tensor), self.min.get_mut(tensor), self.max.get_mut(tensor)) else {
+            return;
+        };
+        if *seen {
+            *min = min.min(lo);
+            *max = max.max(hi);
+        } else {
+            (*min, *max, *seen) = (lo, hi, true);
         }
     }
 }
