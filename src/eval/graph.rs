@@ -106,12 +106,12 @@ impl<'m> Evaluator<'m> {
     ///
     /// ```
     /// use tflite_forge::eval::{EvalError, Evaluator, Value};
-    /// use tflite_forge::{ConcatenationOptions, DType, ModelBuilder};
+    /// use tflite_forge::{DType, ModelBuilder};
     ///
     /// let mut b = ModelBuilder::new();
     /// let mut g = b.subgraph("main");
     /// let x = g.input("x", DType::F32, [2]);
-    /// let y = g.concatenation(&[x, x], ConcatenationOptions::default())?;
+    /// let y = g.concatenation(&[x, x], 0)?;
     /// g.output("y", y);
     /// b.finish_subgraph(g)?;
     /// let model = b.finish()?;
