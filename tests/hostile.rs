@@ -606,3 +606,45 @@ fn mutated_npy_and_npz_files_fail_cleanly() {
     assert!(stats.cases >= 4500);
     assert!(stats.accepted > 0, "some mutations keep a valid file");
 }
+
+#[test]
+fn huge_dynamic_shapes_are_a_limit_error_before_allocating() {
+    use tflite_forge::eval::{EvalError, Evaluator, Value};
+    use tflite_forge::{DType, Dim, ModelBuilder, Op, Shape};
+
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // BROADCAST_TO(x, shape) with the target shape taken from an input:
+    // nothing in the file says how large the outputs are.
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, Shape::from_dims(vec![Dim::Dynamic]));
+    let shape = g.input("shape", DType::I32, [2]);
+    for i in 0..6 {
+        let y = g.apply(Op::BroadcastTo, &[Some(x), Some(shape)]).unwrap();
+        g.output(&format!("y{i}"), y);
+    }
+    b.finish_subgraph(g).unwrap();
+    let model = b.finish().unwrap();
+    let limit_error = |e: &EvalError| matches!(e, EvalError::At { error, .. } if matches!(**error, EvalError::Limit { .. }));
+    let x = Value::from_f32(vec![1], vec![1.5]);
+
+    // 2^31 × 2^31 elements: refused by the per-value limit.
+    let huge = Value::from_i32(vec![2], vec![i32::MAX, i32::MAX]);
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let err = Evaluator::new(&model).run(0, &[x.clone(), huge]).unwrap_err();
+    assert!(limit_error(&err), "{err}");
+    assert!(PEAK.load(Ordering::Relaxed) - base < 1 << 20, "allocated before refusing");
+
+    // Each output fits the per-value limit, but six of them kept alive
+    // (they are all model outputs) pass the live limit.
+    let big = Value::from_i32(vec![2], vec![256, 256]);
+    let eval = Evaluator::new(&model).with_max_elements(1 << 16).with_max_live_elements(1 << 18);
+    let err = eval.run(0, &[x.clone(), big.clone()]).unwrap_err();
+    assert!(limit_error(&err), "{err}");
+    assert!(err.to_string().contains("live"), "{err}");
+    // Within both limits the same model runs.
+    let ok = Evaluator::new(&model).with_max_elements(1 << 16).with_max_live_elements(6 << 16 | 8).run(0, &[x, big]).unwrap();
+    assert_eq!(ok.len(), 6);
+    assert!(ok.iter().all(|v| v.shape == [256, 256] && v.data.iter().all(|e| *e == 1.5)));
+}

@@ -436,3 +436,25 @@ fn weight_only_int8_dequantizes_int8_weights_to_float() {
         Err(QuantizeError::Options(_))
     ));
 }
+
+#[test]
+fn threads_change_neither_the_model_bytes_nor_the_report() {
+    let model = resnet_like(3, Dim::Fixed(1));
+    let data = samples(&model, 12, 9);
+    let run = |threads: usize| {
+        let q = quantize(&model, &QuantizeOptions::int8(IoType::Uint8).with_threads(threads).with_report_samples(8), &data).unwrap();
+        (tflite_forge::write(&q.model).unwrap(), q.report.unwrap())
+    };
+    let (bytes1, report1) = run(1);
+    assert_eq!((report1.samples, report1.dataset_samples), (8, 12));
+    assert!(report1.to_string().contains("8 sample(s) (the first of 12)"), "{report1}");
+    for threads in [2, 5] {
+        let (bytes, report) = run(threads);
+        assert!(bytes == bytes1, "{threads} threads changed the model bytes");
+        assert_eq!(report, report1, "{threads} threads changed the report");
+    }
+    // report_samples 0: no report, same model.
+    let q = quantize(&model, &QuantizeOptions::int8(IoType::Uint8).with_report_samples(0), &data).unwrap();
+    assert!(q.report.is_none());
+    assert!(tflite_forge::write(&q.model).unwrap() == bytes1);
+}

@@ -113,6 +113,17 @@ impl QuantParams {
         }
     }
 
+    /// The scales, one per channel (one for per-tensor parameters).
+    pub(crate) fn scales(&self) -> &[f64] {
+        &self.scale
+    }
+
+    /// Subtracts the zero points in place, leaving the integers `q -
+    /// zero_point` (exact in `f64`) for an integer product.
+    pub(crate) fn center(&self, data: &mut [f64]) {
+        self.map(data, |q, _, z| q - z);
+    }
+
     /// Dequantizes raw integers in place: `(q - zero_point) * scale`.
     pub(crate) fn dequantize(&self, data: &mut [f64]) {
         self.map(data, |q, s, z| (q - z) * s);

@@ -3,7 +3,7 @@
 mod control;
 
 use super::value::num_elements;
-use super::{convert, kernels, EvalError, Value, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_WHILE_ITERATIONS};
+use super::{convert, kernels, EvalError, Value, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_LIVE_ELEMENTS, DEFAULT_MAX_WHILE_ITERATIONS};
 use crate::error::Location;
 use crate::model::{Model, Operator, Subgraph, Tensor, TensorId};
 use crate::validate::DEFAULT_MAX_SUBGRAPH_DEPTH;
@@ -39,19 +39,22 @@ use crate::validate::DEFAULT_MAX_SUBGRAPH_DEPTH;
 pub struct Evaluator<'m> {
     model: &'m Model,
     max_elements: usize,
+    max_live_elements: usize,
     max_while_iterations: usize,
     max_subgraph_depth: usize,
 }
 
 impl<'m> Evaluator<'m> {
     /// An evaluator of `model` with the element limit
-    /// [`DEFAULT_MAX_ELEMENTS`], the loop limit
+    /// [`DEFAULT_MAX_ELEMENTS`], the live element limit
+    /// [`DEFAULT_MAX_LIVE_ELEMENTS`], the loop limit
     /// [`DEFAULT_MAX_WHILE_ITERATIONS`] and the call depth limit
     /// [`DEFAULT_MAX_SUBGRAPH_DEPTH`].
     pub fn new(model: &'m Model) -> Self {
         Evaluator {
             model,
             max_elements: DEFAULT_MAX_ELEMENTS,
+            max_live_elements: DEFAULT_MAX_LIVE_ELEMENTS,
             max_while_iterations: DEFAULT_MAX_WHILE_ITERATIONS,
             max_subgraph_depth: DEFAULT_MAX_SUBGRAPH_DEPTH,
         }
@@ -93,6 +96,41 @@ impl<'m> Evaluator<'m> {
     /// The element limit.
     pub fn max_elements(&self) -> usize {
         self.max_elements
+    }
+
+    /// Sets the largest number of elements the values of one subgraph run
+    /// may hold at once (inputs, decoded constants and op outputs not yet
+    /// dropped after their last reader); a value that would pass it fails
+    /// with [`EvalError::Limit`]. Subgraphs that control flow runs count on
+    /// their own.
+    ///
+    /// ```
+    /// use tflite_forge::eval::{EvalError, Evaluator, Value};
+    /// use tflite_forge::{DType, ModelBuilder};
+    ///
+    /// let mut b = ModelBuilder::new();
+    /// let mut g = b.subgraph("main");
+    /// let x = g.input("x", DType::F32, [2]);
+    /// let y = g.concatenation(&[x, x], 0)?;
+    /// g.output("y", y);
+    /// b.finish_subgraph(g)?;
+    /// let model = b.finish()?;
+    ///
+    /// let x = Value::from_f32(vec![2], vec![1.0, 2.0]);
+    /// // x (2 elements) and y (4) are alive together at the end.
+    /// assert!(Evaluator::new(&model).with_max_live_elements(6).run(0, &[x.clone()]).is_ok());
+    /// let err = Evaluator::new(&model).with_max_live_elements(5).run(0, &[x]).unwrap_err();
+    /// assert!(matches!(err, EvalError::At { error, .. } if matches!(*error, EvalError::Limit { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_max_live_elements(mut self, max_live_elements: usize) -> Self {
+        self.max_live_elements = max_live_elements;
+        self
+    }
+
+    /// The live element limit.
+    pub fn max_live_elements(&self) -> usize {
+        self.max_live_elements
     }
 
     /// The model evaluated.
@@ -191,7 +229,7 @@ impl<'m> Evaluator<'m> {
                 detail: format!("subgraph {sg} takes {} inputs, got {}", subgraph.inputs.len(), inputs.len()),
             });
         }
-        let mut slots = Slots::new(subgraph);
+        let mut slots = Slots::new(subgraph, self.max_live_elements);
         for (k, (&id, v)) in subgraph.inputs.iter().zip(inputs).enumerate() {
             let value = prepare_input(slots.tensor(id)?, v, k, self.max_elements)?;
             slots.set(id, value)?;
@@ -237,11 +275,31 @@ impl<'m> Evaluator<'m> {
 struct Slots<'s> {
     tensors: &'s [Tensor],
     values: Vec<Option<Value>>,
+    /// The elements held by `values`.
+    live: usize,
+    /// The most `live` may reach.
+    max_live: usize,
 }
 
 impl<'s> Slots<'s> {
-    fn new(sg: &'s Subgraph) -> Self {
-        Slots { tensors: &sg.tensors, values: vec![None; sg.tensors.len()] }
+    fn new(sg: &'s Subgraph, max_live: usize) -> Self {
+        Slots { tensors: &sg.tensors, values: vec![None; sg.tensors.len()], live: 0, max_live }
+    }
+
+    /// Counts `n` more live elements, within the limit.
+    fn admit(&mut self, n: usize, id: TensorId) -> Result<(), EvalError> {
+        match self.live.checked_add(n) {
+            Some(total) if total <= self.max_live => {
+                self.live = total;
+                Ok(())
+            }
+            _ => Err(EvalError::Limit {
+                detail: format!(
+                    "tensor {} needs {n} more elements while {} are live, over the limit of {} live elements",
+                    id.0, self.live, self.max_live
+                ),
+            }),
+        }
     }
 
     fn out_of_range(&self, id: TensorId) -> EvalError {
@@ -254,34 +312,44 @@ impl<'s> Slots<'s> {
 
     fn set(&mut self, id: TensorId, value: Value) -> Result<(), EvalError> {
         let err = self.out_of_range(id);
-        *self.values.get_mut(id.index()).ok_or(err)? = Some(value);
+        let n = value.len();
+        let slot = self.values.get_mut(id.index()).ok_or(err)?;
+        let old = slot.take().map_or(0, |v| v.len());
+        self.live -= old;
+        self.admit(n, id)?;
+        if let Some(slot) = self.values.get_mut(id.index()) {
+            *slot = Some(value);
+        }
         Ok(())
     }
 
     fn clear(&mut self, id: TensorId) {
-        if let Some(slot) = self.values.get_mut(id.index()) {
-            *slot = None;
+        if let Some(slot) = self.values.get_mut(id.index())
+            && let Some(v) = slot.take()
+        {
+            self.live -= v.len();
         }
     }
 
     /// The value of `id`, decoding it first if it is a constant.
     fn load(&mut self, id: TensorId, max_elements: usize) -> Result<&Value, EvalError> {
         let t = self.tensor(id)?;
-        let slot = self.values.get_mut(id.index()).ok_or_else(|| EvalError::Graph { detail: "tensor slot missing".into() })?;
-        if slot.is_none() && t.is_variable && !t.is_constant() {
-            // A variable tensor without data (an RNN or LSTM state) starts
-            // at zero, as the runtime initializes it.
-            *slot = Some(Value::zeros_for(t, None, max_elements)?);
-        }
-        if slot.is_none() {
-            if !t.is_constant() {
+        let empty = self.values.get(id.index()).ok_or_else(|| EvalError::Graph { detail: "tensor slot missing".into() })?.is_none();
+        if empty {
+            let value = if t.is_variable && !t.is_constant() {
+                // A variable tensor without data (an RNN or LSTM state)
+                // starts at zero, as the runtime initializes it.
+                Value::zeros_for(t, None, max_elements)?
+            } else if t.is_constant() {
+                Value::from_const_limited(t, max_elements)?
+            } else {
                 return Err(EvalError::Graph {
                     detail: format!("tensor {} ({:?}) is read before anything writes it", id.0, t.name),
                 });
-            }
-            *slot = Some(Value::from_const_limited(t, max_elements)?);
+            };
+            self.set(id, value)?;
         }
-        slot.as_ref().ok_or_else(|| EvalError::Graph { detail: "tensor slot empty".into() })
+        self.get(id)
     }
 
     /// The value of `id`, which must have been loaded.

@@ -16,9 +16,20 @@
 //! - Output shapes come from the actual inputs, so dynamic dimensions (a
 //!   dynamic batch) take the size of the values given.
 //! - No value may exceed an element limit ([`DEFAULT_MAX_ELEMENTS`] unless
-//!   set with [`Evaluator::with_max_elements`]); evaluating a model from an
-//!   untrusted file gives values or an [`EvalError`], never a panic or an
-//!   unbounded allocation.
+//!   set with [`Evaluator::with_max_elements`]), and the values alive at
+//!   once in a subgraph run (each is dropped after its last reader) may not
+//!   exceed [`DEFAULT_MAX_LIVE_ELEMENTS`] together
+//!   ([`Evaluator::with_max_live_elements`]); kernels' scratch buffers are
+//!   bounded by their operands. Evaluating a model from an untrusted file
+//!   gives values or an [`EvalError`], never a panic or an unbounded
+//!   allocation.
+//! - Products (`CONV_2D`, `DEPTHWISE_CONV_2D`, `FULLY_CONNECTED`,
+//!   `BATCH_MATMUL`) run as blocked matrix products: float32 operands in
+//!   `f32` (rounded to float32 as the other ops' results are), quantized
+//!   operands as exact integer sums scaled once per output channel. The
+//!   matrix kernel is chosen at run time for the CPU (AVX, FMA), so float
+//!   results may differ in the last bit between machines; on one machine
+//!   they are the same for any thread count.
 //!
 //! Supported ops: `ADD`, `SUB`, `MUL`, `DIV`, `CONV_2D` (grouped, dilated),
 //! `DEPTHWISE_CONV_2D`, `FULLY_CONNECTED`, `AVERAGE_POOL_2D`, `MAX_POOL_2D`,
@@ -81,6 +92,10 @@ use crate::model::{Op, Tensor};
 /// The default limit on the number of elements of any single value: 2^28
 /// (2 GiB of `f64`).
 pub const DEFAULT_MAX_ELEMENTS: usize = 1 << 28;
+
+/// The default limit on the elements the values of one subgraph run hold at
+/// once ([`Evaluator::with_max_live_elements`]): 2^29 (4 GiB of `f64`).
+pub const DEFAULT_MAX_LIVE_ELEMENTS: usize = 1 << 29;
 
 /// The default limit on the iterations of one `WHILE`: 2^20.
 pub const DEFAULT_MAX_WHILE_ITERATIONS: usize = 1 << 20;

@@ -25,15 +25,42 @@ impl Ranges {
         (0..self.seen.len()).filter_map(|i| self.get(i).map(|r| (i, r)))
     }
 
-    fn record(&mut self, tensor: usize, values: &[f64]) {
-        let Some(seen) = self.seen.get_mut(tensor) else { return };
-        for v in values.iter().map(|v| *v as f32).filter(|v| v.is_finite()) {
-            if *seen {
-                self.min[tensor] = self.min[tensor].min(v);
-                self.max[tensor] = self.max[tensor].max(v);
-            } else {
-                (self.min[tensor], self.max[tensor], *seen) = (v, v, true);
+    /// Widens these ranges by `other`'s.
+    fn merge(&mut self, other: &Ranges) {
+        for t in 0..self.seen.len() {
+            if let Some((lo, hi)) = other.get(t) {
+                if self.seen[t] {
+                    self.min[t] = self.min[t].min(lo);
+                    self.max[t] = self.max[t].max(hi);
+                } else {
+                    (self.min[t], self.max[t], self.seen[t]) = (lo, hi, true);
+                }
             }
+        }
+    }
+
+    /// Widens the range of `tensor` by the finite values of `values`
+    /// (float32 values, held exactly as `f64`).
+    fn record(&mut self, tensor: usize, values: &[f64]) {
+        // Branch-free minimum and maximum, so the loop vectorizes; values
+        // that are not finite as float32 are left out.
+        let fold = |(lo, hi): (f64, f64), v: &f64| {
+            let finite = (*v as f32).abs() < f32::INFINITY;
+            (if finite && *v < lo { *v } else { lo }, if finite && *v > hi { *v } else { hi })
+        };
+        let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), fold);
+        if lo > hi {
+            return;
+        }
+        let (lo, hi) = (lo as f32, hi as f32);
+        let (Some(seen), Some(min), Some(max)) = (self.seen.get_mut(tensor), self.min.get_mut(tensor), self.max.get_mut(tensor)) else {
+            return;
+        };
+        if *seen {
+            *min = min.min(lo);
+            *max = max.max(hi);
+        } else {
+            (*min, *max, *seen) = (lo, hi, true);
         }
     }
 }
@@ -57,7 +84,34 @@ impl Ranges {
 /// assert_eq!(ranges.get(y.index()), Some((0.0, 2.0)));
 /// ```
 pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, QuantizeError> {
-    calibrate_with(model, dataset, CalibrationMethod::MinMax, 255.0, &mut |_, _| {})
+    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, 0, &mut |_, _| {})
+}
+
+/// [`calibrate`] on `threads` threads (0: one per core). Samples run in
+/// parallel; ranges are minima and maxima, so the result is the same for
+/// any thread count.
+///
+/// ```
+/// use tflite_forge::eval::Value;
+/// use tflite_forge::quantize::calibrate_with_threads;
+/// use tflite_forge::{DType, ModelBuilder};
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [2]);
+/// let y = g.relu(x).unwrap();
+/// g.output("y", y);
+/// b.finish_subgraph(g).unwrap();
+/// let model = b.finish().unwrap();
+/// let data: Vec<Vec<Value>> = (0..6).map(|i| vec![Value::from_f32(vec![2], vec![-(i as f32), i as f32 / 2.0])]).collect();
+/// let one = calibrate_with_threads(&model, &data, 1).unwrap();
+/// assert_eq!(one, calibrate_with_threads(&model, &data, 4).unwrap());
+/// assert_eq!(one.get(y.index()), Some((0.0, 2.5)));
+/// ```
+///
+/// # Errors
+/// As [`calibrate`].
+pub fn calibrate_with_threads(model: &Model, dataset: &[Vec<Value>], threads: usize) -> Result<Ranges, QuantizeError> {
+    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, threads, &mut |_, _| {})
 }
 
 /// [`calibrate`] with a [`CalibrationMethod`] for quantization to
@@ -96,41 +150,88 @@ pub fn calibrate_with(
     levels: f64,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Ranges, QuantizeError> {
+    calibrate_threads(model, dataset, method, levels, 0, progress)
+}
+
+/// What one sample contributes: its ranges and, for the histogram
+/// methods, its histograms.
+struct Seen {
+    ranges: Ranges,
+    hist: Vec<Option<Histogram>>,
+}
+
+/// The calibration engine: samples run in parallel in rounds of a few per
+/// thread; each round's results merge in sample order, then `progress` is
+/// told. Ranges merge as minima and maxima and histograms exactly (see
+/// `Histogram::merge`), so nothing depends on the thread count.
+pub(crate) fn calibrate_threads(
+    model: &Model,
+    dataset: &[Vec<Value>],
+    method: CalibrationMethod,
+    levels: f64,
+    threads: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Ranges, QuantizeError> {
     let sg = model.subgraphs.first().ok_or_else(|| QuantizeError::Model("no subgraph".into()))?;
     let n = sg.tensors.len();
-    let mut ranges = Ranges { min: vec![0.0; n], max: vec![0.0; n], seen: vec![false; n] };
-    let mut hist: Vec<Option<Histogram>> = vec![None; if method.needs_histogram() { n } else { 0 }];
-    let mut record = |ranges: &mut Ranges, t: usize, values: &[f64]| {
-        ranges.record(t, values);
-        if let Some(h) = hist.get_mut(t) {
-            h.get_or_insert_with(Histogram::new).add(values);
-        }
-    };
+    let empty = Ranges { min: vec![0.0; n], max: vec![0.0; n], seen: vec![false; n] };
+    let histograms = method.needs_histogram();
+    let fresh = || Seen { ranges: empty.clone(), hist: vec![None; if histograms { n } else { 0 }] };
+    let mut total = fresh();
     let eval = Evaluator::new(model);
-    for (si, sample) in dataset.iter().enumerate() {
-        if sample.len() != sg.inputs.len() {
-            return Err(QuantizeError::Calibration(format!(
-                "sample {si} has {} values for {} inputs",
-                sample.len(),
-                sg.inputs.len()
-            )));
-        }
-        for (v, t) in sample.iter().zip(&sg.inputs) {
-            if v.dtype != DType::F32 {
-                return Err(QuantizeError::Calibration(format!("sample {si}: input {t} is {}, expected FLOAT32", v.dtype)));
+    let workers = super::parallel::resolve(threads);
+    let round = workers.max(1) * 4;
+    let mut done = 0;
+    for (ci, chunk) in dataset.chunks(round).enumerate() {
+        let base = ci * round;
+        let per_sample = super::parallel::map(chunk.len(), workers, |i| {
+            let si = base + i;
+            let sample = &chunk[i];
+            let mut seen = fresh();
+            let record = |seen: &mut Seen, t: usize, values: &[f64]| {
+                seen.ranges.record(t, values);
+                if let Some(h) = seen.hist.get_mut(t) {
+                    h.get_or_insert_with(Histogram::new).add(values);
+                }
+            };
+            if sample.len() != sg.inputs.len() {
+                return Err(QuantizeError::Calibration(format!(
+                    "sample {si} has {} values for {} inputs",
+                    sample.len(),
+                    sg.inputs.len()
+                )));
             }
-            record(&mut ranges, t.index(), &v.data);
-        }
-        eval.run_observed(0, sample, &mut |oi, k, value| {
-            if let Some(t) = sg.operators.get(oi).and_then(|o| o.outputs.get(k))
-                && value.dtype == DType::F32
-            {
-                record(&mut ranges, t.index(), &value.data);
+            for (v, t) in sample.iter().zip(&sg.inputs) {
+                if v.dtype != DType::F32 {
+                    return Err(QuantizeError::Calibration(format!("sample {si}: input {t} is {}, expected FLOAT32", v.dtype)));
+                }
+                record(&mut seen, t.index(), &v.data);
             }
+            eval.run_observed(0, sample, &mut |oi, k, value| {
+                if let Some(t) = sg.operators.get(oi).and_then(|o| o.outputs.get(k))
+                    && value.dtype == DType::F32
+                {
+                    record(&mut seen, t.index(), &value.data);
+                }
+            })?;
+            Ok(seen)
         })?;
-        progress(si + 1, dataset.len());
+        for s in per_sample {
+            total.ranges.merge(&s.ranges);
+            for (acc, h) in total.hist.iter_mut().zip(s.hist) {
+                if let Some(h) = h {
+                    match acc {
+                        Some(a) => a.merge(&h),
+                        None => *acc = Some(h),
+                    }
+                }
+            }
+            done += 1;
+        }
+        progress(done, dataset.len());
     }
-    for (t, h) in hist.iter().enumerate() {
+    let mut ranges = total.ranges;
+    for (t, h) in total.hist.iter().enumerate() {
         if let (Some(h), Some((lo, hi))) = (h, ranges.get(t)) {
             (ranges.min[t], ranges.max[t]) = h.range(method, lo, hi, levels);
         }

@@ -113,6 +113,28 @@ impl Histogram {
         self.k = Some(to);
     }
 
+    /// Adds `other`'s counts. Exact: a value's bin at a larger scale is its
+    /// bin at a smaller one with pairs of bins merged, so merging gives the
+    /// histogram of all the values whatever the order they came in.
+    pub(super) fn merge(&mut self, other: &Histogram) {
+        let target = match (self.k, other.k) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let mut o = other.clone();
+        if let Some(t) = target {
+            if self.k.is_none_or(|k| k < t) {
+                self.grow(t);
+            }
+            if o.k.is_none_or(|k| k < t) {
+                o.grow(t);
+            }
+        }
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            *a += b;
+        }
+    }
+
     pub(super) fn add(&mut self, values: &[f64]) {
         for &v in values {
             let v = f64::from(v as f32);
@@ -259,6 +281,30 @@ mod tests {
         d.add(&[100.0, -3e-5, 1e-6]);
         assert_eq!(c, d);
         assert_eq!(d.counts.iter().sum::<u64>(), 3);
+    }
+
+    #[test]
+    fn merged_histograms_equal_one_histogram_of_all_values() {
+        let values: Vec<f64> = (0..900).map(|i| ((i * 53 % 211) as f64 - 105.0) * 0.007 * if i % 11 == 0 { 40.0 } else { 1.0 }).collect();
+        let mut whole = Histogram::new();
+        whole.add(&values);
+        for parts in [2, 3, 7, 50] {
+            let mut merged = Histogram::new();
+            for chunk in values.chunks(values.len().div_ceil(parts)).rev() {
+                let mut h = Histogram::new();
+                h.add(chunk);
+                merged.merge(&h);
+            }
+            assert_eq!(merged, whole, "{parts} parts");
+        }
+        // Zeros only (no scale yet) merge into anything.
+        let mut z = Histogram::new();
+        z.add(&[0.0, 0.0]);
+        let mut w = whole.clone();
+        w.merge(&z);
+        z.merge(&whole);
+        assert_eq!(w, z);
+        assert_eq!(w.counts.iter().sum::<u64>(), 902);
     }
 
     #[test]

@@ -63,6 +63,7 @@ mod int16x8;
 mod int4;
 mod keep;
 mod methods;
+mod parallel;
 mod params;
 mod prepare;
 mod report;
@@ -76,13 +77,13 @@ use crate::error::ValidationError;
 use crate::eval::{EvalError, Value};
 use crate::model::Model;
 
-pub use calibrate::{calibrate, calibrate_with, Ranges};
+pub use calibrate::{calibrate, calibrate_with, calibrate_with_threads, Ranges};
 pub use fallback::{FloatOp, FloatReason};
 pub(crate) use int4::unpack_int4;
 pub use keep::KeepFloat;
 pub use methods::{CalibrationMethod, BINS, DEFAULT_PERCENTILE};
 pub use prepare::fold_constant_dequantize;
-pub use report::{quantize_input, report, LayerError, QuantReport};
+pub use report::{quantize_input, report, report_with_threads, LayerError, QuantReport};
 pub use samples::{InputSpec, SampleAdapter, SampleLayout, IO_LAYOUT_METADATA};
 
 /// What to quantize to.
@@ -107,6 +108,10 @@ pub enum Mode {
 /// The default of [`QuantizeOptions::min_weight_elements`]: 1024, as in
 /// TensorFlow's converter.
 pub const DEFAULT_MIN_WEIGHT_ELEMENTS: usize = 1024;
+
+/// The default of [`QuantizeOptions::report_samples`]: the error report
+/// compares the float and quantized models on the first 16 samples.
+pub const DEFAULT_REPORT_SAMPLES: usize = 16;
 
 /// Element type of the quantized model's inputs and outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -170,6 +175,15 @@ pub struct QuantizeOptions {
     pub integer_only: bool,
     /// Ops to leave in float (full-integer modes).
     pub keep_float: KeepFloat,
+    /// Threads for calibration and the error report (samples run in
+    /// parallel); 0, the default, means one per core. The result is the
+    /// same for any thread count.
+    pub threads: usize,
+    /// How many samples of the dataset (the first ones) the error report
+    /// compares, default [`DEFAULT_REPORT_SAMPLES`]; calibration always uses
+    /// all of them. 0 skips the report. The report says how many it used
+    /// ([`QuantReport::samples`] of [`QuantReport::dataset_samples`]).
+    pub report_samples: usize,
 }
 
 impl QuantizeOptions {
@@ -184,6 +198,8 @@ impl QuantizeOptions {
             calibration: CalibrationMethod::MinMax,
             integer_only: false,
             keep_float: KeepFloat::default(),
+            threads: 0,
+            report_samples: DEFAULT_REPORT_SAMPLES,
         }
     }
 
@@ -339,6 +355,18 @@ impl QuantizeOptions {
         self
     }
 
+    /// Sets [`QuantizeOptions::threads`] (0: one per core).
+    pub fn with_threads(mut self, threads: usize) -> QuantizeOptions {
+        self.threads = threads;
+        self
+    }
+
+    /// Sets [`QuantizeOptions::report_samples`] (0: no report).
+    pub fn with_report_samples(mut self, samples: usize) -> QuantizeOptions {
+        self.report_samples = samples;
+        self
+    }
+
     /// Sets [`QuantizeOptions::min_weight_elements`].
     pub fn with_min_weight_elements(mut self, n: usize) -> QuantizeOptions {
         self.min_weight_elements = n;
@@ -401,7 +429,10 @@ pub struct Quantized {
 /// subgraph 0 in order, in float, in the model's layout (see
 /// [`SampleAdapter`] for samples in the ONNX layout or keyed by name).
 /// [`Mode::Int8`] and [`Mode::Int16x8`] need at least one sample; with any
-/// samples the result has a [`QuantReport`].
+/// samples the result has a [`QuantReport`] on the first
+/// [`QuantizeOptions::report_samples`] of them. Calibration and the report
+/// run samples on [`QuantizeOptions::threads`] threads; the quantized model
+/// and the report do not depend on the thread count.
 ///
 /// In the full-integer modes an op without a kernel in the mode stays in
 /// float, between `DEQUANTIZE` and `QUANTIZE`, and is listed in
@@ -472,8 +503,14 @@ pub fn quantize_with_progress(
     let mut prepared = model.clone();
     fold_constant_dequantize(&mut prepared);
     let model = &prepared;
+    let compared = &dataset[..dataset.len().min(options.report_samples)];
     let report_of = |q: &Model| -> Result<Option<QuantReport>, QuantizeError> {
-        if dataset.is_empty() { Ok(None) } else { Ok(Some(report::report(model, q, dataset)?)) }
+        if compared.is_empty() {
+            return Ok(None);
+        }
+        let mut r = report::report_with_threads(model, q, compared, options.threads)?;
+        r.dataset_samples = dataset.len();
+        Ok(Some(r))
     };
     let scheme = match options.mode {
         Mode::Float16 | Mode::DynamicRange | Mode::WeightOnlyInt8 => {
@@ -493,7 +530,7 @@ pub fn quantize_with_progress(
         return Err(QuantizeError::Calibration(format!("{} quantization needs at least one representative sample", scheme.name)));
     }
     let levels = if scheme.activation == crate::model::DType::I16 { 65535.0 } else { 255.0 };
-    let ranges = calibrate_with(model, dataset, options.calibration, levels, progress)?;
+    let ranges = calibrate::calibrate_threads(model, dataset, options.calibration, levels, options.threads, progress)?;
     let sg = &model.subgraphs[0];
     let mut keep = options.keep_float.named(sg)?;
     let (mut quantized, mut float_ops) = full::rewrite(model, &ranges, options, scheme, &keep)?;

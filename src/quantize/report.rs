@@ -36,8 +36,12 @@ pub struct LayerError {
 pub struct QuantReport {
     /// One entry per float op output of the original model.
     pub layers: Vec<LayerError>,
-    /// Samples compared.
+    /// Samples compared: the first `samples` of the dataset.
     pub samples: usize,
+    /// Samples in the dataset given; more than [`QuantReport::samples`] when
+    /// [`quantize`](super::quantize) bounded the report with
+    /// [`QuantizeOptions::report_samples`](super::QuantizeOptions::report_samples).
+    pub dataset_samples: usize,
     /// The worst cosine similarity over the model outputs.
     pub output_cosine: f64,
     /// The worst SNR (dB) over the model outputs.
@@ -53,9 +57,10 @@ impl QuantReport {
 
 impl fmt::Display for QuantReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let of = if self.dataset_samples > self.samples { format!(" (the first of {})", self.dataset_samples) } else { String::new() };
         writeln!(
             f,
-            "quantization error over {} sample(s): outputs cosine {:.6}, SNR {:.1} dB",
+            "quantization error over {} sample(s){of}: outputs cosine {:.6}, SNR {:.1} dB",
             self.samples, self.output_cosine, self.output_snr_db
         )?;
         writeln!(f, "{:>4}  {:<22} {:<28} {:>10} {:>10} {:>9} {:>9}", "op", "type", "tensor", "scale", "max|err|", "SNR dB", "cosine")?;
@@ -84,8 +89,18 @@ struct Acc {
 }
 
 impl Acc {
-    fn add(&mut self, reference: &[f64], got: &[f64]) {
+    /// Adds the sums of a later sample.
+    fn merge(&mut self, o: &Acc) {
+        self.signal += o.signal;
+        self.noise += o.noise;
+        self.dot += o.dot;
+        self.qq += o.qq;
+        self.max_abs = self.max_abs.max(o.max_abs);
+    }
+
+    fn add(&mut self, reference: &[f32], got: &[f64]) {
         for (r, q) in reference.iter().zip(got) {
+            let r = f64::from(*r);
             let e = q - r;
             self.signal += r * r;
             self.noise += e * e;
@@ -133,8 +148,43 @@ fn real(v: &Value) -> Result<Vec<f64>, QuantizeError> {
 /// on the same float samples in the reference evaluator and reports the
 /// error of every op output: use it to check a model on data other than the
 /// calibration set. Integer inputs of `quant` get the samples quantized with
-/// their parameters.
+/// their parameters. Samples run on one thread per core (see
+/// [`report_with_threads`]).
+///
+/// # Errors
+/// [`QuantizeError::Eval`] when a model fails on a sample (the first
+/// failing sample in dataset order is reported).
 pub fn report(float: &Model, quant: &Model, dataset: &[Vec<Value>]) -> Result<super::QuantReport, QuantizeError> {
+    report_with_threads(float, quant, dataset, 0)
+}
+
+/// [`report`] on `threads` threads (0: one per core). Each sample's sums
+/// are added in dataset order, so the report is the same for any thread
+/// count.
+///
+/// ```
+/// use tflite_forge::eval::Value;
+/// use tflite_forge::quantize::{quantize, report_with_threads, IoType, QuantizeOptions};
+/// use tflite_forge::{DType, ModelBuilder};
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [1, 3]);
+/// let y = g.tanh(x)?;
+/// g.output("y", y);
+/// b.finish_subgraph(g)?;
+/// let model = b.finish()?;
+/// let data: Vec<Vec<Value>> = (0..5).map(|i| vec![Value::from_f32(vec![1, 3], vec![i as f32 / 4.0, -0.3, 0.9])]).collect();
+/// let q = quantize(&model, &QuantizeOptions::int8(IoType::Float), &data)?;
+/// let one = report_with_threads(&model, &q.model, &data, 1)?;
+/// assert_eq!(one, report_with_threads(&model, &q.model, &data, 3)?);
+/// assert_eq!(one.samples, 5);
+/// assert!(one.output_cosine > 0.999, "{one}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`report`].
+pub fn report_with_threads(float: &Model, quant: &Model, dataset: &[Vec<Value>], threads: usize) -> Result<super::QuantReport, QuantizeError> {
     if float.subgraphs.is_empty() || quant.subgraphs.is_empty() {
         return Err(QuantizeError::Model("no subgraph".into()));
     }
@@ -152,35 +202,65 @@ pub fn report(float: &Model, quant: &Model, dataset: &[Vec<Value>]) -> Result<su
         .filter(|(out, _)| qsg.outputs.iter().any(|t| t.index() == *out))
         .collect();
     let locate = |t: usize| boundary_src.get(&t).copied().unwrap_or(t);
+    // For each tensor of the quantized model, the float op outputs
+    // (operator, output, float tensor) whose values it holds.
+    let mut compared: HashMap<usize, Vec<(usize, usize, usize)>> = HashMap::new();
+    for (oi, node) in fsg.operators.iter().enumerate() {
+        for (k, t) in node.outputs.iter().enumerate() {
+            compared.entry(locate(t.index())).or_default().push((oi, k, t.index()));
+        }
+    }
 
-    let mut accs: Vec<Vec<Acc>> = fsg.operators.iter().map(|o| vec![Acc::default(); o.outputs.len()]).collect();
-    let mut outs: Vec<Acc> = vec![Acc::default(); fsg.outputs.len()];
     let (fe, qe) = (Evaluator::new(float), Evaluator::new(quant));
-    for sample in dataset {
-        let mut fvals: HashMap<usize, Vec<f64>> = HashMap::new();
-        fe.run_observed(0, sample, &mut |oi, k, v| {
+    let per_sample = super::parallel::map(dataset.len(), threads, |si| {
+        let sample = &dataset[si];
+        let mut accs: Vec<Vec<Acc>> = fsg.operators.iter().map(|o| vec![Acc::default(); o.outputs.len()]).collect();
+        let mut outs: Vec<Acc> = vec![Acc::default(); fsg.outputs.len()];
+        // The float op outputs, kept (exactly, as f32) until the quantized
+        // model computes the same tensor.
+        let mut fvals: HashMap<usize, Vec<f32>> = HashMap::new();
+        let fout = fe.run_observed(0, sample, &mut |oi, k, v| {
             if let Some(t) = fsg.operators.get(oi).and_then(|o| o.outputs.get(k))
                 && v.dtype == DType::F32
             {
-                fvals.insert(t.index(), v.data.clone());
+                fvals.insert(t.index(), v.to_f32());
             }
         })?;
         let qin: Vec<Value> = sample.iter().zip(&qsg.inputs).map(|(v, t)| quantize_input(v, &qsg.tensors[t.index()])).collect();
-        let mut qvals: HashMap<usize, Value> = HashMap::new();
+        let mut failure = None;
         let qout = qe.run_observed(0, &qin, &mut |oi, k, v| {
-            if let Some(t) = qsg.operators.get(oi).and_then(|o| o.outputs.get(k)) {
-                qvals.insert(t.index(), v.clone());
+            let Some(qt) = qsg.operators.get(oi).and_then(|o| o.outputs.get(k)) else { return };
+            let Some(targets) = compared.get(&qt.index()) else { return };
+            if !targets.iter().any(|(_, _, t)| fvals.contains_key(t)) {
+                return;
+            }
+            match real(v) {
+                Ok(q) => {
+                    for &(foi, fk, ft) in targets {
+                        if let Some(f) = fvals.remove(&ft) {
+                            accs[foi][fk].add(&f, &q);
+                        }
+                    }
+                }
+                Err(e) => failure = failure.take().or(Some(e)),
             }
         })?;
-        let fout = fe.run(0, sample)?;
-        for (i, (f, q)) in fout.iter().zip(&qout).enumerate() {
-            outs[i].add(&f.data, &real(q)?);
+        if let Some(e) = failure {
+            return Err(e);
         }
-        for (oi, node) in fsg.operators.iter().enumerate() {
-            for (k, t) in node.outputs.iter().enumerate() {
-                let (Some(f), Some(q)) = (fvals.get(&t.index()), qvals.get(&locate(t.index()))) else { continue };
-                accs[oi][k].add(f, &real(q)?);
-            }
+        for (i, (f, q)) in fout.iter().zip(&qout).enumerate() {
+            outs[i].add(&f.to_f32(), &real(q)?);
+        }
+        Ok((accs, outs))
+    })?;
+    let mut accs: Vec<Vec<Acc>> = fsg.operators.iter().map(|o| vec![Acc::default(); o.outputs.len()]).collect();
+    let mut outs: Vec<Acc> = vec![Acc::default(); fsg.outputs.len()];
+    for (sample_accs, sample_outs) in &per_sample {
+        for (a, s) in accs.iter_mut().flatten().zip(sample_accs.iter().flatten()) {
+            a.merge(s);
+        }
+        for (a, s) in outs.iter_mut().zip(sample_outs) {
+            a.merge(s);
         }
     }
     let mut layers = Vec::new();
@@ -205,6 +285,7 @@ pub fn report(float: &Model, quant: &Model, dataset: &[Vec<Value>]) -> Result<su
     Ok(super::QuantReport {
         layers,
         samples: dataset.len(),
+        dataset_samples: dataset.len(),
         output_cosine: outs.iter().map(Acc::cosine).fold(1.0, f64::min),
         output_snr_db: outs.iter().map(Acc::snr_db).fold(f64::INFINITY, f64::min),
     })

@@ -2,6 +2,7 @@
 //! `CONV_3D_TRANSPOSE` (NDHWC).
 
 use super::data::non_negative;
+use super::gemm::{self, Operands};
 use super::{clamp, dot, Cx, Result, Window};
 use crate::eval::Value;
 use crate::model::{Conv2dOptions, Conv3dOptions, DepthwiseConv2dOptions, TransposeConvOptions};
@@ -22,39 +23,18 @@ pub(super) fn conv2d(cx: &Cx<'_>, o: &Conv2dOptions) -> Result<Vec<Value>> {
     if !oc.is_multiple_of(groups) {
         return Err(cx.shape_err(format!("output channels {oc} are not a multiple of the group count {groups}")));
     }
-    // At least 1, so output channel / per_group is a group index even for oc = 0.
-    let per_group = (oc / groups).max(1);
     let bounds = cx.activation(o.activation)?;
     let ry = Window::new(cx, h, kh, o.stride_h, o.dilation_h, o.padding, "height")?;
     let rx = Window::new(cx, wd, kw, o.stride_w, o.dilation_w, o.padding, "width")?;
     let shape = vec![n, ry.out, rx.out, oc];
     let total = cx.numel(&shape)?;
-    let xs = cx.real(x)?;
-    let ws = cx.real(w)?;
     let bias = cx.bias(cx.optional(2), oc)?;
-
-    let mut out = Vec::with_capacity(total);
-    for b in 0..n {
-        for oy in 0..ry.out {
-            for ox in 0..rx.out {
-                for (co, b0) in bias.iter().enumerate() {
-                    let group_offset = co / per_group * ic;
-                    let mut acc = *b0;
-                    for ky in 0..kh {
-                        let Some(iy) = ry.tap(oy, ky) else { continue };
-                        for kx in 0..kw {
-                            let Some(ix) = rx.tap(ox, kx) else { continue };
-                            let xrow = cx.slice(&xs, ((b * h + iy) * wd + ix) * c + group_offset, ic)?;
-                            let wrow = cx.slice(&ws, ((co * kh + ky) * kw + kx) * ic, ic)?;
-                            acc += dot(xrow, wrow);
-                        }
-                    }
-                    out.push(clamp(acc, bounds));
-                }
-            }
-        }
+    let ops = Operands::new(cx, x, w, Some(0))?;
+    let acc = ops.run(gemm::Conv2d { cx, n, h, w: wd, c, oc, kh, kw, ic, groups, ry, rx })?;
+    if acc.len() != total {
+        return Err(cx.internal());
     }
-    cx.finish(shape, out)
+    cx.finish(shape, ops.finish(acc, &bias, bounds))
 }
 
 /// `DEPTHWISE_CONV_2D`: input `[N, H, W, C]`, filter `[1, KH, KW, C × M]`,
@@ -79,32 +59,13 @@ pub(super) fn depthwise_conv2d(cx: &Cx<'_>, o: &DepthwiseConv2dOptions) -> Resul
     let rx = Window::new(cx, wd, kw, o.stride_w, o.dilation_w, o.padding, "width")?;
     let shape = vec![n, ry.out, rx.out, cm];
     let total = cx.numel(&shape)?;
-    let xs = cx.real(x)?;
-    let ws = cx.real(w)?;
     let bias = cx.bias(cx.optional(2), cm)?;
-
-    let mut out = Vec::with_capacity(total);
-    let mut acc = vec![0.0; cm];
-    for b in 0..n {
-        for oy in 0..ry.out {
-            for ox in 0..rx.out {
-                acc.copy_from_slice(&bias);
-                for ky in 0..kh {
-                    let Some(iy) = ry.tap(oy, ky) else { continue };
-                    for kx in 0..kw {
-                        let Some(ix) = rx.tap(ox, kx) else { continue };
-                        let xrow = cx.slice(&xs, ((b * h + iy) * wd + ix) * c, c)?;
-                        let wrow = cx.slice(&ws, (ky * kw + kx) * cm, cm)?;
-                        for ((accs, wts), xv) in acc.chunks_exact_mut(m).zip(wrow.chunks_exact(m)).zip(xrow) {
-                            accs.iter_mut().zip(wts).for_each(|(a, wv)| *a += xv * wv);
-                        }
-                    }
-                }
-                out.extend(acc.iter().map(|v| clamp(*v, bounds)));
-            }
-        }
+    let ops = Operands::new(cx, x, w, Some(3))?;
+    let acc = ops.run(gemm::Depthwise { cx, n, h, w: wd, c, m, kh, kw, ry, rx })?;
+    if acc.len() != total {
+        return Err(cx.internal());
     }
-    cx.finish(shape, out)
+    cx.finish(shape, ops.finish(acc, &bias, bounds))
 }
 
 /// `TRANSPOSE_CONV`: inputs `[output_shape, weights [O, KH, KW, I], input

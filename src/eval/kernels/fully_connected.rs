@@ -1,6 +1,7 @@
 //! `FULLY_CONNECTED`.
 
-use super::{clamp, dot, Cx, Result};
+use super::gemm::{Dense, Operands};
+use super::{Cx, Result};
 use crate::eval::Value;
 use crate::model::{FullyConnectedOptions, WeightsFormat};
 
@@ -30,15 +31,11 @@ pub(super) fn fully_connected(cx: &Cx<'_>, o: &FullyConnectedOptions) -> Result<
     };
     let total = cx.numel(&shape)?;
     let bounds = cx.activation(o.activation)?;
-    let xs = cx.real(x)?;
-    let ws = cx.real(w)?;
     let bias = cx.bias(cx.optional(2), units)?;
-
-    let mut out = Vec::with_capacity(total);
-    for row in xs.chunks_exact(depth) {
-        for (wrow, b) in ws.chunks_exact(depth).zip(&bias) {
-            out.push(clamp(dot(row, wrow) + b, bounds));
-        }
+    let ops = Operands::new(cx, x, w, Some(0))?;
+    let acc = ops.run(Dense { cx, rows, depth, units })?;
+    if acc.len() != total {
+        return Err(cx.internal());
     }
-    cx.finish(shape, out)
+    cx.finish(shape, ops.finish(acc, &bias, bounds))
 }

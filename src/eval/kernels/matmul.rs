@@ -1,7 +1,8 @@
 //! `BATCH_MATMUL`.
 
 use super::elementwise::broadcast_shape;
-use super::{dot, strides, Cx, Result};
+use super::gemm::{gemm, Elem, GemmFn, Mat, Operands};
+use super::{strides, Cx, Result};
 use crate::eval::Value;
 use crate::model::BatchMatMulOptions;
 
@@ -27,7 +28,6 @@ pub(super) fn batch_matmul(cx: &Cx<'_>, o: &BatchMatMulOptions) -> Result<Vec<Va
     let mut shape = batch.clone();
     shape.extend([m, nn]);
     let total = cx.numel(&shape)?;
-    let (xs, ys) = (cx.real(a)?, cx.real(b)?);
     // Batch strides of each operand within the broadcast batch shape.
     let bstrides = |own: &[usize], mat: usize| -> Vec<usize> {
         let st: Vec<usize> = strides(own).into_iter().map(|s| s * mat).collect();
@@ -36,35 +36,58 @@ pub(super) fn batch_matmul(cx: &Cx<'_>, o: &BatchMatMulOptions) -> Result<Vec<Va
         v.extend(own.iter().zip(st).zip(&batch[skip..]).map(|((d, s), o)| if d == o { s } else { 0 }));
         v
     };
-    let (sa, sb) = (bstrides(ba, a_rows * a_cols), bstrides(bb, b_rows * b_cols));
-    let nbatch: usize = batch.iter().product();
-    let mut out = Vec::with_capacity(total);
-    let mut row = vec![0.0; k];
-    let mut col = vec![0.0; k];
-    let mut index = vec![0usize; batch.len()];
-    for _ in 0..nbatch {
-        let oa: usize = index.iter().zip(&sa).map(|(i, s)| i * s).sum();
-        let ob: usize = index.iter().zip(&sb).map(|(i, s)| i * s).sum();
-        let ma = cx.slice(&xs, oa, a_rows * a_cols)?;
-        let mb = cx.slice(&ys, ob, b_rows * b_cols)?;
-        for i in 0..m {
-            for (t, r) in row.iter_mut().enumerate() {
-                *r = *ma.get(if o.adj_x { t * a_cols + i } else { i * a_cols + t }).ok_or_else(|| cx.internal())?;
-            }
-            for j in 0..nn {
-                for (t, c) in col.iter_mut().enumerate() {
-                    *c = *mb.get(if o.adj_y { j * b_cols + t } else { t * b_cols + j }).ok_or_else(|| cx.internal())?;
-                }
-                out.push(dot(&row, &col));
-            }
-        }
-        for (i, d) in index.iter_mut().zip(&batch).rev() {
-            *i += 1;
-            if *i < *d {
-                break;
-            }
-            *i = 0;
-        }
+    let product = Product {
+        cx,
+        batch: &batch,
+        sa: bstrides(ba, a_rows * a_cols),
+        sb: bstrides(bb, b_rows * b_cols),
+        // Each operand's matrix, transposed under its adjoint flag.
+        ma: if o.adj_x { Mat::dense(0, a_rows, a_cols).t() } else { Mat::dense(0, a_rows, a_cols) },
+        mb: if o.adj_y { Mat::dense(0, b_rows, b_cols).t() } else { Mat::dense(0, b_rows, b_cols) },
+        m,
+        n: nn,
+    };
+    let ops = Operands::new(cx, a, b, None)?;
+    let mut acc = ops.run(product)?;
+    if acc.len() != total {
+        return Err(cx.internal());
     }
-    cx.finish(shape, out)
+    ops.scale_all(&mut acc);
+    cx.finish(shape, acc)
+}
+
+/// The products of the broadcast batch, one matrix after another.
+struct Product<'c> {
+    cx: &'c Cx<'c>,
+    batch: &'c [usize],
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+    ma: Mat,
+    mb: Mat,
+    m: usize,
+    n: usize,
+}
+
+impl GemmFn for Product<'_> {
+    fn call<T: Elem>(&self, xs: &[T], ys: &[T]) -> Result<Vec<T>> {
+        let cx = self.cx;
+        let nbatch: usize = self.batch.iter().product();
+        let mut out = vec![T::zero(); cx.numel(&[nbatch, self.m, self.n])?];
+        let mut index = vec![0usize; self.batch.len()];
+        for i in 0..nbatch {
+            let oa: usize = index.iter().zip(&self.sa).map(|(i, s)| i * s).sum();
+            let ob: usize = index.iter().zip(&self.sb).map(|(i, s)| i * s).sum();
+            let ma = Mat { offset: oa, ..self.ma };
+            let mb = Mat { offset: ob, ..self.mb };
+            gemm(cx, (xs, ma), (ys, mb), (&mut out, Mat::dense(i * self.m * self.n, self.m, self.n)), false)?;
+            for (i, d) in index.iter_mut().zip(self.batch).rev() {
+                *i += 1;
+                if *i < *d {
+                    break;
+                }
+                *i = 0;
+            }
+        }
+        Ok(out)
+    }
 }

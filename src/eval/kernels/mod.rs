@@ -1,7 +1,9 @@
 //! Op kernels.
 //!
 //! Each kernel reads its operands as real numbers (see [`super::convert`]),
-//! computes in `f64` and encodes the result into the output tensor's type.
+//! computes in `f64` and encodes the result into the output tensor's type;
+//! the matrix products (see `gemm`) multiply float32 operands in `f32` and
+//! quantized ones as exact integers.
 //! Output shapes come from the operand values, never from the declared
 //! tensor shapes.
 
@@ -11,6 +13,7 @@ mod data;
 mod detection;
 mod elementwise;
 mod fully_connected;
+mod gemm;
 mod logic;
 mod math;
 mod matmul;
