@@ -357,6 +357,28 @@ fn check_inspect(path: &std::path::Path) -> serde_json::Value {
     for m in j["metadata"].as_array().unwrap() {
         assert!(text.contains(&format!("metadata {}: {} bytes", m["name"], m["bytes"])), "{text}");
     }
+    // The delegate report: one summary per delegate, one verdict per
+    // delegate for every op, agreeing with the text's summary lines and
+    // with the library.
+    let d = &j["delegates"];
+    let summaries = d["summaries"].as_array().expect("delegates.summaries");
+    let names: Vec<&str> = summaries.iter().map(|s| s["delegate"].as_str().unwrap()).collect();
+    assert_eq!(names, ["xnnpack", "gpu", "coreml"]);
+    let d_ops = d["ops"].as_array().expect("delegates.ops");
+    assert_eq!(d_ops.len() as u64, ops);
+    let model = tflite_forge::read(&std::fs::read(path).unwrap()).unwrap();
+    let lib = tflite_forge::delegate::report(&model);
+    for (s, l) in summaries.iter().zip(&lib.summaries) {
+        assert_eq!((s["ops_taken"].as_u64(), s["ops_total"].as_u64(), s["partitions"].as_u64()), (Some(l.ops_taken as u64), Some(l.ops_total as u64), Some(l.partitions as u64)));
+        let taken = d_ops.iter().filter(|o| o["verdicts"].as_array().unwrap().iter().any(|v| v["delegate"] == s["delegate"] && v["taken"] == true)).count();
+        assert_eq!(taken as u64, s["ops_taken"].as_u64().unwrap());
+        assert!(text.contains(&l.to_string()), "summary {l} not in the text");
+    }
+    for o in d_ops {
+        for v in o["verdicts"].as_array().unwrap() {
+            assert_eq!(v["taken"] == true, v["reason_kind"].is_null(), "{v}");
+        }
+    }
     j
 }
 

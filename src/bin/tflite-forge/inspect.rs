@@ -142,7 +142,21 @@ fn text(model: &Model, a: &Args, size: usize, support: Option<&tflite_forge::met
             println!("  {bytes:>12} bytes  subgraph {si} tensor {ti} {name:?}");
         }
     }
-    // The delegate-compatibility section (tflite_forge::delegate) goes here.
+    // Delegate compatibility: a summary per delegate, then the operators
+    // some delegate refuses (every operator with --full).
+    let report = tflite_forge::delegate::report(model);
+    println!("delegates:");
+    for s in &report.summaries {
+        println!("  {s}");
+    }
+    let refused: Vec<_> = report.ops.iter().filter(|o| a.full || o.verdicts.iter().any(|v| v.reason.is_some())).collect();
+    let shown = if a.full { refused.len() } else { refused.len().min(20) };
+    for o in &refused[..shown] {
+        println!("  {o}");
+    }
+    if shown < refused.len() {
+        println!("  ... {} more operators refused by some delegate (--full lists them)", refused.len() - shown);
+    }
     for m in &model.metadata {
         println!("metadata {:?}: {} bytes", m.name, m.data.len());
     }

@@ -157,8 +157,28 @@ pub fn inspect(model: &tflite_forge::Model, path: &Path, size: usize, support: O
             "tensors": tensors,
         })
     });
-    // The delegate report (tflite_forge::delegate) is added here as a
-    // "delegates" field when it lands; see docs/inspect-json.md.
+    let report = tflite_forge::delegate::report(model);
+    let delegates = json!({
+        "summaries": report.summaries.iter().map(|s| json!({
+            "delegate": s.delegate.name(),
+            "ops_taken": s.ops_taken,
+            "ops_total": s.ops_total,
+            "macs_taken": s.macs_taken,
+            "macs_total": s.macs_total,
+            "partitions": s.partitions,
+        })).collect::<Vec<_>>(),
+        "ops": report.ops.iter().map(|o| json!({
+            "subgraph": o.subgraph,
+            "index": o.index,
+            "op": o.name,
+            "verdicts": o.verdicts.iter().map(|v| json!({
+                "delegate": v.delegate.name(),
+                "taken": v.reason.is_none(),
+                "reason_kind": v.reason.as_ref().map(|r| r.kind()),
+                "reason": v.reason.as_ref().map(|r| r.to_string()),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
     json!({
         "schema_version": INSPECT_SCHEMA_VERSION,
         "file": path.display().to_string(),
@@ -182,5 +202,6 @@ pub fn inspect(model: &tflite_forge::Model, path: &Path, size: usize, support: O
         "metadata": model.metadata.iter().map(|m| json!({ "name": m.name, "bytes": m.data.len() })).collect::<Vec<_>>(),
         "support_metadata": support,
         "associated_files": model.associated_files.iter().map(|f| json!({ "name": f.name, "bytes": f.data.len(), "hash": content_hash(f.data.as_bytes()) })).collect::<Vec<_>>(),
+        "delegates": delegates,
     })
 }
