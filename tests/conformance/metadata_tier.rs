@@ -322,7 +322,9 @@ const RECROP_LABELS: &str = "center_x\ncenter_y\nscale\nrotation\n";
 /// `cli`, else with the library calls that command makes.
 fn label_existing(model: &Path, out: &Path, labels: &Path) -> Result<(), String> {
     std::fs::write(labels, RECROP_LABELS).map_err(|e| e.to_string())?;
-    if let Some(bin) = option_env!("CARGO_BIN_EXE_tflite-forge") {
+    // Cargo names the binary even when its required feature `cli` is off
+    // and it was not built: use it only if it is there.
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_tflite-forge").filter(|b| Path::new(b).exists()) {
         let o = Command::new(bin)
             .arg("metadata")
             .arg(model)
