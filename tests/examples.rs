@@ -77,3 +77,23 @@ fn custom_lowering_converts_a_custom_domain_op() {
     let ops: Vec<String> = model.subgraphs[0].operators.iter().map(|o| o.op.name().to_string()).collect();
     assert!(ops.iter().any(|o| o == "LOGISTIC"), "{ops:?}");
 }
+
+#[test]
+fn quantize_int8_calibrates_from_nchw_npy_files() {
+    let path = temp("int8.tflite");
+    let mut cmd = example("quantize_int8");
+    cmd.arg("-o").arg(&path);
+    let text = run(cmd);
+    assert!(text.contains("16 calibration samples") && text.contains("NCHW [1, 3, 16, 16] → model input [1, 16, 16, 3]"), "{text}");
+    let cosine: f64 = text
+        .split("output cosine ")
+        .nth(1)
+        .and_then(|t| t.split(',').next())
+        .and_then(|t| t.trim().parse().ok())
+        .expect("the report's cosine");
+    assert!(cosine > 0.999, "{text}");
+    let model = tflite_forge::read(&std::fs::read(&path).expect("written")).expect("reads");
+    let sg = &model.subgraphs[0];
+    assert_eq!(sg.tensors[sg.inputs[0].index()].dtype, tflite_forge::DType::U8);
+    assert!(sg.operators.iter().any(|o| o.op.name() == "CONV_2D" && sg.tensors[o.outputs[0].index()].dtype == tflite_forge::DType::I8));
+}
