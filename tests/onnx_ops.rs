@@ -546,15 +546,23 @@ fn pad_with_a_value_and_by_reflection() {
 
 #[test]
 fn unsupported_attributes_are_rejected() {
-    // Resize: cubic; nearest modes TFLite lacks; scales that do not give a whole size.
-    assert_eq!(reason(resize_model(13, vec![attr_str("mode", "cubic")], None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4])), ReasonCode::UnsupportedAttribute);
-    assert_eq!(reason(resize_model(13, vec![], None, Some(&[1, 1, 3, 3]), [2, 2], [3, 3])), ReasonCode::UnsupportedAttribute);
+    // Resize that TFLite's RESIZE_* cannot compute exactly (cubic, nearest
+    // modes it lacks, scales that do not give a whole size,
+    // tf_crop_and_resize) is computed with GATHERs instead of refused.
     let floor_hp = vec![attr_str("coordinate_transformation_mode", "half_pixel"), attr_str("nearest_mode", "floor")];
-    assert_eq!(reason(resize_model(13, floor_hp, None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4])), ReasonCode::UnsupportedAttribute);
     let asym = vec![attr_str("coordinate_transformation_mode", "asymmetric"), attr_str("nearest_mode", "floor")];
-    assert_eq!(reason(resize_model(13, asym, Some(&[1.0, 1.0, 0.6, 1.0]), None, [4, 4], [2, 4])), ReasonCode::UnsupportedAttribute);
     let crop = vec![attr_str("mode", "linear"), attr_str("coordinate_transformation_mode", "tf_crop_and_resize")];
-    assert_eq!(reason(resize_model(13, crop, None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4])), ReasonCode::UnsupportedAttribute);
+    for b in [
+        resize_model(13, vec![attr_str("mode", "cubic")], None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4]),
+        resize_model(13, vec![], None, Some(&[1, 1, 3, 3]), [2, 2], [3, 3]),
+        resize_model(13, floor_hp, None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4]),
+        resize_model(13, asym, Some(&[1.0, 1.0, 0.6, 1.0]), None, [4, 4], [2, 4]),
+    ] {
+        let m = to_model(b);
+        assert!(has_op(&m, |o| matches!(o, Op::Gather(_))) && !has_op(&m, |o| matches!(o, Op::ResizeBilinear(_) | Op::ResizeNearestNeighbor(_))));
+    }
+    // tf_crop_and_resize needs its roi (input 1).
+    assert_eq!(reason(resize_model(13, crop, None, Some(&[1, 1, 4, 4]), [2, 2], [4, 4])), ReasonCode::InvalidNode);
     // Gelu with an unknown approximation.
     assert_eq!(reason(unary(20, "Gelu", &[2], vec![attr_str("approximate", "erf")])), ReasonCode::UnsupportedAttribute);
 }
@@ -662,12 +670,14 @@ fn non_constant_parameters_are_rejected() {
     b.output("y", FLOAT, &[None]);
     assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
 
+    // Resize with run-time scales is computed with GATHERs (see
+    // tests/onnx_resize.rs for its values).
     let mut b = OnnxBuilder::new(13);
     let x = b.input("x", FLOAT, &dims(&[1, 1, 2, 2]));
     let s = b.input("scales", FLOAT, &dims(&[4]));
     b.node_named("Resize", &[&x, "", &s], &["y"], vec![]);
     b.output("y", FLOAT, &[None, None, None, None]);
-    assert_eq!(reason(b), ReasonCode::InputMustBeConstant);
+    assert!(has_op(&to_model(b), |o| matches!(o, Op::Gather(_))));
 }
 
 // ---------------------------------------------------------------------------
