@@ -2,18 +2,25 @@
 
 mod control;
 
+use std::sync::{Arc, OnceLock};
+
 use super::value::num_elements;
 use super::{convert, kernels, EvalError, Value, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_LIVE_ELEMENTS, DEFAULT_MAX_WHILE_ITERATIONS};
 use crate::error::Location;
-use crate::model::{Model, Operator, Subgraph, Tensor, TensorId};
+use crate::model::{DType, Model, Operator, Subgraph, Tensor, TensorId};
 use crate::validate::DEFAULT_MAX_SUBGRAPH_DEPTH;
 
 /// Runs the subgraphs of a [`Model`] on given inputs.
 ///
 /// Operators run in order; every output shape is computed from the actual
 /// input values, so inputs may differ from the declared shapes in dynamic
-/// dimensions (a dynamic batch, say). Constants are decoded when first read,
-/// and values are dropped after their last reader.
+/// dimensions (a dynamic batch, say). Values are dropped after their last
+/// reader.
+///
+/// Constants are decoded when first read and kept, for every later run, by
+/// this evaluator and its clones (which share them, also across threads):
+/// running many samples through one evaluator decodes the weights once. They
+/// take about 8 bytes per constant element (12 for float32) while it lives.
 ///
 /// ```
 /// use tflite_forge::eval::{Evaluator, Value};
@@ -35,13 +42,29 @@ use crate::validate::DEFAULT_MAX_SUBGRAPH_DEPTH;
 /// assert_eq!(y[0].to_f32(), [21.0, 43.0, 65.0]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Evaluator<'m> {
     model: &'m Model,
     max_elements: usize,
     max_live_elements: usize,
     max_while_iterations: usize,
     max_subgraph_depth: usize,
+    constants: Arc<Constants>,
+}
+
+/// A constant decoded once: its value and, for float32, its elements as
+/// `f32` (the form the matrix products take).
+#[derive(Debug)]
+struct Decoded {
+    value: Value,
+    f32: Option<Vec<f32>>,
+}
+
+/// The decoded constants, per subgraph and tensor, filled as they are first
+/// read.
+#[derive(Debug)]
+struct Constants {
+    subgraphs: Vec<Vec<OnceLock<Decoded>>>,
 }
 
 impl<'m> Evaluator<'m> {
@@ -57,6 +80,9 @@ impl<'m> Evaluator<'m> {
             max_live_elements: DEFAULT_MAX_LIVE_ELEMENTS,
             max_while_iterations: DEFAULT_MAX_WHILE_ITERATIONS,
             max_subgraph_depth: DEFAULT_MAX_SUBGRAPH_DEPTH,
+            constants: Arc::new(Constants {
+                subgraphs: model.subgraphs.iter().map(|sg| sg.tensors.iter().map(|_| OnceLock::new()).collect()).collect(),
+            }),
         }
     }
 
@@ -229,7 +255,8 @@ impl<'m> Evaluator<'m> {
                 detail: format!("subgraph {sg} takes {} inputs, got {}", subgraph.inputs.len(), inputs.len()),
             });
         }
-        let mut slots = Slots::new(subgraph, self.max_live_elements);
+        let constants = self.constants.subgraphs.get(sg).map_or(&[][..], Vec::as_slice);
+        let mut slots = Slots::new(subgraph, constants, self.max_live_elements);
         for (k, (&id, v)) in subgraph.inputs.iter().zip(inputs).enumerate() {
             let value = prepare_input(slots.tensor(id)?, v, k, self.max_elements)?;
             slots.set(id, value)?;
@@ -267,14 +294,33 @@ impl<'m> Evaluator<'m> {
         if let Some(result) = self.control_flow(&node.op, &args, &outs, depth) {
             return result;
         }
-        kernels::eval(&node.op, &args, &outs, self.max_elements)
+        let f32_copies: Vec<Option<&[f32]>> = node.inputs.iter().map(|id| id.and_then(|id| slots.f32_copy(id))).collect();
+        kernels::eval_with(&node.op, &args, &f32_copies, &outs, self.max_elements)
+    }
+}
+
+/// A tensor's value during a run: computed in this run, or a constant
+/// decoded once by the evaluator.
+enum Slot<'s> {
+    Own(Value),
+    Shared(&'s Decoded),
+}
+
+impl Slot<'_> {
+    fn value(&self) -> &Value {
+        match self {
+            Slot::Own(v) => v,
+            Slot::Shared(d) => &d.value,
+        }
     }
 }
 
 /// The values of a subgraph's tensors during a run.
 struct Slots<'s> {
     tensors: &'s [Tensor],
-    values: Vec<Option<Value>>,
+    /// The evaluator's decoded constants of this subgraph.
+    constants: &'s [OnceLock<Decoded>],
+    values: Vec<Option<Slot<'s>>>,
     /// The elements held by `values`.
     live: usize,
     /// The most `live` may reach.
@@ -282,8 +328,8 @@ struct Slots<'s> {
 }
 
 impl<'s> Slots<'s> {
-    fn new(sg: &'s Subgraph, max_live: usize) -> Self {
-        Slots { tensors: &sg.tensors, values: vec![None; sg.tensors.len()], live: 0, max_live }
+    fn new(sg: &'s Subgraph, constants: &'s [OnceLock<Decoded>], max_live: usize) -> Self {
+        Slots { tensors: &sg.tensors, constants, values: sg.tensors.iter().map(|_| None).collect(), live: 0, max_live }
     }
 
     /// Counts `n` more live elements, within the limit.
@@ -311,10 +357,14 @@ impl<'s> Slots<'s> {
     }
 
     fn set(&mut self, id: TensorId, value: Value) -> Result<(), EvalError> {
+        self.put(id, Slot::Own(value))
+    }
+
+    fn put(&mut self, id: TensorId, value: Slot<'s>) -> Result<(), EvalError> {
         let err = self.out_of_range(id);
-        let n = value.len();
+        let n = value.value().len();
         let slot = self.values.get_mut(id.index()).ok_or(err)?;
-        let old = slot.take().map_or(0, |v| v.len());
+        let old = slot.take().map_or(0, |v| v.value().len());
         self.live -= old;
         self.admit(n, id)?;
         if let Some(slot) = self.values.get_mut(id.index()) {
@@ -327,8 +377,39 @@ impl<'s> Slots<'s> {
         if let Some(slot) = self.values.get_mut(id.index())
             && let Some(v) = slot.take()
         {
-            self.live -= v.len();
+            self.live -= v.value().len();
         }
+    }
+
+    /// The `f32` elements of a float32 constant the evaluator decoded.
+    fn f32_copy(&self, id: TensorId) -> Option<&'s [f32]> {
+        match self.values.get(id.index()) {
+            Some(Some(Slot::Shared(d))) => d.f32.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The decoded constant `id`, decoding it on its first use.
+    fn constant(&self, id: TensorId, t: &Tensor, max_elements: usize) -> Result<&'s Decoded, EvalError> {
+        let cell = self.constants.get(id.index()).ok_or_else(|| self.out_of_range(id))?;
+        let decoded = match cell.get() {
+            Some(d) => d,
+            None => {
+                let value = Value::from_const_limited(t, max_elements)?;
+                let f32 = (value.dtype == DType::F32).then(|| value.data.iter().map(|v| *v as f32).collect());
+                // Another thread may have decoded it meanwhile: either copy
+                // is the same.
+                let _ = cell.set(Decoded { value, f32 });
+                cell.get().ok_or_else(|| EvalError::Graph { detail: format!("constant tensor {} was not kept", id.0) })?
+            }
+        };
+        let n = decoded.value.len();
+        if n > max_elements {
+            return Err(EvalError::Limit {
+                detail: format!("constant tensor {} ({:?}) has {n} elements, over the limit of {max_elements}", id.0, t.name),
+            });
+        }
+        Ok(decoded)
     }
 
     /// The value of `id`, decoding it first if it is a constant.
@@ -339,15 +420,15 @@ impl<'s> Slots<'s> {
             let value = if t.is_variable && !t.is_constant() {
                 // A variable tensor without data (an RNN or LSTM state)
                 // starts at zero, as the runtime initializes it.
-                Value::zeros_for(t, None, max_elements)?
+                Slot::Own(Value::zeros_for(t, None, max_elements)?)
             } else if t.is_constant() {
-                Value::from_const_limited(t, max_elements)?
+                Slot::Shared(self.constant(id, t, max_elements)?)
             } else {
                 return Err(EvalError::Graph {
                     detail: format!("tensor {} ({:?}) is read before anything writes it", id.0, t.name),
                 });
             };
-            self.set(id, value)?;
+            self.put(id, value)?;
         }
         self.get(id)
     }
@@ -357,6 +438,7 @@ impl<'s> Slots<'s> {
         self.values
             .get(id.index())
             .and_then(Option::as_ref)
+            .map(Slot::value)
             .ok_or_else(|| EvalError::Graph { detail: format!("tensor {} has no value", id.0) })
     }
 }

@@ -69,17 +69,17 @@ struct Product<'c> {
 }
 
 impl GemmFn for Product<'_> {
-    fn call<T: Elem>(&self, xs: &[T], ys: &[T]) -> Result<Vec<T>> {
+    fn call<T: Elem>(&self, xs: &[T], ys: &[T], exact_chunk: Option<usize>) -> Result<Vec<f64>> {
         let cx = self.cx;
         let nbatch: usize = self.batch.iter().product();
-        let mut out = vec![T::zero(); cx.numel(&[nbatch, self.m, self.n])?];
+        let mut out = vec![0.0; cx.numel(&[nbatch, self.m, self.n])?];
         let mut index = vec![0usize; self.batch.len()];
         for i in 0..nbatch {
             let oa: usize = index.iter().zip(&self.sa).map(|(i, s)| i * s).sum();
             let ob: usize = index.iter().zip(&self.sb).map(|(i, s)| i * s).sum();
             let ma = Mat { offset: oa, ..self.ma };
             let mb = Mat { offset: ob, ..self.mb };
-            gemm(cx, (xs, ma), (ys, mb), (&mut out, Mat::dense(i * self.m * self.n, self.m, self.n)), false)?;
+            gemm(cx, (xs, ma), (ys, mb), (&mut out, Mat::dense(i * self.m * self.n, self.m, self.n)), false, exact_chunk)?;
             for (i, d) in index.iter_mut().zip(self.batch).rev() {
                 *i += 1;
                 if *i < *d {

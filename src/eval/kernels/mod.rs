@@ -38,7 +38,20 @@ type Result<T, E = EvalError> = std::result::Result<T, E>;
 
 /// Evaluates `op` on `inputs`, producing one value per tensor of `outputs`.
 pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_elements: usize) -> Result<Vec<Value>> {
-    let cx = Cx { op, inputs, outputs, max_elements };
+    eval_with(op, inputs, &[], outputs, max_elements)
+}
+
+/// [`eval`] with `f32_copies`: for each input, its elements as `f32` when
+/// the caller already holds them (a float32 constant the evaluator decoded
+/// once), so products need not convert them again.
+pub(crate) fn eval_with(
+    op: &Op,
+    inputs: &[Option<&Value>],
+    f32_copies: &[Option<&[f32]>],
+    outputs: &[&Tensor],
+    max_elements: usize,
+) -> Result<Vec<Value>> {
+    let cx = Cx { op, inputs, f32_copies, outputs, max_elements };
     for v in inputs.iter().flatten() {
         cx.check_operand(v)?;
     }
@@ -142,6 +155,8 @@ pub(crate) fn eval(op: &Op, inputs: &[Option<&Value>], outputs: &[&Tensor], max_
 pub(super) struct Cx<'a> {
     op: &'a Op,
     inputs: &'a [Option<&'a Value>],
+    /// Per input, its elements as `f32` if the caller has them.
+    f32_copies: &'a [Option<&'a [f32]>],
     outputs: &'a [&'a Tensor],
     max_elements: usize,
 }
@@ -201,6 +216,12 @@ impl<'a> Cx<'a> {
     /// Operand `i`, if present.
     fn optional(&self, i: usize) -> Option<&'a Value> {
         self.inputs.get(i).copied().flatten()
+    }
+
+    /// Operand `i`'s elements as `f32`, if the caller holds them (float32
+    /// constants decoded once by the evaluator).
+    fn f32_copy(&self, i: usize) -> Option<&'a [f32]> {
+        self.f32_copies.get(i).copied().flatten()
     }
 
     /// The single output tensor.
