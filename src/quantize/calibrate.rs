@@ -1,6 +1,8 @@
 //! Calibration: the float range of every tensor of subgraph 0 over a
 //! representative dataset, recorded with the reference evaluator.
 
+use std::collections::HashMap;
+
 use super::methods::{CalibrationMethod, Histogram};
 use super::QuantizeError;
 use crate::eval::{Evaluator, Value};
@@ -84,7 +86,7 @@ impl Ranges {
 /// assert_eq!(ranges.get(y.index()), Some((0.0, 2.0)));
 /// ```
 pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, QuantizeError> {
-    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, 0, &mut |_, _| {})
+    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, 0, &mut |_, _| {}).map(|(r, _)| r)
 }
 
 /// [`calibrate`] on `threads` threads (0: one per core). Samples run in
@@ -111,7 +113,7 @@ pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, Quanti
 /// # Errors
 /// As [`calibrate`].
 pub fn calibrate_with_threads(model: &Model, dataset: &[Vec<Value>], threads: usize) -> Result<Ranges, QuantizeError> {
-    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, threads, &mut |_, _| {})
+    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, threads, &mut |_, _| {}).map(|(r, _)| r)
 }
 
 /// [`calibrate`] with a [`CalibrationMethod`] for quantization to
@@ -150,20 +152,44 @@ pub fn calibrate_with(
     levels: f64,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Ranges, QuantizeError> {
-    calibrate_threads(model, dataset, method, levels, 0, progress)
+    calibrate_threads(model, dataset, method, levels, 0, progress).map(|(r, _)| r)
 }
 
-/// What one sample contributes: its ranges and, for the histogram
-/// methods, its histograms.
+/// What one sample contributes: its ranges, for the histogram methods its
+/// histograms, and for the samples the error report will compare, its float
+/// pass.
 struct Seen {
     ranges: Ranges,
     hist: Vec<Option<Histogram>>,
+    pass: Option<FloatPass>,
 }
+
+/// The float model's results on one sample, kept from calibration for the
+/// error report so the report need not run the float model again: each
+/// float32 op output (by tensor index of subgraph 0) as `f32`, and the
+/// subgraph outputs.
+#[derive(Debug, Clone)]
+pub(crate) struct FloatPass {
+    pub values: HashMap<usize, Vec<f32>>,
+    pub outputs: Vec<Value>,
+}
+
+impl FloatPass {
+    fn elements(&self) -> usize {
+        self.values.values().map(Vec::len).sum::<usize>() + self.outputs.iter().map(Value::len).sum::<usize>()
+    }
+}
+
+/// The most elements of float passes calibration keeps for the report
+/// (512 MiB of `f32`); samples past it are run again by the report.
+const KEPT_PASS_ELEMENTS: usize = 1 << 27;
 
 /// The calibration engine: samples run in parallel in rounds of a few per
 /// thread; each round's results merge in sample order, then `progress` is
 /// told. Ranges merge as minima and maxima and histograms exactly (see
-/// `Histogram::merge`), so nothing depends on the thread count.
+/// `Histogram::merge`), so nothing depends on the thread count. Also gives
+/// the float passes of the first `keep` samples for the error report (see
+/// [`FloatPass`]), `None` for those past [`KEPT_PASS_ELEMENTS`].
 pub(crate) fn calibrate_threads(
     model: &Model,
     dataset: &[Vec<Value>],
@@ -171,13 +197,29 @@ pub(crate) fn calibrate_threads(
     levels: f64,
     threads: usize,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<Ranges, QuantizeError> {
+) -> Result<(Ranges, Vec<Option<FloatPass>>), QuantizeError> {
+    calibrate_keeping(model, dataset, method, levels, threads, 0, progress)
+}
+
+/// [`calibrate_threads`], keeping the float passes of the first `keep`
+/// samples.
+pub(crate) fn calibrate_keeping(
+    model: &Model,
+    dataset: &[Vec<Value>],
+    method: CalibrationMethod,
+    levels: f64,
+    threads: usize,
+    keep: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Ranges, Vec<Option<FloatPass>>), QuantizeError> {
     let sg = model.subgraphs.first().ok_or_else(|| QuantizeError::Model("no subgraph".into()))?;
     let n = sg.tensors.len();
     let empty = Ranges { min: vec![0.0; n], max: vec![0.0; n], seen: vec![false; n] };
     let histograms = method.needs_histogram();
-    let fresh = || Seen { ranges: empty.clone(), hist: vec![None; if histograms { n } else { 0 }] };
+    let fresh = || Seen { ranges: empty.clone(), hist: vec![None; if histograms { n } else { 0 }], pass: None };
     let mut total = fresh();
+    let mut passes = Vec::new();
+    let mut kept = 0usize;
     let eval = Evaluator::new(model);
     let workers = super::parallel::resolve(threads);
     let round = workers.max(1) * 4;
@@ -207,16 +249,27 @@ pub(crate) fn calibrate_threads(
                 }
                 record(&mut seen, t.index(), &v.data);
             }
-            eval.run_observed(0, sample, &mut |oi, k, value| {
+            let mut values = HashMap::new();
+            let outputs = eval.run_observed(0, sample, &mut |oi, k, value| {
                 if let Some(t) = sg.operators.get(oi).and_then(|o| o.outputs.get(k))
                     && value.dtype == DType::F32
                 {
                     record(&mut seen, t.index(), &value.data);
+                    if si < keep {
+                        values.insert(t.index(), value.to_f32());
+                    }
                 }
             })?;
+            if si < keep {
+                seen.pass = Some(FloatPass { values, outputs });
+            }
             Ok(seen)
         })?;
-        for s in per_sample {
+        for mut s in per_sample {
+            if let Some(p) = s.pass.take() {
+                kept += p.elements();
+                passes.push((kept <= KEPT_PASS_ELEMENTS).then_some(p));
+            }
             total.ranges.merge(&s.ranges);
             for (acc, h) in total.hist.iter_mut().zip(s.hist) {
                 if let Some(h) = h {
@@ -236,5 +289,5 @@ pub(crate) fn calibrate_threads(
             (ranges.min[t], ranges.max[t]) = h.range(method, lo, hi, levels);
         }
     }
-    Ok(ranges)
+    Ok((ranges, passes))
 }

@@ -504,11 +504,12 @@ pub fn quantize_with_progress(
     fold_constant_dequantize(&mut prepared);
     let model = &prepared;
     let compared = &dataset[..dataset.len().min(options.report_samples)];
-    let report_of = |q: &Model| -> Result<Option<QuantReport>, QuantizeError> {
+    // The report compares with the float passes calibration kept, if any.
+    let report_of = |q: &Model, passes: &[Option<calibrate::FloatPass>]| -> Result<Option<QuantReport>, QuantizeError> {
         if compared.is_empty() {
             return Ok(None);
         }
-        let mut r = report::report_with_threads(model, q, compared, options.threads)?;
+        let mut r = report::report_with_passes(model, q, compared, options.threads, passes)?;
         r.dataset_samples = dataset.len();
         Ok(Some(r))
     };
@@ -520,7 +521,7 @@ pub fn quantize_with_progress(
                 _ => weight_only::rewrite(model, options)?,
             };
             crate::validate::validate(&quantized)?;
-            let report = report_of(&quantized)?;
+            let report = report_of(&quantized, &[])?;
             return Ok(Quantized { model: quantized, report, float_ops: Vec::new(), ranges: None });
         }
         Mode::Int8 => &scheme::INT8,
@@ -530,18 +531,19 @@ pub fn quantize_with_progress(
         return Err(QuantizeError::Calibration(format!("{} quantization needs at least one representative sample", scheme.name)));
     }
     let levels = if scheme.activation == crate::model::DType::I16 { 65535.0 } else { 255.0 };
-    let ranges = calibrate::calibrate_threads(model, dataset, options.calibration, levels, options.threads, progress)?;
+    let (ranges, passes) =
+        calibrate::calibrate_keeping(model, dataset, options.calibration, levels, options.threads, compared.len(), progress)?;
     let sg = &model.subgraphs[0];
     let mut keep = options.keep_float.named(sg)?;
     let (mut quantized, mut float_ops) = full::rewrite(model, &ranges, options, scheme, &keep)?;
     crate::validate::validate(&quantized)?;
-    let mut report = report_of(&quantized)?;
+    let mut report = report_of(&quantized, &passes)?;
     if let Some(r) = &report
         && options.keep_float.by_error(sg, r, if levels > 255.0 { 16.0 } else { 8.0 }, &mut keep)
     {
         (quantized, float_ops) = full::rewrite(model, &ranges, options, scheme, &keep)?;
         crate::validate::validate(&quantized)?;
-        report = report_of(&quantized)?;
+        report = report_of(&quantized, &passes)?;
     }
     Ok(Quantized { model: quantized, report, float_ops, ranges: Some(ranges) })
 }

@@ -1,9 +1,10 @@
 //! Per-layer error of a quantized model against its float original, both
 //! run in the reference evaluator on the same samples.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use super::calibrate::FloatPass;
 use super::params::{int_range, quantize_value};
 use super::QuantizeError;
 use crate::eval::{Evaluator, Value};
@@ -185,6 +186,18 @@ pub fn report(float: &Model, quant: &Model, dataset: &[Vec<Value>]) -> Result<su
 /// # Errors
 /// As [`report`].
 pub fn report_with_threads(float: &Model, quant: &Model, dataset: &[Vec<Value>], threads: usize) -> Result<super::QuantReport, QuantizeError> {
+    report_with_passes(float, quant, dataset, threads, &[])
+}
+
+/// [`report_with_threads`], taking the float model's results on sample `i`
+/// from `passes[i]` when calibration kept them.
+pub(crate) fn report_with_passes(
+    float: &Model,
+    quant: &Model,
+    dataset: &[Vec<Value>],
+    threads: usize,
+    passes: &[Option<FloatPass>],
+) -> Result<super::QuantReport, QuantizeError> {
     if float.subgraphs.is_empty() || quant.subgraphs.is_empty() {
         return Err(QuantizeError::Model("no subgraph".into()));
     }
@@ -216,29 +229,42 @@ pub fn report_with_threads(float: &Model, quant: &Model, dataset: &[Vec<Value>],
         let sample = &dataset[si];
         let mut accs: Vec<Vec<Acc>> = fsg.operators.iter().map(|o| vec![Acc::default(); o.outputs.len()]).collect();
         let mut outs: Vec<Acc> = vec![Acc::default(); fsg.outputs.len()];
-        // The float op outputs, kept (exactly, as f32) until the quantized
-        // model computes the same tensor.
-        let mut fvals: HashMap<usize, Vec<f32>> = HashMap::new();
-        let fout = fe.run_observed(0, sample, &mut |oi, k, v| {
-            if let Some(t) = fsg.operators.get(oi).and_then(|o| o.outputs.get(k))
-                && v.dtype == DType::F32
-            {
-                fvals.insert(t.index(), v.to_f32());
+        // The float op outputs (exactly, as f32), from calibration or run
+        // here; each is compared once, when the quantized model computes the
+        // same tensor.
+        let ran;
+        let pass = match passes.get(si) {
+            Some(Some(p)) => p,
+            _ => {
+                let mut values: HashMap<usize, Vec<f32>> = HashMap::new();
+                let outputs = fe.run_observed(0, sample, &mut |oi, k, v| {
+                    if let Some(t) = fsg.operators.get(oi).and_then(|o| o.outputs.get(k))
+                        && v.dtype == DType::F32
+                    {
+                        values.insert(t.index(), v.to_f32());
+                    }
+                })?;
+                ran = FloatPass { values, outputs };
+                &ran
             }
-        })?;
+        };
+        let (fvals, fout) = (&pass.values, &pass.outputs);
+        let mut compared_done: HashSet<usize> = HashSet::new();
         let qin: Vec<Value> = sample.iter().zip(&qsg.inputs).map(|(v, t)| quantize_input(v, &qsg.tensors[t.index()])).collect();
         let mut failure = None;
         let qout = qe.run_observed(0, &qin, &mut |oi, k, v| {
             let Some(qt) = qsg.operators.get(oi).and_then(|o| o.outputs.get(k)) else { return };
             let Some(targets) = compared.get(&qt.index()) else { return };
-            if !targets.iter().any(|(_, _, t)| fvals.contains_key(t)) {
+            if !targets.iter().any(|(_, _, t)| fvals.contains_key(t) && !compared_done.contains(t)) {
                 return;
             }
             match real(v) {
                 Ok(q) => {
                     for &(foi, fk, ft) in targets {
-                        if let Some(f) = fvals.remove(&ft) {
-                            accs[foi][fk].add(&f, &q);
+                        if let Some(f) = fvals.get(&ft)
+                            && compared_done.insert(ft)
+                        {
+                            accs[foi][fk].add(f, &q);
                         }
                     }
                 }

@@ -58,9 +58,9 @@ impl Mat {
     }
 }
 
-/// `c = a · b` (or `c += a · b` with `accumulate`), checked: a view that
+/// `c += a · b` (callers give zeroed outputs), checked: a view that
 /// does not fit its slice is an internal error, never a panic. The result
-/// is written as `f64` whatever the operands' type; with `exact_chunk`, the
+/// is added as `f64` whatever the operands' type; with `exact_chunk`, the
 /// operands are integers whose products summed over that many terms stay
 /// exact in `f32` (see [`Elem::product`]).
 pub(super) fn gemm<T: Elem>(
@@ -68,7 +68,6 @@ pub(super) fn gemm<T: Elem>(
     a: (&[T], Mat),
     b: (&[T], Mat),
     c: (&mut [f64], Mat),
-    accumulate: bool,
     exact_chunk: Option<usize>,
 ) -> Result<()> {
     let ((ad, am), (bd, bm), (cd, cm)) = (a, b, c);
@@ -80,9 +79,6 @@ pub(super) fn gemm<T: Elem>(
     let cd = cd.get_mut(cm.offset..).ok_or_else(|| cx.internal())?;
     let cd = if cm.rows == 0 || cm.cols == 0 { &mut cd[..0] } else { cd };
     let mut cv = ArrayViewMut2::from_shape((cm.rows, cm.cols).strides((cm.row_stride, cm.col_stride)), cd).map_err(|_| cx.internal())?;
-    if !accumulate {
-        cv.fill(0.0);
-    }
     T::product(&av, &bv, &mut cv, exact_chunk);
     Ok(())
 }
@@ -307,7 +303,7 @@ impl GemmFn for Conv2d<'_> {
                     let target = Mat { offset: (b * pixels + p0) * oc + g * ocg, rows, cols: ocg, row_stride: oc, col_stride: 1 };
                     if direct {
                         let a = Mat { offset: (b * pixels + p0) * c + g * ic, rows, cols: k, row_stride: c, col_stride: 1 };
-                        gemm(cx, (x, a), (w, filter), (&mut out, target), false, exact_chunk)?;
+                        gemm(cx, (x, a), (w, filter), (&mut out, target), exact_chunk)?;
                         continue;
                     }
                     for (r, row) in patch.chunks_exact_mut(k).take(rows).enumerate() {
@@ -322,7 +318,7 @@ impl GemmFn for Conv2d<'_> {
                             }
                         }
                     }
-                    gemm(cx, (&patch, Mat::dense(0, rows, k)), (w, filter), (&mut out, target), false, exact_chunk)?;
+                    gemm(cx, (&patch, Mat::dense(0, rows, k)), (w, filter), (&mut out, target), exact_chunk)?;
                 }
             }
         }
@@ -403,7 +399,7 @@ impl GemmFn for Dense<'_> {
     fn call<T: Elem>(&self, x: &[T], w: &[T], exact_chunk: Option<usize>) -> Result<Vec<f64>> {
         let Dense { cx, rows, depth, units } = *self;
         let mut out = vec![0.0; cx.numel(&[rows, units])?];
-        gemm(cx, (x, Mat::dense(0, rows, depth)), (w, Mat::dense(0, units, depth).t()), (&mut out, Mat::dense(0, rows, units)), false, exact_chunk)?;
+        gemm(cx, (x, Mat::dense(0, rows, depth)), (w, Mat::dense(0, units, depth).t()), (&mut out, Mat::dense(0, rows, units)), exact_chunk)?;
         Ok(out)
     }
 }

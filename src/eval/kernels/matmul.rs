@@ -79,7 +79,7 @@ impl GemmFn for Product<'_> {
             let ob: usize = index.iter().zip(&self.sb).map(|(i, s)| i * s).sum();
             let ma = Mat { offset: oa, ..self.ma };
             let mb = Mat { offset: ob, ..self.mb };
-            gemm(cx, (xs, ma), (ys, mb), (&mut out, Mat::dense(i * self.m * self.n, self.m, self.n)), false, exact_chunk)?;
+            gemm(cx, (xs, ma), (ys, mb), (&mut out, Mat::dense(i * self.m * self.n, self.m, self.n)), exact_chunk)?;
             for (i, d) in index.iter_mut().zip(self.batch).rev() {
                 *i += 1;
                 if *i < *d {
