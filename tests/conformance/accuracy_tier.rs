@@ -58,6 +58,17 @@ const CNN: Judge = Judge { min_float: 0.97, max_drop: 0.5 };
 /// 1e-5, so only an image on a near tie could flip.
 const MAX_REFERENCE_GAP: f64 = 0.5;
 
+/// One quantized file of a model: its label (the file name and the job's
+/// label), options, calibration samples, and the allowed drop in points
+/// (at most, at least).
+struct QCase {
+    label: &'static str,
+    options: QuantizeOptions,
+    samples: Vec<Vec<Value>>,
+    max_drop: Option<f64>,
+    min_drop: Option<f64>,
+}
+
 fn write(path: &Path, model: &Model) -> Result<u64, String> {
     let bytes = tflite_forge::write(model).map_err(|e| e.to_string())?;
     std::fs::write(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -117,20 +128,20 @@ pub fn accuracy_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, j
                 continue;
             }
         };
-        let mut cases: Vec<(&str, QuantizeOptions, Vec<Vec<Value>>, Option<f64>, Option<f64>)> = Vec::new();
+        let mut cases = Vec::new();
         if selected(&format!("{name}/int8_uint8_io")) {
-            cases.push(("int8_uint8_io", QuantizeOptions::int8(IoType::Uint8), data.clone(), Some(judge.max_drop), None));
+            cases.push(QCase { label: "int8_uint8_io", options: QuantizeOptions::int8(IoType::Uint8), samples: data.clone(), max_drop: Some(judge.max_drop), min_drop: None });
         }
         let rescue = model_name == "mbnet" && selected(&format!("{name}/percentile_rescues_hot_pixel"));
         if rescue {
             let hot = hot_pixel(data.clone());
             let pct = QuantizeOptions::int8(IoType::Uint8).with_calibration(CalibrationMethod::Percentile(99.9));
-            cases.push(("int8_minmax_hot_pixel", QuantizeOptions::int8(IoType::Uint8), hot.clone(), None, Some(50.0)));
-            cases.push(("int8_percentile_hot_pixel", pct, hot, Some(judge.max_drop), None));
+            cases.push(QCase { label: "int8_minmax_hot_pixel", options: QuantizeOptions::int8(IoType::Uint8), samples: hot.clone(), max_drop: None, min_drop: Some(50.0) });
+            cases.push(QCase { label: "int8_percentile_hot_pixel", options: pct, samples: hot, max_drop: Some(judge.max_drop), min_drop: None });
         }
         let mut models = Vec::new();
         let mut ok = true;
-        for (label, options, samples, max_drop, min_drop) in cases {
+        for QCase { label, options, samples, max_drop, min_drop } in cases {
             let q = match quantize(&model, &options.with_report_samples(0), &samples) {
                 Ok(q) => q,
                 Err(e) => {
