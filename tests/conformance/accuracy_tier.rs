@@ -7,7 +7,8 @@
 //! MobileNetV2/V3-style network (inverted residual blocks with depthwise
 //! convolutions, hardswish, squeeze-excitation, BN) on the images
 //! upsampled to 32x32. Each ONNX export is converted by us (NHWC input,
-//! batch 1), written as float, and quantized to full int8 with uint8 I/O,
+//! batch 1), written as float, and quantized to full int8 with uint8 I/O
+//! (integer only: an op left in float would fail the case),
 //! calibrated on 256 training images given in the ONNX layout (NCHW,
 //! stacked in one array) through [`SampleAdapter`], as the CLI's
 //! `--calibration` reads them. LiteRT then classifies all 450 test images
@@ -142,7 +143,9 @@ pub fn accuracy_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, j
         let mut models = Vec::new();
         let mut ok = true;
         for QCase { label, options, samples, max_drop, min_drop } in cases {
-            let q = match quantize(&model, &options.with_report_samples(0), &samples) {
+            // Full integer: an op without an int8 kernel is an error, not
+            // a float island.
+            let q = match quantize(&model, &options.with_integer_only(true).with_report_samples(0), &samples) {
                 Ok(q) => q,
                 Err(e) => {
                     outcomes.push(fail(label, format!("quantize failed: {e}")));
@@ -150,9 +153,6 @@ pub fn accuracy_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, j
                     break;
                 }
             };
-            for f in &q.float_ops {
-                println!("{name}/{label}: op {} {} left in float ({:?})", f.operator, f.op, f.reason);
-            }
             let path = work.join(format!("{stem}.{label}.tflite"));
             if let Err(e) = write(&path, &q.model) {
                 outcomes.push(fail(label, e));
