@@ -29,12 +29,17 @@
 //! - **flexbuffers**: our FlexBuffers encoder and decoder against the
 //!   reference implementation in the `flatbuffers` wheel;
 //! - **delegate**: our delegate-compatibility report against the operators
-//!   LiteRT's default XNNPACK delegate claims (see delegate_tier.rs).
+//!   LiteRT's default XNNPACK delegate claims (see delegate_tier.rs);
+//! - **accuracy**: classifiers trained on scikit-learn's digits (a plain CNN
+//!   and a MobileNetV2-style network), converted from ONNX and quantized to
+//!   int8 by us, classify the whole test split in LiteRT: top-1 accuracy of
+//!   the float and int8 files, and the drop (see accuracy_tier.rs).
 //!
 //! Prints one line per case and a closing `N passed, N failed, N skipped`,
 //! writes `target/conformance/report.json`, and exits non-zero on any
 //! failure. `CONFORMANCE_FILTER=substring` runs a subset (`a|b` for either).
 
+mod accuracy_tier;
 #[path = "../common/mod.rs"]
 mod common;
 mod eval_tier;
@@ -144,6 +149,7 @@ fn main() {
     onnx_tiers::recurrent_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     onnx_tiers::quant_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     quantize_tier::quantize_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
+    accuracy_tier::accuracy_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);
     delegate_tier::delegate_tier(&root, &python, &out, &selected, &mut outcomes);
 

@@ -137,7 +137,7 @@ pub fn model_tier(root: &Path, out: &Path, selected: &dyn Fn(&str) -> bool, jobs
 /// what]`, cached by [`cached_export`]) that `selected` picks, named
 /// `tier/<entry>`; an export that failed becomes a failed outcome. `None`
 /// when the tier is not selected or the export as a whole failed.
-fn exported_entries(root: &Path, tier: &str, [script, prefix, what]: [&str; 3], selected: &dyn Fn(&str) -> bool, outcomes: &mut Vec<Outcome>) -> Option<(PathBuf, Vec<(String, Value)>)> {
+pub(crate) fn exported_entries(root: &Path, tier: &str, [script, prefix, what]: [&str; 3], selected: &dyn Fn(&str) -> bool, outcomes: &mut Vec<Outcome>) -> Option<(PathBuf, Vec<(String, Value)>)> {
     if !selected(&format!("{tier}/")) {
         return None;
     }

@@ -63,6 +63,25 @@ expected
        max_steps · step of the expected values (quantized models: step is
        the output's quantization scale); the fraction is reported.
 
+accuracy
+       {"name", "kind": "accuracy", "float", "models": [{"label", "model",
+        "max_drop": points|null, "min_drop": points|null}], "inputs": npy,
+        "labels": npy, "input_layout": "nhwc"|"same", "min_float_accuracy",
+        "reference": {label: accuracy}, "max_reference_gap": points|null,
+        "delegate"}
+       Top-1 accuracy on a whole test split: "inputs" stacks the images
+       (channels-first for "nhwc", which feeds each one channels-last),
+       "labels" their classes. Each image is run alone (batch 1) through
+       the float model and each quantized one (integer inputs get the image
+       quantized with the input's parameters, integer outputs are
+       dequantized). The float model must reach "min_float_accuracy" and be
+       within "max_reference_gap" points of every "reference" accuracy (the
+       training framework's); each quantized model must lose at most
+       "max_drop" points against the float model and, with "min_drop", at
+       least that many (a deliberately broken calibration). The detail gives
+       every accuracy, the drops and the file sizes; the result also has
+       "accuracy": {label: accuracy}.
+
 Exit status: 0 when RESULTS.json was written (whatever the jobs' outcome),
 2 on usage errors.  Only stdlib, numpy and ai_edge_litert are used.
 """
@@ -102,7 +121,7 @@ def _finite_or_none(v):
 
 # Extra result fields a job may report besides the four common ones.
 _EXTRA_NUMBERS = ("cosine", "max_abs_rel", "latency_ms")
-_EXTRA_OBJECTS = ("outputs", "latency")
+_EXTRA_OBJECTS = ("outputs", "latency", "accuracy")
 
 
 def _result(name, status, detail, max_abs_diff=None, extra=None):
@@ -900,6 +919,95 @@ def _run_quantized(job):
     return _result(job.get("name"), "passed" if ok else "failed", detail, None, extra)
 
 
+def _classify(path, delegate, xs, layout):
+    """Top-1 classes of a one-output classifier for each image of xs."""
+    import numpy as np
+    it = _make_interpreter(path, delegate)
+    _litert("allocate_tensors", it.allocate_tensors)
+    ins, outs = it.get_input_details(), it.get_output_details()
+    if len(ins) != 1 or len(outs) != 1:
+        raise JobError("%s: %d inputs and %d outputs, want one of each"
+                       % (os.path.basename(path), len(ins), len(outs)))
+    d, o = ins[0], outs[0]
+    want = [int(v) for v in d["shape"]]
+    classes = []
+    for i in range(len(xs)):
+        x = xs[i:i + 1]
+        if layout == "nhwc":
+            x = _to_channels_last(x, "input")
+        if list(x.shape) != want:
+            raise JobError("%s: image %d has shape %s, the model takes %s"
+                           % (os.path.basename(path), i, list(x.shape), want))
+        if d["dtype"] in (np.int8, np.uint8, np.int16):
+            scale, zp = d["quantization"]
+            info = np.iinfo(d["dtype"])
+            x = np.clip(np.round(x / scale) + zp, info.min, info.max)
+        _litert("set_tensor", it.set_tensor, d["index"], x.astype(d["dtype"]))
+        _litert("invoke", it.invoke)
+        y = it.get_tensor(o["index"]).astype(np.float64)
+        if o["dtype"] in (np.int8, np.uint8, np.int16):
+            scale, zp = o["quantization"]
+            y = (y - zp) * scale
+        classes.append(int(np.argmax(y.ravel())))
+    return np.array(classes)
+
+
+def _run_accuracy(job):
+    import numpy as np
+    delegate = job.get("delegate", "default")
+    layout = job.get("input_layout", "same")
+    if layout not in ("nhwc", "same"):
+        raise JobError("\"input_layout\" must be \"nhwc\" or \"same\" (got %r)" % (layout,))
+    xs = _load_npy(job["inputs"], "inputs").astype(np.float32)
+    labels = _load_npy(job["labels"], "labels").astype(np.int64).ravel()
+    if len(xs) != len(labels) or not len(labels):
+        raise JobError("%d images for %d labels" % (len(xs), len(labels)))
+    models = job.get("models")
+    if not isinstance(models, list) or not models:
+        raise JobError("\"models\" must be a non-empty list")
+
+    def size(p):
+        return "%.1f KB" % (os.path.getsize(p) / 1024.0)
+
+    n = len(labels)
+    fcls = _classify(job["float"], delegate, xs, layout)
+    facc = float(np.mean(fcls == labels))
+    acc = {"float": facc}
+    ok = True
+    parts = ["float %.2f %% (%s)" % (100 * facc, size(job["float"]))]
+    mfa = job.get("min_float_accuracy")
+    if mfa is not None and facc < mfa:
+        ok = False
+        parts.append("float below %.2f %%" % (100 * mfa))
+    gap = job.get("max_reference_gap")
+    refs = job.get("reference") or {}
+    for label, r in sorted(refs.items()):
+        if r is None:
+            continue
+        parts.append("%s %.2f %%" % (label, 100 * r))
+        if gap is not None and abs(100 * (facc - r)) > gap + 1e-9:
+            ok = False
+            parts.append("float LiteRT more than %g points from %s" % (gap, label))
+    for m in models:
+        label = m.get("label", "?")
+        cls = _classify(m["model"], delegate, xs, layout)
+        a = float(np.mean(cls == labels))
+        acc[label] = a
+        drop = 100 * (facc - a)
+        agree = float(np.mean(cls == fcls))
+        parts.append("%s %.2f %% (%s): drop %.2f points, %d/%d wrong (float %d), top-1 agreement with float %.2f %%"
+                     % (label, 100 * a, size(m["model"]), drop, int(np.sum(cls != labels)), n,
+                        int(np.sum(fcls != labels)), 100 * agree))
+        hi, lo = m.get("max_drop"), m.get("min_drop")
+        if hi is not None and drop > hi + 1e-9:
+            ok = False
+            parts.append("%s: drop over %g points" % (label, hi))
+        if lo is not None and drop < lo - 1e-9:
+            ok = False
+            parts.append("%s: drop under %g points" % (label, lo))
+    return _result(job.get("name"), "passed" if ok else "failed", "; ".join(parts), None, {"accuracy": acc})
+
+
 def run_job(job):
     """Run one job in this process; always returns a result dict."""
     name = job.get("name") if isinstance(job, dict) else None
@@ -915,8 +1023,10 @@ def run_job(job):
             return _run_expected(job)
         if kind == "quantized":
             return _run_quantized(job)
-        raise JobError("unknown job kind %r (want \"numpy\", \"same\", \"expected\" or \"quantized\")"
-                       % (kind,))
+        if kind == "accuracy":
+            return _run_accuracy(job)
+        raise JobError("unknown job kind %r (want \"numpy\", \"same\", \"expected\", \"quantized\""
+                       " or \"accuracy\")" % (kind,))
     except JobError as e:
         return _result(name, "failed", str(e))
     except Exception as e:  # a bug here must still give a clean result
