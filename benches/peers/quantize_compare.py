@@ -18,7 +18,7 @@ on the same machine:
   timed in this process.
 
 Both quantized files then run in LiteRT on held-out samples; the script
-prints wall time, peak RSS (ours), file size and cosine against our float
+prints wall time, CPU time (user + system), peak RSS (ours), file size and cosine against our float
 file, and writes a JSON summary with --json.
 """
 
@@ -82,12 +82,15 @@ def main():
     subprocess.run([a.ours, "convert", a.onnx, "-o", float_path, "--batch", "1"], check=True, capture_output=True)
 
     ours_path = os.path.join(work, "ours_int8.tflite")
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(
         [a.ours, "convert", a.onnx, "-o", ours_path, "--batch", "1", "--quantize", "int8", "--calibration", calib],
         capture_output=True, text=True)
     ours_s = time.perf_counter() - t
-    ours_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours_cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+    ours_rss = c1.ru_maxrss / 1024
     if p.returncode != 0:
         sys.exit("tflite-forge failed: " + p.stderr)
 
@@ -98,6 +101,7 @@ def main():
     key = next(iter(sig))
     name = sig[key]["inputs"][0]
     peer_path = os.path.join(work, "aeq_int8.tflite")
+    s0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
     qt = quantizer.Quantizer(float_path, recipe.static_wi8_ai8())
     data = [{name: np.transpose(np.load(os.path.join(calib, "%04d.npy" % i)), (0, 2, 3, 1))} for i in range(a.samples)]
@@ -106,16 +110,18 @@ def main():
     cal_s = time.perf_counter() - t_cal
     qt.quantize(result).export_model(peer_path, overwrite=True)
     peer_s = time.perf_counter() - t
+    s1 = resource.getrusage(resource.RUSAGE_SELF)
+    peer_cpu = (s1.ru_utime - s0.ru_utime) + (s1.ru_stime - s0.ru_stime)
 
     ref = run_litert(float_path, held)
     rows = {
-        "tflite-forge": {"seconds": ours_s, "peak_rss_mb": ours_rss, "bytes": os.path.getsize(ours_path), "cosine": cosine(ref, run_litert(ours_path, held))},
-        "ai-edge-quantizer": {"seconds": peer_s, "calibrate_seconds": cal_s, "bytes": os.path.getsize(peer_path), "cosine": cosine(ref, run_litert(peer_path, held))},
+        "tflite-forge": {"seconds": ours_s, "cpu_seconds": ours_cpu, "peak_rss_mb": ours_rss, "bytes": os.path.getsize(ours_path), "cosine": cosine(ref, run_litert(ours_path, held))},
+        "ai-edge-quantizer": {"seconds": peer_s, "cpu_seconds": peer_cpu, "calibrate_seconds": cal_s, "bytes": os.path.getsize(peer_path), "cosine": cosine(ref, run_litert(peer_path, held))},
     }
     summary = {"model": os.path.basename(a.onnx), "samples": a.samples, "cpus": os.cpu_count(), "load_average": os.getloadavg(), "results": rows,
                "ratio": ours_s / peer_s}
     for k, r in rows.items():
-        print("%-18s %7.2f s  %9d B  cosine %.6f" % (k, r["seconds"], r["bytes"], r["cosine"]))
+        print("%-18s %7.2f s wall  %7.2f s CPU  %9d B  cosine %.6f" % (k, r["seconds"], r["cpu_seconds"], r["bytes"], r["cosine"]))
     print("ratio ours / ai-edge-quantizer: %.2f (load average %.1f)" % (summary["ratio"], summary["load_average"][0]))
     if a.json:
         with open(a.json, "w") as f:

@@ -113,6 +113,11 @@ impl QuantParams {
         }
     }
 
+    /// Whether every zero point is 0 (symmetric parameters).
+    pub(crate) fn symmetric(&self) -> bool {
+        self.zero.iter().all(|z| *z == 0.0)
+    }
+
     /// The scales, one per channel (one for per-tensor parameters).
     pub(crate) fn scales(&self) -> &[f64] {
         &self.scale

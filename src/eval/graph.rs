@@ -20,7 +20,8 @@ use crate::validate::DEFAULT_MAX_SUBGRAPH_DEPTH;
 /// Constants are decoded when first read and kept, for every later run, by
 /// this evaluator and its clones (which share them, also across threads):
 /// running many samples through one evaluator decodes the weights once. They
-/// take about 8 bytes per constant element (12 for float32) while it lives.
+/// take about 8 bytes per constant element (12 for float32, int8 and uint8)
+/// while it lives.
 ///
 /// ```
 /// use tflite_forge::eval::{Evaluator, Value};
@@ -52,8 +53,8 @@ pub struct Evaluator<'m> {
     constants: Arc<Constants>,
 }
 
-/// A constant decoded once: its value and, for float32, its elements as
-/// `f32` (the form the matrix products take).
+/// A constant decoded once: its value and, for float32, int8 and uint8, its
+/// elements as `f32` (the form the matrix products take).
 #[derive(Debug)]
 struct Decoded {
     value: Value,
@@ -396,7 +397,9 @@ impl<'s> Slots<'s> {
             Some(d) => d,
             None => {
                 let value = Value::from_const_limited(t, max_elements)?;
-                let f32 = (value.dtype == DType::F32).then(|| value.data.iter().map(|v| *v as f32).collect());
+                // The f32 form products take: float32 values, and the
+                // stored integers of 8-bit quantized weights.
+                let f32 = matches!(value.dtype, DType::F32 | DType::I8 | DType::U8).then(|| value.data.iter().map(|v| *v as f32).collect());
                 // Another thread may have decoded it meanwhile: either copy
                 // is the same.
                 let _ = cell.set(Decoded { value, f32 });

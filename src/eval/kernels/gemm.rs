@@ -116,7 +116,7 @@ pub(super) enum Operands<'a> {
     /// Small integers `q - zero_point`, exact in `f32`, whose products
     /// summed over `chunk` terms stay exact: the product of channel `c` is
     /// multiplied by `scale[c]` (one entry: all).
-    Int { x: Vec<f32>, w: Vec<f32>, scale: Vec<f64>, chunk: usize },
+    Int { x: Vec<f32>, w: Cow<'a, [f32]>, scale: Vec<f64>, chunk: usize },
     /// Real values, or integers `q - zero_point` when `scale` is set (as
     /// for `Int`), multiplied in `f64`.
     F64 { x: Cow<'a, [f64]>, w: Cow<'a, [f64]>, scale: Option<Vec<f64>> },
@@ -152,14 +152,24 @@ impl<'a> Operands<'a> {
                 if per_tensor_x && channels_fit {
                     let mut xs = x.data.clone();
                     px.center(&mut xs);
-                    let mut ws = w.data.clone();
-                    pw.center(&mut ws);
                     let sx = px.scales()[0];
                     let scale = pw.scales().iter().map(|s| sx * s).collect();
                     let max_abs = |d: &[f64]| d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                    let to_f32 = |d: &[f64]| d.iter().map(|v| *v as f32).collect::<Vec<f32>>();
+                    // Symmetric weights the evaluator holds as f32 (int8
+                    // weights are): their integers are the operand, bounded
+                    // by their type.
+                    let held = cx.f32_copy(1).filter(|c| pw.symmetric() && c.len() == w.data.len() && cx.optional(1).is_some_and(|o| std::ptr::eq(o, w)));
+                    let type_bound = convert::int_range(w.dtype).map(|(lo, hi)| lo.abs().max(hi.abs()));
+                    if let (Some(held), Some(bound)) = (held, type_bound)
+                        && let Some(chunk) = exact_f32_chunk(max_abs(&xs), bound)
+                    {
+                        return Ok(Operands::Int { x: to_f32(&xs), w: Cow::Borrowed(held), scale, chunk });
+                    }
+                    let mut ws = w.data.clone();
+                    pw.center(&mut ws);
                     if let Some(chunk) = exact_f32_chunk(max_abs(&xs), max_abs(&ws)) {
-                        let f = |d: Vec<f64>| d.into_iter().map(|v| v as f32).collect();
-                        return Ok(Operands::Int { x: f(xs), w: f(ws), scale, chunk });
+                        return Ok(Operands::Int { x: to_f32(&xs), w: Cow::Owned(to_f32(&ws)), scale, chunk });
                     }
                     return Ok(Operands::F64 { x: Cow::Owned(xs), w: Cow::Owned(ws), scale: Some(scale) });
                 }
