@@ -340,6 +340,10 @@ impl<'s> Slots<'s> {
                 // A variable tensor without data (an RNN or LSTM state)
                 // starts at zero, as the runtime initializes it.
                 Value::zeros_for(t, None, max_elements)?
+            } else if let Some(b) = t.quantization.as_ref().and_then(|q| q.details.as_ref()).and_then(|d| d.blockwise())
+                && t.is_constant()
+            {
+                super::blockwise::dequantize(t, b, self.tensors, max_elements)?
             } else if t.is_constant() {
                 Value::from_const_limited(t, max_elements)?
             } else {
