@@ -517,7 +517,6 @@ fn blockwise_int4_falls_back_to_per_channel_where_litert_would_be_wrong() {
     use tflite_forge::quantize::BlockwiseFallbackReason as R;
     use tflite_forge::Activation;
     for (model, block, reason) in [
-        (blocky_fc(16, 256, Activation::Relu), 32, R::FusedActivation(Activation::Relu)),
         (blocky_fc(16, 288, Activation::None), 64, R::NotDivisible { input_dim: 288, block_size: 64 }),
         (blocky_fc(3, 512, Activation::None), 32, R::FewOutputs(3)),
     ] {
@@ -621,4 +620,38 @@ fn blockwise_files_written_elsewhere_read_and_evaluate_as_litert_runs_them() {
     // LiteRT quantizes the input rows to int8 on the fly (0.7 % of the
     // largest output here); the evaluator computes in float.
     assert!(worst < 0.02 * top, "max difference {worst} of {top}");
+}
+
+#[test]
+fn blockwise_fully_connected_gets_its_fused_activation_as_an_op() {
+    // LiteRT's builtin blockwise kernel ignores fused activations.
+    use tflite_forge::Activation;
+    for (act, op) in [(Activation::Relu, "RELU"), (Activation::Relu6, "RELU6"), (Activation::ReluN1To1, "RELU_N1_TO_1")] {
+        let model = blocky_fc(16, 256, act);
+        let data = samples(&model, 4, 9);
+        let q = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_block_size(Some(64)), &data).unwrap();
+        assert!(q.blockwise_fallbacks.is_empty());
+        let sg = &q.model.subgraphs[0];
+        let names: Vec<&str> = sg.operators.iter().map(|o| o.op.name()).collect();
+        assert_eq!(names, ["FULLY_CONNECTED", op]);
+        assert!(matches!(sg.operators[0].op, Op::FullyConnected(o) if o.activation == Activation::None));
+        // The activation writes the model's output, the FULLY_CONNECTED a
+        // new tensor.
+        assert_eq!(sg.operators[1].outputs, sg.outputs);
+        assert_eq!(sg.operators[1].inputs, [Some(sg.operators[0].outputs[0])]);
+        // Within the evaluator, the split op computes what the fused
+        // activation would have.
+        let fused = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_weights(true), &data).unwrap();
+        let mut unsplit = q.model.clone();
+        let usg = &mut unsplit.subgraphs[0];
+        if let Op::FullyConnected(o) = &mut usg.operators[0].op {
+            o.activation = act;
+        }
+        usg.operators[0].outputs = usg.operators[1].outputs.clone();
+        usg.operators.truncate(1);
+        let (a, b) = (Evaluator::new(&q.model).run(0, &data[0]).unwrap(), Evaluator::new(&unsplit).run(0, &data[0]).unwrap());
+        assert_eq!(a[0].data, b[0].data, "{act:?}");
+        let (rb, rc) = (q.report.as_ref().unwrap().output_cosine, fused.report.as_ref().unwrap().output_cosine);
+        assert!(rb >= rc, "{act:?}: blockwise {rb}, per-channel {rc}");
+    }
 }

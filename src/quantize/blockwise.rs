@@ -23,7 +23,9 @@
 //!   cosine 0.25 with 2 units);
 //! - `EvalBlockwise4Bit` ignores the fused activation (measured: RELU
 //!   fused gives cosine 0.75 on the builtin kernel, while XNNPACK applies
-//!   it), so only FULLY_CONNECTED ops without one get blockwise weights;
+//!   it), so a FULLY_CONNECTED with blockwise weights gets its fused RELU,
+//!   RELU6, RELU_N1_TO_1 or TANH as a separate op after it (XNNPACK fuses
+//!   them again); with SIGN_BIT the weights stay per-channel;
 //! - the reference kernels (`OpResolverType.BUILTIN_REF`) have no blockwise
 //!   path at all and return wrong values: such files need the default
 //!   (optimized) kernels or XNNPACK.
@@ -36,7 +38,7 @@ use std::fmt;
 use half::{bf16, f16};
 
 use super::int4::INT4_MAX;
-use crate::model::Activation;
+use crate::model::{Activation, Op};
 
 /// The smallest block size: XNNPACK takes multiples of 32 only.
 pub const MIN_INT4_BLOCK_SIZE: u32 = 32;
@@ -80,8 +82,9 @@ pub enum BlockwiseFallbackReason {
     /// Fewer than 4 output units: LiteRT's builtin kernel would compute
     /// them wrongly.
     FewOutputs(u32),
-    /// A reading FULLY_CONNECTED has a fused activation, which LiteRT's
-    /// builtin blockwise kernel ignores.
+    /// A reading FULLY_CONNECTED has a fused activation that LiteRT's
+    /// builtin blockwise kernel ignores and that has no op of its own to
+    /// move it to (SIGN_BIT).
     FusedActivation(Activation),
     /// A block scale does not fit float16.
     ScaleOutOfRange,
@@ -110,10 +113,22 @@ impl fmt::Display for BlockwiseFallback {
     }
 }
 
+/// The op that computes fused activation `a` on its own (`None` for
+/// [`Activation::None`] and SIGN_BIT).
+pub(crate) fn activation_op(a: Activation) -> Option<Op> {
+    Some(match a {
+        Activation::Relu => Op::Relu,
+        Activation::Relu6 => Op::Relu6,
+        Activation::ReluN1To1 => Op::ReluN1To1,
+        Activation::Tanh => Op::Tanh,
+        _ => return None,
+    })
+}
+
 /// Why weights of shape `[out, in]` read by FULLY_CONNECTED ops with
 /// activations `activations` cannot be blockwise with `block_size`, if so.
 pub(crate) fn unsuitable(out: u32, inner: u32, block_size: u32, activations: &[Activation]) -> Option<BlockwiseFallbackReason> {
-    if let Some(a) = activations.iter().find(|a| **a != Activation::None) {
+    if let Some(a) = activations.iter().find(|a| activation_op(**a).is_none() && **a != Activation::None) {
         return Some(BlockwiseFallbackReason::FusedActivation(*a));
     }
     if block_size == 0 || inner % block_size != 0 {
@@ -200,7 +215,8 @@ mod tests {
     #[test]
     fn unsuitable_weights() {
         assert_eq!(unsuitable(8, 64, 32, &[Activation::None]), None);
-        assert_eq!(unsuitable(8, 64, 32, &[Activation::None, Activation::Relu]), Some(BlockwiseFallbackReason::FusedActivation(Activation::Relu)));
+        assert_eq!(unsuitable(8, 64, 32, &[Activation::None, Activation::Relu, Activation::Tanh]), None);
+        assert_eq!(unsuitable(8, 64, 32, &[Activation::Relu, Activation::SignBit]), Some(BlockwiseFallbackReason::FusedActivation(Activation::SignBit)));
         assert_eq!(unsuitable(8, 96, 64, &[]), Some(BlockwiseFallbackReason::NotDivisible { input_dim: 96, block_size: 64 }));
         assert_eq!(unsuitable(3, 64, 32, &[]), Some(BlockwiseFallbackReason::FewOutputs(3)));
     }

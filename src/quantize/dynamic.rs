@@ -23,11 +23,13 @@
 //! With [`QuantizeOptions::int4_block_size`], FULLY_CONNECTED weights get
 //! blockwise int4 scales instead of per-channel ones where LiteRT's kernels
 //! compute them correctly (see `blockwise.rs`); the others keep per-channel
-//! int4 and are returned as [`BlockwiseFallback`]s.
+//! int4 and are returned as [`BlockwiseFallback`]s. LiteRT's blockwise
+//! kernel ignores fused activations: those FULLY_CONNECTED ops get theirs
+//! as a separate op after them, writing the original output tensor.
 
 use std::collections::BTreeMap;
 
-use super::blockwise::{blockwise_int4, unsuitable, BlockwiseFallbackReason};
+use super::blockwise::{activation_op, blockwise_int4, unsuitable, BlockwiseFallbackReason};
 use super::params::symmetric_weights;
 use super::{BlockwiseFallback, QuantizeError, QuantizeOptions};
 use crate::model::*;
@@ -110,6 +112,9 @@ fn blockwise(
 /// per-channel int4.
 pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<(Model, Vec<BlockwiseFallback>), QuantizeError> {
     let mut fallbacks = Vec::new();
+    // FULLY_CONNECTED ops with blockwise weights whose fused activation
+    // moves to an op of its own.
+    let mut split = Vec::new();
     let mut out = model.clone();
     let sg = &mut out.subgraphs[0];
 
@@ -162,6 +167,9 @@ pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<(Model
                         }
                         if let Op::FullyConnected(o) = &mut node.op {
                             o.asymmetric_quantize_inputs = true;
+                            if o.activation != Activation::None {
+                                split.push(oi);
+                            }
                         }
                     }
                     continue;
@@ -213,6 +221,24 @@ pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<(Model
                     _ => {}
                 }
             }
+        }
+    }
+    split.sort_unstable();
+    split.dedup();
+    for oi in split.into_iter().rev() {
+        let node = &mut sg.operators[oi];
+        let Op::FullyConnected(o) = &mut node.op else { continue };
+        let Some(act) = activation_op(o.activation) else { continue };
+        o.activation = Activation::None;
+        let Some(&output) = node.outputs.first() else { continue };
+        let mut pre = sg.tensors[output.index()].clone();
+        pre.name = format!("{}/pre_activation", pre.name);
+        let id = TensorId(u32::try_from(sg.tensors.len()).map_err(|_| QuantizeError::Model("too many tensors".into()))?);
+        sg.tensors.push(pre);
+        sg.operators[oi].outputs[0] = id;
+        sg.operators.insert(oi + 1, Operator::new(act, &[id], &[output]));
+        for f in fallbacks.iter_mut().filter(|f: &&mut BlockwiseFallback| f.operator > oi) {
+            f.operator += 1;
         }
     }
     Ok((out, fallbacks))

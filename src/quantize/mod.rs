@@ -180,10 +180,12 @@ pub struct QuantizeOptions {
     ///
     /// LiteRT runs such weights with float inputs only (its hybrid kernel
     /// and XNNPACK), on its default kernels, not the reference ones
-    /// (`BUILTIN_REF`). Weights that do not fit (the block size does not
-    /// divide the input dimension, fewer than 4 output units, a fused
-    /// activation, which LiteRT's blockwise kernel ignores) keep
-    /// per-channel int4 and are listed in [`Quantized::blockwise_fallbacks`].
+    /// (`BUILTIN_REF`). Its blockwise kernel ignores fused activations: a
+    /// FULLY_CONNECTED with blockwise weights gets its RELU, RELU6,
+    /// RELU_N1_TO_1 or TANH as a separate op after it. Weights that do not
+    /// fit (the block size does not divide the input dimension, fewer than
+    /// 4 output units, a fused SIGN_BIT) keep per-channel int4 and are
+    /// listed in [`Quantized::blockwise_fallbacks`].
     pub int4_block_size: Option<u32>,
     /// How calibration turns the values seen into ranges
     /// ([`Mode::Int8`], [`Mode::Int16x8`]).

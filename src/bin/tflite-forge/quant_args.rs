@@ -69,8 +69,8 @@ pub struct QuantArgs {
     /// With --quantize dynamic-int4: blockwise FULLY_CONNECTED weights,
     /// one float16 scale per N inputs of each output row (a multiple of 32
     /// in 32..=256), instead of one per row. Weights that do not fit (N
-    /// does not divide the input size, fewer than 4 outputs, a fused
-    /// activation) keep per-row scales and are listed.
+    /// does not divide the input size, fewer than 4 outputs) keep per-row
+    /// scales and are listed.
     #[arg(long, value_name = "N", requires = "quantize")]
     pub int4_block_size: Option<u32>,
 }
