@@ -352,16 +352,37 @@ fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::
     Ok(Op::Builtin(OpaqueBuiltin { code, version, options, options2 }))
 }
 
-fn quantization(q: &fb::QuantizationParameters<'_>) -> Quantization {
+fn quantization(q: &fb::QuantizationParameters<'_>, at: Location) -> Result<Quantization, ReadError> {
     let q = q.unpack();
-    Quantization {
+    Ok(Quantization {
         scale: q.scale.unwrap_or_default(),
         zero_point: q.zero_point.unwrap_or_default(),
         axis: q.quantized_dimension,
         min: q.min.unwrap_or_default(),
         max: q.max.unwrap_or_default(),
-        details: (q.details != fb::QuantizationDetailsT::NONE).then_some(QuantDetails(q.details)),
-    }
+        details: details(q.details, at)?,
+    })
+}
+
+/// Typed quantization details: blockwise ones checked field by field (the
+/// tensor indices against the subgraph later), the rest kept as read.
+fn details(d: fb::QuantizationDetailsT, at: Location) -> Result<Option<QuantDetails>, ReadError> {
+    let b = match d {
+        fb::QuantizationDetailsT::NONE => return Ok(None),
+        fb::QuantizationDetailsT::BlockwiseQuantization(b) => b,
+        other => return Ok(Some(QuantDetails::Other(OpaqueQuantDetails(other)))),
+    };
+    let bad = |detail: String| ReadError::InvalidField { what: "blockwise quantization", detail, at };
+    let scales = u32::try_from(b.scales).map_err(|_| bad(format!("scale tensor index {}", b.scales)))?;
+    let zero_points = match b.zero_points {
+        -1 => None,
+        z => Some(TensorId(u32::try_from(z).map_err(|_| bad(format!("zero-point tensor index {z}")))?)),
+    };
+    let block_size = u32::try_from(b.block_size).ok().filter(|n| *n > 0).ok_or_else(|| bad(format!("block size {}", b.block_size)))?;
+    let mut q = BlockwiseQuant::new(TensorId(scales), block_size);
+    q.zero_points = zero_points;
+    q.block_shape = b.block_shape;
+    Ok(Some(QuantDetails::Blockwise(q)))
 }
 
 fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
@@ -471,7 +492,7 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
             }
             let mut tensor = Tensor::new(t.name().unwrap_or(""), dtype, shape);
             tensor.data = data;
-            tensor.quantization = t.quantization().map(|q| quantization(&q));
+            tensor.quantization = t.quantization().map(|q| quantization(&q, loc)).transpose()?;
             tensor.is_variable = t.is_variable();
             tensor.has_rank = t.has_rank();
             tensor.sparsity = t.sparsity().map(|s| Sparsity(Box::new(s.unpack())));
@@ -479,6 +500,11 @@ fn parse(bytes: &[u8], options: &ReadOptions) -> Result<Model, ReadError> {
             tensors.push(tensor);
         }
         let nt = tensors.len();
+        for (ti, t) in tensors.iter().enumerate() {
+            for r in t.quantization.iter().flat_map(|q| q.details.iter()).flat_map(|d| d.tensor_refs()) {
+                index("quantization details tensor", i64::from(r), nt, at(si, None, Some(ti)))?;
+            }
+        }
         let ids = |v: Option<flatbuffers::Vector<'_, i32>>, what: &'static str, loc: Location| -> Result<Vec<TensorId>, ReadError> {
             v.iter().flatten().map(|i| index(what, i64::from(i), nt, loc).map(|i| TensorId(i as u32))).collect()
         };

@@ -146,9 +146,12 @@ fn check_data(t: &Tensor, at: Location) -> Result<(), ValidationError> {
     Ok(())
 }
 
-fn check_quant(t: &Tensor, at: Location) -> Result<(), ValidationError> {
+fn check_quant(t: &Tensor, tensors: &[Tensor], at: Location) -> Result<(), ValidationError> {
     let Some(q) = &t.quantization else { return Ok(()) };
     let bad = |detail: String| ValidationError::Op { at, op: "quantization".into(), detail };
+    if let Some(b) = q.details.as_ref().and_then(|d| d.blockwise()) {
+        b.check(t, tensors).map_err(|e| bad(format!("tensor {:?}: {e}", t.name)))?;
+    }
     if q.scale.len() != q.zero_point.len() && !q.zero_point.is_empty() {
         return Err(bad(format!(
             "tensor {:?} has {} scales but {} zero points",
@@ -190,7 +193,7 @@ pub(crate) fn validate_subgraph(sg: &Subgraph, index: usize) -> Result<(), Valid
     };
     for (i, t) in sg.tensors.iter().enumerate() {
         check_data(t, loc(None, Some(i)))?;
-        check_quant(t, loc(None, Some(i)))?;
+        check_quant(t, &sg.tensors, loc(None, Some(i)))?;
     }
     // A tensor is available once it is an input, a constant or a variable,
     // or once the op that writes it has run.

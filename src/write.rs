@@ -373,7 +373,16 @@ fn quantization_t(q: &Quantization) -> fb::QuantizationParametersT {
         max: v(&q.max),
         scale: v(&q.scale),
         zero_point: (!q.zero_point.is_empty()).then(|| q.zero_point.clone()),
-        details: q.details.as_ref().map_or(fb::QuantizationDetailsT::NONE, |d| d.0.clone()),
+        details: match &q.details {
+            None => fb::QuantizationDetailsT::NONE,
+            Some(QuantDetails::Blockwise(b)) => fb::QuantizationDetailsT::BlockwiseQuantization(Box::new(fb::BlockwiseQuantizationT {
+                scales: i32::try_from(b.scales.0).unwrap_or(i32::MAX),
+                zero_points: b.zero_points.map_or(-1, |z| i32::try_from(z.0).unwrap_or(i32::MAX)),
+                block_size: i32::try_from(b.block_size).unwrap_or(i32::MAX),
+                block_shape: b.block_shape.clone(),
+            })),
+            Some(QuantDetails::Other(d)) => d.0.clone(),
+        },
         quantized_dimension: q.axis,
     }
 }

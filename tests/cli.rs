@@ -669,3 +669,44 @@ fn quantize_existing_tflite_files() {
     assert!(err.contains("hint: the file must be a valid .tflite") && err.lines().count() == 1, "{err}");
     assert!(!d.join("bad.tflite").exists());
 }
+
+#[test]
+fn quantize_with_blockwise_int4_weights() {
+    use tflite_forge::{Activation, DType, FullyConnectedOptions, ModelBuilder};
+    let d = tmp("blockwise");
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [1, 512]);
+    let wa: Vec<f32> = (0..16 * 512).map(|k| ((k * 7) % 13) as f32 / 13.0 - 0.5).collect();
+    let wa = g.constant_f32("a/w", [16, 512], &wa);
+    let ya = g.fully_connected(x, wa, None, FullyConnectedOptions::default().with_activation(Activation::Relu)).unwrap();
+    // 3 output units: LiteRT's blockwise kernel would compute them wrongly.
+    let wb: Vec<f32> = (0..3 * 512).map(|k| ((k * 5) % 11) as f32 / 11.0 - 0.5).collect();
+    let wb = g.constant_f32("b/w", [3, 512], &wb);
+    let yb = g.fully_connected(x, wb, None, FullyConnectedOptions::default()).unwrap();
+    g.output("a", ya);
+    g.output("b", yb);
+    b.finish_subgraph(g).unwrap();
+    std::fs::write(d.join("f32.tflite"), tflite_forge::write(&b.finish().unwrap()).unwrap()).unwrap();
+    let quantize = |extra: &[&str], out: &str| {
+        Command::new(BIN).arg("quantize").arg(d.join("f32.tflite")).arg("-o").arg(d.join(out)).args(extra).output().unwrap()
+    };
+    let o = quantize(&["--mode", "dynamic-int4", "--int4-block-size", "64"], "q.tflite");
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The RELU moved to its own op, so the second FULLY_CONNECTED is op 2.
+    assert!(stdout(&o).contains("operator 2 weights \"b/w\": per-channel int4, not blockwise: 3 output units"), "{}", stdout(&o));
+    let model = tflite_forge::read(&std::fs::read(d.join("q.tflite")).unwrap()).unwrap();
+    let sg = &model.subgraphs[0];
+    assert!(matches!(sg.operators[1].op, tflite_forge::Op::Relu));
+    let details = |oi: usize| sg.tensors[sg.operators[oi].inputs[1].unwrap().index()].quantization.as_ref().unwrap().details.clone();
+    assert_eq!(details(0).unwrap().blockwise().map(|b| b.block_size), Some(64));
+    assert!(details(2).is_none());
+    for (extra, want) in [
+        (&["--mode", "dynamic-int4", "--int4-block-size", "48"][..], "block size 48"),
+        (&["--mode", "dynamic", "--int4-block-size", "32"][..], "dynamic-int4"),
+    ] {
+        let o = quantize(extra, "bad.tflite");
+        assert!(!o.status.success() && stderr(&o).contains(want), "{extra:?}: {}", stderr(&o));
+        assert!(!d.join("bad.tflite").exists());
+    }
+}

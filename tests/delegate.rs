@@ -458,3 +458,34 @@ fn summaries_count_ops_macs_and_partitions_over_all_subgraphs() {
     }
     assert_eq!(delegate::rule_source(Gpu, 3), Some(("tflite/tools/versioning/gpu_compatibility.cc", "case kTfLiteBuiltinConv2d")));
 }
+
+#[test]
+fn xnnpack_takes_blockwise_int4_fully_connected_with_blocks_of_32s() {
+    use tflite_forge::quantize::{quantize, QuantizeOptions};
+    let mut b = tflite_forge::ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [2, 128]);
+    let w: Vec<f32> = (0..16 * 128).map(|k| ((k * 7) % 13) as f32 / 13.0 - 0.5).collect();
+    let w = g.constant_f32("w", [16, 128], &w);
+    let y = g.fully_connected(x, w, None, tflite_forge::FullyConnectedOptions::default()).unwrap();
+    g.output("y", y);
+    b.finish_subgraph(g).unwrap();
+    let model = b.finish().unwrap();
+    let mut q = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_block_size(Some(32)), &[]).unwrap().model;
+    // Measured in LiteRT: XNNPACK claims the node (conformance quantize
+    // tier, fc_stack/dynamic_int4_block32).
+    assert_eq!(why(&q, Xnnpack), None);
+    // Blocks of 16 it refuses ("Blocksize must be multiple of 32"); the
+    // builtin kernel runs them.
+    let sg = &mut q.subgraphs[0];
+    let wi = sg.operators[0].inputs[1].unwrap().index();
+    let scales = sg.tensors[wi].quantization.as_ref().unwrap().details.as_ref().unwrap().blockwise().unwrap().scales;
+    if let Some(tflite_forge::QuantDetails::Blockwise(b)) = sg.tensors[wi].quantization.as_mut().unwrap().details.as_mut() {
+        b.block_size = 16;
+    }
+    let s = &mut sg.tensors[scales.index()];
+    s.shape = tflite_forge::Shape::new([16, 8]);
+    s.data = Some(tflite_forge::ConstData::from_slice(&[half::f16::ONE; 128]));
+    tflite_forge::validate::validate(&q).unwrap();
+    assert!(is_dtype(why(&q, Xnnpack), TensorRef::Input(1)));
+}

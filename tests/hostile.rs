@@ -101,6 +101,9 @@ fn tflite_fixtures() -> Vec<(String, Vec<u8>)> {
     v.push(("with_metadata".into(), model_with_metadata()));
     v.push(("while_loop".into(), tflite_forge::write(&common::while_loop_model(10, &[2])).unwrap()));
     v.push(("if".into(), tflite_forge::write(&common::if_model(true, &[2])).unwrap()));
+    // Blockwise int4 weights: a file written by LiteRT's own schema code.
+    let blockwise = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/blockwise/fc_blockwise.tflite");
+    v.push(("fc_blockwise".into(), std::fs::read(blockwise).unwrap()));
     v
 }
 

@@ -458,3 +458,200 @@ fn threads_change_neither_the_model_bytes_nor_the_report() {
     assert!(q.report.is_none());
     assert!(tflite_forge::write(&q.model).unwrap() == bytes1);
 }
+
+/// x[4, 256] → FULLY_CONNECTED(`out`, fused `act`) → y: weights whose
+/// magnitude changes 16-fold every 128 inputs, which per-row scales serve
+/// badly and per-block scales well.
+fn blocky_fc(out: u32, inner: u32, act: tflite_forge::Activation) -> Model {
+    let mut r = Rng::new(41);
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [4, inner]);
+    let w: Vec<f32> = r.vec((out * inner) as usize, 1.0).iter().enumerate().map(|(k, v)| v * (1 << (4 * ((k % inner as usize) / 128 % 2))) as f32).collect();
+    let w = g.constant_f32("w", [out, inner], &w);
+    let bias = g.constant_f32("b", [out], &r.vec(out as usize, 0.1));
+    let y = g.fully_connected(x, w, Some(bias), tflite_forge::FullyConnectedOptions::default().with_activation(act)).unwrap();
+    g.output("y", y);
+    b.finish_subgraph(g).unwrap();
+    b.finish().unwrap()
+}
+
+#[test]
+fn blockwise_int4_weights_beat_per_channel_and_round_trip() {
+    use tflite_forge::Activation;
+    let model = blocky_fc(16, 256, Activation::None);
+    let data = samples(&model, 8, 3);
+    let per_channel = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_weights(true), &data).unwrap();
+    let rc = per_channel.report.as_ref().unwrap().output_cosine;
+    for block in [32, 128] {
+        let q = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_block_size(Some(block)), &data).unwrap();
+        assert!(q.blockwise_fallbacks.is_empty(), "{:?}", q.blockwise_fallbacks);
+        let rb = q.report.as_ref().unwrap().output_cosine;
+        // The report ran the blockwise file in the evaluator.
+        eprintln!("block {block}: cosine {rb:.6}, per-channel int4 {rc:.6}");
+        assert!(1.0 - rb < 0.75 * (1.0 - rc), "block {block}: {rb} against per-channel {rc}");
+        let sg = &q.model.subgraphs[0];
+        let fc = &sg.operators[0];
+        assert!(matches!(fc.op, Op::FullyConnected(o) if o.asymmetric_quantize_inputs));
+        let w = &sg.tensors[fc.inputs[1].unwrap().index()];
+        let bq = w.quantization.as_ref().unwrap().details.as_ref().unwrap().blockwise().unwrap().clone();
+        assert_eq!((w.dtype, bq.block_size, bq.zero_points, w.quantization.as_ref().unwrap().scale.len()), (DType::I4, block, None, 0));
+        let s = &sg.tensors[bq.scales.index()];
+        assert_eq!((s.dtype, s.shape.as_fixed(), s.name.as_str()), (DType::F16, Some(vec![16, 256 / block]), "w_scales"));
+        // Int4 values plus one float16 per block.
+        assert_eq!(w.data.as_ref().unwrap().len() + s.data.as_ref().unwrap().len(), 16 * 128 + 16 * (256 / block as usize) * 2);
+        // FULLY_CONNECTED keeps the per-channel int4 hybrid version, as
+        // LiteRT's op_version.cc (no blockwise rule) gives it.
+        assert_eq!(op_version(sg, fc), op_version(&per_channel.model.subgraphs[0], &per_channel.model.subgraphs[0].operators[0]));
+        // Written and read back unchanged, and the evaluator agrees.
+        let bytes = tflite_forge::write(&q.model).unwrap();
+        let back = tflite_forge::read(&bytes).unwrap();
+        assert_eq!(back.subgraphs[0].tensors, sg.tensors);
+        let (a, b) = (Evaluator::new(&q.model).run(0, &data[0]).unwrap(), Evaluator::new(&back).run(0, &data[0]).unwrap());
+        assert_eq!(a[0].data, b[0].data);
+    }
+}
+
+#[test]
+fn blockwise_int4_falls_back_to_per_channel_where_litert_would_be_wrong() {
+    use tflite_forge::quantize::BlockwiseFallbackReason as R;
+    use tflite_forge::Activation;
+    for (model, block, reason) in [
+        (blocky_fc(16, 288, Activation::None), 64, R::NotDivisible { input_dim: 288, block_size: 64 }),
+        (blocky_fc(3, 512, Activation::None), 32, R::FewOutputs(3)),
+    ] {
+        let q = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_block_size(Some(block)), &[]).unwrap();
+        assert_eq!(q.blockwise_fallbacks.len(), 1);
+        assert_eq!((q.blockwise_fallbacks[0].operator, &q.blockwise_fallbacks[0].reason), (0, &reason));
+        assert!(q.blockwise_fallbacks[0].to_string().contains("per-channel int4"));
+        let sg = &q.model.subgraphs[0];
+        let w = &sg.tensors[sg.operators[0].inputs[1].unwrap().index()];
+        let wq = w.quantization.as_ref().unwrap();
+        assert_eq!((w.dtype, wq.details.is_none(), wq.scale.len() as u32), (DType::I4, true, w.shape.dims()[0].fixed().unwrap()));
+    }
+}
+
+#[test]
+fn blockwise_int4_options_are_checked() {
+    let model = blocky_fc(16, 256, tflite_forge::Activation::None);
+    for bad in [0, 16, 48, 512] {
+        let e = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_block_size(Some(bad)), &[]).unwrap_err();
+        assert_eq!(e, QuantizeError::BlockSize(bad));
+    }
+    let data = samples(&model, 2, 1);
+    let e = quantize(&model, &QuantizeOptions::int8(IoType::Float).with_int4_block_size(Some(32)), &data).unwrap_err();
+    assert!(matches!(e, QuantizeError::Options(ref m) if m.contains("float activations")), "{e}");
+    // `None` leaves int4 weights as they were.
+    assert!(!QuantizeOptions::dynamic_range().with_int4_block_size(None).int4_weights);
+}
+
+#[test]
+fn blockwise_details_are_validated_and_survive_compaction() {
+    use tflite_forge::{ConstData, QuantDetails};
+    let model = blocky_fc(16, 256, tflite_forge::Activation::None);
+    let q = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_block_size(Some(64)), &[]).unwrap().model;
+    let sg = &q.subgraphs[0];
+    let wi = sg.operators[0].inputs[1].unwrap().index();
+    let scales = sg.tensors[wi].quantization.as_ref().unwrap().details.as_ref().unwrap().blockwise().unwrap().scales;
+    let broken = |f: &dyn Fn(&mut Model)| {
+        let mut m = q.clone();
+        f(&mut m);
+        tflite_forge::validate::validate(&m).unwrap_err().to_string()
+    };
+    let set_block = |m: &mut Model, n: u32| {
+        if let Some(QuantDetails::Blockwise(b)) = m.subgraphs[0].tensors[wi].quantization.as_mut().unwrap().details.as_mut() {
+            b.block_size = n;
+        }
+    };
+    assert!(broken(&|m| set_block(m, 96)).contains("does not divide"));
+    assert!(broken(&|m| set_block(m, 128)).contains("expected [16, 2]"));
+    assert!(broken(&|m| {
+        let s = &mut m.subgraphs[0].tensors[scales.index()];
+        s.dtype = DType::F32;
+        s.data = Some(ConstData::from_slice(&[1f32; 64]));
+    })
+    .contains("FLOAT16"));
+    assert!(broken(&|m| {
+        let w = &mut m.subgraphs[0].tensors[wi];
+        w.dtype = DType::I8;
+        w.data = Some(ConstData::from_slice(&[0i8; 16 * 256]));
+    })
+    .contains("INT4"));
+    // The scale tensor is read by no op: compaction keeps and renumbers it.
+    let mut m = q.clone();
+    m.subgraphs[0].tensors.insert(0, Tensor::new("unused", DType::F32, [1]));
+    for t in &mut m.subgraphs[0].inputs {
+        t.0 += 1;
+    }
+    for t in &mut m.subgraphs[0].outputs {
+        t.0 += 1;
+    }
+    for op in &mut m.subgraphs[0].operators {
+        op.inputs.iter_mut().flatten().for_each(|t| t.0 += 1);
+        op.outputs.iter_mut().for_each(|t| t.0 += 1);
+    }
+    if let Some(QuantDetails::Blockwise(b)) = m.subgraphs[0].tensors[wi + 1].quantization.as_mut().unwrap().details.as_mut() {
+        b.scales.0 += 1;
+    }
+    tflite_forge::validate::validate(&m).unwrap();
+    tflite_forge::passes::cleanup::remove_dead(&mut m.subgraphs[0]);
+    assert_eq!(m.subgraphs[0].tensors, sg.tensors);
+}
+
+#[test]
+fn blockwise_files_written_elsewhere_read_and_evaluate_as_litert_runs_them() {
+    // tests/fixtures/blockwise/make_fixture.py: built with the LiteRT
+    // wheel's schema as ai-edge-quantizer lays such files out, with
+    // LiteRT's output for x.npy.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/blockwise/");
+    let read = |f: &str| std::fs::read(format!("{dir}{f}")).unwrap();
+    let model = tflite_forge::read(&read("fc_blockwise.tflite")).unwrap();
+    let sg = &model.subgraphs[0];
+    let w = &sg.tensors[sg.operators[0].inputs[1].unwrap().index()];
+    let b = w.quantization.as_ref().unwrap().details.as_ref().unwrap().blockwise().unwrap();
+    assert_eq!((b.scales.0, b.zero_points, b.block_size, b.block_shape.clone()), (1, None, 32, None));
+    let back = tflite_forge::read(&tflite_forge::write(&model).unwrap()).unwrap();
+    assert_eq!(back.subgraphs[0].tensors, sg.tensors);
+    let x = tflite_forge::npy::read_npy(&read("x.npy")).unwrap();
+    let litert = tflite_forge::npy::read_npy(&read("y_litert.npy")).unwrap();
+    let ours = Evaluator::new(&model).run(0, &[x]).unwrap();
+    let top = litert.data.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let worst = ours[0].data.iter().zip(&litert.data).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+    // LiteRT quantizes the input rows to int8 on the fly (0.7 % of the
+    // largest output here); the evaluator computes in float.
+    assert!(worst < 0.02 * top, "max difference {worst} of {top}");
+}
+
+#[test]
+fn blockwise_fully_connected_gets_its_fused_activation_as_an_op() {
+    // LiteRT's builtin blockwise kernel ignores fused activations.
+    use tflite_forge::Activation;
+    for (act, op) in [(Activation::Relu, "RELU"), (Activation::Relu6, "RELU6"), (Activation::ReluN1To1, "RELU_N1_TO_1")] {
+        let model = blocky_fc(16, 256, act);
+        let data = samples(&model, 4, 9);
+        let q = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_block_size(Some(64)), &data).unwrap();
+        assert!(q.blockwise_fallbacks.is_empty());
+        let sg = &q.model.subgraphs[0];
+        let names: Vec<&str> = sg.operators.iter().map(|o| o.op.name()).collect();
+        assert_eq!(names, ["FULLY_CONNECTED", op]);
+        assert!(matches!(sg.operators[0].op, Op::FullyConnected(o) if o.activation == Activation::None));
+        // The activation writes the model's output, the FULLY_CONNECTED a
+        // new tensor.
+        assert_eq!(sg.operators[1].outputs, sg.outputs);
+        assert_eq!(sg.operators[1].inputs, [Some(sg.operators[0].outputs[0])]);
+        // Within the evaluator, the split op computes what the fused
+        // activation would have.
+        let fused = quantize(&model, &QuantizeOptions::dynamic_range().with_int4_weights(true), &data).unwrap();
+        let mut unsplit = q.model.clone();
+        let usg = &mut unsplit.subgraphs[0];
+        if let Op::FullyConnected(o) = &mut usg.operators[0].op {
+            o.activation = act;
+        }
+        usg.operators[0].outputs = usg.operators[1].outputs.clone();
+        usg.operators.truncate(1);
+        let (a, b) = (Evaluator::new(&q.model).run(0, &data[0]).unwrap(), Evaluator::new(&unsplit).run(0, &data[0]).unwrap());
+        assert_eq!(a[0].data, b[0].data, "{act:?}");
+        let (rb, rc) = (q.report.as_ref().unwrap().output_cosine, fused.report.as_ref().unwrap().output_cosine);
+        assert!(rb >= rc, "{act:?}: blockwise {rb}, per-channel {rc}");
+    }
+}

@@ -582,7 +582,16 @@ fn fully_connected(x: &X) -> Check {
     float_or_q8(x, In(0))?;
     shape(x, In(1), 2, 2, "2")?;
     let f = x.n.need_input(1)?;
-    if !(x.p.dynamic_fully_connected && f.dtype == DType::F32) {
+    if let Some(b) = f.quantization.as_ref().and_then(|q| q.details.as_ref()).and_then(|d| d.blockwise()) {
+        // `GetXNNPackDatatype`: blockwise weights must be INT4 with block
+        // sizes that are multiples of 32 (`CheckTensorFilterType`), and
+        // float16 scales that are normal and positive (`CheckFp16Scale`,
+        // not checked here: the quantizer writes only such scales).
+        if f.dtype != DType::I4 || b.block_size % 32 != 0 {
+            return Err(Reason::Dtype { tensor: In(1), dtype: f.dtype, expected: "blockwise INT4 with blocks of a multiple of 32" });
+        }
+        static_input(x, 1)?;
+    } else if !(x.p.dynamic_fully_connected && f.dtype == DType::F32) {
         filter_type(x, In(1), Some(0))?;
         static_input(x, 1)?;
     }

@@ -396,7 +396,11 @@ impl<'s> Slots<'s> {
         let decoded = match cell.get() {
             Some(d) => d,
             None => {
-                let value = Value::from_const_limited(t, max_elements)?;
+                let value = match t.quantization.as_ref().and_then(|q| q.details.as_ref()).and_then(|d| d.blockwise()) {
+                    // Blockwise int4 weights, dequantized with their scales.
+                    Some(b) => super::blockwise::dequantize(t, b, self.tensors, max_elements)?,
+                    None => Value::from_const_limited(t, max_elements)?,
+                };
                 // The f32 form products take: float32 values, and the
                 // stored integers of 8-bit quantized weights.
                 let f32 = matches!(value.dtype, DType::F32 | DType::I8 | DType::U8).then(|| value.data.iter().map(|v| *v as f32).collect());

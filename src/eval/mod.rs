@@ -77,6 +77,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod blockwise;
 mod convert;
 mod error;
 mod graph;

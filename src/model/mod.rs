@@ -42,7 +42,7 @@ pub use op_generated::{
 };
 // END GENERATED EXPORTS
 pub use shape::{Dim, Shape};
-pub use tensor::{ConstData, QuantDetails, Quantization, Sparsity, Tensor, VariantTypes};
+pub use tensor::{BlockwiseQuant, ConstData, OpaqueQuantDetails, QuantDetails, Quantization, Sparsity, Tensor, VariantTypes};
 
 /// A subgraph: tensors, operators in execution order, and its inputs and outputs.
 #[derive(Debug, Clone, PartialEq, Default)]

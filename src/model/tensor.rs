@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{DType, Shape};
+use super::{DType, Shape, TensorId};
 use crate::schema::tflite as fb;
 
 /// Constant tensor contents: little-endian bytes, shared cheaply on clone.
@@ -85,8 +85,8 @@ pub struct Quantization {
     pub min: Vec<f32>,
     /// Recorded float maximums, if any.
     pub max: Vec<f32>,
-    /// Extended quantization details (custom, blockwise, multi-axis), kept
-    /// as read.
+    /// Extended quantization details: blockwise (typed), or custom and
+    /// multi-axis (kept as read).
     pub details: Option<QuantDetails>,
 }
 
@@ -135,10 +135,161 @@ impl Quantization {
     }
 }
 
-/// Quantization details beyond affine parameters (custom, blockwise or
+/// Quantization details beyond affine parameters (`QuantizationDetails` in
+/// the schema).
+///
+/// Blockwise quantization is typed ([`BlockwiseQuant`]); the other kinds
+/// (custom, multi-axis, and kinds newer than this crate) are carried
+/// through unchanged as read.
+///
+/// ```
+/// use tflite_forge::{BlockwiseQuant, QuantDetails, TensorId};
+/// let d = QuantDetails::Blockwise(BlockwiseQuant::new(TensorId(3), 32));
+/// assert_eq!(d.blockwise().map(|b| b.block_size), Some(32));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum QuantDetails {
+    /// Blockwise quantization of an int4 weight tensor.
+    Blockwise(BlockwiseQuant),
+    /// Any other kind, kept as read.
+    Other(OpaqueQuantDetails),
+}
+
+/// Quantization details this crate does not interpret (custom,
 /// multi-axis), carried through unchanged.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QuantDetails(pub(crate) fb::QuantizationDetailsT);
+pub struct OpaqueQuantDetails(pub(crate) fb::QuantizationDetailsT);
+
+/// Blockwise quantization (`BlockwiseQuantization` in the schema), as
+/// LiteRT reads it for the int4 weights of FULLY_CONNECTED.
+///
+/// Facts (LiteRT `tflite/core/interpreter_builder.cc`,
+/// `tflite/kernels/fully_connected.cc` `EvalBlockwise4Bit`,
+/// `tflite/delegates/xnnpack/xnnpack_delegate.cc`, and ai-edge-quantizer's
+/// `transformations/quantize_tensor.py`, which writes such files):
+/// - the weights are an INT4 tensor `[out, in]` (packed two per byte, low
+///   nibble first) with symmetric values; its `QuantizationParameters`
+///   have no `scale` array, `quantized_dimension` 0 and these details;
+/// - `scales` names a constant FLOAT16 tensor `[out, in / block_size]` of
+///   the same subgraph: weight `(o, i)` is `q * scales[o, i / block_size]`
+///   (blocks run along the input dimension, row-major). The builtin kernel
+///   reads the scales as float16 whatever their declared type, and XNNPACK
+///   needs each to be a normal positive float16;
+/// - `zero_points` names a zero-point tensor or is -1 for none; the kernels
+///   ignore it (symmetric only), and ai-edge-quantizer writes -1;
+/// - `block_size` divides `in`; XNNPACK takes multiples of 32 only (other
+///   sizes run on the builtin kernel);
+/// - `block_shape` is a newer schema field (ai-edge-litert 2.3.0) that no
+///   kernel reads; kept as read.
+///
+/// ```
+/// use tflite_forge::{BlockwiseQuant, TensorId};
+/// let b = BlockwiseQuant::new(TensorId(5), 128);
+/// assert_eq!((b.scales, b.zero_points, b.block_size), (TensorId(5), None, 128));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlockwiseQuant {
+    /// The FLOAT16 scale tensor, `[out, in / block_size]`.
+    pub scales: TensorId,
+    /// The zero-point tensor, if any (-1 in the file for none).
+    pub zero_points: Option<TensorId>,
+    /// Elements per block along the input dimension.
+    pub block_size: u32,
+    /// The schema's `block_shape`, if present (no kernel reads it).
+    pub block_shape: Option<Vec<i32>>,
+}
+
+impl BlockwiseQuant {
+    /// Blockwise parameters with scales in tensor `scales`, no zero points
+    /// and no `block_shape`.
+    pub fn new(scales: TensorId, block_size: u32) -> BlockwiseQuant {
+        BlockwiseQuant { scales, zero_points: None, block_size, block_shape: None }
+    }
+
+    /// Checks these parameters against the weight tensor `weights` and the
+    /// subgraph's `tensors`: INT4 weights of rank 2 with a fixed shape
+    /// `[out, in]`, a block size dividing `in`, and a constant FLOAT16
+    /// scale tensor of shape `[out, in / block_size]`. Returns the
+    /// problem, if any.
+    pub(crate) fn check(&self, weights: &Tensor, tensors: &[Tensor]) -> Result<(), String> {
+        if weights.dtype != DType::I4 {
+            return Err(format!("blockwise quantization of a {} tensor (LiteRT has it for INT4 only)", weights.dtype));
+        }
+        let dims = weights.shape.as_fixed().filter(|d| d.len() == 2).ok_or_else(|| {
+            format!("blockwise weights must have a fixed 2-D shape [out, in], not {}", weights.shape)
+        })?;
+        let (out, inner) = (dims[0], dims[1]);
+        let bs = self.block_size;
+        if bs == 0 || inner % bs != 0 {
+            return Err(format!("block size {} does not divide the input dimension {inner}", self.block_size));
+        }
+        let s = tensors
+            .get(self.scales.index())
+            .ok_or_else(|| format!("scale tensor {} out of range ({} tensors)", self.scales.0, tensors.len()))?;
+        if s.dtype != DType::F16 || !s.is_constant() {
+            return Err(format!("scale tensor {:?} must be a FLOAT16 constant, not {}{}", s.name, s.dtype, if s.is_constant() { "" } else { " (not constant)" }));
+        }
+        if s.shape.as_fixed() != Some(vec![out, inner / bs]) {
+            return Err(format!("scale tensor {:?} has shape {}, expected [{out}, {}]", s.name, s.shape, inner / bs));
+        }
+        if let Some(z) = self.zero_points
+            && z.index() >= tensors.len()
+        {
+            return Err(format!("zero-point tensor {} out of range ({} tensors)", z.0, tensors.len()));
+        }
+        Ok(())
+    }
+}
+
+impl QuantDetails {
+    /// The blockwise parameters, if these details are blockwise.
+    pub fn blockwise(&self) -> Option<&BlockwiseQuant> {
+        match self {
+            QuantDetails::Blockwise(b) => Some(b),
+            QuantDetails::Other(_) => None,
+        }
+    }
+
+    /// The tensors these details name (blockwise and multi-axis scales and
+    /// zero points), which must survive tensor compaction.
+    pub(crate) fn tensor_refs(&self) -> Vec<u32> {
+        let mut v = Vec::new();
+        match self {
+            QuantDetails::Blockwise(b) => {
+                v.push(b.scales.0);
+                v.extend(b.zero_points.map(|z| z.0));
+            }
+            QuantDetails::Other(OpaqueQuantDetails(fb::QuantizationDetailsT::MultiAxisQuantization(m))) => {
+                v.extend([m.scales, m.zero_points].into_iter().filter_map(|i| u32::try_from(i).ok()));
+            }
+            QuantDetails::Other(_) => {}
+        }
+        v
+    }
+
+    /// Renumbers the tensors these details name with `map` (old index →
+    /// new index).
+    pub(crate) fn remap_tensors(&mut self, map: &dyn Fn(u32) -> u32) {
+        match self {
+            QuantDetails::Blockwise(b) => {
+                b.scales.0 = map(b.scales.0);
+                if let Some(z) = &mut b.zero_points {
+                    z.0 = map(z.0);
+                }
+            }
+            QuantDetails::Other(OpaqueQuantDetails(fb::QuantizationDetailsT::MultiAxisQuantization(m))) => {
+                for i in [&mut m.scales, &mut m.zero_points] {
+                    if let Ok(u) = u32::try_from(*i) {
+                        *i = i32::try_from(map(u)).unwrap_or(*i);
+                    }
+                }
+            }
+            QuantDetails::Other(_) => {}
+        }
+    }
+}
 
 /// Sparsity parameters of a sparse constant tensor, carried through
 /// unchanged.

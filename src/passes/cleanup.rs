@@ -36,6 +36,13 @@ pub fn compact(sg: &mut Subgraph) {
         op.outputs.iter().for_each(&mut mark);
         op.intermediates.iter().for_each(&mut mark);
     }
+    // Blockwise scale tensors are named by their weights' quantization,
+    // not by any op.
+    for t in &sg.tensors {
+        for r in t.quantization.iter().flat_map(|q| q.details.iter()).flat_map(|d| d.tensor_refs()) {
+            mark(&TensorId(r));
+        }
+    }
     let mut map = vec![u32::MAX; n];
     let mut tensors = Vec::with_capacity(n);
     for (i, t) in std::mem::take(&mut sg.tensors).into_iter().enumerate() {
@@ -45,6 +52,11 @@ pub fn compact(sg: &mut Subgraph) {
         }
     }
     sg.tensors = tensors;
+    for t in &mut sg.tensors {
+        if let Some(d) = t.quantization.as_mut().and_then(|q| q.details.as_mut()) {
+            d.remap_tensors(&|i| map.get(i as usize).copied().unwrap_or(i));
+        }
+    }
     let remap = |t: &mut TensorId| t.0 = map[t.index()];
     sg.inputs.iter_mut().for_each(remap);
     sg.outputs.iter_mut().for_each(remap);

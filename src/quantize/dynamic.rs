@@ -19,11 +19,19 @@
 //! kernels, which quantize the float input on the fly, multiply in integers
 //! and return float. Grouped convolutions and weights shared with ops that
 //! have no hybrid kernel keep float copies.
+//!
+//! With [`QuantizeOptions::int4_block_size`], FULLY_CONNECTED weights get
+//! blockwise int4 scales instead of per-channel ones where LiteRT's kernels
+//! compute them correctly (see `blockwise.rs`); the others keep per-channel
+//! int4 and are returned as [`BlockwiseFallback`]s. LiteRT's blockwise
+//! kernel ignores fused activations: those FULLY_CONNECTED ops get theirs
+//! as a separate op after them, writing the original output tensor.
 
 use std::collections::BTreeMap;
 
+use super::blockwise::{activation_op, blockwise_int4, unsuitable, BlockwiseFallbackReason};
 use super::params::symmetric_weights;
-use super::{QuantizeError, QuantizeOptions};
+use super::{BlockwiseFallback, QuantizeError, QuantizeOptions};
 use crate::model::*;
 
 /// The hybrid uses of weight tensors: tensor index → scale axis →
@@ -62,8 +70,51 @@ fn hybrid_weights(sg: &Subgraph, node: &Operator, options: &QuantizeOptions) -> 
     (float_in && float_out && is_float(w) && w.is_constant() && w.sparsity.is_none() && big).then_some((slot, axis))
 }
 
-/// Rewrites subgraph 0 with int8 weights for the hybrid kernels.
-pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<Model, QuantizeError> {
+/// The weights `float` (values `values`, shape `dims`) as blockwise int4
+/// with blocks of `block_size`, read by the FULLY_CONNECTED ops `readers`
+/// (operator indices): the INT4 weight tensor and its FLOAT16 scale tensor
+/// (which the caller appends to the subgraph as tensor `scale_id`), or why
+/// not.
+fn blockwise(
+    sg: &Subgraph,
+    float: &Tensor,
+    values: &[f32],
+    dims: &[usize],
+    block_size: u32,
+    readers: &[usize],
+    scale_id: TensorId,
+) -> Result<(Tensor, Tensor), BlockwiseFallbackReason> {
+    let activations: Vec<Activation> =
+        readers.iter().filter_map(|oi| match &sg.operators[*oi].op { Op::FullyConnected(o) => Some(o.activation), _ => None }).collect();
+    let (out, inner) = match dims {
+        [o, i] => (*o, *i),
+        // FULLY_CONNECTED weights are 2-D (the validator checks it).
+        _ => return Err(BlockwiseFallbackReason::NotDivisible { input_dim: 0, block_size }),
+    };
+    let dim = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    if let Some(reason) = unsuitable(dim(out), dim(inner), block_size, &activations) {
+        return Err(reason);
+    }
+    let (scales, q) = blockwise_int4(values, out, inner, block_size as usize).ok_or(BlockwiseFallbackReason::ScaleOutOfRange)?;
+    let mut weights = float.clone();
+    weights.dtype = DType::I4;
+    weights.data = Some(ConstData::from_bytes(super::int4::pack_int4(&q)));
+    // As ai-edge-quantizer: quantized dimension 0, no affine scales, no
+    // zero-point tensor.
+    weights.quantization = Some(Quantization { details: Some(QuantDetails::Blockwise(BlockwiseQuant::new(scale_id, block_size))), ..Default::default() });
+    let scale_tensor = Tensor::new(format!("{}_scales", float.name), DType::F16, [out as u32, (inner / block_size as usize) as u32])
+        .with_data(ConstData::from_slice(&scales));
+    Ok((weights, scale_tensor))
+}
+
+/// Rewrites subgraph 0 with int8 weights for the hybrid kernels; with
+/// [`QuantizeOptions::int4_block_size`], also returns the weights that kept
+/// per-channel int4.
+pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<(Model, Vec<BlockwiseFallback>), QuantizeError> {
+    let mut fallbacks = Vec::new();
+    // FULLY_CONNECTED ops with blockwise weights whose fused activation
+    // moves to an op of its own.
+    let mut split = Vec::new();
     let mut out = model.clone();
     let sg = &mut out.subgraphs[0];
 
@@ -91,6 +142,41 @@ pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<Model,
         // Int4 weights only where every hybrid reader is FULLY_CONNECTED.
         let int4 = options.int4_weights
             && by_axis.values().flatten().all(|(oi, _)| matches!(sg.operators[*oi].op, Op::FullyConnected(_)));
+        if int4 && let Some(block_size) = options.int4_block_size {
+            // One blockwise tensor serves every reader, whatever its axis.
+            let slots: Vec<(usize, usize)> = by_axis.values().flatten().copied().collect();
+            let readers: Vec<usize> = slots.iter().map(|(oi, _)| *oi).collect();
+            let new_id = |n: usize| u32::try_from(n).map(TensorId).map_err(|_| QuantizeError::Model("too many tensors".into()));
+            let scale_id = new_id(sg.tensors.len())?;
+            match blockwise(sg, &float, &values, &dims, block_size, &readers, scale_id) {
+                Ok((mut weights, scales)) => {
+                    sg.tensors.push(scales);
+                    let id = if reuse {
+                        sg.tensors[t] = weights;
+                        TensorId(t as u32)
+                    } else {
+                        weights.name = format!("{}/int4_block{block_size}", float.name);
+                        let id = new_id(sg.tensors.len())?;
+                        sg.tensors.push(weights);
+                        id
+                    };
+                    for (oi, slot) in slots {
+                        let node = &mut sg.operators[oi];
+                        if let Some(s) = node.inputs.get_mut(slot) {
+                            *s = Some(id);
+                        }
+                        if let Op::FullyConnected(o) = &mut node.op {
+                            o.asymmetric_quantize_inputs = true;
+                            if o.activation != Activation::None {
+                                split.push(oi);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Err(reason) => fallbacks.push(BlockwiseFallback { operator: readers[0], weights: float.name.clone(), reason }),
+            }
+        }
         for (axis, slots) in by_axis {
             let quantized = if int4 {
                 super::int4::symmetric_int4(&values, &dims, axis).map(|(q, v)| (q, v, true))
@@ -137,5 +223,23 @@ pub(super) fn rewrite(model: &Model, options: &QuantizeOptions) -> Result<Model,
             }
         }
     }
-    Ok(out)
+    split.sort_unstable();
+    split.dedup();
+    for oi in split.into_iter().rev() {
+        let node = &mut sg.operators[oi];
+        let Op::FullyConnected(o) = &mut node.op else { continue };
+        let Some(act) = activation_op(o.activation) else { continue };
+        o.activation = Activation::None;
+        let Some(&output) = node.outputs.first() else { continue };
+        let mut pre = sg.tensors[output.index()].clone();
+        pre.name = format!("{}/pre_activation", pre.name);
+        let id = TensorId(u32::try_from(sg.tensors.len()).map_err(|_| QuantizeError::Model("too many tensors".into()))?);
+        sg.tensors.push(pre);
+        sg.operators[oi].outputs[0] = id;
+        sg.operators.insert(oi + 1, Operator::new(act, &[id], &[output]));
+        for f in fallbacks.iter_mut().filter(|f: &&mut BlockwiseFallback| f.operator > oi) {
+            f.operator += 1;
+        }
+    }
+    Ok((out, fallbacks))
 }

@@ -131,7 +131,10 @@ fn depthwise_conv_2d(sg: &Subgraph, node: &Operator, o: &DepthwiseConv2dOptions)
     1
 }
 
-/// FULLY_CONNECTED.
+/// FULLY_CONNECTED. Blockwise int4 weights (float input and output) take
+/// the same version as per-channel int4 hybrid weights: LiteRT's
+/// `op_version.cc` has no rule for them (they fall through to 1, or 6
+/// without bias, 5 with `keep_num_dims`).
 fn fully_connected(sg: &Subgraph, node: &Operator, o: &FullyConnectedOptions) -> i32 {
     use DType::*;
     let i0 = in_type(sg, node, 0);

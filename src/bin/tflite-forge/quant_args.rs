@@ -66,6 +66,13 @@ pub struct QuantArgs {
     /// README.md, "Quantization report").
     #[arg(long, value_name = "PATH", requires = "calibration")]
     pub report: Option<PathBuf>,
+    /// With --quantize dynamic-int4: blockwise FULLY_CONNECTED weights,
+    /// one float16 scale per N inputs of each output row (a multiple of 32
+    /// in 32..=256), instead of one per row. Weights that do not fit (N
+    /// does not divide the input size, fewer than 4 outputs) keep per-row
+    /// scales and are listed.
+    #[arg(long, value_name = "N", requires = "quantize")]
+    pub int4_block_size: Option<u32>,
 }
 
 impl QuantArgs {
@@ -92,6 +99,9 @@ impl QuantArgs {
         if let Some(db) = self.keep_float_db {
             keep = keep.with_drop_db(db);
         }
+        if self.int4_block_size.is_some() && mode != "dynamic-int4" {
+            return Err(format!("--int4-block-size applies to --quantize dynamic-int4 (LiteRT runs blockwise weights with float activations only), not {mode}"));
+        }
         let options = match mode {
             "float16" => QuantizeOptions::float16(),
             "dynamic" => QuantizeOptions::dynamic_range(),
@@ -100,6 +110,10 @@ impl QuantArgs {
             "dynamic-int4" => QuantizeOptions::dynamic_range().with_int4_weights(true),
             "weight-int8" => QuantizeOptions::weight_only_int8(),
             _ => QuantizeOptions::int8(io),
+        };
+        let options = match self.int4_block_size {
+            Some(n) => options.with_int4_block_size(Some(n)),
+            None => options,
         };
         Ok(Some(options.with_calibration(self.calibration_method).with_integer_only(self.integer_only).with_keep_float(keep)))
     }
@@ -222,6 +236,9 @@ pub fn run(
             _ => "kept on request",
         };
         notes.push(format!("  float: op {} {} {:?} ({why})", f.operator, f.op, f.tensor));
+    }
+    for f in &result.blockwise_fallbacks {
+        notes.push(format!("  {f}"));
     }
     if let Some(r) = &result.report {
         notes.push(format!("quantization error: outputs cosine {:.6}, SNR {:.1} dB", r.output_cosine, r.output_snr_db));
