@@ -5,6 +5,8 @@
 
 #[path = "common/onnx_build.rs"]
 mod onnx_build;
+#[path = "common/onnx_resnet.rs"]
+mod onnx_resnet;
 
 use onnx_build::*;
 use tflite_forge::eval::{Evaluator, Value};
@@ -90,6 +92,29 @@ fn nchw_and_nhwc_samples_give_byte_identical_files() {
     let stacked = Value::new(DType::F32, vec![8, 1, 3, 8, 8], nchw.iter().flat_map(|v| v.data.clone()).collect());
     let unstacked = auto.adapt_all(auto.unstack(vec![stacked]).unwrap()).unwrap();
     assert_eq!(unstacked, from_nchw);
+}
+
+/// The case: ResNet-18 (batch 1, 224×224) quantized from NCHW
+/// samples and from the same samples in NHWC gives the same bytes.
+#[test]
+fn resnet18_from_nchw_and_nhwc_samples_gives_byte_identical_files() {
+    let mut o = ConvertOptions::default();
+    o.batch = Some(1);
+    let model = convert(&onnx_resnet::resnet18_onnx(), &o).unwrap().model;
+    let mut r = Rng(7);
+    let nchw: Vec<Value> = (0..2).map(|_| Value::from_f32(vec![1, 3, 224, 224], r.vec(3 * 224 * 224, 2.0))).collect();
+    let nhwc: Vec<Value> = nchw.iter().map(to_nhwc).collect();
+    let auto = SampleAdapter::new(&model, SampleLayout::Auto).unwrap();
+    let options = QuantizeOptions::int8(IoType::Uint8).with_report_samples(0);
+    let files: Vec<Vec<u8>> = [&nchw, &nhwc]
+        .iter()
+        .map(|samples| {
+            let data = auto.adapt_all(samples.iter().map(|v| vec![v.clone()])).unwrap();
+            tflite_forge::write(&quantize(&model, &options, &data).unwrap().model).unwrap()
+        })
+        .collect();
+    assert!(files[0].len() > 11_000_000, "{} bytes", files[0].len());
+    assert!(files[0] == files[1], "the NCHW and NHWC calibrations differ");
 }
 
 /// x → FC(16) → RELU → FC(4): a dense net whose input range the calibration sets.
