@@ -29,13 +29,17 @@ pub(super) struct Scheme {
     pub(super) adjust: fn(&mut Op),
 }
 
-/// Full int8: asymmetric int8 activations, int32 biases, per-tensor
-/// FULLY_CONNECTED weights.
+/// Full int8: asymmetric int8 activations, int32 biases, per-channel
+/// FULLY_CONNECTED weights (along axis 0, the output units), which
+/// LiteRT's int8 kernel takes (`tflite/kernels/fully_connected.cc`, Prepare:
+/// "per-channel quantization is applied along the output dimension") as
+/// does XNNPACK (`VisitFullyConnectedNode`, quantized dimension 0), at the
+/// same version 4 (`op_version.cc` has no per-channel rule for int8).
 pub(super) const INT8: Scheme = Scheme {
     name: "int8",
     activation: DType::I8,
     bias: DType::I32,
-    fc_per_channel: false,
+    fc_per_channel: true,
     has_kernel: |_| true,
     fixed_output: |op| match op {
         Op::Softmax { .. } | Op::Logistic => Some((1.0 / 256.0, -128)),
