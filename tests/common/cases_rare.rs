@@ -1,0 +1,250 @@
+//! Builder-tier cases of the rarely used builtins: BITCAST, the complex
+//! ops (RFFT2D, REAL, IMAG, COMPLEX_ABS), EMBEDDING_LOOKUP_SPARSE,
+//! HASHTABLE_LOOKUP, LSH_PROJECTION and the random ops.
+//!
+//! Ids, indices, keys and hash seeds are constants (so they are valid);
+//! the data they select or hash is a float graph input, so most cases also
+//! fit the evaluator tier. The random ops are judged by properties (see
+//! [`RandomCheck`]), not against a NumPy generator.
+
+use super::*;
+
+/// What a random op's output must satisfy, judged by the runner's `random`
+/// job over several fresh interpreters and invocations.
+#[derive(Clone, Debug)]
+pub enum RandomCheck {
+    /// float32 in `[0, 1)`, mean 1/2, standard deviation `1/sqrt(12)`.
+    Uniform,
+    /// float32, mean 0, standard deviation 1.
+    Normal,
+    /// Class indices per batch row whose frequencies follow `probs` (one
+    /// row of probabilities per batch row).
+    Multinomial { probs: Vec<Vec<f64>> },
+}
+
+impl RandomCheck {
+    /// The runner's name of the distribution.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RandomCheck::Uniform => "uniform",
+            RandomCheck::Normal => "normal",
+            RandomCheck::Multinomial { .. } => "multinomial",
+        }
+    }
+}
+
+fn seeds(seed: i64, seed2: i64) -> RandomOptions {
+    let mut o = RandomOptions::default();
+    o.seed = seed;
+    o.seed2 = seed2;
+    o
+}
+
+fn random_case(name: &str, check: RandomCheck, seeded: bool, f: impl FnOnce(&mut SubgraphBuilder, RandomOptions) -> Result<TensorId, ValidationError>) -> Case {
+    let o = if seeded { seeds(42, 7) } else { seeds(0, 0) };
+    let model = model_of(|g| {
+        let y = f(g, o)?;
+        g.output("y", y);
+        Ok(())
+    });
+    let mut c = Case::new(name, model);
+    c.random = Some((check, seeded));
+    c.no_eval = Some("random numbers: judged by properties, not values");
+    c
+}
+
+fn random_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for seeded in [true, false] {
+        let tag = if seeded { "seeded" } else { "unseeded" };
+        v.push(random_case(&format!("random_uniform/{tag}"), RandomCheck::Uniform, seeded, |g, o| {
+            let s = g.constant_i32("shape", [2], &[64, 80]);
+            g.random_uniform(s, o)
+        }));
+        v.push(random_case(&format!("random_standard_normal/{tag}"), RandomCheck::Normal, seeded, |g, o| {
+            let s = g.constant_i32("shape", [3], &[4, 40, 32]);
+            g.random_standard_normal(s, o)
+        }));
+    }
+    // Two rows of class probabilities; a -inf logit is never drawn.
+    let probs = vec![vec![0.1, 0.2, 0.3, 0.4, 0.0], vec![0.5, 0.25, 0.0, 0.125, 0.125]];
+    // (LiteRT also writes int32 indices, but our validator infers int64 only.)
+    for (out, tag) in [(DType::I64, "i64")] {
+        let logits: Vec<f32> = probs.iter().flatten().map(|p| if *p == 0.0 { f32::NEG_INFINITY } else { (*p as f32).ln() + 3.0 }).collect();
+        v.push(random_case(&format!("multinomial/{tag}"), RandomCheck::Multinomial { probs: probs.clone() }, true, move |g, o| {
+            let l = g.constant_f32("logits", [2, 5], &logits);
+            let n = g.constant_i32("num_samples", [], &[4000]);
+            g.apply_with(Op::Multinomial(o), &[Some(l), Some(n)], Some(out), None)
+        }));
+    }
+    v
+}
+
+/// One operator with explicit output tensors (for ops whose output shape
+/// depends on constant contents the builder does not read).
+fn explicit(g: &mut SubgraphBuilder, op: Op, inputs: &[TensorId], outs: &[(DType, &[u32])]) -> Result<Vec<TensorId>, ValidationError> {
+    let ids: Vec<TensorId> = outs
+        .iter()
+        .enumerate()
+        .map(|(i, (dt, shape))| g.add_tensor(Tensor::new(format!("{}_out{i}", op.name().to_lowercase()), *dt, *shape)))
+        .collect();
+    g.add_operator(Operator::new(op, inputs, &ids))?;
+    Ok(ids)
+}
+
+fn embedding_sparse_case(name: &str, combiner: CombinerType, params: &[u32], indices: &[i32], rank: u32, dense: &[i32], out: &[u32]) -> Case {
+    let n = indices.len() as u32 / rank;
+    let ids: Vec<i32> = (0..n as i32).map(|i| (i * 3 + 1) % params[0] as i32).collect();
+    let weights: Vec<f32> = (0..n).map(|i| 0.5 + 0.75 * (i % 3) as f32).collect();
+    let mut o = EmbeddingLookupSparseOptions::default();
+    o.combiner = combiner;
+    Case::new(name, model_of(|g| {
+        let p = g.input("params", DType::F32, params);
+        let ids = g.constant_i32("ids", [n], &ids);
+        let idx = g.constant_i32("indices", [n, rank], indices);
+        let ds = g.constant_i32("dense_shape", [rank], dense);
+        let w = g.constant_f32("weights", [n], &weights);
+        let y = explicit(g, Op::EmbeddingLookupSparse(o), &[ids, idx, ds, w, p], &[(DType::F32, out)])?;
+        g.output("y", y[0]);
+        Ok(())
+    }))
+}
+
+fn lsh_case(name: &str, kind: LshProjectionType, hash: [u32; 2], input: &[u32], weighted: bool) -> Case {
+    let mut r = Rng::new(80);
+    let seeds = r.vec((hash[0] * hash[1]) as usize, 100.0);
+    let w = r.vec(input[0] as usize, 1.0);
+    let mut o = LshProjectionOptions::default();
+    o.kind = kind;
+    let out = if kind == LshProjectionType::Sparse { hash[0] } else { hash[0] * hash[1] };
+    Case::new(name, model_of(|g| {
+        let h = g.constant_f32("hash", hash, &seeds);
+        let x = g.input("x", DType::F32, input);
+        let mut ins = vec![h, x];
+        if weighted {
+            ins.push(g.constant_f32("weight", [input[0]], &w));
+        }
+        let y = explicit(g, Op::LshProjection(o), &ins, &[(DType::I32, &[out])])?;
+        g.output("y", y[0]);
+        Ok(())
+    }))
+}
+
+/// A TFLite string tensor's buffer: the count, `count + 1` offsets from the
+/// buffer's start, then the bytes.
+pub fn string_buffer(items: &[&str]) -> Vec<u8> {
+    let n = items.len();
+    let mut offset = 4 * (n + 2);
+    let mut b = Vec::new();
+    b.extend((n as i32).to_le_bytes());
+    for s in items {
+        b.extend((offset as i32).to_le_bytes());
+        offset += s.len();
+    }
+    b.extend((offset as i32).to_le_bytes());
+    for s in items {
+        b.extend(s.as_bytes());
+    }
+    b
+}
+
+fn skip_gram_case(name: &str, sentence: &str, ngram: i32, skip: i32, all: bool) -> Case {
+    let mut o = SkipGramOptions::default();
+    o.ngram_size = ngram;
+    o.max_skip_size = skip;
+    o.include_all_ngrams = all;
+    let bytes = string_buffer(&[sentence]);
+    let mut c = Case::new(name, model_of(|g| {
+        let x = g.constant("sentence", DType::String, [1], ConstData::from_bytes(bytes));
+        // The n-gram count is known after the run only.
+        let y = g.add_tensor(Tensor::new("ngrams", DType::String, Shape::from_dims(vec![Dim::Dynamic])));
+        g.add_operator(Operator::new(Op::SkipGram(o), &[x], &[y]))?;
+        g.output("y", y);
+        Ok(())
+    }));
+    c.no_eval = Some("string tensors: the evaluator holds numbers only");
+    c
+}
+
+/// The builder cases of this module.
+pub fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    // BITCAST: same size, and to a smaller type (one more axis).
+    v.push(Case::new("bitcast/f32_to_i32", model_of(|g| {
+        let x = g.input("x", DType::F32, [3, 4]);
+        let y = explicit(g, Op::Bitcast, &[x], &[(DType::I32, &[3, 4])])?;
+        g.output("y", y[0]);
+        Ok(())
+    })));
+    v.push(Case::new("bitcast/f32_to_u8", model_of(|g| {
+        let x = g.input("x", DType::F32, [2, 3]);
+        let y = explicit(g, Op::Bitcast, &[x], &[(DType::U8, &[2, 3, 4])])?;
+        g.output("y", y[0]);
+        Ok(())
+    })));
+    v.push(Case::new("bitcast/u8_to_i16", model_of(|g| {
+        let x = g.input("x", DType::U8, [3, 2]);
+        let y = explicit(g, Op::Bitcast, &[x], &[(DType::I16, &[3])])?;
+        g.output("y", y[0]);
+        Ok(())
+    })));
+    // RFFT2D (complex64 output), and REAL, IMAG and COMPLEX_ABS of it. The
+    // first crops the width and zero-pads the height.
+    for (name, shape, fft) in [("rfft2d/pad_crop", [2u32, 3, 10], [4i32, 8]), ("rfft2d/exact", [4, 8, 16], [8, 16])] {
+        let mut c = Case::new(name, model_of(|g| {
+            let x = g.input("x", DType::F32, shape);
+            let l = g.constant_i32("fft_length", [2], &fft);
+            let y = g.rfft2d(x, l)?;
+            let re = g.real(y)?;
+            let im = g.imag(y)?;
+            let ab = g.complex_abs(y)?;
+            g.output("y", y);
+            g.output("re", re);
+            g.output("im", im);
+            g.output("abs", ab);
+            Ok(())
+        }));
+        c.rtol = 1e-4;
+        c.atol = 1e-4;
+        c.no_eval = Some("complex64 values: the evaluator's Value holds real numbers only");
+        v.push(c);
+    }
+    // EMBEDDING_LOOKUP_SPARSE: rank-2 indices with an empty row, and rank-3
+    // indices into multi-dimensional params.
+    let idx2 = [0, 0, 0, 1, 2, 0, 3, 1, 3, 2, 3, 4];
+    for (tag, comb) in [("sum", CombinerType::Sum), ("mean", CombinerType::Mean), ("sqrtn", CombinerType::Sqrtn)] {
+        v.push(embedding_sparse_case(&format!("embedding_lookup_sparse/{tag}"), comb, &[5, 3], &idx2, 2, &[4, 5], &[4, 3]));
+    }
+    let idx3 = [0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 0, 1, 1, 3];
+    v.push(embedding_sparse_case("embedding_lookup_sparse/rank3_mean", CombinerType::Mean, &[6, 2, 3], &idx3, 3, &[2, 2, 4], &[2, 2, 2, 3]));
+    // HASHTABLE_LOOKUP: keys 3 and 9 hit, the others miss (zeros, hit 0).
+    v.push(Case::new("hashtable_lookup/float_rows", model_of(|g| {
+        let vals = g.input("values", DType::F32, [4, 3]);
+        let look = g.constant_i32("lookup", [6], &[3, 0, 7, 5, 9, -1]);
+        let keys = g.constant_i32("keys", [4], &[0, 3, 5, 9]);
+        let o = explicit(g, Op::HashtableLookup, &[look, keys, vals], &[(DType::F32, &[6, 3]), (DType::U8, &[6])])?;
+        g.output("y", o[0]);
+        g.output("hits", o[1]);
+        Ok(())
+    })));
+    v.push(Case::new("hashtable_lookup/int32_lookup_input", model_of(|g| {
+        let look = g.input("lookup", DType::I32, [8]);
+        let keys = g.constant_i32("keys", [3], &[0, 2, 3]);
+        let vals = g.constant_i32("values", [3, 2], &[10, 11, 20, 21, 30, 31]);
+        let o = explicit(g, Op::HashtableLookup, &[look, keys, vals], &[(DType::I32, &[8, 2]), (DType::U8, &[8])])?;
+        g.output("y", o[0]);
+        g.output("hits", o[1]);
+        Ok(())
+    })));
+    // LSH_PROJECTION: farmhash Fingerprint64 of (seed, input row) bytes.
+    v.push(lsh_case("lsh_projection/sparse_weighted", LshProjectionType::Sparse, [3, 4], &[5], true));
+    v.push(lsh_case("lsh_projection/dense_rows", LshProjectionType::Dense, [2, 5], &[4, 3], false));
+    v.push(lsh_case("lsh_projection/sparse_long_rows", LshProjectionType::Sparse, [4, 6], &[3, 20], true));
+    // SKIP_GRAM: a constant sentence (the harness draws no strings).
+    v.push(skip_gram_case("skip_gram/bigrams_skip1", "the quick brown fox jumps", 2, 1, false));
+    v.push(skip_gram_case("skip_gram/up_to_trigrams_skip2", "  a\tbb  c d\ne f ", 3, 2, true));
+    v.push(skip_gram_case("skip_gram/ngrams_no_skip", "one two three four", 3, 0, false));
+    v.push(skip_gram_case("skip_gram/too_few_words", "one two", 3, 1, false));
+    v.extend(random_cases());
+    v
+}
