@@ -81,6 +81,7 @@ mod convert;
 mod error;
 mod graph;
 mod kernels;
+mod sparse;
 mod value;
 
 pub use error::EvalError;

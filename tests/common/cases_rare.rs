@@ -68,15 +68,14 @@ fn random_cases() -> Vec<Case> {
     }
     // Two rows of class probabilities; a -inf logit is never drawn.
     let probs = vec![vec![0.1, 0.2, 0.3, 0.4, 0.0], vec![0.5, 0.25, 0.0, 0.125, 0.125]];
-    // (LiteRT also writes int32 indices, but our validator infers int64 only.)
-    for (out, tag) in [(DType::I64, "i64")] {
-        let logits: Vec<f32> = probs.iter().flatten().map(|p| if *p == 0.0 { f32::NEG_INFINITY } else { (*p as f32).ln() + 3.0 }).collect();
-        v.push(random_case(&format!("multinomial/{tag}"), RandomCheck::Multinomial { probs: probs.clone() }, true, move |g, o| {
-            let l = g.constant_f32("logits", [2, 5], &logits);
-            let n = g.constant_i32("num_samples", [], &[4000]);
-            g.apply_with(Op::Multinomial(o), &[Some(l), Some(n)], Some(out), None)
-        }));
-    }
+    // int64 indices (LiteRT also writes int32 ones, but our validator
+    // infers int64 only).
+    let logits: Vec<f32> = probs.iter().flatten().map(|p| if *p == 0.0 { f32::NEG_INFINITY } else { (*p as f32).ln() + 3.0 }).collect();
+    v.push(random_case("multinomial/i64", RandomCheck::Multinomial { probs }, true, move |g, o| {
+        let l = g.constant_f32("logits", [2, 5], &logits);
+        let n = g.constant_i32("num_samples", [], &[4000]);
+        g.multinomial(l, n, o)
+    }));
     v
 }
 
@@ -166,6 +165,57 @@ fn skip_gram_case(name: &str, sentence: &str, ngram: i32, skip: i32, all: bool) 
     c
 }
 
+/// A dense row-major `rows x cols` matrix stored sparse: rows dense, column
+/// blocks of `block` CSR-compressed (blocks of zeros dropped), each kept
+/// block dense. Returns the sparsity and the stored values.
+pub fn block_csr(m: &[f32], rows: usize, cols: usize, block: usize) -> (Sparsity, Vec<f32>) {
+    let (mut segments, mut indices, mut stored) = (vec![0], Vec::new(), Vec::new());
+    for r in 0..rows {
+        for b in 0..cols / block {
+            let vals = &m[r * cols + b * block..r * cols + (b + 1) * block];
+            if vals.iter().any(|v| *v != 0.0) {
+                indices.push(b as i32);
+                stored.extend_from_slice(vals);
+            }
+        }
+        segments.push(indices.len() as i32);
+    }
+    let csr = SparseDim::Csr { segments, indices };
+    let s = if block == 1 {
+        Sparsity::new(vec![0, 1], vec![], vec![SparseDim::Dense(rows as i32), csr])
+    } else {
+        Sparsity::new(vec![0, 1, 2], vec![1], vec![SparseDim::Dense(rows as i32), csr, SparseDim::Dense(block as i32)])
+    };
+    (s, stored)
+}
+
+fn densify_case(name: &str, rows: u32, cols: u32, block: usize) -> Case {
+    let mut r = Rng::new(90);
+    // About half the blocks are zero; an all-zero row stays empty.
+    let mut m = vec![0f32; (rows * cols) as usize];
+    for (i, v) in m.iter_mut().enumerate() {
+        let (row, blk) = (i / cols as usize, (i % cols as usize) / block);
+        if row != 1 && (row * 7 + blk * 3) % 5 < 3 {
+            *v = r.uniform() * 2.0;
+        }
+    }
+    let (sp, stored) = block_csr(&m, rows as usize, cols as usize, block);
+    Case::new(name, model_of(|g| {
+        let x = g.input("x", DType::F32, [rows, cols]);
+        let w = g.constant_f32("w_sparse", [stored.len() as u32], &stored);
+        let t = g.tensor_mut(w);
+        t.shape = Shape::from([rows, cols]);
+        t.sparsity = Some(sp);
+        let d = g.densify(w)?;
+        let y = g.add(d, x)?;
+        // Only the sum is an output: with the default XNNPACK delegate,
+        // which folds DENSIFY into the consumer's static weights, a DENSIFY
+        // result that is also a graph output reads back as garbage.
+        g.output("y", y);
+        Ok(())
+    }))
+}
+
 /// The builder cases of this module.
 pub fn cases() -> Vec<Case> {
     let mut v = Vec::new();
@@ -245,6 +295,9 @@ pub fn cases() -> Vec<Case> {
     v.push(skip_gram_case("skip_gram/up_to_trigrams_skip2", "  a\tbb  c d\ne f ", 3, 2, true));
     v.push(skip_gram_case("skip_gram/ngrams_no_skip", "one two three four", 3, 0, false));
     v.push(skip_gram_case("skip_gram/too_few_words", "one two", 3, 1, false));
+    // DENSIFY of a sparse constant: CSR, and block-CSR with 1x4 blocks.
+    v.push(densify_case("densify/csr", 4, 6, 1));
+    v.push(densify_case("densify/block_csr_1x4", 4, 8, 4));
     v.extend(random_cases());
     v
 }

@@ -1,6 +1,6 @@
 //! Kernels of the rarely used builtins that work on stored bytes or sparse
-//! lookups: `BITCAST`, `HASHTABLE_LOOKUP`, `EMBEDDING_LOOKUP_SPARSE` and
-//! `LSH_PROJECTION`, as LiteRT's builtin kernels compute them.
+//! data: `BITCAST`, `HASHTABLE_LOOKUP`, `EMBEDDING_LOOKUP_SPARSE`,
+//! `LSH_PROJECTION` and `DENSIFY`, as LiteRT's builtin kernels compute them.
 
 use super::farmhash::fingerprint64;
 use super::{Cx, Result};
@@ -11,7 +11,7 @@ use half::f16;
 
 /// Whether this module has a kernel for `op`.
 pub(super) fn handles(op: &Op) -> bool {
-    matches!(op, Op::Bitcast | Op::HashtableLookup | Op::EmbeddingLookupSparse(_) | Op::LshProjection(_))
+    matches!(op, Op::Bitcast | Op::HashtableLookup | Op::EmbeddingLookupSparse(_) | Op::LshProjection(_) | Op::Densify)
 }
 
 /// Runs the kernel of `cx.op`.
@@ -21,6 +21,7 @@ pub(super) fn eval(cx: &Cx<'_>) -> Result<Vec<Value>> {
         Op::HashtableLookup => hashtable_lookup(cx),
         Op::EmbeddingLookupSparse(o) => embedding_lookup_sparse(cx, o),
         Op::LshProjection(o) => lsh_projection(cx, o),
+        Op::Densify => densify(cx),
         _ => Err(cx.unsupported("not a kernel of this module")),
     }
 }
@@ -285,4 +286,14 @@ fn lsh_projection(cx: &Cx<'_>, o: &LshProjectionOptions) -> Result<Vec<Value>> {
     };
     let shape = vec![data.len()];
     cx.finish_raw(shape, data)
+}
+
+/// DENSIFY: the evaluator densifies sparse constants when it reads them
+/// (see `eval::sparse`), so the op copies its operand.
+fn densify(cx: &Cx<'_>) -> Result<Vec<Value>> {
+    cx.arity(1, 1)?;
+    let x = cx.input(0, "input")?;
+    cx.same_type(x)?;
+    let out = cx.output()?;
+    Ok(vec![Value { dtype: x.dtype, shape: x.shape.clone(), data: x.data.clone(), quantization: out.quantization.clone() }])
 }

@@ -173,9 +173,6 @@ class Model:
         raw = self.buffer_bytes(t.buffer)
         if raw is None:
             return None
-        if t.sparsity is not None:
-            raise NotImplementedError("reference has no sparse tensors (tensor %d %r)"
-                                      % (ti, _s(t.name)))
         if t.type == _TT.STRING:
             arr = _decode_strings(raw, t, ti)
             self._const_cache[key] = arr
@@ -186,6 +183,11 @@ class Model:
                                       % (_TYPE_NAMES.get(t.type, t.type), ti, _s(t.name)))
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
         arr = np.frombuffer(raw, dtype=np.dtype(dt).newbyteorder("<"))
+        if t.sparsity is not None:
+            # The buffer holds the stored values in traversal order.
+            arr = reference_rare.densify(t.sparsity, arr.astype(dt), shape, schema)
+            self._const_cache[key] = arr
+            return arr
         n = int(np.prod(shape)) if shape else 1
         if arr.size != n:
             raise ValueError("constant tensor %d %r: buffer holds %d elements, shape %s needs %d"

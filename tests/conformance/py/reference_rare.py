@@ -9,7 +9,8 @@ keys found (zeros and a 0 hit for the others).  LSH_PROJECTION hashes the
 bytes of (seed, input row) with farmhash's ``Fingerprint64``
 (``farmhashna::Hash64``), written out below from the published algorithm,
 and takes the sign of the (weighted) sum of the hashes as each bit.
-SKIP_GRAM splits its one string at C ``isspace`` bytes and enumerates the
+Sparse constants are densified when read, as FormatConverter::SparseToDense
+does (``densify``), so DENSIFY copies.  SKIP_GRAM splits its one string at C ``isspace`` bytes and enumerates the
 skip-grams in the kernel's order (strings are object arrays of ``bytes``).
 """
 
@@ -150,6 +151,58 @@ def fingerprint64(s):
     z, x = x, z
     return _len16((_len16(v[0], w[0], mul) + _shift_mix(y) * _K0 + z) & _M,
                   (_len16(v[1], w[1], mul) + x) & _M, mul)
+
+
+def densify(sparsity, values, shape, schema):
+    """The dense array of ``shape`` that ``sparsity`` (SparsityParametersT)
+    and the stored ``values`` (traversal order) describe, as LiteRT's
+    FormatConverter::SparseToDense fills it."""
+    order = [int(d) for d in (sparsity.traversalOrder if sparsity.traversalOrder is not None else [])]
+    bmap = [int(d) for d in (sparsity.blockMap if sparsity.blockMap is not None else [])]
+    meta = list(sparsity.dimMetadata or [])
+    rank = len(shape)
+    if len(order) != rank + len(bmap) or len(meta) != len(order):
+        raise ValueError("sparsity: traversal order %s, block map %s, %d dimension records for rank %d"
+                         % (order, bmap, len(meta), rank))
+    bsize = [int(meta[rank + b].denseSize) for b in range(len(bmap))]
+
+    def vec(v):
+        return [] if v is None or v.values is None else [int(x) for x in v.values]
+
+    out = np.zeros(int(np.prod(shape, dtype=np.int64)), values.dtype)
+    flat_vals = values.reshape(-1)
+    pos = [0]
+    idx = [0] * len(order)
+
+    def visit(level, prev):
+        if level == len(order):
+            orig = [0] * rank
+            for i, d in enumerate(order):
+                if d < rank:
+                    orig[d] = idx[i]
+            for i, d in enumerate(order):
+                if d >= rank:
+                    b = d - rank
+                    orig[bmap[b]] = orig[bmap[b]] * bsize[b] + idx[i]
+            out[np.ravel_multi_index(tuple(orig), tuple(shape))] = flat_vals[pos[0]]
+            pos[0] += 1
+            return
+        m = meta[level]
+        if m.format == schema.DimensionType.DENSE:
+            size = int(m.denseSize)
+            for i in range(size):
+                idx[level] = i
+                visit(level + 1, prev * size + i)
+        else:
+            seg, ind = vec(m.arraySegments), vec(m.arrayIndices)
+            for i in range(seg[prev], seg[prev + 1]):
+                idx[level] = ind[i]
+                visit(level + 1, i)
+
+    visit(0, 0)
+    if pos[0] != flat_vals.size:
+        raise ValueError("sparsity: %d stored values, the indices use %d" % (flat_vals.size, pos[0]))
+    return out.reshape(shape)
 
 
 def register(ops, ref):
@@ -299,7 +352,12 @@ def register(ops, ref):
         out[:] = grams
         ctx.values[op.outputs[0]] = out
 
+    def densify_op(ctx, op):
+        # Constants are densified when read (reference.Model.constant).
+        ctx.values[op.outputs[0]] = np.array(raw(ctx, op, 0), copy=True)
+
     ops.update({
+        B.DENSIFY: densify_op,
         B.SKIP_GRAM: skip_gram,
         B.BITCAST: bitcast,
         B.RFFT2D: rfft2d,
