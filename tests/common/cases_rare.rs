@@ -216,6 +216,135 @@ fn densify_case(name: &str, rows: u32, cols: u32, block: usize) -> Case {
     }))
 }
 
+/// Quantized cases of ops whose int8 / int16 kernels no other case reaches
+/// (comparisons, REDUCE_MIN, ARG_MAX / ARG_MIN, the diagonal ops,
+/// ONE_HOT, RELU_N1_TO_1, RELU_0_TO_1, FLOOR_MOD). Inputs and outputs
+/// share `q`, so results that copy or compare stored integers are exact.
+fn quantized_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let q8 = Quantization::per_tensor(0.05, 3);
+    let q16 = Quantization::per_tensor(0.001, 0);
+    let qin = |g: &mut SubgraphBuilder, name: &str, dt: DType, shape: &[u32], q: &Quantization| {
+        let x = g.input(name, dt, shape);
+        g.set_quantization(x, q.clone());
+        x
+    };
+    let cmp = [
+        ("equal", Op::Equal),
+        ("not_equal", Op::NotEqual),
+        ("less", Op::Less),
+        ("less_equal", Op::LessEqual),
+        ("greater", Op::Greater),
+        ("greater_equal", Op::GreaterEqual),
+    ];
+    for (dt, tag, q, consts) in [(DType::I8, "int8", &q8, [-2i64, 3, 10, 100]), (DType::I16, "int16", &q16, [-300, 0, 7, 2000])] {
+        for (name, op) in cmp.clone() {
+            let q = q.clone();
+            v.push(Case::new(format!("{tag}/{name}"), model_of(|g| {
+                let a = qin(g, "a", dt, &[2, 3, 4], &q);
+                let b = if dt == DType::I8 {
+                    let c: Vec<i8> = consts.iter().map(|c| *c as i8).collect();
+                    g.constant("b", dt, [4], ConstData::from_slice(&c))
+                } else {
+                    let c: Vec<i16> = consts.iter().map(|c| *c as i16).collect();
+                    g.constant("b", dt, [4], ConstData::from_slice(&c))
+                };
+                g.set_quantization(b, q.clone());
+                let z = g.apply(op, &[Some(a), Some(b)])?;
+                g.output("z", z);
+                Ok(())
+            })));
+        }
+        // Clamps (int8 only in LiteRT), with the input's parameters on the
+        // output.
+        let qz = Quantization::per_tensor(q.scale[0], 0);
+        let unary: Vec<(&str, Op, &Quantization)> = vec![
+            ("relu_n1_to_1", Op::ReluN1To1, &qz),
+            ("relu_0_to_1", Op::Relu0To1, &qz),
+        ];
+        for (name, op, uq) in unary.into_iter().filter(|_| dt == DType::I8) {
+            let uq = uq.clone();
+            v.push(Case { quant_tol: 1, ..Case::new(format!("{tag}/{name}"), model_of(|g| {
+                let x = qin(g, "x", dt, &[2, 3, 5], &uq);
+                let y = g.apply(op, &[Some(x)])?;
+                g.set_quantization(y, uq.clone());
+                g.output("y", y);
+                Ok(())
+            })) });
+        }
+        let q = q.clone();
+        v.push(Case { quant_tol: 0, ..Case::new(format!("{tag}/reduce_min"), model_of(|g| {
+            let x = qin(g, "x", dt, &[2, 4, 5], &q);
+            let a = g.constant_i32("axes", [1], &[1]);
+            let y = g.apply(Op::ReduceMin { keep_dims: false }, &[Some(x), Some(a)])?;
+            g.set_quantization(y, q.clone());
+            g.output("y", y);
+            Ok(())
+        })) });
+        for (name, max) in [("arg_max", true), ("arg_min", false)].into_iter().filter(|_| dt == DType::I8) {
+            let q = q.clone();
+            v.push(Case::new(format!("{tag}/{name}"), model_of(|g| {
+                let x = qin(g, "x", dt, &[3, 4, 5], &q);
+                let a = g.constant_i32("axis", [1], &[2]);
+                let op = if max { Op::ArgMax { output_type: DType::I32 } } else { Op::ArgMin { output_type: DType::I32 } };
+                let z = g.apply_with(op, &[Some(x), Some(a)], Some(DType::I32), None)?;
+                g.output("z", z);
+                Ok(())
+            })));
+        }
+        let qd = q.clone();
+        v.push(Case { quant_tol: 0, ..Case::new(format!("{tag}/matrix_diag"), model_of(|g| {
+            let x = qin(g, "x", dt, &[2, 4], &qd);
+            let y = g.apply(Op::MatrixDiag, &[Some(x)])?;
+            g.set_quantization(y, qd.clone());
+            g.output("y", y);
+            Ok(())
+        })) });
+        let qd = q.clone();
+        v.push(Case { quant_tol: 0, ..Case::new(format!("{tag}/matrix_set_diag"), model_of(|g| {
+            let x = qin(g, "x", dt, &[2, 3, 4], &qd);
+            let d = qin(g, "d", dt, &[2, 3], &qd);
+            let y = g.apply(Op::MatrixSetDiag, &[Some(x), Some(d)])?;
+            g.set_quantization(y, qd.clone());
+            g.output("y", y);
+            Ok(())
+        })) });
+    }
+    // ONE_HOT with int8 on / off values; FLOOR_MOD on int8 and int16.
+    let id = Quantization::per_tensor(1.0, 0);
+    v.push(Case { quant_tol: 0, ..Case::new("int8/one_hot", model_of(|g| {
+        let i = g.input("indices", DType::I32, [3, 2]);
+        let depth = g.constant_i32("depth", [], &[5]);
+        let on = g.constant("on", DType::I8, [], ConstData::from_slice(&[7i8]));
+        let off = g.constant("off", DType::I8, [], ConstData::from_slice(&[-3i8]));
+        g.set_quantization(on, id.clone());
+        g.set_quantization(off, id.clone());
+        let mut o = OneHotOptions::default();
+        o.axis = -1;
+        let y = g.apply(Op::OneHot(o), &[Some(i), Some(depth), Some(on), Some(off)])?;
+        g.set_quantization(y, id.clone());
+        g.output("y", y);
+        Ok(())
+    })) });
+    for (dt, tag) in [(DType::I8, "int8"), (DType::I16, "int16")] {
+        let id = id.clone();
+        v.push(Case { quant_tol: 0, ..Case::new(format!("{tag}/floor_mod"), model_of(|g| {
+            let a = qin(g, "a", dt, &[3, 4], &id);
+            let d = if dt == DType::I8 {
+                g.constant("d", dt, [4], ConstData::from_slice(&[3i8, -3, 7, -20]))
+            } else {
+                g.constant("d", dt, [4], ConstData::from_slice(&[3i16, -3, 700, -2000]))
+            };
+            g.set_quantization(d, id.clone());
+            let z = g.apply(Op::FloorMod, &[Some(a), Some(d)])?;
+            g.set_quantization(z, id.clone());
+            g.output("z", z);
+            Ok(())
+        })) });
+    }
+    v
+}
+
 /// The builder cases of this module.
 pub fn cases() -> Vec<Case> {
     let mut v = Vec::new();
@@ -299,5 +428,6 @@ pub fn cases() -> Vec<Case> {
     v.push(densify_case("densify/csr", 4, 6, 1));
     v.push(densify_case("densify/block_csr_1x4", 4, 8, 4));
     v.extend(random_cases());
+    v.extend(quantized_cases());
     v
 }
