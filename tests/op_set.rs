@@ -305,3 +305,15 @@ fn every_runnable_builtin_op_has_a_builder_case() {
     let extra: Vec<&String> = covered.iter().filter(|n| !RUNNABLE.contains(&n.as_str()) && !n.starts_with("STABLEHLO_")).collect();
     assert!(extra.is_empty(), "cases use ops LiteRT does not register: {extra:?}");
 }
+
+#[test]
+fn multinomial_writes_int64_or_int32_indices_only() {
+    for (out, ok) in [(DType::I64, true), (DType::I32, true), (DType::F32, false)] {
+        let b = ModelBuilder::new();
+        let mut g = b.subgraph("main");
+        let l = g.input("logits", DType::F32, [2, 5]);
+        let n = g.constant_i32("n", [], &[3]);
+        let r = g.apply_with(Op::Multinomial(RandomOptions::default()), &[Some(l), Some(n)], Some(out), None);
+        assert_eq!(r.is_ok(), ok, "{out}: {r:?}");
+    }
+}

@@ -68,14 +68,15 @@ fn random_cases() -> Vec<Case> {
     }
     // Two rows of class probabilities; a -inf logit is never drawn.
     let probs = vec![vec![0.1, 0.2, 0.3, 0.4, 0.0], vec![0.5, 0.25, 0.0, 0.125, 0.125]];
-    // int64 indices (LiteRT also writes int32 ones, but our validator
-    // infers int64 only).
     let logits: Vec<f32> = probs.iter().flatten().map(|p| if *p == 0.0 { f32::NEG_INFINITY } else { (*p as f32).ln() + 3.0 }).collect();
-    v.push(random_case("multinomial/i64", RandomCheck::Multinomial { probs }, true, move |g, o| {
-        let l = g.constant_f32("logits", [2, 5], &logits);
-        let n = g.constant_i32("num_samples", [], &[4000]);
-        g.multinomial(l, n, o)
-    }));
+    for (out, tag) in [(DType::I64, "i64"), (DType::I32, "i32")] {
+        let logits = logits.clone();
+        v.push(random_case(&format!("multinomial/{tag}"), RandomCheck::Multinomial { probs: probs.clone() }, true, move |g, o| {
+            let l = g.constant_f32("logits", [2, 5], &logits);
+            let n = g.constant_i32("num_samples", [], &[4000]);
+            g.apply_with(Op::Multinomial(o), &[Some(l), Some(n)], Some(out), None)
+        }));
+    }
     v
 }
 
