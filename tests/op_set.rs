@@ -8,6 +8,9 @@ use tflite_forge::version::op_version;
 use tflite_forge::write::{write_unvalidated, WriteOptions};
 use tflite_forge::{builtin_name, op_info, ModelBuilder, Op, OPS};
 
+#[path = "common/mod.rs"]
+mod common;
+
 /// A one-op model with `n_in` float inputs and `n_out` outputs, written
 /// without validation (the tensors only carry the op), read back.
 fn round_trip(op: Op, n_in: usize, n_out: usize) -> (Op, i32) {
@@ -209,4 +212,108 @@ fn dilate_and_reduce_window_infer_their_shapes() {
     assert_eq!(g.tensor(r).shape, Shape::from([2, 2]));
     let bad = g.constant_i32("bad", [2], &[0, 1]);
     assert!(g.dilate(&[Some(x), Some(bad), Some(pad)]).is_err(), "a dilation of 0 is an error");
+}
+
+/// The non-StableHLO builtin ops LiteRT's builtin resolver registers
+/// (`BuiltinOpResolver`, tflite/core/kernels/register.cc of the LiteRT
+/// snapshot f67457790c9c, the source of ai-edge-litert 2.3.0). The 13
+/// STABLEHLO_* ops it also registers are judged by the stablehlo tier.
+const RUNNABLE: &[&str] = &[
+    "ABS", "ADD", "ADD_N", "ARG_MAX", "ARG_MIN", "ASSIGN_VARIABLE", "ATAN2", "AVERAGE_POOL_2D",
+    "BATCH_MATMUL", "BATCH_TO_SPACE_ND", "BIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_RNN",
+    "BITCAST", "BITWISE_XOR", "BROADCAST_ARGS", "BROADCAST_TO", "BUCKETIZE", "CALL_ONCE", "CAST", "CEIL",
+    "COMPLEX_ABS", "CONCATENATION", "CONV_2D", "CONV_3D", "CONV_3D_TRANSPOSE", "COS", "CUMSUM", "DENSIFY",
+    "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "DEQUANTIZE", "DILATE", "DIV", "DYNAMIC_UPDATE_SLICE", "ELU",
+    "EMBEDDING_LOOKUP", "EMBEDDING_LOOKUP_SPARSE", "EQUAL", "EXP", "EXPAND_DIMS", "FAKE_QUANT", "FILL",
+    "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "FULLY_CONNECTED", "GATHER", "GATHER_ND", "GELU", "GREATER",
+    "GREATER_EQUAL", "HARD_SWISH", "HASHTABLE", "HASHTABLE_FIND", "HASHTABLE_IMPORT", "HASHTABLE_LOOKUP",
+    "HASHTABLE_SIZE", "IF", "IMAG", "L2_NORMALIZATION", "L2_POOL_2D", "LEAKY_RELU", "LESS", "LESS_EQUAL",
+    "LOCAL_RESPONSE_NORMALIZATION", "LOG", "LOGICAL_AND", "LOGICAL_NOT", "LOGICAL_OR", "LOGISTIC",
+    "LOG_SOFTMAX", "LSH_PROJECTION", "LSTM", "MATRIX_DIAG", "MATRIX_SET_DIAG", "MAXIMUM", "MAX_POOL_2D",
+    "MEAN", "MINIMUM", "MIRROR_PAD", "MUL", "MULTINOMIAL", "NEG", "NON_MAX_SUPPRESSION_V4",
+    "NON_MAX_SUPPRESSION_V5", "NOT_EQUAL", "ONE_HOT", "PACK", "PAD", "PADV2", "POW", "PRELU", "QUANTIZE",
+    "RANDOM_STANDARD_NORMAL", "RANDOM_UNIFORM", "RANGE", "RANK", "READ_VARIABLE", "REAL", "REDUCE_ALL",
+    "REDUCE_ANY", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_WINDOW", "RELU", "RELU6", "RELU_0_TO_1",
+    "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "REVERSE_SEQUENCE", "REVERSE_V2",
+    "RFFT2D", "RIGHT_SHIFT", "RNN", "ROUND", "RSQRT", "SCATTER_ND", "SEGMENT_SUM", "SELECT", "SELECT_V2",
+    "SHAPE", "SIGN", "SIN", "SKIP_GRAM", "SLICE", "SOFTMAX", "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH",
+    "SPARSE_TO_DENSE", "SPLIT", "SPLIT_V", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "SQUEEZE", "STRIDED_SLICE",
+    "SUB", "SUM", "SVDF", "TANH", "TILE", "TOPK_V2", "TRANSPOSE", "TRANSPOSE_CONV",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "UNIQUE", "UNPACK", "UNSORTED_SEGMENT_MAX",
+    "UNSORTED_SEGMENT_MIN", "UNSORTED_SEGMENT_PROD", "UNSORTED_SEGMENT_SUM", "VAR_HANDLE", "WHERE", "WHILE",
+    "ZEROS_LIKE",
+];
+
+/// Runnable ops without a builder case, each with the reason. The builder
+/// tier runs one invocation of a fresh interpreter against a stateless NumPy
+/// reference, so ops whose meaning is state kept outside the op's tensors
+/// are left out.
+const EXCLUDED: &[(&str, &str)] = &[
+    // Resource hash tables: HASHTABLE creates a table resource that lives in
+    // the interpreter and HASHTABLE_IMPORT fills it; FIND and SIZE read it.
+    // Their result is the state of a resource, not a function of the op's
+    // input tensors (and the tables hold strings or int64 keys with string
+    // values, which the harness has no random inputs for).
+    ("HASHTABLE", "external state: creates a hash-table resource"),
+    ("HASHTABLE_IMPORT", "external state: fills a hash-table resource"),
+    ("HASHTABLE_FIND", "external state: reads a hash-table resource"),
+    ("HASHTABLE_SIZE", "external state: reads a hash-table resource"),
+    // Resource variables: VAR_HANDLE names a variable resource that persists
+    // across invocations; ASSIGN_VARIABLE writes it, READ_VARIABLE reads it.
+    ("VAR_HANDLE", "external state: a resource variable handle"),
+    ("ASSIGN_VARIABLE", "external state: writes a resource variable"),
+    ("READ_VARIABLE", "external state: reads a resource variable"),
+];
+
+/// The builtin ops the builder cases use, in any subgraph.
+fn ops_with_a_case() -> std::collections::BTreeSet<String> {
+    let mut ops = std::collections::BTreeSet::new();
+    for case in common::builder_cases() {
+        for sg in &case.model.subgraphs {
+            for node in &sg.operators {
+                if !matches!(node.op, Op::Custom(_) | Op::Builtin(_)) {
+                    ops.insert(node.op.name().to_string());
+                }
+            }
+        }
+    }
+    ops
+}
+
+/// Issue 8: every op LiteRT's builtin resolver can run has a builder case
+/// (run in LiteRT against NumPy, and by the eval and qbuilder tiers), except
+/// the explicit exclusions above.
+#[test]
+fn every_runnable_builtin_op_has_a_builder_case() {
+    let covered = ops_with_a_case();
+    for name in RUNNABLE {
+        assert!(OPS.iter().any(|i| i.name == *name), "{name} is not a builtin op name");
+    }
+    for (name, why) in EXCLUDED {
+        assert!(RUNNABLE.contains(name), "excluded {name} is not in RUNNABLE");
+        assert!(!why.is_empty());
+        assert!(!covered.contains(*name), "{name} has a builder case now; drop its exclusion");
+    }
+    let missing: Vec<&str> = RUNNABLE
+        .iter()
+        .copied()
+        .filter(|n| !covered.contains(*n) && !EXCLUDED.iter().any(|(e, _)| e == n))
+        .collect();
+    assert!(missing.is_empty(), "{} runnable builtin ops have no builder case: {missing:?}", missing.len());
+    // Every builtin the cases use is one LiteRT runs (a case of an op the
+    // resolver lacks would fail in the builder tier, not here).
+    let extra: Vec<&String> = covered.iter().filter(|n| !RUNNABLE.contains(&n.as_str()) && !n.starts_with("STABLEHLO_")).collect();
+    assert!(extra.is_empty(), "cases use ops LiteRT does not register: {extra:?}");
+}
+
+#[test]
+fn multinomial_writes_int64_or_int32_indices_only() {
+    for (out, ok) in [(DType::I64, true), (DType::I32, true), (DType::F32, false)] {
+        let b = ModelBuilder::new();
+        let mut g = b.subgraph("main");
+        let l = g.input("logits", DType::F32, [2, 5]);
+        let n = g.constant_i32("n", [], &[3]);
+        let r = g.apply_with(Op::Multinomial(RandomOptions::default()), &[Some(l), Some(n)], Some(out), None);
+        assert_eq!(r.is_ok(), ok, "{out}: {r:?}");
+    }
 }

@@ -82,6 +82,7 @@ mod convert;
 mod error;
 mod graph;
 mod kernels;
+mod sparse;
 mod value;
 
 pub use error::EvalError;

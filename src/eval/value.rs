@@ -99,11 +99,18 @@ impl Value {
         let graph = |detail: String| EvalError::Graph { detail };
         let unsupported = |detail: String| EvalError::Unsupported { op: "constant".into(), detail };
         let data = t.data.as_ref().ok_or_else(|| graph(format!("tensor {:?} has no constant data", t.name)))?;
-        if t.sparsity.is_some() {
-            return Err(unsupported(format!("tensor {:?} is stored sparse", t.name)));
-        }
         let shape = concrete_shape(t, None).ok_or_else(|| graph(format!("constant {:?} has the dynamic shape {}", t.name, t.shape)))?;
         let n = num_elements(&shape, max_elements, format_args!("constant {:?}", t.name))?;
+        if let Some(s) = &t.sparsity {
+            // The buffer holds the stored values only, in traversal order.
+            let size = t.dtype.bits().filter(|b| b % 8 == 0 && *b > 0).ok_or_else(|| unsupported(format!("sparse tensor {:?} of {}", t.name, t.dtype)))? / 8;
+            let count = u32::try_from(data.len() / size as usize).map_err(|_| graph(format!("sparse constant {:?} is too large", t.name)))?;
+            let mut stored = t.clone();
+            stored.sparsity = None;
+            stored.shape = crate::model::Shape::from([count]);
+            let stored = Value::from_const_limited(&stored, max_elements)?;
+            return super::sparse::densify(&t.name, s, shape, n, stored);
+        }
         let bytes = data.as_bytes();
         // INT4 constants (packed two per byte, low nibble first) are
         // computed on as the int8 values they unpack to, as LiteRT's

@@ -7,6 +7,7 @@ mod node_def;
 mod op;
 mod op_generated;
 mod shape;
+mod sparsity;
 mod tensor;
 
 pub use dtype::DType;
@@ -42,6 +43,7 @@ pub use op_generated::{
 };
 // END GENERATED EXPORTS
 pub use shape::{Dim, Shape};
+pub use sparsity::SparseDim;
 pub use tensor::{BlockwiseQuant, ConstData, OpaqueQuantDetails, QuantDetails, Quantization, Sparsity, Tensor, VariantTypes};
 
 /// A subgraph: tensors, operators in execution order, and its inputs and outputs.

@@ -6,7 +6,10 @@ use tflite_forge::*;
 mod cases_data;
 mod cases_detection;
 mod cases_math;
+mod cases_rare;
 mod cases_recurrent;
+
+pub use cases_rare::RandomCheck;
 
 /// A small deterministic generator (xorshift64*), so tests need no `rand`.
 pub struct Rng(u64);
@@ -47,6 +50,12 @@ pub struct Case {
     pub resize: Vec<(String, Vec<u32>)>,
     /// Write constants after the flatbuffer.
     pub external_buffers: bool,
+    /// A random op's case, judged by properties rather than a reference:
+    /// the check, and whether the op has fixed seeds (then two fresh
+    /// interpreters must agree; without, they must differ).
+    pub random: Option<(RandomCheck, bool)>,
+    /// Why the evaluator tier leaves the case out, if it does.
+    pub no_eval: Option<&'static str>,
 }
 
 impl Case {
@@ -60,6 +69,8 @@ impl Case {
             quant_tol: 1,
             resize: Vec::new(),
             external_buffers: false,
+            random: None,
+            no_eval: None,
         }
     }
 }
@@ -264,6 +275,7 @@ pub fn builder_cases() -> Vec<Case> {
     v.extend(cases_data::cases());
     v.extend(cases_recurrent::cases());
     v.extend(cases_detection::cases());
+    v.extend(cases_rare::cases());
     let same = |s| Conv2dOptions::new(Padding::Same, s, s);
     v.push(conv_case("conv2d/same_bias", 1, [1, 8, 8, 3], [4, 3, 3, 3], true, same(1)));
     v.push(conv_case("conv2d/valid_stride2_relu6", 2, [1, 9, 9, 2], [5, 3, 3, 2], true, Conv2dOptions::new(Padding::Valid, 2, 2).with_activation(Activation::Relu6)));

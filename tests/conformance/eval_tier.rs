@@ -22,6 +22,9 @@ fn npy_of(v: &Value) -> Option<Vec<u8>> {
         DType::I32 => ("<i4", v.data.iter().flat_map(|x| (*x as i32).to_le_bytes()).collect()),
         DType::I64 => ("<i8", v.data.iter().flat_map(|x| (*x as i64).to_le_bytes()).collect()),
         DType::Bool => ("|b1", v.data.iter().map(|x| u8::from(*x != 0.0)).collect()),
+        DType::U8 => ("|u1", v.data.iter().map(|x| *x as u8).collect()),
+        DType::I8 => ("|i1", v.data.iter().map(|x| (*x as i8) as u8).collect()),
+        DType::I16 => ("<i2", v.data.iter().flat_map(|x| (*x as i16).to_le_bytes()).collect()),
         _ => return None,
     };
     Some(npy_bytes(descr, &shape, &data))
@@ -40,6 +43,10 @@ pub fn eval_tier(cases: &[Case], out: &Path, selected: &dyn Fn(&str) -> bool, jo
     for (k, case) in cases.iter().enumerate() {
         let name = format!("eval/{}", case.name);
         if !selected(&name) || !fits(&case.model) {
+            continue;
+        }
+        if let Some(why) = case.no_eval {
+            outcomes.push(Outcome { name, status: "skipped", detail: why.into() });
             continue;
         }
         let sg = &case.model.subgraphs[0];

@@ -118,6 +118,18 @@ fn main() {
                 continue;
             }
         }
+        if let Some((check, seeded)) = &case.random {
+            // Random ops: judged by properties over fresh interpreters.
+            let probs = match check {
+                common::RandomCheck::Multinomial { probs } => json!(probs),
+                _ => Value::Null,
+            };
+            jobs.push(json!({
+                "name": name, "kind": "random", "model": path, "distribution": check.kind(),
+                "seeded": seeded, "probs": probs, "delegate": "default",
+            }));
+            continue;
+        }
         let resize: serde_json::Map<String, Value> = case.resize.iter().map(|(n, s)| (n.clone(), json!(s))).collect();
         jobs.push(json!({
             "name": name, "kind": "numpy", "model": path, "signature": case.signature,

@@ -12,6 +12,7 @@ mod conv;
 mod data;
 mod detection;
 mod elementwise;
+mod farmhash;
 mod fully_connected;
 mod gemm;
 mod logic;
@@ -19,6 +20,7 @@ mod math;
 mod matmul;
 mod pool;
 mod quant;
+mod rare;
 mod recurrent;
 mod reduce;
 mod resize;
@@ -146,6 +148,7 @@ pub(crate) fn eval_with(
         // (layout, gathers, scatters, segments) in data.rs.
         other if math::handles(other) => math::eval(&cx),
         other if data::handles(other) => data::eval(&cx),
+        other if rare::handles(other) => rare::eval(&cx),
         // Opaque builtins, and any op added to `Op` without a kernel here.
         other => Err(EvalError::Unsupported { op: other.name().to_string(), detail: "no reference kernel".into() }),
     }

@@ -173,15 +173,21 @@ class Model:
         raw = self.buffer_bytes(t.buffer)
         if raw is None:
             return None
-        if t.sparsity is not None:
-            raise NotImplementedError("reference has no sparse tensors (tensor %d %r)"
-                                      % (ti, _s(t.name)))
+        if t.type == _TT.STRING:
+            arr = _decode_strings(raw, t, ti)
+            self._const_cache[key] = arr
+            return arr
         dt = _NP_DTYPES.get(t.type)
         if dt is None:
             raise NotImplementedError("reference has no tensor type %s (tensor %d %r)"
                                       % (_TYPE_NAMES.get(t.type, t.type), ti, _s(t.name)))
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
         arr = np.frombuffer(raw, dtype=np.dtype(dt).newbyteorder("<"))
+        if t.sparsity is not None:
+            # The buffer holds the stored values in traversal order.
+            arr = reference_rare.densify(t.sparsity, arr.astype(dt), shape, schema)
+            self._const_cache[key] = arr
+            return arr
         n = int(np.prod(shape)) if shape else 1
         if arr.size != n:
             raise ValueError("constant tensor %d %r: buffer holds %d elements, shape %s needs %d"
@@ -189,6 +195,25 @@ class Model:
         arr = arr.astype(dt).reshape(shape)
         self._const_cache[key] = arr
         return arr
+
+
+def _decode_strings(raw, t, ti):
+    """A string constant: int32 count, count + 1 offsets, bytes -> an
+    object array of ``bytes``."""
+    raw = bytes(raw)
+    if len(raw) < 4:
+        raise ValueError("string tensor %d is %d bytes" % (ti, len(raw)))
+    n = int.from_bytes(raw[:4], "little", signed=True)
+    if n < 0 or 4 * (n + 2) > len(raw):
+        raise ValueError("string tensor %d: count %d does not fit %d bytes" % (ti, n, len(raw)))
+    offs = [int.from_bytes(raw[4 * (i + 1):4 * (i + 2)], "little", signed=True) for i in range(n + 1)]
+    if any(a > b for a, b in zip(offs, offs[1:])) or (offs and (offs[0] < 4 * (n + 2) or offs[-1] > len(raw))):
+        raise ValueError("string tensor %d: offsets %s out of order or range" % (ti, offs))
+    items = [raw[a:b] for a, b in zip(offs, offs[1:])]
+    shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+    arr = np.empty(len(items), dtype=object)
+    arr[:] = items
+    return arr.reshape(shape if int(np.prod(shape)) == len(items) else (len(items),))
 
 
 def _as_model(m):
@@ -1156,11 +1181,13 @@ import reference_math  # noqa: E402
 import reference_data  # noqa: E402
 import reference_recurrent  # noqa: E402
 import reference_detection  # noqa: E402
+import reference_rare  # noqa: E402
 
 reference_math.register(_OPS, sys.modules[__name__])
 reference_data.register(_OPS, sys.modules[__name__])
 reference_recurrent.register(_OPS, sys.modules[__name__])
 reference_detection.register(_OPS, sys.modules[__name__])
+reference_rare.register(_OPS, sys.modules[__name__])
 
 _OPS[_BOP.IF] = _if
 _OPS[_BOP.WHILE] = _while

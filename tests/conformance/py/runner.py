@@ -26,6 +26,15 @@ numpy  {"name", "kind": "numpy", "model", "signature": key|null, "seed",
        passed by name when "signature" is set, else set_tensor / invoke /
        get_tensor on subgraph 0) and in the NumPy reference (reference.py) on
        the same inputs, and compares every output.
+random {"name", "kind": "random", "model", "distribution": "uniform"|"normal"|
+        "multinomial", "seeded": bool, "probs": [[p per class] per row]|null,
+        "delegate"}
+       A model without inputs whose one output comes from a random op,
+       judged by properties: dtype and declared shape; the distribution's
+       range, mean, standard deviation (uniform, normal) or class
+       frequencies (multinomial) within 6 standard errors; a second
+       invocation gives new numbers; a second fresh interpreter gives the
+       same numbers with fixed seeds and different ones without.
 same   {"name", "kind": "same", "model", "other", "seed", "delegate"}
        Runs both files on identical inputs and requires the same interface
        and bit-identical outputs.
@@ -225,6 +234,16 @@ def _compare(label, got, ref, rtol, atol, qtol):
     if got.shape != ref.shape:
         return False, None, "%s: shape litert %s vs reference %s" % (
             label, list(got.shape), list(ref.shape))
+    if got.dtype.kind in "OSU" or ref.dtype.kind in "OSU":
+        # Strings: LiteRT gives bytes objects; compare them exactly.
+        g = [bytes(x) for x in got.reshape(-1)]
+        r = [bytes(x) for x in ref.reshape(-1)]
+        bad = [i for i, (a, b) in enumerate(zip(g, r)) if a != b]
+        if bad:
+            i = bad[0]
+            return False, 1.0, "%s: %d of %d strings differ (first at %d litert=%r reference=%r)" % (
+                label, len(bad), len(g), i, g[i], r[i])
+        return True, 0.0, "%s ok" % label
     if got.dtype != ref.dtype:
         return False, None, "%s: dtype litert %s vs reference %s" % (
             label, got.dtype.name, ref.dtype.name)
@@ -1006,6 +1025,93 @@ def _run_accuracy(job):
             ok = False
             parts.append("%s: drop under %g points" % (label, lo))
     return _result(job.get("name"), "passed" if ok else "failed", "; ".join(parts), None, {"accuracy": acc})
+def _run_random(job):
+    import numpy as np
+
+    path = job.get("model")
+    dist = job.get("distribution")
+    seeded = bool(job.get("seeded"))
+    delegate = job.get("delegate", "default")
+
+    def draw():
+        interp = _make_interpreter(path, delegate)
+        _litert("allocate_tensors", interp.allocate_tensors)
+        if _litert("get_input_details", interp.get_input_details):
+            raise JobError("a random job's model takes no inputs")
+        outs = _litert("get_output_details", interp.get_output_details)
+        if len(outs) != 1:
+            raise JobError("a random job's model has one output, this one %d" % len(outs))
+        got = []
+        for _ in range(2):
+            _litert("invoke", interp.invoke)
+            got.append(np.array(_get_output(interp, outs[0]), copy=True))
+        return outs[0], got
+
+    d, (a, a2) = draw()
+    _, (b, _b2) = draw()
+    fails = []
+    shape = [int(x) for x in d["shape"]]
+    if list(a.shape) != shape:
+        fails.append("shape %s, declared %s" % (list(a.shape), shape))
+    if np.array_equal(a, a2):
+        fails.append("a second invocation repeats the numbers")
+    if seeded and not np.array_equal(a, b):
+        fails.append("fixed seeds, yet two fresh interpreters differ")
+    if not seeded and np.array_equal(a, b):
+        fails.append("no seeds, yet two fresh interpreters agree")
+    x = a.astype(np.float64).reshape(-1)
+    n = x.size
+    stats = ""
+    if dist in ("uniform", "normal"):
+        if a.dtype != np.float32:
+            fails.append("dtype %s, want float32" % a.dtype)
+        if not np.all(np.isfinite(x)):
+            fails.append("non-finite numbers")
+        mean, std = float(x.mean()), float(x.std())
+        if dist == "uniform":
+            mu, sigma = 0.5, 1.0 / np.sqrt(12.0)
+            if x.min() < 0.0 or x.max() >= 1.0:
+                fails.append("range [%g, %g] is not within [0, 1)" % (x.min(), x.max()))
+            inside, p_in = np.mean(x < 0.25), 0.25
+        else:
+            mu, sigma = 0.0, 1.0
+            inside, p_in = np.mean(np.abs(x) < 1.0), 0.6826894921370859
+        if abs(mean - mu) > 6 * sigma / np.sqrt(n):
+            fails.append("mean %.4f, want %.4f" % (mean, mu))
+        if abs(std - sigma) > 6 * sigma / np.sqrt(2 * n):
+            fails.append("std %.4f, want %.4f" % (std, sigma))
+        if abs(inside - p_in) > 6 * np.sqrt(p_in * (1 - p_in) / n):
+            fails.append("P(%s) = %.4f, want %.4f" % ("x<1/4" if dist == "uniform" else "|x|<1", inside, p_in))
+        stats = "n=%d mean=%.4f std=%.4f" % (n, mean, std)
+    elif dist == "multinomial":
+        probs = np.asarray(job.get("probs"), np.float64)
+        if a.dtype.kind != "i":
+            fails.append("dtype %s, want an integer type" % a.dtype)
+        if a.ndim != 2 or a.shape[0] != probs.shape[0]:
+            raise JobError("multinomial output %s does not fit %d rows of probabilities"
+                           % (list(a.shape), probs.shape[0]))
+        if a.min() < 0 or a.max() >= probs.shape[1]:
+            fails.append("class index outside [0, %d)" % probs.shape[1])
+        worst = 0.0
+        for r in range(a.shape[0]):
+            m = a.shape[1]
+            freq = np.bincount(a[r].clip(0, probs.shape[1] - 1), minlength=probs.shape[1]) / m
+            for k, p in enumerate(probs[r]):
+                if p == 0.0:
+                    if freq[k] != 0:
+                        fails.append("row %d draws class %d of probability 0" % (r, k))
+                    continue
+                z = abs(freq[k] - p) / np.sqrt(p * (1 - p) / m)
+                worst = max(worst, z)
+                if z > 6:
+                    fails.append("row %d class %d frequency %.4f, want %.4f" % (r, k, freq[k], p))
+        stats = "%d samples per row, worst |z|=%.2f" % (a.shape[1], worst)
+    else:
+        raise JobError("unknown distribution %r" % (dist,))
+    if fails:
+        return _result(job.get("name"), "failed", "; ".join(fails[:4]))
+    return _result(job.get("name"), "passed", "%s %s: %s, %s" % (
+        dist, a.dtype.name, stats, "deterministic for fixed seeds" if seeded else "differs without seeds"))
 
 
 def run_job(job):
@@ -1025,8 +1131,10 @@ def run_job(job):
             return _run_quantized(job)
         if kind == "accuracy":
             return _run_accuracy(job)
-        raise JobError("unknown job kind %r (want \"numpy\", \"same\", \"expected\", \"quantized\""
-                       " or \"accuracy\")" % (kind,))
+        if kind == "random":
+            return _run_random(job)
+        raise JobError("unknown job kind %r (want \"numpy\", \"same\", \"expected\", \"quantized\","
+                       " \"accuracy\" or \"random\")" % (kind,))
     except JobError as e:
         return _result(name, "failed", str(e))
     except Exception as e:  # a bug here must still give a clean result
