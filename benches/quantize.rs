@@ -36,6 +36,9 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("quantize_float16", |b| b.iter(|| black_box(quantize(&model, &QuantizeOptions::float16(), &[]).unwrap())));
     g.bench_function("eval_float32_1_thread", |b| b.iter(|| black_box(Evaluator::new(&model).run(0, &sample[0]).unwrap())));
+    // One evaluator for every run: the constants are decoded once.
+    let warm = Evaluator::new(&model);
+    g.bench_function("eval_float32_1_thread_same_evaluator", |b| b.iter(|| black_box(warm.run(0, &sample[0]).unwrap())));
     g.bench_function("calibrate_1_sample", |b| b.iter(|| black_box(calibrate_with_threads(&model, &sample, 1).unwrap())));
     g.bench_function("calibrate_16_samples_all_cores", |b| b.iter(|| black_box(calibrate_with_threads(&model, &samples16, 0).unwrap())));
     g.bench_function("quantize_int8_1_sample_with_report", |b| {
