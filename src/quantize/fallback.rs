@@ -74,7 +74,9 @@ pub(super) fn isolate(sg: &mut Subgraph, keep: &[bool], io_float: bool) -> Resul
         .map(|t| {
             let from_float = match producer[t] {
                 Some(p) => kept(&p),
-                None => sg.tensors[t].is_constant() || (is_input(t) && io_float),
+                // Constants, float inputs, and variable tensors (recurrent
+                // state, which only the op owning it reads and updates).
+                None => sg.tensors[t].is_constant() || sg.tensors[t].is_variable || (is_input(t) && io_float),
             };
             from_float && readers[t].iter().all(kept) && (!is_output(t) || io_float) && (producer[t].is_some() || !readers[t].is_empty())
         })
@@ -99,6 +101,13 @@ pub(super) fn isolate(sg: &mut Subgraph, keep: &[bool], io_float: bool) -> Resul
             }
             if resident[t] {
                 float_tensor[t] = true;
+            } else if sg.tensors[t].is_variable && producer[t].is_none() {
+                // The op updates its variable in place: a dequantized copy
+                // would lose the update.
+                return Err(QuantizeError::Model(format!(
+                    "variable tensor {t} ({:?}) is read by an op left in float and by a quantized op",
+                    sg.tensors[t].name
+                )));
             } else if sg.tensors[t].is_constant() {
                 let copy = match duplicated[t] {
                     Some(c) => c,
