@@ -707,7 +707,25 @@ fn write_model_bytes(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, W
     let data_bytes: u64 = bufs.data.iter().map(|d| align_up(d.len() as u64)).sum();
     let external = options.buffers == BufferPlacement::AfterFlatbuffer || data_bytes + TABLE_MARGIN > FLATBUFFER_LIMIT;
     if !external {
-        let capacity = usize::try_from(data_bytes).unwrap_or(usize::MAX).saturating_add(1 << 16);
+        // Room for everything, so the builder never grows: growing doubles
+        // its buffer and copies it, which for a model of N bytes of
+        // constants briefly holds 3N. Unused capacity is never touched
+        // (the allocation is zeroed lazily), so a generous guess is free.
+        let tables: usize = model
+            .subgraphs
+            .iter()
+            .map(|sg| {
+                let tensors: usize = sg.tensors.iter().map(|t| 256 + t.name.len() + 8 * t.shape.dims().len()).sum();
+                tensors + 256 * sg.operators.len() + 64 * (sg.inputs.len() + sg.outputs.len())
+            })
+            .sum();
+        let meta: usize = model.metadata.iter().map(|m| m.name.len() + m.data.len() + 64).sum();
+        let capacity = usize::try_from(data_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(64 * bufs.data.len())
+            .saturating_add(tables)
+            .saturating_add(meta)
+            .saturating_add(1 << 20);
         return build(model, &bufs, &codes, None, capacity);
     }
     // Two passes: the first fixes the flatbuffer's size (offsets are
