@@ -119,11 +119,19 @@ fn resnet18_from_nchw_and_nhwc_samples_gives_byte_identical_files() {
 
 /// x → FC(16) → RELU → FC(4): a dense net whose input range the calibration sets.
 fn dense_net() -> Model {
+    dense_net_with(|_| {})
+}
+
+/// [`dense_net`] with its first layer's weights (`[16, 16]`, row-major)
+/// changed by `edit`.
+fn dense_net_with(edit: impl FnOnce(&mut [f32])) -> Model {
     let mut r = Rng(7);
     let mut b = ModelBuilder::new();
     let mut g = b.subgraph("main");
     let x = g.input("x", DType::F32, [1, 16]);
-    let w1 = g.constant_f32("w1", [16, 16], &r.vec(256, 0.5));
+    let mut v = r.vec(256, 0.5);
+    edit(&mut v);
+    let w1 = g.constant_f32("w1", [16, 16], &v);
     let h = g.fully_connected(x, w1, None, FullyConnectedOptions::default()).unwrap();
     let h = g.relu(h).unwrap();
     let w2 = g.constant_f32("w2", [4, 16], &r.vec(64, 0.5));
@@ -260,20 +268,5 @@ fn keep_float_by_name_and_by_error() {
 /// [`dense_net`] with a weight of 40 on input 0 in each row of the first
 /// layer.
 fn dense_net_with_spiky_first_layer() -> Model {
-    let mut r = Rng(7);
-    let mut b = ModelBuilder::new();
-    let mut g = b.subgraph("main");
-    let x = g.input("x", DType::F32, [1, 16]);
-    let mut v = r.vec(256, 0.5);
-    for row in 0..16 {
-        v[row * 16] = 40.0;
-    }
-    let w1 = g.constant_f32("w1", [16, 16], &v);
-    let h = g.fully_connected(x, w1, None, FullyConnectedOptions::default()).unwrap();
-    let h = g.relu(h).unwrap();
-    let w2 = g.constant_f32("w2", [4, 16], &r.vec(64, 0.5));
-    let y = g.fully_connected(h, w2, None, FullyConnectedOptions::default()).unwrap();
-    g.output("y", y);
-    b.finish_subgraph(g).unwrap();
-    b.finish().unwrap()
+    dense_net_with(|w| (0..16).for_each(|row| w[row * 16] = 40.0))
 }
