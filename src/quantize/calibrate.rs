@@ -86,7 +86,7 @@ impl Ranges {
 /// assert_eq!(ranges.get(y.index()), Some((0.0, 2.0)));
 /// ```
 pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, QuantizeError> {
-    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, 0, &mut |_, _| {}).map(|(r, _)| r)
+    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, 0, 0, &mut |_, _| {}).map(|(r, _)| r)
 }
 
 /// [`calibrate`] on `threads` threads (0: one per core). Samples run in
@@ -113,7 +113,7 @@ pub fn calibrate(model: &Model, dataset: &[Vec<Value>]) -> Result<Ranges, Quanti
 /// # Errors
 /// As [`calibrate`].
 pub fn calibrate_with_threads(model: &Model, dataset: &[Vec<Value>], threads: usize) -> Result<Ranges, QuantizeError> {
-    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, threads, &mut |_, _| {}).map(|(r, _)| r)
+    calibrate_threads(model, dataset, CalibrationMethod::MinMax, 255.0, threads, 0, &mut |_, _| {}).map(|(r, _)| r)
 }
 
 /// [`calibrate`] with a [`CalibrationMethod`] for quantization to
@@ -152,7 +152,7 @@ pub fn calibrate_with(
     levels: f64,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Ranges, QuantizeError> {
-    calibrate_threads(model, dataset, method, levels, 0, progress).map(|(r, _)| r)
+    calibrate_threads(model, dataset, method, levels, 0, 0, progress).map(|(r, _)| r)
 }
 
 /// What one sample contributes: its ranges, for the histogram methods its
@@ -191,19 +191,6 @@ const KEPT_PASS_ELEMENTS: usize = 1 << 27;
 /// the float passes of the first `keep` samples for the error report (see
 /// [`FloatPass`]), `None` for those past [`KEPT_PASS_ELEMENTS`].
 pub(crate) fn calibrate_threads(
-    model: &Model,
-    dataset: &[Vec<Value>],
-    method: CalibrationMethod,
-    levels: f64,
-    threads: usize,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<(Ranges, Vec<Option<FloatPass>>), QuantizeError> {
-    calibrate_keeping(model, dataset, method, levels, threads, 0, progress)
-}
-
-/// [`calibrate_threads`], keeping the float passes of the first `keep`
-/// samples.
-pub(crate) fn calibrate_keeping(
     model: &Model,
     dataset: &[Vec<Value>],
     method: CalibrationMethod,

@@ -609,7 +609,7 @@ pub fn quantize_with_progress(
     }
     let levels = if scheme.activation == crate::model::DType::I16 { 65535.0 } else { 255.0 };
     let (ranges, passes) =
-        calibrate::calibrate_keeping(model, dataset, options.calibration, levels, options.threads, compared.len(), progress)?;
+        calibrate::calibrate_threads(model, dataset, options.calibration, levels, options.threads, compared.len(), progress)?;
     let sg = &model.subgraphs[0];
     let mut keep = options.keep_float.named(sg)?;
     let (mut quantized, mut float_ops) = full::rewrite(model, &ranges, options, scheme, &keep)?;

@@ -155,6 +155,7 @@ impl<'a> Operands<'a> {
                     let sx = px.scales()[0];
                     let scale = pw.scales().iter().map(|s| sx * s).collect();
                     let max_abs = |d: &[f64]| d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                    let max_x = max_abs(&xs);
                     let to_f32 = |d: &[f64]| d.iter().map(|v| *v as f32).collect::<Vec<f32>>();
                     // Symmetric weights the evaluator holds as f32 (int8
                     // weights are): their integers are the operand, bounded
@@ -162,13 +163,13 @@ impl<'a> Operands<'a> {
                     let held = cx.f32_copy(1).filter(|c| pw.symmetric() && c.len() == w.data.len() && cx.optional(1).is_some_and(|o| std::ptr::eq(o, w)));
                     let type_bound = convert::int_range(w.dtype).map(|(lo, hi)| lo.abs().max(hi.abs()));
                     if let (Some(held), Some(bound)) = (held, type_bound)
-                        && let Some(chunk) = exact_f32_chunk(max_abs(&xs), bound)
+                        && let Some(chunk) = exact_f32_chunk(max_x, bound)
                     {
                         return Ok(Operands::Int { x: to_f32(&xs), w: Cow::Borrowed(held), scale, chunk });
                     }
                     let mut ws = w.data.clone();
                     pw.center(&mut ws);
-                    if let Some(chunk) = exact_f32_chunk(max_abs(&xs), max_abs(&ws)) {
+                    if let Some(chunk) = exact_f32_chunk(max_x, max_abs(&ws)) {
                         return Ok(Operands::Int { x: to_f32(&xs), w: Cow::Owned(to_f32(&ws)), scale, chunk });
                     }
                     return Ok(Operands::F64 { x: Cow::Owned(xs), w: Cow::Owned(ws), scale: Some(scale) });
