@@ -4,6 +4,12 @@
 /// `dims` by `perm` (`out.dims[i] = dims[perm[i]]`). Returns `None` when the
 /// sizes do not agree.
 pub(crate) fn transpose_bytes(bytes: &[u8], es: usize, dims: &[usize], perm: &[usize]) -> Option<Vec<u8>> {
+    transpose_bytes_into(bytes, es, dims, perm, Vec::new())
+}
+
+/// [`transpose_bytes`] into `out`'s memory: its contents are overwritten
+/// and its capacity reused when large enough.
+pub(crate) fn transpose_bytes_into(bytes: &[u8], es: usize, dims: &[usize], perm: &[usize], mut out: Vec<u8>) -> Option<Vec<u8>> {
     let r = dims.len();
     let n = dims.iter().try_fold(1usize, |a, d| a.checked_mul(*d))?;
     if bytes.len() != n.checked_mul(es)? || perm.len() != r || es == 0 {
@@ -15,7 +21,13 @@ pub(crate) fn transpose_bytes(bytes: &[u8], es: usize, dims: &[usize], perm: &[u
             return None;
         }
     }
-    let mut out = vec![0u8; bytes.len()];
+    if out.capacity() < bytes.len() {
+        // Zeroed lazily by the allocator: the copy below is the first touch.
+        out = vec![0u8; bytes.len()];
+    } else {
+        out.clear();
+        out.resize(bytes.len(), 0);
+    }
     match es {
         1 => copy_elements::<1>(bytes, &mut out, dims, perm),
         2 => copy_elements::<2>(bytes, &mut out, dims, perm),

@@ -95,9 +95,11 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// The constant buffers of a model, deduplicated, in order of first use.
-struct Buffers<'m> {
-    /// Unique contents; index `i` is written as buffer `i + 1`.
-    data: Vec<&'m [u8]>,
+struct Buffers {
+    /// Unique contents; index `i` is written as buffer `i + 1`. These share
+    /// the model's bytes; the writer lets each go once it is copied, which
+    /// frees it when the model no longer holds it (see [`write_owned`]).
+    data: Vec<ConstData>,
     /// Buffer index for each (subgraph, tensor).
     tensor_buffer: Vec<Vec<u32>>,
 }
@@ -113,8 +115,8 @@ fn sample_key(d: &[u8]) -> (usize, u64) {
     (d.len(), h)
 }
 
-fn collect_buffers(model: &Model) -> Buffers<'_> {
-    let mut data: Vec<&[u8]> = Vec::new();
+fn collect_buffers(model: &Model) -> Buffers {
+    let mut data: Vec<ConstData> = Vec::new();
     let mut index: HashMap<(usize, u64), Vec<u32>> = HashMap::new();
     let mut tensor_buffer = Vec::with_capacity(model.subgraphs.len());
     for sg in &model.subgraphs {
@@ -125,10 +127,10 @@ fn collect_buffers(model: &Model) -> Buffers<'_> {
                 Some(d) => {
                     let bytes = d.as_bytes();
                     let candidates = index.entry(sample_key(bytes)).or_default();
-                    match candidates.iter().find(|&&c| data[c as usize - 1] == bytes) {
+                    match candidates.iter().find(|&&c| data[c as usize - 1].as_bytes() == bytes) {
                         Some(&c) => c,
                         None => {
-                            data.push(bytes);
+                            data.push(d.clone());
                             let c = data.len() as u32;
                             candidates.push(c);
                             c
@@ -323,33 +325,33 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
 
 /// The key that identifies an op code entry.
 #[derive(Clone, PartialEq, Eq, Hash)]
-enum CodeKey<'a> {
+enum CodeKey {
     /// A typed builtin: one entry, version = max over its uses.
     Builtin(i32),
     /// An opaque builtin keeps the version it was read with.
     Opaque(i32, i32),
     /// A custom op, by name and version.
-    Custom(&'a str, i32),
+    Custom(String, i32),
 }
 
 /// Operator codes: one per typed builtin (version = max over its uses), one
 /// per opaque builtin version and one per custom name and version, in order
 /// of first use.
-struct OpCodes<'m> {
-    entries: Vec<(CodeKey<'m>, i32)>,
+struct OpCodes {
+    entries: Vec<(CodeKey, i32)>,
     /// Code index for each (subgraph, operator).
     index: Vec<Vec<u32>>,
 }
 
-fn collect_op_codes(model: &Model) -> OpCodes<'_> {
-    let mut entries: Vec<(CodeKey<'_>, i32)> = Vec::new();
-    let mut lookup: HashMap<CodeKey<'_>, usize> = HashMap::new();
+fn collect_op_codes(model: &Model) -> OpCodes {
+    let mut entries: Vec<(CodeKey, i32)> = Vec::new();
+    let mut lookup: HashMap<CodeKey, usize> = HashMap::new();
     let mut index = Vec::with_capacity(model.subgraphs.len());
     for sg in &model.subgraphs {
         let mut ids = Vec::with_capacity(sg.operators.len());
         for node in &sg.operators {
             let key = match &node.op {
-                Op::Custom(c) => CodeKey::Custom(&c.name, c.version),
+                Op::Custom(c) => CodeKey::Custom(c.name.clone(), c.version),
                 Op::Builtin(b) => CodeKey::Opaque(b.code, b.version),
                 op => CodeKey::Builtin(op.builtin_code()),
             };
@@ -398,19 +400,14 @@ struct External {
 }
 
 /// Builds the flatbuffer. With `external`, buffer data is not embedded.
-fn build(
-    model: &Model,
-    bufs: &Buffers<'_>,
-    codes: &OpCodes<'_>,
-    external: Option<&External>,
-    capacity: usize,
-) -> Result<Vec<u8>, WriteError> {
+fn build(model: &Model, plan: &mut Plan, external: Option<&External>, capacity: usize) -> Result<Vec<u8>, WriteError> {
+    let Plan { bufs, codes, runtime_version } = plan;
     let mut fbb = FlatBufferBuilder::with_capacity(capacity);
 
     // Metadata buffers come after the constant buffers.
     let mut meta: Vec<(&str, Vec<u8>)> = Vec::new();
     let mut runtime = [0u8; 16];
-    if let Some(v) = min_runtime_version(model) {
+    if let Some(v) = runtime_version {
         runtime[..v.len()].copy_from_slice(v.as_bytes());
     }
     meta.push((MIN_RUNTIME_VERSION, runtime.to_vec()));
@@ -424,16 +421,15 @@ fn build(
         .map(|m| (m.name.as_str(), m.data.as_bytes()))
         .collect();
     let n_const = bufs.data.len();
-    let mut all: Vec<&[u8]> = Vec::with_capacity(1 + n_const + meta.len() + user_meta.len());
-    all.push(&[]);
-    all.extend(bufs.data.iter().copied());
-    let meta_start = all.len();
+    let mut metas: Vec<&[u8]> = Vec::with_capacity(meta.len() + user_meta.len());
     for (_, d) in &meta {
-        all.push(d);
+        metas.push(d);
     }
     for (_, d) in &user_meta {
-        all.push(d);
+        metas.push(d);
     }
+    let meta_start = 1 + n_const;
+    let n_all = meta_start + metas.len();
 
     // Data first: what is pushed first lands at the end of the file. The
     // tail of zeros goes first, then each buffer's bytes, padded so that
@@ -442,14 +438,21 @@ fn build(
     for _ in 0..TAIL {
         fbb.push(0u8);
     }
-    let mut data_vecs: Vec<Option<WIPOffset<flatbuffers::Vector<'_, u8>>>> = vec![None; all.len()];
-    for i in (1..all.len()).rev() {
-        let d = all[i];
-        if d.is_empty() {
-            continue;
-        }
+    let mut data_vecs: Vec<Option<WIPOffset<flatbuffers::Vector<'_, u8>>>> = vec![None; n_all];
+    for i in (1..n_all).rev() {
         let is_const = i <= n_const;
         if is_const && external.is_some() {
+            continue;
+        }
+        // A constant is let go once copied: when the model was given up
+        // (`write_owned`), that frees it, so the model and the file are
+        // never both held whole.
+        let owned = if is_const { Some(std::mem::replace(&mut bufs.data[i - 1], ConstData::from_bytes(Vec::new()))) } else { None };
+        let d = match &owned {
+            Some(c) => c.as_bytes(),
+            None => metas[i - meta_start],
+        };
+        if d.is_empty() {
             continue;
         }
         // create_byte_string writes a NUL, then the bytes, then the length.
@@ -462,7 +465,7 @@ fn build(
         data_vecs[i] = Some(flatbuffers::WIPOffset::new(v.value()));
     }
 
-    let mut buffer_offsets = Vec::with_capacity(all.len());
+    let mut buffer_offsets = Vec::with_capacity(n_all);
     for (i, dv) in data_vecs.iter().enumerate() {
         let (offset, size) = match external {
             Some(e) if i >= 1 && i <= n_const => e.places[i - 1],
@@ -684,7 +687,61 @@ pub fn write_with(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, Writ
 /// own lookups; out-of-range tensor ids are written as they are.
 #[doc(hidden)]
 pub fn write_unvalidated(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
-    let mut out = write_model_bytes(model, options)?;
+    let plan = plan(model)?;
+    finish(model, plan, options)
+}
+
+/// Writes a model that the caller gives up, with the bytes of
+/// [`write`]. Each constant is freed as soon as it is copied, so memory
+/// peaks near one copy of the constants instead of two (the model's and the
+/// file's): for a model of hundreds of megabytes, that halves peak memory.
+///
+/// ```
+/// use tflite_forge::{DType, ModelBuilder};
+/// let mut b = ModelBuilder::new();
+/// let mut g = b.subgraph("main");
+/// let x = g.input("x", DType::F32, [2]);
+/// let c = g.constant_f32("c", [2], &[1.0, 2.0]);
+/// let y = g.add(x, c).unwrap();
+/// g.output("y", y);
+/// b.finish_subgraph(g).unwrap();
+/// let model = b.finish().unwrap();
+/// let bytes = tflite_forge::write(&model)?;
+/// assert_eq!(tflite_forge::write::write_owned(model)?, bytes);
+/// # Ok::<(), tflite_forge::WriteError>(())
+/// ```
+pub fn write_owned(mut model: Model) -> Result<Vec<u8>, WriteError> {
+    validate(&model)?;
+    // Everything that looks at constant data (op versions among it) is
+    // decided first; then the model lets go of its constants, so that the
+    // plan holds the only reference to each.
+    let plan = plan(&model)?;
+    for sg in &mut model.subgraphs {
+        for t in &mut sg.tensors {
+            t.data = None;
+        }
+    }
+    finish(&model, plan, &WriteOptions::default())
+}
+
+/// What the writer takes from the model before building: the buffers, the
+/// op codes with their versions, and the lowest runtime.
+struct Plan {
+    bufs: Buffers,
+    codes: OpCodes,
+    runtime_version: Option<&'static str>,
+}
+
+fn plan(model: &Model) -> Result<Plan, WriteError> {
+    for sg in &model.subgraphs {
+        i32_len(sg.tensors.len(), "tensors in one subgraph")?;
+    }
+    Ok(Plan { bufs: collect_buffers(model), codes: collect_op_codes(model), runtime_version: min_runtime_version(model) })
+}
+
+/// The file: the flatbuffer, its constants and the associated files.
+fn finish(model: &Model, plan: Plan, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
+    let mut out = write_model_bytes(model, plan, options)?;
     if !model.associated_files.is_empty() {
         // The archive's offsets are absolute, so the whole file is a zip.
         let entries: Vec<crate::zip::Entry> = model
@@ -698,12 +755,8 @@ pub fn write_unvalidated(model: &Model, options: &WriteOptions) -> Result<Vec<u8
 }
 
 /// The flatbuffer and its constants, without the associated-files archive.
-fn write_model_bytes(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
-    for sg in &model.subgraphs {
-        i32_len(sg.tensors.len(), "tensors in one subgraph")?;
-    }
-    let bufs = collect_buffers(model);
-    let codes = collect_op_codes(model);
+fn write_model_bytes(model: &Model, mut plan: Plan, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
+    let bufs = &plan.bufs;
     let data_bytes: u64 = bufs.data.iter().map(|d| align_up(d.len() as u64)).sum();
     let external = options.buffers == BufferPlacement::AfterFlatbuffer || data_bytes + TABLE_MARGIN > FLATBUFFER_LIMIT;
     if !external {
@@ -726,29 +779,29 @@ fn write_model_bytes(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, W
             .saturating_add(tables)
             .saturating_add(meta)
             .saturating_add(1 << 20);
-        return build(model, &bufs, &codes, None, capacity);
+        return build(model, &mut plan, None, capacity);
     }
     // Two passes: the first fixes the flatbuffer's size (offsets are
     // written as non-default placeholders of the same width), the second
     // writes the real offsets.
     let placeholder = External { places: bufs.data.iter().map(|d| (u64::MAX, d.len() as u64)).collect() };
-    let first = build(model, &bufs, &codes, Some(&placeholder), 1 << 16)?;
+    let first = build(model, &mut plan, Some(&placeholder), 1 << 16)?;
     let mut at = align_up(first.len() as u64);
-    let mut places = Vec::with_capacity(bufs.data.len());
-    for d in &bufs.data {
+    let mut places = Vec::with_capacity(plan.bufs.data.len());
+    for d in &plan.bufs.data {
         places.push((at, d.len() as u64));
         at = align_up(at + d.len() as u64);
     }
-    let flat = build(model, &bufs, &codes, Some(&External { places: places.clone() }), first.len())?;
+    let flat = build(model, &mut plan, Some(&External { places: places.clone() }), first.len())?;
     if flat.len() != first.len() {
         return Err(WriteError::TooLarge("flatbuffer size changed between layout passes".into()));
     }
     let total = usize::try_from(at + TAIL as u64).map_err(|_| WriteError::TooLarge("file exceeds address space".into()))?;
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(&flat);
-    for (d, (off, _)) in bufs.data.iter().zip(&places) {
+    for (d, (off, _)) in plan.bufs.data.drain(..).zip(&places) {
         out.resize(*off as usize, 0);
-        out.extend_from_slice(d);
+        out.extend_from_slice(d.as_bytes());
     }
     out.resize(total, 0);
     Ok(out)

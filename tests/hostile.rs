@@ -424,6 +424,50 @@ fn mutated_onnx_models_fail_cleanly() {
     assert!(stats.cases >= 4000);
 }
 
+#[test]
+fn mutated_onnx_files_read_as_a_stream_like_bytes() {
+    // `convert_file` parses the file as it reads it (the group check runs on
+    // the stream): every mutation must end as `convert` on the same bytes
+    // does, with the same model or an error.
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = Rng::new(78);
+    let opts = limits();
+    let dir = std::env::temp_dir().join(format!("tflite-forge-hostile-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("m.onnx");
+    let mut deep = Vec::new();
+    for _ in 0..100 {
+        deep.extend([0xf3, 0x01]); // unknown groups, nested
+    }
+    let mut inputs = vec![deep];
+    for bytes in onnx_fixtures() {
+        for _ in 0..150 {
+            inputs.push(if r.below(2) == 0 { mutate_onnx(&mut r, &bytes) } else { mutate_bytes(&mut r, &bytes) });
+        }
+        inputs.push(bytes);
+    }
+    let (mut same_ok, mut same_err) = (0, 0);
+    for (k, m) in inputs.iter().enumerate() {
+        std::fs::write(&path, m).expect("write the case");
+        let from_bytes = convert(m, &opts);
+        let from_file = tflite_forge::onnx::convert_file(&path, &opts);
+        match (from_bytes, from_file) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(tflite_forge::write(&a.model).ok(), tflite_forge::write(&b.model).ok(), "case {k}");
+                same_ok += 1;
+            }
+            (Err(_), Err(e)) => {
+                assert!(!e.to_string().is_empty());
+                same_err += 1;
+            }
+            (a, b) => panic!("case {k}: bytes gave {:?}, the file gave {:?}", a.err().map(|e| e.to_string()), b.err().map(|e| e.to_string())),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("stream: {same_ok} converted alike, {same_err} refused alike");
+    assert!(same_ok > 0 && same_err > 0);
+}
+
 /// A small image classifier with TFLite Support metadata and a labels file.
 fn model_with_metadata() -> Vec<u8> {
     use tflite_forge::metadata::ImageClassifierInfo;

@@ -25,6 +25,19 @@ fn every_case_round_trips_and_rewrites_identically() {
 }
 
 #[test]
+fn writing_a_model_given_up_gives_the_same_bytes() {
+    // `write_owned` frees each constant as it copies it; the bytes must be
+    // those of `write`, with shared and duplicate constants, metadata and
+    // associated files among the cases.
+    let mut cases: Vec<(String, Model)> = builder_cases().into_iter().map(|c| (c.name, c.model)).collect();
+    cases.push(("resnet_like".into(), resnet_like(3, Dim::Fixed(1))));
+    for (name, model) in cases {
+        let bytes = write(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(tflite_forge::write::write_owned(model).unwrap_or_else(|e| panic!("{name}: {e}")), bytes, "{name}");
+    }
+}
+
+#[test]
 fn output_is_deterministic() {
     let m = resnet_like(7, Dim::Fixed(1));
     let a = write(&m).unwrap();

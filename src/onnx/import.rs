@@ -277,10 +277,37 @@ pub(crate) fn import(bytes: &[u8], base: &ExternalBase<'_>, limits: &Limits) -> 
     // hostile file cannot overflow the stack (ONNX nests graph → node →
     // attribute → graph, so 64 levels allow sixteen nested subgraphs).
     super::wire::check_groups(bytes).map_err(OnnxError::Parse)?;
-    let mut model = ModelProto::new();
     let mut stream = protobuf::CodedInputStream::from_bytes(bytes);
+    let model = parse(&mut stream)?;
+    graph_of(model, base, limits)
+}
+
+/// Parses an ONNX file as it is read, so that its constants are copied once,
+/// from the file into their own buffers, and the whole file is never held.
+pub(crate) fn import_file(path: &Path, base: &ExternalBase<'_>, limits: &Limits) -> Result<OGraph, OnnxError> {
+    let io = |source| OnnxError::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len > limits.max_model_bytes {
+        return Err(OnnxError::Limit(format!("model of {len} bytes (limit {})", limits.max_model_bytes)));
+    }
+    // The group check sees every byte before the parser does; `take` holds
+    // a file that grows while it is read to the limit.
+    let reader = super::wire::CheckedReader::new(std::io::Read::take(file, limits.max_model_bytes));
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
+    let mut stream = protobuf::CodedInputStream::from_buf_read(&mut reader);
+    let model = parse(&mut stream)?;
+    graph_of(model, base, limits)
+}
+
+fn parse(stream: &mut protobuf::CodedInputStream<'_>) -> Result<ModelProto, OnnxError> {
+    let mut model = ModelProto::new();
     stream.set_recursion_limit(PROTOBUF_DEPTH);
-    model.merge_from(&mut stream).and_then(|()| stream.check_eof()).map_err(|e| OnnxError::Parse(e.to_string()))?;
+    model.merge_from(stream).and_then(|()| stream.check_eof()).map_err(|e| OnnxError::Parse(e.to_string()))?;
+    Ok(model)
+}
+
+fn graph_of(mut model: ModelProto, base: &ExternalBase<'_>, limits: &Limits) -> Result<OGraph, OnnxError> {
     let producer = format!("{} {}", model.producer_name, model.producer_version);
     let graph = model.graph.as_mut().ok_or_else(|| OnnxError::Invalid("the model has no graph".into()))?;
     let mut g = OGraph { producer, ..Default::default() };

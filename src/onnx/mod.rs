@@ -240,12 +240,9 @@ pub fn convert(bytes: &[u8], options: &ConvertOptions) -> Result<Conversion, Onn
 /// ```
 pub fn convert_file(path: impl AsRef<Path>, options: &ConvertOptions) -> Result<Conversion, OnnxError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io { path: path.to_path_buf(), source })?;
     let dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
     let t = std::time::Instant::now();
-    let graph = import::import(&bytes, &import::ExternalBase { dir }, &options.limits)?;
-    // The file's bytes are no longer needed once imported.
-    drop(bytes);
+    let graph = import::import_file(path, &import::ExternalBase { dir }, &options.limits)?;
     let mut c = convert_graph(graph, options)?;
     c.report.timings.insert(0, ("import", t.elapsed().saturating_sub(c.report.timings.iter().map(|(_, d)| *d).sum())));
     Ok(c)

@@ -9,7 +9,7 @@ use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout};
 use tflite_forge::quantize::QuantizeOptions;
 
 use crate::quant_args::{self, QuantArgs};
-use crate::output::{print_io, write_atomic, CliError, CliResult, Progress, EXIT_OK};
+use crate::output::{io_text, write_atomic, CliError, CliResult, Progress, EXIT_OK};
 
 /// Arguments of `convert`.
 #[derive(clap::Args)]
@@ -109,8 +109,11 @@ pub fn run(a: Args) -> CliResult {
         info.std = std;
         info.apply(&mut conv.model)?;
     }
+    let io = io_text(&conv.model);
     let t1 = Instant::now();
-    let bytes = tflite_forge::write(&conv.model)?;
+    // The model is given up to the writer, which frees each constant once
+    // copied: peak memory stays near one copy of the weights.
+    let bytes = tflite_forge::write::write_owned(conv.model)?;
     write_atomic(&a.output, &bytes)?;
     let t2 = Instant::now();
     progress.done();
@@ -125,7 +128,7 @@ pub fn run(a: Args) -> CliResult {
         println!("{n}");
     }
     println!("{} ({:.1} MB) -> {} ({:.1} MB)", a.input.display(), in_size as f64 / 1e6, a.output.display(), bytes.len() as f64 / 1e6);
-    print_io(&conv.model);
+    print!("{io}");
     print!("{}", conv.report);
     println!("time: convert {convert_ms:.1} ms, write {write_ms:.1} ms");
     Ok(EXIT_OK)

@@ -116,15 +116,23 @@ pub fn quant_text(t: &tflite_forge::Tensor) -> String {
 
 /// Prints each signature's inputs and outputs.
 pub fn print_io(model: &tflite_forge::Model) {
+    print!("{}", io_text(model));
+}
+
+/// The signature listing that [`print_io`] prints.
+pub fn io_text(model: &tflite_forge::Model) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     for s in &model.signatures {
         let Some(sg) = model.subgraphs.get(s.subgraph as usize) else { continue };
-        println!("signature {:?}:", s.key);
+        let _ = writeln!(out, "signature {:?}:", s.key);
         for (dir, list) in [("input ", &s.inputs), ("output", &s.outputs)] {
             for (n, t) in list {
                 if let Some(t) = sg.tensors.get(t.index()) {
-                    println!("  {dir} {n:<20} {} {}{}", t.dtype, t.shape, quant_text(t));
+                    let _ = writeln!(out, "  {dir} {n:<20} {} {}{}", t.dtype, t.shape, quant_text(t));
                 }
             }
         }
     }
+    out
 }

@@ -48,6 +48,7 @@ impl<'a> LowerCtx<'a> {
             unrolled: 0,
             int8_views: HashMap::new(),
             qdq_fallbacks: Vec::new(),
+            recycled: Default::default(),
         }
     }
 

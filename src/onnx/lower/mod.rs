@@ -383,6 +383,40 @@ pub struct LowerCtx<'a> {
     pub(crate) int8_views: HashMap<TensorId, TensorId>,
     /// Quantized (QDQ) nodes lowered in their float form, and why.
     pub(crate) qdq_fallbacks: Vec<String>,
+    /// Buffers of constants whose last reader has been lowered, kept for
+    /// the next transposed weights of the same size: a model's weights
+    /// come in a few sizes, so most transposes reuse memory the process has
+    /// already touched instead of faulting in fresh pages.
+    pub(crate) recycled: Recycled,
+}
+
+/// A few freed constant buffers, for reuse by exact size.
+#[derive(Default)]
+pub(crate) struct Recycled {
+    buffers: Vec<Vec<u8>>,
+}
+
+impl Recycled {
+    /// Buffers kept at most: enough for the distinct weight sizes of a
+    /// layer, few enough that holding them costs little.
+    const MAX: usize = 8;
+
+    /// Keeps `bytes` for reuse, dropping the oldest kept buffer if full.
+    fn keep(&mut self, bytes: Vec<u8>) {
+        if bytes.capacity() < 1 << 16 {
+            return;
+        }
+        if self.buffers.len() == Self::MAX {
+            self.buffers.remove(0);
+        }
+        self.buffers.push(bytes);
+    }
+
+    /// A buffer of exactly `len` bytes of capacity, if one is kept.
+    fn take(&mut self, len: usize) -> Option<Vec<u8>> {
+        let i = self.buffers.iter().position(|b| b.capacity() == len)?;
+        Some(self.buffers.swap_remove(i))
+    }
 }
 
 impl<'a> LowerCtx<'a> {
@@ -454,10 +488,13 @@ impl<'a> LowerCtx<'a> {
     /// Constant input `i` as float32 weights transposed by `perm`, or `None`
     /// when the input is not constant. Float32 data is transposed straight
     /// from the constant: one copy, the result.
-    pub(crate) fn const_weights(&self, node: &Node<'_>, i: usize, perm: &[usize]) -> Result<Option<TensorData>, LowerError> {
+    pub(crate) fn const_weights(&mut self, node: &Node<'_>, i: usize, perm: &[usize]) -> Result<Option<TensorData>, LowerError> {
         let Some(w) = self.const_ref(node, i) else { return Ok(None) };
         if w.dtype == DType::F32 {
-            return fold::transpose_data(w, perm).map(Some);
+            let len = w.bytes.len();
+            let out = self.recycled.take(len).unwrap_or_default();
+            let Some(w) = self.const_ref(node, i) else { return Ok(None) };
+            return fold::transpose_data_into(w, perm, out).map(Some);
         }
         let v = w.to_f32().ok_or_else(|| LowerError::new(ReasonCode::UnsupportedDtype, format!("weights of type {}", w.dtype)))?;
         fold::transpose_data(&TensorData::from_f32(w.dims.clone(), &v), perm).map(Some)
@@ -496,7 +533,9 @@ impl<'a> LowerCtx<'a> {
             if let Some(c) = uses.get_mut(i) {
                 *c = c.saturating_sub(1);
                 if *c == 0 && matches!(self.env.get(i), Some(Val::Const(_))) {
-                    self.env.remove(i);
+                    if let Some(Val::Const(d)) = self.env.remove(i) {
+                        self.recycled.keep(d.bytes);
+                    }
                 }
             }
         }

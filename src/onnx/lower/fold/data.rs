@@ -315,8 +315,14 @@ pub(super) fn select(cond: &[bool], cond_dims: &[usize], x: &TensorData, y: &Ten
 
 /// Transposes constant data.
 pub(crate) fn transpose_data(d: &TensorData, perm: &[usize]) -> Result<TensorData, LowerError> {
+    transpose_data_into(d, perm, Vec::new())
+}
+
+/// Transposes constant data into `out`'s memory (its contents are
+/// overwritten; its capacity is reused when large enough).
+pub(crate) fn transpose_data_into(d: &TensorData, perm: &[usize], out: Vec<u8>) -> Result<TensorData, LowerError> {
     let es = element_size(d.dtype, "cannot transpose")?;
-    let bytes = crate::util::transpose_bytes(&d.bytes, es, &d.dims, perm).ok_or_else(|| LowerError::invalid(format!("bad permutation {perm:?} for dims {:?}", d.dims)))?;
+    let bytes = crate::util::transpose_bytes_into(&d.bytes, es, &d.dims, perm, out).ok_or_else(|| LowerError::invalid(format!("bad permutation {perm:?} for dims {:?}", d.dims)))?;
     Ok(TensorData { dtype: d.dtype, dims: perm.iter().map(|p| d.dims[*p]).collect(), bytes })
 }
 

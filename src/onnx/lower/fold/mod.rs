@@ -13,7 +13,7 @@ mod data;
 mod dense;
 mod shape;
 
-pub(crate) use data::transpose_data;
+pub(crate) use data::{transpose_data, transpose_data_into};
 
 use super::{LowerCtx, LowerError, Node, Val};
 use crate::model::DType;
