@@ -932,23 +932,33 @@ fn le32<const N: usize>(record: &[u8; N], at: usize) -> u32 {
 /// assert!(matches!(append_stored(&mut out, &twice), Err(ZipError::DuplicateName { .. })));
 /// ```
 pub fn append_stored(out: &mut Vec<u8>, entries: &[Entry]) -> Result<(), ZipError> {
-    let start = out.len() as u64;
+    let archive = stored_archive(out.len() as u64, entries)?;
+    out.extend_from_slice(&archive);
+    Ok(())
+}
+
+/// The bytes [`append_stored`] appends to a file of `start` bytes: a stored
+/// archive whose offsets are absolute from the file's start.
+pub(crate) fn stored_archive(start: u64, entries: &[Entry]) -> Result<Vec<u8>, ZipError> {
     let plan = plan(start, entries)?;
-    out.reserve(usize::try_from(plan.end - start).unwrap_or(0));
+    let mut out = Vec::with_capacity(usize::try_from(plan.end - start).unwrap_or(0));
+    // Checked by `plan`: every offset stays below 4 GiB.
+    let at = |out: &Vec<u8>| (start + out.len() as u64) as u32;
     let mut records = Vec::with_capacity(entries.len());
     for entry in entries {
-        let record = Record::new(entry, out.len() as u32);
-        record.write_local(out);
+        let record = Record::new(entry, at(&out));
+        record.write_local(&mut out);
         out.extend_from_slice(&entry.data);
         records.push(record);
     }
-    let cd_offset = out.len();
+    let cd_offset = at(&out);
+    let cd_start = out.len();
     for record in &records {
-        record.write_central(out);
+        record.write_central(&mut out);
     }
-    let cd_size = out.len() - cd_offset;
-    write_end_record(out, entries.len() as u16, cd_size as u32, cd_offset as u32);
-    Ok(())
+    let cd_size = out.len() - cd_start;
+    write_end_record(&mut out, entries.len() as u16, cd_size as u32, cd_offset);
+    Ok(out)
 }
 
 /// Where an archive of `entries` written at `start` will end, once every

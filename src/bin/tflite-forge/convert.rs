@@ -9,7 +9,7 @@ use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout};
 use tflite_forge::quantize::QuantizeOptions;
 
 use crate::quant_args::{self, QuantArgs};
-use crate::output::{io_text, write_atomic, CliError, CliResult, Progress, EXIT_OK};
+use crate::output::{print_io, write_model_file, CliError, CliResult, Progress, EXIT_OK};
 
 /// Arguments of `convert`.
 #[derive(clap::Args)]
@@ -109,26 +109,23 @@ pub fn run(a: Args) -> CliResult {
         info.std = std;
         info.apply(&mut conv.model)?;
     }
-    let io = io_text(&conv.model);
     let t1 = Instant::now();
-    // The model is given up to the writer, which frees each constant once
-    // copied: peak memory stays near one copy of the weights.
-    let bytes = tflite_forge::write::write_owned(conv.model)?;
-    write_atomic(&a.output, &bytes)?;
+    // Streamed from the model's constants: no second copy is held.
+    let size = write_model_file(&conv.model, &a.output)?;
     let t2 = Instant::now();
     progress.done();
     let in_size = std::fs::metadata(&a.input).map(|m| m.len()).unwrap_or(0);
     let (convert_ms, write_ms) = ((t1 - t0).as_secs_f64() * 1e3, (t2 - t1).as_secs_f64() * 1e3);
     if a.json {
-        let j = crate::json::convert_report(&conv.report, &a.input, in_size, &a.output, bytes.len(), &notes, convert_ms, write_ms);
+        let j = crate::json::convert_report(&conv.report, &a.input, in_size, &a.output, size as usize, &notes, convert_ms, write_ms);
         println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         return Ok(EXIT_OK);
     }
     for n in &notes {
         println!("{n}");
     }
-    println!("{} ({:.1} MB) -> {} ({:.1} MB)", a.input.display(), in_size as f64 / 1e6, a.output.display(), bytes.len() as f64 / 1e6);
-    print!("{io}");
+    println!("{} ({:.1} MB) -> {} ({:.1} MB)", a.input.display(), in_size as f64 / 1e6, a.output.display(), size as f64 / 1e6);
+    print_io(&conv.model);
     print!("{}", conv.report);
     println!("time: convert {convert_ms:.1} ms, write {write_ms:.1} ms");
     Ok(EXIT_OK)

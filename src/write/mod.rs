@@ -19,6 +19,9 @@ use crate::schema::tflite as fb;
 use crate::validate::validate;
 use crate::version::{min_runtime_version, op_version};
 
+mod region;
+use region::{Bytes, Region};
+
 /// Where constant data goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -68,23 +71,58 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
 }
 
 /// Writes a model to a file atomically: the bytes go to a temporary file in
-/// the same directory, which is renamed over `path` only when complete.
-pub fn write_file(model: &Model, path: impl AsRef<Path>) -> Result<(), Error> {
-    let bytes = write(model)?;
-    atomic_write(path.as_ref(), &bytes)
+/// the same directory, which is synced and renamed over `path` only when
+/// complete. The file is streamed from the model's constants, so no second
+/// copy of them is held in memory. Returns the file's size in bytes.
+///
+/// ```
+/// # use tflite_forge::{DType, ModelBuilder};
+/// # let mut b = ModelBuilder::new();
+/// # let mut g = b.subgraph("main");
+/// # let x = g.input("x", DType::F32, [1]);
+/// # let y = g.relu(x).unwrap();
+/// # g.output("y", y);
+/// # b.finish_subgraph(g).unwrap();
+/// # let model = b.finish().unwrap();
+/// let path = std::env::temp_dir().join(format!("doc-write-file-{}.tflite", std::process::id()));
+/// let size = tflite_forge::write::write_file(&model, &path)?;
+/// assert_eq!(std::fs::read(&path)?, tflite_forge::write(&model)?);
+/// assert_eq!(size, std::fs::metadata(&path)?.len());
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_file(model: &Model, path: impl AsRef<Path>) -> Result<u64, Error> {
+    validate(model)?;
+    let plan = plan(model, &WriteOptions::default())?;
+    let path = path.as_ref();
+    let mut size = 0;
+    atomic_write_with(path, |f| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+        size = emit_file(model, plan, &mut w).map_err(|e| match e {
+            EmitError::Io(e) => e,
+            EmitError::Write(e) => std::io::Error::other(e),
+        })?;
+        std::io::Write::flush(&mut w)
+    })?;
+    Ok(size)
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so that
 /// no partial file is ever left at `path`.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
+    atomic_write_with(path, |f| std::io::Write::write_all(f, bytes))
+}
+
+/// Runs `fill` on a temporary file next to `path`, then syncs it and renames
+/// it over `path`; on any error the temporary file is removed.
+fn atomic_write_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), Error> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -399,79 +437,38 @@ struct External {
     places: Vec<(u64, u64)>,
 }
 
-/// Builds the flatbuffer. With `external`, buffer data is not embedded.
-fn build(model: &Model, plan: &mut Plan, external: Option<&External>, capacity: usize) -> Result<Vec<u8>, WriteError> {
-    let Plan { bufs, codes, runtime_version } = plan;
+/// Builds the flatbuffer's tables. Buffer data is not in them: each
+/// `Buffer.data` points into the region that follows the tables
+/// (`region`), and constants of the large-model layout carry their absolute
+/// `offset` and `size` (`external`). The result's length is a multiple of 16.
+fn build(model: &Model, plan: &Plan, region: &Region, external: Option<&External>, capacity: usize) -> Result<Vec<u8>, WriteError> {
+    let Plan { bufs, codes, meta, .. } = plan;
     let mut fbb = FlatBufferBuilder::with_capacity(capacity);
-
-    // Metadata buffers come after the constant buffers.
-    let mut meta: Vec<(&str, Vec<u8>)> = Vec::new();
-    let mut runtime = [0u8; 16];
-    if let Some(v) = runtime_version {
-        runtime[..v.len()].copy_from_slice(v.as_bytes());
-    }
-    meta.push((MIN_RUNTIME_VERSION, runtime.to_vec()));
-    if external.is_some() {
-        meta.push((BUFFER_LOCATION, b"outside flatbuffers\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec()));
-    }
-    let user_meta: Vec<(&str, &[u8])> = model
-        .metadata
-        .iter()
-        .filter(|m| m.name != MIN_RUNTIME_VERSION && m.name != BUFFER_LOCATION)
-        .map(|m| (m.name.as_str(), m.data.as_bytes()))
-        .collect();
     let n_const = bufs.data.len();
-    let mut metas: Vec<&[u8]> = Vec::with_capacity(meta.len() + user_meta.len());
-    for (_, d) in &meta {
-        metas.push(d);
-    }
-    for (_, d) in &user_meta {
-        metas.push(d);
-    }
     let meta_start = 1 + n_const;
-    let n_all = meta_start + metas.len();
 
-    // Data first: what is pushed first lands at the end of the file. The
-    // tail of zeros goes first, then each buffer's bytes, padded so that
-    // every data start is 16-byte aligned relative to the end of the file;
-    // `finish` below makes the total size a multiple of 16.
-    for _ in 0..TAIL {
-        fbb.push(0u8);
-    }
-    let mut data_vecs: Vec<Option<WIPOffset<flatbuffers::Vector<'_, u8>>>> = vec![None; n_all];
-    for i in (1..n_all).rev() {
-        let is_const = i <= n_const;
-        if is_const && external.is_some() {
-            continue;
-        }
-        // A constant is let go once copied: when the model was given up
-        // (`write_owned`), that frees it, so the model and the file are
-        // never both held whole.
-        let owned = if is_const { Some(std::mem::replace(&mut bufs.data[i - 1], ConstData::from_bytes(Vec::new()))) } else { None };
-        let d = match &owned {
-            Some(c) => c.as_bytes(),
-            None => metas[i - meta_start],
+    // The Buffer tables first: they end up last, next to the region.
+    let mut buffer_offsets = Vec::with_capacity(region.at.len());
+    for (i, at) in region.at.iter().enumerate() {
+        let place = match external {
+            Some(e) if i >= 1 && i <= n_const => Some(e.places[i - 1]),
+            _ => None,
         };
-        if d.is_empty() {
-            continue;
-        }
-        // create_byte_string writes a NUL, then the bytes, then the length.
-        let used = fbb.unfinished_data().len();
-        let pad = (ALIGN - (used + 1 + d.len()) % ALIGN) % ALIGN;
-        for _ in 0..pad {
-            fbb.push(0u8);
-        }
-        let v = fbb.create_byte_string(d);
-        data_vecs[i] = Some(flatbuffers::WIPOffset::new(v.value()));
-    }
-
-    let mut buffer_offsets = Vec::with_capacity(n_all);
-    for (i, dv) in data_vecs.iter().enumerate() {
-        let (offset, size) = match external {
-            Some(e) if i >= 1 && i <= n_const => e.places[i - 1],
-            _ => (0, 0),
+        let table = match (at, place) {
+            (Some(at), _) => {
+                // A uoffset is relative to where it is stored. The field is
+                // pushed 4-aligned, so it will lie `from_end` bytes before
+                // the end of the tables, and the region starts at that end.
+                let start = fbb.start_table();
+                let from_end = (fbb.unfinished_data().len() + 4).next_multiple_of(4) as u64;
+                let rel = u32::try_from(at + from_end).map_err(|_| WriteError::TooLarge("buffer data past 4 GiB".into()))?;
+                fbb.push_slot_always::<u32>(fb::Buffer::VT_DATA, rel);
+                WIPOffset::new(fbb.end_table(start).value())
+            }
+            (None, Some((offset, size))) => fb::Buffer::create(&mut fbb, &fb::BufferArgs { data: None, offset, size }),
+            (None, None) => fb::Buffer::create(&mut fbb, &fb::BufferArgs::default()),
         };
-        buffer_offsets.push(fb::Buffer::create(&mut fbb, &fb::BufferArgs { data: *dv, offset, size }));
+        buffer_offsets.push(table);
     }
     let buffers = fbb.create_vector(&buffer_offsets);
 
@@ -580,7 +577,7 @@ fn build(model: &Model, plan: &mut Plan, external: Option<&External>, capacity: 
     let subgraphs = fbb.create_vector(&sg_offsets);
 
     let mut meta_offsets = Vec::new();
-    for (k, name) in meta.iter().map(|(n, _)| *n).chain(user_meta.iter().map(|(n, _)| *n)).enumerate() {
+    for (k, name) in meta.iter().map(|(n, _)| n.as_str()).enumerate() {
         let name = fbb.create_string(name);
         meta_offsets.push(fb::Metadata::create(
             &mut fbb,
@@ -687,14 +684,15 @@ pub fn write_with(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, Writ
 /// own lookups; out-of-range tensor ids are written as they are.
 #[doc(hidden)]
 pub fn write_unvalidated(model: &Model, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
-    let plan = plan(model)?;
-    finish(model, plan, options)
+    let plan = plan(model, options)?;
+    to_vec(model, plan)
 }
 
 /// Writes a model that the caller gives up, with the bytes of
 /// [`write`]. Each constant is freed as soon as it is copied, so memory
 /// peaks near one copy of the constants instead of two (the model's and the
-/// file's): for a model of hundreds of megabytes, that halves peak memory.
+/// bytes'). To write a file, [`write_file`] streams the constants instead
+/// and holds no second copy at all.
 ///
 /// ```
 /// use tflite_forge::{DType, ModelBuilder};
@@ -715,33 +713,131 @@ pub fn write_owned(mut model: Model) -> Result<Vec<u8>, WriteError> {
     // Everything that looks at constant data (op versions among it) is
     // decided first; then the model lets go of its constants, so that the
     // plan holds the only reference to each.
-    let plan = plan(&model)?;
+    let plan = plan(&model, &WriteOptions::default())?;
     for sg in &mut model.subgraphs {
         for t in &mut sg.tensors {
             t.data = None;
         }
     }
-    finish(&model, plan, &WriteOptions::default())
+    to_vec(&model, plan)
 }
 
 /// What the writer takes from the model before building: the buffers, the
-/// op codes with their versions, and the lowest runtime.
+/// metadata entries, the op codes with their versions, and where the
+/// constants go.
 struct Plan {
     bufs: Buffers,
+    /// Metadata entries (name, bytes); their buffers follow the constants'.
+    meta: Vec<(String, Vec<u8>)>,
     codes: OpCodes,
-    runtime_version: Option<&'static str>,
+    /// Constants after the flatbuffer, addressed by offset and size.
+    external: bool,
 }
 
-fn plan(model: &Model) -> Result<Plan, WriteError> {
+fn plan(model: &Model, options: &WriteOptions) -> Result<Plan, WriteError> {
     for sg in &model.subgraphs {
         i32_len(sg.tensors.len(), "tensors in one subgraph")?;
     }
-    Ok(Plan { bufs: collect_buffers(model), codes: collect_op_codes(model), runtime_version: min_runtime_version(model) })
+    let bufs = collect_buffers(model);
+    let data_bytes: u64 = bufs.data.iter().map(|d| align_up(d.len() as u64 + 4)).sum();
+    let external = options.buffers == BufferPlacement::AfterFlatbuffer || data_bytes + TABLE_MARGIN > FLATBUFFER_LIMIT;
+    let mut runtime = [0u8; 16];
+    if let Some(v) = min_runtime_version(model) {
+        runtime[..v.len()].copy_from_slice(v.as_bytes());
+    }
+    let mut meta = vec![(MIN_RUNTIME_VERSION.to_string(), runtime.to_vec())];
+    if external {
+        meta.push((BUFFER_LOCATION.to_string(), b"outside flatbuffers\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec()));
+    }
+    for m in &model.metadata {
+        if m.name != MIN_RUNTIME_VERSION && m.name != BUFFER_LOCATION {
+            meta.push((m.name.clone(), m.data.as_bytes().to_vec()));
+        }
+    }
+    Ok(Plan { bufs, meta, codes: collect_op_codes(model), external })
 }
 
-/// The file: the flatbuffer, its constants and the associated files.
-fn finish(model: &Model, plan: Plan, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
-    let mut out = write_model_bytes(model, plan, options)?;
+/// Why emitting a file failed.
+enum EmitError {
+    Write(WriteError),
+    Io(std::io::Error),
+}
+
+impl From<WriteError> for EmitError {
+    fn from(e: WriteError) -> Self {
+        EmitError::Write(e)
+    }
+}
+
+/// The whole file in memory.
+fn to_vec(model: &Model, plan: Plan) -> Result<Vec<u8>, WriteError> {
+    // Room for the buffers and the tables, so that the bytes are not moved
+    // as they grow.
+    let data: usize = plan.bufs.data.iter().map(|d| d.len() + 2 * ALIGN).sum();
+    let meta: usize = plan.meta.iter().map(|(_, d)| d.len() + 2 * ALIGN).sum();
+    let tables: usize = model.subgraphs.iter().map(|sg| 256 * (sg.tensors.len() + sg.operators.len())).sum();
+    let mut out = Vec::with_capacity(data.saturating_add(meta).saturating_add(tables).saturating_add(1 << 16));
+    emit_file(model, plan, &mut out).map_err(|e| match e {
+        EmitError::Write(e) => e,
+        EmitError::Io(e) => WriteError::TooLarge(e.to_string()),
+    })?;
+    Ok(out)
+}
+
+/// Emits the file to `out`: the tables, the buffers, and the associated
+/// files' archive. Returns its size.
+fn emit_file<W: std::io::Write>(model: &Model, plan: Plan, out: &mut W) -> Result<u64, EmitError> {
+    let n_const = plan.bufs.data.len();
+    let n_all = 1 + n_const + plan.meta.len();
+    let meta_sizes = plan.meta.iter().enumerate().map(|(k, (_, d))| (1 + n_const + k, d.len() as u64));
+    let (tables, region, places) = if plan.external {
+        // Metadata stays in the region; the constants go after it, at
+        // absolute offsets. Two passes: the first fixes the tables' size
+        // (offsets are written as non-default placeholders of the same
+        // width), the second writes the real offsets.
+        let region = Region::new(n_all, meta_sizes);
+        let placeholder = External { places: plan.bufs.data.iter().map(|d| (u64::MAX, d.len() as u64)).collect() };
+        let first = build(model, &plan, &region, Some(&placeholder), 1 << 16)?;
+        let mut at = align_up(first.len() as u64 + region.len);
+        let mut places = Vec::with_capacity(n_const);
+        for d in &plan.bufs.data {
+            places.push((at, d.len() as u64));
+            at = align_up(at + d.len() as u64);
+        }
+        let tables = build(model, &plan, &region, Some(&External { places: places.clone() }), first.len())?;
+        if tables.len() != first.len() {
+            return Err(WriteError::TooLarge("flatbuffer size changed between layout passes".into()).into());
+        }
+        let mut absolute = vec![None; n_all];
+        for (k, (off, _)) in places.iter().enumerate() {
+            absolute[1 + k] = Some(*off);
+        }
+        (tables, region, absolute)
+    } else {
+        let const_sizes = plan.bufs.data.iter().enumerate().map(|(k, d)| (1 + k, d.len() as u64));
+        let region = Region::new(n_all, const_sizes.chain(meta_sizes));
+        let tables_guess: usize = model
+            .subgraphs
+            .iter()
+            .map(|sg| {
+                let tensors: usize = sg.tensors.iter().map(|t| 256 + t.name.len() + 8 * t.shape.dims().len()).sum();
+                tensors + 256 * sg.operators.len() + 64 * (sg.inputs.len() + sg.outputs.len())
+            })
+            .sum::<usize>()
+            .saturating_add(64 * n_all)
+            .saturating_add(1 << 16);
+        let tables = build(model, &plan, &region, None, tables_guess)?;
+        if tables.len() as u64 + region.len > FLATBUFFER_LIMIT {
+            return Err(WriteError::TooLarge(format!("flatbuffer of {} bytes exceeds 2 GiB", tables.len() as u64 + region.len)).into());
+        }
+        (tables, region, Vec::new())
+    };
+    let Plan { bufs, meta, .. } = plan;
+    let mut buffers: Vec<Bytes> = Vec::with_capacity(n_all);
+    buffers.push(Bytes::Owned(Vec::new()));
+    buffers.extend(bufs.data.into_iter().map(Bytes::Const));
+    buffers.extend(meta.into_iter().map(|(_, d)| Bytes::Owned(d)));
+    let mut size = region::emit(out, &tables, &region, buffers, &places).map_err(EmitError::Io)?;
     if !model.associated_files.is_empty() {
         // The archive's offsets are absolute, so the whole file is a zip.
         let entries: Vec<crate::zip::Entry> = model
@@ -749,60 +845,9 @@ fn finish(model: &Model, plan: Plan, options: &WriteOptions) -> Result<Vec<u8>, 
             .iter()
             .map(|f| crate::zip::Entry { name: f.name.clone(), data: f.data.as_bytes().to_vec() })
             .collect();
-        crate::zip::append_stored(&mut out, &entries).map_err(|e| WriteError::TooLarge(e.to_string()))?;
+        let archive = crate::zip::stored_archive(size, &entries).map_err(|e| WriteError::TooLarge(e.to_string()))?;
+        out.write_all(&archive).map_err(EmitError::Io)?;
+        size += archive.len() as u64;
     }
-    Ok(out)
-}
-
-/// The flatbuffer and its constants, without the associated-files archive.
-fn write_model_bytes(model: &Model, mut plan: Plan, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
-    let bufs = &plan.bufs;
-    let data_bytes: u64 = bufs.data.iter().map(|d| align_up(d.len() as u64)).sum();
-    let external = options.buffers == BufferPlacement::AfterFlatbuffer || data_bytes + TABLE_MARGIN > FLATBUFFER_LIMIT;
-    if !external {
-        // Room for everything, so the builder never grows: growing doubles
-        // its buffer and copies it, which for a model of N bytes of
-        // constants briefly holds 3N. Unused capacity is never touched
-        // (the allocation is zeroed lazily), so a generous guess is free.
-        let tables: usize = model
-            .subgraphs
-            .iter()
-            .map(|sg| {
-                let tensors: usize = sg.tensors.iter().map(|t| 256 + t.name.len() + 8 * t.shape.dims().len()).sum();
-                tensors + 256 * sg.operators.len() + 64 * (sg.inputs.len() + sg.outputs.len())
-            })
-            .sum();
-        let meta: usize = model.metadata.iter().map(|m| m.name.len() + m.data.len() + 64).sum();
-        let capacity = usize::try_from(data_bytes)
-            .unwrap_or(usize::MAX)
-            .saturating_add(64 * bufs.data.len())
-            .saturating_add(tables)
-            .saturating_add(meta)
-            .saturating_add(1 << 20);
-        return build(model, &mut plan, None, capacity);
-    }
-    // Two passes: the first fixes the flatbuffer's size (offsets are
-    // written as non-default placeholders of the same width), the second
-    // writes the real offsets.
-    let placeholder = External { places: bufs.data.iter().map(|d| (u64::MAX, d.len() as u64)).collect() };
-    let first = build(model, &mut plan, Some(&placeholder), 1 << 16)?;
-    let mut at = align_up(first.len() as u64);
-    let mut places = Vec::with_capacity(plan.bufs.data.len());
-    for d in &plan.bufs.data {
-        places.push((at, d.len() as u64));
-        at = align_up(at + d.len() as u64);
-    }
-    let flat = build(model, &mut plan, Some(&External { places: places.clone() }), first.len())?;
-    if flat.len() != first.len() {
-        return Err(WriteError::TooLarge("flatbuffer size changed between layout passes".into()));
-    }
-    let total = usize::try_from(at + TAIL as u64).map_err(|_| WriteError::TooLarge("file exceeds address space".into()))?;
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&flat);
-    for (d, (off, _)) in plan.bufs.data.drain(..).zip(&places) {
-        out.resize(*off as usize, 0);
-        out.extend_from_slice(d.as_bytes());
-    }
-    out.resize(total, 0);
-    Ok(out)
+    Ok(size)
 }
