@@ -26,13 +26,29 @@ fn every_case_round_trips_and_rewrites_identically() {
 
 #[test]
 fn writing_a_model_given_up_gives_the_same_bytes() {
-    // `write_owned` frees each constant as it copies it; the bytes must be
-    // those of `write`, with shared and duplicate constants, metadata and
-    // associated files among the cases.
+    // `write_owned` frees each constant as it copies it, and `write_file`
+    // streams: the bytes must be those of `write`, with shared and
+    // duplicate constants among the cases, and with metadata and an
+    // associated file (a zip whose offsets count from the file's start).
     let mut cases: Vec<(String, Model)> = builder_cases().into_iter().map(|c| (c.name, c.model)).collect();
     cases.push(("resnet_like".into(), resnet_like(3, Dim::Fixed(1))));
+    let mut labelled = resnet_like(2, Dim::Fixed(1));
+    let mut info = tflite_forge::metadata::ImageClassifierInfo::new("m", (0..10).map(|i| format!("class {i}")));
+    (info.mean, info.std) = (vec![0.5], vec![0.25]);
+    info.apply(&mut labelled).expect("labels");
+    assert!(!labelled.associated_files.is_empty() && !labelled.metadata.is_empty());
+    cases.push(("labelled".into(), labelled));
     for (name, model) in cases {
         let bytes = write(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The streamed files, from a borrowed model and from one given up.
+        let dir = std::env::temp_dir().join(format!("tflite-forge-roundtrip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("m.tflite");
+        assert_eq!(tflite_forge::write::write_file(&model, &path).expect("write_file"), bytes.len() as u64, "{name}");
+        assert_eq!(std::fs::read(&path).expect("read"), bytes, "{name}: write_file");
+        assert_eq!(tflite_forge::write::write_file_owned(model.clone(), &path).expect("write_file_owned"), bytes.len() as u64);
+        assert_eq!(std::fs::read(&path).expect("read"), bytes, "{name}: write_file_owned");
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(tflite_forge::write::write_owned(model).unwrap_or_else(|e| panic!("{name}: {e}")), bytes, "{name}");
     }
 }

@@ -94,7 +94,24 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
 pub fn write_file(model: &Model, path: impl AsRef<Path>) -> Result<u64, Error> {
     validate(model)?;
     let plan = plan(model, &WriteOptions::default())?;
-    let path = path.as_ref();
+    stream_to_file(model, plan, path.as_ref())
+}
+
+/// [`write_file`] for a model the caller gives up: each constant is freed
+/// as soon as it is written, so the memory it held is free for the file's
+/// own pages while the rest is written.
+pub fn write_file_owned(mut model: Model, path: impl AsRef<Path>) -> Result<u64, Error> {
+    validate(&model)?;
+    let plan = plan(&model, &WriteOptions::default())?;
+    for sg in &mut model.subgraphs {
+        for t in &mut sg.tensors {
+            t.data = None;
+        }
+    }
+    stream_to_file(&model, plan, path.as_ref())
+}
+
+fn stream_to_file(model: &Model, plan: Plan, path: &Path) -> Result<u64, Error> {
     let mut size = 0;
     atomic_write_with(path, |f| {
         let mut w = std::io::BufWriter::with_capacity(1 << 16, f);

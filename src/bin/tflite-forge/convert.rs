@@ -9,7 +9,7 @@ use tflite_forge::onnx::{convert_file, ConvertOptions, IoLayout};
 use tflite_forge::quantize::QuantizeOptions;
 
 use crate::quant_args::{self, QuantArgs};
-use crate::output::{print_io, write_model_file, CliError, CliResult, Progress, EXIT_OK};
+use crate::output::{io_text, write_model_file, CliError, CliResult, Progress, EXIT_OK};
 
 /// Arguments of `convert`.
 #[derive(clap::Args)]
@@ -109,9 +109,11 @@ pub fn run(a: Args) -> CliResult {
         info.std = std;
         info.apply(&mut conv.model)?;
     }
+    let io = io_text(&conv.model);
     let t1 = Instant::now();
-    // Streamed from the model's constants: no second copy is held.
-    let size = write_model_file(&conv.model, &a.output)?;
+    // Streamed from the model's constants, each freed once written: no
+    // second copy is held, and the file's pages reuse the freed memory.
+    let size = write_model_file(conv.model, &a.output)?;
     let t2 = Instant::now();
     progress.done();
     let in_size = std::fs::metadata(&a.input).map(|m| m.len()).unwrap_or(0);
@@ -125,7 +127,7 @@ pub fn run(a: Args) -> CliResult {
         println!("{n}");
     }
     println!("{} ({:.1} MB) -> {} ({:.1} MB)", a.input.display(), in_size as f64 / 1e6, a.output.display(), size as f64 / 1e6);
-    print_io(&conv.model);
+    print!("{io}");
     print!("{}", conv.report);
     println!("time: convert {convert_ms:.1} ms, write {write_ms:.1} ms");
     Ok(EXIT_OK)

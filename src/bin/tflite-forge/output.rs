@@ -74,9 +74,9 @@ pub fn read_model(path: &Path) -> Result<(Vec<u8>, tflite_forge::Model), CliErro
 
 /// Writes `bytes` to `path` atomically (a temporary file in the same
 /// directory, then a rename): on error no partial file is left.
-/// Writes a model to `path` atomically (streamed); returns its size.
-pub fn write_model_file(model: &tflite_forge::Model, path: &Path) -> Result<u64, CliError> {
-    tflite_forge::write::write_file(model, path).map_err(|e| match e {
+/// Writes a model given up to `path` atomically (streamed); returns its size.
+pub fn write_model_file(model: tflite_forge::Model, path: &Path) -> Result<u64, CliError> {
+    tflite_forge::write::write_file_owned(model, path).map_err(|e| match e {
         tflite_forge::Error::Io { .. } => CliError::input(e.to_string()).hint("check that the output directory exists and is writable"),
         other => CliError::from(other),
     })
