@@ -22,6 +22,10 @@ use crate::onnx::error::ReasonCode;
 /// The most entries one axis matrix may have.
 const MAX_MATRIX: usize = 1 << 22;
 
+/// The longest axis an antialias matrix computed at run time may resize
+/// (the matrix holds about `(2·radius + 3)·L` entries per output row).
+const MAX_RUNTIME_LENGTH: i64 = 2048;
+
 /// One resized axis with everything static.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StaticAxis {
@@ -244,8 +248,9 @@ pub(super) fn runtime_axis(
         Kernel::Nearest(_) => return Err(LowerError::attr("antialias with mode nearest")),
     };
     let li = i64::try_from(l).map_err(|_| LowerError::invalid("length"))?;
-    if l == 0 || li > (1 << 16) {
-        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("antialias on a length {l} (1 to 65536 with scales given at run time)")));
+    // The run-time matrix is [O, ≈ (2·radius + 3)·l]: bound l.
+    if l == 0 || li > MAX_RUNTIME_LENGTH {
+        return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("antialias on a length {l} (1 to {MAX_RUNTIME_LENGTH} with scales or sizes given at run time)")));
     }
     // Source coordinates lie in [-1, l]; the support reaches radius / scale
     // ≤ radius · l further.
