@@ -189,6 +189,7 @@ fn reference_1d(data: &[f64], out: usize, scale: f64, mode: &str, transform: &st
 }
 
 /// The reference resize of an `[h, w]` plane to `[oh, ow]`, H then W.
+#[allow(clippy::too_many_arguments)]
 fn reference_2d(x: &[f64], [h, w]: [usize; 2], [oh, ow]: [usize; 2], [sh, sw]: [f64; 2], mode: &str, transform: &str, a: f64, excl: bool) -> Vec<f64> {
     let mut cols = vec![0.0; oh * w];
     for j in 0..w {

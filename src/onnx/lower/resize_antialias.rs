@@ -53,7 +53,7 @@ pub(super) fn static_plan(targets: &[(Target, Option<SDim>)], axes: &[usize], di
             Target::Scale(_, Some(s)) => {
                 let s = f64::from(s);
                 let o = s * input as f64;
-                if !(s > 0.0) || !(o < f64::from(i32::MAX)) {
+                if !s.is_finite() || s <= 0.0 || o >= f64::from(i32::MAX) {
                     return Err(LowerError::invalid(format!("scale {s} on length {input}")));
                 }
                 (s, o as usize)
