@@ -1439,3 +1439,172 @@ mod extra_ops {
         }
     }
 }
+
+/// Complex values: RFFT2D and the ops LiteRT runs on complex64, held as
+/// interleaved (real, imaginary) parts.
+mod complex_values {
+    use super::*;
+    use tflite_forge::StridedSliceOptions;
+
+    fn tensor(dtype: DType, shape: &[u32]) -> Tensor {
+        Tensor::new("y", dtype, Shape::new(shape.to_vec()))
+    }
+
+    fn op1(op: Op, inputs: &[&Value], out: Tensor) -> Result<Value, EvalError> {
+        let inputs: Vec<Option<&Value>> = inputs.iter().map(|v| Some(*v)).collect();
+        eval_op(&op, &inputs, &[&out]).map(|mut v| v.remove(0))
+    }
+
+    /// The 2-D DFT of `x` ([h, w]) cropped or zero-padded to [fh, fw],
+    /// columns 0..=fw/2: a direct double sum, independent of the kernel.
+    fn naive_rfft2d(x: &[f32], h: usize, w: usize, fh: usize, fw: usize) -> Vec<f64> {
+        let mut out = Vec::new();
+        for u in 0..fh {
+            for v in 0..=fw / 2 {
+                let (mut re, mut im) = (0.0, 0.0);
+                for i in 0..h.min(fh) {
+                    for j in 0..w.min(fw) {
+                        let t = -2.0 * std::f64::consts::PI * ((u * i) as f64 / fh as f64 + (v * j) as f64 / fw as f64);
+                        re += f64::from(x[i * w + j]) * t.cos();
+                        im += f64::from(x[i * w + j]) * t.sin();
+                    }
+                }
+                out.extend([re, im]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn rfft2d_of_a_known_signal_has_its_peaks() {
+        // 1 + cos(2π·2j/8) + sin(2π·j/8) + 0.5·(-1)^i on a [2, 8] grid: the
+        // spectrum is 16 at (0, 0), 8 at (0, 2), -8i at (0, 1) and 8 at
+        // (1, 0), zero elsewhere.
+        let x: Vec<f32> = (0..16)
+            .map(|k| {
+                let (i, j) = (k / 8, (k % 8) as f64);
+                let t = 2.0 * std::f64::consts::PI * j / 8.0;
+                (1.0 + (2.0 * t).cos() + t.sin() + if i == 0 { 0.5 } else { -0.5 }) as f32
+            })
+            .collect();
+        let model = model_of(|g| {
+            let xi = g.input("x", DType::F32, [2, 8]);
+            let l = g.constant_i32("fft_length", [2], &[2, 8]);
+            let y = g.rfft2d(xi, l)?;
+            let (re, im, ab) = (g.real(y)?, g.imag(y)?, g.complex_abs(y)?);
+            g.output("y", y);
+            g.output("re", re);
+            g.output("im", im);
+            g.output("abs", ab);
+            Ok(())
+        });
+        let out = run(&model, &[Value::from_f32(vec![2, 8], x)]);
+        assert_eq!((out[0].dtype, out[0].shape.as_slice(), out[0].len()), (DType::Complex64, &[2, 5][..], 20));
+        let mut want = vec![0.0; 20];
+        want[0] = 16.0; // (0, 0) real
+        want[3] = -8.0; // (0, 1) imaginary
+        want[4] = 8.0; // (0, 2) real
+        want[10] = 8.0; // (1, 0) real
+        assert_close(&out[0].data, &want, 1e-5);
+        let re: Vec<f64> = want.iter().step_by(2).copied().collect();
+        let im: Vec<f64> = want.iter().skip(1).step_by(2).copied().collect();
+        assert_close(&out[1].data, &re, 1e-5);
+        assert_close(&out[2].data, &im, 1e-5);
+        let abs: Vec<f64> = re.iter().zip(&im).map(|(a, b)| a.hypot(*b)).collect();
+        assert_close(&out[3].data, &abs, 1e-5);
+        assert_eq!((out[1].dtype, out[1].shape.as_slice()), (DType::F32, &[2, 5][..]));
+    }
+
+    #[test]
+    fn rfft2d_crops_and_pads_like_the_direct_sum() {
+        let mut r = Rng::new(5);
+        let x = r.vec(2 * 3 * 10, 1.0);
+        let l = Value::from_i32(vec![2], vec![4, 8]);
+        let xv = Value::from_f32(vec![2, 3, 10], x.clone());
+        let y = op1(Op::Rfft2d, &[&xv, &l], tensor(DType::Complex64, &[2, 4, 5])).unwrap();
+        assert_eq!(y.shape, [2, 4, 5]);
+        let mut want = naive_rfft2d(&x[..30], 3, 10, 4, 8);
+        want.extend(naive_rfft2d(&x[30..], 3, 10, 4, 8));
+        assert_close(&y.data, &want, 1e-5);
+    }
+
+    #[test]
+    fn complex_mul_cast_and_layout_ops() {
+        let a = Value::from_complex64(vec![2, 2], vec![(1.0, 2.0), (3.0, -1.0), (0.0, 1.0), (-2.0, 0.5)]);
+        let b = Value::from_complex64(vec![2], vec![(2.0, 0.0), (1.0, 1.0)]);
+        let out = tensor(DType::Complex64, &[2, 2]);
+        // (1+2i)·2, (3-i)(1+i) = 4+2i, i·2, (-2+0.5i)(1+i) = -2.5-1.5i.
+        let y = op1(Op::Mul(Activation::None), &[&a, &b], out.clone()).unwrap();
+        assert_eq!(y.data, [2.0, 4.0, 4.0, 2.0, 0.0, 2.0, -2.5, -1.5]);
+        assert!(matches!(op1(Op::Mul(Activation::Relu), &[&a, &b], out.clone()), Err(EvalError::Unsupported { .. })));
+        // CAST: complex to float keeps the real part; float to complex has
+        // a zero imaginary part.
+        let re = op1(Op::Cast(CastOptions::default()), &[&a], tensor(DType::F32, &[2, 2])).unwrap();
+        assert_eq!(re.data, [1.0, 3.0, 0.0, -2.0]);
+        let c = op1(Op::Cast(CastOptions::default()), &[&re], out.clone()).unwrap();
+        assert_eq!((c.dtype, c.data.as_slice()), (DType::Complex64, &[1.0, 0.0, 3.0, 0.0, 0.0, 0.0, -2.0, 0.0][..]));
+        // Layout ops move whole elements.
+        let perm = Value::from_i32(vec![2], vec![1, 0]);
+        let t = op1(Op::Transpose, &[&a, &perm], out.clone()).unwrap();
+        assert_eq!(t.data, [1.0, 2.0, 0.0, 1.0, 3.0, -1.0, -2.0, 0.5]);
+        let shape = Value::from_i32(vec![1], vec![4]);
+        let r = op1(Op::Reshape { new_shape: None }, &[&a, &shape], tensor(DType::Complex64, &[4])).unwrap();
+        assert_eq!((r.shape.as_slice(), r.data.as_slice()), (&[4][..], a.data.as_slice()));
+        let (begin, end, step) = (Value::from_i32(vec![2], vec![0, 1]), Value::from_i32(vec![2], vec![2, 2]), Value::from_i32(vec![2], vec![1, 1]));
+        let s = op1(Op::StridedSlice(StridedSliceOptions::default()), &[&a, &begin, &end, &step], tensor(DType::Complex64, &[2, 1])).unwrap();
+        assert_eq!((s.shape.as_slice(), s.data.as_slice()), (&[2, 1][..], &[3.0, -1.0, -2.0, 0.5][..]));
+        // Ops LiteRT does not run on complex values are typed errors.
+        let add = op1(Op::Add(AddSubOptions::default()), &[&a, &a], out.clone());
+        assert!(matches!(add, Err(EvalError::Unsupported { .. })), "{add:?}");
+    }
+
+    #[test]
+    fn complex_constants_and_inputs_round_trip() {
+        let parts = [1.5f32, -2.0, 0.25, 8.0];
+        let t = Tensor::new("c", DType::Complex64, Shape::new([2])).with_data(ConstData::from_slice(&parts));
+        let v = Value::from_const(&t).unwrap();
+        assert_eq!((v.shape.as_slice(), v.data.as_slice()), (&[2][..], &[1.5, -2.0, 0.25, 8.0][..]));
+        // A complex input goes through IMAG; parts are rounded to f32.
+        let model = model_of(|g| {
+            let z = g.input("z", DType::Complex64, [2]);
+            let y = g.imag(z)?;
+            g.output("y", y);
+            Ok(())
+        });
+        let y = run1(&model, &[Value::new(DType::Complex64, vec![2], vec![0.0, 0.1, 1.0, -3.0])]);
+        assert_eq!(y.data, [f64::from(0.1f32), -3.0]);
+    }
+
+    #[test]
+    fn hostile_complex_operands_are_typed_errors() {
+        let x = Value::from_f32(vec![2, 4], vec![0.0; 8]);
+        let out = tensor(DType::Complex64, &[2, 3]);
+        for bad in [vec![3, 4], vec![0, 4], vec![-2, 4], vec![2, 4, 8], vec![4]] {
+            let l = Value::from_i32(vec![bad.len()], bad.clone());
+            let err = op1(Op::Rfft2d, &[&x, &l], out.clone());
+            assert!(matches!(err, Err(EvalError::Shape { .. })), "fft_length {bad:?}: {err:?}");
+        }
+        let l = Value::from_i32(vec![2], vec![2, 4]);
+        let rank1 = Value::from_f32(vec![8], vec![0.0; 8]);
+        assert!(matches!(op1(Op::Rfft2d, &[&rank1, &l], out.clone()), Err(EvalError::Shape { .. })));
+        // Output lengths beyond the element limit are refused, not allocated.
+        let huge = Value::from_i32(vec![2], vec![1 << 30, 1 << 30]);
+        assert!(matches!(op1(Op::Rfft2d, &[&x, &huge], out.clone()), Err(EvalError::Limit { .. })));
+        // A complex value holding one number per element (the parts
+        // missing) is refused by kernels and by the evaluator's inputs.
+        let short = Value::new(DType::Complex64, vec![2], vec![1.0, 2.0]);
+        assert!(matches!(op1(Op::Real, &[&short], tensor(DType::F32, &[2])), Err(EvalError::Shape { .. })));
+        let model = model_of(|g| {
+            let z = g.input("z", DType::Complex64, [2]);
+            let y = g.real(z)?;
+            g.output("y", y);
+            Ok(())
+        });
+        assert!(matches!(Evaluator::new(&model).run(0, &[short]), Err(EvalError::Input { .. })));
+        // REAL of a real value, and a complex constant with a wrong byte
+        // count.
+        assert!(matches!(op1(Op::Real, &[&x], tensor(DType::F32, &[2, 4])), Err(EvalError::Unsupported { .. })));
+        let t = Tensor::new("c", DType::Complex64, Shape::new([2])).with_data(ConstData::from_slice(&[1.0f32, 2.0, 3.0]));
+        assert!(matches!(Value::from_const(&t), Err(EvalError::Graph { .. })));
+    }
+}

@@ -655,3 +655,60 @@ fn blockwise_fully_connected_gets_its_fused_activation_as_an_op() {
         assert!(rb >= rc, "{act:?}: blockwise {rb}, per-channel {rc}");
     }
 }
+
+/// A graph with complex64 tensors (RFFT2D, then COMPLEX_ABS and REAL fed
+/// into float ops): calibration skips the complex tensors, and every
+/// quantization mode either quantizes the real ops around them, leaving
+/// the complex ops in float, or refuses with a typed error; never a panic.
+#[test]
+fn complex_tensors_are_skipped_or_refused_cleanly() {
+    use tflite_forge::quantize::CalibrationMethod;
+    let model = common::model_of(|g| {
+        let x = g.input("x", DType::F32, [1, 4, 8]);
+        let x2 = g.relu(x)?;
+        let l = g.constant_i32("fft_length", [2], &[4, 8]);
+        let y = g.rfft2d(x2, l)?;
+        let ab = g.complex_abs(y)?;
+        let re = g.real(y)?;
+        let s = g.add(ab, re)?;
+        g.output("s", s);
+        Ok(())
+    });
+    let mut r = Rng::new(9);
+    let data: Vec<Vec<Value>> = (0..4).map(|_| vec![Value::from_f32(vec![1, 4, 8], r.vec(32, 1.0))]).collect();
+    let ranges = calibrate(&model, &data).expect("calibration skips complex tensors");
+    let sg = &model.subgraphs[0];
+    for (i, t) in sg.tensors.iter().enumerate() {
+        if t.dtype == DType::Complex64 {
+            assert!(ranges.get(i).is_none(), "complex tensor {:?} got a range", t.name);
+        }
+    }
+    let float_out = Evaluator::new(&model).run(0, &data[0]).unwrap().remove(0);
+    let options = [
+        QuantizeOptions::dynamic_range(),
+        QuantizeOptions::float16(),
+        QuantizeOptions::int8(IoType::Float),
+        QuantizeOptions::int8(IoType::Float).with_calibration(CalibrationMethod::Percentile(99.9)).with_report_samples(2),
+        QuantizeOptions::int8(IoType::Int8).with_integer_only(true),
+        QuantizeOptions::int16x8(IoType::Float),
+    ];
+    for (k, o) in options.iter().enumerate() {
+        match quantize(&model, o, &data) {
+            Ok(q) => {
+                // The complex ops stay float; the result still runs and is
+                // near the float one.
+                let qsg = &q.model.subgraphs[0];
+                assert!(qsg.tensors.iter().any(|t| t.dtype == DType::Complex64), "options {k}: complex tensors vanished");
+                let out = Evaluator::new(&q.model).run(0, &data[0]).expect("the quantized model evaluates");
+                let got = out[0].dequantized().unwrap();
+                let peak = float_out.data.iter().fold(0f64, |m, v| m.max(v.abs()));
+                let worst = got.iter().zip(&float_out.data).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+                assert!(worst <= 0.1 * peak, "options {k}: worst error {worst} of peak {peak}");
+            }
+            Err(e) => {
+                eprintln!("options {k}: {e}");
+                assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+}

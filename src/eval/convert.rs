@@ -39,6 +39,11 @@ pub(crate) fn is_supported(dtype: DType) -> bool {
     matches!(dtype, DType::F32 | DType::F16 | DType::F64) || int_range(dtype).is_some()
 }
 
+/// Whether `dtype` is a complex type (two stored numbers per element).
+pub(crate) fn is_complex(dtype: DType) -> bool {
+    matches!(dtype, DType::Complex64 | DType::Complex128)
+}
+
 /// Whether the value holds quantization parameters with a scale.
 pub(crate) fn has_scale(v: &Value) -> bool {
     v.quantization.as_ref().is_some_and(|q| !q.scale.is_empty())
@@ -198,9 +203,9 @@ pub(crate) fn encode(mut data: Vec<f64>, shape: Vec<usize>, out: &Tensor, op: &s
 /// the type's precision.
 pub(crate) fn normalize(dtype: DType, data: &mut [f64]) -> Result<(), String> {
     match dtype {
-        DType::F32 => data.iter_mut().for_each(|v| *v = f64::from(*v as f32)),
+        DType::F32 | DType::Complex64 => data.iter_mut().for_each(|v| *v = f64::from(*v as f32)),
         DType::F16 => data.iter_mut().for_each(|v| *v = f16::from_f64(*v).to_f64()),
-        DType::F64 => {}
+        DType::F64 | DType::Complex128 => {}
         dtype => {
             let (lo, hi) = int_range(dtype).ok_or_else(|| format!("type {dtype} is not supported"))?;
             if let Some(bad) = data.iter().find(|v| !(v.fract() == 0.0 && (lo..=hi).contains(*v))) {

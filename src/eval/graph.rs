@@ -4,7 +4,7 @@ mod control;
 
 use std::sync::{Arc, OnceLock};
 
-use super::value::num_elements;
+use super::value::{num_elements, parts};
 use super::{convert, kernels, EvalError, Value, DEFAULT_MAX_ELEMENTS, DEFAULT_MAX_LIVE_ELEMENTS, DEFAULT_MAX_WHILE_ITERATIONS};
 use crate::error::Location;
 use crate::model::{DType, Model, Operator, Subgraph, Tensor, TensorId};
@@ -494,12 +494,14 @@ fn prepare_input(t: &Tensor, v: &Value, k: usize, max_elements: usize) -> Result
     if v.dtype != t.dtype {
         return Err(err(format!("has type {}, the model declares {}", v.dtype, t.dtype)));
     }
-    if !convert::is_supported(t.dtype) {
+    if !(convert::is_supported(t.dtype) || convert::is_complex(t.dtype)) {
         return Err(EvalError::Unsupported { op: "input".into(), detail: format!("tensor {:?} has type {}", t.name, t.dtype) });
     }
     let n = num_elements(&v.shape, max_elements, format_args!("input {k} ({:?})", t.name))?;
-    if v.data.len() != n {
-        return Err(err(format!("holds {} elements, but shape {:?} needs {n}", v.data.len(), v.shape)));
+    // Complex values hold two numbers (real, imaginary) per element.
+    let numbers = n.saturating_mul(parts(t.dtype));
+    if v.data.len() != numbers {
+        return Err(err(format!("holds {} numbers, but shape {:?} of {} needs {numbers}", v.data.len(), v.shape, t.dtype)));
     }
     let declared = t.shape.dims();
     let unknown_rank = declared.is_empty() && !t.has_rank;

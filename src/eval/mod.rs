@@ -39,7 +39,10 @@
 //! `SQRT`, `RSQRT`, `NEG`, `ABS`, `CAST`, `SPLIT_V`, `STRIDED_SLICE` (without
 //! ellipsis and new-axis masks), `SLICE`, `GATHER`, `SQUEEZE`,
 //! `RESIZE_BILINEAR`, `RESIZE_NEAREST_NEIGHBOR`, `TRANSPOSE_CONV`,
-//! `BATCH_MATMUL`, `REDUCE_MAX`, `SUM`, `PADV2`, `MIRROR_PAD`, and through
+//! `BATCH_MATMUL`, `REDUCE_MAX`, `SUM`, `PADV2`, `MIRROR_PAD`, on complex
+//! values (see [`Value`]) `RFFT2D`, `REAL`, `IMAG`, `COMPLEX_ABS`, `MUL`,
+//! `CAST` and the layout ops `RESHAPE`, `SQUEEZE`, `EXPAND_DIMS`,
+//! `TRANSPOSE`, `STRIDED_SLICE`, `TILE`, and through
 //! [`Evaluator`] the control flow `IF`, `WHILE` and `CALL_ONCE`. Others fail
 //! with [`EvalError::Unsupported`].
 //!

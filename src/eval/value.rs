@@ -15,6 +15,16 @@ use crate::model::{DType, Quantization, Tensor};
 /// quantized value carries its parameters in [`Value::quantization`], so it
 /// can be dequantized on its own ([`Value::dequantized`]).
 ///
+/// Complex values (complex64, complex128) hold two numbers per element,
+/// interleaved: `data[2 * i]` is the real part of element `i` and
+/// `data[2 * i + 1]` its imaginary part, each rounded to the part's type
+/// (`f32` for complex64). `shape` counts elements, not parts, so `data`
+/// holds twice the product of `shape` ([`Value::len`] counts stored numbers;
+/// [`Value::from_complex64`] builds one). Only the ops LiteRT runs on
+/// complex tensors accept them (`RFFT2D`, `REAL`, `IMAG`, `COMPLEX_ABS`,
+/// `RESHAPE`, `SQUEEZE`, `EXPAND_DIMS`, `CAST`, `MUL`); the others give
+/// [`EvalError::Unsupported`].
+///
 /// ```
 /// use tflite_forge::eval::Value;
 /// use tflite_forge::{DType, Quantization};
@@ -35,7 +45,9 @@ pub struct Value {
     pub dtype: DType,
     /// The dimensions.
     pub shape: Vec<usize>,
-    /// The elements in row-major order; as many as the product of `shape`.
+    /// The elements in row-major order; as many as the product of `shape`
+    /// (twice as many numbers for complex types, real and imaginary parts
+    /// interleaved).
     pub data: Vec<f64>,
     /// Quantization parameters, for quantized integer values. The evaluator
     /// takes them from the tensor the value belongs to.
@@ -61,6 +73,18 @@ impl Value {
         Value::new(DType::I32, shape, data.into_iter().map(f64::from).collect())
     }
 
+    /// A complex64 value from `(real, imaginary)` pairs, stored interleaved.
+    ///
+    /// ```
+    /// use tflite_forge::eval::Value;
+    /// let v = Value::from_complex64(vec![2], vec![(1.0, -2.0), (0.5, 3.0)]);
+    /// assert_eq!(v.shape, [2]);
+    /// assert_eq!(v.data, [1.0, -2.0, 0.5, 3.0]);
+    /// ```
+    pub fn from_complex64(shape: Vec<usize>, data: Vec<(f32, f32)>) -> Value {
+        Value::new(DType::Complex64, shape, data.into_iter().flat_map(|(re, im)| [f64::from(re), f64::from(im)]).collect())
+    }
+
     /// An int8 value (add parameters with [`Value::with_quantization`]).
     pub fn from_i8(shape: Vec<usize>, data: Vec<i8>) -> Value {
         Value::new(DType::I8, shape, data.into_iter().map(f64::from).collect())
@@ -73,8 +97,8 @@ impl Value {
     }
 
     /// The value of a constant tensor, decoded from its little-endian bytes
-    /// (float32, float16, float64, int8, uint8, int16, int32, int64, bool),
-    /// with the tensor's quantization parameters.
+    /// (float32, float16, float64, int8, uint8, int16, int32, int64, bool,
+    /// complex64, complex128), with the tensor's quantization parameters.
     ///
     /// ```
     /// use tflite_forge::eval::Value;
@@ -134,6 +158,8 @@ impl Value {
             DType::I32 => decode(bytes, n, |b| i32::from_le_bytes(b).into()),
             DType::I64 => decode(bytes, n, |b| i64::from_le_bytes(b) as f64),
             DType::Bool => decode(bytes, n, |[b]| if b != 0 { 1.0 } else { 0.0 }),
+            DType::Complex64 => decode_parts(bytes, n, |b| f32::from_le_bytes(b).into()),
+            DType::Complex128 => decode_parts(bytes, n, f64::from_le_bytes),
             other => return Err(unsupported(format!("tensor {:?} has element type {other}", t.name))),
         };
         let data = decoded.ok_or_else(|| {
@@ -163,9 +189,10 @@ impl Value {
     pub fn zeros_for(t: &Tensor, dynamic: Option<u32>, max_elements: usize) -> Result<Value, EvalError> {
         let shape = concrete_shape(t, dynamic).ok_or_else(|| EvalError::Graph { detail: format!("tensor {:?} has the dynamic shape {}", t.name, t.shape) })?;
         let n = num_elements(&shape, max_elements, format_args!("tensor {:?}", t.name))?;
+        let numbers = n.checked_mul(parts(t.dtype)).ok_or_else(|| EvalError::Limit { detail: format!("tensor {:?} is too large", t.name) })?;
         // Zero in the stored numbers of a quantized tensor is its zero point.
         let zero = t.quantization.as_ref().and_then(|q| q.zero_point.first()).map_or(0.0, |z| *z as f64);
-        Ok(Value { dtype: t.dtype, shape, data: vec![zero; n], quantization: t.quantization.clone() })
+        Ok(Value { dtype: t.dtype, shape, data: vec![zero; numbers], quantization: t.quantization.clone() })
     }
 
     /// The stored numbers as `f32`: float values, or the raw integers of
@@ -183,7 +210,8 @@ impl Value {
         Ok(convert::real(self, "value")?.into_owned())
     }
 
-    /// The number of elements held.
+    /// The number of stored numbers: the number of elements, twice that for
+    /// complex values.
     pub fn len(&self) -> usize {
         self.data.len()
     }
@@ -206,13 +234,29 @@ fn decode<const W: usize>(bytes: &[u8], n: usize, f: impl Fn([u8; W]) -> f64) ->
     (chunks.len() == n && rest.is_empty()).then(|| chunks.iter().map(|c| f(*c)).collect())
 }
 
-/// The number of elements of `shape`, or [`EvalError::Limit`] when it
-/// overflows or exceeds `max`.
+/// Decodes `n` little-endian complex elements of two `W`-byte parts each
+/// into interleaved parts, or `None` when `bytes` does not hold exactly `n`.
+fn decode_parts<const W: usize>(bytes: &[u8], n: usize, f: impl Fn([u8; W]) -> f64) -> Option<Vec<f64>> {
+    let (chunks, rest) = bytes.as_chunks::<W>();
+    (n.checked_mul(2) == Some(chunks.len()) && rest.is_empty()).then(|| chunks.iter().map(|c| f(*c)).collect())
+}
+
+/// The numbers stored per element of `dtype`: 2 for complex types, else 1.
+pub(crate) fn parts(dtype: DType) -> usize {
+    if matches!(dtype, DType::Complex64 | DType::Complex128) {
+        2
+    } else {
+        1
+    }
+}
+
 /// The dimensions of `t`, with dynamic ones as `dynamic` (none when `None`).
 fn concrete_shape(t: &Tensor, dynamic: Option<u32>) -> Option<Vec<usize>> {
     t.shape.dims().iter().map(|d| d.fixed().or(dynamic).map(|n| n as usize)).collect()
 }
 
+/// The number of elements of `shape`, or [`EvalError::Limit`] when it
+/// overflows or exceeds `max`.
 pub(crate) fn num_elements(shape: &[usize], max: usize, what: impl Display) -> Result<usize, EvalError> {
     match shape.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d)) {
         Some(n) if n <= max => Ok(n),

@@ -386,7 +386,6 @@ pub fn cases() -> Vec<Case> {
         }));
         c.rtol = 1e-4;
         c.atol = 1e-4;
-        c.no_eval = Some("complex64 values: the evaluator's Value holds real numbers only");
         v.push(c);
     }
     // EMBEDDING_LOOKUP_SPARSE: rank-2 indices with an empty row, and rank-3

@@ -25,6 +25,8 @@ fn npy_of(v: &Value) -> Option<Vec<u8>> {
         DType::U8 => ("|u1", v.data.iter().map(|x| *x as u8).collect()),
         DType::I8 => ("|i1", v.data.iter().map(|x| (*x as i8) as u8).collect()),
         DType::I16 => ("<i2", v.data.iter().flat_map(|x| (*x as i16).to_le_bytes()).collect()),
+        // Interleaved (real, imaginary) float32 parts, as NumPy stores them.
+        DType::Complex64 => ("<c8", v.data.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect()),
         _ => return None,
     };
     Some(npy_bytes(descr, &shape, &data))

@@ -112,6 +112,7 @@ mod quantize_linear;
 mod reduce;
 mod reduce_composite;
 mod resize;
+mod resize_antialias;
 mod resize_gather;
 mod rotary;
 mod shape_ops;

@@ -7,6 +7,7 @@
 //! gathers ([`super::resize_gather`]).
 
 use super::operand::{dtype_err, int32_vector, shape_err, typed_input};
+use super::resize_antialias;
 use super::resize_gather::{refuse, resize_by_gathers, AxisPlan, Kernel, Rounding, Target, Transform};
 use super::symbolic::{show, DimOp, SDim};
 use super::{norm_axis, LowerCtx, LowerError, Node, Val};
@@ -405,6 +406,29 @@ fn lower_resize_gathers(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), L
     };
     let extrapolation = node.float_or("extrapolation_value", 0.0)?;
     let antialias = node.int_or("antialias", 0)? != 0 && mode != "nearest";
+    // Antialiased downsampling: constant matrices along the resized axes
+    // when everything is static, matrices computed at run time over static
+    // lengths when the scales or sizes are inputs (below).
+    let antialias_down = antialias && downsamples(&targets, &axes, &dims);
+    if antialias_down {
+        let t = match transform.as_str() {
+            "half_pixel" => Transform::HalfPixel,
+            "half_pixel_symmetric" => Transform::HalfPixelSymmetric,
+            "pytorch_half_pixel" => Transform::PytorchHalfPixel,
+            "align_corners" => Transform::AlignCorners,
+            "asymmetric" => Transform::Asymmetric,
+            other => return Err(refuse(format!("antialias with coordinate_transformation_mode {other}"))),
+        };
+        match resize_antialias::static_plan(&targets, &axes, &dims, &policy) {
+            Ok(plan) => {
+                let y = if plan.is_empty() { x } else { resize_antialias::lower(ctx, node, x, &kernel, &t, &plan)? };
+                ctx.set_output(node, 0, y);
+                return Ok(());
+            }
+            Err(e) if e.code == ReasonCode::InputMustBeConstant => {}
+            Err(e) => return Err(e),
+        }
+    }
     let mut plans = Vec::new();
     for (k, (&axis, (target, size_dim))) in axes.iter().zip(targets).enumerate() {
         let t = match transform.as_str() {
@@ -428,21 +452,29 @@ fn lower_resize_gathers(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(), L
                 Target::Size(..) => size_dim.as_ref() == Some(&dims[axis]),
                 Target::Scale(_, None) => false,
             };
-        if antialias {
-            match target {
-                Target::Scale(_, Some(s)) if s >= 1.0 => {}
-                Target::Size(_, Some(o)) if dims[axis].known().is_some_and(|l| o >= l) => {}
-                _ if identity => {}
-                _ => return Err(refuse("antialias when downsampling, or with scales or sizes known only at run time")),
-            }
-        }
         if !identity {
             plans.push(AxisPlan { axis, target, transform: t });
         }
     }
-    let y = if plans.is_empty() { x } else { resize_by_gathers(ctx, node, x, kernel, &plans, &policy)? };
+    // Upsampling antialias equals the plain kernels (the filter widens only
+    // below scale 1).
+    let y = if plans.is_empty() { x } else { resize_by_gathers(ctx, node, x, kernel, &plans, &policy, antialias_down)? };
     ctx.set_output(node, 0, y);
     Ok(())
+}
+
+/// Whether an antialiased resize may downsample: some scale below 1, some
+/// size below its input length, or a target known only at run time and
+/// not provably the input's length (the matrix form then says what is not
+/// static).
+fn downsamples(targets: &[(Target, Option<SDim>)], axes: &[usize], dims: &[SDim]) -> bool {
+    targets.iter().zip(axes).any(|((t, size), a)| match *t {
+        Target::Scale(_, Some(s)) => s < 1.0,
+        Target::Size(_, Some(o)) => dims.get(*a).and_then(SDim::known).is_none_or(|l| o < l),
+        // A run-time size provably equal to the input's length stays.
+        Target::Size(_, None) => size.as_ref() != dims.get(*a),
+        Target::Scale(_, None) => true,
+    })
 }
 
 /// `Upsample` computed with gathers: asymmetric, nearest (floor) or linear.
@@ -474,7 +506,7 @@ fn lower_upsample_gathers(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(),
         .filter(|(_, t)| !matches!(t, Target::Scale(_, Some(s)) if *s == 1.0))
         .map(|(axis, target)| AxisPlan { axis, target, transform: Transform::Asymmetric })
         .collect();
-    let y = if plans.is_empty() { x } else { resize_by_gathers(ctx, node, x, kernel, &plans, "stretch")? };
+    let y = if plans.is_empty() { x } else { resize_by_gathers(ctx, node, x, kernel, &plans, "stretch", false)? };
     ctx.set_output(node, 0, y);
     Ok(())
 }

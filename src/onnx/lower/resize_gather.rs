@@ -119,6 +119,7 @@ pub(super) fn resize_by_gathers(
     kernel: Kernel,
     plans: &[AxisPlan],
     policy: &str,
+    antialias: bool,
 ) -> Result<TensorId, LowerError> {
     if ctx.dtype(x) != DType::F32 {
         return Err(dtype_err(format!("{} computed by gathers takes float32, not {}", node.op_type(), ctx.dtype(x))));
@@ -188,7 +189,13 @@ pub(super) fn resize_by_gathers(
                 (ctx.g.div(of, lf)?, o, ov)
             }
         };
-        y = resize_axis(ctx, &tag, y, p.axis, dims.len(), kernel, p.transform, lf, scale, out)?;
+        // Antialiased: a matrix computed at run time over the static length.
+        let antialias = match (antialias, d.known()) {
+            (false, _) => None,
+            (true, Some(l)) => Some(usize::try_from(l).map_err(|_| shape_err(format!("length {l}")))?),
+            (true, None) => return Err(shape_err(format!("antialias on axis {} of length {d} (needs a static length)", p.axis))),
+        };
+        y = resize_axis(ctx, &tag, y, p.axis, dims.len(), kernel, p.transform, lf, scale, out, antialias)?;
         if let Some(o) = out_known {
             known[p.axis] = SDim::Known(o);
         }
@@ -211,6 +218,7 @@ fn resize_axis(
     lf: TensorId,
     scale: TensorId,
     out: TensorId,
+    antialias: Option<usize>,
 ) -> Result<TensorId, LowerError> {
     let c = |ctx: &mut LowerCtx<'_>, what: &str, v: f32| scalar(ctx, &format!("{tag}/{what}"), v);
     let zero_i = ctx.g.constant_i32(&format!("{tag}/i0"), Shape::scalar(), &[0]);
@@ -282,6 +290,12 @@ fn resize_axis(
             xo
         }
     };
+    if let Some(l) = antialias {
+        if outside.is_some() {
+            return Err(refuse("antialias with tf_crop_and_resize"));
+        }
+        return super::resize_antialias::runtime_axis(ctx, tag, x, axis, rank, kernel, xo, scale, l);
+    }
     // Index vectors are clamped to [0, L − 1] (edge padding).
     let lm1_i = {
         let t = ctx.g.cast(lm1, DType::I32)?;
@@ -394,7 +408,7 @@ fn resize_axis(
 /// The cubic convolution kernel of ONNX (Keys, with `a`) at distance `t`:
 /// `(a+2)|t|³ − (a+3)|t|² + 1` for |t| ≤ 1, `a|t|³ − 5a|t|² + 8a|t| − 4a`
 /// for 1 < |t| < 2, else 0.
-fn cubic_weight(ctx: &mut LowerCtx<'_>, tag: &str, t: TensorId, a: f32) -> Result<TensorId, LowerError> {
+pub(super) fn cubic_weight(ctx: &mut LowerCtx<'_>, tag: &str, t: TensorId, a: f32) -> Result<TensorId, LowerError> {
     let c = |ctx: &mut LowerCtx<'_>, what: &str, v: f32| scalar(ctx, &format!("{tag}/{what}"), v);
     let x = ctx.g.abs(t)?;
     let x2 = ctx.g.mul(x, x)?;
