@@ -58,6 +58,18 @@ fn roles(op: &Op, n_inputs: usize, per_channel: bool, fc_per_channel: bool) -> O
         | Op::LeakyRelu { .. }
         | Op::Prelu
         | Op::Gelu { .. }
+        // Lookup-table (or rescaling) kernels in int8 and int16
+        // (exp.cc, elementwise.cc, activations.cc), and DIV, whose
+        // quantized kernel refuses a divisor equal to its zero point (a
+        // real zero) with an error rather than a wrong result.
+        | Op::Exp
+        | Op::Log
+        | Op::Sqrt
+        | Op::Rsqrt
+        | Op::Abs
+        | Op::Elu
+        | Op::LogSoftmax
+        | Op::Div(_)
         | Op::Minimum
         | Op::Maximum
         | Op::BatchMatMul(_) => values(),
