@@ -93,6 +93,23 @@ pub fn cases() -> Vec<Case> {
             g.apply_with(Op::EmbeddingLookup, &[Some(ids), Some(t)], Some(dtype), Some(Quantization::per_tensor(scale, zp)))
         }));
     }
+    // DIV of quantized tensors (the quantizer leaves DIV in float: the
+    // kernel refuses divisors whose integer is the zero point). The
+    // divisor is a constant away from zero.
+    for (name, dtype, xs, ds, os, tol) in [
+        ("int8/div", DType::I8, 0.05f32, 2.0f32 / 127.0, 0.8f32 / 127.0 * 16.0, 2i64),
+        ("int16/div", DType::I16, 0.0002, 2.0 / 32767.0, 14.0 / 32767.0, 64),
+    ] {
+        v.push(case(name, tol, |g| {
+            let x = q_input(g, "x", dtype, &[3, 4], xs, 0);
+            // Divisors 0.5, -1, 1.25, 2 (sign too).
+            let raw: Vec<i64> = [0.5f32, -1.0, 1.25, 2.0].iter().map(|d| (d / ds).round() as i64).collect();
+            let d = q_const(g, "d", dtype, &[4], &raw, ds, 0);
+            let y = g.apply(Op::Div(Activation::None), &[Some(x), Some(d)])?;
+            g.set_quantization(y, Quantization::per_tensor(os, 0));
+            Ok(y)
+        }));
+    }
     // PRELU in int16 takes int8 alphas.
     v.push(case("int16/prelu", 2, |g| {
         let x = q_input(g, "x", DType::I16, &[1, 4, 4, 3], 0.0005, 0);
