@@ -334,7 +334,6 @@ enum K {
 use K::{No, Untested, Yes};
 
 const CONTROL: K = Untested("control flow copies tensors of any type; the ops of its subgraphs have their own rows");
-const SHAPE_ONLY: K = Untested("reads only the input's shape, whatever its type");
 
 /// Issue 8: int8 and int16 kernels of every op with a builder case, as
 /// (op, int8, int16). "int8 data" is the op's data operand
@@ -372,9 +371,9 @@ const INT_KERNELS: &[(&str, K, K)] = &[
     ("DEPTHWISE_CONV_2D", Yes, Yes),
     ("DEPTH_TO_SPACE", Yes, No),
     ("DEQUANTIZE", Yes, Yes),
-    ("DILATE", Untested("copies elements of any size; float32 and int32 cases cover it"), Untested("as int8")),
+    ("DILATE", Yes, Yes),
     ("DIV", Yes, Yes),
-    ("DYNAMIC_UPDATE_SLICE", Untested("copies elements of any size; the float32 case covers it"), Untested("as int8")),
+    ("DYNAMIC_UPDATE_SLICE", Yes, Yes),
     ("ELU", Yes, No),
     ("EMBEDDING_LOOKUP", Yes, Yes),
     ("EMBEDDING_LOOKUP_SPARSE", No, No),
@@ -437,14 +436,14 @@ const INT_KERNELS: &[(&str, K, K)] = &[
     ("RANDOM_STANDARD_NORMAL", No, No),
     ("RANDOM_UNIFORM", No, No),
     ("RANGE", No, No),
-    ("RANK", SHAPE_ONLY, SHAPE_ONLY),
+    ("RANK", Yes, Yes),
     ("REAL", No, No),
     ("REDUCE_ALL", No, No),
     ("REDUCE_ANY", No, No),
     ("REDUCE_MAX", Yes, Yes),
     ("REDUCE_MIN", Yes, Yes),
     ("REDUCE_PROD", Yes, Yes),
-    ("REDUCE_WINDOW", Untested("the StableHLO kernel folds elements of any type; float32 case only"), Untested("as int8")),
+    ("REDUCE_WINDOW", Untested("the StableHLO kernel folds the stored integers, so a quantized ADD would ignore the zero point; float32 cases only"), Untested("as int8")),
     ("RELU", Yes, Yes),
     ("RELU6", Yes, Yes),
     ("RELU_0_TO_1", Yes, No),
@@ -463,7 +462,7 @@ const INT_KERNELS: &[(&str, K, K)] = &[
     ("SEGMENT_SUM", No, No),
     ("SELECT", Yes, Yes),
     ("SELECT_V2", Yes, Yes),
-    ("SHAPE", SHAPE_ONLY, SHAPE_ONLY),
+    ("SHAPE", Yes, Yes),
     ("SIGN", No, No),
     ("SIN", No, No),
     ("SKIP_GRAM", No, No),
@@ -489,13 +488,13 @@ const INT_KERNELS: &[(&str, K, K)] = &[
     ("TRANSPOSE_CONV", Yes, Yes),
     ("UNIDIRECTIONAL_SEQUENCE_LSTM", Untested("full-integer LSTM needs the 5 gate intermediates' parameters (unidirectional_sequence_lstm.cc)"), No),
     ("UNIDIRECTIONAL_SEQUENCE_RNN", No, No),
-    ("UNIQUE", Untested("int8 and int16 inputs are accepted (unique.cc); float32 and int32 cases only"), Untested("as int8")),
+    ("UNIQUE", Yes, Yes),
     ("UNPACK", Yes, Yes),
     ("UNSORTED_SEGMENT_MAX", No, No),
     ("UNSORTED_SEGMENT_MIN", No, No),
     ("UNSORTED_SEGMENT_PROD", No, No),
     ("UNSORTED_SEGMENT_SUM", No, No),
-    ("WHERE", Untested("int8 conditions are accepted (where.cc); bool and int32 cases only"), No),
+    ("WHERE", Yes, No),
     ("WHILE", CONTROL, CONTROL),
     ("ZEROS_LIKE", No, No),
 ];

@@ -154,6 +154,52 @@ pub fn cases() -> Vec<Case> {
             g.fill(d, x)
         }));
     }
+    // Data movement of quantized values (outputs keep the parameters).
+    for (tag, dtype, scale, zp) in [("int8", DType::I8, 0.05f32, -3i64), ("int16", DType::I16, 0.001, 0)] {
+        let q = Some(Quantization::per_tensor(scale, zp));
+        v.push(Case { quant_tol: 0, ..Case::new(format!("{tag}/dynamic_update_slice"), model_of(|g| {
+            let x = q_input(g, "x", dtype, &[4, 5], scale, zp);
+            let u = q_input(g, "u", dtype, &[2, 3], scale, zp);
+            let st = g.constant_i32("start", [2], &[3, 1]);
+            let y = explicit(g, Op::DynamicUpdateSlice, &[x, u, st], dtype, &[4, 5], q.clone())?;
+            g.output("y", y);
+            Ok(())
+        })) });
+        v.push(case(&format!("{tag}/dilate"), 0, |g| {
+            let x = q_input(g, "x", dtype, &[3, 2], scale, zp);
+            let d = g.constant_i32("d", [2], &[3, 2]);
+            let p = q_const(g, "p", dtype, &[], &[7], scale, zp);
+            explicit(g, Op::Dilate, &[x, d, p], dtype, &[7, 3], q.clone())
+        }));
+        v.push(Case { quant_tol: 0, ..Case::new(format!("{tag}/unique"), model_of(|g| {
+            let x = q_input(g, "x", dtype, &[9], scale, zp);
+            let mut o = UniqueOptions::default();
+            o.idx_out_type = DType::I32;
+            let ys = g.unique(x, o)?;
+            g.output("y0", ys[0]);
+            g.output("y1", ys[1]);
+            Ok(())
+        })) });
+    }
+    // SHAPE and RANK read only the dimensions.
+    for (tag, dtype) in [("int8", DType::I8), ("int16", DType::I16)] {
+        v.push(case(&format!("{tag}/shape"), 0, |g| {
+            let x = q_input(g, "x", dtype, &[2, 3, 5], 0.01, 0);
+            let mut o = ShapeOptions::default();
+            o.out_type = DType::I32;
+            g.shape(x, o)
+        }));
+        v.push(case(&format!("{tag}/rank"), 0, |g| {
+            let x = q_input(g, "x", dtype, &[2, 3, 5], 0.01, 0);
+            g.rank(x)
+        }));
+    }
+    // WHERE of an int8 condition (nonzero integers; zero point 0, so the
+    // integer and its value are zero together).
+    v.push(case("int8/where", 0, |g| {
+        let x = q_input(g, "x", DType::I8, &[2, 3, 2], 0.05, 0);
+        g.where_true(x)
+    }));
     // Plain integers.
     v.push(case("cast/i8_to_i32", 0, |g| {
         let x = g.input("x", DType::I8, [3, 5]);
