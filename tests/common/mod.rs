@@ -810,11 +810,13 @@ pub fn logic_op_cases() -> Vec<Case> {
         Ok(())
     })));
     // Math.
-    // log(|x| + 0.05): away from log(0) = −inf, which has no quantized
-    // value (the qbuilder tier quantizes this case).
+    // log(|x| + 0.5): away from log(0) = −inf, which has no quantized
+    // value, and from the steep part near 0, where LiteRT's int16 lookup
+    // table (513 points over the input range, interpolated) is off by
+    // hundreds of steps (the qbuilder tier quantizes this case).
     v.push(one("log", &[3, 7], |g, x| {
         let a = g.abs(x)?;
-        let e = g.constant_f32("eps", [1], &[0.05]);
+        let e = g.constant_f32("eps", [1], &[0.5]);
         let p = g.add(a, e)?;
         g.apply(Op::Log, &[Some(p)])
     }));
