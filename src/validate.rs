@@ -124,8 +124,15 @@ pub fn validate_with(model: &Model, options: &ValidateOptions) -> Result<(), Val
 
 /// Output types the runtime accepts besides the one inference names:
 /// MULTINOMIAL writes int32 indices as well as int64 (random_ops.cc).
-fn also_accepted(op: &Op, output: usize, dtype: DType) -> bool {
-    matches!((op, output, dtype), (Op::Multinomial(_), 0, DType::I32))
+fn also_accepted(op: &Op, output: usize, dtype: DType, inputs: &[Option<&Tensor>]) -> bool {
+    match (op, output) {
+        (Op::Multinomial(_), 0) => dtype == DType::I32,
+        // A quantized table's rows are dequantized into float (the
+        // inferred type) or copied into the table's own type
+        // (embedding_lookup.cc, EvalSimple).
+        (Op::EmbeddingLookup, 0) => inputs.get(1).copied().flatten().is_some_and(|t| t.dtype == dtype),
+        _ => false,
+    }
 }
 
 fn check_data(t: &Tensor, at: Location) -> Result<(), ValidationError> {
@@ -301,7 +308,7 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
         let actual = &sg.tensors[t.index()];
         if let Some(d) = e.dtype
             && d != actual.dtype
-            && !also_accepted(&node.op, k, actual.dtype) {
+            && !also_accepted(&node.op, k, actual.dtype, &inputs) {
                 return Err(err(format!("output {k} ({:?}) is {}, expected {d}", actual.name, actual.dtype)));
             }
         if !shapes_agree(&e.shape, &actual.shape) {

@@ -317,3 +317,220 @@ fn multinomial_writes_int64_or_int32_indices_only() {
         assert_eq!(r.is_ok(), ok, "{out}: {r:?}");
     }
 }
+
+/// What LiteRT's reference kernel of an op does with int8 (or int16)
+/// data, in the snapshot the wheel is built from: read from each
+/// kernel's Prepare and Eval type checks (`tflite/kernels/*.cc`) and
+/// probed with one-op models in the wheel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum K {
+    /// A kernel, which the builder or qbuilder tier runs (checked below).
+    Yes,
+    /// The kernel refuses the type.
+    No,
+    /// A kernel exists but no case runs it, for the reason given.
+    Untested(&'static str),
+}
+use K::{No, Untested, Yes};
+
+const CONTROL: K = Untested("control flow copies tensors of any type; the ops of its subgraphs have their own rows");
+
+/// Issue 8: int8 and int16 kernels of every op with a builder case, as
+/// (op, int8, int16). "int8 data" is the op's data operand
+/// (`common::int_coverage::data_slot`), quantized or plain.
+const INT_KERNELS: &[(&str, K, K)] = &[
+    ("ABS", Yes, Yes),
+    ("ADD", Yes, Yes),
+    ("ADD_N", No, No),
+    ("ARG_MAX", Yes, No),
+    ("ARG_MIN", Yes, No),
+    ("ATAN2", No, No),
+    ("AVERAGE_POOL_2D", Yes, Yes),
+    ("BATCH_MATMUL", Yes, Yes),
+    ("BATCH_TO_SPACE_ND", Yes, Yes),
+    // Recurrent ops: int8 weights only in the hybrid kernels, whose input
+    // is float32.
+    ("BIDIRECTIONAL_SEQUENCE_LSTM", No, No),
+    ("BIDIRECTIONAL_SEQUENCE_RNN", No, No),
+    ("BITCAST", Untested("a byte copy of any type; the float32 and uint8 cases cover it"), Yes),
+    ("BITWISE_XOR", Yes, Yes),
+    ("BROADCAST_ARGS", No, No),
+    ("BROADCAST_TO", Yes, Yes),
+    ("BUCKETIZE", No, No),
+    ("CALL_ONCE", CONTROL, CONTROL),
+    ("CAST", Yes, Yes),
+    ("CEIL", No, No),
+    ("COMPLEX_ABS", No, No),
+    ("CONCATENATION", Yes, Yes),
+    ("CONV_2D", Yes, Yes),
+    ("CONV_3D", No, No),
+    ("CONV_3D_TRANSPOSE", No, No),
+    ("COS", No, No),
+    ("CUMSUM", No, No),
+    ("DENSIFY", Untested("an int8 sparse constant; no int8 sparse case yet"), No),
+    ("DEPTHWISE_CONV_2D", Yes, Yes),
+    ("DEPTH_TO_SPACE", Yes, No),
+    ("DEQUANTIZE", Yes, Yes),
+    ("DILATE", Yes, Yes),
+    ("DIV", Yes, Yes),
+    ("DYNAMIC_UPDATE_SLICE", Yes, Yes),
+    ("ELU", Yes, No),
+    ("EMBEDDING_LOOKUP", Yes, Yes),
+    ("EMBEDDING_LOOKUP_SPARSE", No, No),
+    ("EQUAL", Yes, Yes),
+    ("EXP", Yes, Yes),
+    ("EXPAND_DIMS", Yes, Yes),
+    // FAKE_QUANT reads float32 whatever the tensor type (fake_quant.cc has
+    // no type check): not a kernel for integers.
+    ("FAKE_QUANT", No, No),
+    ("FILL", Yes, Yes),
+    ("FLOOR", No, No),
+    ("FLOOR_DIV", Yes, Yes),
+    ("FLOOR_MOD", Yes, Yes),
+    ("FULLY_CONNECTED", Yes, Yes),
+    ("GATHER", Yes, Yes),
+    ("GATHER_ND", Yes, Yes),
+    ("GELU", Yes, Yes),
+    ("GREATER", Yes, Yes),
+    ("GREATER_EQUAL", Yes, Yes),
+    ("HARD_SWISH", Yes, No),
+    ("HASHTABLE_LOOKUP", Untested("copies value rows of any type; the int32 case covers it"), Untested("as int8")),
+    ("IF", CONTROL, CONTROL),
+    ("IMAG", No, No),
+    ("L2_NORMALIZATION", Yes, No),
+    ("L2_POOL_2D", No, No),
+    ("LEAKY_RELU", Yes, Yes),
+    ("LESS", Yes, Yes),
+    ("LESS_EQUAL", Yes, Yes),
+    ("LOCAL_RESPONSE_NORMALIZATION", No, No),
+    ("LOG", Yes, Yes),
+    ("LOGICAL_AND", No, No),
+    ("LOGICAL_NOT", No, No),
+    ("LOGICAL_OR", No, No),
+    ("LOGISTIC", Yes, Yes),
+    ("LOG_SOFTMAX", Yes, No),
+    ("LSH_PROJECTION", Untested("hashes the raw bytes of an input of any type"), Untested("as int8")),
+    // Full-integer LSTM (int8 input, int16 cell, 12 intermediate tensors
+    // with calibrated parameters): not built by us yet.
+    ("LSTM", Untested("full-integer LSTM needs the 5 gate intermediates' parameters (lstm.cc, PopulateQuantizedLstmParams8x8_16)"), No),
+    ("MATRIX_DIAG", Yes, Yes),
+    ("MATRIX_SET_DIAG", Yes, Yes),
+    ("MAXIMUM", Yes, Yes),
+    ("MAX_POOL_2D", Yes, Yes),
+    ("MEAN", Yes, Yes),
+    ("MINIMUM", Yes, Yes),
+    ("MIRROR_PAD", Yes, Yes),
+    ("MUL", Yes, Yes),
+    ("MULTINOMIAL", No, No),
+    ("NEG", Yes, Yes),
+    ("NON_MAX_SUPPRESSION_V4", No, No),
+    ("NON_MAX_SUPPRESSION_V5", No, No),
+    ("NOT_EQUAL", Yes, Yes),
+    ("ONE_HOT", Yes, No),
+    ("PACK", Yes, Yes),
+    ("PAD", Yes, Yes),
+    ("PADV2", Yes, Yes),
+    ("POW", No, No),
+    ("PRELU", Yes, Yes),
+    ("QUANTIZE", Yes, Yes),
+    ("RANDOM_STANDARD_NORMAL", No, No),
+    ("RANDOM_UNIFORM", No, No),
+    ("RANGE", No, No),
+    ("RANK", Yes, Yes),
+    ("REAL", No, No),
+    ("REDUCE_ALL", No, No),
+    ("REDUCE_ANY", No, No),
+    ("REDUCE_MAX", Yes, Yes),
+    ("REDUCE_MIN", Yes, Yes),
+    ("REDUCE_PROD", Yes, Yes),
+    ("REDUCE_WINDOW", Untested("the StableHLO kernel folds the stored integers, so a quantized ADD would ignore the zero point; float32 cases only"), Untested("as int8")),
+    ("RELU", Yes, Yes),
+    ("RELU6", Yes, Yes),
+    ("RELU_0_TO_1", Yes, No),
+    ("RELU_N1_TO_1", Yes, No),
+    ("RESHAPE", Yes, Yes),
+    ("RESIZE_BILINEAR", Yes, Yes),
+    ("RESIZE_NEAREST_NEIGHBOR", Yes, Yes),
+    ("REVERSE_SEQUENCE", No, Yes),
+    ("REVERSE_V2", Yes, Yes),
+    ("RFFT2D", No, No),
+    ("RIGHT_SHIFT", Yes, Yes),
+    ("RNN", No, No),
+    ("ROUND", No, No),
+    ("RSQRT", Yes, Yes),
+    ("SCATTER_ND", Yes, No),
+    ("SEGMENT_SUM", No, No),
+    ("SELECT", Yes, Yes),
+    ("SELECT_V2", Yes, Yes),
+    ("SHAPE", Yes, Yes),
+    ("SIGN", No, No),
+    ("SIN", No, No),
+    ("SKIP_GRAM", No, No),
+    ("SLICE", Yes, Yes),
+    ("SOFTMAX", Yes, Yes),
+    ("SPACE_TO_BATCH_ND", Yes, Yes),
+    ("SPACE_TO_DEPTH", Yes, No),
+    ("SPARSE_TO_DENSE", Yes, No),
+    ("SPLIT", Yes, Yes),
+    ("SPLIT_V", Yes, Yes),
+    ("SQRT", Yes, Yes),
+    ("SQUARE", No, No),
+    ("SQUARED_DIFFERENCE", Yes, No),
+    ("SQUEEZE", Yes, Yes),
+    ("STRIDED_SLICE", Yes, Yes),
+    ("SUB", Yes, Yes),
+    ("SUM", Yes, Yes),
+    ("SVDF", Untested("full-integer SVDF needs an int16 state and a calibrated intermediate (svdf.cc, EvalIntegerSVDF)"), No),
+    ("TANH", Yes, Yes),
+    ("TILE", Yes, Yes),
+    ("TOPK_V2", Yes, Yes),
+    ("TRANSPOSE", Yes, Yes),
+    ("TRANSPOSE_CONV", Yes, Yes),
+    ("UNIDIRECTIONAL_SEQUENCE_LSTM", Untested("full-integer LSTM needs the 5 gate intermediates' parameters (unidirectional_sequence_lstm.cc)"), No),
+    ("UNIDIRECTIONAL_SEQUENCE_RNN", No, No),
+    ("UNIQUE", Yes, Yes),
+    ("UNPACK", Yes, Yes),
+    ("UNSORTED_SEGMENT_MAX", No, No),
+    ("UNSORTED_SEGMENT_MIN", No, No),
+    ("UNSORTED_SEGMENT_PROD", No, No),
+    ("UNSORTED_SEGMENT_SUM", No, No),
+    ("WHERE", Yes, No),
+    ("WHILE", CONTROL, CONTROL),
+    ("ZEROS_LIKE", No, No),
+];
+
+/// Issue 8: every int8 and int16 kernel of an op with a builder case is
+/// run by the builder or qbuilder tier (exceptions named in the table),
+/// and no op the table says has no kernel runs on that type there.
+#[test]
+fn int8_and_int16_kernels_have_cases() {
+    let covered = common::int_coverage::tier_op_types();
+    let with_case = ops_with_a_case();
+    let mut problems = Vec::new();
+    for name in &with_case {
+        if !INT_KERNELS.iter().any(|(n, _, _)| n == name) {
+            problems.push(format!("{name}: no row in INT_KERNELS"));
+        }
+    }
+    let (mut yes8, mut yes16, mut untested) = (0, 0, 0);
+    for (name, k8, k16) in INT_KERNELS {
+        assert!(RUNNABLE.contains(name), "{name} is not runnable");
+        for (dtype, k) in [("INT8", k8), ("INT16", k16)] {
+            let runs = covered.contains(&(name.to_string(), dtype.to_string()));
+            match k {
+                Yes if !runs => problems.push(format!("{name} {dtype}: a kernel, but no case runs it")),
+                No | Untested(_) if runs => problems.push(format!("{name} {dtype}: a case runs it; the table says {k:?}")),
+                Yes => {}
+                _ => {}
+            }
+            match (k, dtype) {
+                (Yes, "INT8") => yes8 += 1,
+                (Yes, _) => yes16 += 1,
+                (Untested(_), _) => untested += 1,
+                _ => {}
+            }
+        }
+    }
+    println!("int kernels: {} ops; int8 run {yes8}, int16 run {yes16}; {untested} kernels untested", INT_KERNELS.len());
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}

@@ -275,7 +275,9 @@ impl SubgraphBuilder {
             return Err(self.err(&op, format!("has {} outputs; use add_operator", outs.len())));
         }
         let o = outs.remove(0);
-        let first = ts.first().copied().flatten();
+        // The operand whose type and parameters the output follows: FILL's
+        // value is its second.
+        let first = if matches!(op, Op::Fill) { ts.get(1) } else { ts.first() }.copied().flatten();
         let dtype = dtype.or(o.dtype).or(first.map(|t| t.dtype)).unwrap_or(DType::F32);
         let name = format!("{}_{}", op.name().to_lowercase(), self.sg.operators.len());
         let mut t = Tensor::new(name, dtype, o.shape);

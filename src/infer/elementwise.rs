@@ -21,12 +21,15 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Option<Result<Option
         Op::Pow | Op::FloorMod => pow_floor_mod(inputs, op),
         Op::Logistic | Op::Relu | Op::Relu6 | Op::HardSwish | Op::Tanh => elementwise(inputs, &[DType::F32, DType::I8, DType::U8, DType::I16]),
         Op::LeakyRelu { .. } => elementwise(inputs, &[DType::F32, DType::I8, DType::U8, DType::I16]),
-        Op::Gelu { .. } => elementwise(inputs, &[DType::F32, DType::I8, DType::U8]),
+        // GELU: int16 through a lookup table (activations.cc, GeluPrepare).
+        Op::Gelu { .. } => elementwise(inputs, &[DType::F32, DType::I8, DType::U8, DType::I16]),
         Op::Prelu => prelu(inputs),
         Op::Exp | Op::Sqrt | Op::Rsqrt => elementwise(inputs, &[DType::F32, DType::I8, DType::I16]),
-        Op::Neg => elementwise(inputs, &[DType::F32, DType::I32, DType::I64]),
+        Op::Neg => neg(inputs),
         Op::Abs => elementwise(inputs, &[DType::F32, DType::I8, DType::I16, DType::I32]),
-        Op::Log | Op::Sin | Op::Cos => elementwise(inputs, &[DType::F32]),
+        // LOG: quantized int8 and int16 (elementwise.cc, IsLogSupportedType).
+        Op::Log => elementwise(inputs, &[DType::F32, DType::I8, DType::I16]),
+        Op::Sin | Op::Cos => elementwise(inputs, &[DType::F32]),
         Op::Equal | Op::NotEqual | Op::Less | Op::LessEqual | Op::Greater | Op::GreaterEqual => comparison(inputs, op),
         Op::LogicalAnd | Op::LogicalOr => logical_and_or(inputs),
         Op::LogicalNot => elementwise(inputs, &[DType::Bool]),
@@ -47,7 +50,8 @@ fn arithmetic(inputs: &[Option<&Tensor>], op: &Op) -> R {
     let a = need(inputs, 0, "lhs")?;
     let b = need(inputs, 1, "rhs")?;
     let d = same_type_check(&[a, b], op.name())?;
-    let allowed: &[DType] = if matches!(op, Op::Div(_)) { &[DType::F32, DType::I32, DType::U8] } else { ELEMENTWISE_TYPES };
+    // DIV: float32, int32, and quantized uint8, int8 and int16 (div.cc).
+    let allowed: &[DType] = if matches!(op, Op::Div(_)) { &[DType::F32, DType::I32, DType::U8, DType::I8, DType::I16] } else { ELEMENTWISE_TYPES };
     check_type(d, allowed, "input")?;
     Ok(out(d, broadcast(&a.shape, &b.shape)?))
 }
@@ -73,13 +77,34 @@ fn pow_floor_mod(inputs: &[Option<&Tensor>], op: &Op) -> R {
     Ok(out(d, broadcast(&a.shape, &b.shape)?))
 }
 
+/// NEG. LiteRT negates the stored integers (neg.cc), and the output takes
+/// the input's parameters, so a quantized input must have zero point 0:
+/// `-(q - z)` is `(-q) - z` only then. (The int8 value −128 and the int16
+/// value −32768 wrap to themselves, as in two's complement.)
+fn neg(inputs: &[Option<&Tensor>]) -> R {
+    count(inputs, 1, 1)?;
+    let x = need(inputs, 0, "input")?;
+    check_type(x.dtype, &[DType::F32, DType::I8, DType::I16, DType::I32, DType::I64], "input")?;
+    if let Some(q) = x.quantization.as_ref().filter(|_| matches!(x.dtype, DType::I8 | DType::I16)) {
+        if q.scale.len() > 1 {
+            return Err("a quantized input must be quantized per tensor".into());
+        }
+        if q.zero_point.iter().any(|z| *z != 0) {
+            return Err(format!("a quantized input must have zero point 0 (LiteRT negates the stored integers), has {:?}", q.zero_point));
+        }
+    }
+    Ok(out(x.dtype, x.shape.clone()))
+}
+
 fn prelu(inputs: &[Option<&Tensor>]) -> R {
     count(inputs, 2, 2)?;
     let x = need(inputs, 0, "input")?;
     let alpha = need(inputs, 1, "alpha")?;
-    check_type(x.dtype, &[DType::F32, DType::I8, DType::U8], "input")?;
-    if alpha.dtype != x.dtype {
-        return Err(format!("alpha type {} differs from input type {}", alpha.dtype, x.dtype));
+    check_type(x.dtype, &[DType::F32, DType::I8, DType::U8, DType::I16], "input")?;
+    // int16 inputs take int8 alphas (activations.cc, PreluEval).
+    let want = if x.dtype == DType::I16 { DType::I8 } else { x.dtype };
+    if alpha.dtype != want {
+        return Err(format!("alpha type {} is not {want} (input type {})", alpha.dtype, x.dtype));
     }
     let shape = broadcast(&x.shape, &alpha.shape)?;
     if shape.rank() > 4 {

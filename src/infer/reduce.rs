@@ -13,7 +13,9 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Option<Result<Option
         Op::Mean { keep_dims } | Op::Sum { keep_dims } | Op::ReduceMax { keep_dims } | Op::ReduceMin { keep_dims } => {
             return Some(reduce(inputs, *keep_dims, &[DType::F32, DType::I8, DType::U8, DType::I16, DType::I32, DType::I64]));
         }
-        Op::ReduceProd { keep_dims } => return Some(reduce(inputs, *keep_dims, &[DType::F32, DType::I32, DType::I64])),
+        // REDUCE_PROD: also int8 and int16, quantized or plain (reduce.cc,
+        // EvalQuantizedProd).
+        Op::ReduceProd { keep_dims } => return Some(reduce(inputs, *keep_dims, &[DType::F32, DType::I8, DType::I16, DType::I32, DType::I64])),
         Op::ArgMax { output_type } | Op::ArgMin { output_type } => arg_min_max(inputs, *output_type),
         // The same checks as the activations in elementwise.rs.
         Op::Softmax { .. } => elementwise(inputs, &[DType::F32, DType::I8, DType::U8, DType::I16]),

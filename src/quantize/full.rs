@@ -58,6 +58,19 @@ fn roles(op: &Op, n_inputs: usize, per_channel: bool, fc_per_channel: bool) -> O
         | Op::LeakyRelu { .. }
         | Op::Prelu
         | Op::Gelu { .. }
+        // Lookup-table (or rescaling) kernels in int8 and int16
+        // (exp.cc, elementwise.cc, activations.cc). DIV has integer
+        // kernels too, but they refuse a divisor whose integer equals the
+        // zero point (div.cc, CheckNonZero), and calibrated ranges include
+        // zero, so small nonzero divisors would fail at run time: DIV
+        // stays float.
+        | Op::Exp
+        | Op::Log
+        | Op::Sqrt
+        | Op::Rsqrt
+        | Op::Abs
+        | Op::Elu
+        | Op::LogSoftmax
         | Op::Minimum
         | Op::Maximum
         | Op::BatchMatMul(_) => values(),

@@ -13,22 +13,25 @@
 //! - ADD and SUB use the general int16 kernel (`pot_scale_int16 = false`),
 //!   as the calibrated scales are not powers of two.
 //!
-//! Ops without an int16 kernel (HARD_SWISH, PRELU, GELU, SUM, SPLIT_V, ...)
-//! make [`super::quantize`] fail with [`super::QuantizeError::Unsupported`].
+//! Ops without an int16 kernel (HARD_SWISH, ELU, PRELU, DEPTH_TO_SPACE, ...)
+//! stay in float (or, with `integer_only`, make [`super::quantize`] fail
+//! with [`super::QuantizeError::Unsupported`]).
 
 use super::params::symmetric_i16;
 use super::scheme::Scheme;
 use crate::model::{DType, Op};
 
 /// Whether TFLite has a 16x8 kernel for the op. Only ops that
-/// [`super::full`] can quantize get here, so this names the exceptions.
+/// [`super::full`] can quantize get here, so this names the exceptions,
+/// from the kernels' type checks in LiteRT (`tflite/kernels/`):
+/// HARD_SWISH and ELU evaluate float32, uint8 and int8 only
+/// (activations.cc, `HardSwishEval`, `EluEval`); LOG_SOFTMAX quantizes
+/// uint8 and int8 only (`LogSoftmaxPrepare`); DEPTH_TO_SPACE and
+/// SPACE_TO_DEPTH accept no int16 (`Prepare`'s type list); PRELU's int16
+/// kernel takes int8 alphas, which the scheme's activation type cannot
+/// give a value operand.
 fn has_kernel(op: &Op) -> bool {
-    // LiteRT has no int16 DEPTH_TO_SPACE, SPACE_TO_DEPTH or TOPK_V2 kernel
-    // (TensorFlow's 16x8 quantizer refuses them too).
-    !matches!(
-        op,
-        Op::HardSwish | Op::Prelu | Op::Gelu { .. } | Op::Sum { .. } | Op::SplitV { .. } | Op::DepthToSpace(_) | Op::SpaceToDepth(_) | Op::TopkV2
-    )
+    !matches!(op, Op::HardSwish | Op::Elu | Op::LogSoftmax | Op::Prelu | Op::DepthToSpace(_) | Op::SpaceToDepth(_))
 }
 
 fn fixed_output(op: &Op) -> Option<(f32, i64)> {
@@ -70,6 +73,8 @@ mod tests {
         assert!(has_kernel(&Op::Softmax { beta: 1.0 }));
         assert!(!has_kernel(&Op::HardSwish));
         assert!(!has_kernel(&Op::Prelu));
+        assert!(!has_kernel(&Op::Elu));
+        assert!(has_kernel(&Op::TopkV2) && has_kernel(&Op::Exp) && has_kernel(&Op::Gelu { approximate: false }));
         assert_eq!(fixed_output(&Op::Tanh), Some((1.0 / 32768.0, 0)));
         let mut add = Op::Add(AddSubOptions::default());
         adjust(&mut add);

@@ -44,6 +44,9 @@ pub(super) const INT8: Scheme = Scheme {
     fixed_output: |op| match op {
         Op::Softmax { .. } | Op::Logistic => Some((1.0 / 256.0, -128)),
         Op::Tanh => Some((1.0 / 128.0, 0)),
+        // activations.cc, LogSoftmaxPrepare: output scale 16/256, zero
+        // point 127 (the range [-16, 0)).
+        Op::LogSoftmax => Some((16.0 / 256.0, 127)),
         _ => None,
     },
     activation_params: asymmetric_i8,

@@ -144,10 +144,14 @@ fn main() {
     }
     if !coverage.is_empty() {
         let ops: std::collections::BTreeSet<&str> = coverage.iter().map(|(op, _)| op.as_str()).collect();
+        let count = |t: &str| coverage.iter().filter(|(_, d)| d == t).count();
         println!(
-            "builder coverage: {} builtin ops, {} op x input-type pairs run in LiteRT: {}",
+            "builder coverage: {} builtin ops, {} op x data-type pairs run in LiteRT ({} float32, {} int8, {} int16): {}",
             ops.len(),
             coverage.len(),
+            count("FLOAT32"),
+            count("INT8"),
+            count("INT16"),
             coverage.iter().map(|(op, t)| format!("{op}:{t}")).collect::<Vec<_>>().join(" ")
         );
     }
@@ -214,17 +218,9 @@ fn main() {
     }
 }
 
-/// Records each builtin op of `m` with the type of its first input.
+/// Records each builtin op of `m` with the type of its data operand.
 fn add_coverage(set: &mut std::collections::BTreeSet<(String, String)>, m: &tflite_forge::Model) {
-    for sg in &m.subgraphs {
-        for node in &sg.operators {
-            if matches!(node.op, tflite_forge::Op::Custom(_)) {
-                continue;
-            }
-            let t = node.input(0).and_then(|t| sg.tensor(t)).map_or("none".to_string(), |t| t.dtype.to_string());
-            set.insert((node.op.name().to_string(), t));
-        }
-    }
+    common::int_coverage::op_types(m, set);
 }
 
 pub(crate) fn command_outcome(name: &str, cmd: &mut Command) -> Outcome {

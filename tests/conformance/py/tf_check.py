@@ -75,6 +75,18 @@ def _models():
         ("exp_log", [img], lam(lambda x: tf.math.log(tf.math.exp(x) + 1.0)), False),
         ("minimum_maximum", [img, img], lam(lambda xs: tf.minimum(xs[0], 0.5) + tf.maximum(xs[1], -0.5)), True),
         ("pad_strided_slice", [img], lam(lambda x: tf.pad(x, [[0, 0], [1, 1], [2, 2], [0, 0]])[:, 1:7:2, :, 1:3]), True),
+        # Ops whose int8 and int16 kernels the quantizer reaches since
+        # issue 8: the converter's versions for their integer forms.
+        ("exp", [img], lam(tf.math.exp), True),
+        ("log", [img], lam(lambda x: tf.math.log(tf.math.abs(x) + 0.1)), True),
+        ("abs", [img], lam(tf.math.abs), True),
+        ("sqrt_rsqrt", [img], lam(lambda x: tf.math.sqrt(tf.math.abs(x)) + tf.math.rsqrt(tf.math.abs(x) + 0.1)), True),
+        # By an input: the converter turns division by a constant into MUL.
+        ("div", [img, img], lam(lambda xs: xs[0] / (tf.math.abs(xs[1]) + 0.5)), True),
+        ("gelu", [img], lam(tf.nn.gelu), True),
+        ("log_softmax", [img], lam(tf.nn.log_softmax), True),
+        ("sum", [img], lam(lambda x: tf.reduce_sum(x, axis=[1, 2])), True),
+        ("split_v", [img], lam(lambda x: tf.split(x, [1, 3], axis=3)[1]), True),
     ]
 
 
