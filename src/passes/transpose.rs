@@ -67,8 +67,8 @@ fn binary_op(op: &Op) -> bool {
 
 /// Whether an operand is the same transpose's output, another transpose
 /// with the same permutation, or a constant that can be permuted.
-fn operand_ok(sg: &Subgraph, uses: &Uses, t: TensorId, y: TensorId, p: &[usize], rank: usize) -> bool {
-    if t == y {
+fn operand_ok(sg: &Subgraph, uses: &Uses, t: TensorId, y: TensorId, p: &[usize], rank: usize, ready: &[TensorId]) -> bool {
+    if t == y || ready.contains(&t) {
         return true;
     }
     // The output of a unary op on `y` is sunk in the same step (x · σ(x)).
@@ -113,7 +113,7 @@ fn order_preserving(x: &Shape, p: &[usize]) -> bool {
     true
 }
 
-fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &[usize]) -> Option<Sink> {
+fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &[usize], ready: &[TensorId]) -> Option<Sink> {
     let node = &sg.operators[c];
     // Per-axis quantization names an axis; keep such ops where they are.
     let per_axis = |t: &TensorId| sg.tensors[t.index()].quantization.as_ref().is_some_and(|q| q.is_per_axis());
@@ -127,11 +127,11 @@ fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &
         op if unary_op(op) && node.inputs.len() == 1 => Some(Sink::Unary),
         Op::Softmax { .. } if p.last() == Some(&(r - 1)) => Some(Sink::Unary),
         op if binary_op(op) && out_rank == Some(r) => {
-            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r));
+            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r, ready));
             ok.then_some(Sink::Binary)
         }
         Op::Concatenation(o) if o.activation == Activation::None && out_rank == Some(r) => {
-            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r));
+            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r, ready));
             ok.then_some(Sink::Concat)
         }
         Op::Mean { .. } if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Mean),
@@ -345,6 +345,54 @@ fn rewrite(
     }
 }
 
+/// The ops of an elementwise chain from `y` (or a unary consumer of `y`)
+/// to `t`: each unary, or binary with a permutable constant or layout-free
+/// other operand, each output read once and not a graph output. Such a
+/// chain computes in `x`'s layout as well, so it is sunk with `y`.
+fn chain_to(sg: &Subgraph, uses: &Uses, t: TensorId, y: TensorId, p: &[usize], consumers: &[usize], depth: usize) -> Option<Vec<usize>> {
+    let r = p.len();
+    if depth > 8 || uses.is_output[t.index()] || uses.consumers[t.index()].len() != 1 || sg.tensors[t.index()].shape.rank() != r {
+        return None;
+    }
+    let i = uses.producer[t.index()]?;
+    let node = &sg.operators[i];
+    if node.outputs.len() != 1 || node.outputs.iter().any(|o| sg.tensors[o.index()].quantization.as_ref().is_some_and(|q| q.is_per_axis())) {
+        return None;
+    }
+    let from = if unary_op(&node.op) && node.inputs.len() == 1 {
+        node.input(0)?
+    } else if binary_op(&node.op) {
+        let mut from = None;
+        for u in node.inputs.iter().flatten() {
+            let ut = &sg.tensors[u.index()];
+            let fixed = if ut.is_constant() { ut.shape.rank() <= r && permuted_constant(ut, r, &inverse(p)).is_some() } else { layout_free(&ut.shape, &inverse(p)) };
+            if fixed {
+                continue;
+            }
+            if from.replace(*u).is_some() {
+                return None;
+            }
+        }
+        from?
+    } else {
+        return None;
+    };
+    if from == y {
+        return Some(vec![i]);
+    }
+    // The output of a unary consumer of `y`, sunk in the same step.
+    if let Some(k) = uses.producer[from.index()]
+        && consumers.contains(&k)
+        && unary_op(&sg.operators[k].op)
+        && sg.operators[k].inputs.len() == 1
+    {
+        return Some(vec![i]);
+    }
+    let mut ch = chain_to(sg, uses, from, y, p, consumers, depth + 1)?;
+    ch.push(i);
+    Some(ch)
+}
+
 /// Sinks one transpose if possible. Returns whether the graph changed.
 fn sink_one(sg: &mut Subgraph) -> bool {
     let uses = Uses::of(sg);
@@ -357,11 +405,32 @@ fn sink_one(sg: &mut Subgraph) -> bool {
         let mut consumers: Vec<usize> = uses.consumers[y.index()].iter().map(|(c, _)| *c).collect();
         consumers.sort_unstable();
         consumers.dedup();
-        let plan: Option<Vec<Sink>> = consumers.iter().map(|c| classify(sg, &uses, *c, y, x, &p)).collect();
+        // Elementwise chains from `y` into a binary consumer of `y` (the
+        // HardSigmoid of x · HardSigmoid(x)) are sunk in the same step.
+        let mut chain: Vec<usize> = Vec::new();
+        for &c in &consumers {
+            let node = &sg.operators[c];
+            if !(binary_op(&node.op) || matches!(node.op, Op::Concatenation(_))) {
+                continue;
+            }
+            for t in node.inputs.iter().flatten() {
+                if !operand_ok(sg, &uses, *t, y, &p, p.len(), &[])
+                    && let Some(ch) = chain_to(sg, &uses, *t, y, &p, &consumers, 0)
+                {
+                    chain.extend(ch);
+                }
+            }
+        }
+        chain.sort_unstable();
+        chain.dedup();
+        chain.retain(|i| !consumers.contains(i));
+        let ready: Vec<TensorId> = chain.iter().map(|i| sg.operators[*i].outputs[0]).collect();
+        let plan: Option<Vec<Sink>> = consumers.iter().map(|c| classify(sg, &uses, *c, y, x, &p, &ready)).collect();
         let Some(plan) = plan else { continue };
-        // Unary consumers first: binary ones may read their outputs.
+        // In graph order: a consumer may read what an earlier one computes.
         let mut steps: Vec<(usize, Sink)> = consumers.into_iter().zip(plan).collect();
-        steps.sort_by_key(|(c, how)| (matches!(how, Sink::Binary | Sink::Concat), *c));
+        steps.extend(chain.iter().map(|i| (*i, if unary_op(&sg.operators[*i].op) { Sink::Unary } else { Sink::Binary })));
+        steps.sort_by_key(|(c, _)| *c);
         // A failed rewrite is undone from a snapshot of what rewrites touch
         // (the consumers, and tensors appended), not a copy of the graph.
         let n_tensors = sg.tensors.len();
