@@ -163,3 +163,39 @@ fn conv_transpose_with_a_dynamic_batch() {
         assert_close(&got, &run(&fixed, &x));
     }
 }
+
+/// Keras UpSampling2D (nearest) through tf2onnx: `repeat` along H as
+/// Unsqueeze, Tile and a 5-D Transpose back to NHWC (tf2onnx pushed its
+/// NHWC transpose into the 5-D tensor), then along W as Unsqueeze, Tile
+/// and Reshape. The layout TRANSPOSE after the first convolution sinks
+/// through the unit-axis reshape (going on in 5-D) and the TILE, and
+/// cancels against the 5-D Transpose.
+#[test]
+fn tf2onnx_upsampling_repeat_loses_every_transpose() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[None, Some(6), Some(6), Some(2)]);
+    let t = b.node("Transpose", &[&x], vec![attr_ints("perm", &[0, 3, 1, 2])]);
+    let w0 = b.init_f32("w0", &[4, 2, 3, 3], &ramp(72, 0.37));
+    let h = b.node("Conv", &[&t, &w0], vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let h = b.node("Relu", &[&h], vec![]);
+    let a3 = b.init_i64("a3", &[1], &[3]);
+    let u = b.node("Unsqueeze", &[&h, &a3], vec![]);
+    let m = b.init_i64("m", &[5], &[1, 1, 1, 2, 1]);
+    let u = b.node("Tile", &[&u, &m], vec![]);
+    let u = b.node("Transpose", &[&u], vec![attr_ints("perm", &[0, 2, 3, 4, 1])]);
+    let s1 = b.init_i64("s1", &[4], &[-1, 12, 6, 4]);
+    let u = b.node("Reshape", &[&u, &s1], vec![]);
+    let v = b.node("Unsqueeze", &[&u, &a3], vec![]);
+    let v = b.node("Tile", &[&v, &m], vec![]);
+    let s2 = b.init_i64("s2", &[4], &[-1, 12, 12, 4]);
+    let v = b.node("Reshape", &[&v, &s2], vec![]);
+    let v = b.node("Transpose", &[&v], vec![attr_ints("perm", &[0, 3, 1, 2])]);
+    let w1 = b.init_f32("w1", &[3, 4, 1, 1], &ramp(12, 0.61));
+    let y = b.node("Conv", &[&v, &w1], vec![]);
+    b.node_named("Transpose", &[&y], &["y"], vec![attr_ints("perm", &[0, 2, 3, 1])]);
+    b.output("y", FLOAT, &[None, Some(12), Some(12), Some(3)]);
+    let bytes = b.build();
+    let x = Value::from_f32(vec![2, 6, 6, 2], ramp(144, 0.23));
+    let m = optimised_matches_plain(&bytes, &x);
+    assert_eq!(transposes(&m), 0, "{:?}", m.subgraphs[0].operators.iter().map(|o| o.op.name()).collect::<Vec<_>>());
+}

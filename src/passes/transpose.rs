@@ -23,6 +23,11 @@ enum Sink {
     Pad,
     /// A reshape that reads the same memory order either way.
     Reshape,
+    /// A reshape that only inserts or removes size-1 axes: the transpose
+    /// goes on, in the new rank, after the same reshape of `x`.
+    UnitReshape,
+    /// TILE with constant multiples.
+    Tile,
     /// STRIDED_SLICE with constant begin/end/strides and plain masks.
     StridedSlice,
     /// SPLIT_V along a constant axis (several outputs).
@@ -113,6 +118,51 @@ fn order_preserving(x: &Shape, p: &[usize]) -> bool {
     true
 }
 
+/// For a reshape of `T_p(x)` to `zs` that only inserts or removes size-1
+/// axes (the other sizes keep their order; at most one dynamic size on
+/// each side): the shape of the same reshape applied to `x` (`x`'s sizes other
+/// than 1 in `x`'s order, each followed by the size-1 axes that follow its
+/// image in `zs`) and the permutation `q` with `T_q(x') = z`.
+fn unit_reshape(xs: &Shape, p: &[usize], zs: &Shape) -> Option<(Shape, Vec<usize>)> {
+    let (xd, zd) = (xs.dims(), zs.dims());
+    let dynamic = |ds: &[Dim]| ds.iter().filter(|d| **d == Dim::Dynamic).count();
+    // One unknown size on each side, at the same place among the sizes
+    // other than 1 (checked below): equal, as the element counts are.
+    if xd.len() != p.len() || dynamic(xd) > 1 || dynamic(zd) > 1 {
+        return None;
+    }
+    let unit = |d: &Dim| *d == Dim::Fixed(1);
+    // The x axes behind y's sizes other than 1, in y's order.
+    let y_axes: Vec<usize> = p.iter().copied().filter(|a| !unit(&xd[*a])).collect();
+    let z_axes: Vec<usize> = (0..zd.len()).filter(|k| !unit(&zd[*k])).collect();
+    if y_axes.len() != z_axes.len() || y_axes.iter().zip(&z_axes).any(|(a, k)| xd[*a] != zd[*k]) {
+        return None;
+    }
+    // The size-1 axes of z after each of its other axes (None: leading).
+    let mut follows: Vec<(Option<usize>, usize)> = Vec::new();
+    let mut prev = None;
+    for (k, d) in zd.iter().enumerate() {
+        if unit(d) {
+            follows.push((prev, k));
+        } else {
+            prev = Some(k);
+        }
+    }
+    let mut order: Vec<usize> = follows.iter().filter(|(f, _)| f.is_none()).map(|(_, k)| *k).collect();
+    for a in (0..xd.len()).filter(|a| !unit(&xd[*a])) {
+        let j = y_axes.iter().position(|b| *b == a)?;
+        let k = z_axes[j];
+        order.push(k);
+        order.extend(follows.iter().filter(|(f, _)| *f == Some(k)).map(|(_, u)| *u));
+    }
+    if order.len() != zd.len() {
+        return None;
+    }
+    let shape = Shape::from_dims(order.iter().map(|k| zd[*k]).collect());
+    let q: Vec<usize> = (0..zd.len()).map(|k| order.iter().position(|o| *o == k)).collect::<Option<_>>()?;
+    Some((shape, q))
+}
+
 fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &[usize], ready: &[TensorId]) -> Option<Sink> {
     let node = &sg.operators[c];
     // Per-axis quantization names an axis; keep such ops where they are.
@@ -137,6 +187,10 @@ fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &
         Op::Mean { .. } if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Mean),
         Op::Pad if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Pad),
         Op::Reshape { .. } if node.input(0) == Some(y) && order_preserving(&sg.tensors[x.index()].shape, p) => Some(Sink::Reshape),
+        Op::Reshape { .. } if node.input(0) == Some(y) && node.outputs.len() == 1 && unit_reshape(&sg.tensors[x.index()].shape, p, &sg.tensors[node.outputs[0].index()].shape).is_some() => {
+            Some(Sink::UnitReshape)
+        }
+        Op::Tile if node.input(0) == Some(y) && node.input(1).and_then(|t| const_ints(sg, t)).is_some_and(|v| v.len() == r) => Some(Sink::Tile),
         Op::StridedSlice(o)
             if node.input(0) == Some(y)
                 && o.ellipsis_mask == 0
@@ -225,6 +279,29 @@ fn rewrite(
         Sink::Reshape => {
             sg.operators[c].inputs[0] = Some(x);
             Some(vec![])
+        }
+        Sink::UnitReshape => {
+            let (xs, q) = unit_reshape(&sg.tensors[x.index()].shape, p, &sg.tensors[z.index()].shape)?;
+            let dims: Vec<i32> = xs.dims().iter().map(|d| if let Dim::Fixed(v) = d { i32::try_from(*v).ok() } else { Some(-1) }).collect::<Option<_>>()?;
+            let st = add_i32(sg, format!("{}/shape", sg.tensors[z.index()].name), &dims);
+            sg.operators[c].op = Op::Reshape { new_shape: None };
+            sg.operators[c].inputs = vec![Some(x), Some(st)];
+            let z_new = add_like(sg, z, xs, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(vec![after(sg, &q, z_new)])
+        }
+        Sink::Tile => {
+            let m = const_ints(sg, sg.operators[c].input(1)?)?;
+            let mut w = vec![1i32; r];
+            for k in 0..r {
+                w[p[k]] = i32::try_from(m[k]).ok()?;
+            }
+            let mt = add_i32(sg, format!("{}/multiples", sg.tensors[z.index()].name), &w);
+            sg.operators[c].inputs = vec![Some(x), Some(mt)];
+            let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
+            let z_new = add_like(sg, z, shape, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(vec![after(sg, p, z_new)])
         }
         Sink::StridedSlice => {
             let node = sg.operators[c].clone();
