@@ -199,3 +199,75 @@ fn tf2onnx_upsampling_repeat_loses_every_transpose() {
     let m = optimised_matches_plain(&bytes, &x);
     assert_eq!(transposes(&m), 0, "{:?}", m.subgraphs[0].operators.iter().map(|o| o.op.name()).collect::<Vec<_>>());
 }
+
+/// Keras Conv1D through tf2onnx with a dynamic batch and length (a text
+/// CNN): the NWC input goes to NCW with a Transpose, and Conv, Relu and
+/// MaxPool stay in NCW. Our 1-D convolutions and pools run as CONV_2D and
+/// MAX_POOL_2D on [N, 1, W, C]; the layout transposes between them and
+/// the exporter's own must all cancel.
+#[test]
+fn tf2onnx_conv1d_with_run_time_lengths_loses_every_transpose() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[None, None, Some(6)]);
+    let t = b.node("Transpose", &[&x], vec![attr_ints("perm", &[0, 2, 1])]);
+    let w0 = b.init_f32("w0", &[5, 6, 3], &ramp(90, 0.37));
+    let h = b.node("Conv", &[&t, &w0], vec![attr_ints("pads", &[1, 1])]);
+    let h = b.node("Relu", &[&h], vec![]);
+    let h = b.node("MaxPool", &[&h], vec![attr_ints("kernel_shape", &[2]), attr_ints("strides", &[2])]);
+    let w1 = b.init_f32("w1", &[4, 5, 3], &ramp(60, 0.53));
+    let h = b.node("Conv", &[&h, &w1], vec![attr_ints("pads", &[1, 1])]);
+    let h = b.node("Relu", &[&h], vec![]);
+    b.node_named("Transpose", &[&h], &["y"], vec![attr_ints("perm", &[0, 2, 1])]);
+    b.output("y", FLOAT, &[None, None, Some(4)]);
+    let bytes = b.build();
+    let plain = convert_with(&bytes, true, None);
+    let opt = convert_with(&bytes, false, None);
+    for (n, w) in [(1usize, 10usize), (2, 6)] {
+        let x = Value::from_f32(vec![n, w, 6], ramp(n * w * 6, 0.29));
+        assert_close(&run(&opt, &x), &run(&plain, &x));
+    }
+    assert_eq!(transposes(&opt), 0, "{:?}", opt.subgraphs[0].operators.iter().map(|o| o.op.name()).collect::<Vec<_>>());
+}
+
+/// The UpSampling2D repeat of a Keras net with a dynamic height and width
+/// (tf2onnx): the Unsqueeze's reshape has a shape computed at run time
+/// ([N, C, H, 1, W] from SHAPE and constants), so the layout TRANSPOSE
+/// sinks through it by the run-time rule, then through the TILE, and
+/// cancels against the 5-D Transpose.
+#[test]
+fn tf2onnx_upsampling_with_dynamic_height_and_width_loses_every_transpose() {
+    let mut b = OnnxBuilder::new(13);
+    let x = b.input("x", FLOAT, &[None, None, None, Some(2)]);
+    let t = b.node("Transpose", &[&x], vec![attr_ints("perm", &[0, 3, 1, 2])]);
+    let w0 = b.init_f32("w0", &[4, 2, 3, 3], &ramp(72, 0.37));
+    let h = b.node("Conv", &[&t, &w0], vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let h = b.node("Relu", &[&h], vec![]);
+    let a3 = b.init_i64("a3", &[1], &[3]);
+    let u = b.node("Unsqueeze", &[&h, &a3], vec![]);
+    let m = b.init_i64("m", &[5], &[1, 1, 1, 2, 1]);
+    let u = b.node("Tile", &[&u, &m], vec![]);
+    let u = b.node("Transpose", &[&u], vec![attr_ints("perm", &[0, 2, 3, 4, 1])]);
+    // [N, H, 2, W, C] → [N, 2H, W, C]: [0, -1, W, 4].
+    let sx = b.node("Shape", &[&x], vec![]);
+    let i2 = b.init_i64("i2", &[1], &[2]);
+    let wdim = b.node("Gather", &[&sx, &i2], vec![]);
+    let head = b.init_i64("head", &[2], &[0, -1]);
+    let tail = b.init_i64("tail", &[1], &[4]);
+    let shape = b.node("Concat", &[&head, &wdim, &tail], vec![attr_int("axis", 0)]);
+    let u = b.node("Reshape", &[&u, &shape], vec![]);
+    let v = b.node("Transpose", &[&u], vec![attr_ints("perm", &[0, 3, 1, 2])]);
+    let w1 = b.init_f32("w1", &[3, 4, 1, 1], &ramp(12, 0.61));
+    let y = b.node("Conv", &[&v, &w1], vec![]);
+    b.node_named("Transpose", &[&y], &["y"], vec![attr_ints("perm", &[0, 2, 3, 1])]);
+    b.output("y", FLOAT, &[None, None, None, Some(3)]);
+    let bytes = b.build();
+    let plain = convert_with(&bytes, true, None);
+    let opt = convert_with(&bytes, false, None);
+    for (n, h, w) in [(1usize, 4usize, 6usize), (2, 5, 3)] {
+        let x = Value::from_f32(vec![n, h, w, 2], ramp(n * h * w * 2, 0.23));
+        let got = run(&opt, &x);
+        assert_eq!(got[0].shape, vec![n, 2 * h, w, 3]);
+        assert_close(&got, &run(&plain, &x));
+    }
+    assert_eq!(transposes(&opt), 0, "{:?}", opt.subgraphs[0].operators.iter().map(|o| o.op.name()).collect::<Vec<_>>());
+}
