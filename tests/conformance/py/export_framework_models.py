@@ -171,7 +171,7 @@ def build_keras(name):
         h = L.Conv2DTranspose(6, 4, strides=2, padding="valid")(h)
         h = L.Conv2DTranspose(4, 3, strides=1, padding="same", dilation_rate=1)(h)
         y = L.Conv2D(3, 3, padding="same")(h)
-        return keras.Model(x, y), [img((None, 16, 16, 4))], [[(1, 16, 16, 4)]], True
+        return keras.Model(x, y), [img((None, 16, 16, 4))], [[(1, 16, 16, 4)], [(2, 16, 16, 4)]], True
     if name == "dynamic_batch":
         x = L.Input((28, 28, 1), name="input")
         h = L.Conv2D(8, 3, activation="relu")(x)
@@ -216,7 +216,7 @@ def build_keras(name):
             c = tf.compat.v1.image.resize_bilinear(h, (24, 24), align_corners=True)
             d = tf.compat.v1.image.resize_nearest_neighbor(h, (24, 24), half_pixel_centers=True)
             return tf.concat([a, b, c, d], axis=-1)
-        return f, [img((None, 16, 16, 3))], [[(1, 16, 16, 3)]], True
+        return f, [img((None, 16, 16, 3))], [[(1, 16, 16, 3)], [(2, 16, 16, 3)]], True
     if name == "shape_arith":
         dense = L.Dense(8)
 
