@@ -276,3 +276,52 @@ fn while_loop_scan_outputs_without_declared_types_are_probed_from_the_body() {
         assert_eq!(y[1].shape, [n, 2]);
     }
 }
+
+#[test]
+fn while_loop_scan_outputs_with_a_dynamic_batch_are_gathered_flat_and_shaped_after() {
+    // A Keras GRU through tf2onnx: a Loop whose carried state is [batch,
+    // hidden] with a dynamic batch, and whose scan output (the state per
+    // step) declares no shape. The rows are gathered flat and reshaped to
+    // [iterations, batch, hidden] after the loop.
+    let mut g = OnnxBuilder::new(13);
+    g.input("i", INT64, &[]);
+    g.input("cond_in", BOOL, &[]);
+    g.input("acc_in", FLOAT, &[None, Some(2)]);
+    let one = g.init_i64("one_i", &[], &[1]);
+    let i1 = g.node("Add", &["i", &one], vec![]);
+    let f = g.node("Cast", &[&i1], vec![attr_int("to", 1)]);
+    let xi = g.node("Mul", &["x", &f], vec![]);
+    g.node_named("Add", &["acc_in", &xi], &["acc_out"], vec![]);
+    g.node_named("Identity", &["cond_in"], &["cond_out"], vec![]);
+    g.node_named("Identity", &["acc_out"], &["scan_out"], vec![]);
+    g.output("cond_out", BOOL, &[]);
+    g.output("acc_out", FLOAT, &[None, Some(2)]);
+    g.output("scan_out", FLOAT, &[None, Some(2)]);
+    let mut body = g.into_graph("body");
+    body.output[2].type_ = None.into();
+    let mut b = OnnxBuilder::new(13);
+    b.input("x", FLOAT, &[None, Some(2)]);
+    b.input("m", INT64, &[]);
+    b.node_named("Loop", &["m", "", "x"], &["acc", "rows"], vec![attr_graph("body", body)]);
+    b.output("acc", FLOAT, &[None, Some(2)]);
+    b.output("rows", FLOAT, &[None, None, Some(2)]);
+    let c = convert_ok(b);
+    assert_eq!(count(&c, |o| matches!(o, Op::While { .. })), 1);
+    let e = Evaluator::new(&c.model);
+    for (batch, n) in [(1usize, 1usize), (3, 4)] {
+        let x: Vec<f32> = (0..batch * 2).map(|k| k as f32 * 0.5 - 1.0).collect();
+        let y = e.run(0, &[Value::from_f32(vec![batch, 2], x.clone()), Value::new(DType::I64, vec![], vec![n as f64])]).unwrap();
+        // acc_0 = x; acc_{i+1} = acc_i + x * (i + 1).
+        let mut acc = x.clone();
+        let mut rows = Vec::new();
+        for i in 0..n {
+            for k in 0..acc.len() {
+                acc[k] += x[k] * (i + 1) as f32;
+            }
+            rows.extend_from_slice(&acc);
+        }
+        assert_eq!(y[0].to_f32(), acc);
+        assert_eq!(y[1].shape, [n, batch, 2]);
+        assert_eq!(y[1].to_f32(), rows);
+    }
+}

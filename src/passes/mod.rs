@@ -5,6 +5,7 @@ pub mod cleanup;
 pub mod fuse;
 pub mod normalize;
 pub(crate) mod graph;
+pub(crate) mod reshape;
 pub mod shuffle;
 pub mod transpose;
 
@@ -24,7 +25,8 @@ pub struct PassStats {
     pub folded_biases: usize,
 }
 
-/// Runs the standard pipeline on every subgraph: transpose sinking, pad
+/// Runs the standard pipeline on every subgraph: transpose sinking,
+/// reshape cleanup (unit-axis transposes as reshapes, merged chains), pad
 /// folding, activation fusion and dead code removal. Signatures follow the
 /// renumbered tensors.
 ///
@@ -61,6 +63,14 @@ pub fn optimize(model: &mut Model) -> PassStats {
         let before = sg.operators.iter().filter(|o| o.op == crate::Op::Transpose).count();
         shuffle::channel_shuffles_to_gather(sg);
         transpose::sink_transposes(sg);
+        // Transposes of unit axes become reshapes, which merge and vanish;
+        // what that exposes is sunk again.
+        for _ in 0..4 {
+            if reshape::simplify_reshapes(sg) == 0 {
+                break;
+            }
+            transpose::sink_transposes(sg);
+        }
         let after = sg.operators.iter().filter(|o| o.op == crate::Op::Transpose).count();
         stats.transposes_removed += before.saturating_sub(after);
         stats.folded_pads += fuse::fold_pads(sg);

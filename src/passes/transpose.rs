@@ -23,6 +23,14 @@ enum Sink {
     Pad,
     /// A reshape that reads the same memory order either way.
     Reshape,
+    /// A reshape that only inserts or removes size-1 axes: the transpose
+    /// goes on, in the new rank, after the same reshape of `x`.
+    UnitReshape,
+    /// The same with a shape computed at run time from the shape of `y`
+    /// or `x` (SHAPE, STRIDED_SLICE, CONCATENATION and constant 1s).
+    RuntimeUnitReshape,
+    /// TILE with constant multiples.
+    Tile,
     /// STRIDED_SLICE with constant begin/end/strides and plain masks.
     StridedSlice,
     /// SPLIT_V along a constant axis (several outputs).
@@ -67,8 +75,8 @@ fn binary_op(op: &Op) -> bool {
 
 /// Whether an operand is the same transpose's output, another transpose
 /// with the same permutation, or a constant that can be permuted.
-fn operand_ok(sg: &Subgraph, uses: &Uses, t: TensorId, y: TensorId, p: &[usize], rank: usize) -> bool {
-    if t == y {
+fn operand_ok(sg: &Subgraph, uses: &Uses, t: TensorId, y: TensorId, p: &[usize], rank: usize, ready: &[TensorId]) -> bool {
+    if t == y || ready.contains(&t) {
         return true;
     }
     // The output of a unary op on `y` is sunk in the same step (x · σ(x)).
@@ -113,7 +121,175 @@ fn order_preserving(x: &Shape, p: &[usize]) -> bool {
     true
 }
 
-fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &[usize]) -> Option<Sink> {
+/// For a reshape of `T_p(x)` to `zs` that only inserts or removes size-1
+/// axes (the other sizes keep their order; at most one dynamic size on
+/// each side): the shape of the same reshape applied to `x` (`x`'s sizes other
+/// than 1 in `x`'s order, each followed by the size-1 axes that follow its
+/// image in `zs`) and the permutation `q` with `T_q(x') = z`.
+fn unit_reshape(xs: &Shape, p: &[usize], zs: &Shape) -> Option<(Shape, Vec<usize>)> {
+    let (xd, zd) = (xs.dims(), zs.dims());
+    let dynamic = |ds: &[Dim]| ds.iter().filter(|d| **d == Dim::Dynamic).count();
+    // One unknown size on each side, at the same place among the sizes
+    // other than 1 (checked below): equal, as the element counts are.
+    if xd.len() != p.len() || dynamic(xd) > 1 || dynamic(zd) > 1 {
+        return None;
+    }
+    let unit = |d: &Dim| *d == Dim::Fixed(1);
+    // The x axes behind y's sizes other than 1, in y's order.
+    let y_axes: Vec<usize> = p.iter().copied().filter(|a| !unit(&xd[*a])).collect();
+    let z_axes: Vec<usize> = (0..zd.len()).filter(|k| !unit(&zd[*k])).collect();
+    if y_axes.len() != z_axes.len() || y_axes.iter().zip(&z_axes).any(|(a, k)| xd[*a] != zd[*k]) {
+        return None;
+    }
+    // The size-1 axes of z after each of its other axes (None: leading).
+    let mut follows: Vec<(Option<usize>, usize)> = Vec::new();
+    let mut prev = None;
+    for (k, d) in zd.iter().enumerate() {
+        if unit(d) {
+            follows.push((prev, k));
+        } else {
+            prev = Some(k);
+        }
+    }
+    let mut order: Vec<usize> = follows.iter().filter(|(f, _)| f.is_none()).map(|(_, k)| *k).collect();
+    for a in (0..xd.len()).filter(|a| !unit(&xd[*a])) {
+        let j = y_axes.iter().position(|b| *b == a)?;
+        let k = z_axes[j];
+        order.push(k);
+        order.extend(follows.iter().filter(|(f, _)| *f == Some(k)).map(|(_, u)| *u));
+    }
+    if order.len() != zd.len() {
+        return None;
+    }
+    let shape = Shape::from_dims(order.iter().map(|k| zd[*k]).collect());
+    let q: Vec<usize> = (0..zd.len()).map(|k| order.iter().position(|o| *o == k)).collect::<Option<_>>()?;
+    Some((shape, q))
+}
+
+/// An entry of a shape vector computed at run time.
+#[derive(Clone, Copy, PartialEq)]
+enum Entry {
+    Known(i64),
+    /// The size of an axis of `y`.
+    Axis(usize),
+}
+
+/// The entries of the int32 shape vector `s` when it is built from the
+/// shapes of `y` or `x` (`y = T_p(x)`) and constants by SHAPE,
+/// STRIDED_SLICE (one axis, stride 1, no masks) and CONCATENATION.
+fn shape_entries(sg: &Subgraph, uses: &Uses, s: TensorId, y: TensorId, x: TensorId, p: &[usize], depth: usize) -> Option<Vec<Entry>> {
+    if let Some(v) = const_ints(sg, s) {
+        return Some(v.into_iter().map(Entry::Known).collect());
+    }
+    if depth > 6 {
+        return None;
+    }
+    let node = &sg.operators[uses.producer[s.index()]?];
+    match &node.op {
+        Op::Shape(_) => {
+            let src = node.input(0)?;
+            let inv = inverse(p);
+            // A unary op keeps the sizes: x's may be read before one.
+            let mut before_x = x;
+            for _ in 0..8 {
+                if src == before_x {
+                    break;
+                }
+                let Some(k) = uses.producer[before_x.index()] else { break };
+                let op = &sg.operators[k];
+                match op.input(0) {
+                    Some(i) if unary_op(&op.op) && op.inputs.len() == 1 && sg.tensors[i.index()].shape == sg.tensors[before_x.index()].shape => before_x = i,
+                    _ => break,
+                }
+            }
+            if src == y {
+                Some((0..p.len()).map(Entry::Axis).collect())
+            } else if src == before_x {
+                Some(inv.iter().map(|j| Entry::Axis(*j)).collect())
+            } else {
+                None
+            }
+        }
+        Op::StridedSlice(o) if o.begin_mask == 0 && o.end_mask == 0 && o.ellipsis_mask == 0 && o.new_axis_mask == 0 && o.shrink_axis_mask == 0 && !o.offset => {
+            let all = shape_entries(sg, uses, node.input(0)?, y, x, p, depth + 1)?;
+            let one = |i: usize| const_ints(sg, node.input(i)?).filter(|v| v.len() == 1).map(|v| v[0]);
+            let (b, e, st) = (one(1)?, one(2)?, one(3)?);
+            let n = all.len() as i64;
+            let clamp = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
+            (st == 1).then(|| all[clamp(b)..clamp(e).max(clamp(b))].to_vec())
+        }
+        Op::Concatenation(o) if o.activation == Activation::None => {
+            let mut out = Vec::new();
+            for t in node.inputs.iter().flatten() {
+                out.extend(shape_entries(sg, uses, *t, y, x, p, depth + 1)?);
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// For a RESHAPE of `y = T_p(x)` by a shape computed at run time that
+/// only inserts or removes size-1 axes: the axes of the same reshape of
+/// `x` as `(axis of z, Some(axis of x) | None for a size-1 axis)`, in the
+/// order of `unit_reshape`.
+fn runtime_unit_reshape(sg: &Subgraph, uses: &Uses, node: &Operator, y: TensorId, x: TensorId, p: &[usize]) -> Option<Vec<(usize, Option<usize>)>> {
+    let entries = shape_entries(sg, uses, node.input(1)?, y, x, p, 0)?;
+    let yd = sg.tensors[y.index()].shape.dims().to_vec();
+    let xd = sg.tensors[x.index()].shape.dims().to_vec();
+    let z = node.outputs[0];
+    if entries.len() != sg.tensors[z.index()].shape.rank() || xd.len() != p.len() {
+        return None;
+    }
+    let unit_y = |j: usize| yd.get(j) == Some(&Dim::Fixed(1));
+    let y_axes: Vec<usize> = (0..p.len()).filter(|j| !unit_y(*j)).collect();
+    // Each entry: a size-1 axis, or the next axis of y other than size 1
+    // (its size read from y or x, the same constant, or the one -1).
+    let mut z_to_y: Vec<Option<usize>> = Vec::new();
+    let (mut next, mut inferred) = (0, false);
+    for e in &entries {
+        let want = y_axes.get(next).copied();
+        let m = match *e {
+            Entry::Known(1) => None,
+            Entry::Axis(j) if unit_y(j) => None,
+            Entry::Axis(j) if Some(j) == want => Some(j),
+            Entry::Known(v) if v > 1 && want.is_some_and(|j| yd[j] == Dim::Fixed(u32::try_from(v).unwrap_or(0))) => want,
+            Entry::Known(-1) if !inferred && want.is_some() => {
+                inferred = true;
+                want
+            }
+            _ => return None,
+        };
+        next += usize::from(m.is_some());
+        z_to_y.push(m);
+    }
+    if next != y_axes.len() {
+        return None;
+    }
+    let mut order: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut lead = true;
+    for (k, m) in z_to_y.iter().enumerate() {
+        if m.is_some() {
+            lead = false;
+        } else if lead {
+            order.push((k, None));
+        }
+    }
+    for a in (0..xd.len()).filter(|a| xd[*a] != Dim::Fixed(1)) {
+        let j = p.iter().position(|v| *v == a)?;
+        let k = z_to_y.iter().position(|m| *m == Some(j))?;
+        order.push((k, Some(a)));
+        for (u, m) in z_to_y.iter().enumerate().skip(k + 1) {
+            if m.is_some() {
+                break;
+            }
+            order.push((u, None));
+        }
+    }
+    (order.len() == z_to_y.len()).then_some(order)
+}
+
+fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &[usize], ready: &[TensorId]) -> Option<Sink> {
     let node = &sg.operators[c];
     // Per-axis quantization names an axis; keep such ops where they are.
     let per_axis = |t: &TensorId| sg.tensors[t.index()].quantization.as_ref().is_some_and(|q| q.is_per_axis());
@@ -127,16 +303,23 @@ fn classify(sg: &Subgraph, uses: &Uses, c: usize, y: TensorId, x: TensorId, p: &
         op if unary_op(op) && node.inputs.len() == 1 => Some(Sink::Unary),
         Op::Softmax { .. } if p.last() == Some(&(r - 1)) => Some(Sink::Unary),
         op if binary_op(op) && out_rank == Some(r) => {
-            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r));
+            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r, ready));
             ok.then_some(Sink::Binary)
         }
         Op::Concatenation(o) if o.activation == Activation::None && out_rank == Some(r) => {
-            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r));
+            let ok = node.inputs.iter().flatten().all(|t| operand_ok(sg, uses, *t, y, p, r, ready));
             ok.then_some(Sink::Concat)
         }
         Op::Mean { .. } if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Mean),
         Op::Pad if node.input(0) == Some(y) && node.input(1).and_then(|a| const_ints(sg, a)).is_some() => Some(Sink::Pad),
         Op::Reshape { .. } if node.input(0) == Some(y) && order_preserving(&sg.tensors[x.index()].shape, p) => Some(Sink::Reshape),
+        Op::Reshape { .. } if node.input(0) == Some(y) && node.outputs.len() == 1 && unit_reshape(&sg.tensors[x.index()].shape, p, &sg.tensors[node.outputs[0].index()].shape).is_some() => {
+            Some(Sink::UnitReshape)
+        }
+        Op::Reshape { .. } if node.input(0) == Some(y) && node.outputs.len() == 1 && runtime_unit_reshape(sg, uses, node, y, x, p).is_some() => {
+            Some(Sink::RuntimeUnitReshape)
+        }
+        Op::Tile if node.input(0) == Some(y) && node.input(1).and_then(|t| const_ints(sg, t)).is_some_and(|v| v.len() == r) => Some(Sink::Tile),
         Op::StridedSlice(o)
             if node.input(0) == Some(y)
                 && o.ellipsis_mask == 0
@@ -183,6 +366,7 @@ fn rewrite(
     p: &[usize],
     how: Sink,
     renamed: &mut std::collections::HashMap<TensorId, TensorId>,
+    pre: &mut Vec<Operator>,
 ) -> Option<Vec<Operator>> {
     let inv = inverse(p);
     let r = p.len();
@@ -225,6 +409,57 @@ fn rewrite(
         Sink::Reshape => {
             sg.operators[c].inputs[0] = Some(x);
             Some(vec![])
+        }
+        Sink::UnitReshape => {
+            let (xs, q) = unit_reshape(&sg.tensors[x.index()].shape, p, &sg.tensors[z.index()].shape)?;
+            let dims: Vec<i32> = xs.dims().iter().map(|d| if let Dim::Fixed(v) = d { i32::try_from(*v).ok() } else { Some(-1) }).collect::<Option<_>>()?;
+            let st = add_i32(sg, format!("{}/shape", sg.tensors[z.index()].name), &dims);
+            sg.operators[c].op = Op::Reshape { new_shape: None };
+            sg.operators[c].inputs = vec![Some(x), Some(st)];
+            let z_new = add_like(sg, z, xs, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(vec![after(sg, &q, z_new)])
+        }
+        Sink::RuntimeUnitReshape => {
+            let node = sg.operators[c].clone();
+            let order = runtime_unit_reshape(sg, uses, &node, y, x, p)?;
+            let zd = sg.tensors[z.index()].shape.dims().to_vec();
+            let q: Vec<usize> = (0..zd.len()).map(|k| order.iter().position(|o| o.0 == k)).collect::<Option<_>>()?;
+            // shape(x') = GATHER(CONCATENATION(SHAPE(x), [1]), idx): each
+            // axis an axis of x, or the appended 1.
+            let idx: Vec<i32> = order.iter().map(|(_, a)| a.map_or(r as i32, |a| a as i32)).collect();
+            let zname = sg.tensors[z.index()].name.clone();
+            let sx = sg.tensors.len();
+            sg.tensors.push(Tensor::new(format!("{zname}/x_shape"), DType::I32, Shape::new([r as u32])));
+            let one = add_i32(sg, format!("{zname}/one"), &[1]);
+            let ext = sg.tensors.len();
+            sg.tensors.push(Tensor::new(format!("{zname}/x_shape_1"), DType::I32, Shape::new([r as u32 + 1])));
+            let it = add_i32(sg, format!("{zname}/axes"), &idx);
+            let ns = sg.tensors.len();
+            sg.tensors.push(Tensor::new(format!("{zname}/shape"), DType::I32, Shape::new([idx.len() as u32])));
+            let (sx, ext, ns) = (TensorId(sx as u32), TensorId(ext as u32), TensorId(ns as u32));
+            pre.push(Operator::new(Op::Shape(ShapeOptions { out_type: DType::I32 }), &[x], &[sx]));
+            pre.push(Operator::new(Op::Concatenation(ConcatenationOptions::default()), &[sx, one], &[ext]));
+            pre.push(Operator::new(Op::Gather(GatherOptions::default()), &[ext, it], &[ns]));
+            sg.operators[c].inputs = vec![Some(x), Some(ns)];
+            sg.operators[c].op = Op::Reshape { new_shape: None };
+            let shape = Shape::from_dims(order.iter().map(|(k, _)| zd[*k]).collect());
+            let z_new = add_like(sg, z, shape, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(vec![after(sg, &q, z_new)])
+        }
+        Sink::Tile => {
+            let m = const_ints(sg, sg.operators[c].input(1)?)?;
+            let mut w = vec![1i32; r];
+            for k in 0..r {
+                w[p[k]] = i32::try_from(m[k]).ok()?;
+            }
+            let mt = add_i32(sg, format!("{}/multiples", sg.tensors[z.index()].name), &w);
+            sg.operators[c].inputs = vec![Some(x), Some(mt)];
+            let shape = permute_shape(&sg.tensors[z.index()].shape, &inv);
+            let z_new = add_like(sg, z, shape, "/sunk");
+            sg.operators[c].outputs[0] = z_new;
+            Some(vec![after(sg, p, z_new)])
         }
         Sink::StridedSlice => {
             let node = sg.operators[c].clone();
@@ -345,6 +580,54 @@ fn rewrite(
     }
 }
 
+/// The ops of an elementwise chain from `y` (or a unary consumer of `y`)
+/// to `t`: each unary, or binary with a permutable constant or layout-free
+/// other operand, each output read once and not a graph output. Such a
+/// chain computes in `x`'s layout as well, so it is sunk with `y`.
+fn chain_to(sg: &Subgraph, uses: &Uses, t: TensorId, y: TensorId, p: &[usize], consumers: &[usize], depth: usize) -> Option<Vec<usize>> {
+    let r = p.len();
+    if depth > 8 || uses.is_output[t.index()] || uses.consumers[t.index()].len() != 1 || sg.tensors[t.index()].shape.rank() != r {
+        return None;
+    }
+    let i = uses.producer[t.index()]?;
+    let node = &sg.operators[i];
+    if node.outputs.len() != 1 || node.outputs.iter().any(|o| sg.tensors[o.index()].quantization.as_ref().is_some_and(|q| q.is_per_axis())) {
+        return None;
+    }
+    let from = if unary_op(&node.op) && node.inputs.len() == 1 {
+        node.input(0)?
+    } else if binary_op(&node.op) {
+        let mut from = None;
+        for u in node.inputs.iter().flatten() {
+            let ut = &sg.tensors[u.index()];
+            let fixed = if ut.is_constant() { ut.shape.rank() <= r && permuted_constant(ut, r, &inverse(p)).is_some() } else { layout_free(&ut.shape, &inverse(p)) };
+            if fixed {
+                continue;
+            }
+            if from.replace(*u).is_some() {
+                return None;
+            }
+        }
+        from?
+    } else {
+        return None;
+    };
+    if from == y {
+        return Some(vec![i]);
+    }
+    // The output of a unary consumer of `y`, sunk in the same step.
+    if let Some(k) = uses.producer[from.index()]
+        && consumers.contains(&k)
+        && unary_op(&sg.operators[k].op)
+        && sg.operators[k].inputs.len() == 1
+    {
+        return Some(vec![i]);
+    }
+    let mut ch = chain_to(sg, uses, from, y, p, consumers, depth + 1)?;
+    ch.push(i);
+    Some(ch)
+}
+
 /// Sinks one transpose if possible. Returns whether the graph changed.
 fn sink_one(sg: &mut Subgraph) -> bool {
     let uses = Uses::of(sg);
@@ -357,22 +640,48 @@ fn sink_one(sg: &mut Subgraph) -> bool {
         let mut consumers: Vec<usize> = uses.consumers[y.index()].iter().map(|(c, _)| *c).collect();
         consumers.sort_unstable();
         consumers.dedup();
-        let plan: Option<Vec<Sink>> = consumers.iter().map(|c| classify(sg, &uses, *c, y, x, &p)).collect();
+        // Elementwise chains from `y` into a binary consumer of `y` (the
+        // HardSigmoid of x · HardSigmoid(x)) are sunk in the same step.
+        let mut chain: Vec<usize> = Vec::new();
+        for &c in &consumers {
+            let node = &sg.operators[c];
+            if !(binary_op(&node.op) || matches!(node.op, Op::Concatenation(_))) {
+                continue;
+            }
+            for t in node.inputs.iter().flatten() {
+                if !operand_ok(sg, &uses, *t, y, &p, p.len(), &[])
+                    && let Some(ch) = chain_to(sg, &uses, *t, y, &p, &consumers, 0)
+                {
+                    chain.extend(ch);
+                }
+            }
+        }
+        chain.sort_unstable();
+        chain.dedup();
+        chain.retain(|i| !consumers.contains(i));
+        let ready: Vec<TensorId> = chain.iter().map(|i| sg.operators[*i].outputs[0]).collect();
+        let plan: Option<Vec<Sink>> = consumers.iter().map(|c| classify(sg, &uses, *c, y, x, &p, &ready)).collect();
         let Some(plan) = plan else { continue };
-        // Unary consumers first: binary ones may read their outputs.
+        // In graph order: a consumer may read what an earlier one computes.
         let mut steps: Vec<(usize, Sink)> = consumers.into_iter().zip(plan).collect();
-        steps.sort_by_key(|(c, how)| (matches!(how, Sink::Binary | Sink::Concat), *c));
+        steps.extend(chain.iter().map(|i| (*i, if unary_op(&sg.operators[*i].op) { Sink::Unary } else { Sink::Binary })));
+        steps.sort_by_key(|(c, _)| *c);
         // A failed rewrite is undone from a snapshot of what rewrites touch
         // (the consumers, and tensors appended), not a copy of the graph.
         let n_tensors = sg.tensors.len();
         let saved: Vec<(usize, Operator)> = steps.iter().map(|(c, _)| (*c, sg.operators[*c].clone())).collect();
+        // (position, op): after a consumer at c + 1, before it at c.
         let mut inserts: Vec<(usize, Operator)> = Vec::new();
         let mut renamed = std::collections::HashMap::new();
         let mut ok = true;
         for (c, how) in steps {
             let c = &c;
-            match rewrite(sg, &uses, *c, y, x, &p, how, &mut renamed) {
-                Some(ts) => inserts.extend(ts.into_iter().rev().map(|t| (*c, t))),
+            let mut pre = Vec::new();
+            match rewrite(sg, &uses, *c, y, x, &p, how, &mut renamed, &mut pre) {
+                Some(ts) => {
+                    inserts.extend(ts.into_iter().rev().map(|t| (*c + 1, t)));
+                    inserts.extend(pre.into_iter().rev().map(|t| (*c, t)));
+                }
                 None => {
                     ok = false;
                     break;
@@ -387,8 +696,8 @@ fn sink_one(sg: &mut Subgraph) -> bool {
             continue;
         }
         inserts.sort_by(|a, b| b.0.cmp(&a.0));
-        for (c, t) in inserts {
-            sg.operators.insert(c + 1, t);
+        for (at, t) in inserts {
+            sg.operators.insert(at, t);
         }
         return true;
     }

@@ -30,6 +30,9 @@
 //!   reference implementation in the `flatbuffers` wheel;
 //! - **delegate**: our delegate-compatibility report against the operators
 //!   LiteRT's default XNNPACK delegate claims (see delegate_tier.rs);
+//! - **frameworks**: ONNX files from tf2onnx (Keras 3 / TensorFlow) and
+//!   paddle2onnx, converted by us and run in LiteRT against onnxruntime
+//!   (see frameworks_tier.rs);
 //! - **accuracy**: classifiers trained on scikit-learn's digits (a plain CNN
 //!   and a MobileNetV2-style network), converted from ONNX and quantized to
 //!   int8 by us, classify the whole test split in LiteRT: top-1 accuracy of
@@ -44,6 +47,7 @@ mod accuracy_tier;
 mod common;
 mod eval_tier;
 mod flex_tier;
+mod frameworks_tier;
 mod metadata_tier;
 #[path = "../common/npy.rs"]
 mod npy;
@@ -164,6 +168,7 @@ fn main() {
     onnx_tiers::dynamic_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     onnx_tiers::recurrent_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     onnx_tiers::quant_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
+    frameworks_tier::frameworks_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     quantize_tier::quantize_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     accuracy_tier::accuracy_tier(&root, &out, &selected, &mut jobs, &mut outcomes);
     let unsupported = onnx_tiers::node_tier(&root, &python, &out, &selected, &mut jobs, &mut outcomes);

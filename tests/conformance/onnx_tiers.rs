@@ -12,11 +12,11 @@ use tflite_forge::Op;
 
 use crate::{venv, Outcome};
 
-fn count_transposes(m: &tflite_forge::Model) -> usize {
+pub(crate) fn count_transposes(m: &tflite_forge::Model) -> usize {
     m.subgraphs.iter().flat_map(|s| &s.operators).filter(|o| o.op == Op::Transpose).count()
 }
 
-fn total_ops(m: &tflite_forge::Model) -> usize {
+pub(crate) fn total_ops(m: &tflite_forge::Model) -> usize {
     m.subgraphs.iter().map(|s| s.operators.len()).sum()
 }
 
@@ -29,17 +29,29 @@ pub(crate) fn exports(root: &Path) -> Result<PathBuf, String> {
 /// Runs an export script of the model tier's venv into a cache directory
 /// keyed by the requirements and the script, once; later runs reuse it.
 fn cached_export(root: &Path, script: &str, prefix: &str, what: &str) -> Result<PathBuf, String> {
-    let py = venv::ensure_from(root, "requirements-models.txt", "models-venv")?;
+    cached_export_in(root, ["requirements-models.txt", "models-venv"], script, &[], prefix, what)
+}
+
+/// [`cached_export`] in the venv of `[requirements file, venv prefix]`,
+/// with extra script arguments (part of the cache key).
+pub(crate) fn cached_export_in(root: &Path, [requirements, venv_prefix]: [&str; 2], script: &str, args: &[&str], prefix: &str, what: &str) -> Result<PathBuf, String> {
+    let py = venv::ensure_from(root, requirements, venv_prefix)?;
     let path = root.join("tests/conformance/py").join(script);
-    let req = std::fs::read(root.join("tests/conformance/requirements-models.txt")).map_err(|e| e.to_string())?;
+    let req = std::fs::read(root.join("tests/conformance").join(requirements)).map_err(|e| e.to_string())?;
     let code = std::fs::read(&path).map_err(|e| e.to_string())?;
-    let dir = venv::cache_dir().join(format!("{prefix}-{:016x}", venv::key(&[&req, &code])));
+    // Without arguments the key is the one the model tiers always had
+    // (their caches stay valid).
+    let joined = args.join(" ");
+    let key = if args.is_empty() { venv::key(&[&req, &code]) } else { venv::key(&[&req, &code, joined.as_bytes()]) };
+    let dir = venv::cache_dir().join(format!("{prefix}-{key:016x}"));
     if dir.join(".complete").exists() {
         return Ok(dir);
     }
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("conformance: exporting {what} to {} (cached for later runs)", dir.display());
-    let out = Command::new(&py).arg(&path).arg(&dir).output().map_err(|e| format!("{script}: {e}"))?;
+    let started = std::time::Instant::now();
+    let out = Command::new(&py).arg(&path).arg(&dir).args(args).output().map_err(|e| format!("{script}: {e}"))?;
+    eprintln!("conformance: exported {what} in {:.1} s", started.elapsed().as_secs_f64());
     if !out.status.success() {
         return Err(format!("{script} failed: {}", String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")));
     }

@@ -15,7 +15,7 @@
 use super::nested::{renamed, Captures};
 use crate::build::SubgraphBuilder;
 use super::{LowerCtx, LowerError, Node, Val};
-use crate::model::{ConstData, Dim, DType, GatherOptions, Op, PackOptions, Shape, TensorId};
+use crate::model::{ConstData, Dim, DType, GatherOptions, Op, PackOptions, Shape, ShapeOptions, TensorId};
 use crate::onnx::error::{OnnxError, ReasonCode};
 use crate::onnx::ir::{OGraph, TensorData};
 
@@ -157,10 +157,10 @@ fn declared_elem(graph: &OGraph, name: &str) -> Option<(DType, Vec<u32>)> {
     Some((v.dtype?, dims?))
 }
 
-/// The element type and static shape of a Loop's scan outputs as its body
+/// The element type and shape of a Loop's scan outputs as its body
 /// computes them: the body is lowered once to read them, for outputs whose
-/// type or shape the model does not declare.
-fn probe_scan_outputs(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried: usize, n_scan: usize) -> Result<Vec<Option<(DType, Vec<u32>)>>, LowerError> {
+/// type or static shape the model does not declare.
+fn probe_scan_outputs(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried: usize, n_scan: usize) -> Result<Vec<(DType, Shape)>, LowerError> {
     let mut inputs: Vec<(String, DType, Shape)> = vec![
         (body.inputs[0].clone(), DType::I32, Shape::scalar()),
         (body.inputs[1].clone(), DType::Bool, Shape::scalar()),
@@ -175,7 +175,7 @@ fn probe_scan_outputs(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_
     Ok((0..n_scan)
         .map(|k| {
             let t = g.tensor(outs[1 + n_carried + k]);
-            t.shape.as_fixed().map(|d| (t.dtype, d))
+            (t.dtype, t.shape.clone())
         })
         .collect())
 }
@@ -352,16 +352,41 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
     }
     let declared: Vec<Option<(DType, Vec<u32>)>> = (0..n_scan).map(|k| declared_elem(body, &body.outputs[1 + n_carried + k])).collect();
     let probed = if declared.iter().any(Option::is_none) { Some(probe_scan_outputs(ctx, node, body, n_carried, n_scan)?) } else { None };
+    // A scan output whose element shape is only known at run time (a
+    // dynamic batch) is gathered flat, and the element's shape is carried
+    // along to shape the rows after the loop: `flat[k]` holds its element
+    // shape as the body computes it.
+    let mut flat: Vec<Option<Shape>> = vec![None; n_scan];
     for k in 0..n_scan {
-        let oname = &body.outputs[1 + n_carried + k];
-        let (dtype, dims) = declared[k].clone().or_else(|| probed.as_ref().and_then(|p| p[k].clone())).ok_or_else(|| {
-            LowerError::new(ReasonCode::UnsupportedShape, format!("scan output {oname:?} has no static element shape (its rows are gathered in a WHILE loop)"))
-        })?;
+        let (dtype, dims) = match (&declared[k], probed.as_ref().map(|p| &p[k])) {
+            (Some(d), _) => d.clone(),
+            (None, Some((dtype, shape))) => match shape.as_fixed() {
+                Some(d) => (*dtype, d),
+                None => {
+                    flat[k] = Some(shape.clone());
+                    vars.push(ctx.g.constant(&format!("{name}_scan{k}"), *dtype, Shape::new([0]), ConstData::from_bytes(Vec::new())));
+                    continue;
+                }
+            },
+            (None, None) => {
+                let oname = &body.outputs[1 + n_carried + k];
+                return Err(LowerError::new(ReasonCode::UnsupportedShape, format!("scan output {oname:?} has no element shape")));
+            }
+        };
         let shape = Shape::new(std::iter::once(0).chain(dims));
         vars.push(ctx.g.constant(&format!("{name}_scan{k}"), dtype, shape, ConstData::from_bytes(Vec::new())));
     }
     let Captures { args, inputs: cap_inputs, consts } = ctx.capture(&body.captures)?;
     vars.extend(args.iter().copied());
+    let n_caps = args.len();
+    // The carried element shapes of the flat scan outputs (the fixed sizes,
+    // 0 where dynamic, until the first iteration: a loop that runs no
+    // iteration gives an empty [0, 0, ...] where ONNX has [0, batch, ...]).
+    let flat_ks: Vec<usize> = (0..n_scan).filter(|k| flat[*k].is_some()).collect();
+    for &k in &flat_ks {
+        let s = flat[k].as_ref().map(|s| s.dims().iter().map(|d| d.fixed().map_or(0, |v| v as i32)).collect::<Vec<i32>>()).unwrap_or_default();
+        vars.push(ctx.g.constant_i32(&format!("{name}_scan{k}_shape"), Shape::new([s.len() as u32]), &s));
+    }
     let mut shapes: Vec<Shape> = vars.iter().map(|t| ctx.shape(*t).clone()).collect();
     // Scan outputs grow by one row per iteration.
     for s in shapes.iter_mut().skip(3 + n_carried).take(n_scan) {
@@ -387,6 +412,9 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
             inputs.push((String::new(), dtypes[3 + n_carried + k], shapes[3 + n_carried + k].clone()));
         }
         inputs.extend(cap_inputs.iter().cloned());
+        for v in &vars[3 + n_carried + n_scan + n_caps..] {
+            inputs.push((String::new(), DType::I32, ctx.shape(*v).clone()));
+        }
         let (bb, outs) = ctx
             .lower_body(body, "loop_body", &inputs, consts.clone(), |_, _| Ok(Vec::new()), |c, ins| {
                 let outs = c.graph_outputs(body)?;
@@ -397,12 +425,20 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
                 for k in 0..n_carried {
                     res.push(cast_to(c, outs[1 + k], dtypes[3 + k])?);
                 }
+                let mut elem_shapes = Vec::new();
                 for k in 0..n_scan {
                     let elem = cast_to(c, outs[1 + n_carried + k], dtypes[3 + n_carried + k])?;
-                    res.push(append_row(c, ins[3 + n_carried + k], elem)?);
+                    if flat[k].is_some() {
+                        let row = c.g.reshape(elem, &[-1]).map_err(OnnxError::Model)?;
+                        res.push(c.g.concatenation(&[ins[3 + n_carried + k], row], 0).map_err(OnnxError::Model)?);
+                        elem_shapes.push(c.g.apply(Op::Shape(ShapeOptions { out_type: DType::I32 }), &[Some(elem)]).map_err(OnnxError::Model)?);
+                    } else {
+                        res.push(append_row(c, ins[3 + n_carried + k], elem)?);
+                    }
                 }
                 // Captures pass through (shared, not copied, by LiteRT).
-                res.extend(ins[3 + n_carried + n_scan..].iter().copied());
+                res.extend(ins[3 + n_carried + n_scan..3 + n_carried + n_scan + n_caps].iter().copied());
+                res.extend(elem_shapes);
                 Ok(res)
             })
             .map_err(|e| ctx.nest(e))?;
@@ -415,8 +451,20 @@ fn while_loop(ctx: &mut LowerCtx<'_>, node: &Node<'_>, body: &OGraph, n_carried:
     let ci = counter_cond(ctx, "loop_cond", &shapes, &dtypes, true)?;
     let bi = ctx.finish_body(bb, &body_outs)?;
     let outs = ctx.g.while_loop(&ctx.mb, ci, bi, &vars)?;
-    for k in 0..n_carried + n_scan {
+    for k in 0..n_carried {
         ctx.set_output(node, k, outs[3 + k]);
+    }
+    for k in 0..n_scan {
+        let mut t = outs[3 + n_carried + k];
+        if let Some(elem) = &flat[k] {
+            // [iterations] ++ the element's shape.
+            let pos = flat_ks.iter().position(|j| *j == k).ok_or_else(|| LowerError::invalid("flat scan output"))?;
+            let count = ctx.g.reshape(outs[0], &[1])?;
+            let shape = ctx.g.concatenation(&[count, outs[3 + n_carried + n_scan + n_caps + pos]], 0)?;
+            t = ctx.g.apply(Op::Reshape { new_shape: None }, &[Some(t), Some(shape)])?;
+            ctx.g.tensor_mut(t).shape = Shape::from_dims(std::iter::once(Dim::Dynamic).chain(elem.dims().iter().copied()).collect());
+        }
+        ctx.set_output(node, n_carried + k, t);
     }
     ctx.forms.push((node.name(), format!("WHILE (cond subgraph {ci}, body subgraph {bi})")));
     Ok(())

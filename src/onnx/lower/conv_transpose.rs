@@ -5,6 +5,7 @@
 use super::conv::{from_planar, ints_or, lift, lift_pads, split_rows, to_planar};
 use super::fold::transpose_data;
 use super::operand::{dtype_err, shape_err, static_dim, typed_input};
+use super::symbolic::SDim;
 use super::{LowerCtx, LowerError, Node};
 use crate::model::*;
 use crate::onnx::ir::TensorData;
@@ -115,7 +116,8 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
     if out_pad.iter().zip(&strides).any(|(p, s)| *p < 0 || p >= s) {
         return Err(LowerError::attr(format!("output_padding {out_pad:?} for strides {strides:?}")));
     }
-    let batch = static_dim(&xs, 0, "the batch size")?;
+    // A dynamic batch size is read at run time into the output shape.
+    let batch = xs.dim(0).and_then(|d| d.fixed()).map(i64::from);
     let inp = if one_d { [1, static_dim(&xs, 2, "the input width")?] } else { [static_dim(&xs, 2, "the input height")?, static_dim(&xs, 3, "the input width")?] };
     let k = [kh, kw];
     let full: Vec<i64> = (0..2).map(|i| strides[i] * (inp[i] - 1) + out_pad[i] + k[i]).collect();
@@ -222,8 +224,16 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
         Weights::Runtime(t, _) => vec![*t],
         Weights::Const(_) => Vec::new(),
     };
-    let shape = [to32(batch)?, to32(size[0])?, to32(size[1])?, to32(cout_g as i64)?];
     let o = TransposeConvOptions::new(padding, strides[0] as i32, strides[1] as i32);
+    let sizes = [to32(size[0])?, to32(size[1])?, to32(cout_g as i64)?];
+    let runtime_shape = match batch {
+        Some(_) => None,
+        None => {
+            let b = ctx.symbolic_shape(p.nhwc)[0].clone();
+            let dims = [b, SDim::Known(size[0]), SDim::Known(size[1]), SDim::Known(cout_g as i64)];
+            Some(ctx.shape_tensor(&format!("{name}/output_shape"), &dims, false)?)
+        }
+    };
     let mut ys = Vec::with_capacity(group);
     for (g, h) in hs.into_iter().enumerate() {
         // [C_in/g, C_out/g, kH, kW] → [C_out/g, kH, kW, C_in/g]
@@ -236,7 +246,16 @@ pub fn lower_conv_transpose(ctx: &mut LowerCtx<'_>, node: &Node<'_>) -> Result<(
             }
             Weights::Runtime(..) => ctx.transpose(runtime_parts[g], &[1, 2, 3, 0])?,
         };
-        let mut y = ctx.g.transpose_conv(h, ft, biases[g], shape, o)?;
+        let mut y = match (batch, runtime_shape) {
+            (Some(b), _) => ctx.g.transpose_conv(h, ft, biases[g], [to32(b)?, sizes[0], sizes[1], sizes[2]], o)?,
+            (None, Some(os)) => {
+                let y = ctx.g.apply(Op::TransposeConv(o), &[Some(os), Some(ft), Some(h), biases[g]])?;
+                // Only the batch size is unknown here.
+                ctx.g.tensor_mut(y).shape = Shape::from_dims(vec![Dim::Dynamic, Dim::Fixed(sizes[0] as u32), Dim::Fixed(sizes[1] as u32), Dim::Fixed(sizes[2] as u32)]);
+                y
+            }
+            (None, None) => return Err(shape_err("no output shape for a dynamic batch")),
+        };
         if crop {
             y = ctx.g.slice(y, &[0, to32(pads[0].0)?, to32(pads[1].0)?, 0], &[-1, to32(out[0])?, to32(out[1])?, -1])?;
         }
