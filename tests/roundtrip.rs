@@ -54,6 +54,25 @@ fn writing_a_model_given_up_gives_the_same_bytes() {
 }
 
 #[test]
+fn a_streamed_write_that_fails_leaves_no_file() {
+    let dir = std::env::temp_dir().join(format!("tflite-forge-failed-write-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let model = resnet_like(1, Dim::Fixed(1));
+    // A directory that does not exist: an I/O error naming the path.
+    let missing = dir.join("no/such/dir/m.tflite");
+    let err = tflite_forge::write::write_file(&model, &missing).expect_err("missing directory");
+    assert!(matches!(err, tflite_forge::Error::Io { .. }), "{err}");
+    // An invalid model: a validation error, and nothing at the path.
+    let mut bad = model.clone();
+    bad.subgraphs[0].outputs.push(TensorId(9999));
+    let path = dir.join("bad.tflite");
+    let err = tflite_forge::write::write_file_owned(bad, &path).expect_err("invalid model");
+    assert!(!matches!(err, tflite_forge::Error::Io { .. }), "{err}");
+    assert!(std::fs::read_dir(&dir).expect("list").next().is_none(), "no file, temporary or final, is left");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn output_is_deterministic() {
     let m = resnet_like(7, Dim::Fixed(1));
     let a = write(&m).unwrap();

@@ -113,15 +113,25 @@ pub fn write_file_owned(mut model: Model, path: impl AsRef<Path>) -> Result<u64,
 
 fn stream_to_file(model: &Model, plan: Plan, path: &Path) -> Result<u64, Error> {
     let mut size = 0;
-    atomic_write_with(path, |f| {
+    // A model that cannot be laid out is a write error, not an I/O error
+    // of the path: kept here while the file is abandoned.
+    let mut layout_error = None;
+    let written = atomic_write_with(path, |f| {
         let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
         size = emit_file(model, plan, &mut w).map_err(|e| match e {
             EmitError::Io(e) => e,
-            EmitError::Write(e) => std::io::Error::other(e),
+            EmitError::Write(e) => {
+                layout_error = Some(e);
+                std::io::Error::other("the model cannot be laid out")
+            }
         })?;
         std::io::Write::flush(&mut w)
-    })?;
-    Ok(size)
+    });
+    match (written, layout_error) {
+        (_, Some(e)) => Err(e.into()),
+        (Err(e), None) => Err(e),
+        (Ok(()), None) => Ok(size),
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so that
