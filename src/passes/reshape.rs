@@ -19,22 +19,6 @@ fn determined(s: &Shape) -> bool {
     s.dims().iter().filter(|d| **d == Dim::Dynamic).count() <= 1
 }
 
-/// Whether `T_p` of a tensor of shape `s` moves no data: only size-1 axes
-/// change place (the other axes keep their order).
-fn moves_only_unit_axes(s: &Shape, p: &[usize]) -> bool {
-    let mut last = None;
-    for &a in p {
-        if s.dims()[a] == Dim::Fixed(1) {
-            continue;
-        }
-        if last.is_some_and(|l| l > a) {
-            return false;
-        }
-        last = Some(a);
-    }
-    true
-}
-
 fn per_axis(sg: &Subgraph, t: TensorId) -> bool {
     sg.tensors[t.index()].quantization.as_ref().is_some_and(|q| q.is_per_axis())
 }
@@ -47,7 +31,7 @@ fn unit_transposes_to_reshapes(sg: &mut Subgraph) -> usize {
         let Some(p) = perm_of(sg, &sg.operators[i]) else { continue };
         let (Some(x), y) = (sg.operators[i].input(0), sg.operators[i].outputs[0]) else { continue };
         let xs = &sg.tensors[x.index()].shape;
-        if xs.rank() != p.len() || !determined(xs) || !moves_only_unit_axes(xs, &p) || per_axis(sg, x) || per_axis(sg, y) {
+        if xs.rank() != p.len() || !determined(xs) || !super::transpose::order_preserving(xs, &p) || per_axis(sg, x) || per_axis(sg, y) {
             continue;
         }
         let Some(shape) = permute_shape(xs, &p).dims().iter().map(|d| if let Dim::Fixed(v) = d { i32::try_from(*v).ok() } else { Some(-1) }).collect::<Option<Vec<i32>>>() else {

@@ -106,8 +106,9 @@ fn layout_free(s: &Shape, p: &[usize]) -> bool {
     s.rank() == p.len() && permute_shape(s, p) == *s && order_preserving(s, p)
 }
 
-/// Whether a reshape of `T_p(x)` reads `x` in the same order.
-fn order_preserving(x: &Shape, p: &[usize]) -> bool {
+/// Whether a reshape of `T_p(x)` reads `x` in the same order: `T_p` moves
+/// only size-1 axes, so it moves no data.
+pub(super) fn order_preserving(x: &Shape, p: &[usize]) -> bool {
     let mut last = None;
     for &a in p {
         if x.dims()[a] == Dim::Fixed(1) {
