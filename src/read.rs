@@ -124,229 +124,10 @@ fn buffer_bytes<'a>(bytes: &'a [u8], b: &fb::Buffer<'a>, i: usize) -> Result<&'a
     Ok(b.data().map(|d| d.bytes()).unwrap_or(&[]))
 }
 
-fn activation(a: fb::ActivationFunctionType) -> Result<Activation, String> {
-    crate::model::activation_from_fb(a)
-}
-
-fn padding(p: fb::Padding) -> Result<Padding, String> {
-    crate::model::padding_from_fb(p)
-}
-
-fn bias_type(t: fb::TensorType) -> Result<Option<DType>, String> {
-    if t.0 == 0 { Ok(None) } else { crate::model::dtype_from_fb(t).map(Some) }
-}
-
-fn dtype(t: fb::TensorType) -> Result<DType, String> {
-    crate::model::dtype_from_fb(t)
-}
-
-fn subgraph(i: i32) -> Result<u32, String> {
-    u32::try_from(i).map_err(|_| format!("negative subgraph index {i}"))
-}
-
-/// The typed op of a hand-written builtin code and its options: `None`
-/// when the code is not one of them, an error when the options do not fit.
-fn typed_op(code: i32, o: &fb::BuiltinOptionsT) -> Option<Result<Op, String>> {
-    let hand = crate::model::op_info(code).is_some_and(|i| i.options == crate::model::OptionsKind::Hand);
-    hand.then(|| hand_op(code, o))
-}
-
-/// A hand-written op read without an options table, if that is valid.
-pub(crate) fn hand_op_with_defaults(code: i32) -> Option<Op> {
-    typed_op(code, &fb::BuiltinOptionsT::NONE).and_then(Result::ok)
-}
-
-fn hand_op(code: i32, o: &fb::BuiltinOptionsT) -> Result<Op, String> {
-    use fb::BuiltinOperator as B;
-    use fb::BuiltinOptionsT as O;
-    Ok(match (B(code), o) {
-        (B::ADD, O::AddOptions(x)) => Op::Add(AddSubOptions { activation: activation(x.fused_activation_function)?, pot_scale_int16: x.pot_scale_int16 }),
-        (B::ADD, O::NONE) => Op::Add(AddSubOptions::default()),
-        (B::SUB, O::SubOptions(x)) => Op::Sub(AddSubOptions { activation: activation(x.fused_activation_function)?, pot_scale_int16: x.pot_scale_int16 }),
-        (B::MUL, O::MulOptions(x)) => Op::Mul(activation(x.fused_activation_function)?),
-        (B::DIV, O::DivOptions(x)) => Op::Div(activation(x.fused_activation_function)?),
-        (B::CONV_2D, O::Conv2DOptions(x)) => Op::Conv2d(Conv2dOptions {
-            padding: padding(x.padding)?,
-            stride_w: x.stride_w,
-            stride_h: x.stride_h,
-            dilation_w: x.dilation_w_factor,
-            dilation_h: x.dilation_h_factor,
-            activation: activation(x.fused_activation_function)?,
-            quantized_bias_type: bias_type(x.quantized_bias_type)?,
-        }),
-        (B::DEPTHWISE_CONV_2D, O::DepthwiseConv2DOptions(x)) => Op::DepthwiseConv2d(DepthwiseConv2dOptions {
-            padding: padding(x.padding)?,
-            stride_w: x.stride_w,
-            stride_h: x.stride_h,
-            depth_multiplier: x.depth_multiplier,
-            dilation_w: x.dilation_w_factor,
-            dilation_h: x.dilation_h_factor,
-            activation: activation(x.fused_activation_function)?,
-        }),
-        (B::FULLY_CONNECTED, O::FullyConnectedOptions(x)) => Op::FullyConnected(FullyConnectedOptions {
-            activation: activation(x.fused_activation_function)?,
-            weights_format: match x.weights_format {
-                fb::FullyConnectedOptionsWeightsFormat::DEFAULT => WeightsFormat::Default,
-                fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8 => WeightsFormat::Shuffled4x16Int8,
-                other => return Err(format!("unknown weights format {}", other.0)),
-            },
-            keep_num_dims: x.keep_num_dims,
-            asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
-            quantized_bias_type: bias_type(x.quantized_bias_type)?,
-        }),
-        (B::AVERAGE_POOL_2D | B::MAX_POOL_2D | B::L2_POOL_2D, O::Pool2DOptions(x)) => {
-            let p = Pool2dOptions {
-                padding: padding(x.padding)?,
-                stride_w: x.stride_w,
-                stride_h: x.stride_h,
-                filter_w: x.filter_width,
-                filter_h: x.filter_height,
-                activation: activation(x.fused_activation_function)?,
-            };
-            match B(code) {
-                B::MAX_POOL_2D => Op::MaxPool2d(p),
-                B::L2_POOL_2D => Op::L2Pool2d(p),
-                _ => Op::AveragePool2d(p),
-            }
-        }
-        (B::MEAN, O::ReducerOptions(x)) => Op::Mean { keep_dims: x.keep_dims },
-        (B::RESHAPE, O::ReshapeOptions(x)) => Op::Reshape { new_shape: x.new_shape.clone() },
-        (B::RESHAPE, O::NONE) => Op::Reshape { new_shape: None },
-        (B::TRANSPOSE, O::TransposeOptions(_) | O::NONE) => Op::Transpose,
-        (B::CONCATENATION, O::ConcatenationOptions(x)) => Op::Concatenation(ConcatenationOptions {
-            axis: x.axis,
-            activation: activation(x.fused_activation_function)?,
-        }),
-        (B::PAD, O::PadOptions(_) | O::NONE) => Op::Pad,
-        (B::SOFTMAX, O::SoftmaxOptions(x)) => Op::Softmax { beta: x.beta },
-        (B::LOGISTIC, O::NONE) => Op::Logistic,
-        (B::RELU, O::NONE) => Op::Relu,
-        (B::RELU6, O::NONE) => Op::Relu6,
-        (B::TANH, O::NONE) => Op::Tanh,
-        (B::HARD_SWISH, O::HardSwishOptions(_) | O::NONE) => Op::HardSwish,
-        (B::QUANTIZE, O::QuantizeOptions(_) | O::NONE) => Op::Quantize,
-        (B::DEQUANTIZE, O::DequantizeOptions(_) | O::NONE) => Op::Dequantize,
-        (B::MINIMUM, O::MaximumMinimumOptions(_) | O::NONE) => Op::Minimum,
-        (B::MAXIMUM, O::MaximumMinimumOptions(_) | O::NONE) => Op::Maximum,
-        (B::LEAKY_RELU, O::LeakyReluOptions(x)) => Op::LeakyRelu { alpha: x.alpha },
-        (B::PRELU, O::NONE) => Op::Prelu,
-        (B::GELU, O::GeluOptions(x)) => Op::Gelu { approximate: x.approximate },
-        (B::EXP, O::ExpOptions(_) | O::NONE) => Op::Exp,
-        (B::SQRT, O::NONE) => Op::Sqrt,
-        (B::RSQRT, O::NONE) => Op::Rsqrt,
-        (B::NEG, O::NegOptions(_) | O::NONE) => Op::Neg,
-        (B::ABS, O::AbsOptions(_) | O::NONE) => Op::Abs,
-        (B::CAST, O::CastOptions(x)) => {
-            Op::Cast(CastOptions { in_data_type: Some(dtype(x.in_data_type)?), out_data_type: Some(dtype(x.out_data_type)?) })
-        }
-        (B::CAST, O::NONE) => Op::Cast(CastOptions::default()),
-        (B::SPLIT_V, O::SplitVOptions(x)) => Op::SplitV { num_splits: x.num_splits },
-        (B::STRIDED_SLICE, O::StridedSliceOptions(x)) => Op::StridedSlice(StridedSliceOptions {
-            begin_mask: x.begin_mask,
-            end_mask: x.end_mask,
-            ellipsis_mask: x.ellipsis_mask,
-            new_axis_mask: x.new_axis_mask,
-            shrink_axis_mask: x.shrink_axis_mask,
-            offset: x.offset,
-        }),
-        (B::SLICE, O::SliceOptions(_) | O::NONE) => Op::Slice,
-        (B::GATHER, O::GatherOptions(x)) => Op::Gather(GatherOptions { axis: x.axis, batch_dims: x.batch_dims }),
-        (B::SQUEEZE, O::SqueezeOptions(x)) => Op::Squeeze { squeeze_dims: x.squeeze_dims.clone().unwrap_or_default() },
-        (B::RESIZE_BILINEAR, O::ResizeBilinearOptions(x)) => {
-            Op::ResizeBilinear(ResizeOptions { align_corners: x.align_corners, half_pixel_centers: x.half_pixel_centers })
-        }
-        (B::RESIZE_NEAREST_NEIGHBOR, O::ResizeNearestNeighborOptions(x)) => {
-            Op::ResizeNearestNeighbor(ResizeOptions { align_corners: x.align_corners, half_pixel_centers: x.half_pixel_centers })
-        }
-        (B::TRANSPOSE_CONV, O::TransposeConvOptions(x)) => Op::TransposeConv(TransposeConvOptions {
-            padding: padding(x.padding)?,
-            stride_w: x.stride_w,
-            stride_h: x.stride_h,
-            activation: activation(x.fused_activation_function)?,
-            quantized_bias_type: bias_type(x.quantized_bias_type)?,
-        }),
-        (B::BATCH_MATMUL, O::BatchMatMulOptions(x)) => Op::BatchMatMul(BatchMatMulOptions {
-            adj_x: x.adj_x,
-            adj_y: x.adj_y,
-            asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
-        }),
-        (B::REDUCE_MAX, O::ReducerOptions(x)) => Op::ReduceMax { keep_dims: x.keep_dims },
-        (B::SUM, O::ReducerOptions(x)) => Op::Sum { keep_dims: x.keep_dims },
-        (B::PADV2, O::PadV2Options(_) | O::NONE) => Op::PadV2,
-        (B::MIRROR_PAD, O::MirrorPadOptions(x)) => Op::MirrorPad {
-            mode: match x.mode {
-                fb::MirrorPadMode::REFLECT => MirrorPadMode::Reflect,
-                fb::MirrorPadMode::SYMMETRIC => MirrorPadMode::Symmetric,
-                other => return Err(format!("unknown mirror pad mode {}", other.0)),
-            },
-        },
-        (B::EQUAL, O::EqualOptions(_) | O::NONE) => Op::Equal,
-        (B::NOT_EQUAL, O::NotEqualOptions(_) | O::NONE) => Op::NotEqual,
-        (B::LESS, O::LessOptions(_) | O::NONE) => Op::Less,
-        (B::LESS_EQUAL, O::LessEqualOptions(_) | O::NONE) => Op::LessEqual,
-        (B::GREATER, O::GreaterOptions(_) | O::NONE) => Op::Greater,
-        (B::GREATER_EQUAL, O::GreaterEqualOptions(_) | O::NONE) => Op::GreaterEqual,
-        (B::LOGICAL_AND, O::LogicalAndOptions(_) | O::NONE) => Op::LogicalAnd,
-        (B::LOGICAL_OR, O::LogicalOrOptions(_) | O::NONE) => Op::LogicalOr,
-        (B::LOGICAL_NOT, O::LogicalNotOptions(_) | O::NONE) => Op::LogicalNot,
-        (B::SELECT_V2, O::SelectV2Options(_) | O::NONE) => Op::SelectV2,
-        (B::LOG, O::NONE) => Op::Log,
-        (B::SIN, O::NONE) => Op::Sin,
-        (B::COS, O::CosOptions(_) | O::NONE) => Op::Cos,
-        (B::POW, O::PowOptions(_) | O::NONE) => Op::Pow,
-        (B::LOG_SOFTMAX, O::LogSoftmaxOptions(_) | O::NONE) => Op::LogSoftmax,
-        (B::REDUCE_MIN, O::ReducerOptions(x)) => Op::ReduceMin { keep_dims: x.keep_dims },
-        (B::REDUCE_PROD, O::ReducerOptions(x)) => Op::ReduceProd { keep_dims: x.keep_dims },
-        (B::ARG_MAX, O::ArgMaxOptions(x)) => Op::ArgMax { output_type: dtype(x.output_type)? },
-        (B::ARG_MIN, O::ArgMinOptions(x)) => Op::ArgMin { output_type: dtype(x.output_type)? },
-        (B::BROADCAST_TO, O::BroadcastToOptions(_) | O::NONE) => Op::BroadcastTo,
-        (B::FLOOR_MOD, O::FloorModOptions(_) | O::NONE) => Op::FloorMod,
-        (B::IF, O::IfOptions(x)) => Op::If {
-            then_subgraph: subgraph(x.then_subgraph_index)?,
-            else_subgraph: subgraph(x.else_subgraph_index)?,
-        },
-        (B::WHILE, O::WhileOptions(x)) => Op::While {
-            cond_subgraph: subgraph(x.cond_subgraph_index)?,
-            body_subgraph: subgraph(x.body_subgraph_index)?,
-        },
-        (B::CALL_ONCE, O::CallOnceOptions(x)) => Op::CallOnce { init_subgraph: subgraph(x.init_subgraph_index)? },
-        (B::MUL, O::NONE) => Op::Mul(Activation::None),
-        (B::DIV, O::NONE) => Op::Div(Activation::None),
-        (B::SUB, O::NONE) => Op::Sub(AddSubOptions::default()),
-        (B::MEAN, O::NONE) => Op::Mean { keep_dims: false },
-        (B::SUM, O::NONE) => Op::Sum { keep_dims: false },
-        (B::REDUCE_MAX, O::NONE) => Op::ReduceMax { keep_dims: false },
-        (B::REDUCE_MIN, O::NONE) => Op::ReduceMin { keep_dims: false },
-        (B::REDUCE_PROD, O::NONE) => Op::ReduceProd { keep_dims: false },
-        (B::SOFTMAX, O::NONE) => Op::Softmax { beta: 1.0 },
-        (B::GELU, O::NONE) => Op::Gelu { approximate: false },
-        (B::SQUEEZE, O::NONE) => Op::Squeeze { squeeze_dims: Vec::new() },
-        (B::GATHER, O::NONE) => Op::Gather(GatherOptions::default()),
-        (B::CONCATENATION, O::NONE) => Op::Concatenation(ConcatenationOptions::default()),
-        (B::BATCH_MATMUL, O::NONE) => Op::BatchMatMul(BatchMatMulOptions::default()),
-        (B::STRIDED_SLICE, O::NONE) => Op::StridedSlice(StridedSliceOptions::default()),
-        (B::RESIZE_BILINEAR, O::NONE) => Op::ResizeBilinear(ResizeOptions::default()),
-        (B::RESIZE_NEAREST_NEIGHBOR, O::NONE) => Op::ResizeNearestNeighbor(ResizeOptions::default()),
-        (B::LEAKY_RELU, O::NONE) => Op::LeakyRelu { alpha: 0.0 },
-        (B::MIRROR_PAD, O::NONE) => Op::MirrorPad { mode: MirrorPadMode::Reflect },
-        (B::ARG_MAX, O::NONE) => Op::ArgMax { output_type: DType::I64 },
-        (B::ARG_MIN, O::NONE) => Op::ArgMin { output_type: DType::I64 },
-        (B::SPLIT_V, O::NONE) => Op::SplitV { num_splits: 0 },
-        (B::FULLY_CONNECTED, O::NONE) => Op::FullyConnected(FullyConnectedOptions::default()),
-        (_, other) => return Err(format!("unexpected options table {:?}", other.builtin_options_type())),
-    })
-}
-
 /// Converts an operator's code and options to its typed op. Codes newer
 /// than our schema stay opaque, with their options as read.
 fn op_from(code: i32, version: i32, options: fb::BuiltinOptionsT, options2: fb::BuiltinOptions2T) -> Result<Op, String> {
-    if let Some(op) = crate::model::read_generated_op(code, &options, &options2) {
-        return op;
-    }
-    if let Some(op) = typed_op(code, &options) {
-        if options2 != fb::BuiltinOptions2T::NONE {
-            return Err("unexpected BuiltinOptions2 table".into());
-        }
+    if let Some(op) = crate::model::read_typed_op(code, &options, &options2) {
         return op;
     }
     Ok(Op::Builtin(OpaqueBuiltin { code, version, options, options2 }))
@@ -711,14 +492,45 @@ mod op_tests {
         let none2 = fb::BuiltinOptions2T::NONE;
         // FLOOR (generated) takes no options; ADD (hand) takes AddOptions.
         let e = op_from(8, 1, shape.clone(), none2.clone()).expect_err("FLOOR with ShapeOptions");
-        assert!(e.contains("no options"), "{e}");
+        assert!(e.contains("ShapeOptions (expected none)"), "{e}");
         let e = op_from(0, 1, shape, none2.clone()).expect_err("ADD with ShapeOptions");
-        assert!(e.contains("ShapeOptions"), "{e}");
+        assert!(e.contains("ShapeOptions (expected AddOptions)"), "{e}");
         // An unknown enum value is an error too.
         let bad = fb::BuiltinOptionsT::L2NormOptions(Box::new(fb::L2NormOptionsT { fused_activation_function: fb::ActivationFunctionType(42) }));
         assert!(op_from(11, 1, bad, none2.clone()).is_err());
         // Codes newer than the schema stay opaque.
         assert!(matches!(op_from(5000, 3, fb::BuiltinOptionsT::NONE, none2), Ok(Op::Builtin(_))));
+    }
+
+    #[test]
+    fn a_missing_options_table_reads_as_litert_reads_it() {
+        use crate::model::*;
+        let none = || (fb::BuiltinOptionsT::NONE, fb::BuiltinOptions2T::NONE);
+        let read = |code: i32| {
+            let (o, o2) = none();
+            op_from(code, 1, o, o2)
+        };
+        // LiteRT zero-initialises the params of an op without its table, so
+        // SOFTMAX's beta is 0 and ADD's pot_scale_int16 false (the schema's
+        // default is true).
+        assert_eq!(read(25), Ok(Op::Softmax { beta: 0.0 }));
+        let mut add = AddSubOptions::default();
+        add.pot_scale_int16 = false;
+        assert_eq!(read(0), Ok(Op::Add(add)));
+        assert_eq!(read(22), Ok(Op::Reshape { new_shape: None }));
+        // Ops whose options LiteRT cannot do without are an error.
+        for code in [3, 4, 1, 17, 12, 67, 118, 119, 129] {
+            let e = read(code).expect_err("needs its table");
+            assert!(e.contains("needs its"), "{code}: {e}");
+        }
+        // RESHAPE without a shape and CAST without types write no table, as
+        // they read.
+        for op in [Op::Reshape { new_shape: None }, Op::Cast(CastOptions::default())] {
+            assert_eq!(crate::write::options_of(&op), none(), "{op:?}");
+        }
+        let shaped = Op::Reshape { new_shape: Some(vec![2, 3]) };
+        let (o, o2) = crate::write::options_of(&shaped);
+        assert_eq!(op_from(22, 1, o, o2), Ok(shaped));
     }
 
     #[test]

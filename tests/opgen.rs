@@ -145,7 +145,7 @@ fn parse_spec(text: &str) -> Vec<OpSpec> {
     let mut out = Vec::new();
     for l in text.lines() {
         let l = l.trim();
-        if l.is_empty() || l.starts_with('#') {
+        if l.is_empty() || l.starts_with('#') || l.starts_with("glue ") {
             continue;
         }
         let (cols, doc) = l.split_once('|').expect("spec line has a doc after |");
@@ -162,6 +162,54 @@ fn parse_spec(text: &str) -> Vec<OpSpec> {
             deprecated: c[7] == "deprecated",
             doc: doc.trim().to_string(),
         });
+    }
+    out
+}
+
+/// One field of a hand-written variant's glue: `ours=theirs:conversion`.
+#[derive(Debug, Clone)]
+struct GlueField {
+    ours: String,
+    theirs: String,
+    conv: Option<String>,
+    /// A schema field the model does not keep (`-field`).
+    dropped: bool,
+}
+
+/// How a hand-written variant maps to its options table (a `glue` line).
+#[derive(Debug, Clone)]
+struct Glue {
+    name: String,
+    /// `unit`, `value`, `struct` or `tuple:Type`.
+    shape: String,
+    /// The options table, or `-`.
+    table: String,
+    /// `zero`, `omit`, `default` or `required`.
+    absent: String,
+    fields: Vec<GlueField>,
+}
+
+fn parse_glue(text: &str) -> Vec<Glue> {
+    let mut out = Vec::new();
+    for l in text.lines().map(str::trim).filter(|l| l.starts_with("glue ")) {
+        let c: Vec<&str> = l.split_whitespace().collect();
+        assert!(c.len() >= 5, "glue line: {l}");
+        assert!(matches!(c[4], "zero" | "omit" | "default" | "required"), "absent rule {} in: {l}", c[4]);
+        let fields = c[5..]
+            .iter()
+            .map(|f| {
+                if let Some(d) = f.strip_prefix('-') {
+                    return GlueField { ours: String::new(), theirs: d.to_string(), conv: None, dropped: true };
+                }
+                let (names, conv) = match f.split_once(':') {
+                    Some((n, c)) => (n, Some(c.to_string())),
+                    None => (*f, None),
+                };
+                let (ours, theirs) = names.split_once('=').unwrap_or((names, names));
+                GlueField { ours: ours.to_string(), theirs: theirs.to_string(), conv, dropped: false }
+            })
+            .collect();
+        out.push(Glue { name: c[1].to_string(), shape: c[2].to_string(), table: c[3].to_string(), absent: c[4].to_string(), fields });
     }
     out
 }
@@ -398,6 +446,8 @@ struct Gen<'a> {
     /// Hand-written variants of `Op` and how they hold data: `(` tuple,
     /// `{` struct, `,` unit (read from src/model/op.rs).
     hand_shapes: BTreeMap<String, char>,
+    /// The `glue` lines of the hand-written variants.
+    glue: &'a [Glue],
 }
 
 /// The variants declared by hand in `pub enum Op` and their shapes.
@@ -590,19 +640,25 @@ impl Gen<'_> {
         }
         // Reading.
         s.push_str(
-            "/// The typed op of a generated operator code and its options: `None`\n\
-             /// when the code is not a generated op, an error when the options\n\
-             /// table is of another type or holds an unknown enum value.\n\
-             pub(crate) fn read_generated(code: i32, o: &fb::BuiltinOptionsT, o2: &fb::BuiltinOptions2T) -> Option<Result<Op, String>> {\n\
+            "/// The typed op of a builtin operator code and its options: `None`\n\
+             /// when the code is not one our schema knows, an error when the\n\
+             /// options table is of another type, is missing where LiteRT needs\n\
+             /// it, or holds an unknown enum value. A missing table reads as\n\
+             /// LiteRT reads it: every field zero.\n\
+             pub(crate) fn read_typed(code: i32, o: &fb::BuiltinOptionsT, o2: &fb::BuiltinOptions2T) -> Option<Result<Op, String>> {\n\
              \x20   use fb::BuiltinOperator as B;\n\
              \x20   use fb::BuiltinOptions2T as O2;\n\
              \x20   use fb::BuiltinOptionsT as O;\n\
              \x20   Some(match B(code) {\n",
         );
-        for o in self.generated() {
+        for o in self.ops {
+            if o.hand() {
+                s.push_str(&self.hand_read_arm(o));
+                continue;
+            }
             let _ = write!(s, "        B::{} => ", o.name);
             if o.options == "-" {
-                let _ = writeln!(s, "match (o, o2) {{\n            (O::NONE, O2::NONE) => Ok(Op::{}),\n            _ => Err(mismatch(\"no options\")),\n        }},", o.variant);
+                let _ = writeln!(s, "match (o, o2) {{\n            (O::NONE, O2::NONE) => Ok(Op::{}),\n            _ => Err(mismatch(\"none\", o, o2)),\n        }},", o.variant);
                 continue;
             }
             let t = &o.options;
@@ -612,30 +668,56 @@ impl Gen<'_> {
                 None => {
                     let _ = writeln!(
                         s,
-                        "match ({this_var}, {other_var}) {{\n            ({this}::NONE | {this}::{t}(_), {other}::NONE) => Ok(Op::{}),\n            _ => Err(mismatch(\"{t}\")),\n        }},",
+                        "match ({this_var}, {other_var}) {{\n            ({this}::NONE | {this}::{t}(_), {other}::NONE) => Ok(Op::{}),\n            _ => Err(mismatch(\"{t}\", o, o2)),\n        }},",
                         o.variant
                     );
                 }
                 Some(p) => {
                     let _ = writeln!(
                         s,
-                        "match ({this_var}, {other_var}) {{\n            ({this}::NONE, {other}::NONE) => Ok(Op::{v}({p}::default())),\n            ({this}::{t}(x), {other}::NONE) => {p}::from_fb(x).map(Op::{v}),\n            _ => Err(mismatch(\"{t}\")),\n        }},",
-                        v = o.variant
+                        "match ({this_var}, {other_var}) {{\n            ({this}::NONE, {other}::NONE) => {p}::from_fb(&{z}()).map(Op::{v}),\n            ({this}::{t}(x), {other}::NONE) => {p}::from_fb(x).map(Op::{v}),\n            _ => Err(mismatch(\"{t}\", o, o2)),\n        }},",
+                        v = o.variant,
+                        z = zero_fn(t)
                     );
                 }
             }
         }
         s.push_str("        _ => return None,\n    })\n}\n\n");
-        s.push_str("fn mismatch(expected: &str) -> String {\n    format!(\"the options table is not {expected}\")\n}\n\n");
+        s.push_str(
+            "fn mismatch(expected: &str, o: &fb::BuiltinOptionsT, o2: &fb::BuiltinOptions2T) -> String {\n\
+             \x20   let found = match o {\n\
+             \x20       fb::BuiltinOptionsT::NONE => o2.builtin_options_2_type().variant_name(),\n\
+             \x20       o => o.builtin_options_type().variant_name(),\n\
+             \x20   };\n\
+             \x20   format!(\"unexpected options table {} (expected {expected})\", found.unwrap_or(\"of an unknown type\"))\n\
+             }\n\n",
+        );
+        s.push_str("fn missing(table: &str) -> String {\n    format!(\"the op needs its {table} table (LiteRT would read every field as zero)\")\n}\n\n");
+        for g in self.glue {
+            s.push_str(&self.hand_read_fn(g));
+        }
+        s.push_str("// The zero value of each options table: what a file without the table\n// means to LiteRT.\n\n");
+        for t in self.zero_tables() {
+            let _ = writeln!(s, "fn {}() -> fb::{t}T {{\n    fb::{t}T {{", zero_fn(&t));
+            for f in self.fields(&t) {
+                let _ = writeln!(s, "        {}: {},", fb_field_name(&f.name), self.fb_zero(f));
+            }
+            s.push_str("    }\n}\n\n");
+        }
         // Writing.
         s.push_str(
-            "/// The options tables of a generated op, `None` for a hand-written one.\n\
-             pub(crate) fn write_generated(op: &Op) -> Option<(fb::BuiltinOptionsT, fb::BuiltinOptions2T)> {\n\
+            "/// The options tables of a typed builtin op, `None` for a custom or an\n\
+             /// opaque one.\n\
+             pub(crate) fn write_typed(op: &Op) -> Option<(fb::BuiltinOptionsT, fb::BuiltinOptions2T)> {\n\
              \x20   use fb::BuiltinOptions2T as O2;\n\
              \x20   use fb::BuiltinOptionsT as O;\n\
              \x20   Some(match op {\n",
         );
-        for o in self.generated() {
+        for o in self.ops {
+            if o.hand() {
+                s.push_str(&self.hand_write_arm(o));
+                continue;
+            }
             let t = &o.options;
             if t == "-" {
                 let _ = writeln!(s, "        Op::{} => (O::NONE, O2::NONE),", o.variant);
@@ -712,6 +794,181 @@ impl Gen<'_> {
         }
         s.push_str("}\n");
         s
+    }
+
+    fn glue_of(&self, o: &OpSpec) -> &Glue {
+        self.glue.iter().find(|g| g.name == o.name).unwrap_or_else(|| panic!("hand op {} has no glue line", o.name))
+    }
+
+    /// Tables whose zero value a missing options table reads as.
+    fn zero_tables(&self) -> BTreeSet<String> {
+        let mut t = self.option_tables();
+        t.extend(self.glue.iter().filter(|g| g.table != "-" && g.absent != "required" && g.fields.iter().any(|f| !f.dropped)).map(|g| g.table.clone()));
+        t
+    }
+
+    /// The zero of a schema field in the flatbuffer object API.
+    fn fb_zero(&self, f: &Field) -> String {
+        match ty_of(self.schema, &f.ty) {
+            Ty::Scalar("bool") => "false".into(),
+            Ty::Scalar("f32" | "f64") => "0.0".into(),
+            Ty::Scalar(_) => "0".into(),
+            Ty::Str | Ty::Vec(_) => "None".into(),
+            Ty::Enum(e) => format!("fb::{e}(0)"),
+        }
+    }
+
+    fn glue_field_ty(&self, g: &Glue, f: &GlueField) -> Ty {
+        let field = self.fields(&g.table).iter().find(|x| x.name == f.theirs);
+        ty_of(self.schema, &field.unwrap_or_else(|| panic!("{}: {} has no field {}", g.name, g.table, f.theirs)).ty)
+    }
+
+    /// Checks a glue line against the spec, the schema and op.rs.
+    fn check_glue(&self, o: &OpSpec, g: &Glue) {
+        let shape = self.hand_shapes.get(&o.variant).copied().unwrap_or(',');
+        let want = match g.shape.as_str() {
+            "unit" => ',',
+            "value" => '(',
+            "struct" => '{',
+            t if t.starts_with("tuple:") => '(',
+            other => panic!("{}: unknown shape {other}", g.name),
+        };
+        let shape = if shape == '(' || shape == '{' { shape } else { ',' };
+        assert_eq!(shape, want, "{}: the glue shape {} does not match Op::{} in op.rs", g.name, g.shape, o.variant);
+        if g.table == "-" {
+            assert!(g.shape == "unit" && g.fields.is_empty(), "{}: no table, so no fields", g.name);
+            return;
+        }
+        assert_eq!(self.union_of(&g.table), "BuiltinOptions", "{}: hand ops use BuiltinOptions tables", g.name);
+        let mut theirs: Vec<&str> = g.fields.iter().map(|f| f.theirs.as_str()).collect();
+        theirs.sort_unstable();
+        let mut table: Vec<&str> = self.fields(&g.table).iter().map(|f| f.name.as_str()).collect();
+        table.sort_unstable();
+        assert_eq!(theirs, table, "{}: the glue must name every field of {} once", g.name, g.table);
+        let kept = g.fields.iter().filter(|f| !f.dropped).count();
+        match g.shape.as_str() {
+            "unit" => assert_eq!(kept, 0, "{}: a unit variant keeps no field", g.name),
+            "value" => {
+                assert!(kept == 1 && g.fields.iter().any(|f| f.ours == "."), "{}: a value variant keeps one field, `.`", g.name);
+                assert!(copy_ty(&self.glue_field_ty(g, &g.fields[0])), "{}: a value variant holds a Copy value", g.name);
+            }
+            _ => assert!(kept > 0 && g.fields.iter().all(|f| f.ours != "."), "{}: fields are named", g.name),
+        }
+    }
+
+    /// `x.field` read and converted from the schema's object.
+    fn glue_read_expr(&self, g: &Glue, f: &GlueField) -> String {
+        let src = format!("x.{}", fb_field_name(&f.theirs));
+        match (copy_ty(&self.glue_field_ty(g, f)), &f.conv) {
+            (true, None) => src,
+            (true, Some(c)) => format!("{c}_from_fb({src})?"),
+            (false, None) => format!("{src}.clone()"),
+            (false, Some(c)) => format!("{c}_from_fb(&{src})?"),
+        }
+    }
+
+    /// A field of the model (bound by reference, or `x` for a value
+    /// variant) converted to the schema's object.
+    fn glue_write_expr(&self, g: &Glue, f: &GlueField) -> String {
+        if f.dropped {
+            let field = self.fields(&g.table).iter().find(|x| x.name == f.theirs).expect("field");
+            return self.fb_zero(field);
+        }
+        let bound = if f.ours == "." { "x".to_string() } else { f.ours.clone() };
+        match (copy_ty(&self.glue_field_ty(g, f)), &f.conv) {
+            (true, None) => format!("*{bound}"),
+            (true, Some(c)) => format!("{c}_to_fb(*{bound})"),
+            (false, None) => format!("{bound}.clone()"),
+            (false, Some(c)) => format!("{c}_to_fb({bound})"),
+        }
+    }
+
+    /// `read_<variant>`: a hand-written variant from its options table.
+    fn hand_read_fn(&self, g: &Glue) -> String {
+        if g.fields.iter().all(|f| f.dropped) {
+            return String::new();
+        }
+        let o = self.ops.iter().find(|o| o.name == g.name).unwrap_or_else(|| panic!("glue for unknown op {}", g.name));
+        let kept: Vec<&GlueField> = g.fields.iter().filter(|f| !f.dropped).collect();
+        let body = match g.shape.as_str() {
+            "value" => format!("Op::{}({})", o.variant, self.glue_read_expr(g, kept[0])),
+            shape => {
+                let fields: Vec<String> = kept.iter().map(|f| format!("        {}: {},", f.ours, self.glue_read_expr(g, f))).collect();
+                let head = match shape.strip_prefix("tuple:") {
+                    Some(t) => format!("Op::{}({t} {{", o.variant),
+                    None => format!("Op::{} {{", o.variant),
+                };
+                let tail = if shape.starts_with("tuple:") { "    })" } else { "    }" };
+                format!("{head}\n{}\n{tail}", fields.join("\n"))
+            }
+        };
+        format!(
+            "/// `{}` from its `{}` table (a hand-written variant).\nfn read_{}(x: &fb::{}T) -> Result<Op, String> {{\n    Ok({body})\n}}\n\n",
+            g.name,
+            g.table,
+            snake(&o.variant),
+            g.table
+        )
+    }
+
+    fn hand_read_arm(&self, o: &OpSpec) -> String {
+        let g = self.glue_of(o);
+        self.check_glue(o, g);
+        let v = &o.variant;
+        let t = &g.table;
+        if t == "-" {
+            return format!("        B::{} => match (o, o2) {{\n            (O::NONE, O2::NONE) => Ok(Op::{v}),\n            _ => Err(mismatch(\"none\", o, o2)),\n        }},\n", o.name);
+        }
+        if g.fields.iter().all(|f| f.dropped) {
+            return format!(
+                "        B::{} => match (o, o2) {{\n            (O::NONE | O::{t}(_), O2::NONE) => Ok(Op::{v}),\n            _ => Err(mismatch(\"{t}\", o, o2)),\n        }},\n",
+                o.name
+            );
+        }
+        let read = format!("read_{}", snake(v));
+        let none = match g.absent.as_str() {
+            "required" => format!("Err(missing(\"{t}\"))"),
+            "default" => format!("Ok(Op::{v}({}::default()))", g.shape.strip_prefix("tuple:").expect("`default` needs a tuple:Type shape")),
+            _ => format!("{read}(&{}())", zero_fn(t)),
+        };
+        format!(
+            "        B::{} => match (o, o2) {{\n            (O::NONE, O2::NONE) => {none},\n            (O::{t}(x), O2::NONE) => {read}(x),\n            _ => Err(mismatch(\"{t}\", o, o2)),\n        }},\n",
+            o.name
+        )
+    }
+
+    fn hand_write_arm(&self, o: &OpSpec) -> String {
+        let g = self.glue_of(o);
+        let v = &o.variant;
+        let t = &g.table;
+        if t == "-" {
+            return format!("        Op::{v} => (O::NONE, O2::NONE),\n");
+        }
+        if g.fields.iter().all(|f| f.dropped) {
+            return format!("        Op::{v} => (O::{t}(Box::default()), O2::NONE),\n");
+        }
+        let kept: Vec<&GlueField> = g.fields.iter().filter(|f| !f.dropped).collect();
+        let names: Vec<&str> = kept.iter().map(|f| f.ours.as_str()).collect();
+        let pat = match g.shape.as_str() {
+            "value" => format!("Op::{v}(x)"),
+            "struct" => format!("Op::{v} {{ {} }}", names.join(", ")),
+            tuple => format!("Op::{v}({} {{ {} }})", tuple.trim_start_matches("tuple:"), names.join(", ")),
+        };
+        let fields: Vec<String> =
+            g.fields.iter().map(|f| format!("            {}: {},", fb_field_name(&f.theirs), self.glue_write_expr(g, f))).collect();
+        let table = format!("fb::{t}T {{\n{}\n        }}", fields.join("\n"));
+        if g.absent == "default" {
+            let ty = g.shape.trim_start_matches("tuple:");
+            format!("        Op::{v}(x) if *x == {ty}::default() => (O::NONE, O2::NONE),\n        {pat} => (O::{t}(Box::new({table})), O2::NONE),\n")
+        } else if g.absent == "omit" {
+            format!(
+                "        {pat} => {{\n            let x = {};\n            if x == {}() {{ (O::NONE, O2::NONE) }} else {{ (O::{t}(Box::new(x)), O2::NONE) }}\n        }}\n",
+                table.replace('\n', "\n    "),
+                zero_fn(t)
+            )
+        } else {
+            format!("        {pat} => (O::{t}(Box::new({table})), O2::NONE),\n")
+        }
     }
 
     fn variants(&self) -> String {
@@ -799,6 +1056,11 @@ impl Gen<'_> {
     }
 }
 
+/// The name of the function giving a table's zero value.
+fn zero_fn(table: &str) -> String {
+    format!("zero_{}", snake(&rust_type_name(table)))
+}
+
 fn splice(text: &str, body: &str, marker: &str) -> String {
     let begin = format!("// BEGIN GENERATED {marker}");
     let end = format!("// END GENERATED {marker}");
@@ -837,7 +1099,13 @@ fn generated_code_is_current() {
     let variants: BTreeSet<&str> = ops.iter().map(|o| o.variant.as_str()).collect();
     assert_eq!(variants.len(), ops.len(), "variant names are unique");
     let op_rs = std::fs::read_to_string(root.join("src/model/op.rs")).expect("read op.rs");
-    let g = Gen { schema: &schema, ops: &ops, hand_shapes: hand_shapes(&op_rs) };
+    let spec = std::fs::read_to_string(root.join("schema/ops.spec")).expect("read spec");
+    let glue = parse_glue(&spec);
+    for g in &glue {
+        assert!(ops.iter().any(|o| o.name == g.name && o.hand()), "glue line for {}, which is not a hand op", g.name);
+        assert_eq!(glue.iter().filter(|x| x.name == g.name).count(), 1, "one glue line for {}", g.name);
+    }
+    let g = Gen { schema: &schema, ops: &ops, hand_shapes: hand_shapes(&op_rs), glue: &glue };
     let bless = std::env::var_os("TFLITE_FORGE_BLESS").is_some();
     let mut stale = Vec::new();
     rustfmt_free_check("src/model/op_generated.rs", &root.join("src/model/op_generated.rs"), &g.file(), bless, &mut stale);

@@ -18,8 +18,7 @@ pub use op::{
     GatherOptions, MirrorPadMode, Op, OpaqueBuiltin, Operator, Padding, Pool2dOptions,
     ResizeOptions, StridedSliceOptions, TensorId, TransposeConvOptions, WeightsFormat, op_info,
 };
-pub(crate) use op::{activation_from_fb, activation_to_fb, dtype_from_fb, padding_from_fb, padding_to_fb};
-pub(crate) use op_generated::{read_generated as read_generated_op, write_generated as write_generated_op};
+pub(crate) use op_generated::{read_typed as read_typed_op, write_typed as write_typed_op};
 pub use op::{Arity, OpInfo, OptionsKind};
 // BEGIN GENERATED EXPORTS
 pub use op_generated::{

@@ -1058,14 +1058,11 @@ impl Op {
     /// assert_eq!(Op::from_code(32), None);
     /// ```
     pub fn from_code(code: i32) -> Option<Op> {
-        let none = fb::BuiltinOptionsT::NONE;
-        let none2 = fb::BuiltinOptions2T::NONE;
-        if let Some(op) = read_generated(code, &none, &none2) {
-            return op.ok();
-        }
         use fb::BuiltinOperator as B;
+        // Ops whose options LiteRT cannot do without: sensible defaults
+        // (a file without the table is an error when read).
         let pool = Pool2dOptions::new(Padding::Valid, 1, 1, 1, 1);
-        Some(match B(code) {
+        let needs_options = match B(code) {
             B::CONV_2D => Op::Conv2d(Conv2dOptions::default()),
             B::DEPTHWISE_CONV_2D => Op::DepthwiseConv2d(DepthwiseConv2dOptions::default()),
             B::AVERAGE_POOL_2D => Op::AveragePool2d(pool),
@@ -1075,8 +1072,9 @@ impl Op {
             B::IF => Op::If { then_subgraph: 1, else_subgraph: 2 },
             B::WHILE => Op::While { cond_subgraph: 1, body_subgraph: 2 },
             B::CALL_ONCE => Op::CallOnce { init_subgraph: 1 },
-            _ => return crate::read::hand_op_with_defaults(code),
-        })
+            _ => return read_typed(code, &fb::BuiltinOptionsT::NONE, &fb::BuiltinOptions2T::NONE).and_then(Result::ok),
+        };
+        Some(needs_options)
     }
 
     /// The schema name of the op (`"CONV_2D"`), or the custom name.
@@ -1274,4 +1272,75 @@ pub(crate) fn custom_options_format_to_fb(f: CustomOptionsFormat) -> fb::CustomO
     match f {
         CustomOptionsFormat::FlexBuffers => fb::CustomOptionsFormat::FLEXBUFFERS,
     }
+}
+
+pub(crate) fn mirror_pad_mode_from_fb(m: fb::MirrorPadMode) -> Result<MirrorPadMode, String> {
+    match m {
+        fb::MirrorPadMode::REFLECT => Ok(MirrorPadMode::Reflect),
+        fb::MirrorPadMode::SYMMETRIC => Ok(MirrorPadMode::Symmetric),
+        other => Err(format!("unknown mirror pad mode {}", other.0)),
+    }
+}
+
+pub(crate) fn mirror_pad_mode_to_fb(m: MirrorPadMode) -> fb::MirrorPadMode {
+    match m {
+        MirrorPadMode::Reflect => fb::MirrorPadMode::REFLECT,
+        MirrorPadMode::Symmetric => fb::MirrorPadMode::SYMMETRIC,
+    }
+}
+
+pub(crate) fn weights_format_from_fb(w: fb::FullyConnectedOptionsWeightsFormat) -> Result<WeightsFormat, String> {
+    match w {
+        fb::FullyConnectedOptionsWeightsFormat::DEFAULT => Ok(WeightsFormat::Default),
+        fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8 => Ok(WeightsFormat::Shuffled4x16Int8),
+        other => Err(format!("unknown weights format {}", other.0)),
+    }
+}
+
+pub(crate) fn weights_format_to_fb(w: WeightsFormat) -> fb::FullyConnectedOptionsWeightsFormat {
+    match w {
+        WeightsFormat::Default => fb::FullyConnectedOptionsWeightsFormat::DEFAULT,
+        WeightsFormat::Shuffled4x16Int8 => fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8,
+    }
+}
+
+/// A tensor type where 0 (`FLOAT32`, the field's default) means "not
+/// given": the quantized bias type and CAST's informational types.
+pub(crate) fn opt_dtype_from_fb(t: fb::TensorType) -> Result<Option<super::DType>, String> {
+    if t.0 == 0 { Ok(None) } else { dtype_from_fb(t).map(Some) }
+}
+
+pub(crate) fn opt_dtype_to_fb(d: Option<super::DType>) -> fb::TensorType {
+    fb::TensorType(d.map_or(0, |d| d.code()))
+}
+
+/// A tensor type that a table, when present, always gives (`FLOAT32` is
+/// its zero); `None` stands for "no table".
+pub(crate) fn some_dtype_from_fb(t: fb::TensorType) -> Result<Option<super::DType>, String> {
+    dtype_from_fb(t).map(Some)
+}
+
+pub(crate) fn some_dtype_to_fb(d: Option<super::DType>) -> fb::TensorType {
+    opt_dtype_to_fb(d)
+}
+
+/// A subgraph index: the file's int32, ours u32.
+pub(crate) fn subgraph_from_fb(i: i32) -> Result<u32, String> {
+    u32::try_from(i).map_err(|_| format!("negative subgraph index {i}"))
+}
+
+/// A subgraph index as the file stores it (int32). Validation rejects
+/// indices past the subgraph count long before `i32::MAX`; only
+/// `write_unvalidated` can meet a larger one, which saturates.
+pub(crate) fn subgraph_to_fb(i: u32) -> i32 {
+    i32::try_from(i).unwrap_or(i32::MAX)
+}
+
+/// A list the file may leave out when empty.
+pub(crate) fn list_from_fb<T: Clone>(v: &Option<Vec<T>>) -> Result<Vec<T>, String> {
+    Ok(v.clone().unwrap_or_default())
+}
+
+pub(crate) fn list_to_fb<T: Clone>(v: &[T]) -> Option<Vec<T>> {
+    (!v.is_empty()).then(|| v.to_vec())
 }

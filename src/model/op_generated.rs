@@ -1860,691 +1860,2074 @@ impl VarHandleOptions {
     }
 }
 
-/// The typed op of a generated operator code and its options: `None`
-/// when the code is not a generated op, an error when the options
-/// table is of another type or holds an unknown enum value.
-pub(crate) fn read_generated(code: i32, o: &fb::BuiltinOptionsT, o2: &fb::BuiltinOptions2T) -> Option<Result<Op, String>> {
+/// The typed op of a builtin operator code and its options: `None`
+/// when the code is not one our schema knows, an error when the
+/// options table is of another type, is missing where LiteRT needs
+/// it, or holds an unknown enum value. A missing table reads as
+/// LiteRT reads it: every field zero.
+pub(crate) fn read_typed(code: i32, o: &fb::BuiltinOptionsT, o2: &fb::BuiltinOptions2T) -> Option<Result<Op, String>> {
     use fb::BuiltinOperator as B;
     use fb::BuiltinOptions2T as O2;
     use fb::BuiltinOptionsT as O;
     Some(match B(code) {
+        B::ADD => match (o, o2) {
+            (O::NONE, O2::NONE) => read_add(&zero_add_options()),
+            (O::AddOptions(x), O2::NONE) => read_add(x),
+            _ => Err(mismatch("AddOptions", o, o2)),
+        },
+        B::AVERAGE_POOL_2D => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("Pool2DOptions")),
+            (O::Pool2DOptions(x), O2::NONE) => read_average_pool2d(x),
+            _ => Err(mismatch("Pool2DOptions", o, o2)),
+        },
+        B::CONCATENATION => match (o, o2) {
+            (O::NONE, O2::NONE) => read_concatenation(&zero_concatenation_options()),
+            (O::ConcatenationOptions(x), O2::NONE) => read_concatenation(x),
+            _ => Err(mismatch("ConcatenationOptions", o, o2)),
+        },
+        B::CONV_2D => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("Conv2DOptions")),
+            (O::Conv2DOptions(x), O2::NONE) => read_conv2d(x),
+            _ => Err(mismatch("Conv2DOptions", o, o2)),
+        },
+        B::DEPTHWISE_CONV_2D => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("DepthwiseConv2DOptions")),
+            (O::DepthwiseConv2DOptions(x), O2::NONE) => read_depthwise_conv2d(x),
+            _ => Err(mismatch("DepthwiseConv2DOptions", o, o2)),
+        },
         B::DEPTH_TO_SPACE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::DepthToSpace(DepthToSpaceOptions::default())),
+            (O::NONE, O2::NONE) => DepthToSpaceOptions::from_fb(&zero_depth_to_space_options()).map(Op::DepthToSpace),
             (O::DepthToSpaceOptions(x), O2::NONE) => DepthToSpaceOptions::from_fb(x).map(Op::DepthToSpace),
-            _ => Err(mismatch("DepthToSpaceOptions")),
+            _ => Err(mismatch("DepthToSpaceOptions", o, o2)),
+        },
+        B::DEQUANTIZE => match (o, o2) {
+            (O::NONE | O::DequantizeOptions(_), O2::NONE) => Ok(Op::Dequantize),
+            _ => Err(mismatch("DequantizeOptions", o, o2)),
         },
         B::EMBEDDING_LOOKUP => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::EmbeddingLookup),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::FLOOR => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::Floor),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
+        },
+        B::FULLY_CONNECTED => match (o, o2) {
+            (O::NONE, O2::NONE) => read_fully_connected(&zero_fully_connected_options()),
+            (O::FullyConnectedOptions(x), O2::NONE) => read_fully_connected(x),
+            _ => Err(mismatch("FullyConnectedOptions", o, o2)),
         },
         B::HASHTABLE_LOOKUP => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::HashtableLookup),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::L2_NORMALIZATION => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::L2Normalization(L2NormOptions::default())),
+            (O::NONE, O2::NONE) => L2NormOptions::from_fb(&zero_l2_norm_options()).map(Op::L2Normalization),
             (O::L2NormOptions(x), O2::NONE) => L2NormOptions::from_fb(x).map(Op::L2Normalization),
-            _ => Err(mismatch("L2NormOptions")),
+            _ => Err(mismatch("L2NormOptions", o, o2)),
+        },
+        B::L2_POOL_2D => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("Pool2DOptions")),
+            (O::Pool2DOptions(x), O2::NONE) => read_l2_pool2d(x),
+            _ => Err(mismatch("Pool2DOptions", o, o2)),
         },
         B::LOCAL_RESPONSE_NORMALIZATION => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::LocalResponseNormalization(LocalResponseNormalizationOptions::default())),
+            (O::NONE, O2::NONE) => LocalResponseNormalizationOptions::from_fb(&zero_local_response_normalization_options()).map(Op::LocalResponseNormalization),
             (O::LocalResponseNormalizationOptions(x), O2::NONE) => LocalResponseNormalizationOptions::from_fb(x).map(Op::LocalResponseNormalization),
-            _ => Err(mismatch("LocalResponseNormalizationOptions")),
+            _ => Err(mismatch("LocalResponseNormalizationOptions", o, o2)),
+        },
+        B::LOGISTIC => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Logistic),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::LSH_PROJECTION => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::LshProjection(LshProjectionOptions::default())),
+            (O::NONE, O2::NONE) => LshProjectionOptions::from_fb(&zero_lsh_projection_options()).map(Op::LshProjection),
             (O::LSHProjectionOptions(x), O2::NONE) => LshProjectionOptions::from_fb(x).map(Op::LshProjection),
-            _ => Err(mismatch("LSHProjectionOptions")),
+            _ => Err(mismatch("LSHProjectionOptions", o, o2)),
         },
         B::LSTM => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Lstm(LstmOptions::default())),
+            (O::NONE, O2::NONE) => LstmOptions::from_fb(&zero_lstm_options()).map(Op::Lstm),
             (O::LSTMOptions(x), O2::NONE) => LstmOptions::from_fb(x).map(Op::Lstm),
-            _ => Err(mismatch("LSTMOptions")),
+            _ => Err(mismatch("LSTMOptions", o, o2)),
+        },
+        B::MAX_POOL_2D => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("Pool2DOptions")),
+            (O::Pool2DOptions(x), O2::NONE) => read_max_pool2d(x),
+            _ => Err(mismatch("Pool2DOptions", o, o2)),
+        },
+        B::MUL => match (o, o2) {
+            (O::NONE, O2::NONE) => read_mul(&zero_mul_options()),
+            (O::MulOptions(x), O2::NONE) => read_mul(x),
+            _ => Err(mismatch("MulOptions", o, o2)),
+        },
+        B::RELU => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Relu),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::RELU_N1_TO_1 => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::ReluN1To1),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
+        },
+        B::RELU6 => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Relu6),
+            _ => Err(mismatch("none", o, o2)),
+        },
+        B::RESHAPE => match (o, o2) {
+            (O::NONE, O2::NONE) => read_reshape(&zero_reshape_options()),
+            (O::ReshapeOptions(x), O2::NONE) => read_reshape(x),
+            _ => Err(mismatch("ReshapeOptions", o, o2)),
+        },
+        B::RESIZE_BILINEAR => match (o, o2) {
+            (O::NONE, O2::NONE) => read_resize_bilinear(&zero_resize_bilinear_options()),
+            (O::ResizeBilinearOptions(x), O2::NONE) => read_resize_bilinear(x),
+            _ => Err(mismatch("ResizeBilinearOptions", o, o2)),
         },
         B::RNN => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Rnn(RnnOptions::default())),
+            (O::NONE, O2::NONE) => RnnOptions::from_fb(&zero_rnn_options()).map(Op::Rnn),
             (O::RNNOptions(x), O2::NONE) => RnnOptions::from_fb(x).map(Op::Rnn),
-            _ => Err(mismatch("RNNOptions")),
+            _ => Err(mismatch("RNNOptions", o, o2)),
+        },
+        B::SOFTMAX => match (o, o2) {
+            (O::NONE, O2::NONE) => read_softmax(&zero_softmax_options()),
+            (O::SoftmaxOptions(x), O2::NONE) => read_softmax(x),
+            _ => Err(mismatch("SoftmaxOptions", o, o2)),
         },
         B::SPACE_TO_DEPTH => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::SpaceToDepth(SpaceToDepthOptions::default())),
+            (O::NONE, O2::NONE) => SpaceToDepthOptions::from_fb(&zero_space_to_depth_options()).map(Op::SpaceToDepth),
             (O::SpaceToDepthOptions(x), O2::NONE) => SpaceToDepthOptions::from_fb(x).map(Op::SpaceToDepth),
-            _ => Err(mismatch("SpaceToDepthOptions")),
+            _ => Err(mismatch("SpaceToDepthOptions", o, o2)),
         },
         B::SVDF => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Svdf(SvdfOptions::default())),
+            (O::NONE, O2::NONE) => SvdfOptions::from_fb(&zero_svdf_options()).map(Op::Svdf),
             (O::SVDFOptions(x), O2::NONE) => SvdfOptions::from_fb(x).map(Op::Svdf),
-            _ => Err(mismatch("SVDFOptions")),
+            _ => Err(mismatch("SVDFOptions", o, o2)),
+        },
+        B::TANH => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Tanh),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::CONCAT_EMBEDDINGS => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::ConcatEmbeddings(ConcatEmbeddingsOptions::default())),
+            (O::NONE, O2::NONE) => ConcatEmbeddingsOptions::from_fb(&zero_concat_embeddings_options()).map(Op::ConcatEmbeddings),
             (O::ConcatEmbeddingsOptions(x), O2::NONE) => ConcatEmbeddingsOptions::from_fb(x).map(Op::ConcatEmbeddings),
-            _ => Err(mismatch("ConcatEmbeddingsOptions")),
+            _ => Err(mismatch("ConcatEmbeddingsOptions", o, o2)),
         },
         B::SKIP_GRAM => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::SkipGram(SkipGramOptions::default())),
+            (O::NONE, O2::NONE) => SkipGramOptions::from_fb(&zero_skip_gram_options()).map(Op::SkipGram),
             (O::SkipGramOptions(x), O2::NONE) => SkipGramOptions::from_fb(x).map(Op::SkipGram),
-            _ => Err(mismatch("SkipGramOptions")),
+            _ => Err(mismatch("SkipGramOptions", o, o2)),
         },
         B::CALL => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Call(CallOptions::default())),
+            (O::NONE, O2::NONE) => CallOptions::from_fb(&zero_call_options()).map(Op::Call),
             (O::CallOptions(x), O2::NONE) => CallOptions::from_fb(x).map(Op::Call),
-            _ => Err(mismatch("CallOptions")),
+            _ => Err(mismatch("CallOptions", o, o2)),
         },
         B::EMBEDDING_LOOKUP_SPARSE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::EmbeddingLookupSparse(EmbeddingLookupSparseOptions::default())),
+            (O::NONE, O2::NONE) => EmbeddingLookupSparseOptions::from_fb(&zero_embedding_lookup_sparse_options()).map(Op::EmbeddingLookupSparse),
             (O::EmbeddingLookupSparseOptions(x), O2::NONE) => EmbeddingLookupSparseOptions::from_fb(x).map(Op::EmbeddingLookupSparse),
-            _ => Err(mismatch("EmbeddingLookupSparseOptions")),
+            _ => Err(mismatch("EmbeddingLookupSparseOptions", o, o2)),
+        },
+        B::PAD => match (o, o2) {
+            (O::NONE | O::PadOptions(_), O2::NONE) => Ok(Op::Pad),
+            _ => Err(mismatch("PadOptions", o, o2)),
         },
         B::UNIDIRECTIONAL_SEQUENCE_RNN => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::UnidirectionalSequenceRnn(SequenceRnnOptions::default())),
+            (O::NONE, O2::NONE) => SequenceRnnOptions::from_fb(&zero_sequence_rnn_options()).map(Op::UnidirectionalSequenceRnn),
             (O::SequenceRNNOptions(x), O2::NONE) => SequenceRnnOptions::from_fb(x).map(Op::UnidirectionalSequenceRnn),
-            _ => Err(mismatch("SequenceRNNOptions")),
+            _ => Err(mismatch("SequenceRNNOptions", o, o2)),
+        },
+        B::GATHER => match (o, o2) {
+            (O::NONE, O2::NONE) => read_gather(&zero_gather_options()),
+            (O::GatherOptions(x), O2::NONE) => read_gather(x),
+            _ => Err(mismatch("GatherOptions", o, o2)),
         },
         B::BATCH_TO_SPACE_ND => match (o, o2) {
             (O::NONE | O::BatchToSpaceNDOptions(_), O2::NONE) => Ok(Op::BatchToSpaceNd),
-            _ => Err(mismatch("BatchToSpaceNDOptions")),
+            _ => Err(mismatch("BatchToSpaceNDOptions", o, o2)),
         },
         B::SPACE_TO_BATCH_ND => match (o, o2) {
             (O::NONE | O::SpaceToBatchNDOptions(_), O2::NONE) => Ok(Op::SpaceToBatchNd),
-            _ => Err(mismatch("SpaceToBatchNDOptions")),
+            _ => Err(mismatch("SpaceToBatchNDOptions", o, o2)),
+        },
+        B::TRANSPOSE => match (o, o2) {
+            (O::NONE | O::TransposeOptions(_), O2::NONE) => Ok(Op::Transpose),
+            _ => Err(mismatch("TransposeOptions", o, o2)),
+        },
+        B::MEAN => match (o, o2) {
+            (O::NONE, O2::NONE) => read_mean(&zero_reducer_options()),
+            (O::ReducerOptions(x), O2::NONE) => read_mean(x),
+            _ => Err(mismatch("ReducerOptions", o, o2)),
+        },
+        B::SUB => match (o, o2) {
+            (O::NONE, O2::NONE) => read_sub(&zero_sub_options()),
+            (O::SubOptions(x), O2::NONE) => read_sub(x),
+            _ => Err(mismatch("SubOptions", o, o2)),
+        },
+        B::DIV => match (o, o2) {
+            (O::NONE, O2::NONE) => read_div(&zero_div_options()),
+            (O::DivOptions(x), O2::NONE) => read_div(x),
+            _ => Err(mismatch("DivOptions", o, o2)),
+        },
+        B::SQUEEZE => match (o, o2) {
+            (O::NONE, O2::NONE) => read_squeeze(&zero_squeeze_options()),
+            (O::SqueezeOptions(x), O2::NONE) => read_squeeze(x),
+            _ => Err(mismatch("SqueezeOptions", o, o2)),
         },
         B::UNIDIRECTIONAL_SEQUENCE_LSTM => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::UnidirectionalSequenceLstm(UnidirectionalSequenceLstmOptions::default())),
+            (O::NONE, O2::NONE) => UnidirectionalSequenceLstmOptions::from_fb(&zero_unidirectional_sequence_lstm_options()).map(Op::UnidirectionalSequenceLstm),
             (O::UnidirectionalSequenceLSTMOptions(x), O2::NONE) => UnidirectionalSequenceLstmOptions::from_fb(x).map(Op::UnidirectionalSequenceLstm),
-            _ => Err(mismatch("UnidirectionalSequenceLSTMOptions")),
+            _ => Err(mismatch("UnidirectionalSequenceLSTMOptions", o, o2)),
+        },
+        B::STRIDED_SLICE => match (o, o2) {
+            (O::NONE, O2::NONE) => read_strided_slice(&zero_strided_slice_options()),
+            (O::StridedSliceOptions(x), O2::NONE) => read_strided_slice(x),
+            _ => Err(mismatch("StridedSliceOptions", o, o2)),
         },
         B::BIDIRECTIONAL_SEQUENCE_RNN => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::BidirectionalSequenceRnn(BidirectionalSequenceRnnOptions::default())),
+            (O::NONE, O2::NONE) => BidirectionalSequenceRnnOptions::from_fb(&zero_bidirectional_sequence_rnn_options()).map(Op::BidirectionalSequenceRnn),
             (O::BidirectionalSequenceRNNOptions(x), O2::NONE) => BidirectionalSequenceRnnOptions::from_fb(x).map(Op::BidirectionalSequenceRnn),
-            _ => Err(mismatch("BidirectionalSequenceRNNOptions")),
+            _ => Err(mismatch("BidirectionalSequenceRNNOptions", o, o2)),
+        },
+        B::EXP => match (o, o2) {
+            (O::NONE | O::ExpOptions(_), O2::NONE) => Ok(Op::Exp),
+            _ => Err(mismatch("ExpOptions", o, o2)),
         },
         B::TOPK_V2 => match (o, o2) {
             (O::NONE | O::TopKV2Options(_), O2::NONE) => Ok(Op::TopkV2),
-            _ => Err(mismatch("TopKV2Options")),
+            _ => Err(mismatch("TopKV2Options", o, o2)),
         },
         B::SPLIT => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Split(SplitOptions::default())),
+            (O::NONE, O2::NONE) => SplitOptions::from_fb(&zero_split_options()).map(Op::Split),
             (O::SplitOptions(x), O2::NONE) => SplitOptions::from_fb(x).map(Op::Split),
-            _ => Err(mismatch("SplitOptions")),
+            _ => Err(mismatch("SplitOptions", o, o2)),
+        },
+        B::LOG_SOFTMAX => match (o, o2) {
+            (O::NONE | O::LogSoftmaxOptions(_), O2::NONE) => Ok(Op::LogSoftmax),
+            _ => Err(mismatch("LogSoftmaxOptions", o, o2)),
         },
         B::DELEGATE => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::Delegate),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::BIDIRECTIONAL_SEQUENCE_LSTM => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::BidirectionalSequenceLstm(BidirectionalSequenceLstmOptions::default())),
+            (O::NONE, O2::NONE) => BidirectionalSequenceLstmOptions::from_fb(&zero_bidirectional_sequence_lstm_options()).map(Op::BidirectionalSequenceLstm),
             (O::BidirectionalSequenceLSTMOptions(x), O2::NONE) => BidirectionalSequenceLstmOptions::from_fb(x).map(Op::BidirectionalSequenceLstm),
-            _ => Err(mismatch("BidirectionalSequenceLSTMOptions")),
+            _ => Err(mismatch("BidirectionalSequenceLSTMOptions", o, o2)),
+        },
+        B::CAST => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Cast(CastOptions::default())),
+            (O::CastOptions(x), O2::NONE) => read_cast(x),
+            _ => Err(mismatch("CastOptions", o, o2)),
+        },
+        B::PRELU => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Prelu),
+            _ => Err(mismatch("none", o, o2)),
+        },
+        B::MAXIMUM => match (o, o2) {
+            (O::NONE | O::MaximumMinimumOptions(_), O2::NONE) => Ok(Op::Maximum),
+            _ => Err(mismatch("MaximumMinimumOptions", o, o2)),
+        },
+        B::ARG_MAX => match (o, o2) {
+            (O::NONE, O2::NONE) => read_arg_max(&zero_arg_max_options()),
+            (O::ArgMaxOptions(x), O2::NONE) => read_arg_max(x),
+            _ => Err(mismatch("ArgMaxOptions", o, o2)),
+        },
+        B::MINIMUM => match (o, o2) {
+            (O::NONE | O::MaximumMinimumOptions(_), O2::NONE) => Ok(Op::Minimum),
+            _ => Err(mismatch("MaximumMinimumOptions", o, o2)),
+        },
+        B::LESS => match (o, o2) {
+            (O::NONE | O::LessOptions(_), O2::NONE) => Ok(Op::Less),
+            _ => Err(mismatch("LessOptions", o, o2)),
+        },
+        B::NEG => match (o, o2) {
+            (O::NONE | O::NegOptions(_), O2::NONE) => Ok(Op::Neg),
+            _ => Err(mismatch("NegOptions", o, o2)),
+        },
+        B::PADV2 => match (o, o2) {
+            (O::NONE | O::PadV2Options(_), O2::NONE) => Ok(Op::PadV2),
+            _ => Err(mismatch("PadV2Options", o, o2)),
+        },
+        B::GREATER => match (o, o2) {
+            (O::NONE | O::GreaterOptions(_), O2::NONE) => Ok(Op::Greater),
+            _ => Err(mismatch("GreaterOptions", o, o2)),
+        },
+        B::GREATER_EQUAL => match (o, o2) {
+            (O::NONE | O::GreaterEqualOptions(_), O2::NONE) => Ok(Op::GreaterEqual),
+            _ => Err(mismatch("GreaterEqualOptions", o, o2)),
+        },
+        B::LESS_EQUAL => match (o, o2) {
+            (O::NONE | O::LessEqualOptions(_), O2::NONE) => Ok(Op::LessEqual),
+            _ => Err(mismatch("LessEqualOptions", o, o2)),
         },
         B::SELECT => match (o, o2) {
             (O::NONE | O::SelectOptions(_), O2::NONE) => Ok(Op::Select),
-            _ => Err(mismatch("SelectOptions")),
+            _ => Err(mismatch("SelectOptions", o, o2)),
+        },
+        B::SLICE => match (o, o2) {
+            (O::NONE | O::SliceOptions(_), O2::NONE) => Ok(Op::Slice),
+            _ => Err(mismatch("SliceOptions", o, o2)),
+        },
+        B::SIN => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Sin),
+            _ => Err(mismatch("none", o, o2)),
+        },
+        B::TRANSPOSE_CONV => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("TransposeConvOptions")),
+            (O::TransposeConvOptions(x), O2::NONE) => read_transpose_conv(x),
+            _ => Err(mismatch("TransposeConvOptions", o, o2)),
         },
         B::SPARSE_TO_DENSE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::SparseToDense(SparseToDenseOptions::default())),
+            (O::NONE, O2::NONE) => SparseToDenseOptions::from_fb(&zero_sparse_to_dense_options()).map(Op::SparseToDense),
             (O::SparseToDenseOptions(x), O2::NONE) => SparseToDenseOptions::from_fb(x).map(Op::SparseToDense),
-            _ => Err(mismatch("SparseToDenseOptions")),
+            _ => Err(mismatch("SparseToDenseOptions", o, o2)),
         },
         B::TILE => match (o, o2) {
             (O::NONE | O::TileOptions(_), O2::NONE) => Ok(Op::Tile),
-            _ => Err(mismatch("TileOptions")),
+            _ => Err(mismatch("TileOptions", o, o2)),
         },
         B::EXPAND_DIMS => match (o, o2) {
             (O::NONE | O::ExpandDimsOptions(_), O2::NONE) => Ok(Op::ExpandDims),
-            _ => Err(mismatch("ExpandDimsOptions")),
+            _ => Err(mismatch("ExpandDimsOptions", o, o2)),
+        },
+        B::EQUAL => match (o, o2) {
+            (O::NONE | O::EqualOptions(_), O2::NONE) => Ok(Op::Equal),
+            _ => Err(mismatch("EqualOptions", o, o2)),
+        },
+        B::NOT_EQUAL => match (o, o2) {
+            (O::NONE | O::NotEqualOptions(_), O2::NONE) => Ok(Op::NotEqual),
+            _ => Err(mismatch("NotEqualOptions", o, o2)),
+        },
+        B::LOG => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Log),
+            _ => Err(mismatch("none", o, o2)),
+        },
+        B::SUM => match (o, o2) {
+            (O::NONE, O2::NONE) => read_sum(&zero_reducer_options()),
+            (O::ReducerOptions(x), O2::NONE) => read_sum(x),
+            _ => Err(mismatch("ReducerOptions", o, o2)),
+        },
+        B::SQRT => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Sqrt),
+            _ => Err(mismatch("none", o, o2)),
+        },
+        B::RSQRT => match (o, o2) {
+            (O::NONE, O2::NONE) => Ok(Op::Rsqrt),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::SHAPE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Shape(ShapeOptions::default())),
+            (O::NONE, O2::NONE) => ShapeOptions::from_fb(&zero_shape_options()).map(Op::Shape),
             (O::ShapeOptions(x), O2::NONE) => ShapeOptions::from_fb(x).map(Op::Shape),
-            _ => Err(mismatch("ShapeOptions")),
+            _ => Err(mismatch("ShapeOptions", o, o2)),
+        },
+        B::POW => match (o, o2) {
+            (O::NONE | O::PowOptions(_), O2::NONE) => Ok(Op::Pow),
+            _ => Err(mismatch("PowOptions", o, o2)),
+        },
+        B::ARG_MIN => match (o, o2) {
+            (O::NONE, O2::NONE) => read_arg_min(&zero_arg_min_options()),
+            (O::ArgMinOptions(x), O2::NONE) => read_arg_min(x),
+            _ => Err(mismatch("ArgMinOptions", o, o2)),
         },
         B::FAKE_QUANT => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::FakeQuant(FakeQuantOptions::default())),
+            (O::NONE, O2::NONE) => FakeQuantOptions::from_fb(&zero_fake_quant_options()).map(Op::FakeQuant),
             (O::FakeQuantOptions(x), O2::NONE) => FakeQuantOptions::from_fb(x).map(Op::FakeQuant),
-            _ => Err(mismatch("FakeQuantOptions")),
+            _ => Err(mismatch("FakeQuantOptions", o, o2)),
+        },
+        B::REDUCE_PROD => match (o, o2) {
+            (O::NONE, O2::NONE) => read_reduce_prod(&zero_reducer_options()),
+            (O::ReducerOptions(x), O2::NONE) => read_reduce_prod(x),
+            _ => Err(mismatch("ReducerOptions", o, o2)),
+        },
+        B::REDUCE_MAX => match (o, o2) {
+            (O::NONE, O2::NONE) => read_reduce_max(&zero_reducer_options()),
+            (O::ReducerOptions(x), O2::NONE) => read_reduce_max(x),
+            _ => Err(mismatch("ReducerOptions", o, o2)),
         },
         B::PACK => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Pack(PackOptions::default())),
+            (O::NONE, O2::NONE) => PackOptions::from_fb(&zero_pack_options()).map(Op::Pack),
             (O::PackOptions(x), O2::NONE) => PackOptions::from_fb(x).map(Op::Pack),
-            _ => Err(mismatch("PackOptions")),
+            _ => Err(mismatch("PackOptions", o, o2)),
+        },
+        B::LOGICAL_OR => match (o, o2) {
+            (O::NONE | O::LogicalOrOptions(_), O2::NONE) => Ok(Op::LogicalOr),
+            _ => Err(mismatch("LogicalOrOptions", o, o2)),
         },
         B::ONE_HOT => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::OneHot(OneHotOptions::default())),
+            (O::NONE, O2::NONE) => OneHotOptions::from_fb(&zero_one_hot_options()).map(Op::OneHot),
             (O::OneHotOptions(x), O2::NONE) => OneHotOptions::from_fb(x).map(Op::OneHot),
-            _ => Err(mismatch("OneHotOptions")),
+            _ => Err(mismatch("OneHotOptions", o, o2)),
+        },
+        B::LOGICAL_AND => match (o, o2) {
+            (O::NONE | O::LogicalAndOptions(_), O2::NONE) => Ok(Op::LogicalAnd),
+            _ => Err(mismatch("LogicalAndOptions", o, o2)),
+        },
+        B::LOGICAL_NOT => match (o, o2) {
+            (O::NONE | O::LogicalNotOptions(_), O2::NONE) => Ok(Op::LogicalNot),
+            _ => Err(mismatch("LogicalNotOptions", o, o2)),
         },
         B::UNPACK => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Unpack(UnpackOptions::default())),
+            (O::NONE, O2::NONE) => UnpackOptions::from_fb(&zero_unpack_options()).map(Op::Unpack),
             (O::UnpackOptions(x), O2::NONE) => UnpackOptions::from_fb(x).map(Op::Unpack),
-            _ => Err(mismatch("UnpackOptions")),
+            _ => Err(mismatch("UnpackOptions", o, o2)),
+        },
+        B::REDUCE_MIN => match (o, o2) {
+            (O::NONE, O2::NONE) => read_reduce_min(&zero_reducer_options()),
+            (O::ReducerOptions(x), O2::NONE) => read_reduce_min(x),
+            _ => Err(mismatch("ReducerOptions", o, o2)),
         },
         B::FLOOR_DIV => match (o, o2) {
             (O::NONE | O::FloorDivOptions(_), O2::NONE) => Ok(Op::FloorDiv),
-            _ => Err(mismatch("FloorDivOptions")),
+            _ => Err(mismatch("FloorDivOptions", o, o2)),
         },
         B::REDUCE_ANY => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::ReduceAny(ReducerOptions::default())),
+            (O::NONE, O2::NONE) => ReducerOptions::from_fb(&zero_reducer_options()).map(Op::ReduceAny),
             (O::ReducerOptions(x), O2::NONE) => ReducerOptions::from_fb(x).map(Op::ReduceAny),
-            _ => Err(mismatch("ReducerOptions")),
+            _ => Err(mismatch("ReducerOptions", o, o2)),
         },
         B::SQUARE => match (o, o2) {
             (O::NONE | O::SquareOptions(_), O2::NONE) => Ok(Op::Square),
-            _ => Err(mismatch("SquareOptions")),
+            _ => Err(mismatch("SquareOptions", o, o2)),
         },
         B::ZEROS_LIKE => match (o, o2) {
             (O::NONE | O::ZerosLikeOptions(_), O2::NONE) => Ok(Op::ZerosLike),
-            _ => Err(mismatch("ZerosLikeOptions")),
+            _ => Err(mismatch("ZerosLikeOptions", o, o2)),
         },
         B::FILL => match (o, o2) {
             (O::NONE | O::FillOptions(_), O2::NONE) => Ok(Op::Fill),
-            _ => Err(mismatch("FillOptions")),
+            _ => Err(mismatch("FillOptions", o, o2)),
+        },
+        B::FLOOR_MOD => match (o, o2) {
+            (O::NONE | O::FloorModOptions(_), O2::NONE) => Ok(Op::FloorMod),
+            _ => Err(mismatch("FloorModOptions", o, o2)),
         },
         B::RANGE => match (o, o2) {
             (O::NONE | O::RangeOptions(_), O2::NONE) => Ok(Op::Range),
-            _ => Err(mismatch("RangeOptions")),
+            _ => Err(mismatch("RangeOptions", o, o2)),
+        },
+        B::RESIZE_NEAREST_NEIGHBOR => match (o, o2) {
+            (O::NONE, O2::NONE) => read_resize_nearest_neighbor(&zero_resize_nearest_neighbor_options()),
+            (O::ResizeNearestNeighborOptions(x), O2::NONE) => read_resize_nearest_neighbor(x),
+            _ => Err(mismatch("ResizeNearestNeighborOptions", o, o2)),
+        },
+        B::LEAKY_RELU => match (o, o2) {
+            (O::NONE, O2::NONE) => read_leaky_relu(&zero_leaky_relu_options()),
+            (O::LeakyReluOptions(x), O2::NONE) => read_leaky_relu(x),
+            _ => Err(mismatch("LeakyReluOptions", o, o2)),
         },
         B::SQUARED_DIFFERENCE => match (o, o2) {
             (O::NONE | O::SquaredDifferenceOptions(_), O2::NONE) => Ok(Op::SquaredDifference),
-            _ => Err(mismatch("SquaredDifferenceOptions")),
+            _ => Err(mismatch("SquaredDifferenceOptions", o, o2)),
+        },
+        B::MIRROR_PAD => match (o, o2) {
+            (O::NONE, O2::NONE) => read_mirror_pad(&zero_mirror_pad_options()),
+            (O::MirrorPadOptions(x), O2::NONE) => read_mirror_pad(x),
+            _ => Err(mismatch("MirrorPadOptions", o, o2)),
+        },
+        B::ABS => match (o, o2) {
+            (O::NONE | O::AbsOptions(_), O2::NONE) => Ok(Op::Abs),
+            _ => Err(mismatch("AbsOptions", o, o2)),
+        },
+        B::SPLIT_V => match (o, o2) {
+            (O::NONE, O2::NONE) => read_split_v(&zero_split_voptions()),
+            (O::SplitVOptions(x), O2::NONE) => read_split_v(x),
+            _ => Err(mismatch("SplitVOptions", o, o2)),
         },
         B::UNIQUE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Unique(UniqueOptions::default())),
+            (O::NONE, O2::NONE) => UniqueOptions::from_fb(&zero_unique_options()).map(Op::Unique),
             (O::UniqueOptions(x), O2::NONE) => UniqueOptions::from_fb(x).map(Op::Unique),
-            _ => Err(mismatch("UniqueOptions")),
+            _ => Err(mismatch("UniqueOptions", o, o2)),
         },
         B::CEIL => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::Ceil),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::REVERSE_V2 => match (o, o2) {
             (O::NONE | O::ReverseV2Options(_), O2::NONE) => Ok(Op::ReverseV2),
-            _ => Err(mismatch("ReverseV2Options")),
+            _ => Err(mismatch("ReverseV2Options", o, o2)),
         },
         B::ADD_N => match (o, o2) {
             (O::NONE | O::AddNOptions(_), O2::NONE) => Ok(Op::AddN),
-            _ => Err(mismatch("AddNOptions")),
+            _ => Err(mismatch("AddNOptions", o, o2)),
         },
         B::GATHER_ND => match (o, o2) {
             (O::NONE | O::GatherNdOptions(_), O2::NONE) => Ok(Op::GatherNd),
-            _ => Err(mismatch("GatherNdOptions")),
+            _ => Err(mismatch("GatherNdOptions", o, o2)),
+        },
+        B::COS => match (o, o2) {
+            (O::NONE | O::CosOptions(_), O2::NONE) => Ok(Op::Cos),
+            _ => Err(mismatch("CosOptions", o, o2)),
         },
         B::WHERE => match (o, o2) {
             (O::NONE | O::WhereOptions(_), O2::NONE) => Ok(Op::Where),
-            _ => Err(mismatch("WhereOptions")),
+            _ => Err(mismatch("WhereOptions", o, o2)),
         },
         B::RANK => match (o, o2) {
             (O::NONE | O::RankOptions(_), O2::NONE) => Ok(Op::Rank),
-            _ => Err(mismatch("RankOptions")),
+            _ => Err(mismatch("RankOptions", o, o2)),
         },
         B::ELU => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::Elu),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::REVERSE_SEQUENCE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::ReverseSequence(ReverseSequenceOptions::default())),
+            (O::NONE, O2::NONE) => ReverseSequenceOptions::from_fb(&zero_reverse_sequence_options()).map(Op::ReverseSequence),
             (O::ReverseSequenceOptions(x), O2::NONE) => ReverseSequenceOptions::from_fb(x).map(Op::ReverseSequence),
-            _ => Err(mismatch("ReverseSequenceOptions")),
+            _ => Err(mismatch("ReverseSequenceOptions", o, o2)),
         },
         B::MATRIX_DIAG => match (o, o2) {
             (O::NONE | O::MatrixDiagOptions(_), O2::NONE) => Ok(Op::MatrixDiag),
-            _ => Err(mismatch("MatrixDiagOptions")),
+            _ => Err(mismatch("MatrixDiagOptions", o, o2)),
+        },
+        B::QUANTIZE => match (o, o2) {
+            (O::NONE | O::QuantizeOptions(_), O2::NONE) => Ok(Op::Quantize),
+            _ => Err(mismatch("QuantizeOptions", o, o2)),
         },
         B::MATRIX_SET_DIAG => match (o, o2) {
             (O::NONE | O::MatrixSetDiagOptions(_), O2::NONE) => Ok(Op::MatrixSetDiag),
-            _ => Err(mismatch("MatrixSetDiagOptions")),
+            _ => Err(mismatch("MatrixSetDiagOptions", o, o2)),
         },
         B::ROUND => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::Round),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
+        },
+        B::HARD_SWISH => match (o, o2) {
+            (O::NONE | O::HardSwishOptions(_), O2::NONE) => Ok(Op::HardSwish),
+            _ => Err(mismatch("HardSwishOptions", o, o2)),
+        },
+        B::IF => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("IfOptions")),
+            (O::IfOptions(x), O2::NONE) => read_if(x),
+            _ => Err(mismatch("IfOptions", o, o2)),
+        },
+        B::WHILE => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("WhileOptions")),
+            (O::WhileOptions(x), O2::NONE) => read_while(x),
+            _ => Err(mismatch("WhileOptions", o, o2)),
         },
         B::NON_MAX_SUPPRESSION_V4 => match (o, o2) {
             (O::NONE | O::NonMaxSuppressionV4Options(_), O2::NONE) => Ok(Op::NonMaxSuppressionV4),
-            _ => Err(mismatch("NonMaxSuppressionV4Options")),
+            _ => Err(mismatch("NonMaxSuppressionV4Options", o, o2)),
         },
         B::NON_MAX_SUPPRESSION_V5 => match (o, o2) {
             (O::NONE | O::NonMaxSuppressionV5Options(_), O2::NONE) => Ok(Op::NonMaxSuppressionV5),
-            _ => Err(mismatch("NonMaxSuppressionV5Options")),
+            _ => Err(mismatch("NonMaxSuppressionV5Options", o, o2)),
         },
         B::SCATTER_ND => match (o, o2) {
             (O::NONE | O::ScatterNdOptions(_), O2::NONE) => Ok(Op::ScatterNd),
-            _ => Err(mismatch("ScatterNdOptions")),
+            _ => Err(mismatch("ScatterNdOptions", o, o2)),
+        },
+        B::SELECT_V2 => match (o, o2) {
+            (O::NONE | O::SelectV2Options(_), O2::NONE) => Ok(Op::SelectV2),
+            _ => Err(mismatch("SelectV2Options", o, o2)),
         },
         B::DENSIFY => match (o, o2) {
             (O::NONE | O::DensifyOptions(_), O2::NONE) => Ok(Op::Densify),
-            _ => Err(mismatch("DensifyOptions")),
+            _ => Err(mismatch("DensifyOptions", o, o2)),
         },
         B::SEGMENT_SUM => match (o, o2) {
             (O::NONE | O::SegmentSumOptions(_), O2::NONE) => Ok(Op::SegmentSum),
-            _ => Err(mismatch("SegmentSumOptions")),
+            _ => Err(mismatch("SegmentSumOptions", o, o2)),
+        },
+        B::BATCH_MATMUL => match (o, o2) {
+            (O::NONE, O2::NONE) => read_batch_mat_mul(&zero_batch_mat_mul_options()),
+            (O::BatchMatMulOptions(x), O2::NONE) => read_batch_mat_mul(x),
+            _ => Err(mismatch("BatchMatMulOptions", o, o2)),
         },
         B::CUMSUM => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Cumsum(CumsumOptions::default())),
+            (O::NONE, O2::NONE) => CumsumOptions::from_fb(&zero_cumsum_options()).map(Op::Cumsum),
             (O::CumsumOptions(x), O2::NONE) => CumsumOptions::from_fb(x).map(Op::Cumsum),
-            _ => Err(mismatch("CumsumOptions")),
+            _ => Err(mismatch("CumsumOptions", o, o2)),
+        },
+        B::CALL_ONCE => match (o, o2) {
+            (O::NONE, O2::NONE) => Err(missing("CallOnceOptions")),
+            (O::CallOnceOptions(x), O2::NONE) => read_call_once(x),
+            _ => Err(mismatch("CallOnceOptions", o, o2)),
+        },
+        B::BROADCAST_TO => match (o, o2) {
+            (O::NONE | O::BroadcastToOptions(_), O2::NONE) => Ok(Op::BroadcastTo),
+            _ => Err(mismatch("BroadcastToOptions", o, o2)),
         },
         B::RFFT2D => match (o, o2) {
             (O::NONE | O::Rfft2dOptions(_), O2::NONE) => Ok(Op::Rfft2d),
-            _ => Err(mismatch("Rfft2dOptions")),
+            _ => Err(mismatch("Rfft2dOptions", o, o2)),
         },
         B::CONV_3D => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Conv3d(Conv3dOptions::default())),
+            (O::NONE, O2::NONE) => Conv3dOptions::from_fb(&zero_conv3d_options()).map(Op::Conv3d),
             (O::Conv3DOptions(x), O2::NONE) => Conv3dOptions::from_fb(x).map(Op::Conv3d),
-            _ => Err(mismatch("Conv3DOptions")),
+            _ => Err(mismatch("Conv3DOptions", o, o2)),
         },
         B::IMAG => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::Imag),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::REAL => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::Real),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::COMPLEX_ABS => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::ComplexAbs),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::HASHTABLE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Hashtable(HashtableOptions::default())),
+            (O::NONE, O2::NONE) => HashtableOptions::from_fb(&zero_hashtable_options()).map(Op::Hashtable),
             (O::HashtableOptions(x), O2::NONE) => HashtableOptions::from_fb(x).map(Op::Hashtable),
-            _ => Err(mismatch("HashtableOptions")),
+            _ => Err(mismatch("HashtableOptions", o, o2)),
         },
         B::HASHTABLE_FIND => match (o, o2) {
             (O::NONE | O::HashtableFindOptions(_), O2::NONE) => Ok(Op::HashtableFind),
-            _ => Err(mismatch("HashtableFindOptions")),
+            _ => Err(mismatch("HashtableFindOptions", o, o2)),
         },
         B::HASHTABLE_IMPORT => match (o, o2) {
             (O::NONE | O::HashtableImportOptions(_), O2::NONE) => Ok(Op::HashtableImport),
-            _ => Err(mismatch("HashtableImportOptions")),
+            _ => Err(mismatch("HashtableImportOptions", o, o2)),
         },
         B::HASHTABLE_SIZE => match (o, o2) {
             (O::NONE | O::HashtableSizeOptions(_), O2::NONE) => Ok(Op::HashtableSize),
-            _ => Err(mismatch("HashtableSizeOptions")),
+            _ => Err(mismatch("HashtableSizeOptions", o, o2)),
         },
         B::REDUCE_ALL => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::ReduceAll(ReducerOptions::default())),
+            (O::NONE, O2::NONE) => ReducerOptions::from_fb(&zero_reducer_options()).map(Op::ReduceAll),
             (O::ReducerOptions(x), O2::NONE) => ReducerOptions::from_fb(x).map(Op::ReduceAll),
-            _ => Err(mismatch("ReducerOptions")),
+            _ => Err(mismatch("ReducerOptions", o, o2)),
         },
         B::CONV_3D_TRANSPOSE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Conv3dTranspose(Conv3dOptions::default())),
+            (O::NONE, O2::NONE) => Conv3dOptions::from_fb(&zero_conv3d_options()).map(Op::Conv3dTranspose),
             (O::Conv3DOptions(x), O2::NONE) => Conv3dOptions::from_fb(x).map(Op::Conv3dTranspose),
-            _ => Err(mismatch("Conv3DOptions")),
+            _ => Err(mismatch("Conv3DOptions", o, o2)),
         },
         B::VAR_HANDLE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::VarHandle(VarHandleOptions::default())),
+            (O::NONE, O2::NONE) => VarHandleOptions::from_fb(&zero_var_handle_options()).map(Op::VarHandle),
             (O::VarHandleOptions(x), O2::NONE) => VarHandleOptions::from_fb(x).map(Op::VarHandle),
-            _ => Err(mismatch("VarHandleOptions")),
+            _ => Err(mismatch("VarHandleOptions", o, o2)),
         },
         B::READ_VARIABLE => match (o, o2) {
             (O::NONE | O::ReadVariableOptions(_), O2::NONE) => Ok(Op::ReadVariable),
-            _ => Err(mismatch("ReadVariableOptions")),
+            _ => Err(mismatch("ReadVariableOptions", o, o2)),
         },
         B::ASSIGN_VARIABLE => match (o, o2) {
             (O::NONE | O::AssignVariableOptions(_), O2::NONE) => Ok(Op::AssignVariable),
-            _ => Err(mismatch("AssignVariableOptions")),
+            _ => Err(mismatch("AssignVariableOptions", o, o2)),
         },
         B::BROADCAST_ARGS => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::BroadcastArgs),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::RANDOM_STANDARD_NORMAL => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::RandomStandardNormal(RandomOptions::default())),
+            (O::NONE, O2::NONE) => RandomOptions::from_fb(&zero_random_options()).map(Op::RandomStandardNormal),
             (O::RandomOptions(x), O2::NONE) => RandomOptions::from_fb(x).map(Op::RandomStandardNormal),
-            _ => Err(mismatch("RandomOptions")),
+            _ => Err(mismatch("RandomOptions", o, o2)),
         },
         B::BUCKETIZE => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Bucketize(BucketizeOptions::default())),
+            (O::NONE, O2::NONE) => BucketizeOptions::from_fb(&zero_bucketize_options()).map(Op::Bucketize),
             (O::BucketizeOptions(x), O2::NONE) => BucketizeOptions::from_fb(x).map(Op::Bucketize),
-            _ => Err(mismatch("BucketizeOptions")),
+            _ => Err(mismatch("BucketizeOptions", o, o2)),
         },
         B::RANDOM_UNIFORM => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::RandomUniform(RandomOptions::default())),
+            (O::NONE, O2::NONE) => RandomOptions::from_fb(&zero_random_options()).map(Op::RandomUniform),
             (O::RandomOptions(x), O2::NONE) => RandomOptions::from_fb(x).map(Op::RandomUniform),
-            _ => Err(mismatch("RandomOptions")),
+            _ => Err(mismatch("RandomOptions", o, o2)),
         },
         B::MULTINOMIAL => match (o, o2) {
-            (O::NONE, O2::NONE) => Ok(Op::Multinomial(RandomOptions::default())),
+            (O::NONE, O2::NONE) => RandomOptions::from_fb(&zero_random_options()).map(Op::Multinomial),
             (O::RandomOptions(x), O2::NONE) => RandomOptions::from_fb(x).map(Op::Multinomial),
-            _ => Err(mismatch("RandomOptions")),
+            _ => Err(mismatch("RandomOptions", o, o2)),
+        },
+        B::GELU => match (o, o2) {
+            (O::NONE, O2::NONE) => read_gelu(&zero_gelu_options()),
+            (O::GeluOptions(x), O2::NONE) => read_gelu(x),
+            _ => Err(mismatch("GeluOptions", o, o2)),
         },
         B::DYNAMIC_UPDATE_SLICE => match (o, o2) {
             (O::NONE | O::DynamicUpdateSliceOptions(_), O2::NONE) => Ok(Op::DynamicUpdateSlice),
-            _ => Err(mismatch("DynamicUpdateSliceOptions")),
+            _ => Err(mismatch("DynamicUpdateSliceOptions", o, o2)),
         },
         B::RELU_0_TO_1 => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::Relu0To1),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::UNSORTED_SEGMENT_PROD => match (o, o2) {
             (O::NONE | O::UnsortedSegmentProdOptions(_), O2::NONE) => Ok(Op::UnsortedSegmentProd),
-            _ => Err(mismatch("UnsortedSegmentProdOptions")),
+            _ => Err(mismatch("UnsortedSegmentProdOptions", o, o2)),
         },
         B::UNSORTED_SEGMENT_MAX => match (o, o2) {
             (O::NONE | O::UnsortedSegmentMaxOptions(_), O2::NONE) => Ok(Op::UnsortedSegmentMax),
-            _ => Err(mismatch("UnsortedSegmentMaxOptions")),
+            _ => Err(mismatch("UnsortedSegmentMaxOptions", o, o2)),
         },
         B::UNSORTED_SEGMENT_SUM => match (o, o2) {
             (O::NONE | O::UnsortedSegmentSumOptions(_), O2::NONE) => Ok(Op::UnsortedSegmentSum),
-            _ => Err(mismatch("UnsortedSegmentSumOptions")),
+            _ => Err(mismatch("UnsortedSegmentSumOptions", o, o2)),
         },
         B::ATAN2 => match (o, o2) {
             (O::NONE | O::ATan2Options(_), O2::NONE) => Ok(Op::Atan2),
-            _ => Err(mismatch("ATan2Options")),
+            _ => Err(mismatch("ATan2Options", o, o2)),
         },
         B::UNSORTED_SEGMENT_MIN => match (o, o2) {
             (O::NONE | O::UnsortedSegmentMinOptions(_), O2::NONE) => Ok(Op::UnsortedSegmentMin),
-            _ => Err(mismatch("UnsortedSegmentMinOptions")),
+            _ => Err(mismatch("UnsortedSegmentMinOptions", o, o2)),
         },
         B::SIGN => match (o, o2) {
             (O::NONE | O::SignOptions(_), O2::NONE) => Ok(Op::Sign),
-            _ => Err(mismatch("SignOptions")),
+            _ => Err(mismatch("SignOptions", o, o2)),
         },
         B::BITCAST => match (o, o2) {
             (O::NONE | O::BitcastOptions(_), O2::NONE) => Ok(Op::Bitcast),
-            _ => Err(mismatch("BitcastOptions")),
+            _ => Err(mismatch("BitcastOptions", o, o2)),
         },
         B::BITWISE_XOR => match (o, o2) {
             (O::NONE | O::BitwiseXorOptions(_), O2::NONE) => Ok(Op::BitwiseXor),
-            _ => Err(mismatch("BitwiseXorOptions")),
+            _ => Err(mismatch("BitwiseXorOptions", o, o2)),
         },
         B::RIGHT_SHIFT => match (o, o2) {
             (O::NONE | O::RightShiftOptions(_), O2::NONE) => Ok(Op::RightShift),
-            _ => Err(mismatch("RightShiftOptions")),
+            _ => Err(mismatch("RightShiftOptions", o, o2)),
         },
         B::STABLEHLO_LOGISTIC => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloLogistic),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_ADD => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloAdd),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_DIVIDE => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloDivide),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_MULTIPLY => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloMultiply),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_MAXIMUM => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloMaximum),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_RESHAPE => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloReshape),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_CLAMP => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloClamp),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_CONCATENATE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloConcatenate(StablehloConcatenateOptions::default())),
+            (O2::NONE, O::NONE) => StablehloConcatenateOptions::from_fb(&zero_stablehlo_concatenate_options()).map(Op::StablehloConcatenate),
             (O2::StablehloConcatenateOptions(x), O::NONE) => StablehloConcatenateOptions::from_fb(x).map(Op::StablehloConcatenate),
-            _ => Err(mismatch("StablehloConcatenateOptions")),
+            _ => Err(mismatch("StablehloConcatenateOptions", o, o2)),
         },
         B::STABLEHLO_BROADCAST_IN_DIM => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloBroadcastInDim(StablehloBroadcastInDimOptions::default())),
+            (O2::NONE, O::NONE) => StablehloBroadcastInDimOptions::from_fb(&zero_stablehlo_broadcast_in_dim_options()).map(Op::StablehloBroadcastInDim),
             (O2::StablehloBroadcastInDimOptions(x), O::NONE) => StablehloBroadcastInDimOptions::from_fb(x).map(Op::StablehloBroadcastInDim),
-            _ => Err(mismatch("StablehloBroadcastInDimOptions")),
+            _ => Err(mismatch("StablehloBroadcastInDimOptions", o, o2)),
         },
         B::STABLEHLO_CONVOLUTION => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloConvolution(StablehloConvolutionOptions::default())),
+            (O2::NONE, O::NONE) => StablehloConvolutionOptions::from_fb(&zero_stablehlo_convolution_options()).map(Op::StablehloConvolution),
             (O2::StablehloConvolutionOptions(x), O::NONE) => StablehloConvolutionOptions::from_fb(x).map(Op::StablehloConvolution),
-            _ => Err(mismatch("StablehloConvolutionOptions")),
+            _ => Err(mismatch("StablehloConvolutionOptions", o, o2)),
         },
         B::STABLEHLO_SLICE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloSlice(StablehloSliceOptions::default())),
+            (O2::NONE, O::NONE) => StablehloSliceOptions::from_fb(&zero_stablehlo_slice_options()).map(Op::StablehloSlice),
             (O2::StablehloSliceOptions(x), O::NONE) => StablehloSliceOptions::from_fb(x).map(Op::StablehloSlice),
-            _ => Err(mismatch("StablehloSliceOptions")),
+            _ => Err(mismatch("StablehloSliceOptions", o, o2)),
         },
         B::STABLEHLO_CUSTOM_CALL => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloCustomCall(StablehloCustomCallOptions::default())),
+            (O2::NONE, O::NONE) => StablehloCustomCallOptions::from_fb(&zero_stablehlo_custom_call_options()).map(Op::StablehloCustomCall),
             (O2::StablehloCustomCallOptions(x), O::NONE) => StablehloCustomCallOptions::from_fb(x).map(Op::StablehloCustomCall),
-            _ => Err(mismatch("StablehloCustomCallOptions")),
+            _ => Err(mismatch("StablehloCustomCallOptions", o, o2)),
         },
         B::STABLEHLO_REDUCE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloReduce(StablehloReduceOptions::default())),
+            (O2::NONE, O::NONE) => StablehloReduceOptions::from_fb(&zero_stablehlo_reduce_options()).map(Op::StablehloReduce),
             (O2::StablehloReduceOptions(x), O::NONE) => StablehloReduceOptions::from_fb(x).map(Op::StablehloReduce),
-            _ => Err(mismatch("StablehloReduceOptions")),
+            _ => Err(mismatch("StablehloReduceOptions", o, o2)),
         },
         B::STABLEHLO_ABS => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloAbs),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_AND => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloAnd),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_COSINE => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloCosine),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_EXPONENTIAL => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloExponential),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_FLOOR => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloFloor),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_LOG => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloLog),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_MINIMUM => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloMinimum),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_NEGATE => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloNegate),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_OR => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloOr),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_POWER => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloPower),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_REMAINDER => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloRemainder),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_RSQRT => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloRsqrt),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_SELECT => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloSelect),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_SUBTRACT => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloSubtract),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_TANH => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloTanh),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_SCATTER => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloScatter(StablehloScatterOptions::default())),
+            (O2::NONE, O::NONE) => StablehloScatterOptions::from_fb(&zero_stablehlo_scatter_options()).map(Op::StablehloScatter),
             (O2::StablehloScatterOptions(x), O::NONE) => StablehloScatterOptions::from_fb(x).map(Op::StablehloScatter),
-            _ => Err(mismatch("StablehloScatterOptions")),
+            _ => Err(mismatch("StablehloScatterOptions", o, o2)),
         },
         B::STABLEHLO_COMPARE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloCompare(StablehloCompareOptions::default())),
+            (O2::NONE, O::NONE) => StablehloCompareOptions::from_fb(&zero_stablehlo_compare_options()).map(Op::StablehloCompare),
             (O2::StablehloCompareOptions(x), O::NONE) => StablehloCompareOptions::from_fb(x).map(Op::StablehloCompare),
-            _ => Err(mismatch("StablehloCompareOptions")),
+            _ => Err(mismatch("StablehloCompareOptions", o, o2)),
         },
         B::STABLEHLO_CONVERT => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloConvert),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_DYNAMIC_SLICE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloDynamicSlice(StablehloDynamicSliceOptions::default())),
+            (O2::NONE, O::NONE) => StablehloDynamicSliceOptions::from_fb(&zero_stablehlo_dynamic_slice_options()).map(Op::StablehloDynamicSlice),
             (O2::StablehloDynamicSliceOptions(x), O::NONE) => StablehloDynamicSliceOptions::from_fb(x).map(Op::StablehloDynamicSlice),
-            _ => Err(mismatch("StablehloDynamicSliceOptions")),
+            _ => Err(mismatch("StablehloDynamicSliceOptions", o, o2)),
         },
         B::STABLEHLO_DYNAMIC_UPDATE_SLICE => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloDynamicUpdateSlice),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_PAD => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloPad(StablehloPadOptions::default())),
+            (O2::NONE, O::NONE) => StablehloPadOptions::from_fb(&zero_stablehlo_pad_options()).map(Op::StablehloPad),
             (O2::StablehloPadOptions(x), O::NONE) => StablehloPadOptions::from_fb(x).map(Op::StablehloPad),
-            _ => Err(mismatch("StablehloPadOptions")),
+            _ => Err(mismatch("StablehloPadOptions", o, o2)),
         },
         B::STABLEHLO_IOTA => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloIota(StablehloIotaOptions::default())),
+            (O2::NONE, O::NONE) => StablehloIotaOptions::from_fb(&zero_stablehlo_iota_options()).map(Op::StablehloIota),
             (O2::StablehloIotaOptions(x), O::NONE) => StablehloIotaOptions::from_fb(x).map(Op::StablehloIota),
-            _ => Err(mismatch("StablehloIotaOptions")),
+            _ => Err(mismatch("StablehloIotaOptions", o, o2)),
         },
         B::STABLEHLO_DOT_GENERAL => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloDotGeneral(StablehloDotGeneralOptions::default())),
+            (O2::NONE, O::NONE) => StablehloDotGeneralOptions::from_fb(&zero_stablehlo_dot_general_options()).map(Op::StablehloDotGeneral),
             (O2::StablehloDotGeneralOptions(x), O::NONE) => StablehloDotGeneralOptions::from_fb(x).map(Op::StablehloDotGeneral),
-            _ => Err(mismatch("StablehloDotGeneralOptions")),
+            _ => Err(mismatch("StablehloDotGeneralOptions", o, o2)),
         },
         B::STABLEHLO_REDUCE_WINDOW => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloReduceWindow(StablehloReduceWindowOptions::default())),
+            (O2::NONE, O::NONE) => StablehloReduceWindowOptions::from_fb(&zero_stablehlo_reduce_window_options()).map(Op::StablehloReduceWindow),
             (O2::StablehloReduceWindowOptions(x), O::NONE) => StablehloReduceWindowOptions::from_fb(x).map(Op::StablehloReduceWindow),
-            _ => Err(mismatch("StablehloReduceWindowOptions")),
+            _ => Err(mismatch("StablehloReduceWindowOptions", o, o2)),
         },
         B::STABLEHLO_SORT => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloSort(StablehloSortOptions::default())),
+            (O2::NONE, O::NONE) => StablehloSortOptions::from_fb(&zero_stablehlo_sort_options()).map(Op::StablehloSort),
             (O2::StablehloSortOptions(x), O::NONE) => StablehloSortOptions::from_fb(x).map(Op::StablehloSort),
-            _ => Err(mismatch("StablehloSortOptions")),
+            _ => Err(mismatch("StablehloSortOptions", o, o2)),
         },
         B::STABLEHLO_WHILE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloWhile(StablehloWhileOptions::default())),
+            (O2::NONE, O::NONE) => StablehloWhileOptions::from_fb(&zero_stablehlo_while_options()).map(Op::StablehloWhile),
             (O2::StablehloWhileOptions(x), O::NONE) => StablehloWhileOptions::from_fb(x).map(Op::StablehloWhile),
-            _ => Err(mismatch("StablehloWhileOptions")),
+            _ => Err(mismatch("StablehloWhileOptions", o, o2)),
         },
         B::STABLEHLO_GATHER => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloGather(StablehloGatherOptions::default())),
+            (O2::NONE, O::NONE) => StablehloGatherOptions::from_fb(&zero_stablehlo_gather_options()).map(Op::StablehloGather),
             (O2::StablehloGatherOptions(x), O::NONE) => StablehloGatherOptions::from_fb(x).map(Op::StablehloGather),
-            _ => Err(mismatch("StablehloGatherOptions")),
+            _ => Err(mismatch("StablehloGatherOptions", o, o2)),
         },
         B::STABLEHLO_TRANSPOSE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloTranspose(StablehloTransposeOptions::default())),
+            (O2::NONE, O::NONE) => StablehloTransposeOptions::from_fb(&zero_stablehlo_transpose_options()).map(Op::StablehloTranspose),
             (O2::StablehloTransposeOptions(x), O::NONE) => StablehloTransposeOptions::from_fb(x).map(Op::StablehloTranspose),
-            _ => Err(mismatch("StablehloTransposeOptions")),
+            _ => Err(mismatch("StablehloTransposeOptions", o, o2)),
         },
         B::DILATE => match (o2, o) {
             (O2::NONE | O2::DilateOptions(_), O::NONE) => Ok(Op::Dilate),
-            _ => Err(mismatch("DilateOptions")),
+            _ => Err(mismatch("DilateOptions", o, o2)),
         },
         B::STABLEHLO_RNG_BIT_GENERATOR => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloRngBitGenerator(StablehloRngBitGeneratorOptions::default())),
+            (O2::NONE, O::NONE) => StablehloRngBitGeneratorOptions::from_fb(&zero_stablehlo_rng_bit_generator_options()).map(Op::StablehloRngBitGenerator),
             (O2::StablehloRngBitGeneratorOptions(x), O::NONE) => StablehloRngBitGeneratorOptions::from_fb(x).map(Op::StablehloRngBitGenerator),
-            _ => Err(mismatch("StablehloRngBitGeneratorOptions")),
+            _ => Err(mismatch("StablehloRngBitGeneratorOptions", o, o2)),
         },
         B::REDUCE_WINDOW => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::ReduceWindow(ReduceWindowOptions::default())),
+            (O2::NONE, O::NONE) => ReduceWindowOptions::from_fb(&zero_reduce_window_options()).map(Op::ReduceWindow),
             (O2::ReduceWindowOptions(x), O::NONE) => ReduceWindowOptions::from_fb(x).map(Op::ReduceWindow),
-            _ => Err(mismatch("ReduceWindowOptions")),
+            _ => Err(mismatch("ReduceWindowOptions", o, o2)),
         },
         B::STABLEHLO_COMPOSITE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloComposite(StablehloCompositeOptions::default())),
+            (O2::NONE, O::NONE) => StablehloCompositeOptions::from_fb(&zero_stablehlo_composite_options()).map(Op::StablehloComposite),
             (O2::StableHLOCompositeOptions(x), O::NONE) => StablehloCompositeOptions::from_fb(x).map(Op::StablehloComposite),
-            _ => Err(mismatch("StableHLOCompositeOptions")),
+            _ => Err(mismatch("StableHLOCompositeOptions", o, o2)),
         },
         B::STABLEHLO_SHIFT_LEFT => match (o2, o) {
             (O2::NONE | O2::StablehloShiftLeftOptions(_), O::NONE) => Ok(Op::StablehloShiftLeft),
-            _ => Err(mismatch("StablehloShiftLeftOptions")),
+            _ => Err(mismatch("StablehloShiftLeftOptions", o, o2)),
         },
         B::STABLEHLO_CBRT => match (o, o2) {
             (O::NONE, O2::NONE) => Ok(Op::StablehloCbrt),
-            _ => Err(mismatch("no options")),
+            _ => Err(mismatch("none", o, o2)),
         },
         B::STABLEHLO_CASE => match (o2, o) {
-            (O2::NONE, O::NONE) => Ok(Op::StablehloCase(StablehloCaseOptions::default())),
+            (O2::NONE, O::NONE) => StablehloCaseOptions::from_fb(&zero_stablehlo_case_options()).map(Op::StablehloCase),
             (O2::StablehloCaseOptions(x), O::NONE) => StablehloCaseOptions::from_fb(x).map(Op::StablehloCase),
-            _ => Err(mismatch("StablehloCaseOptions")),
+            _ => Err(mismatch("StablehloCaseOptions", o, o2)),
         },
         _ => return None,
     })
 }
 
-fn mismatch(expected: &str) -> String {
-    format!("the options table is not {expected}")
+fn mismatch(expected: &str, o: &fb::BuiltinOptionsT, o2: &fb::BuiltinOptions2T) -> String {
+    let found = match o {
+        fb::BuiltinOptionsT::NONE => o2.builtin_options_2_type().variant_name(),
+        o => o.builtin_options_type().variant_name(),
+    };
+    format!("unexpected options table {} (expected {expected})", found.unwrap_or("of an unknown type"))
 }
 
-/// The options tables of a generated op, `None` for a hand-written one.
-pub(crate) fn write_generated(op: &Op) -> Option<(fb::BuiltinOptionsT, fb::BuiltinOptions2T)> {
+fn missing(table: &str) -> String {
+    format!("the op needs its {table} table (LiteRT would read every field as zero)")
+}
+
+/// `ADD` from its `AddOptions` table (a hand-written variant).
+fn read_add(x: &fb::AddOptionsT) -> Result<Op, String> {
+    Ok(Op::Add(AddSubOptions {
+        activation: activation_from_fb(x.fused_activation_function)?,
+        pot_scale_int16: x.pot_scale_int16,
+    }))
+}
+
+/// `AVERAGE_POOL_2D` from its `Pool2DOptions` table (a hand-written variant).
+fn read_average_pool2d(x: &fb::Pool2DOptionsT) -> Result<Op, String> {
+    Ok(Op::AveragePool2d(Pool2dOptions {
+        padding: padding_from_fb(x.padding)?,
+        stride_w: x.stride_w,
+        stride_h: x.stride_h,
+        filter_w: x.filter_width,
+        filter_h: x.filter_height,
+        activation: activation_from_fb(x.fused_activation_function)?,
+    }))
+}
+
+/// `CONCATENATION` from its `ConcatenationOptions` table (a hand-written variant).
+fn read_concatenation(x: &fb::ConcatenationOptionsT) -> Result<Op, String> {
+    Ok(Op::Concatenation(ConcatenationOptions {
+        axis: x.axis,
+        activation: activation_from_fb(x.fused_activation_function)?,
+    }))
+}
+
+/// `CONV_2D` from its `Conv2DOptions` table (a hand-written variant).
+fn read_conv2d(x: &fb::Conv2DOptionsT) -> Result<Op, String> {
+    Ok(Op::Conv2d(Conv2dOptions {
+        padding: padding_from_fb(x.padding)?,
+        stride_w: x.stride_w,
+        stride_h: x.stride_h,
+        dilation_w: x.dilation_w_factor,
+        dilation_h: x.dilation_h_factor,
+        activation: activation_from_fb(x.fused_activation_function)?,
+        quantized_bias_type: opt_dtype_from_fb(x.quantized_bias_type)?,
+    }))
+}
+
+/// `DEPTHWISE_CONV_2D` from its `DepthwiseConv2DOptions` table (a hand-written variant).
+fn read_depthwise_conv2d(x: &fb::DepthwiseConv2DOptionsT) -> Result<Op, String> {
+    Ok(Op::DepthwiseConv2d(DepthwiseConv2dOptions {
+        padding: padding_from_fb(x.padding)?,
+        stride_w: x.stride_w,
+        stride_h: x.stride_h,
+        depth_multiplier: x.depth_multiplier,
+        dilation_w: x.dilation_w_factor,
+        dilation_h: x.dilation_h_factor,
+        activation: activation_from_fb(x.fused_activation_function)?,
+    }))
+}
+
+/// `FULLY_CONNECTED` from its `FullyConnectedOptions` table (a hand-written variant).
+fn read_fully_connected(x: &fb::FullyConnectedOptionsT) -> Result<Op, String> {
+    Ok(Op::FullyConnected(FullyConnectedOptions {
+        activation: activation_from_fb(x.fused_activation_function)?,
+        weights_format: weights_format_from_fb(x.weights_format)?,
+        keep_num_dims: x.keep_num_dims,
+        asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
+        quantized_bias_type: opt_dtype_from_fb(x.quantized_bias_type)?,
+    }))
+}
+
+/// `L2_POOL_2D` from its `Pool2DOptions` table (a hand-written variant).
+fn read_l2_pool2d(x: &fb::Pool2DOptionsT) -> Result<Op, String> {
+    Ok(Op::L2Pool2d(Pool2dOptions {
+        padding: padding_from_fb(x.padding)?,
+        stride_w: x.stride_w,
+        stride_h: x.stride_h,
+        filter_w: x.filter_width,
+        filter_h: x.filter_height,
+        activation: activation_from_fb(x.fused_activation_function)?,
+    }))
+}
+
+/// `MAX_POOL_2D` from its `Pool2DOptions` table (a hand-written variant).
+fn read_max_pool2d(x: &fb::Pool2DOptionsT) -> Result<Op, String> {
+    Ok(Op::MaxPool2d(Pool2dOptions {
+        padding: padding_from_fb(x.padding)?,
+        stride_w: x.stride_w,
+        stride_h: x.stride_h,
+        filter_w: x.filter_width,
+        filter_h: x.filter_height,
+        activation: activation_from_fb(x.fused_activation_function)?,
+    }))
+}
+
+/// `MUL` from its `MulOptions` table (a hand-written variant).
+fn read_mul(x: &fb::MulOptionsT) -> Result<Op, String> {
+    Ok(Op::Mul(activation_from_fb(x.fused_activation_function)?))
+}
+
+/// `RESHAPE` from its `ReshapeOptions` table (a hand-written variant).
+fn read_reshape(x: &fb::ReshapeOptionsT) -> Result<Op, String> {
+    Ok(Op::Reshape {
+        new_shape: x.new_shape.clone(),
+    })
+}
+
+/// `RESIZE_BILINEAR` from its `ResizeBilinearOptions` table (a hand-written variant).
+fn read_resize_bilinear(x: &fb::ResizeBilinearOptionsT) -> Result<Op, String> {
+    Ok(Op::ResizeBilinear(ResizeOptions {
+        align_corners: x.align_corners,
+        half_pixel_centers: x.half_pixel_centers,
+    }))
+}
+
+/// `SOFTMAX` from its `SoftmaxOptions` table (a hand-written variant).
+fn read_softmax(x: &fb::SoftmaxOptionsT) -> Result<Op, String> {
+    Ok(Op::Softmax {
+        beta: x.beta,
+    })
+}
+
+/// `GATHER` from its `GatherOptions` table (a hand-written variant).
+fn read_gather(x: &fb::GatherOptionsT) -> Result<Op, String> {
+    Ok(Op::Gather(GatherOptions {
+        axis: x.axis,
+        batch_dims: x.batch_dims,
+    }))
+}
+
+/// `MEAN` from its `ReducerOptions` table (a hand-written variant).
+fn read_mean(x: &fb::ReducerOptionsT) -> Result<Op, String> {
+    Ok(Op::Mean {
+        keep_dims: x.keep_dims,
+    })
+}
+
+/// `SUB` from its `SubOptions` table (a hand-written variant).
+fn read_sub(x: &fb::SubOptionsT) -> Result<Op, String> {
+    Ok(Op::Sub(AddSubOptions {
+        activation: activation_from_fb(x.fused_activation_function)?,
+        pot_scale_int16: x.pot_scale_int16,
+    }))
+}
+
+/// `DIV` from its `DivOptions` table (a hand-written variant).
+fn read_div(x: &fb::DivOptionsT) -> Result<Op, String> {
+    Ok(Op::Div(activation_from_fb(x.fused_activation_function)?))
+}
+
+/// `SQUEEZE` from its `SqueezeOptions` table (a hand-written variant).
+fn read_squeeze(x: &fb::SqueezeOptionsT) -> Result<Op, String> {
+    Ok(Op::Squeeze {
+        squeeze_dims: list_from_fb(&x.squeeze_dims)?,
+    })
+}
+
+/// `STRIDED_SLICE` from its `StridedSliceOptions` table (a hand-written variant).
+fn read_strided_slice(x: &fb::StridedSliceOptionsT) -> Result<Op, String> {
+    Ok(Op::StridedSlice(StridedSliceOptions {
+        begin_mask: x.begin_mask,
+        end_mask: x.end_mask,
+        ellipsis_mask: x.ellipsis_mask,
+        new_axis_mask: x.new_axis_mask,
+        shrink_axis_mask: x.shrink_axis_mask,
+        offset: x.offset,
+    }))
+}
+
+/// `CAST` from its `CastOptions` table (a hand-written variant).
+fn read_cast(x: &fb::CastOptionsT) -> Result<Op, String> {
+    Ok(Op::Cast(CastOptions {
+        in_data_type: some_dtype_from_fb(x.in_data_type)?,
+        out_data_type: some_dtype_from_fb(x.out_data_type)?,
+    }))
+}
+
+/// `ARG_MAX` from its `ArgMaxOptions` table (a hand-written variant).
+fn read_arg_max(x: &fb::ArgMaxOptionsT) -> Result<Op, String> {
+    Ok(Op::ArgMax {
+        output_type: dtype_from_fb(x.output_type)?,
+    })
+}
+
+/// `TRANSPOSE_CONV` from its `TransposeConvOptions` table (a hand-written variant).
+fn read_transpose_conv(x: &fb::TransposeConvOptionsT) -> Result<Op, String> {
+    Ok(Op::TransposeConv(TransposeConvOptions {
+        padding: padding_from_fb(x.padding)?,
+        stride_w: x.stride_w,
+        stride_h: x.stride_h,
+        activation: activation_from_fb(x.fused_activation_function)?,
+        quantized_bias_type: opt_dtype_from_fb(x.quantized_bias_type)?,
+    }))
+}
+
+/// `SUM` from its `ReducerOptions` table (a hand-written variant).
+fn read_sum(x: &fb::ReducerOptionsT) -> Result<Op, String> {
+    Ok(Op::Sum {
+        keep_dims: x.keep_dims,
+    })
+}
+
+/// `ARG_MIN` from its `ArgMinOptions` table (a hand-written variant).
+fn read_arg_min(x: &fb::ArgMinOptionsT) -> Result<Op, String> {
+    Ok(Op::ArgMin {
+        output_type: dtype_from_fb(x.output_type)?,
+    })
+}
+
+/// `REDUCE_PROD` from its `ReducerOptions` table (a hand-written variant).
+fn read_reduce_prod(x: &fb::ReducerOptionsT) -> Result<Op, String> {
+    Ok(Op::ReduceProd {
+        keep_dims: x.keep_dims,
+    })
+}
+
+/// `REDUCE_MAX` from its `ReducerOptions` table (a hand-written variant).
+fn read_reduce_max(x: &fb::ReducerOptionsT) -> Result<Op, String> {
+    Ok(Op::ReduceMax {
+        keep_dims: x.keep_dims,
+    })
+}
+
+/// `REDUCE_MIN` from its `ReducerOptions` table (a hand-written variant).
+fn read_reduce_min(x: &fb::ReducerOptionsT) -> Result<Op, String> {
+    Ok(Op::ReduceMin {
+        keep_dims: x.keep_dims,
+    })
+}
+
+/// `RESIZE_NEAREST_NEIGHBOR` from its `ResizeNearestNeighborOptions` table (a hand-written variant).
+fn read_resize_nearest_neighbor(x: &fb::ResizeNearestNeighborOptionsT) -> Result<Op, String> {
+    Ok(Op::ResizeNearestNeighbor(ResizeOptions {
+        align_corners: x.align_corners,
+        half_pixel_centers: x.half_pixel_centers,
+    }))
+}
+
+/// `LEAKY_RELU` from its `LeakyReluOptions` table (a hand-written variant).
+fn read_leaky_relu(x: &fb::LeakyReluOptionsT) -> Result<Op, String> {
+    Ok(Op::LeakyRelu {
+        alpha: x.alpha,
+    })
+}
+
+/// `MIRROR_PAD` from its `MirrorPadOptions` table (a hand-written variant).
+fn read_mirror_pad(x: &fb::MirrorPadOptionsT) -> Result<Op, String> {
+    Ok(Op::MirrorPad {
+        mode: mirror_pad_mode_from_fb(x.mode)?,
+    })
+}
+
+/// `SPLIT_V` from its `SplitVOptions` table (a hand-written variant).
+fn read_split_v(x: &fb::SplitVOptionsT) -> Result<Op, String> {
+    Ok(Op::SplitV {
+        num_splits: x.num_splits,
+    })
+}
+
+/// `IF` from its `IfOptions` table (a hand-written variant).
+fn read_if(x: &fb::IfOptionsT) -> Result<Op, String> {
+    Ok(Op::If {
+        then_subgraph: subgraph_from_fb(x.then_subgraph_index)?,
+        else_subgraph: subgraph_from_fb(x.else_subgraph_index)?,
+    })
+}
+
+/// `WHILE` from its `WhileOptions` table (a hand-written variant).
+fn read_while(x: &fb::WhileOptionsT) -> Result<Op, String> {
+    Ok(Op::While {
+        cond_subgraph: subgraph_from_fb(x.cond_subgraph_index)?,
+        body_subgraph: subgraph_from_fb(x.body_subgraph_index)?,
+    })
+}
+
+/// `BATCH_MATMUL` from its `BatchMatMulOptions` table (a hand-written variant).
+fn read_batch_mat_mul(x: &fb::BatchMatMulOptionsT) -> Result<Op, String> {
+    Ok(Op::BatchMatMul(BatchMatMulOptions {
+        adj_x: x.adj_x,
+        adj_y: x.adj_y,
+        asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
+    }))
+}
+
+/// `CALL_ONCE` from its `CallOnceOptions` table (a hand-written variant).
+fn read_call_once(x: &fb::CallOnceOptionsT) -> Result<Op, String> {
+    Ok(Op::CallOnce {
+        init_subgraph: subgraph_from_fb(x.init_subgraph_index)?,
+    })
+}
+
+/// `GELU` from its `GeluOptions` table (a hand-written variant).
+fn read_gelu(x: &fb::GeluOptionsT) -> Result<Op, String> {
+    Ok(Op::Gelu {
+        approximate: x.approximate,
+    })
+}
+
+// The zero value of each options table: what a file without the table
+// means to LiteRT.
+
+fn zero_add_options() -> fb::AddOptionsT {
+    fb::AddOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+        pot_scale_int16: false,
+    }
+}
+
+fn zero_arg_max_options() -> fb::ArgMaxOptionsT {
+    fb::ArgMaxOptionsT {
+        output_type: fb::TensorType(0),
+    }
+}
+
+fn zero_arg_min_options() -> fb::ArgMinOptionsT {
+    fb::ArgMinOptionsT {
+        output_type: fb::TensorType(0),
+    }
+}
+
+fn zero_batch_mat_mul_options() -> fb::BatchMatMulOptionsT {
+    fb::BatchMatMulOptionsT {
+        adj_x: false,
+        adj_y: false,
+        asymmetric_quantize_inputs: false,
+    }
+}
+
+fn zero_bidirectional_sequence_lstm_options() -> fb::BidirectionalSequenceLSTMOptionsT {
+    fb::BidirectionalSequenceLSTMOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+        cell_clip: 0.0,
+        proj_clip: 0.0,
+        merge_outputs: false,
+        time_major: false,
+        asymmetric_quantize_inputs: false,
+    }
+}
+
+fn zero_bidirectional_sequence_rnn_options() -> fb::BidirectionalSequenceRNNOptionsT {
+    fb::BidirectionalSequenceRNNOptionsT {
+        time_major: false,
+        fused_activation_function: fb::ActivationFunctionType(0),
+        merge_outputs: false,
+        asymmetric_quantize_inputs: false,
+    }
+}
+
+fn zero_bucketize_options() -> fb::BucketizeOptionsT {
+    fb::BucketizeOptionsT {
+        boundaries: None,
+    }
+}
+
+fn zero_call_options() -> fb::CallOptionsT {
+    fb::CallOptionsT {
+        subgraph: 0,
+    }
+}
+
+fn zero_cast_options() -> fb::CastOptionsT {
+    fb::CastOptionsT {
+        in_data_type: fb::TensorType(0),
+        out_data_type: fb::TensorType(0),
+    }
+}
+
+fn zero_concat_embeddings_options() -> fb::ConcatEmbeddingsOptionsT {
+    fb::ConcatEmbeddingsOptionsT {
+        num_channels: 0,
+        num_columns_per_channel: None,
+        embedding_dim_per_channel: None,
+    }
+}
+
+fn zero_concatenation_options() -> fb::ConcatenationOptionsT {
+    fb::ConcatenationOptionsT {
+        axis: 0,
+        fused_activation_function: fb::ActivationFunctionType(0),
+    }
+}
+
+fn zero_conv3d_options() -> fb::Conv3DOptionsT {
+    fb::Conv3DOptionsT {
+        padding: fb::Padding(0),
+        stride_d: 0,
+        stride_w: 0,
+        stride_h: 0,
+        fused_activation_function: fb::ActivationFunctionType(0),
+        dilation_d_factor: 0,
+        dilation_w_factor: 0,
+        dilation_h_factor: 0,
+    }
+}
+
+fn zero_cumsum_options() -> fb::CumsumOptionsT {
+    fb::CumsumOptionsT {
+        exclusive: false,
+        reverse: false,
+    }
+}
+
+fn zero_depth_to_space_options() -> fb::DepthToSpaceOptionsT {
+    fb::DepthToSpaceOptionsT {
+        block_size: 0,
+    }
+}
+
+fn zero_div_options() -> fb::DivOptionsT {
+    fb::DivOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+    }
+}
+
+fn zero_embedding_lookup_sparse_options() -> fb::EmbeddingLookupSparseOptionsT {
+    fb::EmbeddingLookupSparseOptionsT {
+        combiner: fb::CombinerType(0),
+    }
+}
+
+fn zero_fake_quant_options() -> fb::FakeQuantOptionsT {
+    fb::FakeQuantOptionsT {
+        min: 0.0,
+        max: 0.0,
+        num_bits: 0,
+        narrow_range: false,
+    }
+}
+
+fn zero_fully_connected_options() -> fb::FullyConnectedOptionsT {
+    fb::FullyConnectedOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+        weights_format: fb::FullyConnectedOptionsWeightsFormat(0),
+        keep_num_dims: false,
+        asymmetric_quantize_inputs: false,
+        quantized_bias_type: fb::TensorType(0),
+        quant_spec: None,
+    }
+}
+
+fn zero_gather_options() -> fb::GatherOptionsT {
+    fb::GatherOptionsT {
+        axis: 0,
+        batch_dims: 0,
+    }
+}
+
+fn zero_gelu_options() -> fb::GeluOptionsT {
+    fb::GeluOptionsT {
+        approximate: false,
+    }
+}
+
+fn zero_hashtable_options() -> fb::HashtableOptionsT {
+    fb::HashtableOptionsT {
+        table_id: 0,
+        key_dtype: fb::TensorType(0),
+        value_dtype: fb::TensorType(0),
+    }
+}
+
+fn zero_l2_norm_options() -> fb::L2NormOptionsT {
+    fb::L2NormOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+    }
+}
+
+fn zero_lsh_projection_options() -> fb::LSHProjectionOptionsT {
+    fb::LSHProjectionOptionsT {
+        type_: fb::LSHProjectionType(0),
+    }
+}
+
+fn zero_lstm_options() -> fb::LSTMOptionsT {
+    fb::LSTMOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+        cell_clip: 0.0,
+        proj_clip: 0.0,
+        kernel_type: fb::LSTMKernelType(0),
+        asymmetric_quantize_inputs: false,
+    }
+}
+
+fn zero_leaky_relu_options() -> fb::LeakyReluOptionsT {
+    fb::LeakyReluOptionsT {
+        alpha: 0.0,
+    }
+}
+
+fn zero_local_response_normalization_options() -> fb::LocalResponseNormalizationOptionsT {
+    fb::LocalResponseNormalizationOptionsT {
+        radius: 0,
+        bias: 0.0,
+        alpha: 0.0,
+        beta: 0.0,
+    }
+}
+
+fn zero_mirror_pad_options() -> fb::MirrorPadOptionsT {
+    fb::MirrorPadOptionsT {
+        mode: fb::MirrorPadMode(0),
+    }
+}
+
+fn zero_mul_options() -> fb::MulOptionsT {
+    fb::MulOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+    }
+}
+
+fn zero_one_hot_options() -> fb::OneHotOptionsT {
+    fb::OneHotOptionsT {
+        axis: 0,
+    }
+}
+
+fn zero_pack_options() -> fb::PackOptionsT {
+    fb::PackOptionsT {
+        values_count: 0,
+        axis: 0,
+    }
+}
+
+fn zero_rnn_options() -> fb::RNNOptionsT {
+    fb::RNNOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+        asymmetric_quantize_inputs: false,
+    }
+}
+
+fn zero_random_options() -> fb::RandomOptionsT {
+    fb::RandomOptionsT {
+        seed: 0,
+        seed2: 0,
+    }
+}
+
+fn zero_reduce_window_options() -> fb::ReduceWindowOptionsT {
+    fb::ReduceWindowOptionsT {
+        reduce_function: fb::ReduceWindowFunction(0),
+    }
+}
+
+fn zero_reducer_options() -> fb::ReducerOptionsT {
+    fb::ReducerOptionsT {
+        keep_dims: false,
+    }
+}
+
+fn zero_reshape_options() -> fb::ReshapeOptionsT {
+    fb::ReshapeOptionsT {
+        new_shape: None,
+    }
+}
+
+fn zero_resize_bilinear_options() -> fb::ResizeBilinearOptionsT {
+    fb::ResizeBilinearOptionsT {
+        align_corners: false,
+        half_pixel_centers: false,
+    }
+}
+
+fn zero_resize_nearest_neighbor_options() -> fb::ResizeNearestNeighborOptionsT {
+    fb::ResizeNearestNeighborOptionsT {
+        align_corners: false,
+        half_pixel_centers: false,
+    }
+}
+
+fn zero_reverse_sequence_options() -> fb::ReverseSequenceOptionsT {
+    fb::ReverseSequenceOptionsT {
+        seq_dim: 0,
+        batch_dim: 0,
+    }
+}
+
+fn zero_svdf_options() -> fb::SVDFOptionsT {
+    fb::SVDFOptionsT {
+        rank: 0,
+        fused_activation_function: fb::ActivationFunctionType(0),
+        asymmetric_quantize_inputs: false,
+    }
+}
+
+fn zero_sequence_rnn_options() -> fb::SequenceRNNOptionsT {
+    fb::SequenceRNNOptionsT {
+        time_major: false,
+        fused_activation_function: fb::ActivationFunctionType(0),
+        asymmetric_quantize_inputs: false,
+    }
+}
+
+fn zero_shape_options() -> fb::ShapeOptionsT {
+    fb::ShapeOptionsT {
+        out_type: fb::TensorType(0),
+    }
+}
+
+fn zero_skip_gram_options() -> fb::SkipGramOptionsT {
+    fb::SkipGramOptionsT {
+        ngram_size: 0,
+        max_skip_size: 0,
+        include_all_ngrams: false,
+    }
+}
+
+fn zero_softmax_options() -> fb::SoftmaxOptionsT {
+    fb::SoftmaxOptionsT {
+        beta: 0.0,
+    }
+}
+
+fn zero_space_to_depth_options() -> fb::SpaceToDepthOptionsT {
+    fb::SpaceToDepthOptionsT {
+        block_size: 0,
+    }
+}
+
+fn zero_sparse_to_dense_options() -> fb::SparseToDenseOptionsT {
+    fb::SparseToDenseOptionsT {
+        validate_indices: false,
+    }
+}
+
+fn zero_split_options() -> fb::SplitOptionsT {
+    fb::SplitOptionsT {
+        num_splits: 0,
+    }
+}
+
+fn zero_split_voptions() -> fb::SplitVOptionsT {
+    fb::SplitVOptionsT {
+        num_splits: 0,
+    }
+}
+
+fn zero_squeeze_options() -> fb::SqueezeOptionsT {
+    fb::SqueezeOptionsT {
+        squeeze_dims: None,
+    }
+}
+
+fn zero_stablehlo_composite_options() -> fb::StableHLOCompositeOptionsT {
+    fb::StableHLOCompositeOptionsT {
+        name: None,
+        decomposition_subgraph_index: 0,
+        composite_attributes: None,
+        composite_attributes_format: fb::CustomOptionsFormat(0),
+        version: 0,
+    }
+}
+
+fn zero_stablehlo_broadcast_in_dim_options() -> fb::StablehloBroadcastInDimOptionsT {
+    fb::StablehloBroadcastInDimOptionsT {
+        broadcast_dimensions: None,
+    }
+}
+
+fn zero_stablehlo_case_options() -> fb::StablehloCaseOptionsT {
+    fb::StablehloCaseOptionsT {
+        branch_subgraph_indices: None,
+    }
+}
+
+fn zero_stablehlo_compare_options() -> fb::StablehloCompareOptionsT {
+    fb::StablehloCompareOptionsT {
+        comparison_direction: fb::StablehloComparisonDirection(0),
+        compare_type: fb::StablehloComparisonType(0),
+    }
+}
+
+fn zero_stablehlo_concatenate_options() -> fb::StablehloConcatenateOptionsT {
+    fb::StablehloConcatenateOptionsT {
+        dimension: 0,
+    }
+}
+
+fn zero_stablehlo_convolution_options() -> fb::StablehloConvolutionOptionsT {
+    fb::StablehloConvolutionOptionsT {
+        window_strides: None,
+        padding: None,
+        lhs_dilation: None,
+        rhs_dilation: None,
+        window_reversal: None,
+        input_batch_dimension: 0,
+        input_feature_dimension: 0,
+        input_spatial_dimensions: None,
+        kernel_input_feature_dimension: 0,
+        kernel_output_feature_dimension: 0,
+        kernel_spatial_dimensions: None,
+        output_batch_dimension: 0,
+        output_feature_dimension: 0,
+        output_spatial_dimensions: None,
+        feature_group_count: 0,
+        batch_group_count: 0,
+        precision_config: None,
+    }
+}
+
+fn zero_stablehlo_custom_call_options() -> fb::StablehloCustomCallOptionsT {
+    fb::StablehloCustomCallOptionsT {
+        call_target_name: None,
+        has_side_effect: false,
+        backend_config: None,
+        api_version: 0,
+        called_computations: None,
+        custom_attributes: None,
+    }
+}
+
+fn zero_stablehlo_dot_general_options() -> fb::StablehloDotGeneralOptionsT {
+    fb::StablehloDotGeneralOptionsT {
+        lhs_batching_dimensions: None,
+        rhs_batching_dimensions: None,
+        lhs_contracting_dimensions: None,
+        rhs_contracting_dimensions: None,
+        precision_config: None,
+    }
+}
+
+fn zero_stablehlo_dynamic_slice_options() -> fb::StablehloDynamicSliceOptionsT {
+    fb::StablehloDynamicSliceOptionsT {
+        slice_sizes: None,
+    }
+}
+
+fn zero_stablehlo_gather_options() -> fb::StablehloGatherOptionsT {
+    fb::StablehloGatherOptionsT {
+        offset_dims: None,
+        collapsed_slice_dims: None,
+        start_index_map: None,
+        index_vector_dim: 0,
+        slice_sizes: None,
+        indices_are_sorted: false,
+    }
+}
+
+fn zero_stablehlo_iota_options() -> fb::StablehloIotaOptionsT {
+    fb::StablehloIotaOptionsT {
+        iota_dimension: 0,
+    }
+}
+
+fn zero_stablehlo_pad_options() -> fb::StablehloPadOptionsT {
+    fb::StablehloPadOptionsT {
+        edge_padding_low: None,
+        edge_padding_high: None,
+        interior_padding: None,
+    }
+}
+
+fn zero_stablehlo_reduce_options() -> fb::StablehloReduceOptionsT {
+    fb::StablehloReduceOptionsT {
+        dimensions: None,
+        body_subgraph_index: 0,
+    }
+}
+
+fn zero_stablehlo_reduce_window_options() -> fb::StablehloReduceWindowOptionsT {
+    fb::StablehloReduceWindowOptionsT {
+        window_dimensions: None,
+        window_strides: None,
+        base_dilations: None,
+        window_dilations: None,
+        padding: None,
+        body_subgraph_index: 0,
+    }
+}
+
+fn zero_stablehlo_rng_bit_generator_options() -> fb::StablehloRngBitGeneratorOptionsT {
+    fb::StablehloRngBitGeneratorOptionsT {
+        algorithm: fb::RngAlgorithm(0),
+    }
+}
+
+fn zero_stablehlo_scatter_options() -> fb::StablehloScatterOptionsT {
+    fb::StablehloScatterOptionsT {
+        indices_are_sorted: false,
+        update_window_dims: None,
+        inserted_window_dims: None,
+        scatter_dims_to_operand_dims: None,
+        index_vector_dim: 0,
+        unique_indices: false,
+        update_computation_subgraph_index: 0,
+    }
+}
+
+fn zero_stablehlo_slice_options() -> fb::StablehloSliceOptionsT {
+    fb::StablehloSliceOptionsT {
+        start_indices: None,
+        limit_indices: None,
+        strides: None,
+    }
+}
+
+fn zero_stablehlo_sort_options() -> fb::StablehloSortOptionsT {
+    fb::StablehloSortOptionsT {
+        dimension: 0,
+        is_stable: false,
+        comparator_subgraph_index: 0,
+    }
+}
+
+fn zero_stablehlo_transpose_options() -> fb::StablehloTransposeOptionsT {
+    fb::StablehloTransposeOptionsT {
+        permutation: None,
+    }
+}
+
+fn zero_stablehlo_while_options() -> fb::StablehloWhileOptionsT {
+    fb::StablehloWhileOptionsT {
+        cond_subgraph_index: 0,
+        body_subgraph_index: 0,
+    }
+}
+
+fn zero_strided_slice_options() -> fb::StridedSliceOptionsT {
+    fb::StridedSliceOptionsT {
+        begin_mask: 0,
+        end_mask: 0,
+        ellipsis_mask: 0,
+        new_axis_mask: 0,
+        shrink_axis_mask: 0,
+        offset: false,
+    }
+}
+
+fn zero_sub_options() -> fb::SubOptionsT {
+    fb::SubOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+        pot_scale_int16: false,
+    }
+}
+
+fn zero_unidirectional_sequence_lstm_options() -> fb::UnidirectionalSequenceLSTMOptionsT {
+    fb::UnidirectionalSequenceLSTMOptionsT {
+        fused_activation_function: fb::ActivationFunctionType(0),
+        cell_clip: 0.0,
+        proj_clip: 0.0,
+        time_major: false,
+        asymmetric_quantize_inputs: false,
+        diagonal_recurrent_tensors: false,
+    }
+}
+
+fn zero_unique_options() -> fb::UniqueOptionsT {
+    fb::UniqueOptionsT {
+        idx_out_type: fb::TensorType(0),
+    }
+}
+
+fn zero_unpack_options() -> fb::UnpackOptionsT {
+    fb::UnpackOptionsT {
+        num: 0,
+        axis: 0,
+    }
+}
+
+fn zero_var_handle_options() -> fb::VarHandleOptionsT {
+    fb::VarHandleOptionsT {
+        container: None,
+        shared_name: None,
+    }
+}
+
+/// The options tables of a typed builtin op, `None` for a custom or an
+/// opaque one.
+pub(crate) fn write_typed(op: &Op) -> Option<(fb::BuiltinOptionsT, fb::BuiltinOptions2T)> {
     use fb::BuiltinOptions2T as O2;
     use fb::BuiltinOptionsT as O;
     Some(match op {
+        Op::Add(AddSubOptions { activation, pot_scale_int16 }) => (O::AddOptions(Box::new(fb::AddOptionsT {
+            fused_activation_function: activation_to_fb(*activation),
+            pot_scale_int16: *pot_scale_int16,
+        })), O2::NONE),
+        Op::AveragePool2d(Pool2dOptions { padding, stride_w, stride_h, filter_w, filter_h, activation }) => (O::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
+            padding: padding_to_fb(*padding),
+            stride_w: *stride_w,
+            stride_h: *stride_h,
+            filter_width: *filter_w,
+            filter_height: *filter_h,
+            fused_activation_function: activation_to_fb(*activation),
+        })), O2::NONE),
+        Op::Concatenation(ConcatenationOptions { axis, activation }) => (O::ConcatenationOptions(Box::new(fb::ConcatenationOptionsT {
+            axis: *axis,
+            fused_activation_function: activation_to_fb(*activation),
+        })), O2::NONE),
+        Op::Conv2d(Conv2dOptions { padding, stride_w, stride_h, dilation_w, dilation_h, activation, quantized_bias_type }) => (O::Conv2DOptions(Box::new(fb::Conv2DOptionsT {
+            padding: padding_to_fb(*padding),
+            stride_w: *stride_w,
+            stride_h: *stride_h,
+            dilation_w_factor: *dilation_w,
+            dilation_h_factor: *dilation_h,
+            fused_activation_function: activation_to_fb(*activation),
+            quantized_bias_type: opt_dtype_to_fb(*quantized_bias_type),
+        })), O2::NONE),
+        Op::DepthwiseConv2d(DepthwiseConv2dOptions { padding, stride_w, stride_h, depth_multiplier, dilation_w, dilation_h, activation }) => (O::DepthwiseConv2DOptions(Box::new(fb::DepthwiseConv2DOptionsT {
+            padding: padding_to_fb(*padding),
+            stride_w: *stride_w,
+            stride_h: *stride_h,
+            depth_multiplier: *depth_multiplier,
+            dilation_w_factor: *dilation_w,
+            dilation_h_factor: *dilation_h,
+            fused_activation_function: activation_to_fb(*activation),
+        })), O2::NONE),
         Op::DepthToSpace(x) => (O::DepthToSpaceOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Dequantize => (O::DequantizeOptions(Box::default()), O2::NONE),
         Op::EmbeddingLookup => (O::NONE, O2::NONE),
         Op::Floor => (O::NONE, O2::NONE),
+        Op::FullyConnected(FullyConnectedOptions { activation, weights_format, keep_num_dims, asymmetric_quantize_inputs, quantized_bias_type }) => (O::FullyConnectedOptions(Box::new(fb::FullyConnectedOptionsT {
+            fused_activation_function: activation_to_fb(*activation),
+            weights_format: weights_format_to_fb(*weights_format),
+            keep_num_dims: *keep_num_dims,
+            asymmetric_quantize_inputs: *asymmetric_quantize_inputs,
+            quantized_bias_type: opt_dtype_to_fb(*quantized_bias_type),
+            quant_spec: None,
+        })), O2::NONE),
         Op::HashtableLookup => (O::NONE, O2::NONE),
         Op::L2Normalization(x) => (O::L2NormOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::L2Pool2d(Pool2dOptions { padding, stride_w, stride_h, filter_w, filter_h, activation }) => (O::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
+            padding: padding_to_fb(*padding),
+            stride_w: *stride_w,
+            stride_h: *stride_h,
+            filter_width: *filter_w,
+            filter_height: *filter_h,
+            fused_activation_function: activation_to_fb(*activation),
+        })), O2::NONE),
         Op::LocalResponseNormalization(x) => (O::LocalResponseNormalizationOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Logistic => (O::NONE, O2::NONE),
         Op::LshProjection(x) => (O::LSHProjectionOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Lstm(x) => (O::LSTMOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::MaxPool2d(Pool2dOptions { padding, stride_w, stride_h, filter_w, filter_h, activation }) => (O::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
+            padding: padding_to_fb(*padding),
+            stride_w: *stride_w,
+            stride_h: *stride_h,
+            filter_width: *filter_w,
+            filter_height: *filter_h,
+            fused_activation_function: activation_to_fb(*activation),
+        })), O2::NONE),
+        Op::Mul(x) => (O::MulOptions(Box::new(fb::MulOptionsT {
+            fused_activation_function: activation_to_fb(*x),
+        })), O2::NONE),
+        Op::Relu => (O::NONE, O2::NONE),
         Op::ReluN1To1 => (O::NONE, O2::NONE),
+        Op::Relu6 => (O::NONE, O2::NONE),
+        Op::Reshape { new_shape } => {
+            let x = fb::ReshapeOptionsT {
+                new_shape: new_shape.clone(),
+            };
+            if x == zero_reshape_options() { (O::NONE, O2::NONE) } else { (O::ReshapeOptions(Box::new(x)), O2::NONE) }
+        }
+        Op::ResizeBilinear(ResizeOptions { align_corners, half_pixel_centers }) => (O::ResizeBilinearOptions(Box::new(fb::ResizeBilinearOptionsT {
+            align_corners: *align_corners,
+            half_pixel_centers: *half_pixel_centers,
+        })), O2::NONE),
         Op::Rnn(x) => (O::RNNOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Softmax { beta } => (O::SoftmaxOptions(Box::new(fb::SoftmaxOptionsT {
+            beta: *beta,
+        })), O2::NONE),
         Op::SpaceToDepth(x) => (O::SpaceToDepthOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Svdf(x) => (O::SVDFOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Tanh => (O::NONE, O2::NONE),
         Op::ConcatEmbeddings(x) => (O::ConcatEmbeddingsOptions(Box::new(x.to_fb())), O2::NONE),
         Op::SkipGram(x) => (O::SkipGramOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Call(x) => (O::CallOptions(Box::new(x.to_fb())), O2::NONE),
         Op::EmbeddingLookupSparse(x) => (O::EmbeddingLookupSparseOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Pad => (O::PadOptions(Box::default()), O2::NONE),
         Op::UnidirectionalSequenceRnn(x) => (O::SequenceRNNOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Gather(GatherOptions { axis, batch_dims }) => (O::GatherOptions(Box::new(fb::GatherOptionsT {
+            axis: *axis,
+            batch_dims: *batch_dims,
+        })), O2::NONE),
         Op::BatchToSpaceNd => (O::BatchToSpaceNDOptions(Box::default()), O2::NONE),
         Op::SpaceToBatchNd => (O::SpaceToBatchNDOptions(Box::default()), O2::NONE),
+        Op::Transpose => (O::TransposeOptions(Box::default()), O2::NONE),
+        Op::Mean { keep_dims } => (O::ReducerOptions(Box::new(fb::ReducerOptionsT {
+            keep_dims: *keep_dims,
+        })), O2::NONE),
+        Op::Sub(AddSubOptions { activation, pot_scale_int16 }) => (O::SubOptions(Box::new(fb::SubOptionsT {
+            fused_activation_function: activation_to_fb(*activation),
+            pot_scale_int16: *pot_scale_int16,
+        })), O2::NONE),
+        Op::Div(x) => (O::DivOptions(Box::new(fb::DivOptionsT {
+            fused_activation_function: activation_to_fb(*x),
+        })), O2::NONE),
+        Op::Squeeze { squeeze_dims } => (O::SqueezeOptions(Box::new(fb::SqueezeOptionsT {
+            squeeze_dims: list_to_fb(squeeze_dims),
+        })), O2::NONE),
         Op::UnidirectionalSequenceLstm(x) => (O::UnidirectionalSequenceLSTMOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::StridedSlice(StridedSliceOptions { begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset }) => (O::StridedSliceOptions(Box::new(fb::StridedSliceOptionsT {
+            begin_mask: *begin_mask,
+            end_mask: *end_mask,
+            ellipsis_mask: *ellipsis_mask,
+            new_axis_mask: *new_axis_mask,
+            shrink_axis_mask: *shrink_axis_mask,
+            offset: *offset,
+        })), O2::NONE),
         Op::BidirectionalSequenceRnn(x) => (O::BidirectionalSequenceRNNOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Exp => (O::ExpOptions(Box::default()), O2::NONE),
         Op::TopkV2 => (O::TopKV2Options(Box::default()), O2::NONE),
         Op::Split(x) => (O::SplitOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::LogSoftmax => (O::LogSoftmaxOptions(Box::default()), O2::NONE),
         Op::Delegate => (O::NONE, O2::NONE),
         Op::BidirectionalSequenceLstm(x) => (O::BidirectionalSequenceLSTMOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Cast(x) if *x == CastOptions::default() => (O::NONE, O2::NONE),
+        Op::Cast(CastOptions { in_data_type, out_data_type }) => (O::CastOptions(Box::new(fb::CastOptionsT {
+            in_data_type: some_dtype_to_fb(*in_data_type),
+            out_data_type: some_dtype_to_fb(*out_data_type),
+        })), O2::NONE),
+        Op::Prelu => (O::NONE, O2::NONE),
+        Op::Maximum => (O::MaximumMinimumOptions(Box::default()), O2::NONE),
+        Op::ArgMax { output_type } => (O::ArgMaxOptions(Box::new(fb::ArgMaxOptionsT {
+            output_type: dtype_to_fb(*output_type),
+        })), O2::NONE),
+        Op::Minimum => (O::MaximumMinimumOptions(Box::default()), O2::NONE),
+        Op::Less => (O::LessOptions(Box::default()), O2::NONE),
+        Op::Neg => (O::NegOptions(Box::default()), O2::NONE),
+        Op::PadV2 => (O::PadV2Options(Box::default()), O2::NONE),
+        Op::Greater => (O::GreaterOptions(Box::default()), O2::NONE),
+        Op::GreaterEqual => (O::GreaterEqualOptions(Box::default()), O2::NONE),
+        Op::LessEqual => (O::LessEqualOptions(Box::default()), O2::NONE),
         Op::Select => (O::SelectOptions(Box::default()), O2::NONE),
+        Op::Slice => (O::SliceOptions(Box::default()), O2::NONE),
+        Op::Sin => (O::NONE, O2::NONE),
+        Op::TransposeConv(TransposeConvOptions { padding, stride_w, stride_h, activation, quantized_bias_type }) => (O::TransposeConvOptions(Box::new(fb::TransposeConvOptionsT {
+            padding: padding_to_fb(*padding),
+            stride_w: *stride_w,
+            stride_h: *stride_h,
+            fused_activation_function: activation_to_fb(*activation),
+            quantized_bias_type: opt_dtype_to_fb(*quantized_bias_type),
+        })), O2::NONE),
         Op::SparseToDense(x) => (O::SparseToDenseOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Tile => (O::TileOptions(Box::default()), O2::NONE),
         Op::ExpandDims => (O::ExpandDimsOptions(Box::default()), O2::NONE),
+        Op::Equal => (O::EqualOptions(Box::default()), O2::NONE),
+        Op::NotEqual => (O::NotEqualOptions(Box::default()), O2::NONE),
+        Op::Log => (O::NONE, O2::NONE),
+        Op::Sum { keep_dims } => (O::ReducerOptions(Box::new(fb::ReducerOptionsT {
+            keep_dims: *keep_dims,
+        })), O2::NONE),
+        Op::Sqrt => (O::NONE, O2::NONE),
+        Op::Rsqrt => (O::NONE, O2::NONE),
         Op::Shape(x) => (O::ShapeOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Pow => (O::PowOptions(Box::default()), O2::NONE),
+        Op::ArgMin { output_type } => (O::ArgMinOptions(Box::new(fb::ArgMinOptionsT {
+            output_type: dtype_to_fb(*output_type),
+        })), O2::NONE),
         Op::FakeQuant(x) => (O::FakeQuantOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::ReduceProd { keep_dims } => (O::ReducerOptions(Box::new(fb::ReducerOptionsT {
+            keep_dims: *keep_dims,
+        })), O2::NONE),
+        Op::ReduceMax { keep_dims } => (O::ReducerOptions(Box::new(fb::ReducerOptionsT {
+            keep_dims: *keep_dims,
+        })), O2::NONE),
         Op::Pack(x) => (O::PackOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::LogicalOr => (O::LogicalOrOptions(Box::default()), O2::NONE),
         Op::OneHot(x) => (O::OneHotOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::LogicalAnd => (O::LogicalAndOptions(Box::default()), O2::NONE),
+        Op::LogicalNot => (O::LogicalNotOptions(Box::default()), O2::NONE),
         Op::Unpack(x) => (O::UnpackOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::ReduceMin { keep_dims } => (O::ReducerOptions(Box::new(fb::ReducerOptionsT {
+            keep_dims: *keep_dims,
+        })), O2::NONE),
         Op::FloorDiv => (O::FloorDivOptions(Box::default()), O2::NONE),
         Op::ReduceAny(x) => (O::ReducerOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Square => (O::SquareOptions(Box::default()), O2::NONE),
         Op::ZerosLike => (O::ZerosLikeOptions(Box::default()), O2::NONE),
         Op::Fill => (O::FillOptions(Box::default()), O2::NONE),
+        Op::FloorMod => (O::FloorModOptions(Box::default()), O2::NONE),
         Op::Range => (O::RangeOptions(Box::default()), O2::NONE),
+        Op::ResizeNearestNeighbor(ResizeOptions { align_corners, half_pixel_centers }) => (O::ResizeNearestNeighborOptions(Box::new(fb::ResizeNearestNeighborOptionsT {
+            align_corners: *align_corners,
+            half_pixel_centers: *half_pixel_centers,
+        })), O2::NONE),
+        Op::LeakyRelu { alpha } => (O::LeakyReluOptions(Box::new(fb::LeakyReluOptionsT {
+            alpha: *alpha,
+        })), O2::NONE),
         Op::SquaredDifference => (O::SquaredDifferenceOptions(Box::default()), O2::NONE),
+        Op::MirrorPad { mode } => (O::MirrorPadOptions(Box::new(fb::MirrorPadOptionsT {
+            mode: mirror_pad_mode_to_fb(*mode),
+        })), O2::NONE),
+        Op::Abs => (O::AbsOptions(Box::default()), O2::NONE),
+        Op::SplitV { num_splits } => (O::SplitVOptions(Box::new(fb::SplitVOptionsT {
+            num_splits: *num_splits,
+        })), O2::NONE),
         Op::Unique(x) => (O::UniqueOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Ceil => (O::NONE, O2::NONE),
         Op::ReverseV2 => (O::ReverseV2Options(Box::default()), O2::NONE),
         Op::AddN => (O::AddNOptions(Box::default()), O2::NONE),
         Op::GatherNd => (O::GatherNdOptions(Box::default()), O2::NONE),
+        Op::Cos => (O::CosOptions(Box::default()), O2::NONE),
         Op::Where => (O::WhereOptions(Box::default()), O2::NONE),
         Op::Rank => (O::RankOptions(Box::default()), O2::NONE),
         Op::Elu => (O::NONE, O2::NONE),
         Op::ReverseSequence(x) => (O::ReverseSequenceOptions(Box::new(x.to_fb())), O2::NONE),
         Op::MatrixDiag => (O::MatrixDiagOptions(Box::default()), O2::NONE),
+        Op::Quantize => (O::QuantizeOptions(Box::default()), O2::NONE),
         Op::MatrixSetDiag => (O::MatrixSetDiagOptions(Box::default()), O2::NONE),
         Op::Round => (O::NONE, O2::NONE),
+        Op::HardSwish => (O::HardSwishOptions(Box::default()), O2::NONE),
+        Op::If { then_subgraph, else_subgraph } => (O::IfOptions(Box::new(fb::IfOptionsT {
+            then_subgraph_index: subgraph_to_fb(*then_subgraph),
+            else_subgraph_index: subgraph_to_fb(*else_subgraph),
+        })), O2::NONE),
+        Op::While { cond_subgraph, body_subgraph } => (O::WhileOptions(Box::new(fb::WhileOptionsT {
+            cond_subgraph_index: subgraph_to_fb(*cond_subgraph),
+            body_subgraph_index: subgraph_to_fb(*body_subgraph),
+        })), O2::NONE),
         Op::NonMaxSuppressionV4 => (O::NonMaxSuppressionV4Options(Box::default()), O2::NONE),
         Op::NonMaxSuppressionV5 => (O::NonMaxSuppressionV5Options(Box::default()), O2::NONE),
         Op::ScatterNd => (O::ScatterNdOptions(Box::default()), O2::NONE),
+        Op::SelectV2 => (O::SelectV2Options(Box::default()), O2::NONE),
         Op::Densify => (O::DensifyOptions(Box::default()), O2::NONE),
         Op::SegmentSum => (O::SegmentSumOptions(Box::default()), O2::NONE),
+        Op::BatchMatMul(BatchMatMulOptions { adj_x, adj_y, asymmetric_quantize_inputs }) => (O::BatchMatMulOptions(Box::new(fb::BatchMatMulOptionsT {
+            adj_x: *adj_x,
+            adj_y: *adj_y,
+            asymmetric_quantize_inputs: *asymmetric_quantize_inputs,
+        })), O2::NONE),
         Op::Cumsum(x) => (O::CumsumOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::CallOnce { init_subgraph } => (O::CallOnceOptions(Box::new(fb::CallOnceOptionsT {
+            init_subgraph_index: subgraph_to_fb(*init_subgraph),
+        })), O2::NONE),
+        Op::BroadcastTo => (O::BroadcastToOptions(Box::default()), O2::NONE),
         Op::Rfft2d => (O::Rfft2dOptions(Box::default()), O2::NONE),
         Op::Conv3d(x) => (O::Conv3DOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Imag => (O::NONE, O2::NONE),
@@ -2564,6 +3947,9 @@ pub(crate) fn write_generated(op: &Op) -> Option<(fb::BuiltinOptionsT, fb::Built
         Op::Bucketize(x) => (O::BucketizeOptions(Box::new(x.to_fb())), O2::NONE),
         Op::RandomUniform(x) => (O::RandomOptions(Box::new(x.to_fb())), O2::NONE),
         Op::Multinomial(x) => (O::RandomOptions(Box::new(x.to_fb())), O2::NONE),
+        Op::Gelu { approximate } => (O::GeluOptions(Box::new(fb::GeluOptionsT {
+            approximate: *approximate,
+        })), O2::NONE),
         Op::DynamicUpdateSlice => (O::DynamicUpdateSliceOptions(Box::default()), O2::NONE),
         Op::Relu0To1 => (O::NONE, O2::NONE),
         Op::UnsortedSegmentProd => (O::UnsortedSegmentProdOptions(Box::default()), O2::NONE),
