@@ -10,7 +10,7 @@
 //! deep, and IF, WHILE and CALL_ONCE must fit the inputs and outputs of the
 //! subgraphs they call.
 
-mod calls;
+pub(crate) mod calls;
 
 pub(crate) use calls::check_control_flow;
 

@@ -803,7 +803,7 @@ impl Gen<'_> {
     /// Tables whose zero value a missing options table reads as.
     fn zero_tables(&self) -> BTreeSet<String> {
         let mut t = self.option_tables();
-        t.extend(self.glue.iter().filter(|g| g.table != "-" && g.absent != "required" && g.fields.iter().any(|f| !f.dropped)).map(|g| g.table.clone()));
+        t.extend(self.glue.iter().filter(|g| g.table != "-" && matches!(g.absent.as_str(), "zero" | "omit") && g.fields.iter().any(|f| !f.dropped)).map(|g| g.table.clone()));
         t
     }
 

@@ -3164,13 +3164,6 @@ fn zero_call_options() -> fb::CallOptionsT {
     }
 }
 
-fn zero_cast_options() -> fb::CastOptionsT {
-    fb::CastOptionsT {
-        in_data_type: fb::TensorType(0),
-        out_data_type: fb::TensorType(0),
-    }
-}
-
 fn zero_concat_embeddings_options() -> fb::ConcatEmbeddingsOptionsT {
     fb::ConcatEmbeddingsOptionsT {
         num_channels: 0,

@@ -1,6 +1,7 @@
 //! Graph rewrites on the TFLite model. Each pass keeps what the graph
 //! computes; property tests check this with the reference evaluator.
 
+pub mod batch;
 pub mod cleanup;
 pub mod fuse;
 pub mod normalize;

@@ -58,6 +58,9 @@ pub struct Case {
     pub random: Option<(RandomCheck, bool)>,
     /// Why the evaluator tier leaves the case out, if it does.
     pub no_eval: Option<&'static str>,
+    /// Why the dynamic-batch tier does not run the case at twice its batch
+    /// (fresh inputs), if it does not.
+    pub no_wider_batch: Option<&'static str>,
 }
 
 impl Case {
@@ -73,6 +76,7 @@ impl Case {
             external_buffers: false,
             random: None,
             no_eval: None,
+            no_wider_batch: None,
         }
     }
 }
