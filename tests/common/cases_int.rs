@@ -109,12 +109,14 @@ pub fn cases() -> Vec<Case> {
             g.set_quantization(y, Quantization::per_tensor(os, 0));
             Ok(y)
         });
-        // Found by the dynamic-batch tier: LiteRT's quantized DIV returns
-        // the type's minimum (-128) for a dividend at the zero point, not 0
-        // (reference/div.h: the headroom of 0 is 31 and the shift
+        // Found by the dynamic-batch tier, then swept over every int8
+        // dividend: LiteRT's quantized DIV returns the type's minimum
+        // (-128) where the result is about 0 and the dividend, sign-flipped
+        // with a negative divisor, is one step below the zero point
+        // (reference/div.h: CountLeadingSignBits(-1) is 31, and the shift
         // overflows). The inputs drawn for this case have none; fresh ones
         // at twice the batch do. Our quantizer keeps DIV in float.
-        c.no_wider_batch = Some("LiteRT's quantized DIV gives the minimum for a dividend at the zero point (reference/div.h)");
+        c.no_wider_batch = Some("LiteRT's quantized DIV gives the minimum for a dividend of -1 step (reference/div.h)");
         v.push(c);
     }
     // PRELU in int16 takes int8 alphas.
