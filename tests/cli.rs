@@ -710,3 +710,35 @@ fn quantize_with_blockwise_int4_weights() {
         assert!(!d.join("bad.tflite").exists());
     }
 }
+
+#[test]
+fn edit_dynamic_batch_makes_the_batch_dynamic_or_leaves_nothing() {
+    let d = tmp("edit");
+    let fixed = converted(&d, "fixed", classifier_model(), &[]);
+    let before = tflite_forge::read(&std::fs::read(&fixed).unwrap()).unwrap();
+    let input = before.subgraphs[0].inputs[0];
+    assert_eq!(before.subgraphs[0].tensors[input.index()].shape.dims()[0], tflite_forge::Dim::Fixed(1));
+    let out_path = d.join("dynamic.tflite");
+    let out = cli(&[os("edit"), fixed.as_os_str(), os("-o"), out_path.as_os_str(), os("--dynamic-batch")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("dynamic batch on image"), "{}", stdout(&out));
+    let model = tflite_forge::read(&std::fs::read(&out_path).unwrap()).unwrap();
+    let sg = &model.subgraphs[0];
+    for t in sg.inputs.iter().chain(&sg.outputs) {
+        assert_eq!(sg.tensors[t.index()].shape.dims()[0], tflite_forge::Dim::Dynamic, "{}", sg.tensors[t.index()].name);
+    }
+    // Two images at once give what each gives alone.
+    let img = |k: usize| -> Vec<f32> { (0..192).map(|i| ((i + 31 * k) as f32 * 0.11).cos()).collect() };
+    let run = |m: &tflite_forge::Model, batch: u32, data: Vec<f32>| {
+        let v = tflite_forge::eval::Value::from_f32(vec![batch as usize, 8, 8, 3], data);
+        tflite_forge::eval::Evaluator::new(m).run(0, &[v]).unwrap().remove(0).to_f32()
+    };
+    let both = run(&model, 2, [img(0), img(1)].concat());
+    assert_eq!(both, [run(&before, 1, img(0)), run(&before, 1, img(1))].concat());
+    // Nothing asked, or an output path in a missing directory: an error and no file.
+    let none = d.join("none.tflite");
+    let out = cli(&[os("edit"), fixed.as_os_str(), os("-o"), none.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nothing to change"), "{}", stderr(&out));
+    assert!(!none.exists());
+}

@@ -15,6 +15,8 @@ mod convert;
 mod diff;
 #[path = "tflite-forge/dot.rs"]
 mod dot;
+#[path = "tflite-forge/edit.rs"]
+mod edit;
 #[path = "tflite-forge/inspect.rs"]
 mod inspect;
 #[path = "tflite-forge/json.rs"]
@@ -80,6 +82,10 @@ enum Command {
     /// converter, MediaPipe, ...).
     #[command(after_help = EXIT_CODES)]
     Quantize(quantize_cmd::QuantizeArgs),
+    /// Rewrite a .tflite file made by any tool: --dynamic-batch makes the
+    /// batch dimension dynamic.
+    #[command(after_help = EXIT_CODES)]
+    Edit(edit::Args),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +98,7 @@ fn main() -> ExitCode {
         Command::Metadata(a) => metadata::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Quantize(a) => quantize_cmd::run(a),
+        Command::Edit(a) => edit::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,7 +2,8 @@
 //! the main subgraph (subgraph 0) with rank 2 or more gets `-1` as its
 //! first dimension in `shape_signature`, and the shapes of every operator
 //! output are inferred again from there, so that the `-1` reaches each
-//! tensor that follows the batch.
+//! tensor that follows the batch. A RESHAPE to a constant shape that kept
+//! the fixed batch (a flatten) gets `-1` in its target's first entry.
 //!
 //! This is the rewrite an app needs to run one model on batches of any
 //! size (`resize_tensor_input` on the interpreter). It refuses, with a
@@ -11,7 +12,7 @@
 //! inference (custom and opaque ops), or an op that calls subgraphs.
 
 use crate::infer::infer;
-use crate::model::{Dim, Model, Op, Shape, TensorId};
+use crate::model::{ConstData, DType, Dim, Model, Op, Shape, Subgraph, Tensor, TensorId};
 
 /// What [`make_batch_dynamic`] changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,6 +60,51 @@ pub enum BatchError {
     },
 }
 
+/// A RESHAPE to a constant shape that kept the batch (the target's first
+/// entry was the input's fixed batch, and the other entries hold the rest
+/// of the input) now takes `-1` there, so that it keeps a dynamic batch:
+/// what a flatten of a model exported at a fixed batch needs. A target
+/// tensor other operators share is copied first.
+fn follow_reshape(sg: &mut Subgraph, before: &[Tensor], k: usize) {
+    let node = &sg.operators[k];
+    let (Op::Reshape { .. }, Some(Some(x)), Some(Some(target))) = (&node.op, node.inputs.first(), node.inputs.get(1)) else { return };
+    let (x, target) = (*x, *target);
+    let dims_now = sg.tensors[x.0 as usize].shape.dims().to_vec();
+    let Some(Dim::Fixed(batch)) = before.get(x.0 as usize).and_then(|t| t.shape.dims().first().copied()) else { return };
+    if dims_now.first() != Some(&Dim::Dynamic) {
+        return;
+    }
+    let t = &sg.tensors[target.0 as usize];
+    let Some(mut ints) = crate::infer::const_ints(t) else { return };
+    let rest: Option<i64> = dims_now[1..].iter().map(|d| d.fixed().map(i64::from)).product();
+    if ints.first() != Some(&i64::from(batch)) || rest != Some(ints[1..].iter().product()) {
+        return;
+    }
+    ints[0] = -1;
+    let data = match t.dtype {
+        DType::I32 => ints.iter().flat_map(|v| (*v as i32).to_le_bytes()).collect::<Vec<u8>>(),
+        _ => ints.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    };
+    let shared = sg.operators.iter().enumerate().any(|(j, o)| j != k && o.inputs.iter().flatten().any(|i| *i == target))
+        || sg.outputs.contains(&target);
+    let id = if shared {
+        let mut copy = sg.tensors[target.0 as usize].clone();
+        copy.name = format!("{}_dynamic_batch", copy.name);
+        sg.tensors.push(copy);
+        let id = TensorId((sg.tensors.len() - 1) as u32);
+        sg.operators[k].inputs[1] = Some(id);
+        id
+    } else {
+        target
+    };
+    sg.tensors[id.0 as usize].data = Some(ConstData::from_bytes(data));
+    if let Op::Reshape { new_shape: Some(v) } = &mut sg.operators[k].op {
+        if let Some(first) = v.first_mut() {
+            *first = -1;
+        }
+    }
+}
+
 /// Makes the first dimension of every rank ≥ 2 input of subgraph 0
 /// dynamic and infers every operator output's shape again, so that the
 /// written file carries `-1` wherever the batch goes.
@@ -94,12 +140,14 @@ pub fn make_batch_dynamic(model: &mut Model) -> Result<BatchReport, BatchError> 
     if report.inputs.is_empty() {
         return Err(BatchError::NoBatchedInput);
     }
-    for (k, node) in sg.operators.iter().enumerate() {
+    for k in 0..sg.operators.len() {
+        follow_reshape(&mut sg, &main.tensors, k);
+        let node = &sg.operators[k];
         let refuse = |detail: String| BatchError::Operator { operator: k, op: node.op.name().to_string(), detail };
         if !crate::validate::calls::callees(&node.op).is_empty() {
             return Err(refuse("calls other subgraphs, whose shapes this pass does not follow".into()));
         }
-        let inputs: Vec<Option<&crate::model::Tensor>> = node.inputs.iter().map(|i| i.map(|t| &sg.tensors[t.0 as usize])).collect();
+        let inputs: Vec<Option<&Tensor>> = node.inputs.iter().map(|i| i.map(|t| &sg.tensors[t.0 as usize])).collect();
         let inferred = match infer(&node.op, &inputs) {
             Ok(Some(v)) => v,
             Ok(None) => return Err(refuse("its output shapes cannot be inferred (no inference for the op, or none with a dynamic dimension)".into())),

@@ -72,8 +72,6 @@ pub fn read_model(path: &Path) -> Result<(Vec<u8>, tflite_forge::Model), CliErro
     Ok((bytes, model))
 }
 
-/// Writes `bytes` to `path` atomically (a temporary file in the same
-/// directory, then a rename): on error no partial file is left.
 /// Writes a model given up to `path` atomically (streamed); returns its size.
 pub fn write_model_file(model: tflite_forge::Model, path: &Path) -> Result<u64, CliError> {
     tflite_forge::write::write_file_owned(model, path).map_err(|e| match e {
@@ -82,6 +80,8 @@ pub fn write_model_file(model: tflite_forge::Model, path: &Path) -> Result<u64, 
     })
 }
 
+/// Writes `bytes` to `path` atomically (a temporary file in the same
+/// directory, then a rename): on error no partial file is left.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     tflite_forge::write::atomic_write(path, bytes)
         .map_err(|e| CliError::input(e.to_string()).hint("check that the output directory exists and is writable"))
