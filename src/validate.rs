@@ -11,6 +11,7 @@
 //! subgraphs they call.
 
 pub(crate) mod calls;
+mod recurrent;
 
 pub(crate) use calls::check_control_flow;
 
@@ -315,6 +316,7 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
             return Err(err(format!("output {k} ({:?}) has shape {}, expected {}", actual.name, actual.shape, e.shape)));
         }
     }
+    recurrent::check(sg, node).map_err(err)?;
     match &node.op {
         Op::Quantize => {
             let out = &sg.tensors[node.outputs[0].index()];

@@ -410,9 +410,10 @@ const INT_KERNELS: &[(&str, K, K)] = &[
     ("LOGISTIC", Yes, Yes),
     ("LOG_SOFTMAX", Yes, No),
     ("LSH_PROJECTION", Untested("hashes the raw bytes of an input of any type"), Untested("as int8")),
-    // Full-integer LSTM (int8 input, int16 cell, 12 intermediate tensors
-    // with calibrated parameters): not built by us yet.
-    ("LSTM", Untested("full-integer LSTM needs the 5 gate intermediates' parameters (lstm.cc, PopulateQuantizedLstmParams8x8_16)"), No),
+    // Full-integer LSTM (int8 input, int16 cell, 5 intermediates; the
+    // builder tier's cases_int_recurrent.rs). int16 activations: LSTM has
+    // no 16x8 kernel in lstm.cc (the version-5 signature is the converter's).
+    ("LSTM", Yes, No),
     ("MATRIX_DIAG", Yes, Yes),
     ("MATRIX_SET_DIAG", Yes, Yes),
     ("MAXIMUM", Yes, Yes),
@@ -480,13 +481,13 @@ const INT_KERNELS: &[(&str, K, K)] = &[
     ("STRIDED_SLICE", Yes, Yes),
     ("SUB", Yes, Yes),
     ("SUM", Yes, Yes),
-    ("SVDF", Untested("full-integer SVDF needs an int16 state and a calibrated intermediate (svdf.cc, EvalIntegerSVDF)"), No),
+    ("SVDF", Yes, No),
     ("TANH", Yes, Yes),
     ("TILE", Yes, Yes),
     ("TOPK_V2", Yes, Yes),
     ("TRANSPOSE", Yes, Yes),
     ("TRANSPOSE_CONV", Yes, Yes),
-    ("UNIDIRECTIONAL_SEQUENCE_LSTM", Untested("full-integer LSTM needs the 5 gate intermediates' parameters (unidirectional_sequence_lstm.cc)"), No),
+    ("UNIDIRECTIONAL_SEQUENCE_LSTM", Yes, No),
     ("UNIDIRECTIONAL_SEQUENCE_RNN", No, No),
     ("UNIQUE", Yes, Yes),
     ("UNPACK", Yes, Yes),
@@ -533,4 +534,60 @@ fn int8_and_int16_kernels_have_cases() {
     }
     println!("int kernels: {} ops; int8 run {yes8}, int16 run {yes16}; {untested} kernels untested", INT_KERNELS.len());
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Issue 8: the full-integer recurrent forms of the builder tier have
+/// op_version.cc's versions (UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM 1, which
+/// TensorFlow's converter writes too: tf/converter/
+/// unidirectional_sequence_lstm_int8; SVDF 3), and validation refuses
+/// variants LiteRT's kernels would misread, with a typed error.
+#[test]
+fn full_integer_recurrent_forms() {
+    use tflite_forge::validate::validate;
+    use tflite_forge::ValidationError;
+    let cases = common::cases_int_recurrent::cases();
+    assert_eq!(cases.len(), 3);
+    for c in &cases {
+        let sg = &c.model.subgraphs[0];
+        let node = sg.operators.iter().find(|o| matches!(o.op, Op::Lstm(_) | Op::UnidirectionalSequenceLstm(_) | Op::Svdf(_))).expect("a recurrent op");
+        let want = if matches!(node.op, Op::Svdf(_)) { 3 } else { 1 };
+        assert_eq!(op_version(sg, node), want, "{}", c.name);
+        validate(&c.model).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+    }
+    let refused = |model: &Model, want: &str| match validate(model) {
+        Err(ValidationError::Op { detail, .. }) => assert!(detail.contains(want), "{detail:?} does not say {want:?}"),
+        other => panic!("expected a refusal saying {want:?}, got {other:?}"),
+    };
+    let lstm = &cases.iter().find(|c| c.name == "int8/unidirectional_sequence_lstm").expect("case").model;
+    let edit = |f: &dyn Fn(&mut Subgraph)| {
+        let mut m = lstm.clone();
+        f(&mut m.subgraphs[0]);
+        m
+    };
+    let op_of = |sg: &Subgraph| sg.operators.iter().position(|o| matches!(o.op, Op::UnidirectionalSequenceLstm(_))).expect("the LSTM");
+    let input = |sg: &Subgraph, i: usize| sg.operators[op_of(sg)].inputs[i].expect("present").index();
+    refused(&edit(&|sg| { let k = op_of(sg); sg.operators[k].intermediates.pop(); }), "needs 5 intermediate tensors");
+    refused(&edit(&|sg| { let c = input(sg, 19); sg.tensors[c].quantization = Some(Quantization::per_tensor(3e-4, 0)); }), "not a power of two");
+    refused(&edit(&|sg| {
+        let w = input(sg, 2);
+        sg.tensors[w].quantization = Some(Quantization::per_axis(vec![0.01; 5], vec![0; 5], 0));
+    }), "needs one scale");
+    refused(&edit(&|sg| { let b = input(sg, 13); sg.tensors[b].dtype = DType::F32; }), "is FLOAT32, must be INT32");
+    refused(&edit(&|sg| {
+        let k = op_of(sg);
+        let h = sg.operators[k].intermediates[4].index();
+        sg.tensors[h].quantization = Some(Quantization::per_tensor(0.01, 0));
+    }), "intermediate 4");
+    refused(&edit(&|sg| {
+        let k = op_of(sg);
+        if let Op::UnidirectionalSequenceLstm(o) = &mut sg.operators[k].op {
+            o.fused_activation_function = Activation::Relu;
+        }
+    }), "tanh");
+    let svdf = &cases.iter().find(|c| c.name == "int8/svdf").expect("case").model;
+    let mut m = svdf.clone();
+    let sg = &mut m.subgraphs[0];
+    let y = sg.outputs[0].index();
+    sg.tensors[y].quantization = Some(Quantization::per_tensor(0.01, 0));
+    refused(&m, "zero point must be -128");
 }

@@ -713,3 +713,52 @@ fn complex_tensors_are_skipped_or_refused_cleanly() {
         }
     }
 }
+
+/// Issue 8 (stretch): a float UNIDIRECTIONAL_SEQUENCE_LSTM becomes LiteRT's
+/// full-integer 8x8→16 form in int8 (the qbuilder tier runs it in LiteRT);
+/// the forms not built here (peephole, projection) and 16x8 (no int16
+/// kernel) stay float.
+#[test]
+fn int8_unidirectional_sequence_lstm_becomes_the_integer_kernel() {
+    use tflite_forge::Quantization;
+    let cases = common::builder_cases();
+    let case = |name: &str| cases.iter().find(|c| c.name == name).map(|c| c.model.clone()).expect(name);
+    let plain = case("unidirectional_sequence_lstm/f32");
+    let data = samples(&plain, 8, 17);
+    let q = quantize(&plain, &QuantizeOptions::int8(IoType::Float), &data).unwrap();
+    assert!(q.float_ops.is_empty(), "{:?}", q.float_ops);
+    let sg = &q.model.subgraphs[0];
+    let node = sg.operators.iter().find(|o| matches!(o.op, Op::UnidirectionalSequenceLstm(_))).expect("the LSTM");
+    let t = |i: usize| &sg.tensors[node.inputs[i].expect("present").index()];
+    assert_eq!(t(0).dtype, DType::I8);
+    for i in 1..=8 {
+        assert_eq!((t(i).dtype, t(i).quantization.as_ref().map(|q| (q.scale.len(), q.zero_point[0]))), (DType::I8, Some((1, 0))), "weights {i}");
+    }
+    for i in 12..=15 {
+        let w = t(i - 11).quantization.as_ref().unwrap().scale[0];
+        let x = t(0).quantization.as_ref().unwrap().scale[0];
+        assert_eq!(t(i).dtype, DType::I32);
+        assert!((t(i).quantization.as_ref().unwrap().scale[0] - x * w).abs() <= 1e-6 * x * w, "bias {i}");
+    }
+    // Three steps from a zero state: |c| ≤ 3, so 2^-13 (int16 range ±4),
+    // and the bound becomes the cell clip.
+    assert_eq!(t(19).quantization, Some(Quantization::per_tensor(2f32.powi(-13), 0)));
+    assert_eq!(t(19).dtype, DType::I16);
+    let Op::UnidirectionalSequenceLstm(o) = &node.op else { unreachable!() };
+    assert_eq!(o.cell_clip, 3.0);
+    let y = &sg.tensors[node.outputs[0].index()];
+    assert_eq!(t(18).quantization, y.quantization);
+    assert_eq!(node.intermediates.len(), 5);
+    assert_eq!(sg.tensors[node.intermediates[4].index()].quantization, y.quantization);
+    assert_eq!(op_version(sg, node), 1);
+    let report = q.report.as_ref().unwrap();
+    assert!(report.output_cosine > 0.99, "{report}");
+    // Peephole and projection stay float; so does 16x8.
+    let other = case("unidirectional_sequence_lstm/cifg_peephole_projection_time_major");
+    let q = quantize(&other, &QuantizeOptions::int8(IoType::Float), &samples(&other, 4, 18)).unwrap();
+    assert_eq!(q.float_ops.iter().map(|f| f.op.as_str()).collect::<Vec<_>>(), ["UNIDIRECTIONAL_SEQUENCE_LSTM"]);
+    let q = quantize(&plain, &QuantizeOptions::int16x8(IoType::Float), &data).unwrap();
+    assert_eq!(q.float_ops.iter().map(|f| f.op.as_str()).collect::<Vec<_>>(), ["UNIDIRECTIONAL_SEQUENCE_LSTM"]);
+    let integer_only = QuantizeOptions::int8(IoType::Float).with_integer_only(true);
+    assert!(matches!(quantize(&other, &integer_only, &samples(&other, 4, 18)), Err(QuantizeError::Unsupported { .. })));
+}

@@ -245,8 +245,10 @@ impl SubgraphBuilder {
     ///
     /// For quantized inputs the output gets default quantization: the fixed
     /// parameters the kernels require (`SOFTMAX` and `LOGISTIC`: 1/256 with
-    /// zero point −128 for int8; `TANH`: 1/128 with zero point 0), otherwise
-    /// the input's; set the real ones with [`SubgraphBuilder::set_quantization`].
+    /// zero point −128 for int8; `TANH`: 1/128 with zero point 0; int8
+    /// `SVDF`: the input's scale with zero point −128, as its kernel applies
+    /// its RELU as the int8 lower bound), otherwise the input's; set the
+    /// real ones with [`SubgraphBuilder::set_quantization`].
     pub fn apply(&mut self, op: Op, inputs: &[Option<TensorId>]) -> Result<TensorId, ValidationError> {
         self.apply_with(op, inputs, None, None)
     }
@@ -680,6 +682,9 @@ fn default_quantization(op: &Op, dtype: DType, input: Option<&Tensor>) -> Option
             _ => fixed(1.0 / 128.0, 0, 128, 0),
         },
         Op::Dequantize => None,
+        // The full-integer SVDF applies its RELU as the int8 lower bound
+        // (svdf.cc), so its output's zero point is -128.
+        Op::Svdf(_) if dtype == DType::I8 && q.scale.len() == 1 => Some(Quantization::per_tensor(q.scale[0], -128)),
         _ if q.scale.len() == 1 => Some(Quantization::per_tensor(q.scale[0], q.zero_point.first().copied().unwrap_or(0))),
         _ => None,
     }

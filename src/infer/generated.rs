@@ -568,7 +568,10 @@ pub(super) fn infer(op: &Op, inputs: &[Option<&Tensor>]) -> Result<Option<Vec<In
             let _ = o.fused_activation_function;
             let x = need(inputs, 0, "input")?;
             super::rank(x, 3, "input")?;
-            check_type(x.dtype, FLOAT, "input")?;
+            // float32 (and hybrid), or int8 for the full-integer kernel
+            // (unidirectional_sequence_lstm.cc; its operands are checked
+            // in validate/recurrent.rs).
+            check_type(x.dtype, &[DType::F32, DType::I8], "input")?;
             // recurrent_to_output_weights [n_cell, n_output].
             let n_out = dim(need(inputs, 8, "recurrent_to_output_weights")?, 1);
             Ok(out(x.dtype, Shape::from_dims(vec![dim(x, 0), dim(x, 1), n_out])))

@@ -27,6 +27,8 @@ enum Role {
     Weights { axis: Option<usize> },
     /// Bias of the op whose (input, weights) are the given operand slots.
     Bias { input: usize, weights: usize },
+    /// An LSTM's cell state: int16 with a power-of-two scale.
+    Cell,
 }
 
 /// Ops that can be quantized, and the roles of their inputs.
@@ -74,6 +76,17 @@ fn roles(op: &Op, n_inputs: usize, per_channel: bool, fc_per_channel: bool) -> O
         | Op::Minimum
         | Op::Maximum
         | Op::BatchMatMul(_) => values(),
+        // int8 weights per tensor (the kernel reads one scale), gate
+        // biases at input × weight scale, the cell state in int16
+        // (super::lstm checks the form first).
+        Op::UnidirectionalSequenceLstm(_) if n_inputs == 24 => (0..24)
+            .map(|i| match i {
+                1..=8 => Role::Weights { axis: None },
+                12..=15 => Role::Bias { input: 0, weights: i - 11 },
+                19 => Role::Cell,
+                _ => Role::Value,
+            })
+            .collect(),
         // Ops that move or select values, with parameters tied to their input.
         _ if tied_slots(op).is_some() => values(),
         _ => return None,
@@ -114,6 +127,15 @@ fn tied_slots(op: &Op) -> Option<&'static [usize]> {
         Op::PadV2 => &[0, 2],
         _ => return None,
     })
+}
+
+/// [`roles`] of a node, `None` also for the LSTM forms [`super::lstm`]
+/// does not build.
+fn node_roles(sg: &Subgraph, node: &Operator, per_channel: bool, fc_per_channel: bool) -> Option<Vec<Role>> {
+    if super::lstm::unsupported(sg, node).is_some() {
+        return None;
+    }
+    roles(&node.op, node.inputs.len(), per_channel, fc_per_channel)
 }
 
 fn find(parent: &mut [usize], mut i: usize) -> usize {
@@ -170,7 +192,7 @@ pub(super) fn rewrite(
         if !float_io {
             continue;
         }
-        let has = roles(&node.op, node.inputs.len(), options.per_channel, scheme.fc_per_channel).is_some() && (scheme.has_kernel)(&node.op);
+        let has = node_roles(sg, node, options.per_channel, scheme.fc_per_channel).is_some() && (scheme.has_kernel)(&node.op);
         let reason = if keep.get(oi).copied().unwrap_or(false) {
             FloatReason::Requested
         } else if !has {
@@ -202,7 +224,7 @@ pub(super) fn rewrite(
             continue;
         }
         let float_io = node.inputs.iter().flatten().chain(&node.outputs).any(|t| is_float(&sg.tensors[t.index()]));
-        let r = roles(&node.op, node.inputs.len(), options.per_channel, scheme.fc_per_channel).filter(|_| (scheme.has_kernel)(&node.op));
+        let r = node_roles(sg, node, options.per_channel, scheme.fc_per_channel).filter(|_| (scheme.has_kernel)(&node.op));
         let Some(r) = r else {
             if float_io {
                 return Err(unsupported(oi, &node.op, format!("no {} kernel for this op", scheme.name)));
@@ -217,7 +239,7 @@ pub(super) fn rewrite(
                 continue;
             }
             let want = r.get(slot).copied().unwrap_or(Role::Value);
-            if want != Role::Value && !tensor.is_constant() {
+            if !matches!(want, Role::Value | Role::Cell) && !tensor.is_constant() {
                 return Err(unsupported(oi, &node.op, format!("input {slot} ({:?}) must be a constant to quantize", tensor.name)));
             }
             match role[t.index()] {
@@ -242,6 +264,10 @@ pub(super) fn rewrite(
             for t in &node.outputs {
                 fixed[t.index()] = Some(p);
             }
+        }
+        // An LSTM's output state is its output (super::lstm).
+        if let (Op::UnidirectionalSequenceLstm(_), Some(h), Some(y)) = (&node.op, node.input(18), node.outputs.first()) {
+            union(&mut parent, y.index(), h.index());
         }
         // CONCATENATION, MINIMUM and MAXIMUM tie all their inputs.
         let all: Vec<usize>;
@@ -333,6 +359,11 @@ pub(super) fn rewrite(
         });
     }
     for i in 0..n {
+        if let Some((Role::Cell, oi)) = role[i] {
+            new_q[i] = Some((DType::I16, super::lstm::cell_quantization(sg, &sg.operators[oi]), None));
+        }
+    }
+    for i in 0..n {
         let Some((Role::Bias { input, weights }, oi)) = role[i] else { continue };
         let node = &sg.operators[oi];
         let (Some(x), Some(w)) = (node.inputs.get(input).copied().flatten(), node.inputs.get(weights).copied().flatten()) else {
@@ -385,10 +416,16 @@ pub(super) fn rewrite(
         }
     }
 
-    // 4c. Options the scheme's kernels need.
-    for (node, quantized) in sg.operators.iter_mut().zip(quantized_op) {
-        if quantized {
-            (scheme.adjust)(&mut node.op);
+    // 4c. Options the scheme's kernels need, and the LSTMs' intermediates.
+    for (oi, quantized) in quantized_op.into_iter().enumerate() {
+        if !quantized {
+            continue;
+        }
+        (scheme.adjust)(&mut sg.operators[oi].op);
+        if matches!(sg.operators[oi].op, Op::UnidirectionalSequenceLstm(_)) {
+            let y = sg.operators[oi].outputs.first().and_then(|y| sg.tensors[y.index()].quantization.clone());
+            let Some(hidden) = y else { return Err(unsupported(oi, &sg.operators[oi].op, "the output was not quantized")) };
+            super::lstm::finish(sg, oi, hidden)?;
         }
     }
 

@@ -29,9 +29,13 @@ use crate::model::{DType, Op};
 /// uint8 and int8 only (`LogSoftmaxPrepare`); DEPTH_TO_SPACE and
 /// SPACE_TO_DEPTH accept no int16 (`Prepare`'s type list); PRELU's int16
 /// kernel takes int8 alphas, which the scheme's activation type cannot
-/// give a value operand.
+/// give a value operand; UNIDIRECTIONAL_SEQUENCE_LSTM's integer kernel
+/// takes int8 input only (`unidirectional_sequence_lstm.cc`, `is_integer`).
 fn has_kernel(op: &Op) -> bool {
-    !matches!(op, Op::HardSwish | Op::Elu | Op::LogSoftmax | Op::Prelu | Op::DepthToSpace(_) | Op::SpaceToDepth(_))
+    !matches!(
+        op,
+        Op::HardSwish | Op::Elu | Op::LogSoftmax | Op::Prelu | Op::DepthToSpace(_) | Op::SpaceToDepth(_) | Op::UnidirectionalSequenceLstm(_)
+    )
 }
 
 fn fixed_output(op: &Op) -> Option<(f32, i64)> {

@@ -63,6 +63,7 @@ mod full;
 mod int16x8;
 mod int4;
 mod keep;
+mod lstm;
 mod methods;
 mod parallel;
 mod params;

@@ -1,7 +1,9 @@
 //! The TF tier, in a venv of its own with TensorFlow (requirements-tf.txt):
 //! - **converter files**: small models converted by TensorFlow's
 //!   TFLiteConverter in float32, full int8 and 16x8 (tf_check.py gen, cached
-//!   by the script's hash) get the reader checks: every operator typed, a
+//!   by the script's hash; among them a fused UNIDIRECTIONAL_SEQUENCE_LSTM,
+//!   whose int8 form is the full-integer kernel's with its 5 intermediates)
+//!   get the reader checks: every operator typed, a
 //!   lossless round trip, our op versions equal to the converter's, and
 //!   bit-identical outputs in LiteRT;
 //! - **MediaPipe**: the `.tflite` models shipped in the `mediapipe` wheel

@@ -116,8 +116,9 @@ impl Lstm {
         let cifg = cx.optional(base).is_none();
         let w = |i: usize, what: &str| Matrix::of(cx, cx.input(base + i, what)?, n_cell, n_in, what);
         let r = |i: usize, what: &str| Matrix::of(cx, cx.input(base + i, what)?, n_cell, n_rec, what);
-        let zero = || vec![0.0; n_cell];
-        let bias = |i: usize, what: &str| -> Result<Vec<f64>> { Ok(vector(cx, cx.optional(base + i), n_cell, what)?.unwrap_or_else(zero)) };
+        // Biases dequantize with their own scales (int32 in the
+        // full-integer kernel).
+        let bias = |i: usize| -> Result<Vec<f64>> { cx.bias(cx.optional(base + i), n_cell) };
         Ok(Lstm {
             w_i: if cifg { None } else { Some(w(0, "input_to_input_weights")?) },
             w: [w(1, "input_to_forget_weights")?, w(2, "input_to_cell_weights")?, w(3, "input_to_output_weights")?],
@@ -126,10 +127,13 @@ impl Lstm {
             p_i: if cifg { None } else { vector(cx, cx.optional(base + 8), n_cell, "cell_to_input_weights")? },
             p_f: vector(cx, cx.optional(base + 9), n_cell, "cell_to_forget_weights")?,
             p_o: vector(cx, cx.optional(base + 10), n_cell, "cell_to_output_weights")?,
-            b_i: if cifg { None } else { Some(bias(11, "input_gate_bias")?) },
-            b: [bias(12, "forget_gate_bias")?, bias(13, "cell_gate_bias")?, bias(14, "output_gate_bias")?],
+            b_i: if cifg { None } else { Some(bias(11)?) },
+            b: [bias(12)?, bias(13)?, bias(14)?],
             proj: match proj {
-                Some(p) => Some((Matrix::of(cx, p, n_rec, n_cell, "projection_weights")?, vector(cx, cx.optional(base + 16), n_rec, "projection_bias")?)),
+                Some(p) => {
+                    let b = cx.optional(base + 16).map(|b| cx.bias(Some(b), n_rec)).transpose()?;
+                    Some((Matrix::of(cx, p, n_rec, n_cell, "projection_weights")?, b))
+                }
                 None => None,
             },
             n_cell,
@@ -393,7 +397,7 @@ pub(super) fn svdf(cx: &Cx<'_>, o: &SvdfOptions) -> Result<Vec<Value>> {
         return Err(cx.shape_err("weights_time has no memory"));
     }
     let units = n_filter / rank;
-    let bias = vector(cx, cx.optional(3), units, "bias")?.unwrap_or_else(|| vec![0.0; units]);
+    let bias = cx.bias(cx.optional(3), units)?;
     let state = cx.input(4, "state")?;
     let state_cols = n_filter.checked_mul(n_mem).ok_or_else(|| cx.shape_err("state size overflows"))?;
     if state.shape != [batch, state_cols] {

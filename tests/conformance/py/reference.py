@@ -400,6 +400,11 @@ class _Ctx:
         if t.isVariable:
             dt = _NP_DTYPES.get(t.type, np.float32)
             z = np.zeros([int(d) for d in (t.shape if t.shape is not None else [])], dt)
+            # LiteRT resets int8 variables to their zero point (real 0;
+            # tensor_utils.cc ResetVariableTensor), other types to 0.
+            qp = self.qp(ti)
+            if t.type == _TT.INT8 and qp is not None and qp[1].size:
+                z[...] = int(qp[1].reshape(-1)[0])
             self.values[ti] = z
             return z
         raise ValueError("tensor %d %r is read before it is written (not an input, "

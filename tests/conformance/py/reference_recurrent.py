@@ -22,6 +22,9 @@ def _sig(x):
 
 
 def register(ops, ref):
+    def _idx(op, i):
+        return op.inputs[i] if i < len(op.inputs) else -1
+
     def opt(ctx, op, i):
         ti = op.inputs[i] if i < len(op.inputs) else -1
         return None if ti < 0 else ctx.val(ti)
@@ -32,8 +35,10 @@ def register(ops, ref):
         w = [opt(ctx, op, base + i) for i in range(0, 4)]
         r = [opt(ctx, op, base + i) for i in range(4, 8)]
         p_i, p_f, p_o = (opt(ctx, op, base + i) for i in (8, 9, 10))
-        b = [opt(ctx, op, base + i) for i in range(11, 15)]
-        pw, pb = opt(ctx, op, base + 15), opt(ctx, op, base + 16)
+        # int32 biases of the full-integer kernels dequantize with their
+        # own scales.
+        b = [ctx.bias(_idx(op, base + i)) for i in range(11, 15)]
+        pw, pb = opt(ctx, op, base + 15), ctx.bias(_idx(op, base + 16))
         n_cell = w[1].shape[0]
         b = [np.zeros(n_cell) if v is None else v for v in b]
         steps = range(x.shape[1] - 1, -1, -1) if reverse else range(x.shape[1])
@@ -136,7 +141,7 @@ def register(ops, ref):
         o = ref._opts(op, ref.schema.SVDFOptionsT)
         act = _act(ref, o.fusedActivationFunction)
         x, wf, wt = (ctx.val(op.inputs[i]) for i in range(3))
-        b = opt(ctx, op, 3)
+        b = ctx.bias(_idx(op, 3))
         state = ctx.val(op.inputs[4])
         batch = x.shape[0]
         n_filter, n_mem = wt.shape

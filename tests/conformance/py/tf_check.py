@@ -1,8 +1,8 @@
 """TensorFlow's side of the TF tier (venv: requirements-tf.txt).
 
   python tf_check.py gen OUTDIR
-      Converts small Keras models, one or two ops each, with TensorFlow's own
-      TFLiteConverter in three modes (float32, full int8 with float I/O, and
+      Converts small Keras models, one or two ops each (and a fused LSTM from
+      a SavedModel), with TensorFlow's own TFLiteConverter in three modes (float32, full int8 with float I/O, and
       16x8), writing OUTDIR/<op>_<mode>.tflite and OUTDIR/manifest.json.  The
       harness reads each file with tflite-forge, checks that every operator
       reads typed, rewrites it, compares the op versions with the
@@ -19,6 +19,7 @@
 import json
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -90,6 +91,45 @@ def _models():
     ]
 
 
+def _fused_lstm_saved_model(path, time=3, features=4, units=5):
+    """A SavedModel whose LSTM TensorFlow's converter fuses into one
+    UNIDIRECTIONAL_SEQUENCE_LSTM. Keras 3's LSTM layer lowers to a WHILE
+    loop (and its int8 calibration crashes TF 2.21), so this is the
+    function Keras 2 emitted for its fused LSTM: ``standard_lstm(inputs,
+    init_h, init_c, kernel, recurrent_kernel, bias)`` returning five
+    values, tagged ``api_implements="lstm_..."`` with ``time_major`` and
+    ``go_backwards`` attributes, which the converter's
+    prepare-composite-functions pass replaces by the fused op."""
+    rng = np.random.default_rng(SEED)
+    k = tf.constant(rng.uniform(-0.5, 0.5, (features, 4 * units)).astype(np.float32))
+    r = tf.constant(rng.uniform(-0.5, 0.5, (units, 4 * units)).astype(np.float32))
+    b = tf.constant(rng.uniform(-0.2, 0.2, (4 * units,)).astype(np.float32))
+
+    def standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+        h, c, outs = init_h, init_c, []
+        for t in range(time):
+            z = tf.matmul(inputs[:, t, :], kernel) + tf.matmul(h, recurrent_kernel) + bias
+            i, f, g, o = tf.split(z, 4, axis=1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            h = tf.sigmoid(o) * tf.tanh(c)
+            outs.append(h)
+        return h, tf.stack(outs, axis=1), h, c, tf.constant(1.0)
+
+    fused = tf.function(standard_lstm, autograph=False, experimental_attributes={
+        "api_implements": "lstm_5d4c1b7e0a3f4e2b", "api_preferred_device": "CPU",
+        "time_major": False, "go_backwards": False})
+
+    @tf.function(input_signature=[tf.TensorSpec((1, time, features), tf.float32)])
+    def model(x):
+        z = tf.zeros((1, units))
+        return fused(x, z, z, k, r, b)[1]
+
+    module = tf.Module()
+    module.f = model
+    tf.saved_model.save(module, path, signatures=model.get_concrete_function())
+    return [(time, features)]
+
+
 def gen(outdir):
     os.makedirs(outdir, exist_ok=True)
     tf.keras.utils.set_random_seed(SEED)
@@ -97,40 +137,52 @@ def gen(outdir):
     for name, shapes, build, int8 in _models():
         inputs = [tf.keras.Input(shape=s, batch_size=1) for s in shapes]
         model = tf.keras.Model(inputs, build(inputs))
-        rng = np.random.default_rng(SEED)
-
-        def rep():
-            for _ in range(8):
-                yield [rng.standard_normal((1,) + s).astype(np.float32) for s in shapes]
-
         modes = ["fp32"] + (["int8", "int16x8"] if int8 else [])
         if name == "squared_difference":
             # The 16x8 quantizer makes an int16 SQUARED_DIFFERENCE, which
             # LiteRT's kernel rejects (float32 and int32 only).
             modes.remove("int16x8")
-        for mode in modes:
-            conv = tf.lite.TFLiteConverter.from_keras_model(model)
-            if mode != "fp32":
-                conv.optimizations = [tf.lite.Optimize.DEFAULT]
-                conv.representative_dataset = rep
-            if mode == "int8":
-                conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if mode == "int16x8":
-                conv.target_spec.supported_ops = [
-                    tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-            key = "%s_%s" % (name, mode)
-            try:
-                data = conv.convert()
-            except Exception as e:  # the converter refuses some op/mode pairs
-                manifest["failed"][key] = "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:200])
-                continue
-            path = os.path.join(outdir, key + ".tflite")
-            with open(path, "wb") as f:
-                f.write(data)
-            manifest["files"][key] = os.path.basename(path)
+        conversions = [(mode, tf.lite.TFLiteConverter.from_keras_model(model)) for mode in modes]
+        convert(outdir, manifest, name, shapes, conversions)
+    # The fused LSTM (issue 8: the full-integer UNIDIRECTIONAL_SEQUENCE_LSTM
+    # the converter writes, its intermediates and op version). The 16x8
+    # quantizer refuses it ("not yet supported"), recorded under "failed".
+    with tempfile.TemporaryDirectory() as d:
+        shapes = _fused_lstm_saved_model(d)
+        conversions = [(mode, tf.lite.TFLiteConverter.from_saved_model(d)) for mode in ("fp32", "int8", "int16x8")]
+        convert(outdir, manifest, "unidirectional_sequence_lstm", shapes, conversions)
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
     print(json.dumps({"generated": len(manifest["files"]), "refused": len(manifest["failed"])}))
+
+
+def convert(outdir, manifest, name, shapes, conversions):
+    """Runs each (mode, converter) and records the file or the refusal."""
+    rng = np.random.default_rng(SEED)
+
+    def rep():
+        for _ in range(8):
+            yield [rng.standard_normal((1,) + s).astype(np.float32) for s in shapes]
+
+    for mode, conv in conversions:
+        if mode != "fp32":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = rep
+        if mode == "int8":
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if mode == "int16x8":
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        key = "%s_%s" % (name, mode)
+        try:
+            data = conv.convert()
+        except Exception as e:  # the converter refuses some op/mode pairs
+            manifest["failed"][key] = "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:200])
+            continue
+        path = os.path.join(outdir, key + ".tflite")
+        with open(path, "wb") as f:
+            f.write(data)
+        manifest["files"][key] = os.path.basename(path)
 
 
 _FLEX_REFERENCES = {
