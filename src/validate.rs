@@ -338,8 +338,9 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
                 && matches!(x.dtype, DType::I8 | DType::U8 | DType::I16)
                     && !matches!(node.op, Op::Reshape { .. } | Op::Transpose | Op::Pad | Op::Concatenation(_) | Op::Mean { .. })
                     // Ops on raw integers (bits, shifts, integer division,
-                    // conversions of the values themselves).
-                    && !matches!(node.op, Op::BitwiseXor | Op::RightShift | Op::FloorDiv | Op::FloorMod | Op::Cast(_))
+                    // conversions of the values themselves, bit casts, and
+                    // REDUCE_WINDOW, which folds the stored integers).
+                    && !matches!(node.op, Op::BitwiseXor | Op::RightShift | Op::FloorDiv | Op::FloorMod | Op::Cast(_) | Op::Bitcast | Op::ReduceWindow(_))
                 {
                     // Outputs of other types (a comparison's bools, an
                     // ARG_MAX's indices) carry no quantization.

@@ -87,11 +87,25 @@ pub fn data_slot(op: &Op) -> usize {
 }
 
 /// Each builtin op of `m` with the type of its data operand
-/// ([`data_slot`]); "none" for ops without one.
+/// ([`data_slot`]; every operand `IF` and `WHILE` pass to their
+/// subgraphs); "none" for ops without one.
 pub fn op_types(m: &Model, set: &mut BTreeSet<(String, String)>) {
     for sg in &m.subgraphs {
         for node in &sg.operators {
             if matches!(node.op, Op::Custom(_)) {
+                continue;
+            }
+            // IF and WHILE pass every operand (less IF's condition) into
+            // their subgraphs: each one's type is data of the op.
+            let passed = match node.op {
+                Op::If { .. } => 1..node.inputs.len(),
+                Op::While { .. } => 0..node.inputs.len(),
+                _ => 0..0,
+            };
+            if !passed.is_empty() {
+                for t in passed.filter_map(|k| node.input(k)).filter_map(|t| sg.tensor(t)) {
+                    set.insert((node.op.name().to_string(), t.dtype.to_string()));
+                }
                 continue;
             }
             let slot = data_slot(&node.op);
