@@ -1,8 +1,10 @@
 //! Builder-tier cases of int8 and int16 data through the control-flow ops
 //! (issue 8): quantized tensors pass into and out of `IF` branches and a
 //! `WHILE` loop, whose subgraphs compute on them with int8 / int16 kernels
-//! (ADD, SUB, MUL, MAXIMUM). The runtime copies the stored integers across
-//! subgraphs, so every tensor a value lands in has the parameters of the
+//! (ADD, SUB, MUL, MAXIMUM), and a `CALL_ONCE` init subgraph assigns a
+//! quantized value to a resource variable that the main subgraph reads.
+//! The runtime copies the stored integers across subgraphs and through
+//! variables, so every tensor a value lands in has the parameters of the
 //! tensor it comes from.
 
 use super::*;
@@ -128,6 +130,47 @@ fn while_model(dtype: DType) -> Model {
     b.finish().expect("model")
 }
 
+/// `CALL_ONCE` of an init subgraph that assigns a quantized constant
+/// `[[-100, ..]]` to the resource variable `v`; the main subgraph reads
+/// `v` (the type and parameters of the assigned value) and adds the
+/// quantized input `x`.
+fn call_once_model(dtype: DType) -> Model {
+    let shape = [2u32, 3];
+    let q = data_q(dtype);
+    let raw: [i64; 6] = match dtype {
+        DType::I8 => [-100, -7, 0, 3, 64, 127],
+        _ => [-30000, -700, 0, 300, 6400, 32767],
+    };
+    let data = match dtype {
+        DType::I8 => ConstData::from_slice(&raw.map(|v| v as i8)),
+        _ => ConstData::from_slice(&raw.map(|v| v as i16)),
+    };
+    let mut var = VarHandleOptions::default();
+    var.shared_name = "v".into();
+    let mut b = ModelBuilder::new();
+    let mut main = b.reserve_subgraph("main");
+    let mut init = b.subgraph("init");
+    let h = init.var_handle(&[], var.clone()).expect("var_handle");
+    let c = init.constant("v0", dtype, shape, data);
+    init.set_quantization(c, q.clone());
+    init.assign_variable(h, c).expect("assign_variable");
+    let init = b.finish_subgraph(init).expect("init");
+    main.call_once(&b, init).expect("CALL_ONCE");
+    let h = main.var_handle(&[], var).expect("var_handle");
+    let mut t = Tensor::new("v", dtype, shape);
+    t.quantization = Some(q.clone());
+    let v = main.add_tensor(t);
+    main.add_operator(Operator::new(Op::ReadVariable, &[h], &[v])).expect("read_variable");
+    let x = main.input("x", dtype, shape);
+    main.set_quantization(x, q.clone());
+    let y = main.add(v, x).expect("add");
+    main.set_quantization(y, sum_q(dtype));
+    main.output("y", y);
+    b.finish_subgraph(main).expect("main");
+    b.signature("serving_default", 0);
+    b.finish().expect("model")
+}
+
 /// The cases.
 pub fn cases() -> Vec<Case> {
     let mut v = Vec::new();
@@ -141,6 +184,10 @@ pub fn cases() -> Vec<Case> {
         let mut c = Case::new(format!("{tag}/control_flow/while_loop"), while_model(dtype));
         c.signature = Some("serving_default".into());
         c.quant_tol = 0;
+        v.push(c);
+        let mut c = Case::new(format!("{tag}/control_flow/call_once"), call_once_model(dtype));
+        c.signature = Some("serving_default".into());
+        c.quant_tol = tol;
         v.push(c);
     }
     v
