@@ -14,6 +14,7 @@ mod calls;
 mod stored;
 
 pub(crate) use calls::check_control_flow;
+pub(crate) use stored::check_crossings;
 
 use crate::error::{Location, ValidationError};
 use crate::infer::{infer, shapes_agree};

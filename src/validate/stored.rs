@@ -5,6 +5,8 @@
 //!
 //! - `SELECT` and `SELECT_V2` copy `x` or `y` (select.cc): both and the
 //!   output share parameters.
+//! - `MAXIMUM` and `MINIMUM` compare and copy stored integers
+//!   (maximum_minimum.cc): both inputs and the output share parameters.
 //! - `SPARSE_TO_DENSE` copies its values and default (sparse_to_dense.cc),
 //!   `ONE_HOT` its on and off values (one_hot.cc): those and the output
 //!   share parameters.
@@ -13,6 +15,9 @@
 //!   and the output share parameters, with zero point 0.
 //! - `WHERE` tests the stored integers against 0 (where.cc): a quantized
 //!   condition has zero point 0, so a stored 0 is the value 0.
+//! - `IF` and `WHILE` copy stored integers into and out of the subgraphs
+//!   they call ([`check_crossings`]): a value and every tensor it lands in
+//!   share parameters.
 
 use crate::model::{DType, Operator, Subgraph, Tensor};
 use crate::model::{Op, Quantization};
@@ -34,6 +39,7 @@ pub(super) fn check(sg: &Subgraph, node: &Operator) -> Result<(), String> {
     let output = node.outputs.first().and_then(|t| sg.tensor(*t));
     let (shared, zero_point_0): (&[usize], bool) = match node.op {
         Op::Select | Op::SelectV2 => (&[1, 2], false),
+        Op::Maximum | Op::Minimum => (&[0, 1], false),
         Op::SparseToDense(_) | Op::OneHot(_) => (&[2, 3], false),
         Op::ScatterNd => (&[1], true),
         Op::Where => {
@@ -71,6 +77,65 @@ pub(super) fn check(sg: &Subgraph, node: &Operator) -> Result<(), String> {
              stored integers, so quantized updates need zero point 0",
             first.name
         ));
+    }
+    Ok(())
+}
+
+/// The `(from, to)` tensor pairs a control-flow op copies values between:
+/// IF's args into both branches' inputs and their outputs into its
+/// outputs; WHILE's variables into the cond's and body's inputs, the
+/// body's outputs back into its inputs, and the variables into its outputs.
+fn crossings<'a>(subgraphs: &'a [Subgraph], sg: &'a Subgraph, node: &'a Operator) -> Vec<(&'a Tensor, &'a Tensor)> {
+    let t = |g: &'a Subgraph, id: Option<crate::model::TensorId>| id.and_then(|id| g.tensor(id));
+    let mut pairs = Vec::new();
+    let mut add = |a: Option<&'a Tensor>, b: Option<&'a Tensor>| {
+        if let (Some(a), Some(b)) = (a, b) {
+            pairs.push((a, b));
+        }
+    };
+    match node.op {
+        Op::If { then_subgraph, else_subgraph } => {
+            for c in [then_subgraph, else_subgraph].iter().filter_map(|i| subgraphs.get(*i as usize)) {
+                for (x, y) in node.inputs.iter().skip(1).zip(&c.inputs) {
+                    add(t(sg, *x), t(c, Some(*y)));
+                }
+                for (x, y) in c.outputs.iter().zip(&node.outputs) {
+                    add(t(c, Some(*x)), t(sg, Some(*y)));
+                }
+            }
+        }
+        Op::While { cond_subgraph, body_subgraph } => {
+            let cond = subgraphs.get(cond_subgraph as usize);
+            let body = subgraphs.get(body_subgraph as usize);
+            for (k, (x, y)) in node.inputs.iter().zip(&node.outputs).enumerate() {
+                add(t(sg, *x), t(sg, Some(*y)));
+                if let Some(c) = cond {
+                    add(t(sg, *x), c.inputs.get(k).and_then(|i| c.tensor(*i)));
+                }
+                if let Some(b) = body {
+                    add(t(sg, *x), b.inputs.get(k).and_then(|i| b.tensor(*i)));
+                    add(b.outputs.get(k).and_then(|o| b.tensor(*o)), b.inputs.get(k).and_then(|i| b.tensor(*i)));
+                }
+            }
+        }
+        _ => {}
+    }
+    pairs
+}
+
+/// Checks that `IF` and `WHILE` copy quantized values only between
+/// tensors of the same parameters.
+pub(crate) fn check_crossings(subgraphs: &[Subgraph], sg: &Subgraph, node: &Operator) -> Result<(), String> {
+    for (a, b) in crossings(subgraphs, sg, node) {
+        if (quantized_int(a) || quantized_int(b)) && a.quantization != b.quantization {
+            return Err(format!(
+                "copies {:?} ({}) into {:?} ({}): the runtime copies stored integers, so both need the same quantization",
+                a.name,
+                params(a.quantization.as_ref()),
+                b.name,
+                params(b.quantization.as_ref())
+            ));
+        }
     }
     Ok(())
 }
@@ -145,6 +210,76 @@ mod tests {
         let shape = g.constant_i32("shape", [2], &[3, 3]);
         let e = g.scatter_nd(&[Some(i), Some(x), Some(shape)]).unwrap_err();
         assert!(is_op_error(&e, "SCATTER_ND", "zero point -3"), "{e}");
+    }
+
+    #[test]
+    fn maximum_and_minimum_copy_stored_integers() {
+        let b = ModelBuilder::new();
+        let mut g = b.subgraph("main");
+        let x = g.input("x", DType::I8, [4]);
+        let y = g.input("y", DType::I8, [4]);
+        g.set_quantization(x, q(0.05, -3));
+        g.set_quantization(y, q(0.05, -3));
+        assert!(g.maximum(x, y).is_ok());
+        let e = g.apply_with(Op::Minimum, &[Some(x), Some(y)], None, Some(q(0.3, 0))).unwrap_err();
+        assert!(is_op_error(&e, "MINIMUM", "same quantization"), "{e}");
+        g.set_quantization(y, q(0.1, -3));
+        let e = g.maximum(x, y).unwrap_err();
+        assert!(is_op_error(&e, "MAXIMUM", "same quantization"), "{e}");
+    }
+
+    /// A branch or body of `x + x` whose output has `out` parameters.
+    fn doubling(b: &mut ModelBuilder, name: &str, out: Quantization) -> u32 {
+        let mut g = b.subgraph(name);
+        let x = g.input("x", DType::I8, [2]);
+        g.set_quantization(x, q(0.05, 0));
+        let y = g.add(x, x).unwrap();
+        g.set_quantization(y, out);
+        g.output("y", y);
+        b.finish_subgraph(g).unwrap()
+    }
+
+    #[test]
+    fn control_flow_copies_values_between_tensors_of_the_same_parameters() {
+        // IF: the else branch's output has other parameters than the
+        // then branch's, which the IF output takes.
+        let mut b = ModelBuilder::new();
+        let mut main = b.reserve_subgraph("main");
+        let then = doubling(&mut b, "then", q(0.1, 0));
+        let otherwise = doubling(&mut b, "else", q(0.2, 0));
+        let same = doubling(&mut b, "same", q(0.1, 0));
+        let x = main.input("x", DType::I8, [2]);
+        main.set_quantization(x, q(0.05, 0));
+        let c = main.constant("c", DType::Bool, Shape::scalar(), ConstData::from_slice(&[1u8]));
+        let e = main.if_then_else(&b, c, then, otherwise, &[x]).unwrap_err();
+        assert!(is_op_error(&e, "IF", "same quantization"), "{e}");
+        assert!(main.if_then_else(&b, c, then, same, &[x]).is_ok());
+        // An argument of other parameters than the branches' inputs.
+        let z = main.input("z", DType::I8, [2]);
+        main.set_quantization(z, q(0.5, 0));
+        let e = main.if_then_else(&b, c, then, same, &[z]).unwrap_err();
+        assert!(is_op_error(&e, "IF", "same quantization"), "{e}");
+
+        // WHILE: the body's next value has other parameters than its
+        // variable.
+        let mut b = ModelBuilder::new();
+        let mut main = b.reserve_subgraph("main");
+        let mut cond = b.subgraph("cond");
+        let v = cond.input("x", DType::I8, [2]);
+        cond.set_quantization(v, q(0.05, 0));
+        let m = cond.reduce_max(v, &[0], false).unwrap();
+        let zero = cond.constant("zero", DType::I8, Shape::scalar(), ConstData::from_slice(&[0i8]));
+        cond.set_quantization(zero, q(0.05, 0));
+        let go = cond.apply(Op::Less, &[Some(m), Some(zero)]).unwrap();
+        cond.output("go", go);
+        let cond = b.finish_subgraph(cond).unwrap();
+        let bad_body = doubling(&mut b, "bad_body", q(0.1, 0));
+        let body = doubling(&mut b, "body", q(0.05, 0));
+        let x = main.input("x", DType::I8, [2]);
+        main.set_quantization(x, q(0.05, 0));
+        let e = main.while_loop(&b, cond, bad_body, &[x]).unwrap_err();
+        assert!(is_op_error(&e, "WHILE", "same quantization"), "{e}");
+        assert!(main.while_loop(&b, cond, body, &[x]).is_ok());
     }
 
     #[test]
