@@ -26,6 +26,16 @@ fn quantized_int(t: &Tensor) -> bool {
     matches!(t.dtype, DType::I8 | DType::U8 | DType::I16)
 }
 
+/// Whether two tensors' integers mean the same values: equal scales, zero
+/// points and axis (recorded min / max ranges do not matter).
+fn same_params(a: &Tensor, b: &Tensor) -> bool {
+    match (&a.quantization, &b.quantization) {
+        (None, None) => true,
+        (Some(p), Some(q)) => p.scale == q.scale && p.zero_point == q.zero_point && (p.scale.len() <= 1 || p.axis == q.axis),
+        _ => false,
+    }
+}
+
 fn params(q: Option<&Quantization>) -> String {
     match q {
         None => "none".into(),
@@ -59,7 +69,7 @@ pub(super) fn check(sg: &Subgraph, node: &Operator) -> Result<(), String> {
     let tensors: Vec<&Tensor> = shared.iter().filter_map(|k| input(*k)).chain(output).filter(|t| quantized_int(t)).collect();
     let Some(first) = tensors.first() else { return Ok(()) };
     for t in &tensors[1..] {
-        if t.quantization != first.quantization {
+        if !same_params(first, t) {
             return Err(format!(
                 "{:?} ({}) and {:?} ({}) must have the same quantization: the kernel copies stored integers",
                 first.name,
@@ -127,7 +137,7 @@ fn crossings<'a>(subgraphs: &'a [Subgraph], sg: &'a Subgraph, node: &'a Operator
 /// tensors of the same parameters.
 pub(crate) fn check_crossings(subgraphs: &[Subgraph], sg: &Subgraph, node: &Operator) -> Result<(), String> {
     for (a, b) in crossings(subgraphs, sg, node) {
-        if (quantized_int(a) || quantized_int(b)) && a.quantization != b.quantization {
+        if (quantized_int(a) || quantized_int(b)) && !same_params(a, b) {
             return Err(format!(
                 "copies {:?} ({}) into {:?} ({}): the runtime copies stored integers, so both need the same quantization",
                 a.name,
