@@ -12,8 +12,10 @@
 
 pub(crate) mod calls;
 mod recurrent;
+mod stored;
 
 pub(crate) use calls::check_control_flow;
+pub(crate) use stored::check_crossings;
 
 use crate::error::{Location, ValidationError};
 use crate::infer::{infer, shapes_agree};
@@ -268,8 +270,10 @@ pub(crate) fn validate_subgraph(sg: &Subgraph, index: usize) -> Result<(), Valid
     Ok(())
 }
 
-/// Checks one node: its tensor indices and its op signature (not the
-/// order in which its inputs are produced).
+/// Checks one node as the builder adds it: its tensor indices, its op
+/// signature (not the order in which its inputs are produced), and the
+/// quantization of ops whose kernels copy stored integers
+/// ([`stored`]; a file's model is taken as it is).
 pub(crate) fn check_node(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationError> {
     let Some(node) = sg.operators.get(oi) else { return Ok(()) };
     let at = Location { subgraph: index, operator: Some(oi), tensor: None };
@@ -279,7 +283,8 @@ pub(crate) fn check_node(sg: &Subgraph, oi: usize, index: usize) -> Result<(), V
             return Err(ValidationError::TensorOutOfRange { at, index: t.0, len: n });
         }
     }
-    check_op(sg, oi, index)
+    check_op(sg, oi, index)?;
+    stored::check(sg, node).map_err(|detail| ValidationError::Op { at, op: node.op.name().to_string(), detail })
 }
 
 /// Checks a typed op's inputs and outputs against what inference says.
@@ -340,8 +345,13 @@ fn check_op(sg: &Subgraph, oi: usize, index: usize) -> Result<(), ValidationErro
                 && matches!(x.dtype, DType::I8 | DType::U8 | DType::I16)
                     && !matches!(node.op, Op::Reshape { .. } | Op::Transpose | Op::Pad | Op::Concatenation(_) | Op::Mean { .. })
                     // Ops on raw integers (bits, shifts, integer division,
-                    // conversions of the values themselves).
-                    && !matches!(node.op, Op::BitwiseXor | Op::RightShift | Op::FloorDiv | Op::FloorMod | Op::Cast(_))
+                    // conversions of the values themselves, bit casts,
+                    // REDUCE_WINDOW, which folds the stored integers, and
+                    // WHERE, which tests them against 0).
+                    && !matches!(
+                        node.op,
+                        Op::BitwiseXor | Op::RightShift | Op::FloorDiv | Op::FloorMod | Op::Cast(_) | Op::Bitcast | Op::ReduceWindow(_) | Op::Where
+                    )
                 {
                     // Outputs of other types (a comparison's bools, an
                     // ARG_MAX's indices) carry no quantization.

@@ -401,12 +401,54 @@ fn xnnpack_profile_switches_quantized_and_variable_ops() {
     o.xnnpack = p;
     assert!(is_dtype(why_with(&m, Xnnpack, &o), In(0)));
 
+    // Variable ops are on by default (as in the wheel); off, they are not
+    // supported at all.
     let read = one(Op::ReadVariable, &[(DType::Resource, &[], false)], (F, &[2]));
-    assert_eq!(why(&read, Xnnpack), Some(Reason::OpNotSupported));
     let mut p = XnnpackProfile::default();
-    p.variable_ops = true;
+    assert!(p.variable_ops);
+    p.variable_ops = false;
     o.xnnpack = p;
-    assert_eq!(why_with(&read, Xnnpack, &o), None);
+    assert_eq!(why_with(&read, Xnnpack, &o), Some(Reason::OpNotSupported));
+    // On, a READ_VARIABLE needs a VAR_HANDLE of its resource earlier in
+    // the subgraph.
+    assert!(matches!(why(&read, Xnnpack), Some(Reason::Option { name: "resource", .. })), "{:?}", why(&read, Xnnpack));
+}
+
+/// VAR_HANDLE goes with the delegated reads and assigns of its variable
+/// (`ResourceInfo` in xnnpack_delegate.cc): an int8 or float variable is
+/// taken, an int16 one is not (its READ_VARIABLE has no XNNPACK type), and
+/// then neither is its VAR_HANDLE.
+#[test]
+fn xnnpack_variables_go_with_their_reads_and_assigns() {
+    use tflite_forge::VarHandleOptions;
+    for (dtype, taken) in [(DType::I8, true), (F, true), (DType::I16, false)] {
+        let mut sg = Subgraph::default();
+        let t = |sg: &mut Subgraph, dtype: DType, shape: &[u32]| {
+            let mut x = Tensor::new(format!("t{}", sg.tensors.len()), dtype, shape);
+            if matches!(dtype, DType::I8 | DType::I16) {
+                x.quantization = Some(Quantization::per_tensor(0.1, 0));
+            }
+            sg.tensors.push(x);
+            TensorId(sg.tensors.len() as u32 - 1)
+        };
+        let h = t(&mut sg, DType::Resource, &[]);
+        let v = t(&mut sg, dtype, &[2, 3]);
+        let mut o = VarHandleOptions::default();
+        o.shared_name = "v".into();
+        sg.operators.push(Operator::new(Op::VarHandle(o), &[], &[h]));
+        sg.operators.push(Operator::new(Op::ReadVariable, &[h], &[v]));
+        sg.outputs = vec![v];
+        let mut m = Model::default();
+        m.subgraphs.push(sg);
+        let r = delegate::report(&m);
+        let reasons: Vec<Option<Reason>> = r.ops.iter().map(|o| o.verdict(Xnnpack).reason.clone()).collect();
+        if taken {
+            assert_eq!(reasons, [None, None], "{dtype}");
+        } else {
+            assert_eq!(reasons[0], Some(Reason::ConsumerNotDelegated), "{dtype}");
+            assert!(matches!(reasons[1], Some(Reason::Dtype { .. })), "{dtype}: {reasons:?}");
+        }
+    }
 }
 
 #[test]

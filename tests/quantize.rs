@@ -762,3 +762,94 @@ fn int8_unidirectional_sequence_lstm_becomes_the_integer_kernel() {
     let integer_only = QuantizeOptions::int8(IoType::Float).with_integer_only(true);
     assert!(matches!(quantize(&other, &integer_only, &samples(&other, 4, 18)), Err(QuantizeError::Unsupported { .. })));
 }
+
+/// A float model of `SELECT_V2(x > 0, x, y)`, `ONE_HOT(ids, 4, on, off)`
+/// with constant on / off values and `SPARSE_TO_DENSE` of `y`'s first 3
+/// values with a constant default: ops whose data are not operand 0.
+fn data_operand_model() -> Model {
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [2, 3]);
+    let y = g.input("y", DType::F32, [2, 3]);
+    let zero = g.constant_f32("zero", [1], &[0.0]);
+    let c = g.apply(Op::Greater, &[Some(x), Some(zero)]).unwrap();
+    let s = g.apply(Op::SelectV2, &[Some(c), Some(x), Some(y)]).unwrap();
+    g.output("s", s);
+    let ids = g.constant_i32("ids", [3], &[2, 0, 3]);
+    let depth = g.constant_i32("depth", [], &[4]);
+    let on = g.constant_f32("on", [], &[1.5]);
+    let off = g.constant_f32("off", [], &[-0.5]);
+    let h = g.one_hot(&[Some(ids), Some(depth), Some(on), Some(off)], tflite_forge::OneHotOptions::default()).unwrap();
+    g.output("h", h);
+    let flat = g.reshape(y, &[6]).unwrap();
+    let begin = g.constant_i32("begin", [1], &[0]);
+    let size = g.constant_i32("size", [1], &[3]);
+    let vals = g.apply(Op::Slice, &[Some(flat), Some(begin), Some(size)]).unwrap();
+    let idx = g.constant_i32("idx", [3, 2], &[0, 1, 2, 3, 1, 0]);
+    let shape = g.constant_i32("dense_shape", [2], &[3, 4]);
+    let def = g.constant_f32("default", [], &[0.25]);
+    let d = g.add_tensor(Tensor::new("dense", DType::F32, [3u32, 4]));
+    g.add_operator(tflite_forge::Operator::new(Op::SparseToDense(Default::default()), &[idx, shape, vals, def], &[d])).unwrap();
+    g.output("d", d);
+    b.finish_subgraph(g).unwrap();
+    b.finish().unwrap()
+}
+
+/// SELECT / SELECT_V2, ONE_HOT and SPARSE_TO_DENSE copy stored integers of
+/// their data operands (not operand 0) without rescaling: in int8 the data
+/// operands and the output share parameters, and the values survive. ONE_HOT and SPARSE_TO_DENSE have no
+/// int16 kernel and stay float in 16x8.
+#[test]
+fn ops_whose_data_are_not_operand_0_share_their_data_parameters() {
+    let model = data_operand_model();
+    let data = samples(&model, 8, 11);
+    let want = Evaluator::new(&model).run(0, &data[0]).unwrap();
+    let q = quantize(&model, &QuantizeOptions::int8(IoType::Float), &data).unwrap();
+    // The quantizer keeps comparisons in float.
+    assert_eq!(q.float_ops.iter().map(|f| f.op.as_str()).collect::<Vec<_>>(), ["GREATER"]);
+    let sg = &q.model.subgraphs[0];
+    let params = |t: tflite_forge::TensorId| {
+        let t = &sg.tensors[t.index()];
+        assert_eq!(t.dtype, DType::I8, "{}", t.name);
+        t.quantization.clone().unwrap()
+    };
+    for (name, data_slots) in [("SELECT_V2", &[1usize, 2][..]), ("ONE_HOT", &[2, 3]), ("SPARSE_TO_DENSE", &[2, 3])] {
+        let node = sg.operators.iter().find(|o| o.op.name() == name).unwrap_or_else(|| panic!("{name} in the model"));
+        let out = params(node.outputs[0]);
+        for &k in data_slots {
+            assert_eq!(params(node.inputs[k].unwrap()), out, "{name} operand {k}");
+        }
+    }
+    let got = Evaluator::new(&q.model).run(0, &data[0]).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        let err = g.data.iter().zip(&w.data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(err < 0.05, "max error {err}");
+    }
+    let q16 = quantize(&model, &QuantizeOptions::int16x8(IoType::Float), &data).unwrap();
+    let float_ops: Vec<&str> = q16.float_ops.iter().map(|f| f.op.as_str()).collect();
+    assert_eq!(float_ops, ["GREATER", "ONE_HOT", "SPARSE_TO_DENSE"]);
+    let sel = q16.model.subgraphs[0].operators.iter().find(|o| o.op.name() == "SELECT_V2").unwrap();
+    assert_eq!(q16.model.subgraphs[0].tensors[sel.outputs[0].index()].dtype, DType::I16);
+}
+
+/// WHERE of a float tensor stays float: LiteRT's int8 WHERE tests stored
+/// integers against 0, which is not the value 0 at a nonzero zero point.
+#[test]
+fn where_stays_float() {
+    let mut b = ModelBuilder::new();
+    let mut g = b.subgraph("main");
+    let x = g.input("x", DType::F32, [2, 3]);
+    let one = g.constant_f32("one", [1], &[1.0]);
+    let s = g.add(x, one).unwrap();
+    let w = g.where_true(s).unwrap();
+    g.output("w", w);
+    b.finish_subgraph(g).unwrap();
+    let model = b.finish().unwrap();
+    let data = samples(&model, 4, 12);
+    let q = quantize(&model, &QuantizeOptions::int8(IoType::Float), &data).unwrap();
+    let sg = &q.model.subgraphs[0];
+    let node = sg.operators.iter().find(|o| o.op.name() == "WHERE").unwrap();
+    assert_eq!(sg.tensors[node.inputs[0].unwrap().index()].dtype, DType::F32);
+    assert_eq!(q.float_ops.iter().map(|f| f.op.as_str()).collect::<Vec<_>>(), ["WHERE"]);
+    assert!(quantize(&model, &QuantizeOptions::int8(IoType::Float).with_integer_only(true), &data).is_err());
+}

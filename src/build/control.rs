@@ -9,7 +9,7 @@
 use super::{ModelBuilder, SubgraphBuilder};
 use crate::error::{Location, ValidationError};
 use crate::model::{Dim, Op, Operator, Shape, Subgraph, Tensor, TensorId};
-use crate::validate::{check_control_flow, check_node};
+use crate::validate::{check_control_flow, check_crossings, check_node};
 
 /// The shape a value of shape `a` or `b` has: dimensions that differ
 /// become dynamic. `None` when the ranks differ.
@@ -49,7 +49,12 @@ impl SubgraphBuilder {
         let outputs: Vec<TensorId> = outs.into_iter().map(|t| self.add_tensor(t)).collect();
         self.sg.operators.push(Operator { op, inputs, outputs: outputs.clone(), intermediates: Vec::new() });
         let last = self.sg.operators.len() - 1;
-        let checked = check_node(&self.sg, last, self.index).and_then(|()| check_control_flow(&model.model.subgraphs, &self.sg, &self.sg.operators[last], at));
+        let node = &self.sg.operators[last];
+        let checked = check_node(&self.sg, last, self.index)
+            .and_then(|()| check_control_flow(&model.model.subgraphs, &self.sg, node, at))
+            .and_then(|()| {
+                check_crossings(&model.model.subgraphs, &self.sg, node).map_err(|detail| ValidationError::Op { at, op: node.op.name().to_string(), detail })
+            });
         if let Err(e) = checked {
             self.sg.operators.pop();
             self.sg.tensors.truncate(n);
@@ -66,7 +71,10 @@ impl SubgraphBuilder {
     /// subgraph is finished into), take the types of `args` and give the
     /// same number and types of outputs. Each output takes the type and
     /// quantization of the then branch's, and its shape where the branches
-    /// agree (dynamic dimensions where they differ).
+    /// agree (dynamic dimensions where they differ). The runtime copies
+    /// stored integers across, so a quantized arg and the branch inputs it
+    /// lands in, and the branches' outputs, need the same parameters (a
+    /// [`ValidationError`] otherwise).
     ///
     /// ```
     /// use tflite_forge::eval::{Evaluator, Value};
@@ -147,7 +155,10 @@ impl SubgraphBuilder {
     /// and gives one bool; the body takes the variables and gives each's
     /// next value, of the same type. Each output takes the type and
     /// quantization of its variable, and its shape where the body keeps it
-    /// (dynamic dimensions where the body's output differs).
+    /// (dynamic dimensions where the body's output differs). The runtime
+    /// copies stored integers between them, so a quantized variable, the
+    /// cond's and body's inputs and the body's next value need the same
+    /// parameters (a [`ValidationError`] otherwise).
     ///
     /// ```
     /// use tflite_forge::eval::{Evaluator, Value};

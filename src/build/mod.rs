@@ -247,8 +247,11 @@ impl SubgraphBuilder {
     /// parameters the kernels require (`SOFTMAX` and `LOGISTIC`: 1/256 with
     /// zero point −128 for int8; `TANH`: 1/128 with zero point 0; int8
     /// `SVDF`: the input's scale with zero point −128, as its kernel applies
-    /// its RELU as the int8 lower bound), otherwise the input's; set the
-    /// real ones with [`SubgraphBuilder::set_quantization`].
+    /// its RELU as the int8 lower bound), otherwise those of the data
+    /// operand (the first, except `FILL`'s value, `SPLIT`'s and `SELECT`'s
+    /// `x`, `SCATTER_ND`'s updates, `SPARSE_TO_DENSE`'s values, `ONE_HOT`'s
+    /// on value and `TRANSPOSE_CONV`'s input); set the real ones with
+    /// [`SubgraphBuilder::set_quantization`].
     pub fn apply(&mut self, op: Op, inputs: &[Option<TensorId>]) -> Result<TensorId, ValidationError> {
         self.apply_with(op, inputs, None, None)
     }
@@ -277,9 +280,8 @@ impl SubgraphBuilder {
             return Err(self.err(&op, format!("has {} outputs; use add_operator", outs.len())));
         }
         let o = outs.remove(0);
-        // The operand whose type and parameters the output follows: FILL's
-        // value is its second.
-        let first = if matches!(op, Op::Fill) { ts.get(1) } else { ts.first() }.copied().flatten();
+        // The operand whose type and parameters the output follows.
+        let first = ts.get(data_operand(&op)).copied().flatten();
         let dtype = dtype.or(o.dtype).or(first.map(|t| t.dtype)).unwrap_or(DType::F32);
         let name = format!("{}_{}", op.name().to_lowercase(), self.sg.operators.len());
         let mut t = Tensor::new(name, dtype, o.shape);
@@ -309,7 +311,7 @@ impl SubgraphBuilder {
         let Some(outs) = inferred else {
             return Err(self.err(&op, "cannot infer the outputs; use add_operator with explicit outputs".into()));
         };
-        let first = ts.first().copied().flatten().cloned();
+        let first = ts.get(data_operand(&op)).copied().flatten().cloned();
         let base = format!("{}_{}", op.name().to_lowercase(), self.sg.operators.len());
         let mut ids = Vec::with_capacity(outs.len());
         for (k, o) in outs.into_iter().enumerate() {
@@ -655,6 +657,21 @@ impl SubgraphBuilder {
     /// The subgraph built so far.
     pub fn subgraph(&self) -> &Subgraph {
         &self.sg
+    }
+}
+
+/// The operand whose values an op's output holds, so whose type and
+/// quantization the output follows by default: the data, not a condition,
+/// axis, index, shape or size operand.
+fn data_operand(op: &Op) -> usize {
+    match op {
+        // FILL(dims, value); SPLIT(axis, x); SELECT(cond, x, y);
+        // SCATTER_ND(indices, updates, shape); EMBEDDING_LOOKUP(ids, table).
+        Op::Fill | Op::Split(_) | Op::Select | Op::SelectV2 | Op::ScatterNd | Op::EmbeddingLookup => 1,
+        // SPARSE_TO_DENSE(indices, shape, values, default);
+        // ONE_HOT(indices, depth, on, off); TRANSPOSE_CONV(shape, w, x, b).
+        Op::SparseToDense(_) | Op::OneHot(_) | Op::TransposeConv(_) | Op::Conv3dTranspose(_) => 2,
+        _ => 0,
     }
 }
 

@@ -115,7 +115,8 @@ impl std::fmt::Display for Delegate {
 /// The default is the `ai-edge-litert` wheel's default delegate as the
 /// conformance harness observes it (`tests/conformance/delegate_tier.rs`):
 /// signed and unsigned 8-bit quantized operators on, dynamically shaped
-/// fully connected weights off, resource variables off.
+/// fully connected weights off, resource variables on (the snapshot's
+/// `support_variable_ops` is always true; the flag is deprecated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct XnnpackProfile {
@@ -133,7 +134,7 @@ pub struct XnnpackProfile {
 
 impl Default for XnnpackProfile {
     fn default() -> Self {
-        XnnpackProfile { qs8: true, qu8: true, dynamic_fully_connected: false, variable_ops: false }
+        XnnpackProfile { qs8: true, qu8: true, dynamic_fully_connected: false, variable_ops: true }
     }
 }
 

@@ -105,6 +105,7 @@ pub(crate) fn judge_subgraph(nodes: &[Node]) -> Vec<Option<Reason>> {
     // Static unpack nodes and the tensors they produce.
     let mut unpack: Vec<usize> = Vec::new();
     let mut out: Vec<Option<Reason>> = vec![None; nodes.len()];
+    let mut vars = Variables::default();
     for (i, n) in nodes.iter().enumerate() {
         if is_static_unpack(n, &quasi) {
             quasi.extend(n.op.outputs.iter().copied());
@@ -112,6 +113,16 @@ pub(crate) fn judge_subgraph(nodes: &[Node]) -> Vec<Option<Reason>> {
             continue;
         }
         out[i] = judge(&X { n, p, quasi: &quasi }).err();
+        if out[i].is_none() {
+            out[i] = vars.visit(i, n).err();
+        }
+    }
+    // A VAR_HANDLE goes with the delegated reads and assigns of its
+    // variable (`Record which resource variables can be delegated`).
+    for (i, delegated) in vars.handles() {
+        if !delegated {
+            out[i] = Some(Reason::ConsumerNotDelegated);
+        }
     }
     // A static unpack node is dropped when a node that is not delegated
     // reads its output (`static_unpack_nodes_.erase`).
@@ -125,6 +136,56 @@ pub(crate) fn judge_subgraph(nodes: &[Node]) -> Vec<Option<Reason>> {
         }
     }
     out
+}
+
+/// The resource variables of a subgraph as `ResourceInfo` tracks them
+/// while the delegate visits its nodes in order: the `VAR_HANDLE` writing
+/// each resource tensor, and the type and shape of the first delegated
+/// `READ_VARIABLE` / `ASSIGN_VARIABLE` value of it (the proxy value),
+/// which every later one must repeat (`AddProxyValue`).
+#[derive(Default)]
+struct Variables<'a> {
+    /// Resource tensor → (VAR_HANDLE node, proxy value).
+    by_tensor: Vec<(TensorId, usize, Option<&'a Tensor>)>,
+}
+
+impl<'a> Variables<'a> {
+    /// Records a node the rules took: a VAR_HANDLE names its resource; a
+    /// READ_VARIABLE or ASSIGN_VARIABLE needs an earlier VAR_HANDLE of its
+    /// resource and a value of the proxy's type and shape.
+    fn visit(&mut self, i: usize, n: &Node<'a>) -> Check {
+        let value = match n.op.op {
+            Op::VarHandle(_) => {
+                if let Some(&t) = n.op.outputs.first() {
+                    match self.by_tensor.iter_mut().find(|(r, _, _)| *r == t) {
+                        Some(e) => e.1 = i,
+                        None => self.by_tensor.push((t, i, None)),
+                    }
+                }
+                return Ok(());
+            }
+            Op::ReadVariable => (Out(0), n.output(0)),
+            Op::AssignVariable => (In(1), n.input(1)),
+            _ => return Ok(()),
+        };
+        let (r, Some(v)) = value else { return Ok(()) };
+        let Some(e) = n.op.input(0).and_then(|h| self.by_tensor.iter_mut().find(|(t, _, _)| *t == h)) else {
+            return Err(option("resource", "not written by a VAR_HANDLE earlier in the subgraph"));
+        };
+        match e.2 {
+            None => e.2 = Some(v),
+            Some(p) if p.dtype != v.dtype || p.shape != v.shape => {
+                return Err(Reason::Shape { tensor: r, detail: format!("{} {} differs from the variable's {} {}", v.dtype, v.shape, p.dtype, p.shape) });
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Each VAR_HANDLE node, and whether its variable has a proxy value.
+    fn handles(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+        self.by_tensor.iter().map(|(_, i, v)| (*i, v.is_some()))
+    }
 }
 
 /// `PrepareOpsToDelegate`: a one-in one-out `DEQUANTIZE` of a dense
@@ -842,13 +903,21 @@ fn transpose_conv(x: &X) -> Check {
     act(o.activation)
 }
 
+/// `VisitVarHandleNode`, `VisitReadVariableNode`,
+/// `VisitAssignVariableNode`: values of float or 8-bit quantized type, a
+/// read's of rank ≥ 1 (the resource bookkeeping is [`Variables`]).
 fn variable_op(x: &X) -> Check {
     if !x.p.variable_ops {
         return Err(Reason::OpNotSupported);
     }
     match &x.n.op.op {
         Op::AssignVariable => float_or_q8(x, In(1)),
-        Op::ReadVariable => float_or_q8(x, Out(0)),
+        Op::ReadVariable => {
+            if x.n.output(0).is_some_and(|t| t.shape.rank() == 0) {
+                return Err(Reason::Rank { tensor: Out(0), rank: 0, expected: "at least 1" });
+            }
+            float_or_q8(x, Out(0))
+        }
         _ => Ok(()),
     }
 }

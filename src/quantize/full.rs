@@ -125,6 +125,14 @@ fn tied_slots(op: &Op) -> Option<&'static [usize]> {
         Op::Split(_) => &[1],
         // PADV2's pad value is quantized with the input's parameters.
         Op::PadV2 => &[0, 2],
+        // Ops whose data are not operand 0, and whose kernels copy the
+        // stored integers of their data without rescaling (select.cc,
+        // one_hot.cc, sparse_to_dense.cc): the data operands and the output
+        // share parameters. SCATTER_ND stays float: its kernel fills the
+        // output with the integer 0 and sums stored integers
+        // (reference_ops.h, ScatterNd), right only at zero point 0.
+        Op::Select | Op::SelectV2 => &[1, 2],
+        Op::OneHot(_) | Op::SparseToDense(_) => &[2, 3],
         _ => return None,
     })
 }

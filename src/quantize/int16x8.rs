@@ -30,11 +30,13 @@ use crate::model::{DType, Op};
 /// SPACE_TO_DEPTH accept no int16 (`Prepare`'s type list); PRELU's int16
 /// kernel takes int8 alphas, which the scheme's activation type cannot
 /// give a value operand; UNIDIRECTIONAL_SEQUENCE_LSTM's integer kernel
-/// takes int8 input only (`unidirectional_sequence_lstm.cc`, `is_integer`).
+/// takes int8 input only (`unidirectional_sequence_lstm.cc`, `is_integer`);
+/// ONE_HOT's Eval and SPARSE_TO_DENSE's Prepare take no int16 (one_hot.cc,
+/// sparse_to_dense.cc).
 fn has_kernel(op: &Op) -> bool {
     !matches!(
         op,
-        Op::HardSwish | Op::Elu | Op::LogSoftmax | Op::Prelu | Op::DepthToSpace(_) | Op::SpaceToDepth(_) | Op::UnidirectionalSequenceLstm(_)
+        Op::HardSwish | Op::Elu | Op::LogSoftmax | Op::Prelu | Op::DepthToSpace(_) | Op::SpaceToDepth(_) | Op::UnidirectionalSequenceLstm(_) | Op::OneHot(_) | Op::SparseToDense(_)
     )
 }
 
@@ -78,6 +80,8 @@ mod tests {
         assert!(!has_kernel(&Op::HardSwish));
         assert!(!has_kernel(&Op::Prelu));
         assert!(!has_kernel(&Op::Elu));
+        assert!(!has_kernel(&Op::OneHot(Default::default())) && !has_kernel(&Op::SparseToDense(Default::default())));
+        assert!(has_kernel(&Op::SelectV2));
         assert!(has_kernel(&Op::TopkV2) && has_kernel(&Op::Exp) && has_kernel(&Op::Gelu { approximate: false }));
         assert_eq!(fixed_output(&Op::Tanh), Some((1.0 / 32768.0, 0)));
         let mut add = Op::Add(AddSubOptions::default());

@@ -263,5 +263,35 @@ pub fn cases() -> Vec<Case> {
             }));
         }
     }
+    // Quantized data operands that are not operand 0: the output takes
+    // their parameters by default (SELECT's x, SCATTER_ND's updates,
+    // ONE_HOT's on value), and a DEQUANTIZE reads them back to float.
+    for (tag, dtype, scale, zp) in [("int8", DType::I8, 0.05f32, -3i64), ("int16", DType::I16, 0.001, 0)] {
+        for (op, name) in [(Op::Select, "select"), (Op::SelectV2, "select_v2")] {
+            v.push(case(&format!("{tag}/{name}_quantized"), 0, |g| {
+                let c = g.input("c", DType::Bool, [2, 3]);
+                let x = q_input(g, "x", dtype, &[2, 3], scale, zp);
+                let y = q_input(g, "y", dtype, &[2, 3], scale, zp);
+                let s = g.apply(op, &[Some(c), Some(x), Some(y)])?;
+                g.dequantize(s)
+            }));
+        }
+    }
+    v.push(case("int8/scatter_nd_quantized", 0, |g| {
+        // Zero point 0: the kernel fills the output with the integer 0.
+        let u = q_input(g, "updates", DType::I8, &[3, 2], 0.05, 0);
+        let i = g.constant_i32("indices", [3, 1], &[3, 0, 2]);
+        let s = g.constant_i32("shape", [2], &[5, 2]);
+        let y = g.scatter_nd(&[Some(i), Some(u), Some(s)])?;
+        g.dequantize(y)
+    }));
+    v.push(case("int8/one_hot_quantized", 0, |g| {
+        let i = g.input("indices", DType::I32, [3, 2]);
+        let depth = g.constant_i32("depth", [], &[4]);
+        let on = q_const(g, "on", DType::I8, &[], &[100], 0.02, -5);
+        let off = q_const(g, "off", DType::I8, &[], &[-100], 0.02, -5);
+        let y = g.one_hot(&[Some(i), Some(depth), Some(on), Some(off)], OneHotOptions::default())?;
+        g.dequantize(y)
+    }));
     v
 }

@@ -79,7 +79,7 @@ pub fn qbuilder_skips(case: &Case, mode: &str) -> bool {
 /// shape, index or condition operand.
 pub fn data_slot(op: &Op) -> usize {
     match op.name() {
-        "SPLIT" | "EMBEDDING_LOOKUP" | "SCATTER_ND" | "FILL" | "SELECT" | "SELECT_V2" | "LSH_PROJECTION" => 1,
+        "SPLIT" | "EMBEDDING_LOOKUP" | "SCATTER_ND" | "FILL" | "SELECT" | "SELECT_V2" | "LSH_PROJECTION" | "ASSIGN_VARIABLE" => 1,
         "TRANSPOSE_CONV" | "CONV_3D_TRANSPOSE" | "HASHTABLE_LOOKUP" | "SPARSE_TO_DENSE" | "ONE_HOT" => 2,
         "EMBEDDING_LOOKUP_SPARSE" => 4,
         _ => 0,
@@ -87,11 +87,44 @@ pub fn data_slot(op: &Op) -> usize {
 }
 
 /// Each builtin op of `m` with the type of its data operand
-/// ([`data_slot`]); "none" for ops without one.
+/// ([`data_slot`]; every operand `IF` and `WHILE` pass to their
+/// subgraphs; the values a `CALL_ONCE` init subgraph assigns; a
+/// `READ_VARIABLE`'s output); "none" for ops without one.
 pub fn op_types(m: &Model, set: &mut BTreeSet<(String, String)>) {
     for sg in &m.subgraphs {
         for node in &sg.operators {
             if matches!(node.op, Op::Custom(_)) {
+                continue;
+            }
+            // IF and WHILE pass every operand (less IF's condition) into
+            // their subgraphs: each one's type is data of the op.
+            let passed = match node.op {
+                Op::If { .. } => 1..node.inputs.len(),
+                Op::While { .. } => 0..node.inputs.len(),
+                _ => 0..0,
+            };
+            if !passed.is_empty() {
+                for t in passed.filter_map(|k| node.input(k)).filter_map(|t| sg.tensor(t)) {
+                    set.insert((node.op.name().to_string(), t.dtype.to_string()));
+                }
+                continue;
+            }
+            // CALL_ONCE has no operands: its data are the values its init
+            // subgraph assigns to variables. READ_VARIABLE's data is its
+            // output (its operand is the handle).
+            if let Op::CallOnce { init_subgraph } = node.op {
+                let init = m.subgraphs.get(init_subgraph as usize);
+                for a in init.iter().flat_map(|g| g.operators.iter().map(move |n| (g, n))).filter(|(_, n)| n.op == Op::AssignVariable) {
+                    if let Some(t) = a.1.input(1).and_then(|t| a.0.tensor(t)) {
+                        set.insert((node.op.name().to_string(), t.dtype.to_string()));
+                    }
+                }
+                continue;
+            }
+            if node.op == Op::ReadVariable {
+                if let Some(t) = node.outputs.first().and_then(|t| sg.tensor(*t)) {
+                    set.insert((node.op.name().to_string(), t.dtype.to_string()));
+                }
                 continue;
             }
             let slot = data_slot(&node.op);

@@ -6,6 +6,8 @@ use tflite_forge::*;
 mod cases_data;
 mod cases_int;
 pub mod cases_int_recurrent;
+mod cases_int_control;
+mod cases_int_rare;
 mod cases_detection;
 mod cases_math;
 mod cases_rare;
@@ -285,6 +287,8 @@ pub fn builder_cases() -> Vec<Case> {
     v.extend(cases_rare::cases());
     v.extend(cases_int::cases());
     v.extend(cases_int_recurrent::cases());
+    v.extend(cases_int_rare::cases());
+    v.extend(cases_int_control::cases());
     let same = |s| Conv2dOptions::new(Padding::Same, s, s);
     v.push(conv_case("conv2d/same_bias", 1, [1, 8, 8, 3], [4, 3, 3, 3], true, same(1)));
     v.push(conv_case("conv2d/valid_stride2_relu6", 2, [1, 9, 9, 2], [5, 3, 3, 2], true, Conv2dOptions::new(Padding::Valid, 2, 2).with_activation(Activation::Relu6)));

@@ -1129,7 +1129,7 @@ def _call(ctx, sg_index, args, what):
             raise ValueError("%s subgraph %d input %d is %s, got %s"
                              % (what, sg_index, k, np.dtype(dt).name, a.dtype.name))
         feeds[ti] = a
-    res = evaluate(m, feeds, subgraph_index=sg_index)
+    res = evaluate(m, feeds, subgraph_index=sg_index, _nested=True)
     return [res[ti] for ti in outs]
 
 
@@ -1176,9 +1176,50 @@ def _while(ctx, op):
 
 
 def _call_once(ctx, op):
-    # The init subgraph has no inputs or outputs; it only sets resource
-    # variables, which the reference does not model.
+    # The first CALL_ONCE of a run invokes the init subgraph (no inputs or
+    # outputs: it sets resource variables); later ones do nothing.
+    o = _opts(op, schema.CallOnceOptionsT)
+    init = int(o.initSubgraphIndex)
+    done = ctx.model.__dict__.setdefault("_called_once", set())
+    if init in done:
+        return None
+    done.add(init)
+    _call(ctx, init, [], "CALL_ONCE init")
     return None
+
+
+# Resource variables, shared by every subgraph of one run and named by
+# (container, shared_name) as LiteRT's VAR_HANDLE names them. The variable
+# holds the stored array it was assigned (quantized values keep their
+# integers, as the runtime copies them).
+def _resources(ctx):
+    return ctx.model.__dict__.setdefault("_resources", {})
+
+
+def _var_handle(ctx, op):
+    o = _opts(op, schema.VarHandleOptionsT)
+    key = (_s(o.container or b""), _s(o.sharedName or b""))
+    a = np.empty((), dtype=object)
+    a[()] = key
+    ctx.values[op.outputs[0]] = a
+
+
+def _handle(ctx, ti):
+    a = np.asarray(ctx.raw(ti))
+    if a.dtype != object or a.size != 1:
+        raise ValueError("resource handle tensor %d is not a VAR_HANDLE output" % ti)
+    return a.reshape(-1)[0]
+
+
+def _assign_variable(ctx, op):
+    _resources(ctx)[_handle(ctx, op.inputs[0])] = np.array(ctx.raw(op.inputs[1]), copy=True)
+
+
+def _read_variable(ctx, op):
+    key = _handle(ctx, op.inputs[0])
+    if key not in _resources(ctx):
+        raise ValueError("READ_VARIABLE of variable %r before any ASSIGN_VARIABLE" % (key,))
+    _store_raw(ctx, list(op.outputs), [_resources(ctx)[key]], "READ_VARIABLE")
 
 
 # The generated ops' references, one module per family group.
@@ -1197,9 +1238,12 @@ reference_rare.register(_OPS, sys.modules[__name__])
 _OPS[_BOP.IF] = _if
 _OPS[_BOP.WHILE] = _while
 _OPS[_BOP.CALL_ONCE] = _call_once
+_OPS[_BOP.VAR_HANDLE] = _var_handle
+_OPS[_BOP.ASSIGN_VARIABLE] = _assign_variable
+_OPS[_BOP.READ_VARIABLE] = _read_variable
 
 
-def evaluate(model, inputs, subgraph_index=0, outputs=None, keep_all=False):
+def evaluate(model, inputs, subgraph_index=0, outputs=None, keep_all=False, _nested=False):
     """Evaluate one subgraph.
 
     model: .tflite bytes or a Model.  inputs: {tensor index: ndarray} for every
@@ -1209,6 +1253,11 @@ def evaluate(model, inputs, subgraph_index=0, outputs=None, keep_all=False):
     keep_all).
     """
     m = _as_model(model)
+    if not _nested:
+        # A run starts as a fresh interpreter: no variables, no CALL_ONCE
+        # done (subgraph calls within the run share them).
+        m.__dict__.pop("_resources", None)
+        m.__dict__.pop("_called_once", None)
     sg = m.subgraph(subgraph_index)
     ins, outs = m.subgraph_io(subgraph_index)
     values = {}
