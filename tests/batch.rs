@@ -2,6 +2,8 @@
 //! written file, the model computes each batch row as it did alone, and a
 //! graph whose shapes cannot follow is refused and left as it was.
 
+mod common;
+
 use tflite_forge::eval::{Evaluator, Value};
 use tflite_forge::passes::batch::{make_batch_dynamic, BatchError};
 use tflite_forge::*;
@@ -77,4 +79,17 @@ fn a_graph_whose_shapes_cannot_follow_is_refused_and_left_alone() {
     b.finish_subgraph(g).unwrap();
     let mut m = b.finish().unwrap();
     assert_eq!(make_batch_dynamic(&mut m), Err(BatchError::NoBatchedInput));
+}
+
+#[test]
+fn a_recurrent_state_of_fixed_batch_is_refused() {
+    // LiteRT resizes inputs, not variable tensors: an RNN whose hidden
+    // state is a variable of batch 2 cannot take another batch.
+    let cases = common::builder_cases();
+    let case = cases.iter().find(|c| c.name == "rnn/f32_relu").expect("the RNN case");
+    let mut m = case.model.clone();
+    let e = make_batch_dynamic(&mut m).expect_err("a fixed state");
+    assert!(matches!(&e, BatchError::Operator { op, .. } if op == "RNN"), "{e}");
+    assert!(e.to_string().contains("variable tensor of batch 2"), "{e}");
+    assert_eq!(m, case.model);
 }

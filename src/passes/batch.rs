@@ -9,7 +9,8 @@
 //! size (`resize_tensor_input` on the interpreter). It refuses, with a
 //! typed error naming the operator, a graph whose shapes cannot follow:
 //! an op whose inference rejects the dynamic dimension, an op without
-//! inference (custom and opaque ops), or an op that calls subgraphs.
+//! inference (custom and opaque ops), an op that calls subgraphs, or a
+//! recurrent op whose state is a variable tensor of a fixed batch.
 
 use crate::infer::infer;
 use crate::model::{ConstData, DType, Dim, Model, Op, Shape, Subgraph, Tensor, TensorId};
@@ -58,6 +59,20 @@ pub enum BatchError {
         /// What went wrong.
         detail: String,
     },
+}
+
+/// A variable tensor (a recurrent op's state) among an operator's inputs
+/// that keeps a fixed first dimension while another input's became
+/// dynamic: LiteRT resizes inputs, not variable tensors, and the kernels
+/// check that the two batches agree (basic_rnn.cc, lstm.cc, svdf.cc).
+fn state_keeps_batch(sg: &Subgraph, node: &crate::model::Operator) -> Option<String> {
+    let tensors: Vec<&Tensor> = node.inputs.iter().flatten().map(|t| &sg.tensors[t.0 as usize]).collect();
+    let dynamic = tensors.iter().any(|t| !t.is_variable && t.shape.dims().first() == Some(&Dim::Dynamic));
+    let state = tensors.iter().find(|t| t.is_variable && t.shape.rank() >= 2)?;
+    let Some(Dim::Fixed(b)) = state.shape.dims().first() else { return None };
+    dynamic.then(|| {
+        format!("its state {:?} is a variable tensor of batch {b}; LiteRT resizes inputs, not variable tensors, so the batch cannot change", state.name)
+    })
 }
 
 /// A RESHAPE to a constant shape that kept the batch (the target's first
@@ -146,6 +161,9 @@ pub fn make_batch_dynamic(model: &mut Model) -> Result<BatchReport, BatchError> 
         let refuse = |detail: String| BatchError::Operator { operator: k, op: node.op.name().to_string(), detail };
         if !crate::validate::calls::callees(&node.op).is_empty() {
             return Err(refuse("calls other subgraphs, whose shapes this pass does not follow".into()));
+        }
+        if let Some(detail) = state_keeps_batch(&sg, node) {
+            return Err(refuse(detail));
         }
         let inputs: Vec<Option<&Tensor>> = node.inputs.iter().map(|i| i.map(|t| &sg.tensors[t.0 as usize])).collect();
         let inferred = match infer(&node.op, &inputs) {
