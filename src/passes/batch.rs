@@ -65,7 +65,21 @@ pub enum BatchError {
 /// that keeps a fixed first dimension while another input's became
 /// dynamic: LiteRT resizes inputs, not variable tensors, and the kernels
 /// check that the two batches agree (basic_rnn.cc, lstm.cc, svdf.cc).
+/// Time-major sequence ops are let through: their first dimension is the
+/// sequence, which the state does not hold.
 fn state_keeps_batch(sg: &Subgraph, node: &crate::model::Operator) -> Option<String> {
+    // A time-major sequence op's first dimension is time, not the batch
+    // its state holds: a dynamic one is a dynamic sequence length.
+    let time_major = match &node.op {
+        Op::UnidirectionalSequenceLstm(o) => o.time_major,
+        Op::UnidirectionalSequenceRnn(o) => o.time_major,
+        Op::BidirectionalSequenceLstm(o) => o.time_major,
+        Op::BidirectionalSequenceRnn(o) => o.time_major,
+        _ => false,
+    };
+    if time_major {
+        return None;
+    }
     let tensors: Vec<&Tensor> = node.inputs.iter().flatten().map(|t| &sg.tensors[t.0 as usize]).collect();
     let dynamic = tensors.iter().any(|t| !t.is_variable && t.shape.dims().first() == Some(&Dim::Dynamic));
     let state = tensors.iter().find(|t| t.is_variable && t.shape.rank() >= 2)?;
