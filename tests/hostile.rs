@@ -147,6 +147,9 @@ fn mutated_builder_models_evaluate_cleanly() {
 /// bound or a hang is fine.
 fn evaluate_bounded(model: &tflite_forge::Model) {
     use tflite_forge::eval::{Evaluator, Value};
+    // The dynamic-batch rewrite (CLI `edit`) takes the same hostile models:
+    // a typed refusal or a model, never a panic.
+    let _ = tflite_forge::passes::batch::make_batch_dynamic(&mut model.clone());
     let Some(sg) = model.subgraphs.first() else { return };
     let inputs: Result<Vec<Value>, _> = sg.inputs.iter().filter_map(|t| sg.tensor(*t)).map(|t| Value::zeros_for(t, Some(1), 1 << 16)).collect();
     if let Ok(inputs) = inputs {

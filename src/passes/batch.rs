@@ -105,8 +105,10 @@ fn follow_reshape(sg: &mut Subgraph, before: &[Tensor], k: usize) {
     }
     let t = &sg.tensors[target.0 as usize];
     let Some(mut ints) = crate::infer::const_ints(t) else { return };
-    let rest: Option<i64> = dims_now[1..].iter().map(|d| d.fixed().map(i64::from)).product();
-    if ints.first() != Some(&i64::from(batch)) || rest != Some(ints[1..].iter().product()) {
+    // Checked products: a hostile file may hold any target.
+    let rest = dims_now[1..].iter().try_fold(1i64, |acc, d| acc.checked_mul(i64::from(d.fixed()?)));
+    let wanted = ints[1..].iter().try_fold(1i64, |acc, v| acc.checked_mul(*v));
+    if ints.first() != Some(&i64::from(batch)) || rest.is_none() || rest != wanted {
         return;
     }
     ints[0] = -1;
